@@ -1,0 +1,136 @@
+# tbdaq: plain GNU make.
+#
+#   make            build tbdaqd, tbdaq and tbdaq-sim into $(BUILD)/
+#   make check      install missing Debian packages, build, run every test,
+#                   then build and run them all again under ASan + UBSan
+#   make demo       install, build, start simulator and daemon, show readings
+#   make format     clang-format every source; format-check only checks
+#
+# User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+BUILD   ?= build
+CC      ?= cc
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
+	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
+	mosquitto mosquitto-clients sqlite3 socat openssl
+PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto
+
+WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	-Wwrite-strings -Wvla -Wformat=2
+CFLAGS ?= -O2 -g
+ifdef SANITIZE
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+endif
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+ALL_CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
+	-DTBDAQ_VERSION='"$(VERSION)"' -I. $(CPPFLAGS)
+ALL_CFLAGS = $(WARN) $(SANFLAGS) $(CFLAGS) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# Everything but the programs' main() files goes into one static library;
+# programs and unit tests link it and take only the objects they use.
+LIB_SRCS = $(wildcard common/*.c drivers/*.c) \
+	$(filter-out daemon/main.c, $(wildcard daemon/*.c))
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS = $(wildcard cli/*.c)
+SIM_SRCS = $(wildcard tests/sim/*.c)
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
+ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS)
+
+.PHONY: all deps check test unit integration demo install uninstall \
+	format format-check clean
+.DELETE_ON_ERROR:
+
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libtbdaq.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tbdaqd: $(BUILD)/daemon/main.o $(BUILD)/libtbdaq.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tbdaq: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tbdaq-sim: $(SIM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+-include $(ALL_SRCS:%.c=$(BUILD)/%.d)
+
+# Install whatever Debian packages are missing: as root directly, otherwise
+# through sudo. Nothing happens when all are present.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $$sudo apt-get update -qq && \
+	    $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+integration: $(PROGS)
+	tests/integration/run.sh $(BUILD)
+
+test: unit integration
+
+# The ordinary build and tests, then the same again with sanitizers in a
+# separate build tree (the sanitized run's summary line comes last).
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all
+	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/tbdaqd $(DESTDIR)$(SBINDIR)/tbdaqd
+	install -m 755 $(BUILD)/tbdaq $(DESTDIR)$(BINDIR)/tbdaq
+	install -m 755 $(BUILD)/tbdaq-sim $(DESTDIR)$(BINDIR)/tbdaq-sim
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/tbdaqd $(DESTDIR)$(BINDIR)/tbdaq \
+	    $(DESTDIR)$(BINDIR)/tbdaq-sim
+
+FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(BUILD)

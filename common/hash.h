@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SHA-256, the only use tbdaq makes of OpenSSL's libcrypto. Wrapped here so
+ * nothing else includes an OpenSSL header.
+ */
+#ifndef TBDAQ_HASH_H
+#define TBDAQ_HASH_H
+
+#include <stddef.h>
+
+#define SHA256_LEN 32
+#define SHA256_HEX_LEN 65 /* 64 hex digits and NUL */
+
+struct sha256; /* an incremental hash; opaque */
+
+/* Returns a new context. Aborts if OpenSSL cannot make one. */
+struct sha256 *sha256_new(void);
+void sha256_update(struct sha256 *h, const void *data, size_t len);
+/* Writes the digest as lower-case hex and frees h. */
+void sha256_final_hex(struct sha256 *h, char out[SHA256_HEX_LEN]);
+
+/* One-shot: the hex SHA-256 of len bytes. */
+void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN]);
+
+#endif

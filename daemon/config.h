@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration: loaded from a libconfig file, validated completely,
+ * and immutable once loaded. This module is the only user of libconfig.
+ *
+ * config_load() checks everything SPEC lists and reports each problem as
+ * "file:line: message"; it collects every error before failing, so one run
+ * of `tbdaqd -t` lists them all. A config that loaded is valid: nothing
+ * after this needs to check it again.
+ */
+#ifndef TBDAQ_CONFIG_H
+#define TBDAQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "drivers/bus.h"
+#include "drivers/decode.h"
+#include "drivers/kind.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/tbdaq/tbdaq.conf"
+#define CONFIG_DEFAULT_DATABASE "/var/lib/tbdaq/tbdaq.db"
+
+struct calibration {
+    char *date;        /* "YYYY-MM-DD", or NULL when not given */
+    char *due;         /* "YYYY-MM-DD", or NULL */
+    char *certificate; /* or NULL */
+};
+
+struct sensor_conf {
+    char *id; /* the tag, e.g. "FT-101": [A-Za-z0-9_.-]+ */
+    enum sensor_kind kind;
+    size_t bus;  /* index into config.buses */
+    int unit_id; /* 0..247 (0 only meaningful on TCP) */
+    enum reg_table table;
+    int address; /* 0..65535, and address + words - 1 <= 65535 */
+    enum reg_type type;
+    enum byte_order order;
+    double scale;
+    double offset;
+    char *unit;      /* never NULL: given, or the kind's default */
+    int interval_ms; /* >= 10 */
+    double range_lo; /* given, or the kind's default; may be -inf */
+    double range_hi; /* may be +inf */
+    struct calibration cal;
+    int line;      /* where the sensor's group starts in the file */
+    int64_t db_id; /* sensors.id once store_sync_sensors() ran; else 0 */
+};
+
+struct bus_conf {
+    char *name;
+    struct bus_params params;
+    int max_gap; /* unused registers one request may span to join two */
+    int line;
+};
+
+struct mqtt_conf {
+    bool enabled; /* false when the mqtt group is absent */
+    char *host;
+    int port;
+    char *client_id;
+    char *topic_prefix;
+    int qos;
+    bool retain;
+    int keepalive_s;
+    char *username;      /* or NULL */
+    char *password_file; /* or NULL */
+    char *ca_file;       /* tls, each NULL when not given */
+    char *cert_file;
+    char *key_file;
+};
+
+struct config {
+    char *path;
+    char sha256[SHA256_HEX_LEN]; /* of the file's bytes as parsed */
+    char *site;
+    char *database;
+    enum log_level log_level;
+    int commit_interval_ms;
+    int retention_days;
+    struct mqtt_conf mqtt;
+    struct bus_conf *buses;
+    size_t nbuses;
+    struct sensor_conf *sensors;
+    size_t nsensors;
+};
+
+/* The errors of one load, each one line "file:line: message". */
+struct config_errors {
+    char **v;
+    size_t n;
+    size_t cap;
+};
+
+/*
+ * Reads, parses and validates path. Returns the config (free it with
+ * config_free()), or NULL when there was any error; then every error is in
+ * errs (which the caller initialises to all zeros and releases with
+ * config_errors_release()). Errors that have no line (the file cannot be
+ * read) are "file: message".
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+void config_free(struct config *c);
+void config_errors_release(struct config_errors *errs);
+
+/* The bus of a sensor, by index; returns SIZE_MAX if none is so named. */
+size_t config_find_bus(const struct config *c, const char *name);
+
+#endif

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tbdaqd: the data-acquisition daemon. The main thread owns the store; one
+ * poller thread per bus feeds it through the queue; a signal thread turns
+ * SIGTERM, SIGINT and SIGHUP into flags and wakes the main loop. The loop
+ * gathers readings into a batch and commits it at most commit_interval_ms
+ * after its first reading was taken.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/notify.h"
+#include "daemon/plan.h"
+#include "daemon/poller.h"
+#include "daemon/queue.h"
+#include "daemon/store.h"
+
+/* Items the queue holds: about a second of a 20,000 readings/s load. */
+#define DAEMON_QUEUE_CAPACITY 32768
+/* Items taken from the queue at once. */
+#define DAEMON_POP_MAX 4096
+/* A batch this large is committed without waiting for its interval. */
+#define DAEMON_BATCH_MAX 20000
+/* How often STATUS= is refreshed when nothing else wakes the loop. */
+#define DAEMON_STATUS_MS 2000
+/* Time allowed for the last commit at shutdown (SPEC: exit within 5 s). */
+#define DAEMON_STOP_COMMIT_MS 2000
+
+struct batch {
+    struct reading *readings;
+    size_t nreadings, capreadings;
+    struct event *events;
+    size_t nevents, capevents;
+    int64_t due; /* CLOCK_MONOTONIC time the batch must be committed by */
+};
+
+struct daemon {
+    const char *config_path;
+    struct config *config;
+    struct plan plan;
+    struct store *store;
+    struct queue *queue;
+    struct poller **pollers;
+    size_t npollers;
+    struct batch batch;
+    struct queue_item *items;
+    uint64_t committed;
+    uint64_t commit_failures; /* consecutive */
+    int64_t last_status;
+    uint64_t status_committed;
+};
+
+static atomic_bool want_stop;
+static atomic_bool want_reload;
+static struct queue *signal_queue; /* set before the signal thread starts */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tbdaqd [-c FILE] [-t] [-v] [-V] [-h]\n"
+            "\n"
+            "The tbdaq data-acquisition daemon: polls Modbus sensors, records "
+            "every\n"
+            "reading in SQLite. Stays in the foreground and logs to stderr.\n"
+            "\n"
+            "  -c FILE  configuration file (default %s)\n"
+            "  -t       check the configuration, print the poll plan, exit\n"
+            "           (0 valid, 1 not)\n"
+            "  -v       log at debug level\n"
+            "  -V       print the version and exit\n"
+            "  -h       print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads the configuration (an invalid one is "
+            "rejected\n"
+            "and the running one kept); SIGTERM or SIGINT stop after "
+            "committing\n"
+            "every reading taken.\n"
+            "Exit status: 0 success, 1 failure, 2 usage error.\n",
+            CONFIG_DEFAULT_PATH);
+}
+
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+
+    for (;;) {
+        int sig = 0;
+
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            atomic_store(&want_reload, true);
+        } else {
+            atomic_store(&want_stop, true);
+            queue_wake(signal_queue);
+            return NULL;
+        }
+        queue_wake(signal_queue);
+    }
+}
+
+static struct config *daemon_load_config(const char *path)
+{
+    struct config_errors errs = {0};
+    struct config *c = config_load(path, &errs);
+
+    for (size_t i = 0; i < errs.n; i++)
+        log_err("%s", errs.v[i]);
+    config_errors_release(&errs);
+    return c;
+}
+
+static void batch_add(struct daemon *d, const struct queue_item *it,
+                      int64_t now)
+{
+    struct batch *b = &d->batch;
+
+    if (b->nreadings == 0 && b->nevents == 0)
+        b->due = now + d->config->commit_interval_ms * NS_PER_MS;
+    if (it->type == QUEUE_READING) {
+        xgrow(&b->readings, &b->capreadings, b->nreadings + 1,
+              sizeof(*b->readings));
+        b->readings[b->nreadings++] = it->u.reading;
+    } else {
+        xgrow(&b->events, &b->capevents, b->nevents + 1, sizeof(*b->events));
+        b->events[b->nevents++] = it->u.event;
+    }
+}
+
+static void batch_event(struct daemon *d, const char *kind, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+static void batch_event(struct daemon *d, const char *kind, const char *fmt,
+                        ...)
+{
+    struct queue_item it = {.type = QUEUE_EVENT};
+    va_list ap;
+
+    it.u.event.ts_us = time_real_us();
+    snprintf(it.u.event.kind, sizeof(it.u.event.kind), "%s", kind);
+    va_start(ap, fmt);
+    vsnprintf(it.u.event.detail, sizeof(it.u.event.detail), fmt, ap);
+    va_end(ap);
+    batch_add(d, &it, time_mono_ns());
+}
+
+/* Commits the batch. On failure keeps it whole for the next attempt. */
+static int batch_commit(struct daemon *d)
+{
+    struct batch *b = &d->batch;
+
+    if (b->nreadings == 0 && b->nevents == 0)
+        return 0;
+    if (store_commit_batch(d->store, b->readings, b->nreadings, b->events,
+                           b->nevents) < 0) {
+        if (d->commit_failures++ == 0)
+            log_err("cannot commit %zu readings, keeping them to retry: %s",
+                    b->nreadings, store_errmsg(d->store));
+        b->due = time_mono_ns() + d->config->commit_interval_ms * NS_PER_MS;
+        return -1;
+    }
+    if (d->commit_failures > 0)
+        log_info("commits work again after %llu failed attempts",
+                 (unsigned long long)d->commit_failures);
+    d->commit_failures = 0;
+    d->committed += b->nreadings;
+    log_debug("committed %zu readings, %zu events", b->nreadings, b->nevents);
+    b->nreadings = 0;
+    b->nevents = 0;
+    return 0;
+}
+
+/* Takes what the queue holds (waiting until deadline for the first item)
+ * into the batch. */
+static void daemon_drain(struct daemon *d, int64_t deadline)
+{
+    size_t n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, deadline);
+    int64_t now = time_mono_ns();
+
+    for (size_t i = 0; i < n; i++)
+        batch_add(d, &d->items[i], now);
+}
+
+static int daemon_start_pollers(struct daemon *d)
+{
+    d->pollers = xcalloc(d->config->nbuses, sizeof(*d->pollers));
+    d->npollers = 0;
+    for (size_t b = 0; b < d->config->nbuses; b++) {
+        bool used = false;
+
+        for (size_t i = 0; i < d->plan.nrequests && !used; i++)
+            used = d->plan.requests[i].bus == b;
+        if (!used) {
+            log_warnx("bus '%s' has no sensors; not polled",
+                      d->config->buses[b].name);
+            continue;
+        }
+        d->pollers[d->npollers] =
+            poller_start(d->config, &d->plan, b, d->queue);
+        if (!d->pollers[d->npollers]) {
+            log_warn("cannot start the poller of bus '%s'",
+                     d->config->buses[b].name);
+            return -1;
+        }
+        d->npollers++;
+    }
+    return 0;
+}
+
+/* Stops every poller while still draining the queue, so none waits on a
+ * full queue; afterwards everything they read is in the batch. */
+static void daemon_stop_pollers(struct daemon *d)
+{
+    bool running = true;
+
+    for (size_t i = 0; i < d->npollers; i++)
+        poller_request_stop(d->pollers[i]);
+    while (running) {
+        running = false;
+        for (size_t i = 0; i < d->npollers; i++)
+            running |= !poller_finished(d->pollers[i]);
+        daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
+    }
+    for (size_t i = 0; i < d->npollers; i++)
+        poller_stop(d->pollers[i]);
+    while (queue_length(d->queue) > 0)
+        daemon_drain(d, time_mono_ns());
+    free(d->pollers);
+    d->pollers = NULL;
+    d->npollers = 0;
+}
+
+/* Applies a new config if it is valid; otherwise keeps the running one. */
+static void daemon_reload(struct daemon *d)
+{
+    struct config *nc;
+    struct plan np;
+
+    notify_reloading();
+    log_info("reloading %s", d->config_path);
+    nc = daemon_load_config(d->config_path);
+    if (!nc) {
+        log_err("configuration rejected; the running one stays in force");
+        batch_event(d, "reload_failed", "%s: invalid configuration",
+                    d->config_path);
+        goto done;
+    }
+    if (strcmp(nc->database, d->config->database) != 0)
+        log_warnx("a new 'database' takes effect only at restart");
+    if (store_sync_sensors(d->store, nc) < 0) {
+        log_err("configuration not applied: %s", store_errmsg(d->store));
+        batch_event(d, "reload_failed", "%s: %s", d->config_path,
+                    store_errmsg(d->store));
+        config_free(nc);
+        goto done;
+    }
+    plan_build(nc, &np);
+    daemon_stop_pollers(d);
+    plan_release(&d->plan);
+    nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
+    strcpy(nc->database, d->config->database);
+    config_free(d->config);
+    d->config = nc;
+    d->plan = np;
+    log_set_level(nc->log_level);
+    batch_event(d, "config", "%s", nc->sha256);
+    if (daemon_start_pollers(d) < 0)
+        atomic_store(&want_stop, true);
+    log_info("configuration reloaded: %zu sensors in %zu requests",
+             nc->nsensors, d->plan.nrequests);
+done:
+    notify_ready();
+}
+
+static void daemon_status(struct daemon *d, int64_t now)
+{
+    double secs = (double)(now - d->last_status) / NS_PER_S;
+    uint64_t failures = 0, missed = 0, down = 0;
+
+    if (now - d->last_status < DAEMON_STATUS_MS * NS_PER_MS)
+        return;
+    for (size_t i = 0; i < d->npollers; i++) {
+        struct poller_stats st;
+
+        poller_stats(d->pollers[i], &st);
+        failures += st.failures;
+        missed += st.missed;
+        down += !st.connected;
+    }
+    notify_status("%.0f readings/s, %llu recorded, %llu failed polls, "
+                  "%llu missed slots, %llu buses down%s",
+                  (double)(d->committed - d->status_committed) / secs,
+                  (unsigned long long)d->committed,
+                  (unsigned long long)failures, (unsigned long long)missed,
+                  (unsigned long long)down,
+                  d->commit_failures ? ", DATABASE NOT WRITABLE" : "");
+    d->status_committed = d->committed;
+    d->last_status = now;
+}
+
+static int daemon_run(struct daemon *d)
+{
+    int rc = 0;
+
+    while (!atomic_load(&want_stop)) {
+        struct batch *b = &d->batch;
+        int64_t now = time_mono_ns();
+        int64_t deadline = now + DAEMON_STATUS_MS * NS_PER_MS;
+
+        if (b->nreadings + b->nevents > 0 && b->due < deadline)
+            deadline = b->due;
+        daemon_drain(d, deadline);
+        now = time_mono_ns();
+        if (b->nreadings + b->nevents > 0 &&
+            (now >= b->due || b->nreadings >= DAEMON_BATCH_MAX))
+            batch_commit(d);
+        if (atomic_exchange(&want_reload, false))
+            daemon_reload(d);
+        daemon_status(d, now);
+    }
+
+    log_info("stopping");
+    notify_stopping();
+    daemon_stop_pollers(d);
+    batch_event(d, "stop", "%llu readings recorded since start",
+                (unsigned long long)(d->committed + d->batch.nreadings));
+    {
+        int64_t give_up = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+
+        while (batch_commit(d) < 0) {
+            if (time_mono_ns() >= give_up) {
+                log_err("%zu readings could not be committed: %s",
+                        d->batch.nreadings, store_errmsg(d->store));
+                rc = -1;
+                break;
+            }
+            nanosleep(&pause, NULL);
+        }
+    }
+    log_info("stopped; %llu readings recorded",
+             (unsigned long long)d->committed);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon d = {.config_path = CONFIG_DEFAULT_PATH};
+    bool check_only = false, verbose = false;
+    sigset_t sigs;
+    pthread_t sig_thread;
+    char err[STORE_ERR_MAX];
+    int opt, rc = 1;
+
+    log_init("tbdaqd", LOG_LEVEL_INFO);
+    while ((opt = getopt(argc, argv, "c:tvVh")) != -1) {
+        switch (opt) {
+        case 'c':
+            d.config_path = optarg;
+            break;
+        case 't':
+            check_only = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'V':
+            printf("tbdaqd %s\n", TBDAQ_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        log_err("unexpected argument '%s'", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    if (!(d.config = daemon_load_config(d.config_path)))
+        return 1;
+    plan_build(d.config, &d.plan);
+    if (check_only) {
+        plan_print(d.config, &d.plan, stdout);
+        printf("configuration %s is valid\n", d.config_path);
+        rc = 0;
+        goto out_config;
+    }
+    log_set_level(verbose ? LOG_LEVEL_DEBUG : d.config->log_level);
+
+    /* Signals go to the signal thread only: block them before any thread
+     * starts, so every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!(d.store = store_open(d.config->database, STORE_READ_WRITE, err))) {
+        log_err("%s", err);
+        goto out_config;
+    }
+    if (store_sync_sensors(d.store, d.config) < 0 ||
+        store_add_event(d.store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
+        store_add_event(d.store, "config", d.config->sha256) < 0) {
+        log_err("%s", store_errmsg(d.store));
+        goto out_store;
+    }
+    d.queue = queue_new(DAEMON_QUEUE_CAPACITY);
+    d.items = xcalloc(DAEMON_POP_MAX, sizeof(*d.items));
+    signal_queue = d.queue;
+    if ((errno = pthread_create(&sig_thread, NULL, signal_main, &sigs))) {
+        log_warn("cannot start the signal thread");
+        goto out_queue;
+    }
+    if (daemon_start_pollers(&d) < 0) {
+        atomic_store(&want_stop, true);
+        rc = 1;
+    } else {
+        log_info("started: %zu sensors in %zu requests on %zu buses, "
+                 "database %s",
+                 d.config->nsensors, d.plan.nrequests, d.npollers,
+                 d.config->database);
+        notify_ready();
+        d.last_status = time_mono_ns();
+        rc = 0;
+    }
+    if (daemon_run(&d) < 0)
+        rc = 1;
+    /* The signal thread ends after its first SIGTERM/SIGINT; if we stop for
+     * another reason, send it one. */
+    pthread_kill(sig_thread, SIGTERM);
+    pthread_join(sig_thread, NULL);
+    rc = rc ? 1 : 0;
+out_queue:
+    free(d.items);
+    queue_free(d.queue);
+    free(d.batch.readings);
+    free(d.batch.events);
+out_store:
+    store_close(d.store);
+out_config:
+    plan_release(&d.plan);
+    config_free(d.config);
+    return rc;
+}

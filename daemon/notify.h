@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The service manager's notification protocol (sd_notify), the only use of
+ * libsystemd. Without NOTIFY_SOCKET (not under systemd) every call does
+ * nothing, successfully.
+ */
+#ifndef TBDAQ_NOTIFY_H
+#define TBDAQ_NOTIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void notify_ready(void);
+void notify_stopping(void);
+void notify_reloading(void);
+/* STATUS=<text>; printf-style. */
+void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The watchdog interval the manager asked for, in microseconds; 0 if none. */
+uint64_t notify_watchdog_usec(void);
+void notify_watchdog(void);
+
+#endif

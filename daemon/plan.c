@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Request coalescing. Sensors that can share a request (same bus, interval,
+ * unit and table) are sorted by address and swept once: a sensor joins the
+ * current request if the gap before it is at most the bus's max_gap and the
+ * request stays within max_registers; otherwise it starts a new one. The
+ * sweep is greedy, which is optimal for this one-dimensional packing.
+ */
+#include "daemon/plan.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/util.h"
+
+struct plan_key {
+    size_t bus;
+    int interval_ms;
+    int unit_id;
+    enum reg_table table;
+    int address;
+    size_t sensor;
+};
+
+static int plan_key_cmp(const void *a, const void *b)
+{
+    const struct plan_key *x = a, *y = b;
+
+#define PLAN_CMP(f)                                                            \
+    if (x->f != y->f)                                                          \
+        return x->f < y->f ? -1 : 1;
+    PLAN_CMP(bus)
+    PLAN_CMP(interval_ms)
+    PLAN_CMP(unit_id)
+    PLAN_CMP(table)
+    PLAN_CMP(address)
+    PLAN_CMP(sensor)
+#undef PLAN_CMP
+    return 0;
+}
+
+static bool plan_same_group(const struct plan_key *x, const struct plan_key *y)
+{
+    return x->bus == y->bus && x->interval_ms == y->interval_ms &&
+           x->unit_id == y->unit_id && x->table == y->table;
+}
+
+void plan_build(const struct config *c, struct plan *p)
+{
+    struct plan_key *keys = xcalloc(c->nsensors, sizeof(*keys));
+    size_t cap = 0;
+
+    p->requests = NULL;
+    p->nrequests = 0;
+    for (size_t i = 0; i < c->nsensors; i++) {
+        const struct sensor_conf *s = &c->sensors[i];
+
+        keys[i] = (struct plan_key){s->bus, s->interval_ms, s->unit_id,
+                                    s->table, s->address, i};
+    }
+    qsort(keys, c->nsensors, sizeof(*keys), plan_key_cmp);
+
+    for (size_t i = 0; i < c->nsensors; i++) {
+        const struct sensor_conf *s = &c->sensors[keys[i].sensor];
+        const struct bus_conf *b = &c->buses[s->bus];
+        int end = s->address + (int)reg_type_words(s->type);
+        struct plan_request *r =
+            p->nrequests ? &p->requests[p->nrequests - 1] : NULL;
+
+        if (r && plan_same_group(&keys[i - 1], &keys[i]) &&
+            s->address - (r->address + r->count) <= b->max_gap &&
+            end - r->address <= b->params.max_registers) {
+            if (end > r->address + r->count)
+                r->count = end - r->address;
+        } else {
+            xgrow(&p->requests, &cap, p->nrequests + 1, sizeof(*p->requests));
+            r = &p->requests[p->nrequests++];
+            *r = (struct plan_request){
+                .bus = s->bus,
+                .unit_id = s->unit_id,
+                .table = s->table,
+                .interval_ms = s->interval_ms,
+                .address = s->address,
+                .count = end - s->address,
+                .sensors = xcalloc(c->nsensors, sizeof(size_t)),
+            };
+        }
+        r->sensors[r->nsensors++] = keys[i].sensor;
+    }
+    for (size_t i = 0; i < p->nrequests; i++)
+        p->requests[i].sensors =
+            xrealloc(p->requests[i].sensors,
+                     p->requests[i].nsensors * sizeof(size_t));
+    free(keys);
+}
+
+void plan_release(struct plan *p)
+{
+    for (size_t i = 0; i < p->nrequests; i++)
+        free(p->requests[i].sensors);
+    free(p->requests);
+    p->requests = NULL;
+    p->nrequests = 0;
+}
+
+static void plan_print_bus(const struct bus_conf *b, FILE *out)
+{
+    const struct bus_params *bp = &b->params;
+
+    if (bp->type == BUS_TCP)
+        fprintf(out, "  %-16s tcp %s:%d", b->name, bp->host, bp->port);
+    else
+        fprintf(out, "  %-16s rtu %s %d %d%c%d", b->name, bp->device,
+                bp->baud, bp->data_bits, bp->parity, bp->stop_bits);
+    fprintf(out,
+            "  timeout %d ms, retries %d, delay %d ms, max %d registers, "
+            "max gap %d\n",
+            bp->timeout_ms, bp->retries, bp->delay_ms, bp->max_registers,
+            b->max_gap);
+}
+
+static void plan_print_bound(double v, FILE *out)
+{
+    if (isinf(v))
+        fputs(v < 0 ? "-inf" : "inf", out);
+    else
+        fprintf(out, "%g", v);
+}
+
+static void plan_print_sensor(const struct config *c,
+                              const struct sensor_conf *s, FILE *out)
+{
+    fprintf(out, "  %-16s %-9s %s unit %d %s %d %s %s x%g %+g %s every %d ms "
+            "range [",
+            s->id, kind_name(s->kind), c->buses[s->bus].name, s->unit_id,
+            reg_table_name(s->table), s->address, reg_type_name(s->type),
+            byte_order_name(s->order), s->scale, s->offset, s->unit,
+            s->interval_ms);
+    plan_print_bound(s->range_lo, out);
+    fputs(", ", out);
+    plan_print_bound(s->range_hi, out);
+    fputs("]\n", out);
+}
+
+void plan_print(const struct config *c, const struct plan *p, FILE *out)
+{
+    fprintf(out, "site %s, database %s, config sha256 %s\n", c->site,
+            c->database, c->sha256);
+    fprintf(out, "buses (%zu):\n", c->nbuses);
+    for (size_t i = 0; i < c->nbuses; i++)
+        plan_print_bus(&c->buses[i], out);
+    fprintf(out, "sensors (%zu):\n", c->nsensors);
+    for (size_t i = 0; i < c->nsensors; i++)
+        plan_print_sensor(c, &c->sensors[i], out);
+    fprintf(out, "requests (%zu for %zu sensors):\n", p->nrequests,
+            c->nsensors);
+    for (size_t i = 0; i < p->nrequests; i++) {
+        const struct plan_request *r = &p->requests[i];
+
+        fprintf(out, "  %s unit %d fc%d %s %d..%d (%d registers) every %d ms:",
+                c->buses[r->bus].name, r->unit_id,
+                reg_table_function(r->table), reg_table_name(r->table),
+                r->address, r->address + r->count - 1, r->count,
+                r->interval_ms);
+        for (size_t j = 0; j < r->nsensors; j++)
+            fprintf(out, " %s", c->sensors[r->sensors[j]].id);
+        fputc('\n', out);
+    }
+}

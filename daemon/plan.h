@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The poll plan: sensors grouped into Modbus requests. Sensors on the same
+ * bus, unit, table and interval whose registers lie close together (gaps of
+ * at most the bus's max_gap unused registers) are read by one request of at
+ * most the bus's max_registers.
+ */
+#ifndef TBDAQ_PLAN_H
+#define TBDAQ_PLAN_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "daemon/config.h"
+
+struct plan_request {
+    size_t bus;
+    int unit_id;
+    enum reg_table table;
+    int interval_ms;
+    int address; /* first register read */
+    int count;   /* registers read, 1..max_registers */
+    size_t *sensors; /* indexes into config.sensors, by address */
+    size_t nsensors;
+};
+
+struct plan {
+    struct plan_request *requests; /* ordered by bus, interval, unit, ... */
+    size_t nrequests;
+};
+
+/* Builds the plan of a valid config. Aborts only when out of memory. */
+void plan_build(const struct config *c, struct plan *p);
+void plan_release(struct plan *p);
+
+/* Prints buses, sensors and requests for `tbdaqd -t` and `tbdaq check`. */
+void plan_print(const struct config *c, const struct plan *p, FILE *out);
+
+#endif

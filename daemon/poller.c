@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Poller threads. Each owns a bus and the requests on it; it sleeps until
+ * the earliest request's grid deadline, serves it, and turns the result
+ * into readings. Link state follows collectd's complain/release manner: the
+ * first failure is logged and recorded, the recovery once, never a line per
+ * poll; reconnection backs off exponentially and resets on success.
+ */
+#include "daemon/poller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/sched.h"
+
+/* The highest Modbus unit id, for per-unit failure tracking. */
+#define POLLER_MAX_UNIT 255
+
+struct poller_request {
+    const struct plan_request *req;
+    struct grid grid;
+    int64_t missed_pending; /* slots missed, not yet recorded */
+};
+
+struct poller {
+    const struct config *config;
+    const struct bus_conf *busconf;
+    struct queue *queue;
+    struct bus *bus;
+    pthread_t thread;
+
+    pthread_mutex_t lock; /* guards stopping, for the interruptible sleep */
+    pthread_cond_t wake;
+    bool stopping;
+    atomic_bool finished;
+
+    struct poller_request *requests;
+    size_t nrequests;
+    uint16_t regs[BUS_MAX_REGISTERS];
+    struct queue_item *items; /* one per sensor of the largest request */
+    size_t nitems;
+
+    /* Link state. */
+    atomic_bool down;     /* a bus_down is recorded, no bus_up yet */
+    int link_errno;       /* why it is down */
+    int64_t down_since;   /* CLOCK_MONOTONIC */
+    int64_t reconnect_at; /* next connection attempt, CLOCK_MONOTONIC */
+    int64_t backoff_ns;
+    int64_t missed_report_at;
+    /* Consecutive failed polls per unit while the link is up. */
+    uint32_t unit_failures[POLLER_MAX_UNIT + 1];
+
+    atomic_uint_fast64_t polls, failures, readings, missed;
+};
+
+static void poller_event(struct poller *pl, const char *kind,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void poller_event(struct poller *pl, const char *kind,
+                         const char *fmt, ...)
+{
+    struct queue_item it = {.type = QUEUE_EVENT};
+    va_list ap;
+
+    it.u.event.ts_us = time_real_us();
+    snprintf(it.u.event.kind, sizeof(it.u.event.kind), "%s", kind);
+    va_start(ap, fmt);
+    vsnprintf(it.u.event.detail, sizeof(it.u.event.detail), fmt, ap);
+    va_end(ap);
+    queue_push(pl->queue, &it, 1, 0);
+}
+
+/* Sleeps until deadline (CLOCK_MONOTONIC). Returns false if asked to
+ * stop. */
+static bool poller_sleep_until(struct poller *pl, int64_t deadline)
+{
+    struct timespec ts = {.tv_sec = (time_t)(deadline / NS_PER_S),
+                          .tv_nsec = (long)(deadline % NS_PER_S)};
+    bool stop;
+
+    pthread_mutex_lock(&pl->lock);
+    while (!pl->stopping &&
+           pthread_cond_timedwait(&pl->wake, &pl->lock, &ts) != ETIMEDOUT)
+        ;
+    stop = pl->stopping;
+    pthread_mutex_unlock(&pl->lock);
+    return !stop;
+}
+
+static void poller_link_down(struct poller *pl, int err, int64_t now)
+{
+    pl->link_errno = err;
+    if (pl->down)
+        return;
+    pl->down = true;
+    pl->down_since = now;
+    pl->reconnect_at = now;
+    pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
+    log_warnx("bus '%s' is down: %s", pl->busconf->name, bus_strerror(err));
+    poller_event(pl, "bus_down", "bus '%s': %s", pl->busconf->name,
+                 bus_strerror(err));
+}
+
+/* Called when the device answered (a response or an exception): the link
+ * works. */
+static void poller_link_up(struct poller *pl, int64_t now)
+{
+    if (!pl->down)
+        return;
+    pl->down = false;
+    log_info("bus '%s' is up again after %.1f s", pl->busconf->name,
+             (double)(now - pl->down_since) / NS_PER_S);
+    poller_event(pl, "bus_up", "bus '%s': up after %.1f s (was: %s)",
+                 pl->busconf->name, (double)(now - pl->down_since) / NS_PER_S,
+                 bus_strerror(pl->link_errno));
+}
+
+/* Tries to connect if the backoff allows; returns true if connected. */
+static bool poller_connect(struct poller *pl, int64_t now)
+{
+    if (bus_is_connected(pl->bus))
+        return true;
+    if (now < pl->reconnect_at)
+        return false;
+    if (bus_connect(pl->bus) == 0)
+        return true;
+    poller_link_down(pl, errno, now);
+    pl->reconnect_at = time_mono_ns() + pl->backoff_ns;
+    pl->backoff_ns *= 2;
+    if (pl->backoff_ns > POLLER_BACKOFF_MAX_MS * NS_PER_MS)
+        pl->backoff_ns = POLLER_BACKOFF_MAX_MS * NS_PER_MS;
+    return false;
+}
+
+static void poller_unit_result(struct poller *pl, int unit, int err)
+{
+    uint32_t *n = &pl->unit_failures[unit];
+
+    if (err == 0) {
+        if (*n > 0)
+            log_info("bus '%s' unit %d answers again after %u failed polls",
+                     pl->busconf->name, unit, *n);
+        *n = 0;
+        return;
+    }
+    if ((*n)++ == 0)
+        log_warnx("bus '%s' unit %d: %s (further failures are counted, "
+                  "not logged)",
+                  pl->busconf->name, unit, bus_strerror(err));
+}
+
+static void poller_fill(struct poller *pl, const struct plan_request *r,
+                        int64_t ts_us, int err)
+{
+    for (size_t i = 0; i < r->nsensors; i++) {
+        const struct sensor_conf *s = &pl->config->sensors[r->sensors[i]];
+        struct reading *rd = &pl->items[i].u.reading;
+
+        pl->items[i].type = QUEUE_READING;
+        memset(rd, 0, sizeof(*rd));
+        rd->sensor_id = s->db_id;
+        rd->ts_us = ts_us;
+        if (err) {
+            rd->quality = QUALITY_COMM_ERROR;
+            if (!bus_is_connected(pl->bus) && pl->down)
+                snprintf(rd->error, sizeof(rd->error), "not connected: %s",
+                         bus_strerror(err));
+            else
+                snprintf(rd->error, sizeof(rd->error), "%s",
+                         bus_strerror(err));
+            continue;
+        }
+        const uint16_t *w = pl->regs + (s->address - r->address);
+        double raw = decode_raw(s->type, s->order, w);
+
+        rd->nraw = (uint8_t)reg_type_words(s->type);
+        memcpy(rd->raw, w, rd->nraw * sizeof(uint16_t));
+        rd->value = raw * s->scale + s->offset;
+        rd->quality = quality_judge(rd->value, s->range_lo, s->range_hi);
+    }
+}
+
+static void poller_serve(struct poller *pl, struct poller_request *pr)
+{
+    const struct plan_request *r = pr->req;
+    int64_t now = time_mono_ns();
+    int err = 0;
+
+    pl->polls++;
+    if (!poller_connect(pl, now)) {
+        err = pl->link_errno;
+    } else if (bus_read(pl->bus, r->unit_id, r->table, r->address, r->count,
+                        pl->regs) < 0) {
+        err = errno;
+        if (!bus_is_connected(pl->bus))
+            poller_link_down(pl, err, time_mono_ns());
+        else if (bus_error_is_exception(err))
+            poller_link_up(pl, time_mono_ns());
+        if (bus_is_connected(pl->bus))
+            poller_unit_result(pl, r->unit_id, err);
+    } else {
+        poller_link_up(pl, time_mono_ns());
+        poller_unit_result(pl, r->unit_id, 0);
+    }
+    poller_fill(pl, r, time_real_us(), err);
+    if (err)
+        pl->failures++;
+    pl->readings += r->nsensors;
+    queue_push(pl->queue, pl->items, r->nsensors, 0);
+}
+
+static void poller_report_missed(struct poller *pl, int64_t now, bool force)
+{
+    if (!force && now < pl->missed_report_at)
+        return;
+    pl->missed_report_at = now + POLLER_MISSED_REPORT_MS * NS_PER_MS;
+    for (size_t i = 0; i < pl->nrequests; i++) {
+        struct poller_request *pr = &pl->requests[i];
+        const struct plan_request *r = pr->req;
+        char names[EVENT_DETAIL_MAX];
+        size_t len = 0;
+
+        if (pr->missed_pending == 0)
+            continue;
+        names[0] = '\0';
+        for (size_t j = 0; j < r->nsensors && len < sizeof(names); j++) {
+            int n = snprintf(names + len, sizeof(names) - len, "%s%s",
+                             j ? "," : "",
+                             pl->config->sensors[r->sensors[j]].id);
+            if (n > 0)
+                len += (size_t)n;
+        }
+        log_warnx("bus '%s' unit %d: %lld slots of %d ms missed (%s)",
+                  pl->busconf->name, r->unit_id,
+                  (long long)pr->missed_pending, r->interval_ms, names);
+        poller_event(pl, "missed", "%s: %lld slots missed on bus '%s' unit %d",
+                     names, (long long)pr->missed_pending, pl->busconf->name,
+                     r->unit_id);
+        pr->missed_pending = 0;
+    }
+}
+
+static void *poller_main(void *arg)
+{
+    struct poller *pl = arg;
+
+    for (;;) {
+        struct poller_request *next = &pl->requests[0];
+        int64_t now, slot, missed = 0;
+
+        for (size_t i = 1; i < pl->nrequests; i++)
+            if (grid_deadline(&pl->requests[i].grid) <
+                grid_deadline(&next->grid))
+                next = &pl->requests[i];
+        if (!poller_sleep_until(pl, grid_deadline(&next->grid)))
+            break;
+        now = time_mono_ns();
+        slot = grid_take(&next->grid, now, &missed);
+        if (slot < 0)
+            continue;
+        if (missed > 0) {
+            next->missed_pending += missed;
+            pl->missed += (uint64_t)missed;
+        }
+        poller_serve(pl, next);
+        poller_report_missed(pl, time_mono_ns(), false);
+    }
+    poller_report_missed(pl, time_mono_ns(), true);
+    bus_close(pl->bus);
+    atomic_store(&pl->finished, true);
+    return NULL;
+}
+
+struct poller *poller_start(const struct config *c, const struct plan *p,
+                            size_t bus_index, struct queue *q)
+{
+    struct poller *pl = xcalloc(1, sizeof(*pl));
+    pthread_condattr_t attr;
+    int64_t now_mono = time_mono_ns();
+    int64_t now_real = time_real_us() * 1000;
+    int rc;
+
+    pl->config = c;
+    pl->busconf = &c->buses[bus_index];
+    pl->queue = q;
+    pl->requests = xcalloc(p->nrequests, sizeof(*pl->requests));
+    for (size_t i = 0; i < p->nrequests; i++) {
+        const struct plan_request *r = &p->requests[i];
+        struct poller_request *pr;
+
+        if (r->bus != bus_index)
+            continue;
+        pr = &pl->requests[pl->nrequests++];
+        pr->req = r;
+        grid_init(&pr->grid, r->interval_ms * NS_PER_MS, now_mono, now_real);
+        if (r->nsensors > pl->nitems)
+            pl->nitems = r->nsensors;
+    }
+    if (pl->nrequests == 0) {
+        errno = EINVAL;
+        goto fail;
+    }
+    pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
+    pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
+    pl->missed_report_at = now_mono;
+    if (!(pl->bus = bus_new(&pl->busconf->params)))
+        goto fail;
+    pthread_mutex_init(&pl->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pl->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if ((rc = pthread_create(&pl->thread, NULL, poller_main, pl)) != 0) {
+        pthread_cond_destroy(&pl->wake);
+        pthread_mutex_destroy(&pl->lock);
+        errno = rc;
+        goto fail;
+    }
+    return pl;
+fail:
+    rc = errno;
+    if (pl->bus)
+        bus_free(pl->bus);
+    free(pl->items);
+    free(pl->requests);
+    free(pl);
+    errno = rc;
+    return NULL;
+}
+
+void poller_request_stop(struct poller *pl)
+{
+    pthread_mutex_lock(&pl->lock);
+    pl->stopping = true;
+    pthread_cond_signal(&pl->wake);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+int poller_finished(struct poller *pl)
+{
+    return atomic_load(&pl->finished);
+}
+
+void poller_stop(struct poller *pl)
+{
+    if (!pl)
+        return;
+    poller_request_stop(pl);
+    pthread_join(pl->thread, NULL);
+    pthread_cond_destroy(&pl->wake);
+    pthread_mutex_destroy(&pl->lock);
+    bus_free(pl->bus);
+    free(pl->items);
+    free(pl->requests);
+    free(pl);
+}
+
+void poller_stats(struct poller *pl, struct poller_stats *out)
+{
+    out->polls = pl->polls;
+    out->failures = pl->failures;
+    out->readings = pl->readings;
+    out->missed = pl->missed;
+    out->connected = !pl->down;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one place poller threads and the main thread meet: a bounded FIFO of
+ * readings and events, many producers, one consumer. Memory is fixed at
+ * creation. Every function is thread-safe.
+ *
+ * A full queue makes producers wait (back-pressure) rather than drop: a
+ * poller that waits misses slots, and missed slots are recorded as events,
+ * so nothing disappears silently.
+ */
+#ifndef TBDAQ_QUEUE_H
+#define TBDAQ_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/reading.h"
+
+enum queue_item_type {
+    QUEUE_READING,
+    QUEUE_EVENT,
+};
+
+struct queue_item {
+    enum queue_item_type type;
+    union {
+        struct reading reading;
+        struct event event;
+    } u;
+};
+
+struct queue;
+
+/* A queue of capacity items. Aborts if out of memory. */
+struct queue *queue_new(size_t capacity);
+void queue_free(struct queue *q);
+
+/*
+ * Appends n items in order, waiting while the queue is full, until
+ * deadline_ns (CLOCK_MONOTONIC; 0 waits as long as it takes) or
+ * queue_close(). Returns how many were appended (< n on deadline or close).
+ */
+size_t queue_push(struct queue *q, const struct queue_item *items, size_t n,
+                  int64_t deadline_ns);
+
+/*
+ * Takes up to max items, waiting until at least one is there or
+ * deadline_ns (CLOCK_MONOTONIC) passes or queue_wake() is called. Returns
+ * how many were taken, possibly 0.
+ */
+size_t queue_pop(struct queue *q, struct queue_item *out, size_t max,
+                 int64_t deadline_ns);
+
+/* Makes a waiting queue_pop() return now (e.g. from a signal's aftermath). */
+void queue_wake(struct queue *q);
+/* Producers waiting on a full queue give up; later pushes append nothing. */
+void queue_close(struct queue *q);
+size_t queue_length(struct queue *q);
+
+#endif
