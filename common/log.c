@@ -87,8 +87,7 @@ static void log_vwrite(enum log_level level, int errnum, const char *fmt,
             len += (size_t)n;
     }
     if (errnum && len < sizeof(line)) {
-        n = snprintf(line + len, sizeof(line) - len, ": %s",
-                     strerror(errnum));
+        n = snprintf(line + len, sizeof(line) - len, ": %s", strerror(errnum));
         if (n > 0)
             len += (size_t)n;
     }

@@ -36,8 +36,7 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Logs at error level and exits with status 1. Only for "cannot happen". */
-noreturn void fatal(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 

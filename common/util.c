@@ -135,8 +135,7 @@ static int digits(const char **s, int n)
 
 static int days_in_month(int y, int m)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
     return m == 2 ? 28 + leap : mdays[m - 1];
@@ -191,8 +190,8 @@ int time_parse_iso(const char *s, int64_t *us)
     if (*s != '\0')
         return -1;
 done:
-    *us = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-            h * 3600 + mi * 60 + sec - off) *
+    *us = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+            mi * 60 + sec - off) *
            US_PER_S) +
           frac;
     return 0;

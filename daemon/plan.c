@@ -55,8 +55,8 @@ void plan_build(const struct config *c, struct plan *p)
     for (size_t i = 0; i < c->nsensors; i++) {
         const struct sensor_conf *s = &c->sensors[i];
 
-        keys[i] = (struct plan_key){s->bus, s->interval_ms, s->unit_id,
-                                    s->table, s->address, i};
+        keys[i] = (struct plan_key){s->bus,   s->interval_ms, s->unit_id,
+                                    s->table, s->address,     i};
     }
     qsort(keys, c->nsensors, sizeof(*keys), plan_key_cmp);
 
@@ -88,9 +88,8 @@ void plan_build(const struct config *c, struct plan *p)
         r->sensors[r->nsensors++] = keys[i].sensor;
     }
     for (size_t i = 0; i < p->nrequests; i++)
-        p->requests[i].sensors =
-            xrealloc(p->requests[i].sensors,
-                     p->requests[i].nsensors * sizeof(size_t));
+        p->requests[i].sensors = xrealloc(
+            p->requests[i].sensors, p->requests[i].nsensors * sizeof(size_t));
     free(keys);
 }
 
@@ -110,8 +109,8 @@ static void plan_print_bus(const struct bus_conf *b, FILE *out)
     if (bp->type == BUS_TCP)
         fprintf(out, "  %-16s tcp %s:%d", b->name, bp->host, bp->port);
     else
-        fprintf(out, "  %-16s rtu %s %d %d%c%d", b->name, bp->device,
-                bp->baud, bp->data_bits, bp->parity, bp->stop_bits);
+        fprintf(out, "  %-16s rtu %s %d %d%c%d", b->name, bp->device, bp->baud,
+                bp->data_bits, bp->parity, bp->stop_bits);
     fprintf(out,
             "  timeout %d ms, retries %d, delay %d ms, max %d registers, "
             "max gap %d\n",
@@ -130,7 +129,8 @@ static void plan_print_bound(double v, FILE *out)
 static void plan_print_sensor(const struct config *c,
                               const struct sensor_conf *s, FILE *out)
 {
-    fprintf(out, "  %-16s %-9s %s unit %d %s %d %s %s x%g %+g %s every %d ms "
+    fprintf(out,
+            "  %-16s %-9s %s unit %d %s %d %s %s x%g %+g %s every %d ms "
             "range [",
             s->id, kind_name(s->kind), c->buses[s->bus].name, s->unit_id,
             reg_table_name(s->table), s->address, reg_type_name(s->type),
@@ -158,10 +158,9 @@ void plan_print(const struct config *c, const struct plan *p, FILE *out)
         const struct plan_request *r = &p->requests[i];
 
         fprintf(out, "  %s unit %d fc%d %s %d..%d (%d registers) every %d ms:",
-                c->buses[r->bus].name, r->unit_id,
-                reg_table_function(r->table), reg_table_name(r->table),
-                r->address, r->address + r->count - 1, r->count,
-                r->interval_ms);
+                c->buses[r->bus].name, r->unit_id, reg_table_function(r->table),
+                reg_table_name(r->table), r->address, r->address + r->count - 1,
+                r->count, r->interval_ms);
         for (size_t j = 0; j < r->nsensors; j++)
             fprintf(out, " %s", c->sensors[r->sensors[j]].id);
         fputc('\n', out);

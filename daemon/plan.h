@@ -18,8 +18,8 @@ struct plan_request {
     int unit_id;
     enum reg_table table;
     int interval_ms;
-    int address; /* first register read */
-    int count;   /* registers read, 1..max_registers */
+    int address;     /* first register read */
+    int count;       /* registers read, 1..max_registers */
     size_t *sensors; /* indexes into config.sensors, by address */
     size_t nsensors;
 };

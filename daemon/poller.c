@@ -62,12 +62,11 @@ struct poller {
     atomic_uint_fast64_t polls, failures, readings, missed;
 };
 
-static void poller_event(struct poller *pl, const char *kind,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void poller_event(struct poller *pl, const char *kind, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 
-static void poller_event(struct poller *pl, const char *kind,
-                         const char *fmt, ...)
+static void poller_event(struct poller *pl, const char *kind, const char *fmt,
+                         ...)
 {
     struct queue_item it = {.type = QUEUE_EVENT};
     va_list ap;
@@ -159,8 +158,11 @@ static void poller_unit_result(struct poller *pl, int unit, int err)
                   pl->busconf->name, unit, bus_strerror(err));
 }
 
+/* Makes one reading per sensor of r from the registers just read, or, if
+ * err, a comm_error reading each; "not connected" when no request could be
+ * sent at all. */
 static void poller_fill(struct poller *pl, const struct plan_request *r,
-                        int64_t ts_us, int err)
+                        int64_t ts_us, int err, bool sent)
 {
     for (size_t i = 0; i < r->nsensors; i++) {
         const struct sensor_conf *s = &pl->config->sensors[r->sensors[i]];
@@ -172,12 +174,11 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
         rd->ts_us = ts_us;
         if (err) {
             rd->quality = QUALITY_COMM_ERROR;
-            if (!bus_is_connected(pl->bus) && pl->down)
+            if (!sent)
                 snprintf(rd->error, sizeof(rd->error), "not connected: %s",
                          bus_strerror(err));
             else
-                snprintf(rd->error, sizeof(rd->error), "%s",
-                         bus_strerror(err));
+                snprintf(rd->error, sizeof(rd->error), "%s", bus_strerror(err));
             continue;
         }
         const uint16_t *w = pl->regs + (s->address - r->address);
@@ -193,14 +194,12 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
 static void poller_serve(struct poller *pl, struct poller_request *pr)
 {
     const struct plan_request *r = pr->req;
-    int64_t now = time_mono_ns();
-    int err = 0;
+    bool sent = poller_connect(pl, time_mono_ns());
+    int err = sent ? 0 : pl->link_errno;
 
     pl->polls++;
-    if (!poller_connect(pl, now)) {
-        err = pl->link_errno;
-    } else if (bus_read(pl->bus, r->unit_id, r->table, r->address, r->count,
-                        pl->regs) < 0) {
+    if (sent && bus_read(pl->bus, r->unit_id, r->table, r->address, r->count,
+                         pl->regs) < 0) {
         err = errno;
         if (!bus_is_connected(pl->bus))
             poller_link_down(pl, err, time_mono_ns());
@@ -208,11 +207,11 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
             poller_link_up(pl, time_mono_ns());
         if (bus_is_connected(pl->bus))
             poller_unit_result(pl, r->unit_id, err);
-    } else {
+    } else if (sent) {
         poller_link_up(pl, time_mono_ns());
         poller_unit_result(pl, r->unit_id, 0);
     }
-    poller_fill(pl, r, time_real_us(), err);
+    poller_fill(pl, r, time_real_us(), err, sent);
     if (err)
         pl->failures++;
     pl->readings += r->nsensors;
@@ -234,15 +233,15 @@ static void poller_report_missed(struct poller *pl, int64_t now, bool force)
             continue;
         names[0] = '\0';
         for (size_t j = 0; j < r->nsensors && len < sizeof(names); j++) {
-            int n = snprintf(names + len, sizeof(names) - len, "%s%s",
-                             j ? "," : "",
-                             pl->config->sensors[r->sensors[j]].id);
+            int n =
+                snprintf(names + len, sizeof(names) - len, "%s%s", j ? "," : "",
+                         pl->config->sensors[r->sensors[j]].id);
             if (n > 0)
                 len += (size_t)n;
         }
         log_warnx("bus '%s' unit %d: %lld slots of %d ms missed (%s)",
-                  pl->busconf->name, r->unit_id,
-                  (long long)pr->missed_pending, r->interval_ms, names);
+                  pl->busconf->name, r->unit_id, (long long)pr->missed_pending,
+                  r->interval_ms, names);
         poller_event(pl, "missed", "%s: %lld slots missed on bus '%s' unit %d",
                      names, (long long)pr->missed_pending, pl->busconf->name,
                      r->unit_id);

@@ -38,8 +38,7 @@ static void test_align(void **state)
         assert_int_equal(grid_deadline(&g), cases[i].want_t0);
         /* the first slot's wall-clock time is a multiple of the interval */
         assert_int_equal(
-            (cases[i].real + (g.t0_ns - cases[i].mono)) % cases[i].interval,
-            0);
+            (cases[i].real + (g.t0_ns - cases[i].mono)) % cases[i].interval, 0);
     }
 }
 
@@ -65,11 +64,11 @@ static void test_take_late(void **state)
         int64_t now, want_slot, want_missed, want_next_deadline;
     } steps[] = {
         {0, 0, 0, 100 * MS},
-        {50 * MS, -1, 0, 100 * MS},         /* early: nothing to do */
-        {199 * MS, 1, 0, 200 * MS},         /* late, but inside slot 1 */
-        {200 * MS, 2, 0, 300 * MS},         /* exactly on time */
-        {750 * MS, 7, 4, 800 * MS},         /* slots 3..6 missed */
-        {800 * MS, 8, 0, 900 * MS},         /* and back on the grid */
+        {50 * MS, -1, 0, 100 * MS}, /* early: nothing to do */
+        {199 * MS, 1, 0, 200 * MS}, /* late, but inside slot 1 */
+        {200 * MS, 2, 0, 300 * MS}, /* exactly on time */
+        {750 * MS, 7, 4, 800 * MS}, /* slots 3..6 missed */
+        {800 * MS, 8, 0, 900 * MS}, /* and back on the grid */
         {10 * 1000 * MS, 100, 91, 10100 * MS},
     };
     struct grid g;
