@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A Modbus bus: one TCP connection or one serial line, over libmodbus.
+ * Each transport is a const table of operations behind the opaque struct
+ * bus (the shape of libmodbus's own backends); callers never see libmodbus.
+ *
+ * A struct bus belongs to one thread at a time: it is not thread-safe.
+ * Errors are returned as -1 with errno set; bus_strerror() turns errno
+ * (including libmodbus's own codes) into text.
+ */
+#ifndef TBDAQ_BUS_H
+#define TBDAQ_BUS_H
+
+#include <stdint.h>
+
+#include "drivers/decode.h"
+
+enum bus_type {
+    BUS_TCP,
+    BUS_RTU,
+};
+
+/* Longest host name or device path accepted. */
+#define BUS_ADDR_MAX 256
+/* Longest Modbus read (function 3/4) the protocol allows. */
+#define BUS_MAX_REGISTERS 125
+
+struct bus_params {
+    enum bus_type type;
+    char host[BUS_ADDR_MAX]; /* TCP */
+    int port;
+    char device[BUS_ADDR_MAX]; /* RTU */
+    int baud;
+    char parity; /* 'N', 'E' or 'O' */
+    int data_bits;
+    int stop_bits;
+    int timeout_ms;    /* per response */
+    int retries;       /* extra attempts after a failed request */
+    int delay_ms;      /* RTU: quiet time on the line between requests */
+    int max_registers; /* per request, 1..125 */
+};
+
+struct bus;
+
+/* Makes a bus for the parameters; does not connect. Returns NULL with
+ * errno set if libmodbus refuses them. Free with bus_free(). */
+struct bus *bus_new(const struct bus_params *p);
+void bus_free(struct bus *b);
+
+/* Opens the connection or the serial device. Returns 0 or -1 (errno). */
+int bus_connect(struct bus *b);
+void bus_close(struct bus *b);
+int bus_is_connected(const struct bus *b);
+
+/*
+ * Reads count (1..max_registers) registers from address of table on unit
+ * into dest, trying 1 + retries times. Honours the RTU delay between
+ * requests. A Modbus exception is returned at once (the link is fine). A
+ * timeout or garbled answer is retried after discarding what may still
+ * arrive, and leaves the connection open: one silent unit must not take the
+ * others on its line down. A broken connection is reopened once within the
+ * attempts; if that fails or the attempts run out on a broken connection,
+ * the bus is left closed, so the caller can tell and reconnect. Returns 0,
+ * or -1 with errno (EINVAL for bad arguments, ENOTCONN if not connected).
+ */
+int bus_read(struct bus *b, int unit, enum reg_table table, int address,
+             int count, uint16_t *dest);
+
+/* True if errno from bus_read() was a Modbus exception from the device
+ * (the link is fine), false for timeouts and connection errors. */
+int bus_error_is_exception(int errnum);
+
+/* Text for an errno from this module: "Connection timed out",
+ * "Illegal data address", ... Never NULL; thread-safe (the text may live in
+ * a per-thread buffer, valid until this thread's next call). */
+const char *bus_strerror(int errnum);
+
+#endif

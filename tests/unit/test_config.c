@@ -1,0 +1,876 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the config loader: a full config with every key, a minimal
+ * one with every default, the shipped example configs, and a table of
+ * broken configs, each with the exact "file:line: message" it must give.
+ * Every config is written to a file in a fresh temporary directory, since
+ * config_load() reads a path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+
+/* Where the test's files live; made once per test. */
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int fixture_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tbdaq-test-config-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/tbdaq.conf", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static struct config *load_text(const struct fixture *f, const char *text,
+                                struct config_errors *errs)
+{
+    write_file(f->path, text, strlen(text));
+    return config_load(f->path, errs);
+}
+
+/* Prints the errors, so that a failing case shows what it got. */
+static void print_errors(const struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        print_message("  got: %s\n", errs->v[i]);
+}
+
+/* ---- a valid config ---- */
+
+/* Every key given, none at its default. Its lines are counted below. */
+static const char full_text[] =
+    "site = \"bed-1\";\n"                                              /* 1 */
+    "database = \"/srv/tbdaq/bed.db\";\n"                              /* 2 */
+    "log_level = \"debug\";\n"                                         /* 3 */
+    "commit_interval_ms = 250;\n"                                      /* 4 */
+    "retention_days = 30;\n"                                           /* 5 */
+    "mqtt = { host = \"broker.example\"; port = 8883;\n"               /* 6 */
+    "  client_id = \"bed-1-daq\"; topic_prefix = \"lab/daq\";\n"       /* 7 */
+    "  qos = 2; retain = true; keepalive_s = 60;\n"                    /* 8 */
+    "  username = \"u\"; password_file = \"/etc/p\";\n"                /* 9 */
+    "  tls = { ca_file = \"/ca\"; cert_file = \"/c\";"                 /* 10 */
+    " key_file = \"/k\"; }; };\n"                                      /* 10 */
+    "buses = (\n"                                                      /* 11 */
+    "  { name = \"net.1\"; type = \"tcp\"; host = \"10.0.0.5\";\n"     /* 12 */
+    "    port = 1502; timeout_ms = 800; retries = 3;\n"                /* 13 */
+    "    max_registers = 60; max_gap = 0; delay_ms = 20; },\n"         /* 14 */
+    "  { name = \"ser_2\"; type = \"rtu\"; device = \"/dev/ttyS1\";\n" /* 15 */
+    "    baud = 19200; parity = \"even\"; data_bits = 7;\n"            /* 16 */
+    "    stop_bits = 2; timeout_ms = 1000; retries = 0;\n"             /* 17 */
+    "    max_registers = 16; max_gap = 2; delay_ms = 50; }\n"          /* 18 */
+    ");\n"                                                             /* 19 */
+    "sensors = (\n"                                                    /* 20 */
+    "  { id = \"FT-101\"; kind = \"flow\"; bus = \"net.1\";\n"         /* 21 */
+    "    unit_id = 0; table = \"input\"; address = 65532;\n"           /* 22 */
+    "    type = \"float64\"; byte_order = \"GHEFCDAB\";\n"             /* 23 */
+    "    scale = 2; offset = -1.5; unit = \"l/min\";\n"                /* 24 */
+    "    interval_ms = 250; range = [-5.0, 5.5];\n"                    /* 25 */
+    "    calibration = { date = \"2024-02-29\";"                       /* 26 */
+    " due = \"2025-02-28\"; certificate = \"C-1/2\"; }; },\n"          /* 26 */
+    "  { id = \"X_9\"; kind = \"generic\"; bus = \"ser_2\";\n"         /* 27 */
+    "    unit_id = 247; address = 7; type = \"uint16\";\n"             /* 28 */
+    "    byte_order = \"BA\"; unit = \"\xc2\xb5S/cm\"; },\n"           /* 29 */
+    "  { id = \"dup.read\"; kind = \"ph\"; bus = \"ser_2\";\n"         /* 30 */
+    "    unit_id = 247; address = 7; type = \"uint16\";"               /* 31 */
+    " range = (1, 2); }\n"                                             /* 31 */
+    ");\n";                                                            /* 32 */
+
+/* `printf '%s' "$full_text" | sha256sum`, computed outside this program. */
+static const char full_sha256[] =
+    "36a01051f04ddb6d63433054d16b15dc0963cb80dfda6141dbb718e52e898973";
+
+static void test_full(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c = load_text(f, full_text, &errs);
+    const struct sensor_conf *s;
+    const struct bus_conf *b;
+
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(c->path, f->path);
+    assert_string_equal(c->sha256, full_sha256);
+    assert_string_equal(c->site, "bed-1");
+    assert_string_equal(c->database, "/srv/tbdaq/bed.db");
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(c->commit_interval_ms, 250);
+    assert_int_equal(c->retention_days, 30);
+
+    assert_true(c->mqtt.enabled);
+    assert_string_equal(c->mqtt.host, "broker.example");
+    assert_int_equal(c->mqtt.port, 8883);
+    assert_string_equal(c->mqtt.client_id, "bed-1-daq");
+    assert_string_equal(c->mqtt.topic_prefix, "lab/daq");
+    assert_int_equal(c->mqtt.qos, 2);
+    assert_true(c->mqtt.retain);
+    assert_int_equal(c->mqtt.keepalive_s, 60);
+    assert_string_equal(c->mqtt.username, "u");
+    assert_string_equal(c->mqtt.password_file, "/etc/p");
+    assert_string_equal(c->mqtt.ca_file, "/ca");
+    assert_string_equal(c->mqtt.cert_file, "/c");
+    assert_string_equal(c->mqtt.key_file, "/k");
+
+    assert_int_equal(c->nbuses, 2);
+    b = &c->buses[0];
+    assert_string_equal(b->name, "net.1");
+    assert_int_equal(b->line, 12);
+    assert_int_equal(b->params.type, BUS_TCP);
+    assert_string_equal(b->params.host, "10.0.0.5");
+    assert_int_equal(b->params.port, 1502);
+    assert_int_equal(b->params.timeout_ms, 800);
+    assert_int_equal(b->params.retries, 3);
+    assert_int_equal(b->params.max_registers, 60);
+    assert_int_equal(b->max_gap, 0);
+    assert_int_equal(b->params.delay_ms, 20);
+    b = &c->buses[1];
+    assert_string_equal(b->name, "ser_2");
+    assert_int_equal(b->line, 15);
+    assert_int_equal(b->params.type, BUS_RTU);
+    assert_string_equal(b->params.device, "/dev/ttyS1");
+    assert_int_equal(b->params.baud, 19200);
+    assert_int_equal(b->params.parity, 'E');
+    assert_int_equal(b->params.data_bits, 7);
+    assert_int_equal(b->params.stop_bits, 2);
+    assert_int_equal(b->params.timeout_ms, 1000);
+    assert_int_equal(b->params.retries, 0);
+    assert_int_equal(b->params.max_registers, 16);
+    assert_int_equal(b->max_gap, 2);
+    assert_int_equal(b->params.delay_ms, 50);
+    assert_int_equal(config_find_bus(c, "net.1"), 0);
+    assert_int_equal(config_find_bus(c, "ser_2"), 1);
+    assert_true(config_find_bus(c, "ser_3") == SIZE_MAX);
+
+    assert_int_equal(c->nsensors, 3);
+    s = &c->sensors[0];
+    assert_string_equal(s->id, "FT-101");
+    assert_int_equal(s->line, 21);
+    assert_int_equal(s->kind, KIND_FLOW);
+    assert_int_equal(s->bus, 0);
+    assert_int_equal(s->unit_id, 0);
+    assert_int_equal(s->table, TABLE_INPUT);
+    assert_int_equal(s->address, 65532);
+    assert_int_equal(s->type, REG_FLOAT64);
+    assert_int_equal(s->order, BO_GHEFCDAB);
+    assert_true(s->scale == 2.0);
+    assert_true(s->offset == -1.5);
+    assert_string_equal(s->unit, "l/min");
+    assert_int_equal(s->interval_ms, 250);
+    assert_true(s->range_lo == -5.0);
+    assert_true(s->range_hi == 5.5);
+    assert_string_equal(s->cal.date, "2024-02-29");
+    assert_string_equal(s->cal.due, "2025-02-28");
+    assert_string_equal(s->cal.certificate, "C-1/2");
+    assert_int_equal(s->db_id, 0);
+    s = &c->sensors[1];
+    assert_string_equal(s->id, "X_9");
+    assert_int_equal(s->line, 27);
+    assert_int_equal(s->kind, KIND_GENERIC);
+    assert_int_equal(s->bus, 1);
+    assert_int_equal(s->unit_id, 247);
+    assert_int_equal(s->order, BO_BA);
+    assert_string_equal(s->unit, "\xc2\xb5S/cm");
+    assert_true(isinf(s->range_lo) && s->range_lo < 0);
+    assert_true(isinf(s->range_hi) && s->range_hi > 0);
+    assert_null(s->cal.date);
+    assert_null(s->cal.due);
+    assert_null(s->cal.certificate);
+    /* The same address and type as X_9: one value read twice is fine. */
+    s = &c->sensors[2];
+    assert_string_equal(s->id, "dup.read");
+    assert_string_equal(s->unit, "pH");
+    assert_true(s->range_lo == 1.0 && s->range_hi == 2.0);
+
+    config_free(c);
+    config_errors_release(&errs);
+}
+
+/* Only what is required: everything else must take its default. */
+static const char minimal_text[] =
+    "site = \"m\";\n"
+    "mqtt = { };\n"
+    "buses = ({ name = \"t\"; type = \"tcp\"; host = \"h\"; },\n"
+    "         { name = \"r\"; type = \"rtu\"; device = \"/dev/x\"; });\n"
+    "sensors = ({ id = \"a\"; kind = \"pressure\"; bus = \"t\";"
+    " address = 1; type = \"int32\"; },\n"
+    "           { id = \"b\"; kind = \"turbidity\"; bus = \"r\";"
+    " address = 1; type = \"float64\"; },\n"
+    "           { id = \"c\"; kind = \"ph\"; bus = \"r\";"
+    " address = 5; type = \"int16\"; });\n";
+
+static void test_defaults(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c = load_text(f, minimal_text, &errs);
+    const struct sensor_conf *s;
+    const struct bus_params *p;
+
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_string_equal(c->database, CONFIG_DEFAULT_DATABASE);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_int_equal(c->commit_interval_ms, 100);
+    assert_int_equal(c->retention_days, 0);
+
+    assert_true(c->mqtt.enabled);
+    assert_string_equal(c->mqtt.host, "localhost");
+    assert_int_equal(c->mqtt.port, 1883);
+    assert_string_equal(c->mqtt.client_id, "tbdaq-m");
+    assert_string_equal(c->mqtt.topic_prefix, "tbdaq");
+    assert_int_equal(c->mqtt.qos, 1);
+    assert_false(c->mqtt.retain);
+    assert_int_equal(c->mqtt.keepalive_s, 30);
+    assert_null(c->mqtt.username);
+    assert_null(c->mqtt.password_file);
+    assert_null(c->mqtt.ca_file);
+    assert_null(c->mqtt.cert_file);
+    assert_null(c->mqtt.key_file);
+
+    p = &c->buses[0].params;
+    assert_int_equal(p->port, 502);
+    assert_int_equal(p->timeout_ms, 500);
+    assert_int_equal(p->retries, 1);
+    assert_int_equal(p->max_registers, 125);
+    assert_int_equal(p->delay_ms, 0);
+    assert_int_equal(c->buses[0].max_gap, 8);
+    p = &c->buses[1].params;
+    assert_int_equal(p->baud, 9600);
+    assert_int_equal(p->parity, 'N');
+    assert_int_equal(p->data_bits, 8);
+    assert_int_equal(p->stop_bits, 1);
+    assert_int_equal(p->timeout_ms, 300);
+    assert_int_equal(p->retries, 1);
+    assert_int_equal(p->max_registers, 125);
+    assert_int_equal(p->delay_ms, 5);
+    assert_int_equal(c->buses[1].max_gap, 8);
+
+    s = &c->sensors[0];
+    assert_int_equal(s->unit_id, 1);
+    assert_int_equal(s->table, TABLE_HOLDING);
+    assert_int_equal(s->order, BO_ABCD);
+    assert_true(s->scale == 1.0);
+    assert_true(s->offset == 0.0);
+    assert_string_equal(s->unit, "bar");
+    assert_int_equal(s->interval_ms, 1000);
+    assert_true(s->range_lo == -1.0 && s->range_hi == 1000.0);
+    s = &c->sensors[1];
+    assert_int_equal(s->order, BO_ABCDEFGH);
+    assert_string_equal(s->unit, "NTU");
+    assert_true(s->range_lo == 0.0 && s->range_hi == 4000.0);
+    s = &c->sensors[2];
+    assert_int_equal(s->order, BO_AB);
+    assert_string_equal(s->unit, "pH");
+    assert_true(s->range_lo == 0.0 && s->range_hi == 14.0);
+
+    config_free(c);
+    config_errors_release(&errs);
+}
+
+static void test_no_mqtt(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c = load_text(f,
+                                 "site = \"s\";\n"
+                                 "buses = ({ name = \"a\"; type = \"tcp\";"
+                                 " host = \"h\"; });\n"
+                                 "sensors = ({ id = \"S\"; kind = \"flow\";"
+                                 " bus = \"a\"; address = 0;"
+                                 " type = \"int16\"; });\n",
+                                 &errs);
+
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_false(c->mqtt.enabled);
+    /* A flow meter's default range is open above. */
+    assert_true(c->sensors[0].range_lo == 0.0);
+    assert_true(isinf(c->sensors[0].range_hi));
+    config_free(c);
+}
+
+/* The shipped examples must load; tests run from the repository root. */
+static void test_examples(void **state)
+{
+    static const char *const paths[] = {"config/tbdaq.conf",
+                                        "config/demo.conf"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct config_errors errs = {0};
+        struct config *c = config_load(paths[i], &errs);
+
+        print_errors(&errs);
+        assert_non_null(c);
+        assert_int_equal(errs.n, 0);
+        config_free(c);
+    }
+}
+
+static void test_demo_contents(void **state)
+{
+    struct config_errors errs = {0};
+    struct config *c = config_load("config/demo.conf", &errs);
+    size_t fast = 0;
+
+    (void)state;
+    assert_non_null(c);
+    assert_string_equal(c->site, "demo");
+    assert_string_equal(c->database, "demo/tbdaq.db");
+    assert_false(c->mqtt.enabled);
+    assert_int_equal(c->nbuses, 1);
+    assert_string_equal(c->buses[0].name, "sim");
+    assert_int_equal(c->buses[0].params.type, BUS_TCP);
+    assert_string_equal(c->buses[0].params.host, "127.0.0.1");
+    assert_int_equal(c->buses[0].params.port, 5020);
+    for (size_t i = 0; i < c->nsensors; i++)
+        fast += c->sensors[i].interval_ms == 100;
+    assert_true(fast >= 2);
+    config_free(c);
+}
+
+static void test_not_found(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    char path[256], want[512];
+
+    snprintf(path, sizeof(path), "%s/missing.conf", f->dir);
+    snprintf(want, sizeof(want), "%s: cannot read: No such file or directory",
+             path);
+    assert_null(config_load(path, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0], want);
+    config_errors_release(&errs);
+    assert_int_equal(errs.n, 0);
+    assert_null(errs.v);
+}
+
+/* A directory opens but cannot be read. */
+static void test_directory(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    char want[512];
+
+    snprintf(want, sizeof(want), "%s: cannot read: Is a directory", f->dir);
+    assert_null(config_load(f->dir, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0], want);
+    config_errors_release(&errs);
+}
+
+/* libconfig stops at a NUL; the hash would cover unparsed bytes. */
+static void test_nul_byte(void **state)
+{
+    const struct fixture *f = *state;
+    static const char text[] = "site = \"s\";\n# \0 hidden\n";
+    struct config_errors errs = {0};
+    char want[512];
+
+    write_file(f->path, text, sizeof(text) - 1);
+    snprintf(want, sizeof(want), "%s:2: file holds a NUL byte", f->path);
+    assert_null(config_load(f->path, &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0], want);
+    config_errors_release(&errs);
+}
+
+/* @include is relative to the config's directory; errors name the file. */
+static void test_include(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c;
+    char inc[256], want[512];
+
+    snprintf(inc, sizeof(inc), "%s/sensors.inc", f->dir);
+    write_file(inc,
+               "sensors = ({ id = \"S\"; kind = \"flow\"; bus = \"a\";\n"
+               "  address = 0; type = \"int16\"; });\n",
+               strlen("sensors = ({ id = \"S\"; kind = \"flow\"; bus = "
+                      "\"a\";\n  address = 0; type = \"int16\"; });\n"));
+    c = load_text(f,
+                  "site = \"s\";\n"
+                  "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; });\n"
+                  "@include \"sensors.inc\"\n",
+                  &errs);
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->nsensors, 1);
+    assert_int_equal(c->sensors[0].line, 1);
+    config_free(c);
+
+    write_file(inc,
+               "sensors = ({ id = \"S\"; kind = \"flw\"; bus = \"a\";\n"
+               "  address = 0; type = \"int16\"; });\n",
+               strlen("sensors = ({ id = \"S\"; kind = \"flw\"; bus = "
+                      "\"a\";\n  address = 0; type = \"int16\"; });\n"));
+    c = load_text(f,
+                  "site = \"s\";\n"
+                  "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; });\n"
+                  "@include \"sensors.inc\"\n",
+                  &errs);
+    assert_null(c);
+    snprintf(want, sizeof(want),
+             "%s/sensors.inc:1: unknown kind 'flw' (use flow, pressure, "
+             "turbidity, ph or generic)",
+             f->dir);
+    if (errs.n != 1)
+        print_errors(&errs);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.v[0], want);
+    config_errors_release(&errs);
+    unlink(inc);
+}
+
+/* ---- broken configs ---- */
+
+/* The lines of a small valid config, to break one at a time. */
+#define SITE "site = \"t\";\n"
+#define BUS(more)                                                              \
+    "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; " more " });\n"
+#define RTU(more)                                                              \
+    "buses = ({ name = \"a\"; type = \"rtu\"; device = \"/dev/x\"; " more      \
+    " });\n"
+#define SENSOR(more)                                                           \
+    "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\"; "                 \
+    "type = \"int16\"; " more " });\n"
+#define ADDR0 "address = 0;"
+
+struct bad_case {
+    const char *name;
+    const char *text;
+    int line; /* 0: the message has no line */
+    const char *msg;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"syntax error", SITE "x = ;\n" BUS("") SENSOR(ADDR0), 2, "syntax error"},
+    {"duplicate setting", SITE BUS("") SENSOR(ADDR0) "site = \"u\";\n", 4,
+     "duplicate setting name"},
+    {"unknown top-level key", SITE "foo = 1;\n" BUS("") SENSOR(ADDR0), 2,
+     "unknown key 'foo'"},
+    {"unknown sensor key", SITE BUS("") SENSOR(ADDR0 " adress = 1;"), 3,
+     "unknown key 'adress' in sensor 'S1'"},
+    {"misspelt required key", SITE BUS("") SENSOR("adress = 0;"), 3,
+     "unknown key 'adress' in sensor 'S1' (did you mean 'address'?)"},
+    {"misspelt short key",
+     SITE "buses = ({ name = \"a\"; typ = \"tcp\";"
+          " host = \"h\"; });\n" SENSOR(ADDR0),
+     2, "unknown key 'typ' in bus 'a' (did you mean 'type'?)"},
+    {"misspelt key of the other transport",
+     SITE RTU("prot = 502;") SENSOR(ADDR0), 2,
+     "unknown key 'prot' in bus 'a' (did you mean 'port'?)"},
+    {"unknown bus key", SITE BUS("hots = \"x\";") SENSOR(ADDR0), 2,
+     "unknown key 'hots' in bus 'a'"},
+    {"unknown mqtt key",
+     SITE "mqtt = { hostname = \"x\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "unknown key 'hostname' in mqtt"},
+    {"unknown tls key",
+     SITE "mqtt = { tls = { ca = \"x\"; ca_file = \"y\"; }; };\n" BUS("")
+         SENSOR(ADDR0),
+     2, "unknown key 'ca' in mqtt.tls"},
+    {"unknown calibration key",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { when = 1; };"), 3,
+     "unknown key 'when' in calibration of sensor 'S1'"},
+    {"string for int", SITE BUS("") SENSOR(ADDR0 " interval_ms = \"100\";"), 3,
+     "'interval_ms' in sensor 'S1' must be an integer, not a string"},
+    {"float for int", SITE BUS("port = 502.0;") SENSOR(ADDR0), 2,
+     "'port' in bus 'a' must be an integer, not a float"},
+    {"int for string", "site = 5;\n" BUS("") SENSOR(ADDR0), 1,
+     "'site' must be a string, not an integer"},
+    {"string for float", SITE BUS("") SENSOR(ADDR0 " scale = \"2\";"), 3,
+     "'scale' in sensor 'S1' must be a number, not a string"},
+    {"int for bool", SITE "mqtt = { retain = 1; };\n" BUS("") SENSOR(ADDR0), 2,
+     "'retain' in mqtt must be true or false, not an integer"},
+    {"group for list", SITE "buses = { name = \"a\"; };\n" SENSOR(ADDR0), 2,
+     "'buses' must be a list ( ... ), not a group"},
+    {"list entry not a group", SITE "buses = ( 1 );\n" SENSOR(ADDR0), 2,
+     "bus 1 must be a group { ... }, not an integer"},
+    {"missing site", BUS("") SENSOR(ADDR0), 0, "missing 'site'"},
+    {"bad site chars", "site = \"a b\";\n" BUS("") SENSOR(ADDR0), 1,
+     "site 'a b' may only hold letters, digits, '_' and '-'"},
+    {"site too long",
+     "site = \"0123456789012345678901234567890123456789012345678901234567890123"
+     "4\";\n" BUS("") SENSOR(ADDR0),
+     1, "'site' must be 1..64 bytes, not 65"},
+    {"empty site", "site = \"\";\n" BUS("") SENSOR(ADDR0), 1,
+     "'site' must not be empty"},
+    {"missing buses", SITE SENSOR(ADDR0), 0, "missing 'buses'"},
+    {"missing sensors", SITE BUS(""), 0, "missing 'sensors'"},
+    {"empty buses", SITE "buses = ();\n" SENSOR(ADDR0), 2,
+     "'buses' must not be empty"},
+    {"empty sensors", SITE BUS("") "sensors = ();\n", 3,
+     "'sensors' must not be empty"},
+    {"duplicate sensor id",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"int16\"; },\n"
+                  "  { id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 1; type = \"int16\"; });\n",
+     4, "duplicate sensor 'S1' (first at line 3)"},
+    {"duplicate bus name",
+     SITE "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; },\n"
+          "  { name = \"a\"; type = \"tcp\"; host = \"i\"; });\n" SENSOR(ADDR0),
+     3, "duplicate bus 'a' (first at line 2)"},
+    {"two rtu buses on one device",
+     SITE "buses = ({ name = \"a\"; type = \"rtu\"; device = \"/dev/x\"; },\n"
+          "  { name = \"b\"; type = \"rtu\"; device = \"/dev/x\"; });\n" SENSOR(
+              ADDR0),
+     3, "buses 'a' and 'b' both use device '/dev/x'"},
+    {"unknown bus",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\";\n"
+                  "  bus = \"plant-b\"; address = 0; type = \"int16\"; });\n",
+     4, "unknown bus 'plant-b'"},
+    {"unknown bus type",
+     SITE "buses = ({ name = \"a\"; type = \"udp\"; });\n" SENSOR(ADDR0), 2,
+     "unknown bus type 'udp' (use tcp or rtu)"},
+    {"missing tcp host",
+     SITE "buses = ({ name = \"a\"; type = \"tcp\"; });\n" SENSOR(ADDR0), 2,
+     "missing 'host' in bus 'a'"},
+    {"missing sensor address", SITE BUS("") SENSOR(""), 3,
+     "missing 'address' in sensor 'S1'"},
+    {"unknown kind",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flw\"; bus = \"a\";"
+                  " address = 0; type = \"int16\"; });\n",
+     3, "unknown kind 'flw' (use flow, pressure, turbidity, ph or generic)"},
+    {"unknown type",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"float16\"; });\n",
+     3,
+     "unknown type 'float16' (use int16, uint16, int32, uint32, float32 or "
+     "float64)"},
+    {"unknown table", SITE BUS("") SENSOR(ADDR0 " table = \"coil\";"), 3,
+     "unknown table 'coil' (use holding or input)"},
+    {"wrong-width byte order",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"float32\"; byte_order = \"BA\"; "
+                  "});\n",
+     3, "byte order 'BA' does not fit float32 (use ABCD, CDAB, BADC or DCBA)"},
+    {"unknown byte order",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"float64\"; byte_order = \"ABDC\"; "
+                  "});\n",
+     3,
+     "unknown byte order 'ABDC' (use ABCDEFGH, GHEFCDAB, BADCFEHG or "
+     "HGFEDCBA for float64)"},
+    {"address out of range", SITE BUS("") SENSOR("address = 70000;"), 3,
+     "'address' in sensor 'S1' must be 0..65535, not 70000"},
+    {"negative address", SITE BUS("") SENSOR("address = -1;"), 3,
+     "'address' in sensor 'S1' must be 0..65535, not -1"},
+    {"address + width past 65535",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 65533; type = \"float64\"; });\n",
+     3, "sensor 'S1' at address 65533 runs past register 65535"},
+    {"overlapping registers",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 10; type = \"float32\"; },\n"
+                  "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 11; type = \"int16\"; });\n",
+     4,
+     "sensor 'S2' (holding int16 11..11) overlaps sensor 'S1' (holding "
+     "float32 10..11) on bus 'a' unit 1"},
+    {"same address, other type",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 10; type = \"float32\"; },\n"
+                  "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 10; type = \"int32\"; });\n",
+     4,
+     "sensor 'S2' (holding int32 10..11) overlaps sensor 'S1' (holding "
+     "float32 10..11) on bus 'a' unit 1"},
+    {"overlap found from the later-listed sensor",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 12; type = \"int16\"; },\n"
+                  "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 9; type = \"float64\"; });\n",
+     4,
+     "sensor 'S2' (holding float64 9..12) overlaps sensor 'S1' (holding "
+     "int16 12..12) on bus 'a' unit 1"},
+    {"interval_ms below 10", SITE BUS("") SENSOR(ADDR0 " interval_ms = 5;"), 3,
+     "'interval_ms' in sensor 'S1' must be 10..86400000, not 5"},
+    {"max_registers 0", SITE BUS("max_registers = 0;") SENSOR(ADDR0), 2,
+     "'max_registers' in bus 'a' must be 1..125, not 0"},
+    {"max_registers 126", SITE BUS("max_registers = 126;") SENSOR(ADDR0), 2,
+     "'max_registers' in bus 'a' must be 1..125, not 126"},
+    {"max_gap 125", SITE BUS("max_gap = 125;") SENSOR(ADDR0), 2,
+     "'max_gap' in bus 'a' must be 0..124, not 125"},
+    {"scale 0", SITE BUS("") SENSOR(ADDR0 " scale = 0.0;"), 3,
+     "'scale' in sensor 'S1' must not be 0"},
+    {"generic without unit",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"generic\";"
+                  " bus = \"a\"; address = 0; type = \"int16\"; });\n",
+     3, "missing 'unit' in sensor 'S1' (a generic sensor must name its unit)"},
+    {"unit with a quote", SITE BUS("") SENSOR(ADDR0 " unit = \"m\\\"3\";"), 3,
+     "unit in sensor 'S1' must be UTF-8 without control characters, '\"' or "
+     "'\\'"},
+    {"unit not UTF-8", SITE BUS("") SENSOR(ADDR0 " unit = \"\xb5S\";"), 3,
+     "unit in sensor 'S1' must be UTF-8 without control characters, '\"' or "
+     "'\\'"},
+    {"unit too long",
+     SITE BUS("")
+         SENSOR(ADDR0 " unit = \"012345678901234567890123456789012\";"),
+     3, "'unit' in sensor 'S1' must be 1..32 bytes, not 33"},
+    {"range low >= high", SITE BUS("") SENSOR(ADDR0 " range = [5.0, 5.0];"), 3,
+     "'range' in sensor 'S1' must have low < high, not [5, 5]"},
+    {"range of 3", SITE BUS("") SENSOR(ADDR0 " range = [1, 2, 3];"), 3,
+     "'range' in sensor 'S1' must be 2 numbers, not 3"},
+    {"range of strings", SITE BUS("") SENSOR(ADDR0 " range = (\"a\", 1);"), 3,
+     "'range' in sensor 'S1' must be 2 finite numbers"},
+    {"range not a pair", SITE BUS("") SENSOR(ADDR0 " range = 5;"), 3,
+     "'range' in sensor 'S1' must be [low, high], not an integer"},
+    {"bad calibration date",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { date = \"2026-02-29\"; };"), 3,
+     "calibration date '2026-02-29' is not a valid date (YYYY-MM-DD)"},
+    {"february 30 in a leap year",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { date = \"2024-02-30\"; };"), 3,
+     "calibration date '2024-02-30' is not a valid date (YYYY-MM-DD)"},
+    {"2100 is not a leap year",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { date = \"2100-02-29\"; };"), 3,
+     "calibration date '2100-02-29' is not a valid date (YYYY-MM-DD)"},
+    {"month 13",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { date = \"2026-13-01\"; };"), 3,
+     "calibration date '2026-13-01' is not a valid date (YYYY-MM-DD)"},
+    {"calibration date not a date",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { due = \"1/2/2026\"; };"), 3,
+     "calibration due '1/2/2026' is not a valid date (YYYY-MM-DD)"},
+    {"due before date",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { date = \"2026-10-01\";"
+                               " due = \"2026-09-30\"; };"),
+     3, "calibration due '2026-09-30' is before its date '2026-10-01'"},
+    {"certificate not printable",
+     SITE BUS("") SENSOR(ADDR0 " calibration = { certificate = \"a\\tb\"; };"),
+     3, "certificate 'a\tb' must be printable ASCII"},
+    {"rtu key on tcp bus", SITE BUS("baud = 9600;") SENSOR(ADDR0), 2,
+     "'baud' is for rtu buses, but bus 'a' is tcp"},
+    {"tcp key on rtu bus", SITE RTU("port = 502;") SENSOR(ADDR0), 2,
+     "'port' is for tcp buses, but bus 'a' is rtu"},
+    {"rtu unit_id 0", SITE RTU("") SENSOR(ADDR0 " unit_id = 0;"), 3,
+     "unit_id 0 in sensor 'S1' is broadcast on rtu bus 'a' (use 1..247)"},
+    {"unit_id 248", SITE BUS("") SENSOR(ADDR0 " unit_id = 248;"), 3,
+     "'unit_id' in sensor 'S1' must be 0..247, not 248"},
+    {"bad parity", SITE RTU("parity = \"mark\";") SENSOR(ADDR0), 2,
+     "unknown parity 'mark' (use none, even or odd)"},
+    {"bad baud", SITE RTU("baud = 14400;") SENSOR(ADDR0), 2,
+     "baud 14400 is not one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, "
+     "115200 or 230400"},
+    {"data_bits 9", SITE RTU("data_bits = 9;") SENSOR(ADDR0), 2,
+     "'data_bits' in bus 'a' must be 7..8, not 9"},
+    {"bad log level", "log_level = \"verbose\";\n" SITE BUS("") SENSOR(ADDR0),
+     1, "unknown log level 'verbose' (use error, warning, info or debug)"},
+    {"commit interval 0",
+     "commit_interval_ms = 0;\n" SITE BUS("") SENSOR(ADDR0), 1,
+     "'commit_interval_ms' must be 10..60000, not 0"},
+    {"mqtt password_file without username",
+     SITE "mqtt = { password_file = \"/p\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "'password_file' in mqtt needs 'username'"},
+    {"mqtt qos 3", SITE "mqtt = { qos = 3; };\n" BUS("") SENSOR(ADDR0), 2,
+     "'qos' in mqtt must be 0..2, not 3"},
+    {"mqtt port 0", SITE "mqtt = { port = 0; };\n" BUS("") SENSOR(ADDR0), 2,
+     "'port' in mqtt must be 1..65535, not 0"},
+    {"topic_prefix with '#'",
+     SITE "mqtt = { topic_prefix = \"a/#\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "topic_prefix 'a/#' must not hold '+' or '#'"},
+    {"topic_prefix with '//'",
+     SITE "mqtt = { topic_prefix = \"a//b\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "topic_prefix 'a//b' must not hold an empty level ('//')"},
+    {"topic_prefix ending in '/'",
+     SITE "mqtt = { topic_prefix = \"a/\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "topic_prefix 'a/' must not start or end with '/'"},
+    {"client_id not printable",
+     SITE "mqtt = { client_id = \"a\\nb\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "client_id 'a\nb' must be printable ASCII"},
+    {"tls cert without key",
+     SITE "mqtt = { tls = { cert_file = \"/c\"; }; };\n" BUS("") SENSOR(ADDR0),
+     2, "'cert_file' in mqtt.tls needs 'key_file'"},
+    {"tls key without cert",
+     SITE "mqtt = { tls = { ca_file = \"/a\"; key_file = \"/k\"; }; };\n" BUS(
+         "") SENSOR(ADDR0),
+     2, "'key_file' in mqtt.tls needs 'cert_file'"},
+    {"tls empty", SITE "mqtt = { tls = { }; };\n" BUS("") SENSOR(ADDR0), 2,
+     "mqtt.tls needs 'ca_file' or 'cert_file'"},
+    {"bad sensor id",
+     SITE BUS("") "sensors = ({ id = \"S 1\"; kind = \"flow\";"
+                  " bus = \"a\"; address = 0;"
+                  " type = \"int16\"; });\n",
+     3, "sensor id 'S 1' may only hold letters, digits, '_', '.' and '-'"},
+    {"missing id",
+     SITE BUS("") "sensors = ({ kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"int16\"; });\n",
+     3, "missing 'id' in sensor 1"},
+    {"integer past 32 bits", SITE BUS("port = 4294967798;") SENSOR(ADDR0), 2,
+     "integer '4294967798' is out of range"},
+    {"negative integer past 32 bits",
+     SITE BUS("") "# 99999999999 in a comment is fine\n"
+                  "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " type = \"int16\"; address = -2147483649; });\n",
+     4, "integer '-2147483649' is out of range"},
+    {"hex integer past 31 bits", SITE BUS("port = 0x100000000;") SENSOR(ADDR0),
+     2, "integer '0x100000000' is out of range"},
+    {"int64 literal judged by its bounds",
+     SITE BUS("port = 4294967798L;") SENSOR(ADDR0), 2,
+     "'port' in bus 'a' must be 1..65535, not 4294967798"},
+    {"infinite scale", SITE BUS("") SENSOR(ADDR0 " scale = 1e400;"), 3,
+     "'scale' in sensor 'S1' must be finite"},
+};
+
+static void test_bad(void **state)
+{
+    const struct fixture *f = *state;
+    size_t failed = 0;
+
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *bc = &bad_cases[i];
+        struct config_errors errs = {0};
+        struct config *c = load_text(f, bc->text, &errs);
+        char want[1024];
+
+        if (bc->line > 0)
+            snprintf(want, sizeof(want), "%s:%d: %s", f->path, bc->line,
+                     bc->msg);
+        else
+            snprintf(want, sizeof(want), "%s: %s", f->path, bc->msg);
+        if (c || errs.n != 1 || strcmp(errs.v[0], want) != 0) {
+            print_message("case '%s':\n  want: %s\n", bc->name, want);
+            print_errors(&errs);
+            failed++;
+        }
+        config_free(c);
+        config_errors_release(&errs);
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* Several independent errors: each reported once, in line order. */
+static void test_many_errors(void **state)
+{
+    const struct fixture *f = *state;
+    static const char text[] =
+        "site = \"t\";\n"                                             /* 1 */
+        "retention_days = -1;\n"                                      /* 2 */
+        "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\";\n"    /* 3 */
+        "  port = 0; },\n"                                            /* 4 */
+        "  { name = \"r\"; type = \"rtu\"; device = \"/dev/x\";\n"    /* 5 */
+        "    parity = \"odd\"; host = \"x\"; });\n"                   /* 6 */
+        "sensors = (\n"                                               /* 7 */
+        "  { id = \"S1\"; kind = \"flow\"; bus = \"a\";\n"            /* 8 */
+        "    address = 0; type = \"int32\"; adress = 1; },\n"         /* 9 */
+        "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";\n"            /* 10 */
+        "    address = 1; type = \"int16\"; },\n"                     /* 11 */
+        "  { id = \"S3\"; kind = \"ph\"; bus = \"nope\";\n"           /* 12 */
+        "    address = 1; type = \"int16\"; },\n"                     /* 13 */
+        "  { id = \"S1\"; kind = \"ph\"; bus = \"r\"; unit_id = 0;\n" /* 14 */
+        "    address = 5; type = \"float32\"; byte_order = \"AB\";\n" /* 15 */
+        "    scale = 0; });\n";                                       /* 16 */
+    const char *const want[] = {
+        "2: 'retention_days' must be 0..36500, not -1",
+        "4: 'port' in bus 'a' must be 1..65535, not 0",
+        "6: 'host' is for tcp buses, but bus 'r' is rtu",
+        "9: unknown key 'adress' in sensor 'S1'",
+        "10: sensor 'S2' (holding int16 1..1) overlaps sensor 'S1' (holding "
+        "int32 0..1) on bus 'a' unit 1",
+        "12: unknown bus 'nope'",
+        "14: unit_id 0 in sensor 'S1' is broadcast on rtu bus 'r' (use 1..247)",
+        "14: duplicate sensor 'S1' (first at line 8)",
+        "15: byte order 'AB' does not fit float32 (use ABCD, CDAB, BADC or "
+        "DCBA)",
+        "16: 'scale' in sensor 'S1' must not be 0",
+    };
+    size_t n = sizeof(want) / sizeof(want[0]);
+    struct config_errors errs = {0};
+    struct config *c = load_text(f, text, &errs);
+
+    if (errs.n != n)
+        print_errors(&errs);
+    assert_null(c);
+    assert_int_equal(errs.n, n);
+    for (size_t i = 0; i < n; i++) {
+        char line[512];
+
+        snprintf(line, sizeof(line), "%s:%s", f->path, want[i]);
+        assert_string_equal(errs.v[i], line);
+    }
+    config_errors_release(&errs);
+}
+
+/* Errors append: a caller may collect the errors of several loads. */
+static void test_errors_append(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+
+    assert_null(load_text(f, "x = ;\n", &errs));
+    assert_null(load_text(f, "x = ;\n", &errs));
+    assert_int_equal(errs.n, 2);
+    config_errors_release(&errs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_defaults, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_no_mqtt, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_demo_contents),
+        cmocka_unit_test_setup_teardown(test_not_found, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_directory, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_nul_byte, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_include, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_many_errors, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_errors_append, fixture_setup,
+                                        fixture_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of drivers/decode.c. The register words below were worked out
+ * by hand from each value's big-endian bytes (A first) and the order's
+ * letters, not produced by the code under test: e.g. int32 -123456789 is
+ * 0xF8A432EB, so CDAB is {0x32EB, 0xF8A4} and BADC {0xA4F8, 0xEB32}.
+ */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "drivers/decode.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+struct vec {
+    enum reg_type type;
+    enum byte_order order;
+    uint16_t regs[REG_MAX_WORDS];
+    double want;
+};
+
+static const struct vec vecs[] = {
+    /* int16 */
+    {REG_INT16, BO_AB, {0xCFC7}, -12345},
+    {REG_INT16, BO_BA, {0xC7CF}, -12345},
+    {REG_INT16, BO_AB, {0x7FFF}, 32767},
+    {REG_INT16, BO_BA, {0xFF7F}, 32767},
+    {REG_INT16, BO_AB, {0x8000}, -32768},
+    {REG_INT16, BO_BA, {0x0080}, -32768},
+    {REG_INT16, BO_AB, {0xFFFF}, -1},
+    {REG_INT16, BO_BA, {0xFFFF}, -1},
+    {REG_INT16, BO_AB, {0x0000}, 0},
+    {REG_INT16, BO_BA, {0x0000}, 0},
+    {REG_INT16, BO_AB, {0x0001}, 1},
+    {REG_INT16, BO_BA, {0x0100}, 1},
+    {REG_INT16, BO_AB, {0x02BC}, 700},
+    {REG_INT16, BO_BA, {0xBC02}, 700},
+    {REG_INT16, BO_AB, {0xFF7F}, -129},
+    {REG_INT16, BO_BA, {0x7FFF}, -129},
+    /* uint16 */
+    {REG_UINT16, BO_AB, {0xD431}, 54321},
+    {REG_UINT16, BO_BA, {0x31D4}, 54321},
+    {REG_UINT16, BO_AB, {0xFFFF}, 65535},
+    {REG_UINT16, BO_BA, {0xFFFF}, 65535},
+    {REG_UINT16, BO_AB, {0x8000}, 32768},
+    {REG_UINT16, BO_BA, {0x0080}, 32768},
+    {REG_UINT16, BO_AB, {0x0000}, 0},
+    {REG_UINT16, BO_BA, {0x0000}, 0},
+    {REG_UINT16, BO_AB, {0x0001}, 1},
+    {REG_UINT16, BO_BA, {0x0100}, 1},
+    /* int32 -123456789 = 0xF8A432EB */
+    {REG_INT32, BO_ABCD, {0xF8A4, 0x32EB}, -123456789},
+    {REG_INT32, BO_CDAB, {0x32EB, 0xF8A4}, -123456789},
+    {REG_INT32, BO_BADC, {0xA4F8, 0xEB32}, -123456789},
+    {REG_INT32, BO_DCBA, {0xEB32, 0xA4F8}, -123456789},
+    /* INT32_MAX = 0x7FFFFFFF */
+    {REG_INT32, BO_ABCD, {0x7FFF, 0xFFFF}, 2147483647},
+    {REG_INT32, BO_CDAB, {0xFFFF, 0x7FFF}, 2147483647},
+    {REG_INT32, BO_BADC, {0xFF7F, 0xFFFF}, 2147483647},
+    {REG_INT32, BO_DCBA, {0xFFFF, 0xFF7F}, 2147483647},
+    /* INT32_MIN = 0x80000000 */
+    {REG_INT32, BO_ABCD, {0x8000, 0x0000}, -2147483648.0},
+    {REG_INT32, BO_CDAB, {0x0000, 0x8000}, -2147483648.0},
+    {REG_INT32, BO_BADC, {0x0080, 0x0000}, -2147483648.0},
+    {REG_INT32, BO_DCBA, {0x0000, 0x0080}, -2147483648.0},
+    /* -1 and -2 = 0xFFFFFFFE */
+    {REG_INT32, BO_ABCD, {0xFFFF, 0xFFFF}, -1},
+    {REG_INT32, BO_DCBA, {0xFFFF, 0xFFFF}, -1},
+    {REG_INT32, BO_ABCD, {0xFFFF, 0xFFFE}, -2},
+    {REG_INT32, BO_CDAB, {0xFFFE, 0xFFFF}, -2},
+    {REG_INT32, BO_BADC, {0xFFFF, 0xFEFF}, -2},
+    {REG_INT32, BO_DCBA, {0xFEFF, 0xFFFF}, -2},
+    /* 16909060 = 0x01020304: every byte distinct */
+    {REG_INT32, BO_ABCD, {0x0102, 0x0304}, 16909060},
+    {REG_INT32, BO_CDAB, {0x0304, 0x0102}, 16909060},
+    {REG_INT32, BO_BADC, {0x0201, 0x0403}, 16909060},
+    {REG_INT32, BO_DCBA, {0x0403, 0x0201}, 16909060},
+    {REG_INT32, BO_ABCD, {0x0000, 0x0001}, 1},
+    {REG_INT32, BO_CDAB, {0x0001, 0x0000}, 1},
+    {REG_INT32, BO_BADC, {0x0000, 0x0100}, 1},
+    {REG_INT32, BO_DCBA, {0x0100, 0x0000}, 1},
+    {REG_INT32, BO_ABCD, {0x0000, 0x0000}, 0},
+    /* uint32 3000000000 = 0xB2D05E00 */
+    {REG_UINT32, BO_ABCD, {0xB2D0, 0x5E00}, 3000000000.0},
+    {REG_UINT32, BO_CDAB, {0x5E00, 0xB2D0}, 3000000000.0},
+    {REG_UINT32, BO_BADC, {0xD0B2, 0x005E}, 3000000000.0},
+    {REG_UINT32, BO_DCBA, {0x005E, 0xD0B2}, 3000000000.0},
+    {REG_UINT32, BO_ABCD, {0xFFFF, 0xFFFF}, 4294967295.0},
+    {REG_UINT32, BO_CDAB, {0xFFFF, 0xFFFF}, 4294967295.0},
+    {REG_UINT32, BO_BADC, {0xFFFF, 0xFFFF}, 4294967295.0},
+    {REG_UINT32, BO_DCBA, {0xFFFF, 0xFFFF}, 4294967295.0},
+    {REG_UINT32, BO_ABCD, {0x8000, 0x0000}, 2147483648.0},
+    {REG_UINT32, BO_CDAB, {0x0000, 0x8000}, 2147483648.0},
+    {REG_UINT32, BO_BADC, {0x0080, 0x0000}, 2147483648.0},
+    {REG_UINT32, BO_DCBA, {0x0000, 0x0080}, 2147483648.0},
+    {REG_UINT32, BO_ABCD, {0x0102, 0x0304}, 16909060},
+    {REG_UINT32, BO_CDAB, {0x0304, 0x0102}, 16909060},
+    {REG_UINT32, BO_BADC, {0x0201, 0x0403}, 16909060},
+    {REG_UINT32, BO_DCBA, {0x0403, 0x0201}, 16909060},
+    {REG_UINT32, BO_ABCD, {0x0000, 0x0000}, 0},
+    {REG_UINT32, BO_DCBA, {0x0100, 0x0000}, 1},
+    /* float32 1234.5 = 0x449A5000 */
+    {REG_FLOAT32, BO_ABCD, {0x449A, 0x5000}, 1234.5},
+    {REG_FLOAT32, BO_CDAB, {0x5000, 0x449A}, 1234.5},
+    {REG_FLOAT32, BO_BADC, {0x9A44, 0x0050}, 1234.5},
+    {REG_FLOAT32, BO_DCBA, {0x0050, 0x9A44}, 1234.5},
+    /* -2.5 = 0xC0200000 */
+    {REG_FLOAT32, BO_ABCD, {0xC020, 0x0000}, -2.5},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0xC020}, -2.5},
+    {REG_FLOAT32, BO_BADC, {0x20C0, 0x0000}, -2.5},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0x20C0}, -2.5},
+    /* 25.0 = 0x41C80000 */
+    {REG_FLOAT32, BO_ABCD, {0x41C8, 0x0000}, 25.0},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0x41C8}, 25.0},
+    {REG_FLOAT32, BO_BADC, {0xC841, 0x0000}, 25.0},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0xC841}, 25.0},
+    /* 0.1f = 0x3DCCCCCD, exactly 0x1.99999ap-4 */
+    {REG_FLOAT32, BO_ABCD, {0x3DCC, 0xCCCD}, 0x1.99999ap-4},
+    {REG_FLOAT32, BO_CDAB, {0xCCCD, 0x3DCC}, 0x1.99999ap-4},
+    {REG_FLOAT32, BO_BADC, {0xCC3D, 0xCDCC}, 0x1.99999ap-4},
+    {REG_FLOAT32, BO_DCBA, {0xCDCC, 0xCC3D}, 0x1.99999ap-4},
+    /* FLT_MAX = 0x7F7FFFFF */
+    {REG_FLOAT32, BO_ABCD, {0x7F7F, 0xFFFF}, 0x1.fffffep127},
+    {REG_FLOAT32, BO_CDAB, {0xFFFF, 0x7F7F}, 0x1.fffffep127},
+    {REG_FLOAT32, BO_BADC, {0x7F7F, 0xFFFF}, 0x1.fffffep127},
+    {REG_FLOAT32, BO_DCBA, {0xFFFF, 0x7F7F}, 0x1.fffffep127},
+    /* smallest denormal 0x00000001 = 2^-149 */
+    {REG_FLOAT32, BO_ABCD, {0x0000, 0x0001}, 0x1p-149},
+    {REG_FLOAT32, BO_CDAB, {0x0001, 0x0000}, 0x1p-149},
+    {REG_FLOAT32, BO_BADC, {0x0000, 0x0100}, 0x1p-149},
+    {REG_FLOAT32, BO_DCBA, {0x0100, 0x0000}, 0x1p-149},
+    /* largest denormal 0x007FFFFF = 2^-126 - 2^-149 */
+    {REG_FLOAT32, BO_ABCD, {0x007F, 0xFFFF}, 0x1.fffffcp-127},
+    {REG_FLOAT32, BO_CDAB, {0xFFFF, 0x007F}, 0x1.fffffcp-127},
+    {REG_FLOAT32, BO_BADC, {0x7F00, 0xFFFF}, 0x1.fffffcp-127},
+    {REG_FLOAT32, BO_DCBA, {0xFFFF, 0x7F00}, 0x1.fffffcp-127},
+    /* -0.0 = 0x80000000 */
+    {REG_FLOAT32, BO_ABCD, {0x8000, 0x0000}, -0.0},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0x8000}, -0.0},
+    {REG_FLOAT32, BO_BADC, {0x0080, 0x0000}, -0.0},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0x0080}, -0.0},
+    /* NaN = 0x7FC00000 */
+    {REG_FLOAT32, BO_ABCD, {0x7FC0, 0x0000}, NAN},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0x7FC0}, NAN},
+    {REG_FLOAT32, BO_BADC, {0xC07F, 0x0000}, NAN},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0xC07F}, NAN},
+    /* +inf = 0x7F800000, -inf = 0xFF800000 */
+    {REG_FLOAT32, BO_ABCD, {0x7F80, 0x0000}, INFINITY},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0x7F80}, INFINITY},
+    {REG_FLOAT32, BO_BADC, {0x807F, 0x0000}, INFINITY},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0x807F}, INFINITY},
+    {REG_FLOAT32, BO_ABCD, {0xFF80, 0x0000}, -INFINITY},
+    {REG_FLOAT32, BO_CDAB, {0x0000, 0xFF80}, -INFINITY},
+    {REG_FLOAT32, BO_BADC, {0x80FF, 0x0000}, -INFINITY},
+    {REG_FLOAT32, BO_DCBA, {0x0000, 0x80FF}, -INFINITY},
+    /* float64 -9876.54321 = 0xC0C34A4587E7C06E */
+    {REG_FLOAT64, BO_ABCDEFGH, {0xC0C3, 0x4A45, 0x87E7, 0xC06E}, -9876.54321},
+    {REG_FLOAT64, BO_GHEFCDAB, {0xC06E, 0x87E7, 0x4A45, 0xC0C3}, -9876.54321},
+    {REG_FLOAT64, BO_BADCFEHG, {0xC3C0, 0x454A, 0xE787, 0x6EC0}, -9876.54321},
+    {REG_FLOAT64, BO_HGFEDCBA, {0x6EC0, 0xE787, 0x454A, 0xC3C0}, -9876.54321},
+    /* 1.0 = 0x3FF0000000000000 */
+    {REG_FLOAT64, BO_ABCDEFGH, {0x3FF0, 0, 0, 0}, 1.0},
+    {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0x3FF0}, 1.0},
+    {REG_FLOAT64, BO_BADCFEHG, {0xF03F, 0, 0, 0}, 1.0},
+    {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0xF03F}, 1.0},
+    /* 0.1 = 0x3FB999999999999A */
+    {REG_FLOAT64, BO_ABCDEFGH, {0x3FB9, 0x9999, 0x9999, 0x999A}, 0.1},
+    {REG_FLOAT64, BO_GHEFCDAB, {0x999A, 0x9999, 0x9999, 0x3FB9}, 0.1},
+    {REG_FLOAT64, BO_BADCFEHG, {0xB93F, 0x9999, 0x9999, 0x9A99}, 0.1},
+    {REG_FLOAT64, BO_HGFEDCBA, {0x9A99, 0x9999, 0x9999, 0xB93F}, 0.1},
+    /* 0x0102030405060708: every byte distinct */
+    {REG_FLOAT64,
+     BO_ABCDEFGH,
+     {0x0102, 0x0304, 0x0506, 0x0708},
+     0x1.2030405060708p-1007},
+    {REG_FLOAT64,
+     BO_GHEFCDAB,
+     {0x0708, 0x0506, 0x0304, 0x0102},
+     0x1.2030405060708p-1007},
+    {REG_FLOAT64,
+     BO_BADCFEHG,
+     {0x0201, 0x0403, 0x0605, 0x0807},
+     0x1.2030405060708p-1007},
+    {REG_FLOAT64,
+     BO_HGFEDCBA,
+     {0x0807, 0x0605, 0x0403, 0x0201},
+     0x1.2030405060708p-1007},
+    /* DBL_MAX = 0x7FEFFFFFFFFFFFFF */
+    {REG_FLOAT64,
+     BO_ABCDEFGH,
+     {0x7FEF, 0xFFFF, 0xFFFF, 0xFFFF},
+     0x1.fffffffffffffp1023},
+    {REG_FLOAT64,
+     BO_GHEFCDAB,
+     {0xFFFF, 0xFFFF, 0xFFFF, 0x7FEF},
+     0x1.fffffffffffffp1023},
+    {REG_FLOAT64,
+     BO_BADCFEHG,
+     {0xEF7F, 0xFFFF, 0xFFFF, 0xFFFF},
+     0x1.fffffffffffffp1023},
+    {REG_FLOAT64,
+     BO_HGFEDCBA,
+     {0xFFFF, 0xFFFF, 0xFFFF, 0xEF7F},
+     0x1.fffffffffffffp1023},
+    /* smallest denormal 0x0000000000000001 = 2^-1074 */
+    {REG_FLOAT64, BO_ABCDEFGH, {0, 0, 0, 0x0001}, 0x1p-1074},
+    {REG_FLOAT64, BO_GHEFCDAB, {0x0001, 0, 0, 0}, 0x1p-1074},
+    {REG_FLOAT64, BO_BADCFEHG, {0, 0, 0, 0x0100}, 0x1p-1074},
+    {REG_FLOAT64, BO_HGFEDCBA, {0x0100, 0, 0, 0}, 0x1p-1074},
+    /* -0.0 = 0x8000000000000000 */
+    {REG_FLOAT64, BO_ABCDEFGH, {0x8000, 0, 0, 0}, -0.0},
+    {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0x8000}, -0.0},
+    {REG_FLOAT64, BO_BADCFEHG, {0x0080, 0, 0, 0}, -0.0},
+    {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0x0080}, -0.0},
+    /* NaN = 0x7FF8000000000000 */
+    {REG_FLOAT64, BO_ABCDEFGH, {0x7FF8, 0, 0, 0}, NAN},
+    {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0x7FF8}, NAN},
+    {REG_FLOAT64, BO_BADCFEHG, {0xF87F, 0, 0, 0}, NAN},
+    {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0xF87F}, NAN},
+    /* +inf = 0x7FF0000000000000, -inf = 0xFFF0000000000000 */
+    {REG_FLOAT64, BO_ABCDEFGH, {0x7FF0, 0, 0, 0}, INFINITY},
+    {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0x7FF0}, INFINITY},
+    {REG_FLOAT64, BO_BADCFEHG, {0xF07F, 0, 0, 0}, INFINITY},
+    {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0xF07F}, INFINITY},
+    {REG_FLOAT64, BO_ABCDEFGH, {0xFFF0, 0, 0, 0}, -INFINITY},
+    {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0xFFF0}, -INFINITY},
+    {REG_FLOAT64, BO_BADCFEHG, {0xF0FF, 0, 0, 0}, -INFINITY},
+    {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0xF0FF}, -INFINITY},
+};
+
+/* Exact: same bits, so -0.0 differs from 0.0; any NaN matches any NaN. */
+static int same_double(double got, double want)
+{
+    uint64_t a, b;
+
+    if (isnan(want))
+        return isnan(got);
+    memcpy(&a, &got, sizeof(a));
+    memcpy(&b, &want, sizeof(b));
+    return a == b;
+}
+
+static void test_decode_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(vecs); i++) {
+        const struct vec *v = &vecs[i];
+        double got = decode_raw(v->type, v->order, v->regs);
+
+        if (!same_double(got, v->want))
+            fail_msg("vector %zu: %s %s: got %a (%.17g), want %a (%.17g)", i,
+                     reg_type_name(v->type), byte_order_name(v->order), got,
+                     got, v->want, v->want);
+    }
+}
+
+static const enum reg_type all_types[] = {
+    REG_INT16, REG_UINT16, REG_INT32, REG_UINT32, REG_FLOAT32, REG_FLOAT64,
+};
+
+static const enum byte_order all_orders[] = {
+    BO_AB,   BO_BA,       BO_ABCD,     BO_CDAB,     BO_BADC,
+    BO_DCBA, BO_ABCDEFGH, BO_GHEFCDAB, BO_BADCFEHG, BO_HGFEDCBA,
+};
+
+static unsigned order_width(enum byte_order o)
+{
+    return o <= BO_BA ? 1 : o <= BO_DCBA ? 2 : 4;
+}
+
+/* The table above must cover every type with every order of its width,
+ * with at least three values each, so no combination goes untested. */
+static void test_decode_vectors_cover_all(void **state)
+{
+    (void)state;
+    for (size_t t = 0; t < N(all_types); t++) {
+        for (size_t o = 0; o < N(all_orders); o++) {
+            int n = 0;
+
+            if (order_width(all_orders[o]) != reg_type_words(all_types[t]))
+                continue;
+            for (size_t i = 0; i < N(vecs); i++)
+                n += vecs[i].type == all_types[t] &&
+                     vecs[i].order == all_orders[o];
+            if (n < 3)
+                fail_msg("%s %s has %d vectors", reg_type_name(all_types[t]),
+                         byte_order_name(all_orders[o]), n);
+        }
+    }
+}
+
+/* An order of the wrong width is a caller's bug: it must not yield a
+ * plausible number. */
+static void test_decode_mismatched_order(void **state)
+{
+    static const uint16_t regs[REG_MAX_WORDS] = {0x0102, 0x0304, 0x0506,
+                                                 0x0708};
+    (void)state;
+    assert_true(isnan(decode_raw(REG_INT16, BO_ABCD, regs)));
+    assert_true(isnan(decode_raw(REG_FLOAT32, BO_AB, regs)));
+    assert_true(isnan(decode_raw(REG_FLOAT64, BO_DCBA, regs)));
+    assert_true(isnan(decode_raw(REG_UINT32, BO_HGFEDCBA, regs)));
+}
+
+static void test_type_names(void **state)
+{
+    static const struct {
+        const char *name;
+        enum reg_type type;
+        unsigned words;
+        enum byte_order def;
+    } t[] = {
+        {"int16", REG_INT16, 1, BO_AB},
+        {"uint16", REG_UINT16, 1, BO_AB},
+        {"int32", REG_INT32, 2, BO_ABCD},
+        {"uint32", REG_UINT32, 2, BO_ABCD},
+        {"float32", REG_FLOAT32, 2, BO_ABCD},
+        {"float64", REG_FLOAT64, 4, BO_ABCDEFGH},
+    };
+    static const char *const bad[] = {"INT16",  "int", "int64",  "float",
+                                      "double", "",    "int16 ", " int16",
+                                      "uint8",  "real"};
+    (void)state;
+
+    for (size_t i = 0; i < N(t); i++) {
+        enum reg_type got = (enum reg_type) - 1;
+
+        assert_int_equal(reg_type_parse(t[i].name, &got), 0);
+        assert_int_equal(got, t[i].type);
+        assert_string_equal(reg_type_name(t[i].type), t[i].name);
+        assert_int_equal(reg_type_words(t[i].type), t[i].words);
+        assert_int_equal(byte_order_default(t[i].type), t[i].def);
+    }
+    for (size_t i = 0; i < N(bad); i++) {
+        enum reg_type got;
+
+        assert_int_equal(reg_type_parse(bad[i], &got), -1);
+    }
+    assert_int_equal(reg_type_parse(NULL, &(enum reg_type){0}), -1);
+}
+
+static void test_table_names(void **state)
+{
+    static const char *const bad[] = {"Holding",  "coil",    "coils",
+                                      "discrete", "",        "holding ",
+                                      "inputs",   "register"};
+    enum reg_table got = (enum reg_table) - 1;
+
+    (void)state;
+    assert_int_equal(reg_table_parse("holding", &got), 0);
+    assert_int_equal(got, TABLE_HOLDING);
+    assert_int_equal(reg_table_parse("input", &got), 0);
+    assert_int_equal(got, TABLE_INPUT);
+    assert_string_equal(reg_table_name(TABLE_HOLDING), "holding");
+    assert_string_equal(reg_table_name(TABLE_INPUT), "input");
+    assert_int_equal(reg_table_function(TABLE_HOLDING), 3);
+    assert_int_equal(reg_table_function(TABLE_INPUT), 4);
+    for (size_t i = 0; i < N(bad); i++)
+        assert_int_equal(reg_table_parse(bad[i], &got), -1);
+}
+
+static void test_order_names(void **state)
+{
+    static const struct {
+        const char *name;
+        enum byte_order order;
+        unsigned words;
+    } o[] = {
+        {"AB", BO_AB, 1},
+        {"BA", BO_BA, 1},
+        {"ABCD", BO_ABCD, 2},
+        {"CDAB", BO_CDAB, 2},
+        {"BADC", BO_BADC, 2},
+        {"DCBA", BO_DCBA, 2},
+        {"ABCDEFGH", BO_ABCDEFGH, 4},
+        {"GHEFCDAB", BO_GHEFCDAB, 4},
+        {"BADCFEHG", BO_BADCFEHG, 4},
+        {"HGFEDCBA", BO_HGFEDCBA, 4},
+    };
+    static const char *const unknown[] = {
+        "ab",     "abcd",      "ABDC",     "DCAB",     "A",   "ABC",
+        "",       "ABCD ",     "CDABEFGH", "HGFEDCAB", "B",   "BADCBADC",
+        "ABCDEF", "ABCDEFGHI", "EFGHABCD", "BAAB",     "big", "little",
+    };
+    (void)state;
+
+    for (size_t i = 0; i < N(o); i++) {
+        assert_string_equal(byte_order_name(o[i].order), o[i].name);
+        for (size_t t = 0; t < N(all_types); t++) {
+            enum byte_order got = (enum byte_order) - 1;
+            int rc = byte_order_parse(o[i].name, all_types[t], &got);
+
+            if (reg_type_words(all_types[t]) == o[i].words) {
+                assert_int_equal(rc, 0);
+                assert_int_equal(got, o[i].order);
+            } else {
+                /* e.g. "BA" with float32, "ABCD" with float64 */
+                assert_int_equal(rc, -2);
+            }
+        }
+    }
+    for (size_t i = 0; i < N(unknown); i++) {
+        for (size_t t = 0; t < N(all_types); t++) {
+            enum byte_order got;
+
+            assert_int_equal(byte_order_parse(unknown[i], all_types[t], &got),
+                             -1);
+        }
+    }
+    assert_int_equal(byte_order_parse(NULL, REG_INT16, &(enum byte_order){0}),
+                     -1);
+}
+
+/* What the poller does with a decoded value: raw * scale + offset, then a
+ * quality against the sensor's range. */
+static void test_scale_offset(void **state)
+{
+    static const struct {
+        enum reg_type type;
+        enum byte_order order;
+        uint16_t regs[REG_MAX_WORDS];
+        double scale, offset, lo, hi;
+        double want;
+        enum quality q;
+    } c[] = {
+        /* pH 7.00 as int16 700 with scale 0.01 */
+        {REG_INT16, BO_AB, {0x02BC}, 0.01, 0, 0, 14, 7.0, QUALITY_GOOD},
+        /* the same value byte-swapped */
+        {REG_INT16, BO_BA, {0xBC02}, 0.01, 0, 0, 14, 7.0, QUALITY_GOOD},
+        /* -100 * 0.01 = -1.00 pH */
+        {REG_INT16,
+         BO_AB,
+         {0xFF9C},
+         0.01,
+         0,
+         0,
+         14,
+         -1.0,
+         QUALITY_OUT_OF_RANGE},
+        /* 1500 * 0.01 = 15.00 pH */
+        {REG_UINT16,
+         BO_AB,
+         {0x05DC},
+         0.01,
+         0,
+         0,
+         14,
+         15.0,
+         QUALITY_OUT_OF_RANGE},
+        /* offset brings a value exactly onto the low bound */
+        {REG_INT16, BO_AB, {0x0190}, 0.5, -200, 0, 14, 0.0, QUALITY_GOOD},
+        /* int16 minimum with an offset that cancels it */
+        {REG_INT16, BO_AB, {0x8000}, 1, 32768, 0, 14, 0.0, QUALITY_GOOD},
+        /* flow 12.345 m3/h as int32 12345 * 0.001, unbounded above */
+        {REG_INT32,
+         BO_ABCD,
+         {0x0000, 0x3039},
+         0.001,
+         0,
+         0,
+         INFINITY,
+         12.345,
+         QUALITY_GOOD},
+        /* turbidity exactly at its 4000 NTU top */
+        {REG_UINT16, BO_AB, {0x0FA0}, 1, 0, 0, 4000, 4000.0, QUALITY_GOOD},
+        /* uint32 maximum scaled down */
+        {REG_UINT32,
+         BO_CDAB,
+         {0xFFFF, 0xFFFF},
+         1e-9,
+         0,
+         0,
+         14,
+         4.294967295,
+         QUALITY_GOOD},
+        /* pressure: 100.0 * 0.01 = 1 bar; 1234.5 + 0.5 is out of range */
+        {REG_FLOAT32,
+         BO_ABCD,
+         {0x42C8, 0x0000},
+         0.01,
+         0,
+         -1,
+         1000,
+         1.0,
+         QUALITY_GOOD},
+        {REG_FLOAT32,
+         BO_DCBA,
+         {0x0050, 0x9A44},
+         1,
+         0.5,
+         -1,
+         1000,
+         1235.0,
+         QUALITY_OUT_OF_RANGE},
+        /* negative scale inverts the sign */
+        {REG_FLOAT64,
+         BO_ABCDEFGH,
+         {0xC0C3, 0x4A45, 0x87E7, 0xC06E},
+         -1,
+         0,
+         -INFINITY,
+         INFINITY,
+         9876.54321,
+         QUALITY_GOOD},
+        /* NaN and infinities stay invalid whatever the scale and range */
+        {REG_FLOAT32,
+         BO_ABCD,
+         {0x7FC0, 0x0000},
+         2,
+         1,
+         -INFINITY,
+         INFINITY,
+         NAN,
+         QUALITY_INVALID},
+        {REG_FLOAT32,
+         BO_ABCD,
+         {0x7F80, 0x0000},
+         0.5,
+         0,
+         -INFINITY,
+         INFINITY,
+         INFINITY,
+         QUALITY_INVALID},
+        {REG_FLOAT64,
+         BO_HGFEDCBA,
+         {0, 0, 0, 0xF0FF},
+         1,
+         0,
+         -INFINITY,
+         INFINITY,
+         -INFINITY,
+         QUALITY_INVALID},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < N(c); i++) {
+        double v = decode_raw(c[i].type, c[i].order, c[i].regs) * c[i].scale +
+                   c[i].offset;
+
+        if (isnan(c[i].want) || isinf(c[i].want)) {
+            assert_true(same_double(v, c[i].want));
+        } else if (fabs(v - c[i].want) > 1e-12 * fmax(1, fabs(c[i].want))) {
+            fail_msg("case %zu: got %.17g, want %.17g", i, v, c[i].want);
+        }
+        if (quality_judge(v, c[i].lo, c[i].hi) != c[i].q)
+            fail_msg("case %zu: quality %s, want %s", i,
+                     quality_name(quality_judge(v, c[i].lo, c[i].hi)),
+                     quality_name(c[i].q));
+    }
+}
+
+static void test_quality_judge(void **state)
+{
+    static const struct {
+        double v, lo, hi;
+        enum quality q;
+    } c[] = {
+        {7, 0, 14, QUALITY_GOOD},
+        {0, 0, 14, QUALITY_GOOD},
+        {14, 0, 14, QUALITY_GOOD},
+        {-0.0, 0, 14, QUALITY_GOOD},
+        {-0x1p-1074, 0, 14, QUALITY_OUT_OF_RANGE},
+        {0x1.c000000000001p3, 0, 14, QUALITY_OUT_OF_RANGE},
+        {-1, -1, 1000, QUALITY_GOOD},
+        {1000, -1, 1000, QUALITY_GOOD},
+        {-1.0000001, -1, 1000, QUALITY_OUT_OF_RANGE},
+        {1000.0000001, -1, 1000, QUALITY_OUT_OF_RANGE},
+        {DBL_MAX, 0, INFINITY, QUALITY_GOOD},
+        {-1, 0, INFINITY, QUALITY_OUT_OF_RANGE},
+        {-DBL_MAX, -INFINITY, INFINITY, QUALITY_GOOD},
+        {DBL_MAX, -INFINITY, INFINITY, QUALITY_GOOD},
+        {NAN, 0, 14, QUALITY_INVALID},
+        {NAN, -INFINITY, INFINITY, QUALITY_INVALID},
+        {INFINITY, -INFINITY, INFINITY, QUALITY_INVALID},
+        {-INFINITY, -INFINITY, INFINITY, QUALITY_INVALID},
+        {INFINITY, 0, INFINITY, QUALITY_INVALID},
+        {-INFINITY, 0, 14, QUALITY_INVALID},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < N(c); i++)
+        if (quality_judge(c[i].v, c[i].lo, c[i].hi) != c[i].q)
+            fail_msg("case %zu: %g in [%g, %g]: %s, want %s", i, c[i].v,
+                     c[i].lo, c[i].hi,
+                     quality_name(quality_judge(c[i].v, c[i].lo, c[i].hi)),
+                     quality_name(c[i].q));
+}
+
+static void test_quality_names(void **state)
+{
+    (void)state;
+    assert_string_equal(quality_name(QUALITY_GOOD), "good");
+    assert_string_equal(quality_name(QUALITY_OUT_OF_RANGE), "out_of_range");
+    assert_string_equal(quality_name(QUALITY_INVALID), "invalid");
+    assert_string_equal(quality_name(QUALITY_COMM_ERROR), "comm_error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_vectors),
+        cmocka_unit_test(test_decode_vectors_cover_all),
+        cmocka_unit_test(test_decode_mismatched_order),
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_table_names),
+        cmocka_unit_test(test_order_names),
+        cmocka_unit_test(test_scale_offset),
+        cmocka_unit_test(test_quality_judge),
+        cmocka_unit_test(test_quality_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
