@@ -39,7 +39,8 @@ enum store_mode {
  * Opens (and in read-write mode creates or upgrades) the database at path.
  * Returns the store, or NULL with a message in err ("cannot open
  * '/x/y.db': unable to open database file"). Refuses a database whose
- * user_version is newer than STORE_SCHEMA_VERSION.
+ * user_version is newer than STORE_SCHEMA_VERSION, and a file that is not
+ * a tbdaq database (a refused file is left untouched).
  */
 struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX]);
@@ -94,8 +95,16 @@ struct store_bus_status {
 
 /*
  * Calls fn for each sensor (ordered by tag) and then bus_fn for each bus
- * (ordered by name). The strings are valid during the call only. Returns
- * 0, -1 on a database error, or fn's first non-zero return.
+ * (ordered by name); either may be NULL to skip it. Buses are those named
+ * in the sensors table, removed sensors' included. Everything comes from
+ * one snapshot of the database. The strings are valid during the call
+ * only. Returns 0, -1 on a database error, or the first non-zero return
+ * of fn or bus_fn.
+ *
+ * Cost: the newest readings and both error counts use indexes (a lookup
+ * per sensor; the error counts grow with the comm_error rows only), but
+ * readings_total counts index entries: linear in the readings (tens of
+ * millions per second).
  */
 int store_status(struct store *s, int64_t since_us,
                  int (*fn)(const struct store_sensor_status *, void *),
