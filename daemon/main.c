@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -182,15 +183,29 @@ static int batch_commit(struct daemon *d)
     return 0;
 }
 
-/* Takes what the queue holds (waiting until deadline for the first item)
- * into the batch. */
+/*
+ * Waits until the queue has items or deadline (CLOCK_MONOTONIC) passes,
+ * then takes everything the queue holds into the batch. The wait is a
+ * poll(2), so that sockets can join it.
+ */
 static void daemon_drain(struct daemon *d, int64_t deadline)
 {
-    size_t n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, deadline);
-    int64_t now = time_mono_ns();
+    struct pollfd fds[1] = {{.fd = queue_fd(d->queue), .events = POLLIN}};
+    int64_t wait_ns = deadline - time_mono_ns();
+    int timeout_ms = 0;
+    size_t n;
 
-    for (size_t i = 0; i < n; i++)
-        batch_add(d, &d->items[i], now);
+    if (wait_ns > 0)
+        timeout_ms = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
+    if (poll(fds, 1, timeout_ms) < 0 && errno != EINTR)
+        fatal("poll");
+    queue_clear_fd(d->queue);
+    while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0) {
+        int64_t now = time_mono_ns();
+
+        for (size_t i = 0; i < n; i++)
+            batch_add(d, &d->items[i], now);
+    }
 }
 
 static int daemon_start_pollers(struct daemon *d)
@@ -235,8 +250,7 @@ static void daemon_stop_pollers(struct daemon *d)
     }
     for (size_t i = 0; i < d->npollers; i++)
         poller_stop(d->pollers[i]);
-    while (queue_length(d->queue) > 0)
-        daemon_drain(d, time_mono_ns());
+    daemon_drain(d, 0);
     free(d->pollers);
     d->pollers = NULL;
     d->npollers = 0;

@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,7 +26,18 @@ struct queue {
     size_t len;
     bool closed;
     bool woken;
+    int efd; /* readable while items may be waiting, for poll(2) */
 };
+
+/* Makes the eventfd readable; a counter that is already high is fine. */
+static void queue_signal_fd(struct queue *q)
+{
+    uint64_t one = 1;
+
+    if (write(q->efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is saturated, so it is readable anyway */
+    }
+}
 
 static void cond_init_monotonic(pthread_cond_t *c)
 {
@@ -44,6 +58,8 @@ struct queue *queue_new(size_t capacity)
     cond_init_monotonic(&q->not_full);
     q->ring = xcalloc(capacity, sizeof(*q->ring));
     q->capacity = capacity;
+    if ((q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        abort(); /* only at start-up, and only without file descriptors */
     return q;
 }
 
@@ -54,6 +70,7 @@ void queue_free(struct queue *q)
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->not_empty);
     pthread_cond_destroy(&q->not_full);
+    close(q->efd);
     free(q->ring);
     free(q);
 }
@@ -92,6 +109,7 @@ size_t queue_push(struct queue *q, const struct queue_item *items, size_t n,
             q->len++;
         }
         pthread_cond_signal(&q->not_empty);
+        queue_signal_fd(q);
     }
     pthread_mutex_unlock(&q->lock);
     return done;
@@ -124,6 +142,7 @@ void queue_wake(struct queue *q)
     pthread_mutex_lock(&q->lock);
     q->woken = true;
     pthread_cond_signal(&q->not_empty);
+    queue_signal_fd(q);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -143,4 +162,18 @@ size_t queue_length(struct queue *q)
     n = q->len;
     pthread_mutex_unlock(&q->lock);
     return n;
+}
+
+int queue_fd(struct queue *q)
+{
+    return q->efd;
+}
+
+void queue_clear_fd(struct queue *q)
+{
+    uint64_t n;
+
+    if (read(q->efd, &n, sizeof(n)) < 0) {
+        /* EAGAIN: nothing was signalled */
+    }
 }

@@ -57,4 +57,14 @@ void queue_wake(struct queue *q);
 void queue_close(struct queue *q);
 size_t queue_length(struct queue *q);
 
+/*
+ * A file descriptor for poll(2) that is readable after a push or a wake-up,
+ * so the consumer can wait on the queue and sockets at once. The consumer
+ * calls queue_clear_fd() before taking items (so a push that follows is
+ * not lost), then pops with a deadline in the past until nothing is left.
+ * Owned by the queue.
+ */
+int queue_fd(struct queue *q);
+void queue_clear_fd(struct queue *q);
+
 #endif

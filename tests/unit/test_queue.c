@@ -4,9 +4,11 @@
  * and several producers against one consumer with nothing lost or
  * reordered per producer.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -153,6 +155,33 @@ static void test_many_producers(void **state)
     queue_free(q);
 }
 
+static bool fd_readable(struct queue *q)
+{
+    struct pollfd p = {.fd = queue_fd(q), .events = POLLIN};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void test_fd(void **state)
+{
+    struct queue *q = queue_new(4);
+    struct queue_item in = item(1, 1), out[4];
+    (void)state;
+
+    assert_false(fd_readable(q));
+    assert_int_equal(queue_push(q, &in, 1, 0), 1);
+    assert_true(fd_readable(q));
+    queue_clear_fd(q);
+    assert_false(fd_readable(q));
+    /* the item is still there: the fd only says "look" */
+    assert_int_equal(queue_pop(q, out, 4, 1), 1);
+    queue_wake(q);
+    assert_true(fd_readable(q));
+    queue_clear_fd(q);
+    assert_false(fd_readable(q));
+    queue_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_wake),
         cmocka_unit_test(test_close_releases_producer),
         cmocka_unit_test(test_many_producers),
+        cmocka_unit_test(test_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
