@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Conditions go to wait_for in single quotes on purpose (it evaluates
+# them); PID_x variables are set by spawn through printf -v.
+# shellcheck disable=SC2016,SC2034,SC2119,SC2154
+#
+# Integration tests: drive the built tbdaqd, tbdaq and tbdaq-sim as a user
+# would, and check what ends up in the database against the simulator's
+# register map (tests/integration/README.md lists what each case asserts).
+#
+#   tests/integration/run.sh BUILD_DIR [CASE...]
+#
+# Each case runs in its own subshell and temp dir, under its own deadline;
+# prints "PASS name" or "FAIL name: reason" (keeping the temp dir and
+# showing the logs), and the run ends with "N passed, N failed".
+set -u
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$HERE/lib.sh"
+
+# Seconds a case may take before it is stopped and failed.
+DEFAULT_DEADLINE_S=60
+# Seconds the whole run may take: a case gets at most what is left, and
+# cases that find nothing left fail without running. Bounds a run in which
+# everything hangs.
+SUITE_BUDGET_S=270
+# Log lines shown per file when a case fails.
+LOG_TAIL_LINES=30
+
+usage() {
+    echo "usage: $0 BUILD_DIR [CASE...]" >&2
+    echo "cases: ${CASES[*]}" >&2
+    exit 2
+}
+
+# ---------------------------------------------------------------------
+# Cases. Each is a function case_NAME run with $T set; it ends by
+# returning (pass) or through fail().
+
+# A raw Modbus conversation with the simulator: proves the harness (port
+# parsing, control FIFO, log) and the register map the other cases rely on.
+case_sim_protocol() {
+    local r hex v want lines
+    start_sim --port 0 --units 2 --log "$T/sim.log"
+    r=$(modbus_tcp 1 3 900 2)
+    [ "$r" = "00 01 00 00 00 07 01 03 04 cf c7 d4 31" ] ||
+        fail "unit 1 holding 900..901: got '$r'"
+    r=$(modbus_tcp 2 4 916 1)
+    [ "$r" = "00 01 00 00 00 05 02 04 02 00 02" ] ||
+        fail "unit 2 input 916 (unit id): got '$r'"
+    r=$(modbus_tcp 1 4 906 2)
+    [ "$r" = "00 01 00 00 00 07 01 04 04 44 9a 50 00" ] ||
+        fail "unit 1 input 906 (float32 1234.5): got '$r'"
+    r=$(modbus_tcp 1 3 2999 2)
+    [ "$r" = "00 01 00 00 00 03 01 83 02" ] ||
+        fail "read across 3000: want exception 2, got '$r'"
+    r=$(modbus_tcp 1 3 0 126)
+    [ "$r" = "00 01 00 00 00 03 01 83 03" ] ||
+        fail "count 126: want exception 3, got '$r'"
+
+    # Flow of unit 1 as int16 AB and BA, against the formula.
+    r=$(modbus_tcp 1 3 0 2)
+    read -r -a b <<<"$r"
+    [ "${#b[@]}" = 13 ] || fail "unit 1 holding 0..1: got '$r'"
+    [ "${b[11]}${b[12]}" = "${b[10]}${b[9]}" ] ||
+        fail "register 1 is not register 0 byte-swapped: '$r'"
+    hex=$((16#${b[9]}${b[10]}))
+    v=$(awk -v h="$hex" -v t="$(now_us)" 'BEGIN {
+        w = 20 + 1 + 5 * sin(2 * 3.14159265358979 * t / 1e6 / 60)
+        d = h / 100 - w; if (d < 0) d = -d
+        if (d > 0.02) { printf "%.2f, want %.2f", h / 100, w; exit 1 } }') ||
+        fail "flow of unit 1: $v"
+
+    sim_ctl "mute 1"
+    wait_or_fail '[ -z "$(modbus_tcp 1 3 900 1)" ]' 5 \
+        "unit 1 still answers after 'mute 1'"
+    r=$(modbus_tcp 2 3 916 1)
+    [ "$r" = "00 01 00 00 00 05 02 03 02 00 02" ] ||
+        fail "unit 2 must answer while unit 1 is muted: got '$r'"
+    sim_ctl "exception 1 4"
+    want="00 01 00 00 00 03 01 83 04"
+    wait_or_fail '[ "$(modbus_tcp 1 3 900 1)" = "$want" ]' 5 \
+        "no exception 4 from unit 1 after 'exception 1 4'"
+    sim_ctl "normal 1"
+    want="00 01 00 00 00 05 01 03 02 cf c7"
+    wait_or_fail '[ "$(modbus_tcp 1 3 900 1)" = "$want" ]' 5 \
+        "unit 1 does not answer normally after 'normal 1'"
+    sim_ctl "drop 1500"
+    wait_or_fail '[ -z "$(modbus_tcp 2 3 900 1)" ]' 5 \
+        "the simulator still answers after 'drop 1500'"
+    wait_or_fail '[ -n "$(modbus_tcp 2 3 900 1)" ]' 10 \
+        "the simulator did not come back after 'drop 1500'"
+
+    lines=$(awk -v now="$(now_us)" 'NF != 5 || $1 / 1000 < now - 60e6 ||
+            $1 / 1000 > now + 1e6 { print "bad line: " $0; exit 1 }
+        $2 == 1 && $3 == 3 && $4 == 900 && $5 == 2 { n++ }
+        END { if (!n) { print "no line \"<ns> 1 3 900 2\""; exit 1 } }' \
+        "$T/sim.log") || fail "sim log: $lines"
+
+    stop_pid "$PID_sim" || fail "the simulator ignored SIGTERM"
+    [ "$STOP_RC" = 0 ] || fail "the simulator exited $STOP_RC on SIGTERM"
+}
+
+case_version_and_usage() {
+    local out rc
+    out=$(timeout 10 "$BUILD/tbdaqd" -V 2>&1)
+    rc=$?
+    [ $rc = 0 ] || fail "tbdaqd -V exited $rc"
+    [ -n "$out" ] || fail "tbdaqd -V printed nothing"
+    timeout 10 "$BUILD/tbdaqd" --no-such-option >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc = 2 ] || fail "tbdaqd --no-such-option exited $rc, want 2"
+    [ -s "$T/err" ] || fail "tbdaqd --no-such-option said nothing on stderr"
+    timeout 10 "$BUILD/tbdaqd" -c >/dev/null 2>&1
+    rc=$?
+    [ $rc = 2 ] || fail "tbdaqd -c (no file) exited $rc, want 2"
+    timeout 10 "$BUILD/tbdaq" >/dev/null 2>"$T/err"
+    rc=$?
+    [ $rc = 2 ] || fail "tbdaq without a command exited $rc, want 2"
+    [ -s "$T/err" ] || fail "tbdaq without a command said nothing on stderr"
+    timeout 10 "$BUILD/tbdaq" no-such-command >/dev/null 2>&1
+    rc=$?
+    [ $rc = 2 ] || fail "tbdaq no-such-command exited $rc, want 2"
+    timeout 10 "$BUILD/tbdaq-sim" --no-such-option >/dev/null 2>&1
+    rc=$?
+    [ $rc = 2 ] || fail "tbdaq-sim --no-such-option exited $rc, want 2"
+}
+
+case_config_check() {
+    local rc out line bad dup prog
+    SIM_PORT=1502 # never contacted: -t and check only read the config
+    conf_tcp_bus plant
+    conf_sensor 'id = "FT-20"; kind = "flow"; bus = "plant"; unit_id = 1; table = "holding"; address = 20; type = "float32"; interval_ms = 1000;'
+    conf_sensor 'id = "FT-22"; kind = "flow"; bus = "plant"; unit_id = 1; table = "holding"; address = 22; type = "float32"; byte_order = "CDAB"; interval_ms = 1000;'
+    conf_sensor 'id = "FT-24"; kind = "flow"; bus = "plant"; unit_id = 1; table = "holding"; address = 24; type = "float32"; byte_order = "BADC"; interval_ms = 1000;'
+    conf_sensor 'id = "PT-120"; kind = "pressure"; bus = "plant"; unit_id = 1; table = "input"; address = 120; type = "float32"; interval_ms = 1000;'
+    conf_write "$T/t.conf"
+
+    for prog in "tbdaqd -t -c $T/t.conf" "tbdaq -c $T/t.conf check"; do
+        # shellcheck disable=SC2086
+        timeout 10 "$BUILD"/$prog >"$T/out" 2>"$T/err"
+        rc=$?
+        [ $rc = 0 ] || fail "$prog on a valid config exited $rc: $(head -3 "$T/err")"
+        line=$(grep -E '(^|[^0-9])20\.\.25([^0-9]|$)' "$T/out" |
+            grep FT-20 | grep FT-22 | grep FT-24)
+        [ -n "$line" ] ||
+            fail "$prog: no request 20..25 reading FT-20, FT-22, FT-24 in its plan"
+        grep -q plant "$T/out" || fail "$prog: the bus 'plant' is not shown"
+        grep -q PT-120 "$T/out" || fail "$prog: sensor PT-120 is not shown"
+        [ ! -e "$T/t.db" ] || fail "$prog created the database"
+    done
+
+    conf_sensor 'id = "BAD-1"; kind = "flow"; bus = "nope"; unit_id = 1; table = "holding"; address = 30; type = "int16"; interval_ms = 1000;'
+    conf_sensor 'id = "FT-20"; kind = "flow"; bus = "plant"; unit_id = 1; table = "holding"; address = 50; type = "int16"; interval_ms = 1000;'
+    conf_write "$T/bad.conf"
+    bad=$(grep -n '"BAD-1"' "$T/bad.conf" | cut -d: -f1)
+    dup=$(grep -n 'address = 50;' "$T/bad.conf" | cut -d: -f1)
+    for prog in "tbdaqd -t -c $T/bad.conf" "tbdaq -c $T/bad.conf check" \
+        "tbdaqd -c $T/bad.conf"; do
+        # shellcheck disable=SC2086
+        timeout 10 "$BUILD"/$prog >"$T/out" 2>"$T/err"
+        rc=$?
+        [ $rc = 1 ] || fail "$prog on an invalid config exited $rc, want 1"
+        grep -q "$T/bad.conf:$bad: .*nope" "$T/err" ||
+            fail "$prog: no '$T/bad.conf:$bad: ...nope...' on stderr: $(head -3 "$T/err")"
+        grep -q "$T/bad.conf:$dup: .*FT-20" "$T/err" ||
+            fail "$prog: the duplicate id on line $dup is not reported (every error must be): $(head -3 "$T/err")"
+        [ ! -e "$T/t.db" ] || fail "$prog created the database of an invalid config"
+    done
+}
+
+# Every type and byte order, both tables, two units; values against the
+# formula, timing on the grid, raw words, the start/config/stop events.
+case_tcp_values() {
+    local off out sha ev
+    start_sim --port 0 --units 2
+    # One request per bus and slot, so that each reading's arrival time
+    # shows the grid, not its place in a queue of requests on one bus.
+    conf_tcp_bus u1h
+    conf_tcp_bus u1i
+    conf_tcp_bus u2i
+    conf_tcp_bus u2t
+    conf_tcp_bus u2p
+    for off in $SIM_OFFSETS; do
+        sim_sensor "F1H-$off" u1h 1 holding flow "$off" 100
+        sim_sensor "P1I-$off" u1i 1 input pressure "$off" 100
+    done
+    for off in 0 3 8 18 22 40; do
+        sim_sensor "F2I-$off" u2i 2 input flow "$off" 100
+        sim_sensor "T2H-$off" u2t 2 holding turbidity "$off" 100
+    done
+    for off in 1 14 26 32; do
+        sim_sensor "H2H-$off" u2p 2 holding ph "$off" 100
+    done
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 20" 15 "not every sensor got 20 readings"
+    stop_daemon
+
+    out=$(dump_readings | check_formula) || fail "$out"
+    out=$(dump_readings | check_spacing 100000 "$TIMING_TOL_US") ||
+        fail "readings not 100 ms apart: $out"
+    echo "spacing: $out"
+    # The grid is aligned to wall-clock multiples of the interval: a
+    # reading arrives a little after its slot starts (later for the last
+    # of the requests serialized on the bus).
+    out=$(dump_readings | awk -F'\t' '{ print $2 % 100000, $1, $2 }' |
+        sort -n | awk '{ off[NR] = $1; at[NR] = $2 " at " $3 }
+        END { m = off[int((NR + 1) / 2)]
+              printf "median %.1f ms, latest %.1f ms after the slot (%s)\n",
+                  m / 1000, off[NR] / 1000, at[NR]
+              exit m > 5000 || off[NR] > 20000 }') ||
+        fail "readings not on the wall-clock 100 ms grid: $out"
+    echo "alignment: $out"
+
+    sha=$(sha256sum "$T/t.conf" | cut -d' ' -f1)
+    ev=$(sql "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events
+              WHERE kind IN ('start', 'config', 'stop') ORDER BY seq);")
+    [ "$ev" = "start config stop" ] ||
+        fail "events start, config, stop: got '$ev'"
+    [ "$(sql "SELECT detail FROM events WHERE kind = 'config';")" = "$sha" ] ||
+        fail "the config event does not hold the config's SHA-256 $sha"
+    [ "$(sql "SELECT kind FROM events ORDER BY seq DESC LIMIT 1;")" = stop ] ||
+        fail "the last event is not 'stop'"
+}
+
+# The fixed registers: exact decoding of every type, invalid floats,
+# out-of-range, scale and offset.
+case_fixed_values() {
+    local tab t out
+    start_sim --port 0 --units 2
+    conf_tcp_bus plant
+    : >"$T/fixed"
+    fixed() { # tag table address type settings quality value raw
+        conf_sensor "id = \"$1\"; kind = \"generic\"; unit = \"x\"; bus = \"plant\"; unit_id = 1; table = \"$2\"; address = $3; type = \"$4\"; interval_ms = 100; $5"
+        echo "$1 $6 $7 $8" >>"$T/fixed"
+    }
+    for tab in holding input; do
+        t=${tab:0:1}
+        fixed "I16$t" $tab 900 int16 "" good -12345 cfc7
+        fixed "U16$t" $tab 901 uint16 "" good 54321 d431
+        fixed "I32$t" $tab 902 int32 "" good -123456789 f8a432eb
+        fixed "U32$t" $tab 904 uint32 "" good 3000000000 b2d05e00
+        fixed "F64$t" $tab 908 float64 "" good -9876.54321 c0c34a4587e7c06e
+        fixed "NAN$t" $tab 912 float32 "" invalid NULL 7fc00000
+        fixed "INF$t" $tab 914 float32 "" invalid NULL 7f800000
+        fixed "UID$t" $tab 916 uint16 "" good 1 0001
+    done
+    fixed F32h holding 906 float32 "" good 1234.5 449a5000
+    fixed F32Si input 906 float32 "scale = 0.5; offset = -10.0;" good 607.25 449a5000
+    conf_sensor 'id = "PH-0"; kind = "ph"; bus = "plant"; unit_id = 1; table = "holding"; address = 0; type = "int16"; scale = 0.01; interval_ms = 100;'
+    echo "PH-0 out_of_range 21 -" >>"$T/fixed"
+    conf_sensor 'id = "UID2"; kind = "generic"; unit = "id"; bus = "plant"; unit_id = 2; table = "input"; address = 916; type = "uint16"; interval_ms = 100;'
+    echo "UID2 good 2 0002" >>"$T/fixed"
+    TAGS=$(cut -d' ' -f1 "$T/fixed")
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 3" 15 "not every sensor got 3 readings"
+    stop_daemon
+
+    out=$(dump_readings | awk -F'\t' '
+        function abs(x) { return x < 0 ? -x : x }
+        FNR == NR { split($0, a, " "); q[a[1]] = a[2]; v[a[1]] = a[3]
+                    raw[a[1]] = a[4]; next }
+        !($1 in q) { next }
+        {
+            n[$1]++; r = $6; gsub(/ /, "", r)
+            if ($4 != q[$1]) { print $1 ": quality " $4 " (" $5 "), want " q[$1]; bad = 1; next }
+            if (v[$1] == "NULL") {
+                if ($3 != "NULL") { print $1 ": value " $3 ", want NULL"; bad = 1 }
+            } else if ($1 == "PH-0") {
+                if ($3 == "NULL" || $3 < 14 || $3 > 28) { print $1 ": value " $3 ", want ~21 kept"; bad = 1 }
+            } else if (abs($3 - v[$1]) > 1e-9 * abs(v[$1])) {
+                print $1 ": value " $3 ", want " v[$1]; bad = 1
+            }
+            if (raw[$1] != "-" && r != raw[$1]) { print $1 ": raw \"" $6 "\", want " raw[$1]; bad = 1 }
+            if (raw[$1] != "-" && $6 !~ /^[0-9a-f]+( [0-9a-f]+)*$/) { print $1 ": raw \"" $6 "\" not lower-case words"; bad = 1 }
+        }
+        END {
+            for (t in q) if (!(t in n)) { print "no readings of " t; bad = 1 }
+            exit bad
+        }' "$T/fixed" - | head -5) || true
+    [ -z "$out" ] || fail "$(echo "$out" | tr '\n' ';')"
+}
+
+# One muted unit on its own bus delays nothing on the other bus.
+case_unit_mute_isolated() {
+    local t_mute t_normal out n
+    start_sim --port 0 --units 2
+    conf_tcp_bus line-a
+    conf_tcp_bus line-b
+    sim_sensor FA-i16 line-a 1 holding flow 0 100
+    sim_sensor FA-f32 line-a 1 holding flow 20 100
+    sim_sensor FB-i16 line-b 2 holding flow 0 100
+    sim_sensor FB-f32 line-b 2 holding flow 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 5 good" 15 "no good readings before the mute"
+    t_mute=$(now_us)
+    sim_ctl "mute 2"
+    TAGS="FB-i16 FB-f32" wait_or_fail "min_readings 5 comm_error" 15 \
+        "unit 2 muted, but its sensors got no comm_error readings"
+    t_normal=$(now_us)
+    sim_ctl "normal 2"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings r JOIN sensors s
+        ON s.id = r.sensor_id WHERE s.tag = 'FB-i16' AND r.quality = 'good'
+        AND r.ts_us > $t_normal\") -ge 5 ]" 15 \
+        "unit 2 did not return to good readings after 'normal 2'"
+    stop_daemon
+
+    out=$(dump_readings FA-i16 FA-f32 | awk -F'\t' '$4 != "good" { n++ }
+        END { print n + 0 }')
+    [ "$out" = 0 ] || fail "$out readings of unit 1 (bus line-a) not good"
+    out=$(dump_readings FA-i16 FA-f32 | check_spacing 100000 "$TIMING_TOL_US") ||
+        fail "unit 1 readings disturbed by the muted unit: $out"
+    echo "unit 1 spacing: $out"
+    out=$(dump_readings FB-i16 FB-f32 | awk -F'\t' -v a="$t_mute" '
+        $4 == "comm_error" { n++
+            if ($3 != "NULL") { print "comm_error with value " $3; exit 1 }
+            if ($5 == "") { print "comm_error without error text"; exit 1 }
+            if ($2 < a) { print "comm_error before the mute at " $2; exit 1 }
+            if (!e) e = $5 }
+        END { if (!n) { print "no comm_error"; exit 1 } print e }') ||
+        fail "unit 2: $out"
+    echo "$out" | grep -qi 'time' ||
+        fail "unit 2's comm_error text does not say it timed out: '$out'"
+    n=$(sql "SELECT count(*) FROM events WHERE (kind IN ('missed', 'bus_down',
+             'bus_up')) AND (detail LIKE '%line-a%' OR detail LIKE '%FA-%');")
+    [ "$n" = 0 ] || fail "events name bus line-a, which never failed: $(sql \
+        "SELECT kind || ' ' || detail FROM events WHERE detail LIKE '%line-a%'
+         OR detail LIKE '%FA-%' LIMIT 2;")"
+    n=$(sql "SELECT count(*) FROM events WHERE kind IN ('missed', 'bus_down')
+             AND ts_us >= $t_mute;")
+    [ "$n" -gt 0 ] ||
+        fail "no missed or bus_down event while a 100 ms unit timed out after 200 ms"
+}
+
+case_exception() {
+    local t_exc t_normal out
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FX-i16 plant 1 holding flow 0 100
+    sim_sensor FX-f32 plant 1 holding flow 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 3 good" 15 "no good readings"
+    t_exc=$(now_us)
+    sim_ctl "exception 1 2"
+    wait_or_fail "min_readings 3 comm_error" 15 \
+        "no comm_error readings while the unit answers exception 2"
+    t_normal=$(now_us)
+    sim_ctl "normal 1"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings
+        WHERE quality = 'good' AND ts_us > $t_normal\") -ge 6 ]" 15 \
+        "no good readings after 'normal 1'"
+    stop_daemon
+    out=$(dump_readings | awk -F'\t' -v a="$t_exc" '$4 == "comm_error" {
+        if ($2 < a) { print "comm_error before the exception at " $2; exit 1 }
+        if ($3 != "NULL") { print "comm_error with value " $3; exit 1 }
+        if (tolower($5) !~ /illegal data address/) {
+            print "error \"" $5 "\" does not say illegal data address"; exit 1 }
+        n++ }
+        END { if (!n) { print "no comm_error"; exit 1 } }') || fail "$out"
+    # An exception is an answer: the link is fine.
+    [ "$(sql "SELECT count(*) FROM events WHERE kind = 'bus_down';")" = 0 ] ||
+        fail "a Modbus exception was recorded as bus_down: $(sql \
+            "SELECT detail FROM events WHERE kind = 'bus_down' LIMIT 1;")"
+}
+
+# The simulator goes away for 1.5 s: comm_errors, bus_down, bus_up, good
+# again, and every slot accounted for.
+case_drop_reconnect() {
+    local t_drop out tag n first last slots missed up_ts
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FD-i16 plant 1 holding flow 0 100
+    sim_sensor FD-f32 plant 1 holding flow 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 5 good" 15 "no good readings"
+    t_drop=$(now_us)
+    sim_ctl "drop 1500"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM events WHERE kind = 'bus_up'
+        AND seq > (SELECT min(seq) FROM events WHERE kind = 'bus_down')\") -ge 1 ]" \
+        15 "no bus_down followed by bus_up"
+    up_ts=$(sql "SELECT min(ts_us) FROM events WHERE kind = 'bus_up';")
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings WHERE quality = 'good'
+        AND ts_us > $up_ts\") -ge 10 ]" 15 "no good readings after bus_up"
+    stop_daemon
+
+    n=$(sql "SELECT count(*) FROM readings WHERE quality = 'comm_error'
+             AND ts_us >= $t_drop AND ts_us <= $up_ts AND value IS NULL
+             AND error <> '';")
+    [ "$n" -gt 0 ] || fail "no comm_error readings (with error text) during the outage"
+    out=$(sql "SELECT detail FROM events WHERE kind = 'bus_down' LIMIT 1;")
+    echo "$out" | grep -q plant || fail "bus_down detail '$out' does not name the bus"
+    for tag in FD-i16 FD-f32; do
+        read -r n first last <<<"$(sql "SELECT count(*), min(r.ts_us),
+            max(r.ts_us) FROM readings r JOIN sensors s ON s.id = r.sensor_id
+            WHERE s.tag = '$tag';" | tr '\t' ' ')"
+        slots=$(((last - first + 50000) / 100000 + 1))
+        missed=$(missed_slots "$tag")
+        echo "$tag: $n readings + $missed missed, $slots slots"
+        ((n + missed >= slots)) ||
+            fail "$tag: $n readings + $missed missed slots < $slots slots: a gap"
+        ((n + missed <= slots + 2)) ||
+            fail "$tag: $n readings + $missed missed slots > $slots slots + 2: counted twice"
+    done
+}
+
+case_rtu() {
+    spawn socat socat -d -d "pty,raw,echo=0,link=$T/simtty" \
+        "pty,raw,echo=0,link=$T/daqtty"
+    wait_or_fail "[ -e '$T/simtty' ] && [ -e '$T/daqtty' ]" 10 \
+        "socat made no pty pair"
+    start_sim --rtu "$T/simtty" --units 3
+    conf_raw_bus "name = \"rs485\"; type = \"rtu\"; device = \"$T/daqtty\"; baud = 19200; parity = \"none\"; data_bits = 8; stop_bits = 1; timeout_ms = 300; retries = 0; delay_ms = 5;"
+    sim_sensor R1-i16 rs485 1 holding flow 0 200
+    sim_sensor R1-f32 rs485 1 holding flow 20 200
+    sim_sensor R3-i32 rs485 3 input pressure 4 200
+    sim_sensor R3-f64 rs485 3 input pressure 40 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 10" 15 "not every rtu sensor got 10 readings"
+    stop_daemon
+    out=$(dump_readings | DT_S=0.05 check_formula) || fail "$out"
+    stop_pid "$PID_socat"
+}
+
+# Readings taken before SIGTERM are all committed, even with a long
+# commit interval.
+case_sigterm_commits() {
+    local t tag fn addr L R last maxts stopts
+    start_sim --port 0 --units 1 --log "$T/sim.log"
+    conf_tcp_bus plant
+    # Two requests: holding 0..5 (G1-*) and input 120..121 (G2).
+    sim_sensor G1-i16 plant 1 holding flow 0 100
+    sim_sensor G1-i32 plant 1 holding flow 4 100
+    sim_sensor G2-f32 plant 1 input pressure 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 1000;"
+    start_daemon
+    wait_or_fail "[ \$(wc -l <'$T/sim.log') -ge 50 ]" 15 \
+        "the simulator logged fewer than 50 requests"
+    stop_daemon
+    echo "stopped in $DAEMON_STOP_MS ms"
+    for t in G1-i16:3:0 G1-i32:3:0 G2-f32:4:120; do
+        IFS=: read -r tag fn addr <<<"$t"
+        L=$(awk -v f="$fn" -v a="$addr" '$2 == 1 && $3 == f && $4 == a' \
+            "$T/sim.log" | wc -l)
+        R=$(count_readings "$tag" good)
+        echo "$tag: $R good readings, $L requests answered"
+        ((L >= 10)) || fail "$tag: only $L requests of unit 1 fc$fn at $addr logged"
+        ((R >= L - 1 && R <= L)) ||
+            fail "$tag: $R good readings for $L requests answered: readings lost at shutdown"
+    done
+    last=$(sql "SELECT kind FROM events ORDER BY seq DESC LIMIT 1;")
+    [ "$last" = stop ] || fail "the last event is '$last', not stop"
+    maxts=$(sql "SELECT max(ts_us) FROM readings;")
+    stopts=$(sql "SELECT ts_us FROM events WHERE kind = 'stop';")
+    ((stopts >= maxts)) || fail "the stop event ($stopts) precedes a reading ($maxts)"
+}
+
+# A muted unit with a timeout three slots long: slots are missed and
+# counted, and polls stay on the grid.
+case_missed_slots() {
+    local out n first last slots missed
+    start_sim --port 0 --units 2 --mute 2
+    conf_tcp_bus plant 300
+    sim_sensor MUTED plant 2 holding flow 0 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    start_daemon
+    wait_or_fail "min_readings 8 comm_error" 15 \
+        "fewer than 8 comm_error readings of the muted unit"
+    stop_daemon
+    out=$(dump_readings MUTED | awk -F'\t' '
+        { if ($4 != "comm_error") { print "reading " $4 " from a muted unit"; exit 1 }
+          if ($3 != "NULL" || $5 == "") { print "comm_error without NULL value and error text"; exit 1 }
+          off = $2 % 100000
+          if (off > 25000 && off < 98000) {
+              printf "ts_us %.0f is %.1f ms past its 100 ms slot (timeout 300 ms): off the grid\n", $2, off / 1000; exit 1 } }') ||
+        fail "$out"
+    read -r n first last <<<"$(sql "SELECT count(*), min(ts_us), max(ts_us)
+        FROM readings;" | tr '\t' ' ')"
+    slots=$(((last - first + 50000) / 100000 + 1))
+    missed=$(missed_slots MUTED)
+    echo "MUTED: $n readings + $missed missed, $slots slots"
+    ((missed > 0)) || fail "no missed event names MUTED"
+    ((n + missed >= slots)) ||
+        fail "$n readings + $missed missed slots < $slots slots: slots neither served nor counted"
+    ((n + missed <= slots + 3)) ||
+        fail "$n readings + $missed missed slots > $slots slots + 3: counted twice"
+}
+
+case_bad_db_path() {
+    SIM_PORT=1502
+    conf_tcp_bus plant
+    sim_sensor FT plant 1 holding flow 0 1000
+    CONF_DB="$T/no/such/dir/t.db" conf_write "$T/t.conf"
+    spawn daemon "$BUILD/tbdaqd" -c "$T/t.conf"
+    wait_or_fail "! pid_running $PID_daemon" 10 \
+        "the daemon keeps running without its database"
+    wait "$PID_daemon"
+    rc=$?
+    [ $rc = 1 ] || fail "the daemon exited $rc, want 1"
+    grep -qF "$T/no/such/dir/t.db" "$T/daemon.err" ||
+        fail "the error does not name the path: $(head -3 "$T/daemon.err")"
+    [ ! -e "$T/no" ] || fail "the daemon created directories"
+}
+
+CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
+    unit_mute_isolated exception drop_reconnect rtu sigterm_commits
+    missed_slots bad_db_path)
+
+deadline_of() {
+    case $1 in
+    version_and_usage | config_check | bad_db_path) echo 20 ;;
+    *) echo "$DEFAULT_DEADLINE_S" ;;
+    esac
+}
+
+# ---------------------------------------------------------------------
+# The runner
+
+CUR_PID=
+CUR_T=
+
+# Stops a case's subshell: SIGTERM lets its EXIT trap stop what it started;
+# if it is stuck in a command, its processes are stopped from here (which
+# usually unblocks it), and it is killed if it still does not end.
+stop_case() {
+    local pid=$1 dir=$2
+    kill -TERM "$pid" 2>/dev/null
+    wait_for "! pid_running $pid" 2 && return
+    reap_leftovers "$dir"
+    wait_for "! pid_running $pid" "$STOP_GRACE_S" ||
+        kill -KILL "$pid" 2>/dev/null
+}
+
+# Runs one case; prints its PASS/FAIL line; returns 0 if it passed.
+run_case() {
+    local name=$1 deadline left end rc reason f san
+    deadline=$(deadline_of "$name")
+    left=$(((SUITE_END - $(now_us)) / 1000000))
+    if ((left < 5)); then
+        echo "FAIL $name: not run, the suite's $SUITE_BUDGET_S s are used up"
+        return 1
+    fi
+    ((deadline <= left)) || deadline=$left
+    T=$(mktemp -d "${TMPDIR:-/tmp}/tbdaq-it.$name.XXXXXX")
+    CUR_T=$T
+    (
+        trap stop_all EXIT
+        trap 'exit 143' TERM
+        "case_$name"
+    ) >"$T/case.log" 2>&1 &
+    CUR_PID=$!
+    end=$(($(now_us) + deadline * 1000000))
+    while pid_running "$CUR_PID" && (($(now_us) < end)); do
+        sleep "$POLL_S"
+    done
+    if pid_running "$CUR_PID"; then
+        echo "timed out after $deadline s" >"$T/reason"
+        stop_case "$CUR_PID" "$T"
+    fi
+    { wait "$CUR_PID"; } 2>/dev/null
+    rc=$?
+    CUR_PID=
+    reap_leftovers "$T"
+    san=$(sanitizer_report "$T")
+    if [ $rc = 0 ] && [ -z "$san" ]; then
+        echo "PASS $name"
+        if [ -n "${ITEST_KEEP:-}" ]; then
+            echo "  kept $T"
+        else
+            rm -rf "$T"
+        fi
+        return 0
+    fi
+    reason=$(cat "$T/reason" 2>/dev/null)
+    [ -n "$reason" ] || reason="exited $rc"
+    [ -z "$san" ] || reason="$reason; sanitizer report in $san"
+    echo "FAIL $name: $reason"
+    echo "  kept $T"
+    for f in "$T"/case.log "$T"/*.err "$T"/*.out; do
+        [ -s "$f" ] || continue
+        echo "  --- $(basename "$f") (last $LOG_TAIL_LINES lines)"
+        tail -n "$LOG_TAIL_LINES" "$f" | sed 's/^/  | /'
+    done
+    return 1
+}
+
+on_interrupt() {
+    if [ -n "$CUR_PID" ]; then
+        stop_case "$CUR_PID" "$CUR_T"
+        { wait "$CUR_PID"; } 2>/dev/null
+    fi
+    [ -n "$CUR_T" ] && reap_leftovers "$CUR_T"
+    echo "interrupted; last case's files in $CUR_T"
+    exit 130
+}
+
+main() {
+    local sel=() c found passed=0 failed=0 p
+    (($# >= 1)) || usage
+    BUILD=$(cd "$1" 2>/dev/null && pwd) || {
+        echo "$0: no build directory '$1'" >&2
+        exit 2
+    }
+    shift
+    export BUILD
+    # Sanitizers make every request several times slower, and requests to
+    # the one-threaded simulator queue behind each other: their arrival
+    # times spread wider, so timing tolerances are doubled.
+    TIMING_TOL_US=5000
+    if grep -q __asan_init "$BUILD/tbdaqd" 2>/dev/null; then
+        TIMING_TOL_US=10000
+    fi
+    export TIMING_TOL_US
+    for p in sqlite3 socat awk timeout sha256sum od; do
+        command -v "$p" >/dev/null || {
+            echo "$0: '$p' is needed (Debian: make deps)" >&2
+            exit 1
+        }
+    done
+    if (($# == 0)); then
+        sel=("${CASES[@]}")
+    else
+        for c in "$@"; do
+            found=
+            for p in "${CASES[@]}"; do [ "$p" = "$c" ] && found=1; done
+            [ -n "$found" ] || {
+                echo "$0: no case '$c'" >&2
+                usage
+            }
+            sel+=("$c")
+        done
+    fi
+    trap on_interrupt INT TERM
+    SUITE_END=$(($(now_us) + SUITE_BUDGET_S * 1000000))
+    for c in "${sel[@]}"; do
+        if run_case "$c"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+        fi
+    done
+    echo "$passed passed, $failed failed"
+    ((failed == 0))
+}
+
+main "$@"
