@@ -47,6 +47,7 @@ static const char store_schema[] =
     " note TEXT);\n"
     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);\n"
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);\n"
     "CREATE TRIGGER readings_immutable BEFORE UPDATE ON readings"
     " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END;\n"
     "PRAGMA user_version = 1;\n";
@@ -65,6 +66,10 @@ enum store_stmt {
     STMT_SENSOR_ID,
     STMT_STATUS_SENSORS,
     STMT_STATUS_BUSES,
+    STMT_GET_STATE,
+    STMT_SET_STATE,
+    STMT_READINGS_AFTER,
+    STMT_LAST_SEQ,
     STMT_COUNT
 };
 
@@ -119,6 +124,16 @@ static const char *const store_sql[STMT_COUNT] = {
         " (SELECT count(*) FROM readings INDEXED BY readings_sensor"
         "  WHERE sensor_id IN (SELECT id FROM sensors WHERE bus = b.bus))"
         " FROM (SELECT DISTINCT bus FROM sensors) AS b ORDER BY b.bus",
+    [STMT_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
+    [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
+                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    /* A page of the record in seq order: a range scan of the primary key
+     * joined to the (small) sensors table. */
+    [STMT_READINGS_AFTER] =
+        "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"
+        " r.error FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"
+        " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2",
+    [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
 };
 
 struct store {
@@ -630,4 +645,79 @@ int store_status(struct store *s, int64_t since_us,
     /* Nothing was written: ending the read cannot lose anything. */
     store_rollback(s);
     return ret;
+}
+
+int store_get_state(struct store *s, const char *key, int64_t *value)
+{
+    sqlite3_stmt *st = s->stmt[STMT_GET_STATE];
+    int rc;
+
+    *value = 0;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read state '%s'", key);
+    return 0;
+}
+
+int store_set_state(struct store *s, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SET_STATE];
+    int rc;
+
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    rc = store_run(s, STMT_SET_STATE, "cannot write state");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
+                         int (*fn)(const struct store_row *, void *), void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_READINGS_AFTER];
+    int rc, n = 0;
+
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_row row = {
+            .seq = sqlite3_column_int64(st, 0),
+            .tag = store_column_text(st, 1),
+            .kind = store_column_text(st, 2),
+            .unit = store_column_text(st, 3),
+            .ts_us = sqlite3_column_int64(st, 4),
+            .has_value = sqlite3_column_type(st, 5) != SQLITE_NULL,
+            .value = sqlite3_column_double(st, 5),
+            .quality = store_column_text(st, 6),
+            .error = store_column_text(st, 7),
+        };
+
+        n++;
+        if (fn(&row, arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read readings after seq %lld",
+                          (long long)after_seq);
+    return n;
+}
+
+int store_last_seq(struct store *s, int64_t *seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_LAST_SEQ];
+    int rc = sqlite3_step(st);
+
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, "cannot read the last seq");
+    return 0;
 }

@@ -111,4 +111,38 @@ int store_status(struct store *s, int64_t since_us,
                  int (*bus_fn)(const struct store_bus_status *, void *),
                  void *arg);
 
+/* Keys of the state table: small integers the daemon keeps across
+ * restarts. */
+#define STORE_STATE_MQTT_ACKED "mqtt_acked_seq" /* highest seq acknowledged */
+
+/* Reads a state value; an absent key reads as 0. Returns 0 or -1. */
+int store_get_state(struct store *s, const char *key, int64_t *value);
+/* Writes a state value in its own transaction. Returns 0 or -1. */
+int store_set_state(struct store *s, const char *key, int64_t value);
+
+/* A committed reading with its sensor's description, as read back. */
+struct store_row {
+    int64_t seq;
+    const char *tag;
+    const char *kind;
+    const char *unit;
+    int64_t ts_us;
+    bool has_value;
+    double value;
+    const char *quality;
+    const char *error; /* NULL unless comm_error */
+};
+
+/*
+ * Calls fn for up to limit readings with seq > after_seq, in seq order;
+ * the strings are valid during the call only. A non-zero return from fn
+ * stops early. Returns how many rows fn saw, or -1.
+ */
+int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
+                         int (*fn)(const struct store_row *, void *),
+                         void *arg);
+
+/* The highest seq in readings, 0 if none. Returns 0 or -1. */
+int store_last_seq(struct store *s, int64_t *seq);
+
 #endif

@@ -829,6 +829,93 @@ static void test_add_event(void **state)
     store_close(s);
 }
 
+/* --- state and reading back ------------------------------------------ */
+
+static void test_state(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct store *s = open_rw("state.db", path);
+    int64_t v = -1;
+
+    (void)state;
+    assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 0);
+    assert_int_equal(v, 0); /* absent reads as 0 */
+    assert_int_equal(store_set_state(s, STORE_STATE_MQTT_ACKED, 41), 0);
+    assert_int_equal(store_set_state(s, STORE_STATE_MQTT_ACKED, 42), 0);
+    assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 0);
+    assert_int_equal(v, 42);
+    store_close(s);
+    /* it survives a reopen */
+    s = open_rw("state.db", path);
+    assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 0);
+    assert_int_equal(v, 42);
+    store_close(s);
+}
+
+struct page {
+    int64_t seqs[16];
+    char tags[16][40];
+    bool has_value[16];
+    char errors[16][32];
+    int n;
+    int stop_after; /* 0: never */
+};
+
+static int page_row(const struct store_row *row, void *arg)
+{
+    struct page *p = arg;
+
+    p->seqs[p->n] = row->seq;
+    snprintf(p->tags[p->n], sizeof(p->tags[0]), "%s/%s/%s", row->tag, row->kind,
+             row->unit);
+    p->has_value[p->n] = row->has_value;
+    snprintf(p->errors[p->n], sizeof(p->errors[0]), "%s",
+             row->error ? row->error : "-");
+    p->n++;
+    return p->stop_after && p->n == p->stop_after;
+}
+
+static void test_readings_after(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("after.db", path, &f);
+    struct reading r[5];
+    struct page pg;
+    int64_t last = -1;
+    (void)state;
+
+    assert_int_equal(store_last_seq(s, &last), 0);
+    assert_int_equal(last, 0);
+    for (int i = 0; i < 5; i++)
+        r[i] = mk_reading(f.sensors[i % 3].db_id, 1000 + i,
+                          i == 3 ? QUALITY_COMM_ERROR : QUALITY_GOOD, i,
+                          i == 3 ? "Connection timed out" : "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 5, NULL, 0), 0);
+    assert_int_equal(store_last_seq(s, &last), 0);
+    assert_int_equal(last, r[4].seq);
+
+    /* a page from the middle, in seq order, with the sensor described */
+    memset(&pg, 0, sizeof(pg));
+    assert_int_equal(store_readings_after(s, r[1].seq, 2, page_row, &pg), 2);
+    assert_int_equal(pg.seqs[0], r[2].seq);
+    assert_int_equal(pg.seqs[1], r[3].seq);
+    assert_string_equal(pg.tags[1], "FT-101/flow/m3/h");
+    assert_false(pg.has_value[1]);
+    assert_string_equal(pg.errors[1], "Connection timed out");
+    assert_true(pg.has_value[0]);
+    assert_string_equal(pg.errors[0], "-");
+    /* past the end: nothing */
+    memset(&pg, 0, sizeof(pg));
+    assert_int_equal(store_readings_after(s, r[4].seq, 10, page_row, &pg), 0);
+    /* fn stops early */
+    memset(&pg, 0, sizeof(pg));
+    pg.stop_after = 2;
+    assert_int_equal(store_readings_after(s, 0, 10, page_row, &pg), 2);
+    assert_int_equal(pg.seqs[1], r[1].seq);
+    store_close(s);
+}
+
 /* --- the rate -------------------------------------------------------- */
 
 static void test_commit_rate(void **state)
@@ -879,6 +966,8 @@ int main(void)
         cmocka_unit_test(test_reader_beside_writer),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add_event),
+        cmocka_unit_test(test_state),
+        cmocka_unit_test(test_readings_after),
         cmocka_unit_test(test_commit_rate),
     };
 
