@@ -1707,3 +1707,26 @@ size_t config_find_bus(const struct config *c, const char *name)
             return i;
     return SIZE_MAX;
 }
+
+/* Both NULL, or equal strings. */
+static bool config_str_equal(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool config_mqtt_equal(const struct config *a, const struct config *b)
+{
+    const struct mqtt_conf *x = &a->mqtt, *y = &b->mqtt;
+
+    return strcmp(a->site, b->site) == 0 && x->enabled == y->enabled &&
+           config_str_equal(x->host, y->host) && x->port == y->port &&
+           config_str_equal(x->client_id, y->client_id) &&
+           config_str_equal(x->topic_prefix, y->topic_prefix) &&
+           x->qos == y->qos && x->retain == y->retain &&
+           x->keepalive_s == y->keepalive_s &&
+           config_str_equal(x->username, y->username) &&
+           config_str_equal(x->password_file, y->password_file) &&
+           config_str_equal(x->ca_file, y->ca_file) &&
+           config_str_equal(x->cert_file, y->cert_file) &&
+           config_str_equal(x->key_file, y->key_file);
+}

@@ -106,6 +106,9 @@ struct config *config_load(const char *path, struct config_errors *errs);
 void config_free(struct config *c);
 void config_errors_release(struct config_errors *errs);
 
+/* True if a and b publish the same way: same site and mqtt settings. */
+bool config_mqtt_equal(const struct config *a, const struct config *b);
+
 /* The bus of a sensor, by index; returns SIZE_MAX if none is so named. */
 size_t config_find_bus(const struct config *c, const char *name);
 
