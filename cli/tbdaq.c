@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "sensors and the\n"
             "               coalesced request plan\n"
             "  status       last reading and quality per sensor, per-bus "
-            "error counts\n"
+            "error counts,\n"
+            "               MQTT backlog\n"
             "\n"
             "Exit status: 0 success, 1 failure, 2 usage error.\n",
             CONFIG_DEFAULT_PATH);
@@ -159,6 +160,19 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
                "ERRORS");
         rc = store_status(s, now - CLI_STATUS_RECENT_S * US_PER_S, NULL,
                           status_bus, &now);
+    }
+    if (rc == 0) {
+        int64_t acked = 0, last = 0;
+
+        rc = store_get_state(s, STORE_STATE_MQTT_ACKED, &acked) < 0 ||
+             store_last_seq(s, &last) < 0;
+        if (rc == 0 && acked == 0)
+            printf("\nMQTT: nothing published from this database\n");
+        else if (rc == 0)
+            printf("\nMQTT backlog: %lld readings not acknowledged by the "
+                   "broker (acknowledged up to seq %lld of %lld)\n",
+                   (long long)(last - acked), (long long)acked,
+                   (long long)last);
     }
     if (rc != 0)
         log_err("%s", store_errmsg(s));

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MQTT publishing, the only user of libmosquitto. The publisher runs in the
+ * main thread, driven by the main loop's poll(2): it never blocks and never
+ * starts a thread. It knows nothing of the database; the main loop feeds it
+ * readings that are already committed, in seq order, as long as
+ * publisher_room() allows, and persists publisher_acked().
+ *
+ * Delivery is at-least-once in seq order: a reading counts as acknowledged
+ * when the broker confirmed it (PUBACK for QoS 1, PUBCOMP for QoS 2) or,
+ * for QoS 0, when it was written to the socket. Messages in flight when the
+ * connection drops are sent again by libmosquitto after reconnecting (the
+ * session is persistent, clean session off), so the main loop never rewinds
+ * while the process lives; after a restart it starts again from the
+ * persisted acknowledged seq.
+ *
+ * Topics and payloads are SPEC's "MQTT". Not thread-safe.
+ */
+#ifndef TBDAQ_PUBLISH_H
+#define TBDAQ_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+
+/* Messages in flight (sent, not yet acknowledged) at most. */
+#define PUBLISH_WINDOW 1000
+/* Reconnection backoff: first and longest wait. */
+#define PUBLISH_BACKOFF_MIN_MS 250
+#define PUBLISH_BACKOFF_MAX_MS 30000
+/* Longest payload of one reading. */
+#define PUBLISH_PAYLOAD_MAX 1024
+
+/* One committed reading, as published. Strings are borrowed for the call. */
+struct pub_reading {
+    int64_t seq;
+    const char *sensor; /* the tag */
+    const char *kind;
+    const char *unit;
+    int64_t ts_us;
+    bool has_value; /* false: "value":null */
+    double value;
+    const char *quality;
+    const char *error; /* NULL unless comm_error */
+    const char *run;   /* NULL unless a run is open */
+};
+
+/*
+ * Writes SPEC's reading payload for site into buf (NUL-terminated):
+ * {"seq":..,"site":..,"sensor":..,"kind":..,"ts":"<ISO 8601 UTC µs>",
+ *  "ts_us":..,"value":..,"unit":..,"quality":..[,"error":..][,"run":..]}
+ * Numbers round-trip the double exactly (%.17g, shortest form preferred);
+ * NaN or infinite values are written as null. Strings are JSON-escaped.
+ * Returns the length, or -1 if it does not fit in len.
+ */
+int payload_reading(char *buf, size_t len, const char *site,
+                    const struct pub_reading *r);
+
+/* Topic of a reading: <prefix>/<site>/<kind>/<sensor>. Same returns. */
+int topic_reading(char *buf, size_t len, const struct config *c,
+                  const char *kind, const char *sensor);
+
+struct publisher;
+
+/*
+ * Creates the client for c->mqtt (which must be enabled): client id,
+ * persistent session, keepalive, username and password (read from
+ * password_file now), TLS, and the will (retained {"state":"offline"} on
+ * <prefix>/<site>/status). Starts connecting without blocking. version and
+ * started_us go into the online status. Returns NULL after logging why if
+ * the settings cannot work at all (e.g. password_file unreadable); broker
+ * trouble is never a reason: it is logged and retried with backoff.
+ */
+struct publisher *publisher_new(const struct config *c, const char *version,
+                                int64_t started_us);
+
+/*
+ * Publishes the retained offline status, waits at most timeout_ms for it
+ * (and for messages in flight) to be acknowledged, disconnects and frees.
+ */
+void publisher_free(struct publisher *p, int timeout_ms);
+
+/* The socket to poll, or -1 while there is none; and whether to poll for
+ * POLLOUT too. */
+int publisher_fd(const struct publisher *p);
+bool publisher_wants_write(const struct publisher *p);
+
+/* The longest the main loop may wait before calling publisher_service()
+ * (keepalive, reconnection backoff). */
+int publisher_timeout_ms(const struct publisher *p);
+
+/* Reads, writes and housekeeping as poll(2) reported; reconnects when the
+ * backoff allows. Call after every poll, with what was reported. */
+void publisher_service(struct publisher *p, bool readable, bool writable);
+
+/* Connected and accepted by the broker (CONNACK 0). */
+bool publisher_connected(const struct publisher *p);
+
+/* How many readings may be handed over now: 0 unless connected, else the
+ * room left in the in-flight window. */
+size_t publisher_room(const struct publisher *p);
+
+/*
+ * Publishes one reading (seqs must increase from call to call). Returns 0,
+ * or -1 if it was not accepted (then nothing is in flight for it and the
+ * caller offers it again later).
+ */
+int publisher_send(struct publisher *p, const struct pub_reading *r);
+
+/*
+ * The highest seq such that every reading handed to publisher_send() with
+ * a seq up to it has been acknowledged; `since` before anything was
+ * acknowledged (the value given to publisher_set_acked()).
+ */
+int64_t publisher_acked(const struct publisher *p);
+/* Tells the publisher where acknowledgement stands at start-up. */
+void publisher_set_acked(struct publisher *p, int64_t seq);
+
+/*
+ * True once after the publisher had to drop messages in flight (e.g. a
+ * reconnection whose session the broker no longer had): the caller must
+ * then offer again everything after publisher_acked(). Duplicates that
+ * follow are allowed (at-least-once); gaps are not.
+ */
+bool publisher_take_rewind(struct publisher *p);
+
+/* Publishes the retained run topic: payload is SPEC's run object. Kept and
+ * published again after each reconnect. */
+void publisher_set_run(struct publisher *p, const char *payload);
+
+#endif
