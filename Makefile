@@ -4,6 +4,7 @@
 #   make check      install missing Debian packages, build, run every test,
 #                   then build and run them all again under ASan + UBSan
 #   make demo       install, build, start simulator and daemon, show readings
+#   make bench      install, build, run the benchmarks and print the figures
 #   make format     clang-format every source; format-check only checks
 #
 # User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install.
@@ -49,7 +50,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS)
 
-.PHONY: all deps check test unit integration demo install uninstall \
+.PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean
 .DELETE_ON_ERROR:
 
@@ -114,6 +115,11 @@ check: deps
 demo: deps
 	$(MAKE) all
 	tests/demo.sh $(BUILD)
+
+# Benchmarks print their figures and never fail on timing; not in check.
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)

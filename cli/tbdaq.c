@@ -53,14 +53,8 @@ static void usage(FILE *out)
 
 static struct config *cli_config(struct cli *cli)
 {
-    struct config_errors errs = {0};
-
-    if (cli->config)
-        return cli->config;
-    cli->config = config_load(cli->config_path, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        log_err("%s", errs.v[i]);
-    config_errors_release(&errs);
+    if (!cli->config)
+        cli->config = config_load_logged(cli->config_path);
     return cli->config;
 }
 

@@ -1730,3 +1730,14 @@ bool config_mqtt_equal(const struct config *a, const struct config *b)
            config_str_equal(x->cert_file, y->cert_file) &&
            config_str_equal(x->key_file, y->key_file);
 }
+
+struct config *config_load_logged(const char *path)
+{
+    struct config_errors errs = {0};
+    struct config *c = config_load(path, &errs);
+
+    for (size_t i = 0; i < errs.n; i++)
+        log_err("%s", errs.v[i]);
+    config_errors_release(&errs);
+    return c;
+}

@@ -104,6 +104,8 @@ struct config_errors {
  */
 struct config *config_load(const char *path, struct config_errors *errs);
 void config_free(struct config *c);
+/* config_load(), logging each error with log_err(). */
+struct config *config_load_logged(const char *path);
 void config_errors_release(struct config_errors *errs);
 
 /* True if a and b publish the same way: same site and mqtt settings. */

@@ -62,20 +62,8 @@ struct poller {
     atomic_uint_fast64_t polls, failures, readings, missed;
 };
 
-static void poller_event(struct poller *pl, const char *kind, const char *fmt,
-                         ...) __attribute__((format(printf, 3, 4)));
-
-static void poller_event(struct poller *pl, const char *kind, const char *fmt,
-                         ...)
+static void poller_push_event(struct poller *pl, struct queue_item it)
 {
-    struct queue_item it = {.type = QUEUE_EVENT};
-    va_list ap;
-
-    it.u.event.ts_us = time_real_us();
-    snprintf(it.u.event.kind, sizeof(it.u.event.kind), "%s", kind);
-    va_start(ap, fmt);
-    vsnprintf(it.u.event.detail, sizeof(it.u.event.detail), fmt, ap);
-    va_end(ap);
     queue_push(pl->queue, &it, 1, 0);
 }
 
@@ -106,8 +94,8 @@ static void poller_link_down(struct poller *pl, int err, int64_t now)
     pl->reconnect_at = now;
     pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
     log_warnx("bus '%s' is down: %s", pl->busconf->name, bus_strerror(err));
-    poller_event(pl, "bus_down", "bus '%s': %s", pl->busconf->name,
-                 bus_strerror(err));
+    poller_push_event(pl, queue_event("bus_down", "bus '%s': %s",
+                                      pl->busconf->name, bus_strerror(err)));
 }
 
 /* Called when the device answered (a response or an exception): the link
@@ -119,9 +107,11 @@ static void poller_link_up(struct poller *pl, int64_t now)
     pl->down = false;
     log_info("bus '%s' is up again after %.1f s", pl->busconf->name,
              (double)(now - pl->down_since) / NS_PER_S);
-    poller_event(pl, "bus_up", "bus '%s': up after %.1f s (was: %s)",
-                 pl->busconf->name, (double)(now - pl->down_since) / NS_PER_S,
-                 bus_strerror(pl->link_errno));
+    poller_push_event(pl, queue_event("bus_up",
+                                      "bus '%s': up after %.1f s (was: %s)",
+                                      pl->busconf->name,
+                                      (double)(now - pl->down_since) / NS_PER_S,
+                                      bus_strerror(pl->link_errno)));
 }
 
 /* Tries to connect if the backoff allows; returns true if connected. */
@@ -242,9 +232,11 @@ static void poller_report_missed(struct poller *pl, int64_t now, bool force)
         log_warnx("bus '%s' unit %d: %lld slots of %d ms missed (%s)",
                   pl->busconf->name, r->unit_id, (long long)pr->missed_pending,
                   r->interval_ms, names);
-        poller_event(pl, "missed", "%s: %lld slots missed on bus '%s' unit %d",
-                     names, (long long)pr->missed_pending, pl->busconf->name,
-                     r->unit_id);
+        poller_push_event(
+            pl,
+            queue_event("missed", "%s: %lld slots missed on bus '%s' unit %d",
+                        names, (long long)pr->missed_pending, pl->busconf->name,
+                        r->unit_id));
         pr->missed_pending = 0;
     }
 }

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -47,6 +49,19 @@ static void cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(c, &attr);
     pthread_condattr_destroy(&attr);
+}
+
+struct queue_item queue_event(const char *kind, const char *fmt, ...)
+{
+    struct queue_item it = {.type = QUEUE_EVENT};
+    va_list ap;
+
+    it.u.event.ts_us = time_real_us();
+    snprintf(it.u.event.kind, sizeof(it.u.event.kind), "%s", kind);
+    va_start(ap, fmt);
+    vsnprintf(it.u.event.detail, sizeof(it.u.event.detail), fmt, ap);
+    va_end(ap);
+    return it;
 }
 
 struct queue *queue_new(size_t capacity)

@@ -29,6 +29,11 @@ struct queue_item {
     } u;
 };
 
+/* Makes an event item: now, kind, and the formatted detail (cut to
+ * EVENT_DETAIL_MAX). */
+struct queue_item queue_event(const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 struct queue;
 
 /* A queue of capacity items. Aborts if out of memory. */
