@@ -25,6 +25,7 @@
 #include "daemon/notify.h"
 #include "daemon/plan.h"
 #include "daemon/poller.h"
+#include "daemon/publish.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
 
@@ -37,7 +38,16 @@
 /* How often STATUS= is refreshed when nothing else wakes the loop. */
 #define DAEMON_STATUS_MS 2000
 /* Time allowed for the last commit at shutdown (SPEC: exit within 5 s). */
-#define DAEMON_STOP_COMMIT_MS 2000
+#define DAEMON_STOP_COMMIT_MS 1500
+/* Time allowed at shutdown to publish the backlog, then the offline
+ * status; together with the commit, well inside SPEC's 5 s. */
+#define DAEMON_STOP_PUBLISH_MS 1000
+#define DAEMON_STOP_OFFLINE_MS 1000
+/* Readings read back from the database per query for publishing. */
+#define DAEMON_PUBLISH_PAGE 500
+/* How often the acknowledged seq is persisted (a restart republishes at
+ * most this much that was already delivered). */
+#define DAEMON_ACKED_SAVE_MS 1000
 
 struct batch {
     struct reading *readings;
@@ -61,6 +71,13 @@ struct daemon {
     uint64_t commit_failures; /* consecutive */
     int64_t last_status;
     uint64_t status_committed;
+    int64_t last_seq; /* of the newest committed reading */
+
+    int64_t started_us;    /* for the online status's "since" */
+    struct publisher *pub; /* NULL without an mqtt group */
+    int64_t pub_cursor;    /* highest seq handed to the publisher */
+    int64_t acked_saved;   /* the acknowledged seq last persisted */
+    int64_t acked_save_at; /* next time to persist it, CLOCK_MONOTONIC */
 };
 
 static atomic_bool want_stop;
@@ -112,17 +129,6 @@ static void *signal_main(void *arg)
     }
 }
 
-static struct config *daemon_load_config(const char *path)
-{
-    struct config_errors errs = {0};
-    struct config *c = config_load(path, &errs);
-
-    for (size_t i = 0; i < errs.n; i++)
-        log_err("%s", errs.v[i]);
-    config_errors_release(&errs);
-    return c;
-}
-
 static void batch_add(struct daemon *d, const struct queue_item *it,
                       int64_t now)
 {
@@ -140,20 +146,8 @@ static void batch_add(struct daemon *d, const struct queue_item *it,
     }
 }
 
-static void batch_event(struct daemon *d, const char *kind, const char *fmt,
-                        ...) __attribute__((format(printf, 3, 4)));
-
-static void batch_event(struct daemon *d, const char *kind, const char *fmt,
-                        ...)
+static void batch_add_item(struct daemon *d, struct queue_item it)
 {
-    struct queue_item it = {.type = QUEUE_EVENT};
-    va_list ap;
-
-    it.u.event.ts_us = time_real_us();
-    snprintf(it.u.event.kind, sizeof(it.u.event.kind), "%s", kind);
-    va_start(ap, fmt);
-    vsnprintf(it.u.event.detail, sizeof(it.u.event.detail), fmt, ap);
-    va_end(ap);
     batch_add(d, &it, time_mono_ns());
 }
 
@@ -177,6 +171,8 @@ static int batch_commit(struct daemon *d)
                  (unsigned long long)d->commit_failures);
     d->commit_failures = 0;
     d->committed += b->nreadings;
+    if (b->nreadings > 0)
+        d->last_seq = b->readings[b->nreadings - 1].seq;
     log_debug("committed %zu readings, %zu events", b->nreadings, b->nevents);
     b->nreadings = 0;
     b->nevents = 0;
@@ -190,15 +186,27 @@ static int batch_commit(struct daemon *d)
  */
 static void daemon_drain(struct daemon *d, int64_t deadline)
 {
-    struct pollfd fds[1] = {{.fd = queue_fd(d->queue), .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = queue_fd(d->queue), .events = POLLIN},
+                            {.fd = -1}};
     int64_t wait_ns = deadline - time_mono_ns();
     int timeout_ms = 0;
     size_t n;
 
     if (wait_ns > 0)
         timeout_ms = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
-    if (poll(fds, 1, timeout_ms) < 0 && errno != EINTR)
+    if (d->pub) {
+        int pt = publisher_timeout_ms(d->pub);
+
+        fds[1].fd = publisher_fd(d->pub);
+        fds[1].events = POLLIN | (publisher_wants_write(d->pub) ? POLLOUT : 0);
+        if (pt < timeout_ms)
+            timeout_ms = pt;
+    }
+    if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
+    if (d->pub)
+        publisher_service(d->pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
+                          fds[1].revents & POLLOUT);
     queue_clear_fd(d->queue);
     while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0) {
         int64_t now = time_mono_ns();
@@ -206,6 +214,132 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
         for (size_t i = 0; i < n; i++)
             batch_add(d, &d->items[i], now);
     }
+}
+
+static int publish_row(const struct store_row *row, void *arg)
+{
+    struct daemon *d = arg;
+    struct pub_reading r = {
+        .seq = row->seq,
+        .sensor = row->tag,
+        .kind = row->kind,
+        .unit = row->unit,
+        .ts_us = row->ts_us,
+        .has_value = row->has_value,
+        .value = row->value,
+        .quality = row->quality,
+        .error = row->error,
+    };
+
+    if (publisher_send(d->pub, &r) < 0)
+        return 1;
+    d->pub_cursor = row->seq;
+    return 0;
+}
+
+/*
+ * Hands the publisher what is committed and not yet handed over, oldest
+ * first, as far as its window allows; then persists the acknowledged seq
+ * now and then. The database is the source: what the broker has not
+ * acknowledged is published again after a restart.
+ */
+static void daemon_publish(struct daemon *d, bool save_now)
+{
+    size_t room;
+    int64_t acked, now;
+
+    if (!d->pub)
+        return;
+    if (publisher_take_rewind(d->pub))
+        d->pub_cursor = publisher_acked(d->pub);
+    while (d->pub_cursor < d->last_seq && (room = publisher_room(d->pub))) {
+        int64_t before = d->pub_cursor;
+        int n = store_readings_after(
+            d->store, d->pub_cursor,
+            room < DAEMON_PUBLISH_PAGE ? room : DAEMON_PUBLISH_PAGE,
+            publish_row, d);
+
+        if (n <= 0) {
+            if (n < 0)
+                log_err("cannot read readings to publish: %s",
+                        store_errmsg(d->store));
+            break;
+        }
+        if (d->pub_cursor == before)
+            break; /* the publisher refused; offer it again later */
+    }
+    acked = publisher_acked(d->pub);
+    now = time_mono_ns();
+    if (acked != d->acked_saved && (save_now || now >= d->acked_save_at)) {
+        if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) == 0)
+            d->acked_saved = acked;
+        else
+            log_err("%s", store_errmsg(d->store));
+        d->acked_save_at = now + DAEMON_ACKED_SAVE_MS * NS_PER_MS;
+    }
+}
+
+/* Creates the publisher and tells it where acknowledgement stands. The
+ * first time a database is published from, it starts at its end. */
+static int daemon_start_publisher(struct daemon *d)
+{
+    int64_t acked;
+
+    if (!d->config->mqtt.enabled)
+        return 0;
+    if (store_get_state(d->store, STORE_STATE_MQTT_ACKED, &acked) < 0 ||
+        store_last_seq(d->store, &d->last_seq) < 0) {
+        log_err("%s", store_errmsg(d->store));
+        return -1;
+    }
+    if (acked == 0 && d->last_seq > 0)
+        log_info("publishing from this database for the first time; its "
+                 "%lld earlier readings are not published",
+                 (long long)d->last_seq);
+    if (acked == 0)
+        acked = d->last_seq;
+    if (acked > d->last_seq) {
+        log_warnx("acknowledged seq %lld is beyond the last reading %lld; "
+                  "publishing from the last reading",
+                  (long long)acked, (long long)d->last_seq);
+        acked = d->last_seq;
+    }
+    if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) < 0) {
+        log_err("%s", store_errmsg(d->store));
+        return -1;
+    }
+    if (!(d->pub = publisher_new(d->config, TBDAQ_VERSION, d->started_us)))
+        return -1;
+    publisher_set_acked(d->pub, acked);
+    d->pub_cursor = acked;
+    d->acked_saved = acked;
+    if (acked < d->last_seq)
+        log_info("%lld readings not yet acknowledged by the broker will be "
+                 "published first",
+                 (long long)(d->last_seq - acked));
+    return 0;
+}
+
+/* At shutdown: publish what can be in the time allowed, persist where
+ * acknowledgement stands, publish offline and disconnect. */
+static void daemon_stop_publisher(struct daemon *d)
+{
+    int64_t give_up = time_mono_ns() + DAEMON_STOP_PUBLISH_MS * NS_PER_MS;
+
+    if (!d->pub)
+        return;
+    while (publisher_connected(d->pub) &&
+           publisher_acked(d->pub) < d->last_seq && time_mono_ns() < give_up) {
+        daemon_publish(d, false);
+        daemon_drain(d, time_mono_ns() + 20 * NS_PER_MS);
+    }
+    daemon_publish(d, true);
+    if (publisher_acked(d->pub) < d->last_seq)
+        log_info("%lld readings not acknowledged by the broker; they are "
+                 "published after the next start",
+                 (long long)(d->last_seq - publisher_acked(d->pub)));
+    publisher_free(d->pub, DAEMON_STOP_OFFLINE_MS);
+    d->pub = NULL;
 }
 
 static int daemon_start_pollers(struct daemon *d)
@@ -264,19 +398,20 @@ static void daemon_reload(struct daemon *d)
 
     notify_reloading();
     log_info("reloading %s", d->config_path);
-    nc = daemon_load_config(d->config_path);
+    nc = config_load_logged(d->config_path);
     if (!nc) {
         log_err("configuration rejected; the running one stays in force");
-        batch_event(d, "reload_failed", "%s: invalid configuration",
-                    d->config_path);
+        batch_add_item(d,
+                       queue_event("reload_failed", "%s: invalid configuration",
+                                   d->config_path));
         goto done;
     }
     if (strcmp(nc->database, d->config->database) != 0)
         log_warnx("a new 'database' takes effect only at restart");
     if (store_sync_sensors(d->store, nc) < 0) {
         log_err("configuration not applied: %s", store_errmsg(d->store));
-        batch_event(d, "reload_failed", "%s: %s", d->config_path,
-                    store_errmsg(d->store));
+        batch_add_item(d, queue_event("reload_failed", "%s: %s", d->config_path,
+                                      store_errmsg(d->store)));
         config_free(nc);
         goto done;
     }
@@ -285,11 +420,17 @@ static void daemon_reload(struct daemon *d)
     plan_release(&d->plan);
     nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
     strcpy(nc->database, d->config->database);
+    if (d->pub && !config_mqtt_equal(d->config, nc)) {
+        log_info("MQTT settings changed; reconnecting");
+        daemon_stop_publisher(d);
+    }
     config_free(d->config);
     d->config = nc;
     d->plan = np;
+    if (!d->pub && daemon_start_publisher(d) < 0)
+        log_err("MQTT publishing stays off until the next good reload");
     log_set_level(nc->log_level);
-    batch_event(d, "config", "%s", nc->sha256);
+    batch_add_item(d, queue_event("config", "%s", nc->sha256));
     if (daemon_start_pollers(d) < 0)
         atomic_store(&want_stop, true);
     log_info("configuration reloaded: %zu sensors in %zu requests",
@@ -313,13 +454,18 @@ static void daemon_status(struct daemon *d, int64_t now)
         missed += st.missed;
         down += !st.connected;
     }
-    notify_status("%.0f readings/s, %llu recorded, %llu failed polls, "
-                  "%llu missed slots, %llu buses down%s",
-                  (double)(d->committed - d->status_committed) / secs,
-                  (unsigned long long)d->committed,
-                  (unsigned long long)failures, (unsigned long long)missed,
-                  (unsigned long long)down,
-                  d->commit_failures ? ", DATABASE NOT WRITABLE" : "");
+    notify_status(
+        "%.0f readings/s, %llu recorded, %llu failed polls, "
+        "%llu missed slots, %llu buses down, MQTT %s, backlog "
+        "%lld%s",
+        (double)(d->committed - d->status_committed) / secs,
+        (unsigned long long)d->committed, (unsigned long long)failures,
+        (unsigned long long)missed, (unsigned long long)down,
+        !d->pub                       ? "off"
+        : publisher_connected(d->pub) ? "connected"
+                                      : "disconnected",
+        d->pub ? (long long)(d->last_seq - publisher_acked(d->pub)) : 0LL,
+        d->commit_failures ? ", DATABASE NOT WRITABLE" : "");
     d->status_committed = d->committed;
     d->last_status = now;
 }
@@ -340,6 +486,7 @@ static int daemon_run(struct daemon *d)
         if (b->nreadings + b->nevents > 0 &&
             (now >= b->due || b->nreadings >= DAEMON_BATCH_MAX))
             batch_commit(d);
+        daemon_publish(d, false);
         if (atomic_exchange(&want_reload, false))
             daemon_reload(d);
         daemon_status(d, now);
@@ -348,8 +495,9 @@ static int daemon_run(struct daemon *d)
     log_info("stopping");
     notify_stopping();
     daemon_stop_pollers(d);
-    batch_event(d, "stop", "%llu readings recorded since start",
-                (unsigned long long)(d->committed + d->batch.nreadings));
+    batch_add_item(d, queue_event("stop", "%llu readings recorded since start",
+                                  (unsigned long long)(d->committed +
+                                                       d->batch.nreadings)));
     {
         int64_t give_up = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
         struct timespec pause = {0, 50 * 1000 * 1000};
@@ -364,6 +512,7 @@ static int daemon_run(struct daemon *d)
             nanosleep(&pause, NULL);
         }
     }
+    daemon_stop_publisher(d);
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->committed);
     return rc;
@@ -407,7 +556,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (!(d.config = daemon_load_config(d.config_path)))
+    if (!(d.config = config_load_logged(d.config_path)))
         return 1;
     plan_build(d.config, &d.plan);
     if (check_only) {
@@ -437,6 +586,9 @@ int main(int argc, char **argv)
         log_err("%s", store_errmsg(d.store));
         goto out_store;
     }
+    d.started_us = time_real_us();
+    if (daemon_start_publisher(&d) < 0)
+        goto out_store;
     d.queue = queue_new(DAEMON_QUEUE_CAPACITY);
     d.items = xcalloc(DAEMON_POP_MAX, sizeof(*d.items));
     signal_queue = d.queue;
@@ -469,6 +621,8 @@ out_queue:
     free(d.batch.readings);
     free(d.batch.events);
 out_store:
+    if (d.pub)
+        publisher_free(d.pub, 0);
     store_close(d.store);
 out_config:
     plan_release(&d.plan);

@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MQTT publishing with libmosquitto, driven by the main loop's poll(2):
+ * this file is the only one that includes mosquitto.h. It keeps its own
+ * connection state (libmosquitto's threaded loop and its reconnect logic are
+ * not used), a window of readings in flight in send order, and the
+ * contiguous acknowledged watermark the main loop persists.
+ *
+ * What libmosquitto 2.0.11 does with messages in flight when the connection
+ * drops, read in its source (lib/connect.c, lib/messages_mosq.c,
+ * lib/handle_connack.c) and verified by test_resend in
+ * tests/unit/test_publish.c against a real mosquitto 2.0.11, through a proxy
+ * that holds either direction and then cuts the connection:
+ *
+ * - QoS 1 and 2 messages stay in the client's out list across a reconnect.
+ *   At CONNACK 0, whatever the broker says about the session, they are sent
+ *   again (after whatever on_connect published): a PUBLISH with DUP set for
+ *   QoS 1 and for QoS 2 without PUBREC, a PUBREL for QoS 2 that had its
+ *   PUBREC. on_publish then fires at PUBACK or PUBCOMP as usual, with the
+ *   same mids, so tracking survives the reconnect.
+ * - Broker kept the session (it stayed up, or restarted with persistence):
+ *   every message arrives, QoS 1 and 2. Verified.
+ * - Broker lost the session (restarted without persistence, CONNACK says no
+ *   session present): QoS 1 arrives, the re-sent PUBLISH is a new message to
+ *   it; so does QoS 2 cut before PUBREC. QoS 2 cut after PUBREC is lost: the
+ *   broker holds a QoS 2 message until PUBREL and lost it with the session,
+ *   yet answers the re-sent PUBREL with PUBCOMP, and on_publish fires for a
+ *   message no subscriber ever sees (test: 12 acknowledged, 0 delivered).
+ *   CONNACK does not say which messages were past PUBREC, so for QoS 2
+ *   without a session all tracking is dropped and the caller rewinds
+ *   (publisher_take_rewind()). libmosquitto's stale re-sends still go out:
+ *   harmless duplicates whose mids match nothing any more.
+ * - QoS 0 messages not yet written when the connection drops are discarded
+ *   with the socket and never reach on_publish: tracking is dropped at the
+ *   disconnect and the caller rewinds.
+ *
+ * One more loss, in the broker: see PUBLISH_QOS2_INFLIGHT.
+ */
+#include "daemon/publish.h"
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+/* Messages besides readings that may be in flight together: the online or
+ * offline status and the run topic. libmosquitto's send maximum leaves them
+ * room, so a full window of readings never makes it queue. */
+#define PUBLISH_EXTRA_INFLIGHT 4
+/*
+ * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
+ * window itself and releases them as PUBCOMPs arrive. mosquitto 2.0.11
+ * allows a client max_inflight_messages (default 20) QoS 2 messages
+ * awaiting PUBREL, and over that answers an MQTT 3.1.1 client with a plain
+ * PUBREC and drops the message: the client cannot tell. Found by
+ * tests/unit/test_publish.c (a burst of QoS 2 readings lost all but 20).
+ */
+#define PUBLISH_QOS2_INFLIGHT 16
+/* Longest a connection may take to reach CONNACK before it is abandoned and
+ * tried again: a broker that accepts TCP and never answers must not hold us
+ * for a whole keepalive (up to an hour). */
+#define PUBLISH_CONNECT_TIMEOUT_MS 10000
+/* Longest the main loop may sleep while a socket is open: libmosquitto
+ * counts keepalive in seconds and needs loop_misc() to send PINGREQ. */
+#define PUBLISH_TICK_MS 1000
+/* Longest wait for one poll(2) while publisher_free() flushes. */
+#define PUBLISH_FLUSH_POLL_MS 100
+/* Longest topic: prefix, site, kind and sensor are bounded by the config. */
+#define PUBLISH_TOPIC_MAX 512
+/* Longest reason text kept for the next complaint. */
+#define PUBLISH_WHY_MAX 160
+/* Shortest precision %g is tried with before 16 and 17 digits. */
+#define PUBLISH_DIGITS_MIN 15
+#define PUBLISH_DIGITS_MAX 17
+
+/* CONNACK flags: the broker resumed a session it kept for this client. */
+#define PUBLISH_SESSION_PRESENT 0x01
+
+static const char publish_offline[] = "{\"state\":\"offline\"}";
+static const char publish_idle[] = "{\"state\":\"idle\"}";
+
+/* One reading in flight. mid is written by mosquitto_publish(). */
+struct flight {
+    int64_t seq;
+    int mid;
+    bool done;
+};
+
+/* Where the failure being complained about came from; with its code it
+ * tells one failure streak from the next. */
+enum fail_source {
+    FAIL_NONE = 0,
+    FAIL_CONNECT, /* mosquitto_connect_async() or reconnect refused at once */
+    FAIL_CONNACK, /* the broker answered CONNACK with a refusal */
+    FAIL_DROP,    /* the connection closed (lost, TLS, keepalive) */
+    FAIL_TIMEOUT, /* no CONNACK within PUBLISH_CONNECT_TIMEOUT_MS */
+};
+
+struct publisher {
+    struct mosquitto *mosq;
+    char *host;
+    int port;
+    int keepalive_s;
+    int qos;
+    bool retain;
+    char *prefix;
+    char *site;
+    char *status_topic;
+    char *run_topic;
+    char *online;      /* the online status payload */
+    char *run_payload; /* the last given to publisher_set_run() */
+
+    bool started;       /* mosquitto_connect_async() was called once */
+    bool connected;     /* CONNACK 0 and no disconnect since */
+    bool socket_open;   /* an attempt or a connection holds a socket */
+    int64_t attempt_ns; /* when the current attempt started */
+    int64_t next_ns;    /* no attempt before this (CLOCK_MONOTONIC) */
+    int backoff_ms;
+
+    /* The failure noticed since the last attempt, not yet complained. */
+    enum fail_source why_source;
+    int why_code;
+    char why[PUBLISH_WHY_MAX];
+    /* The streak being complained about: its first failure was logged. */
+    enum fail_source streak_source;
+    int streak_code;
+    unsigned streak_count;
+
+    struct flight *ring; /* PUBLISH_WINDOW entries, oldest at head */
+    size_t head, n;
+    int64_t acked;
+    bool rewind;
+
+    int offline_mid; /* the offline status sent by publisher_free() */
+    bool offline_done;
+};
+
+/* libmosquitto's global state is initialised once for all publishers. */
+static unsigned publish_lib_users;
+
+/* --- payloads ---------------------------------------------------------- */
+
+/* A bounded output buffer; once over, everything after is dropped. */
+struct out {
+    char *buf;
+    size_t len, pos;
+    bool over;
+};
+
+static void out_raw(struct out *o, const char *s, size_t n)
+{
+    if (o->over || n >= o->len - o->pos) {
+        o->over = true;
+        return;
+    }
+    memcpy(o->buf + o->pos, s, n);
+    o->pos += n;
+    o->buf[o->pos] = '\0';
+}
+
+static void out_str(struct out *o, const char *s)
+{
+    out_raw(o, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and every control character escaped,
+ * because error texts come from libmodbus and may hold anything. */
+static void out_json(struct out *o, const char *s)
+{
+    if (!s) {
+        out_str(o, "null");
+        return;
+    }
+    out_raw(o, "\"", 1);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc[8];
+
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)ch;
+            out_raw(o, esc, 2);
+        } else if (ch < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", ch);
+            out_raw(o, esc, 6);
+        } else {
+            out_raw(o, s, 1);
+        }
+    }
+    out_raw(o, "\"", 1);
+}
+
+static void out_int(struct out *o, int64_t v)
+{
+    char tmp[32];
+
+    snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+    out_str(o, tmp);
+}
+
+/* The shortest of %.15g, %.16g and %.17g that reads back to the same bits;
+ * %.17g always does. JSON has no NaN or infinity: those are null. */
+static void out_double(struct out *o, double v)
+{
+    char tmp[40];
+
+    if (!isfinite(v)) {
+        out_str(o, "null");
+        return;
+    }
+    for (int digits = PUBLISH_DIGITS_MIN; digits <= PUBLISH_DIGITS_MAX;
+         digits++) {
+        double back;
+
+        snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
+        back = strtod(tmp, NULL);
+        if (memcmp(&back, &v, sizeof(v)) == 0)
+            break;
+    }
+    out_str(o, tmp);
+}
+
+int payload_reading(char *buf, size_t len, const char *site,
+                    const struct pub_reading *r)
+{
+    struct out o = {buf, len, 0, len == 0};
+    char ts[TIME_ISO_LEN];
+
+    if (len > 0)
+        buf[0] = '\0';
+    time_format_iso(r->ts_us, ts);
+    out_str(&o, "{\"seq\":");
+    out_int(&o, r->seq);
+    out_str(&o, ",\"site\":");
+    out_json(&o, site);
+    out_str(&o, ",\"sensor\":");
+    out_json(&o, r->sensor);
+    out_str(&o, ",\"kind\":");
+    out_json(&o, r->kind);
+    out_str(&o, ",\"ts\":");
+    out_json(&o, ts);
+    out_str(&o, ",\"ts_us\":");
+    out_int(&o, r->ts_us);
+    out_str(&o, ",\"value\":");
+    if (r->has_value)
+        out_double(&o, r->value);
+    else
+        out_str(&o, "null");
+    out_str(&o, ",\"unit\":");
+    out_json(&o, r->unit);
+    out_str(&o, ",\"quality\":");
+    out_json(&o, r->quality);
+    if (r->error) {
+        out_str(&o, ",\"error\":");
+        out_json(&o, r->error);
+    }
+    if (r->run) {
+        out_str(&o, ",\"run\":");
+        out_json(&o, r->run);
+    }
+    out_str(&o, "}");
+    if (o.over) {
+        if (len > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    return (int)o.pos;
+}
+
+static int publish_topic(char *buf, size_t len, const char *prefix,
+                         const char *site, const char *kind, const char *sensor)
+{
+    int n = snprintf(buf, len, "%s/%s/%s/%s", prefix, site, kind, sensor);
+
+    if (n < 0 || (size_t)n >= len) {
+        if (len > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+int topic_reading(char *buf, size_t len, const struct config *c,
+                  const char *kind, const char *sensor)
+{
+    return publish_topic(buf, len, c->mqtt.topic_prefix, c->site, kind, sensor);
+}
+
+static char *publish_sprintf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static char *publish_sprintf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *s;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    s = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* --- the window of readings in flight ---------------------------------- */
+
+static struct flight *publish_slot(struct publisher *p, size_t i)
+{
+    return &p->ring[(p->head + i) % PUBLISH_WINDOW];
+}
+
+/* Acknowledged: the watermark moves over every finished entry at the
+ * head. Unknown mids (status, run, re-sends after a rewind) are ignored. */
+static void publish_ack(struct publisher *p, int mid)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        struct flight *f = publish_slot(p, i);
+
+        if (f->mid == mid && !f->done) {
+            f->done = true;
+            break;
+        }
+    }
+    while (p->n > 0 && p->ring[p->head].done) {
+        p->acked = p->ring[p->head].seq;
+        p->head = (p->head + 1) % PUBLISH_WINDOW;
+        p->n--;
+    }
+}
+
+/* Forgets everything in flight; the caller offers it again. */
+static void publish_drop_window(struct publisher *p, const char *why)
+{
+    if (p->n == 0)
+        return;
+    log_info("mqtt: %zu readings after seq %" PRId64 " will be sent again (%s)",
+             p->n, p->acked, why);
+    p->head = 0;
+    p->n = 0;
+    p->rewind = true;
+}
+
+/* --- connection -------------------------------------------------------- */
+
+/* Notes why the connection failed; the first note since the last attempt
+ * wins (a refused CONNACK is also a closed connection). */
+static void publish_note(struct publisher *p, enum fail_source src, int code,
+                         const char *why)
+{
+    if (p->why_source != FAIL_NONE)
+        return;
+    p->why_source = src;
+    p->why_code = code;
+    snprintf(p->why, sizeof(p->why), "%s", why);
+}
+
+/* The text of a libmosquitto error; MOSQ_ERR_ERRNO means errno says. */
+static const char *publish_strerror(int rc, int errnum)
+{
+    if (rc == MOSQ_ERR_ERRNO)
+        return strerror(errnum);
+    return mosquitto_strerror(rc);
+}
+
+/*
+ * The attempt or connection is over: complain once per streak of the same
+ * failure (counting the rest), and wait before the next attempt, twice as
+ * long as the last time.
+ */
+static void publish_down(struct publisher *p, bool was_connected)
+{
+    enum fail_source src = p->why_source;
+    int code = p->why_code;
+
+    if (src == FAIL_NONE) {
+        src = FAIL_DROP;
+        code = MOSQ_ERR_CONN_LOST;
+        snprintf(p->why, sizeof(p->why), "%s",
+                 mosquitto_strerror(MOSQ_ERR_CONN_LOST));
+    }
+    if (was_connected) {
+        log_warnx("mqtt: lost connection to broker '%s:%d': %s", p->host,
+                  p->port, p->why);
+        /* Complain about the first failure to reconnect, whatever. */
+        p->streak_source = FAIL_NONE;
+        p->streak_code = 0;
+        p->streak_count = 0;
+    } else if (src != p->streak_source || code != p->streak_code) {
+        log_err("mqtt: cannot connect to broker '%s:%d': %s (retrying)",
+                p->host, p->port, p->why);
+        p->streak_source = src;
+        p->streak_code = code;
+        p->streak_count = 1;
+    } else {
+        p->streak_count++;
+        log_debug("mqtt: broker '%s:%d': %s (%u times)", p->host, p->port,
+                  p->why, p->streak_count);
+    }
+    p->why_source = FAIL_NONE;
+    p->connected = false;
+    p->socket_open = false;
+    if (p->qos == 0)
+        publish_drop_window(p, "QoS 0 messages not written are lost");
+    p->next_ns = time_mono_ns() + p->backoff_ms * NS_PER_MS;
+    p->backoff_ms *= 2;
+    if (p->backoff_ms > PUBLISH_BACKOFF_MAX_MS)
+        p->backoff_ms = PUBLISH_BACKOFF_MAX_MS;
+}
+
+/* Starts an attempt without waiting for it. A reconnect closes the
+ * previous socket, if any, itself. */
+static void publish_attempt(struct publisher *p)
+{
+    int rc;
+
+    p->why_source = FAIL_NONE;
+    p->attempt_ns = time_mono_ns();
+    errno = 0;
+    if (!p->started)
+        rc = mosquitto_connect_async(p->mosq, p->host, p->port, p->keepalive_s);
+    else
+        rc = mosquitto_reconnect_async(p->mosq);
+    p->started = true;
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0) {
+        p->socket_open = true;
+        return;
+    }
+    publish_note(p, FAIL_CONNECT, rc == MOSQ_ERR_ERRNO ? 1000 + errno : rc,
+                 publish_strerror(rc, errno));
+    publish_down(p, false);
+}
+
+static void publish_retained(struct publisher *p, const char *topic,
+                             const char *payload, int *mid)
+{
+    int rc = mosquitto_publish(p->mosq, mid, topic, (int)strlen(payload),
+                               payload, p->qos, true);
+
+    if (rc != MOSQ_ERR_SUCCESS)
+        log_warnx("mqtt: cannot publish '%s': %s", topic,
+                  mosquitto_strerror(rc));
+}
+
+static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
+                               int flags)
+{
+    struct publisher *p = arg;
+
+    (void)mosq;
+    if (rc != 0) {
+        publish_note(p, FAIL_CONNACK, rc, mosquitto_connack_string(rc));
+        return;
+    }
+    p->connected = true;
+    p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
+    if (p->streak_count > 0)
+        log_info("mqtt: connected to broker %s:%d (after %u failed "
+                 "attempt%s)",
+                 p->host, p->port, p->streak_count,
+                 p->streak_count == 1 ? "" : "s");
+    else
+        log_info("mqtt: connected to broker %s:%d", p->host, p->port);
+    p->streak_source = FAIL_NONE;
+    p->streak_code = 0;
+    p->streak_count = 0;
+    if (p->qos == 2 && !(flags & PUBLISH_SESSION_PRESENT))
+        publish_drop_window(p, "the broker lost the session");
+    publish_retained(p, p->status_topic, p->online, NULL);
+    publish_retained(p, p->run_topic, p->run_payload, NULL);
+}
+
+static void publish_on_disconnect(struct mosquitto *mosq, void *arg, int rc)
+{
+    struct publisher *p = arg;
+
+    (void)mosq;
+    if (rc != MOSQ_ERR_SUCCESS)
+        publish_note(p, FAIL_DROP, rc, mosquitto_strerror(rc));
+}
+
+static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
+{
+    struct publisher *p = arg;
+
+    (void)mosq;
+    if (mid == p->offline_mid)
+        p->offline_done = true;
+    publish_ack(p, mid);
+}
+
+/* libmosquitto's own packet traces (MOSQ_LOG_DEBUG) name every PUBLISH and
+ * PUBACK: too many even for -v. Its other messages are debug for us. */
+static void publish_on_log(struct mosquitto *mosq, void *arg, int level,
+                           const char *str)
+{
+    (void)mosq;
+    (void)arg;
+    if (level != MOSQ_LOG_DEBUG)
+        log_debug("mqtt: %s", str);
+}
+
+/* The first line of path, without its line end, or NULL. */
+static char *publish_read_password(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    if (!f) {
+        log_err("cannot read password_file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    errno = 0;
+    n = getline(&line, &cap, f);
+    if (n < 0) {
+        if (ferror(f))
+            log_err("cannot read password_file '%s': %s", path,
+                    strerror(errno));
+        else
+            log_err("password_file '%s' is empty", path);
+        free(line);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
+{
+    int rc;
+
+    mosquitto_int_option(p->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         MQTT_PROTOCOL_V311);
+    rc = mosquitto_int_option(p->mosq, MOSQ_OPT_SEND_MAXIMUM,
+                              m->qos == 2
+                                  ? PUBLISH_QOS2_INFLIGHT
+                                  : PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: cannot set the send maximum: %s",
+                mosquitto_strerror(rc));
+        return -1;
+    }
+    mosquitto_connect_with_flags_callback_set(p->mosq, publish_on_connect);
+    mosquitto_disconnect_callback_set(p->mosq, publish_on_disconnect);
+    mosquitto_publish_callback_set(p->mosq, publish_on_publish);
+    mosquitto_log_callback_set(p->mosq, publish_on_log);
+
+    if (m->username) {
+        char *password = NULL;
+
+        if (m->password_file) {
+            password = publish_read_password(m->password_file);
+            if (!password)
+                return -1;
+        }
+        rc = mosquitto_username_pw_set(p->mosq, m->username, password);
+        if (password) {
+            explicit_bzero(password, strlen(password));
+            free(password);
+        }
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_err("mqtt: cannot use username '%s': %s", m->username,
+                    mosquitto_strerror(rc));
+            return -1;
+        }
+    }
+
+    if (m->ca_file || m->cert_file) {
+        /* Without a CA file, the system's CAs judge the broker. */
+        if (!m->ca_file)
+            mosquitto_int_option(p->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+        rc = mosquitto_tls_set(p->mosq, m->ca_file, NULL, m->cert_file,
+                               m->key_file, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_err("mqtt.tls: cannot use ca_file '%s', cert_file '%s', "
+                    "key_file '%s': %s",
+                    m->ca_file ? m->ca_file : "",
+                    m->cert_file ? m->cert_file : "",
+                    m->key_file ? m->key_file : "", mosquitto_strerror(rc));
+            return -1;
+        }
+    }
+
+    rc = mosquitto_will_set(p->mosq, p->status_topic,
+                            (int)strlen(publish_offline), publish_offline,
+                            p->qos, true);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: cannot set the will on '%s': %s", p->status_topic,
+                mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+struct publisher *publisher_new(const struct config *c, const char *version,
+                                int64_t started_us)
+{
+    const struct mqtt_conf *m = &c->mqtt;
+    struct publisher *p = xcalloc(1, sizeof(*p));
+    char since[TIME_ISO_LEN];
+    struct out o;
+
+    if (publish_lib_users++ == 0)
+        mosquitto_lib_init();
+    p->host = xstrdup(m->host);
+    p->port = m->port;
+    p->keepalive_s = m->keepalive_s;
+    p->qos = m->qos;
+    p->retain = m->retain;
+    p->prefix = xstrdup(m->topic_prefix);
+    p->site = xstrdup(c->site);
+    p->status_topic = publish_sprintf("%s/%s/status", p->prefix, p->site);
+    p->run_topic = publish_sprintf("%s/%s/run", p->prefix, p->site);
+    p->run_payload = xstrdup(publish_idle);
+    p->ring = xcalloc(PUBLISH_WINDOW, sizeof(*p->ring));
+    p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
+    p->offline_mid = -1;
+
+    /* The version is ours, but escaped all the same. */
+    time_format_iso(started_us, since);
+    p->online = xmalloc(PUBLISH_PAYLOAD_MAX);
+    o = (struct out){p->online, PUBLISH_PAYLOAD_MAX, 0, false};
+    out_str(&o, "{\"state\":\"online\",\"version\":");
+    out_json(&o, version);
+    out_str(&o, ",\"since\":");
+    out_json(&o, since);
+    out_str(&o, "}");
+    if (o.over) {
+        log_err("mqtt: version '%s' is too long", version);
+        goto fail;
+    }
+
+    p->mosq = mosquitto_new(m->client_id, false, p);
+    if (!p->mosq) {
+        log_err("mqtt: cannot create client '%s': %s", m->client_id,
+                strerror(errno));
+        goto fail;
+    }
+    if (publish_setup(p, m) < 0)
+        goto fail;
+    publish_attempt(p);
+    return p;
+
+fail:
+    publisher_free(p, 0);
+    return NULL;
+}
+
+int publisher_fd(const struct publisher *p)
+{
+    return p->socket_open ? mosquitto_socket(p->mosq) : -1;
+}
+
+bool publisher_wants_write(const struct publisher *p)
+{
+    return p->socket_open && mosquitto_want_write(p->mosq);
+}
+
+static int publish_ms_until(int64_t when_ns)
+{
+    int64_t left = when_ns - time_mono_ns();
+
+    if (left <= 0)
+        return 0;
+    return (int)((left + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+int publisher_timeout_ms(const struct publisher *p)
+{
+    int ms;
+
+    if (!p->socket_open)
+        return publish_ms_until(p->next_ns);
+    ms = PUBLISH_TICK_MS;
+    if (!p->connected) {
+        int left = publish_ms_until(p->attempt_ns +
+                                    PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS);
+        if (left < ms)
+            ms = left;
+    }
+    return ms;
+}
+
+void publisher_service(struct publisher *p, bool readable, bool writable)
+{
+    bool was_connected = p->connected;
+    int rc = MOSQ_ERR_SUCCESS;
+
+    if (!p->socket_open) {
+        if (time_mono_ns() >= p->next_ns)
+            publish_attempt(p);
+        return;
+    }
+    if (readable)
+        rc = mosquitto_loop_read(p->mosq, 1);
+    /* Callbacks ran: a refused CONNACK has closed the socket by now. */
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0 &&
+        (writable || mosquitto_want_write(p->mosq)))
+        rc = mosquitto_loop_write(p->mosq, 1);
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0)
+        rc = mosquitto_loop_misc(p->mosq);
+    if (mosquitto_socket(p->mosq) < 0) {
+        if (rc != MOSQ_ERR_SUCCESS)
+            publish_note(p, FAIL_DROP, rc, publish_strerror(rc, errno));
+        publish_down(p, was_connected || p->connected);
+        return;
+    }
+    if (!p->connected && time_mono_ns() - p->attempt_ns >=
+                             PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS) {
+        publish_note(p, FAIL_TIMEOUT, 0, "no answer to CONNECT");
+        publish_down(p, false);
+        /* The next attempt closes this socket; poll no more for it. */
+    }
+}
+
+bool publisher_connected(const struct publisher *p)
+{
+    return p->connected;
+}
+
+size_t publisher_room(const struct publisher *p)
+{
+    return p->connected ? PUBLISH_WINDOW - p->n : 0;
+}
+
+int publisher_send(struct publisher *p, const struct pub_reading *r)
+{
+    char topic[PUBLISH_TOPIC_MAX];
+    char payload[PUBLISH_PAYLOAD_MAX];
+    struct flight *f;
+    int len, rc;
+
+    if (publisher_room(p) == 0)
+        return -1;
+    len = payload_reading(payload, sizeof(payload), p->site, r);
+    if (len < 0 || publish_topic(topic, sizeof(topic), p->prefix, p->site,
+                                 r->kind, r->sensor) < 0) {
+        log_warnx("mqtt: reading %" PRId64 " of '%s' does not fit, skipped",
+                  r->seq, r->sensor);
+        /* Skipping it is the only way past it; say so above. */
+        f = publish_slot(p, p->n);
+        *f = (struct flight){r->seq, -1, true};
+        p->n++;
+        publish_ack(p, -2);
+        return 0;
+    }
+    /* The slot exists before the call: for QoS 0, on_publish runs inside
+     * mosquitto_publish() once the packet is written, and must find it. */
+    f = publish_slot(p, p->n);
+    *f = (struct flight){r->seq, -1, false};
+    p->n++;
+    rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
+                           p->retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        /* Still the newest: nothing after it was sent. */
+        if (p->n > 0 && publish_slot(p, p->n - 1) == f && !f->done)
+            p->n--;
+        log_debug("mqtt: reading %" PRId64 " not sent: %s", r->seq,
+                  mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int64_t publisher_acked(const struct publisher *p)
+{
+    return p->acked;
+}
+
+void publisher_set_acked(struct publisher *p, int64_t seq)
+{
+    p->acked = seq;
+}
+
+bool publisher_take_rewind(struct publisher *p)
+{
+    bool r = p->rewind;
+
+    p->rewind = false;
+    return r;
+}
+
+void publisher_set_run(struct publisher *p, const char *payload)
+{
+    free(p->run_payload);
+    p->run_payload = xstrdup(payload);
+    if (p->connected)
+        publish_retained(p, p->run_topic, p->run_payload, NULL);
+}
+
+/* Services the socket until done() or the deadline, whichever first. */
+static void publish_flush(struct publisher *p, int64_t deadline_ns)
+{
+    while (p->connected && (!p->offline_done || p->n > 0)) {
+        struct pollfd pfd;
+        int ms = publish_ms_until(deadline_ns);
+
+        if (ms <= 0)
+            break;
+        if (ms > PUBLISH_FLUSH_POLL_MS)
+            ms = PUBLISH_FLUSH_POLL_MS;
+        pfd.fd = publisher_fd(p);
+        pfd.events = POLLIN | (publisher_wants_write(p) ? POLLOUT : 0);
+        pfd.revents = 0;
+        if (pfd.fd < 0 || poll(&pfd, 1, ms) < 0)
+            break;
+        publisher_service(p, pfd.revents & (POLLIN | POLLERR | POLLHUP),
+                          pfd.revents & POLLOUT);
+    }
+}
+
+void publisher_free(struct publisher *p, int timeout_ms)
+{
+    if (!p)
+        return;
+    if (p->mosq) {
+        int64_t deadline = time_mono_ns() + (int64_t)timeout_ms * NS_PER_MS;
+
+        if (p->connected) {
+            int rc = mosquitto_publish(
+                p->mosq, &p->offline_mid, p->status_topic,
+                (int)strlen(publish_offline), publish_offline, p->qos, true);
+
+            p->offline_done = rc != MOSQ_ERR_SUCCESS;
+            publish_flush(p, deadline);
+            if (!p->offline_done && timeout_ms > 0)
+                log_warnx("mqtt: offline status not acknowledged within "
+                          "%d ms",
+                          timeout_ms);
+        }
+        if (p->socket_open && mosquitto_socket(p->mosq) >= 0) {
+            /* Sends DISCONNECT if it can: the broker then drops the will. */
+            mosquitto_disconnect(p->mosq);
+            mosquitto_loop_write(p->mosq, 1);
+        }
+        mosquitto_destroy(p->mosq);
+    }
+    if (--publish_lib_users == 0)
+        mosquitto_lib_cleanup();
+    free(p->host);
+    free(p->prefix);
+    free(p->site);
+    free(p->status_topic);
+    free(p->run_topic);
+    free(p->online);
+    free(p->run_payload);
+    free(p->ring);
+    free(p);
+}
