@@ -76,8 +76,10 @@
 #define PUBLISH_FLUSH_POLL_MS 100
 /* Longest topic: prefix, site, kind and sensor are bounded by the config. */
 #define PUBLISH_TOPIC_MAX 512
-/* Longest reason text kept for the next complaint. */
+/* Longest reason text kept for the next complaint, and of libmosquitto's
+ * last error message, which goes into it. */
 #define PUBLISH_WHY_MAX 160
+#define PUBLISH_LIB_ERR_MAX 128
 /* Shortest precision %g is tried with before 16 and 17 digits. */
 #define PUBLISH_DIGITS_MIN 15
 #define PUBLISH_DIGITS_MAX 17
@@ -93,16 +95,6 @@ struct flight {
     int64_t seq;
     int mid;
     bool done;
-};
-
-/* Where the failure being complained about came from; with its code it
- * tells one failure streak from the next. */
-enum fail_source {
-    FAIL_NONE = 0,
-    FAIL_CONNECT, /* mosquitto_connect_async() or reconnect refused at once */
-    FAIL_CONNACK, /* the broker answered CONNACK with a refusal */
-    FAIL_DROP,    /* the connection closed (lost, TLS, keepalive) */
-    FAIL_TIMEOUT, /* no CONNACK within PUBLISH_CONNECT_TIMEOUT_MS */
 };
 
 struct publisher {
@@ -126,13 +118,12 @@ struct publisher {
     int64_t next_ns;    /* no attempt before this (CLOCK_MONOTONIC) */
     int backoff_ms;
 
-    /* The failure noticed since the last attempt, not yet complained. */
-    enum fail_source why_source;
-    int why_code;
+    /* Why the current attempt or connection failed ("" while unknown). */
     char why[PUBLISH_WHY_MAX];
-    /* The streak being complained about: its first failure was logged. */
-    enum fail_source streak_source;
-    int streak_code;
+    char lib_err[PUBLISH_LIB_ERR_MAX]; /* libmosquitto's last error */
+    /* The failure streak: its first failure was logged, the others are
+     * counted; a different reason starts a new streak. */
+    char streak_why[PUBLISH_WHY_MAX];
     unsigned streak_count;
 
     struct flight *ring; /* PUBLISH_WINDOW entries, oldest at head */
@@ -358,22 +349,25 @@ static void publish_drop_window(struct publisher *p, const char *why)
 
 /* Notes why the connection failed; the first note since the last attempt
  * wins (a refused CONNACK is also a closed connection). */
-static void publish_note(struct publisher *p, enum fail_source src, int code,
-                         const char *why)
+static void publish_note(struct publisher *p, const char *why)
 {
-    if (p->why_source != FAIL_NONE)
-        return;
-    p->why_source = src;
-    p->why_code = code;
-    snprintf(p->why, sizeof(p->why), "%s", why);
+    if (p->why[0] == '\0')
+        snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
-/* The text of a libmosquitto error; MOSQ_ERR_ERRNO means errno says. */
-static const char *publish_strerror(int rc, int errnum)
+/* Notes a libmosquitto error: MOSQ_ERR_ERRNO means errno says, and for
+ * TLS its log callback said what went wrong just before. */
+static void publish_note_rc(struct publisher *p, int rc, int errnum)
 {
+    char why[PUBLISH_WHY_MAX];
+
     if (rc == MOSQ_ERR_ERRNO)
-        return strerror(errnum);
-    return mosquitto_strerror(rc);
+        snprintf(why, sizeof(why), "%s", strerror(errnum));
+    else if (rc == MOSQ_ERR_TLS && p->lib_err[0] != '\0')
+        snprintf(why, sizeof(why), "TLS: %s", p->lib_err);
+    else
+        snprintf(why, sizeof(why), "%s", mosquitto_strerror(rc));
+    publish_note(p, why);
 }
 
 /*
@@ -383,34 +377,26 @@ static const char *publish_strerror(int rc, int errnum)
  */
 static void publish_down(struct publisher *p, bool was_connected)
 {
-    enum fail_source src = p->why_source;
-    int code = p->why_code;
-
-    if (src == FAIL_NONE) {
-        src = FAIL_DROP;
-        code = MOSQ_ERR_CONN_LOST;
-        snprintf(p->why, sizeof(p->why), "%s",
-                 mosquitto_strerror(MOSQ_ERR_CONN_LOST));
-    }
+    if (p->why[0] == '\0')
+        publish_note(p, mosquitto_strerror(MOSQ_ERR_CONN_LOST));
     if (was_connected) {
         log_warnx("mqtt: lost connection to broker '%s:%d': %s", p->host,
                   p->port, p->why);
         /* Complain about the first failure to reconnect, whatever. */
-        p->streak_source = FAIL_NONE;
-        p->streak_code = 0;
+        p->streak_why[0] = '\0';
         p->streak_count = 0;
-    } else if (src != p->streak_source || code != p->streak_code) {
+    } else if (strcmp(p->why, p->streak_why) != 0) {
         log_err("mqtt: cannot connect to broker '%s:%d': %s (retrying)",
                 p->host, p->port, p->why);
-        p->streak_source = src;
-        p->streak_code = code;
+        memcpy(p->streak_why, p->why, sizeof(p->why));
         p->streak_count = 1;
     } else {
         p->streak_count++;
         log_debug("mqtt: broker '%s:%d': %s (%u times)", p->host, p->port,
                   p->why, p->streak_count);
     }
-    p->why_source = FAIL_NONE;
+    p->why[0] = '\0';
+    p->lib_err[0] = '\0';
     p->connected = false;
     p->socket_open = false;
     if (p->qos == 0)
@@ -427,7 +413,8 @@ static void publish_attempt(struct publisher *p)
 {
     int rc;
 
-    p->why_source = FAIL_NONE;
+    p->why[0] = '\0';
+    p->lib_err[0] = '\0';
     p->attempt_ns = time_mono_ns();
     errno = 0;
     if (!p->started)
@@ -439,8 +426,7 @@ static void publish_attempt(struct publisher *p)
         p->socket_open = true;
         return;
     }
-    publish_note(p, FAIL_CONNECT, rc == MOSQ_ERR_ERRNO ? 1000 + errno : rc,
-                 publish_strerror(rc, errno));
+    publish_note_rc(p, rc, errno);
     publish_down(p, false);
 }
 
@@ -462,7 +448,7 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
 
     (void)mosq;
     if (rc != 0) {
-        publish_note(p, FAIL_CONNACK, rc, mosquitto_connack_string(rc));
+        publish_note(p, mosquitto_connack_string(rc));
         return;
     }
     p->connected = true;
@@ -474,8 +460,7 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
                  p->streak_count == 1 ? "" : "s");
     else
         log_info("mqtt: connected to broker %s:%d", p->host, p->port);
-    p->streak_source = FAIL_NONE;
-    p->streak_code = 0;
+    p->streak_why[0] = '\0';
     p->streak_count = 0;
     if (p->qos == 2 && !(flags & PUBLISH_SESSION_PRESENT))
         publish_drop_window(p, "the broker lost the session");
@@ -489,7 +474,7 @@ static void publish_on_disconnect(struct mosquitto *mosq, void *arg, int rc)
 
     (void)mosq;
     if (rc != MOSQ_ERR_SUCCESS)
-        publish_note(p, FAIL_DROP, rc, mosquitto_strerror(rc));
+        publish_note_rc(p, rc, errno);
 }
 
 static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
@@ -503,14 +488,19 @@ static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
 }
 
 /* libmosquitto's own packet traces (MOSQ_LOG_DEBUG) name every PUBLISH and
- * PUBACK: too many even for -v. Its other messages are debug for us. */
+ * PUBACK: too many even for -v. Its other messages are debug for us; its
+ * errors (why a TLS handshake failed) go into the complaint. */
 static void publish_on_log(struct mosquitto *mosq, void *arg, int level,
                            const char *str)
 {
+    struct publisher *p = arg;
+
     (void)mosq;
-    (void)arg;
-    if (level != MOSQ_LOG_DEBUG)
-        log_debug("mqtt: %s", str);
+    if (level == MOSQ_LOG_DEBUG)
+        return;
+    log_debug("mqtt: %s", str);
+    if (level == MOSQ_LOG_ERR)
+        snprintf(p->lib_err, sizeof(p->lib_err), "%s", str);
 }
 
 /* The first line of path, without its line end, or NULL. */
@@ -590,11 +580,10 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
         rc = mosquitto_tls_set(p->mosq, m->ca_file, NULL, m->cert_file,
                                m->key_file, NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
-            log_err("mqtt.tls: cannot use ca_file '%s', cert_file '%s', "
-                    "key_file '%s': %s",
-                    m->ca_file ? m->ca_file : "",
-                    m->cert_file ? m->cert_file : "",
-                    m->key_file ? m->key_file : "", mosquitto_strerror(rc));
+            log_err("mqtt.tls: cannot use %s '%s': %s",
+                    m->ca_file ? "ca_file" : "cert_file",
+                    m->ca_file ? m->ca_file : m->cert_file,
+                    mosquitto_strerror(rc));
             return -1;
         }
     }
@@ -719,13 +708,13 @@ void publisher_service(struct publisher *p, bool readable, bool writable)
         rc = mosquitto_loop_misc(p->mosq);
     if (mosquitto_socket(p->mosq) < 0) {
         if (rc != MOSQ_ERR_SUCCESS)
-            publish_note(p, FAIL_DROP, rc, publish_strerror(rc, errno));
+            publish_note_rc(p, rc, errno);
         publish_down(p, was_connected || p->connected);
         return;
     }
     if (!p->connected && time_mono_ns() - p->attempt_ns >=
                              PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS) {
-        publish_note(p, FAIL_TIMEOUT, 0, "no answer to CONNECT");
+        publish_note(p, "no answer to CONNECT");
         publish_down(p, false);
         /* The next attempt closes this socket; poll no more for it. */
     }

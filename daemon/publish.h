@@ -8,10 +8,13 @@
  *
  * Delivery is at-least-once in seq order: a reading counts as acknowledged
  * when the broker confirmed it (PUBACK for QoS 1, PUBCOMP for QoS 2) or,
- * for QoS 0, when it was written to the socket. Messages in flight when the
- * connection drops are sent again by libmosquitto after reconnecting (the
- * session is persistent, clean session off), so the main loop never rewinds
- * while the process lives; after a restart it starts again from the
+ * for QoS 0, when it was written to the socket. QoS 1 and 2 messages in
+ * flight when the connection drops are sent again by libmosquitto after
+ * reconnecting (the session is persistent, clean session off) and stay
+ * tracked. Where that cannot be trusted (QoS 0 messages not yet written;
+ * QoS 2 when the broker lost the session) the publisher forgets them and
+ * publisher_take_rewind() tells the main loop to offer again everything
+ * after publisher_acked(). After a restart it starts again from the
  * persisted acknowledged seq.
  *
  * Topics and payloads are SPEC's "MQTT". Not thread-safe.

@@ -77,6 +77,9 @@
 #define STARTED_ISO "2026-11-25T01:02:03.456789Z"
 
 static char test_dir[64];
+/* Brokers running, by PID, so that a failed test leaves none behind. */
+#define BROKERS_MAX 8
+static pid_t brokers[BROKERS_MAX];
 
 /* --- payloads ---------------------------------------------------------- */
 
@@ -325,6 +328,7 @@ static void run_cmd(const char *const argv[])
         int null = open("/dev/null", O_WRONLY);
 
         dup2(null, 1);
+        dup2(null, 2);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -385,6 +389,12 @@ static void broker_start(struct broker *b)
         execl(MOSQUITTO_BIN, "mosquitto", "-c", b->conf, (char *)NULL);
         _exit(127);
     }
+    for (size_t i = 0; i < BROKERS_MAX; i++) {
+        if (brokers[i] == 0) {
+            brokers[i] = b->pid;
+            break;
+        }
+    }
     for (;;) {
         int fd = tcp_connect(b->port);
         int status;
@@ -408,6 +418,9 @@ static void broker_stop(struct broker *b)
 
     if (b->pid <= 0)
         return;
+    for (size_t i = 0; i < BROKERS_MAX; i++)
+        if (brokers[i] == b->pid)
+            brokers[i] = 0;
     kill(b->pid, SIGTERM);
     while (waitpid(b->pid, &status, WNOHANG) != b->pid) {
         if (now_ms() > deadline) {
@@ -1387,6 +1400,24 @@ static void test_resend(void **state)
     }
 }
 
+static void remove_dir(const char *dir)
+{
+    char path[TEST_PATH_MAX];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1410,5 +1441,12 @@ int main(void)
     mosquitto_lib_init();
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     mosquitto_lib_cleanup();
+    for (size_t i = 0; i < BROKERS_MAX; i++) {
+        if (brokers[i] > 0) {
+            kill(brokers[i], SIGKILL);
+            waitpid(brokers[i], NULL, 0);
+        }
+    }
+    remove_dir(test_dir);
     return rc;
 }
