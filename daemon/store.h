@@ -33,6 +33,8 @@ struct store;
 enum store_mode {
     STORE_READ_WRITE, /* creates the file and the schema if absent */
     STORE_READ_ONLY,  /* fails if the file is absent */
+    STORE_UPDATE,     /* read-write, but fails if the file is absent (the
+                         CLI's run commands: never create a database) */
 };
 
 /*
@@ -131,6 +133,7 @@ struct store_row {
     double value;
     const char *quality;
     const char *error; /* NULL unless comm_error */
+    const char *run;   /* the run open at ts_us (issue 4), or NULL */
 };
 
 /*
@@ -144,5 +147,170 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
 
 /* The highest seq in readings, 0 if none. Returns 0 or -1. */
 int store_last_seq(struct store *s, int64_t *seq);
+
+/* ---- Runs (issue 4) ------------------------------------------------- */
+
+/* A run as stored; strings valid during the callback only. */
+struct store_run {
+    int64_t id;
+    const char *name;
+    int64_t started_us;
+    bool ended;
+    int64_t ended_us;          /* meaningful if ended */
+    const char *operator_name; /* or NULL */
+    const char *note;          /* or NULL */
+    const char *config_sha256; /* of the config in force at start, or NULL
+                                  if no daemon had recorded one */
+    const char *chain_head;    /* set when the run is sealed, else NULL */
+    int64_t chain_seq;         /* last seq the chain head covers, or 0 */
+    int64_t readings;          /* readings with started <= ts < ended (or
+                                  now if open) */
+};
+
+/*
+ * Opens a run named name (the caller checked its characters) at now_us,
+ * recording operator, note (either may be NULL), the config SHA-256 of the
+ * newest `config` event and a `run_start` event, in one transaction.
+ * Returns 0, or -1 with a message: "run 'X' already exists", "run 'Y' is
+ * still open; stop it first".
+ */
+int store_run_start(struct store *s, const char *name,
+                    const char *operator_name, const char *note,
+                    int64_t now_us);
+
+/*
+ * Closes the open run at now_us (if name is not NULL it must be the open
+ * run's name) and records a `run_stop` event. Does not seal it: the daemon
+ * seals it once every reading taken before now_us is committed (see
+ * store_run_seal). Returns 0, or -1: "no run is open", "run 'X' is not
+ * open (the open run is 'Y')", "run 'X' is not open".
+ */
+int store_run_stop(struct store *s, const char *name, int64_t now_us);
+
+/* Calls fn for each run by start time; returns 0, -1 or fn's non-zero. */
+int store_runs(struct store *s, int (*fn)(const struct store_run *, void *),
+               void *arg);
+/* Calls fn for the run named name. Returns 0, -1 (a database error), or
+ * 1 if there is no such run (no message needed). */
+int store_run_get(struct store *s, const char *name,
+                  int (*fn)(const struct store_run *, void *), void *arg);
+/* Calls fn for the open run if there is one; returns 0, -1, or 1 if none. */
+int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
+                   void *arg);
+
+/*
+ * Seals every ended, unsealed run: records the current chain head and the
+ * last seq it covers with the run. The daemon calls it after a commit that
+ * holds readings taken after the run's end. Calls fn (may be NULL) for each
+ * run sealed, after the commit. Returns how many were sealed, or -1.
+ */
+int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
+                   void *arg);
+
+/* PRAGMA data_version: changes when another connection committed. Cheap;
+ * the daemon calls it every loop to notice run changes from the CLI. */
+int64_t store_data_version(struct store *s);
+
+/* ---- Audit chain (issue 4) ---------------------------------------------- */
+
+/*
+ * Every store_commit_batch() that writes readings also writes, in the same
+ * transaction, one row of the chain: hash = SHA-256 of the previous batch's
+ * hash (64 hex digits; 64 zeros for the first batch) followed by the
+ * canonical form of each of its readings in seq order. The canonical form
+ * is documented in the README ("Audit chain").
+ */
+
+/* The newest chain hash and the last seq it covers ("" and 0 before any). */
+int store_chain_head(struct store *s, char head[SHA256_HEX_LEN],
+                     int64_t *last_seq);
+
+struct store_verify_result {
+    bool ok;
+    int64_t batches;   /* batches checked */
+    int64_t readings;  /* readings checked */
+    int64_t bad_batch; /* the first batch that fails (its id), or 0 */
+    int64_t bad_seq;   /* the first seq that fails, or 0 if unknown */
+    char what[256];    /* e.g. "seq 1234 was changed", "seq 1234 was
+                          deleted", "seq 99 is in no batch (inserted)" */
+};
+
+/*
+ * Recomputes the chain over every batch whose readings lie within
+ * [from_seq, to_seq] (0, INT64_MAX: all), from the first batch onward, and
+ * checks that every reading in that range belongs to a batch. Returns 0
+ * with the result filled in (ok or not), or -1 on a database error.
+ */
+int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
+                 struct store_verify_result *out);
+
+/* ---- Export (issue 4) ------------------------------------------------- */
+
+struct store_export_row {
+    int64_t seq;
+    int64_t ts_us;
+    const char *sensor;
+    const char *kind;
+    bool has_value;
+    double value;
+    const char *unit;
+    const char *quality;
+    const char *error; /* NULL unless comm_error */
+};
+
+/*
+ * Streams the readings with from_us <= ts_us < to_us, of the given sensor
+ * tags (all if nsensors == 0), ordered by ts_us then sensor tag then seq,
+ * to fn, without holding more than one row in memory. One read
+ * transaction: a consistent snapshot while the daemon writes. Returns the
+ * number of rows delivered, or -1 on a database error (message set) or if
+ * fn returned non-zero (then fn reports its own error).
+ */
+int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
+                     const char *const *sensors, size_t nsensors,
+                     int (*fn)(const struct store_export_row *, void *),
+                     void *arg);
+
+/* A sensor as described in the sensors table, with its counts in a window,
+ * for the export manifest. */
+struct store_sensor_info {
+    const char *tag;
+    const char *kind;
+    const char *unit;
+    const char *bus;
+    int unit_id;
+    const char *table;
+    int address;
+    const char *type;
+    const char *byte_order;
+    double scale;
+    double offset;
+    int interval_ms;
+    const char *cal_date; /* each NULL if absent */
+    const char *cal_due;
+    const char *cal_certificate;
+    int64_t good, out_of_range, invalid, comm_error; /* in the window */
+};
+
+/* Calls fn for each sensor (of the given tags, or all that have readings
+ * in the window if nsensors == 0), ordered by tag. Returns 0, -1, or fn's
+ * non-zero return; 1 with a message if a given tag is unknown ("unknown
+ * sensor 'X'"). */
+int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
+                       const char *const *sensors, size_t nsensors,
+                       int (*fn)(const struct store_sensor_info *, void *),
+                       void *arg);
+
+/* Calls fn for each event with from_us <= ts_us < to_us in order. */
+int store_events(struct store *s, int64_t from_us, int64_t to_us,
+                 int (*fn)(int64_t ts_us, const char *kind, const char *detail,
+                           void *),
+                 void *arg);
+
+/* The site recorded by the daemon (state table is integers, so kept in
+ * a `meta` table: key 'site'), or NULL if none; valid until the next call. */
+const char *store_site(struct store *s);
+/* Records the site (the daemon does at start). Returns 0 or -1. */
+int store_set_site(struct store *s, const char *site);
 
 #endif
