@@ -110,6 +110,10 @@ struct publisher {
     char *run_topic;
     char *online;      /* the online status payload */
     char *run_payload; /* the last given to publisher_set_run() */
+    /* Retained witnesses of sealed runs: published now if connected and
+     * again on every connect, so a broker that lost them gets them back. */
+    char **sealed_topics, **sealed_payloads;
+    size_t nsealed, cap_topics, cap_payloads;
 
     bool started;       /* mosquitto_connect_async() was called once */
     bool connected;     /* CONNACK 0 and no disconnect since */
@@ -278,6 +282,66 @@ static int publish_topic(char *buf, size_t len, const char *prefix,
         return -1;
     }
     return n;
+}
+
+/* ,"key":"<ISO time>" or null when us is 0 */
+static void out_time(struct out *o, const char *key, int64_t us)
+{
+    char ts[TIME_ISO_LEN];
+
+    out_str(o, key);
+    if (us == 0) {
+        out_str(o, "null");
+        return;
+    }
+    time_format_iso(us, ts);
+    out_json(o, ts);
+}
+
+/* ,"key":"text" or null */
+static void out_json_or_null(struct out *o, const char *key, const char *s)
+{
+    out_str(o, key);
+    if (s)
+        out_json(o, s);
+    else
+        out_str(o, "null");
+}
+
+static int out_end(struct out *o, char *buf, size_t len)
+{
+    if (o->over) {
+        if (len > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    return (int)o->pos;
+}
+
+int payload_run(char *buf, size_t len, const struct pub_run *r)
+{
+    struct out o = {buf, len, 0, len == 0};
+
+    if (len > 0)
+        buf[0] = '\0';
+    if (!r->name) {
+        out_str(&o, "{\"state\":\"idle\"}");
+        return out_end(&o, buf, len);
+    }
+    out_str(&o, "{\"name\":");
+    out_json(&o, r->name);
+    out_time(&o, ",\"started\":", r->started_us);
+    out_json_or_null(&o, ",\"operator\":", r->operator_name);
+    if (r->sealed) {
+        out_time(&o, ",\"ended\":", r->ended_us);
+        out_json_or_null(&o, ",\"chain_head\":", r->chain_head);
+        out_str(&o, ",\"chain_seq\":");
+        out_int(&o, r->chain_seq);
+        out_str(&o, ",\"readings\":");
+        out_int(&o, r->readings);
+    }
+    out_str(&o, "}");
+    return out_end(&o, buf, len);
 }
 
 int topic_reading(char *buf, size_t len, const struct config *c,
@@ -466,6 +530,8 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
         publish_drop_window(p, "the broker lost the session");
     publish_retained(p, p->status_topic, p->online, NULL);
     publish_retained(p, p->run_topic, p->run_payload, NULL);
+    for (size_t i = 0; i < p->nsealed; i++)
+        publish_retained(p, p->sealed_topics[i], p->sealed_payloads[i], NULL);
 }
 
 static void publish_on_disconnect(struct mosquitto *mosq, void *arg, int rc)
@@ -795,6 +861,23 @@ void publisher_set_run(struct publisher *p, const char *payload)
         publish_retained(p, p->run_topic, p->run_payload, NULL);
 }
 
+void publisher_seal_run(struct publisher *p, const char *name,
+                        const char *payload)
+{
+    size_t len = strlen(p->prefix) + strlen(p->site) + strlen(name) + 8;
+    char *topic = xmalloc(len);
+
+    snprintf(topic, len, "%s/%s/runs/%s", p->prefix, p->site, name);
+    xgrow(&p->sealed_topics, &p->cap_topics, p->nsealed + 1, sizeof(char *));
+    xgrow(&p->sealed_payloads, &p->cap_payloads, p->nsealed + 1,
+          sizeof(char *));
+    p->sealed_topics[p->nsealed] = topic;
+    p->sealed_payloads[p->nsealed] = xstrdup(payload);
+    p->nsealed++;
+    if (p->connected)
+        publish_retained(p, topic, payload, NULL);
+}
+
 /* Services the socket until done() or the deadline, whichever first. */
 static void publish_flush(struct publisher *p, int64_t deadline_ns)
 {
@@ -851,6 +934,12 @@ void publisher_free(struct publisher *p, int timeout_ms)
     free(p->run_topic);
     free(p->online);
     free(p->run_payload);
+    for (size_t i = 0; i < p->nsealed; i++) {
+        free(p->sealed_topics[i]);
+        free(p->sealed_payloads[i]);
+    }
+    free(p->sealed_topics);
+    free(p->sealed_payloads);
     free(p->ring);
     free(p);
 }

@@ -61,6 +61,26 @@ struct pub_reading {
 int payload_reading(char *buf, size_t len, const char *site,
                     const struct pub_reading *r);
 
+/* A test run, for the run topics. */
+struct pub_run {
+    const char *name; /* NULL: no run is open */
+    int64_t started_us;
+    const char *operator_name; /* or NULL */
+    bool sealed;               /* then the fields below count */
+    int64_t ended_us;
+    const char *chain_head;
+    int64_t chain_seq;
+    int64_t readings;
+};
+
+/*
+ * The payload of <prefix>/<site>/run: {"name":..,"started":..,"operator":..}
+ * for an open run, {"state":"idle"} when name is NULL; and, for a sealed
+ * run's <prefix>/<site>/runs/<name>, the same with "ended", "chain_head",
+ * "chain_seq" and "readings" added. Same returns as payload_reading().
+ */
+int payload_run(char *buf, size_t len, const struct pub_run *r);
+
 /* Topic of a reading: <prefix>/<site>/<kind>/<sensor>. Same returns. */
 int topic_reading(char *buf, size_t len, const struct config *c,
                   const char *kind, const char *sensor);
@@ -132,5 +152,13 @@ bool publisher_take_rewind(struct publisher *p);
 /* Publishes the retained run topic: payload is SPEC's run object. Kept and
  * published again after each reconnect. */
 void publisher_set_run(struct publisher *p, const char *payload);
+
+/*
+ * Publishes a sealed run's witness, retained, on
+ * <prefix>/<site>/runs/<name>: now if connected, and again after every
+ * reconnection while the process lives.
+ */
+void publisher_seal_run(struct publisher *p, const char *name,
+                        const char *payload);
 
 #endif
