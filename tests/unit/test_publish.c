@@ -220,6 +220,46 @@ static void test_payload_doubles(void **state)
     }
 }
 
+static void test_payload_run(void **state)
+{
+    static const struct {
+        struct pub_run run;
+        const char *want;
+    } cases[] = {
+        {{.name = NULL}, "{\"state\":\"idle\"}"},
+        {{.name = "R-001", .started_us = 1795568523456789},
+         "{\"name\":\"R-001\",\"started\":\"2026-11-25T01:02:03.456789Z\","
+         "\"operator\":null}"},
+        {{.name = "R-002",
+          .started_us = 1795568523000000,
+          .operator_name = "Kim \"QA\""},
+         "{\"name\":\"R-002\",\"started\":\"2026-11-25T01:02:03.000000Z\","
+         "\"operator\":\"Kim \\\"QA\\\"\"}"},
+        {{.name = "R-003",
+          .started_us = 1795568523000000,
+          .operator_name = "lee",
+          .sealed = true,
+          .ended_us = 1795568583000000,
+          .chain_head = "ab12",
+          .chain_seq = 600,
+          .readings = 598},
+         "{\"name\":\"R-003\",\"started\":\"2026-11-25T01:02:03.000000Z\","
+         "\"operator\":\"lee\",\"ended\":\"2026-11-25T01:03:03.000000Z\","
+         "\"chain_head\":\"ab12\",\"chain_seq\":600,\"readings\":598}"},
+    };
+    char buf[512];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = payload_run(buf, sizeof(buf), &cases[i].run);
+
+        assert_int_equal(n, (int)strlen(cases[i].want));
+        assert_string_equal(buf, cases[i].want);
+        /* one byte short of the NUL: refused, not truncated */
+        assert_int_equal(payload_run(buf, (size_t)n, &cases[i].run), -1);
+    }
+}
+
 static void test_payload_too_small(void **state)
 {
     const struct payload_case *pc = &payload_cases[0];
@@ -1424,6 +1464,7 @@ int main(void)
         cmocka_unit_test(test_payload_table),
         cmocka_unit_test(test_payload_doubles),
         cmocka_unit_test(test_payload_too_small),
+        cmocka_unit_test(test_payload_run),
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_broker_basic),
         cmocka_unit_test(test_broker_restart),
