@@ -78,6 +78,13 @@ struct daemon {
     int64_t pub_cursor;    /* highest seq handed to the publisher */
     int64_t acked_saved;   /* the acknowledged seq last persisted */
     int64_t acked_save_at; /* next time to persist it, CLOCK_MONOTONIC */
+
+    /* Runs are opened and closed by the CLI in the database; the daemon
+     * notices through PRAGMA data_version. */
+    int64_t data_version;
+    bool seal_pending;     /* a run may have ended: seal it when... */
+    int64_t seal_after_us; /* ...a reading later than this is committed */
+    int64_t last_ts_us;    /* of the newest committed reading */
 };
 
 static atomic_bool want_stop;
@@ -171,8 +178,10 @@ static int batch_commit(struct daemon *d)
                  (unsigned long long)d->commit_failures);
     d->commit_failures = 0;
     d->committed += b->nreadings;
-    if (b->nreadings > 0)
+    if (b->nreadings > 0) {
         d->last_seq = b->readings[b->nreadings - 1].seq;
+        d->last_ts_us = b->readings[b->nreadings - 1].ts_us;
+    }
     log_debug("committed %zu readings, %zu events", b->nreadings, b->nevents);
     b->nreadings = 0;
     b->nevents = 0;
@@ -229,6 +238,7 @@ static int publish_row(const struct store_row *row, void *arg)
         .value = row->value,
         .quality = row->quality,
         .error = row->error,
+        .run = row->run,
     };
 
     if (publisher_send(d->pub, &r) < 0)
@@ -284,20 +294,23 @@ static void daemon_publish(struct daemon *d, bool save_now)
 static int daemon_start_publisher(struct daemon *d)
 {
     int64_t acked;
+    int absent;
 
     if (!d->config->mqtt.enabled)
         return 0;
-    if (store_get_state(d->store, STORE_STATE_MQTT_ACKED, &acked) < 0 ||
+    if ((absent = store_get_state(d->store, STORE_STATE_MQTT_ACKED, &acked)) <
+            0 ||
         store_last_seq(d->store, &d->last_seq) < 0) {
         log_err("%s", store_errmsg(d->store));
         return -1;
     }
-    if (acked == 0 && d->last_seq > 0)
-        log_info("publishing from this database for the first time; its "
-                 "%lld earlier readings are not published",
-                 (long long)d->last_seq);
-    if (acked == 0)
+    if (absent) {
+        if (d->last_seq > 0)
+            log_info("publishing from this database for the first time; "
+                     "its %lld earlier readings are not published",
+                     (long long)d->last_seq);
         acked = d->last_seq;
+    }
     if (acked > d->last_seq) {
         log_warnx("acknowledged seq %lld is beyond the last reading %lld; "
                   "publishing from the last reading",
@@ -340,6 +353,81 @@ static void daemon_stop_publisher(struct daemon *d)
                  (long long)(d->last_seq - publisher_acked(d->pub)));
     publisher_free(d->pub, DAEMON_STOP_OFFLINE_MS);
     d->pub = NULL;
+}
+
+static void pub_run_of(struct pub_run *pr, const struct store_run *r)
+{
+    *pr = (struct pub_run){
+        .name = r->name,
+        .started_us = r->started_us,
+        .operator_name = r->operator_name,
+        .sealed = r->chain_head != NULL,
+        .ended_us = r->ended_us,
+        .chain_head = r->chain_head,
+        .chain_seq = r->chain_seq,
+        .readings = r->readings,
+    };
+}
+
+static int run_opened(const struct store_run *r, void *arg)
+{
+    struct daemon *d = arg;
+    char payload[PUBLISH_PAYLOAD_MAX];
+    struct pub_run pr;
+
+    pub_run_of(&pr, r);
+    pr.sealed = false;
+    log_info("run '%s' is open", r->name);
+    if (d->pub && payload_run(payload, sizeof(payload), &pr) > 0)
+        publisher_set_run(d->pub, payload);
+    return 0;
+}
+
+static int run_sealed(const struct store_run *r, void *arg)
+{
+    struct daemon *d = arg;
+    char payload[PUBLISH_PAYLOAD_MAX];
+    struct pub_run pr;
+
+    log_info("run '%s' sealed: %lld readings, chain head %s at seq %lld",
+             r->name, (long long)r->readings, r->chain_head,
+             (long long)r->chain_seq);
+    pub_run_of(&pr, r);
+    if (d->pub && payload_run(payload, sizeof(payload), &pr) > 0)
+        publisher_seal_run(d->pub, r->name, payload);
+    return 0;
+}
+
+/*
+ * Follows runs opened and closed from the CLI. A closed run is sealed
+ * (its chain head recorded and published) once a reading taken after the
+ * moment the change was noticed is committed, so that every reading taken
+ * before the run's end is under the head.
+ */
+static void daemon_runs(struct daemon *d, bool force)
+{
+    int64_t v = store_data_version(d->store);
+
+    if (v != d->data_version || force) {
+        char idle[64];
+        struct pub_run none = {0};
+        int rc;
+
+        d->data_version = v;
+        rc = store_run_open(d->store, run_opened, d);
+        if (rc == 1 && d->pub && payload_run(idle, sizeof(idle), &none) > 0)
+            publisher_set_run(d->pub, idle);
+        if (rc < 0)
+            log_err("%s", store_errmsg(d->store));
+        d->seal_pending = true;
+        d->seal_after_us =
+            time_real_us() + d->config->commit_interval_ms * 1000;
+    }
+    if (d->seal_pending && (force || d->last_ts_us > d->seal_after_us)) {
+        if (store_run_seal(d->store, run_sealed, d) < 0)
+            log_err("%s", store_errmsg(d->store));
+        d->seal_pending = false;
+    }
 }
 
 static int daemon_start_pollers(struct daemon *d)
@@ -486,6 +574,7 @@ static int daemon_run(struct daemon *d)
         if (b->nreadings + b->nevents > 0 &&
             (now >= b->due || b->nreadings >= DAEMON_BATCH_MAX))
             batch_commit(d);
+        daemon_runs(d, false);
         daemon_publish(d, false);
         if (atomic_exchange(&want_reload, false))
             daemon_reload(d);
@@ -589,6 +678,11 @@ int main(int argc, char **argv)
     d.started_us = time_real_us();
     if (daemon_start_publisher(&d) < 0)
         goto out_store;
+    if (store_set_site(d.store, d.config->site) < 0)
+        log_err("%s", store_errmsg(d.store));
+    /* Every reading before this start is committed: seal runs that
+     * ended while no daemon was running, and publish the run state. */
+    daemon_runs(&d, true);
     d.queue = queue_new(DAEMON_QUEUE_CAPACITY);
     d.items = xcalloc(DAEMON_POP_MAX, sizeof(*d.items));
     signal_queue = d.queue;

@@ -8,13 +8,16 @@
  */
 #include "daemon/store.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/hash.h"
 #include "common/util.h"
 
 /*
@@ -23,6 +26,15 @@
  * rows (quality included so that it covers the counts), so the error
  * counts of `tbdaq status` cost in proportion to the errors, not to the
  * readings.
+ *
+ * batches is the audit chain: one row per committed batch, covering the
+ * contiguous seqs first_seq..last_seq. digests holds DIGEST_LEN bytes per
+ * reading (the start of the SHA-256 of its canonical line), so that a
+ * broken batch can name the reading that changed; the hash alone is the
+ * evidence. batches_last_seq finds the batch holding a given seq (verify
+ * --run, and the batch a run's chain head names). events_kind finds the
+ * newest config event and events_ts the events of an export's window
+ * without scanning the events.
  */
 static const char store_schema[] =
     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
@@ -42,12 +54,20 @@ static const char store_schema[] =
     "CREATE INDEX readings_sensor ON readings(sensor_id, seq);\n"
     "CREATE INDEX readings_comm_error ON readings(sensor_id, ts_us, quality)"
     " WHERE quality = 'comm_error';\n"
+    "CREATE TABLE batches (id INTEGER PRIMARY KEY,"
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, ts_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL, digests BLOB NOT NULL);\n"
+    "CREATE INDEX batches_last_seq ON batches(last_seq);\n"
     "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
     " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"
-    " note TEXT);\n"
+    " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER);\n"
     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);\n"
+    "CREATE INDEX events_kind ON events(kind, seq);\n"
+    "CREATE INDEX events_ts ON events(ts_us);\n"
     "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);\n"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);\n"
     "CREATE TRIGGER readings_immutable BEFORE UPDATE ON readings"
     " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END;\n"
     "PRAGMA user_version = 1;\n";
@@ -70,8 +90,38 @@ enum store_stmt {
     STMT_SET_STATE,
     STMT_READINGS_AFTER,
     STMT_LAST_SEQ,
+    STMT_INSERT_BATCH,
+    STMT_CHAIN_HEAD,
+    STMT_SENSOR_TAG,
+    STMT_SENSOR_TAGS,
+    STMT_RUNS,
+    STMT_RUN_BY_NAME,
+    STMT_RUN_BY_ID,
+    STMT_RUN_OPEN,
+    STMT_RUN_COUNT,
+    STMT_RUN_SEQS,
+    STMT_RUN_INSERT,
+    STMT_RUN_END,
+    STMT_RUNS_UNSEALED,
+    STMT_RUN_SEAL,
+    STMT_CONFIG_SHA,
+    STMT_DATA_VERSION,
+    STMT_GET_META,
+    STMT_SET_META,
+    STMT_EVENTS,
+    STMT_SENSOR_INFOS,
+    STMT_WINDOW_QUALITY,
+    STMT_BATCH_FROM,
+    STMT_BATCH_BEFORE,
+    STMT_BATCH_ENDING,
+    STMT_BATCH_DIGESTS,
     STMT_COUNT
 };
+
+/* The columns of a run, in the order store_run_row() reads them. */
+#define STORE_RUN_COLUMNS                                                      \
+    "SELECT id, name, started_us, ended_us, operator, note, config_sha256,"    \
+    " chain_head, chain_seq FROM runs"
 
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
@@ -128,19 +178,96 @@ static const char *const store_sql[STMT_COUNT] = {
     [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     /* A page of the record in seq order: a range scan of the primary key
-     * joined to the (small) sensors table. */
+     * joined to the (small) sensors table, with the run open at each
+     * reading's time (runs are few: the subquery scans them). */
     [STMT_READINGS_AFTER] =
         "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"
-        " r.error FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"
+        " r.error, (SELECT name FROM runs WHERE started_us <= r.ts_us"
+        " AND (ended_us IS NULL OR r.ts_us < ended_us)"
+        " ORDER BY started_us DESC LIMIT 1)"
+        " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"
         " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2",
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
+    [STMT_INSERT_BATCH] =
+        "INSERT INTO batches (first_seq, last_seq, n, ts_us, prev_hash, hash,"
+        " digests) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_CHAIN_HEAD] =
+        "SELECT hash, last_seq FROM batches ORDER BY id DESC LIMIT 1",
+    [STMT_SENSOR_TAG] = "SELECT tag FROM sensors WHERE id = ?1",
+    [STMT_SENSOR_TAGS] = "SELECT id, tag FROM sensors",
+    [STMT_RUNS] = STORE_RUN_COLUMNS " ORDER BY started_us, id",
+    [STMT_RUN_BY_NAME] = STORE_RUN_COLUMNS " WHERE name = ?1",
+    [STMT_RUN_BY_ID] = STORE_RUN_COLUMNS " WHERE id = ?1",
+    [STMT_RUN_OPEN] = STORE_RUN_COLUMNS " WHERE ended_us IS NULL"
+                                        " ORDER BY started_us DESC LIMIT 1",
+    /* Both walk the run's stretch of readings_ts, which covers seq. */
+    [STMT_RUN_COUNT] =
+        "SELECT count(*) FROM readings WHERE ts_us >= ?1 AND ts_us < ?2",
+    [STMT_RUN_SEQS] = "SELECT min(seq), max(seq) FROM readings"
+                      " WHERE ts_us >= ?1 AND ts_us < ?2",
+    [STMT_RUN_INSERT] =
+        "INSERT INTO runs (name, started_us, operator, note, config_sha256)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_RUN_END] = "UPDATE runs SET ended_us = ?2 WHERE id = ?1",
+    [STMT_RUNS_UNSEALED] = "SELECT id FROM runs WHERE ended_us IS NOT NULL"
+                           " AND chain_head IS NULL ORDER BY started_us, id",
+    [STMT_RUN_SEAL] =
+        "UPDATE runs SET chain_head = ?2, chain_seq = ?3 WHERE id = ?1",
+    [STMT_CONFIG_SHA] = "SELECT detail FROM events WHERE kind = 'config'"
+                        " ORDER BY seq DESC LIMIT 1",
+    [STMT_DATA_VERSION] = "PRAGMA data_version",
+    [STMT_GET_META] = "SELECT value FROM meta WHERE key = ?1",
+    [STMT_SET_META] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+                      " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [STMT_EVENTS] = "SELECT ts_us, kind, detail FROM events"
+                    " WHERE ts_us >= ?1 AND ts_us < ?2 ORDER BY ts_us, seq",
+    [STMT_SENSOR_INFOS] =
+        "SELECT id, tag, kind, unit, bus, unit_id, reg_table, address, type,"
+        " byte_order, scale, \"offset\", interval_ms, cal_date, cal_due,"
+        " cal_certificate FROM sensors ORDER BY tag",
+    /* The window's readings, counted in C per sensor: a GROUP BY would
+     * sort the whole window first. */
+    [STMT_WINDOW_QUALITY] = "SELECT sensor_id, quality FROM readings"
+                            " WHERE ts_us >= ?1 AND ts_us < ?2",
+    /* The chain in id order from a given batch on. */
+    [STMT_BATCH_FROM] = "SELECT id, first_seq, last_seq, prev_hash, hash, n"
+                        " FROM batches WHERE id >= ?1 ORDER BY id",
+    [STMT_BATCH_BEFORE] = "SELECT id, last_seq, hash FROM batches"
+                          " WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+    /* The first batch that reaches seq ?1. */
+    [STMT_BATCH_ENDING] = "SELECT id, first_seq, last_seq, hash FROM batches"
+                          " WHERE last_seq >= ?1 ORDER BY last_seq LIMIT 1",
+    [STMT_BATCH_DIGESTS] = "SELECT digests FROM batches WHERE id = ?1",
 };
+
+/* Bytes of a reading's SHA-256 kept in batches.digests: enough to tell
+ * which reading of a broken batch changed, not evidence in themselves. */
+#define DIGEST_LEN 8
+/* Sensor ids below this have their tag cached in an array; ids are small
+ * row ids in practice, so the bound only guards against a strange file. */
+#define TAG_CACHE_MAX 65536
+/* Canonical text hashed in one piece by verify; bounds its memory. */
+#define VERIFY_CHUNK (64 * 1024)
+/* Room a canonical line needs besides its strings: two integers, a
+ * double, six separators and slack. */
+#define CANON_FIXED 96
+/* The hash before the first batch: 64 zeros. */
+static const char store_zero_hash[SHA256_HEX_LEN] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *stmt[STMT_COUNT];
     char err[STORE_ERR_MAX];
+    char **tags;       /* by sensor id, or NULL if not yet known */
+    size_t ntags;      /* entries in tags */
+    char *tag_scratch; /* the tag of an id beyond the cache */
+    char *canon;       /* canonical lines being hashed */
+    size_t canon_len, canon_cap;
+    uint8_t *digests; /* a batch's digests being built */
+    size_t digests_cap;
+    char *site; /* what store_site() returned last */
 };
 
 /* Sets the message to the formatted text; returns -1. */
@@ -292,13 +419,20 @@ struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX])
 {
     struct store *s = xcalloc(1, sizeof(*s));
-    int flags = mode == STORE_READ_ONLY
-                    ? SQLITE_OPEN_READONLY
+    int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
+                : mode == STORE_UPDATE
+                    ? SQLITE_OPEN_READWRITE
                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int64_t version = 0;
     int rc;
 
     s->path = xstrdup(path);
+    /* SQLite's "unable to open database file" does not say that the
+     * file is simply not there, which is the usual mistake. */
+    if (mode != STORE_READ_WRITE && access(path, F_OK) < 0 && errno == ENOENT) {
+        store_errorf(s, "cannot open '%s': no such database", path);
+        goto fail;
+    }
     /* NOMUTEX: a store belongs to one thread (see store.h). */
     rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -311,12 +445,10 @@ struct store *store_open(const char *path, enum store_mode mode,
      * even have its journal mode switched. */
     if (store_check_schema(s, mode == STORE_READ_WRITE, &version) < 0)
         goto fail;
-    if (mode == STORE_READ_WRITE) {
-        if (store_setup_writer(s) < 0)
-            goto fail;
-        if (version == 0 && store_create_schema(s) < 0)
-            goto fail;
-    }
+    if (mode != STORE_READ_ONLY && store_setup_writer(s) < 0)
+        goto fail;
+    if (mode == STORE_READ_WRITE && version == 0 && store_create_schema(s) < 0)
+        goto fail;
     for (int i = 0; i < STMT_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
@@ -339,6 +471,13 @@ void store_close(struct store *s)
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
+    for (size_t i = 0; i < s->ntags; i++)
+        free(s->tags[i]);
+    free(s->tags);
+    free(s->tag_scratch);
+    free(s->canon);
+    free(s->digests);
+    free(s->site);
     free(s->path);
     free(s);
 }
@@ -364,6 +503,166 @@ static int store_bind_finite(sqlite3_stmt *st, int i, double v)
     if (!isfinite(v))
         return sqlite3_bind_null(st, i);
     return sqlite3_bind_double(st, i, v);
+}
+
+/* --- canonical form and the tag cache ---------------------------------- */
+
+/* Forgets every cached tag. */
+static void store_tags_clear(struct store *s)
+{
+    for (size_t i = 0; i < s->ntags; i++) {
+        free(s->tags[i]);
+        s->tags[i] = NULL;
+    }
+}
+
+/* Caches the tag of sensor id (ids beyond the cache are not kept). */
+static void store_tag_put(struct store *s, int64_t id, const char *tag)
+{
+    size_t old = s->ntags;
+
+    if (id < 0 || id >= TAG_CACHE_MAX)
+        return;
+    if ((size_t)id >= s->ntags) {
+        xgrow(&s->tags, &s->ntags, (size_t)id + 1, sizeof(*s->tags));
+        memset(s->tags + old, 0, (s->ntags - old) * sizeof(*s->tags));
+    }
+    free(s->tags[id]);
+    s->tags[id] = xstrdup(tag);
+}
+
+/* Sets *tag to the tag of sensor id, from the cache or the sensors
+ * table, or to NULL if there is no such sensor; valid until the next
+ * call. Returns 0, or -1 on a database error. */
+static int store_tag(struct store *s, int64_t id, const char **tag)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_TAG];
+    int rc;
+
+    *tag = NULL;
+    if (id >= 0 && (size_t)id < s->ntags && s->tags[id]) {
+        *tag = s->tags[id];
+        return 0;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+
+        if (id >= 0 && id < TAG_CACHE_MAX) {
+            store_tag_put(s, id, t);
+            *tag = s->tags[id];
+        } else {
+            free(s->tag_scratch);
+            *tag = s->tag_scratch = xstrdup(t);
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensor %lld", (long long)id);
+    return 0;
+}
+
+/* Replaces the cache with the sensors table as it is now (verify must
+ * hash what the file says, not what this process remembers). */
+static int store_tags_load(struct store *s)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_TAGS];
+    int rc;
+
+    store_tags_clear(s);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+            store_tag_put(s, sqlite3_column_int64(st, 0),
+                          (const char *)sqlite3_column_text(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensors");
+    return 0;
+}
+
+/* Decimal digits of v; returns their count. buf holds 21 bytes. */
+static size_t store_fmt_i64(char *buf, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    return len;
+}
+
+/* The canonical text of a stored value: printf's %.17g, which
+ * round-trips every double. Zero is written "0": SQLite stores -0.0 as
+ * the integer 0, so a -0 could not be read back. buf holds 32 bytes. */
+static size_t store_fmt_value(char *buf, double v)
+{
+    if (v == 0.0)
+        v = 0.0;
+    return (size_t)snprintf(buf, 32, "%.17g", v);
+}
+
+/* A field of a canonical line: bytes and their count. */
+struct store_field {
+    const char *p;
+    size_t n;
+};
+
+enum {
+    CANON_SEQ,
+    CANON_TAG,
+    CANON_TS,
+    CANON_VALUE,
+    CANON_QUALITY,
+    CANON_ERROR,
+    CANON_RAW,
+    CANON_FIELDS
+};
+
+/*
+ * Appends one canonical line to s->canon: the fields separated by TAB
+ * and ended by LF (see README, "Audit chain"). Returns where it starts.
+ */
+static size_t store_canon_add(struct store *s,
+                              const struct store_field f[CANON_FIELDS])
+{
+    size_t need = CANON_FIELDS, start = s->canon_len;
+    char *p;
+
+    for (int i = 0; i < CANON_FIELDS; i++)
+        need += f[i].n;
+    xgrow(&s->canon, &s->canon_cap, s->canon_len + need, 1);
+    p = s->canon + s->canon_len;
+    for (int i = 0; i < CANON_FIELDS; i++) {
+        memcpy(p, f[i].p, f[i].n);
+        p += f[i].n;
+        *p++ = i + 1 < CANON_FIELDS ? '\t' : '\n';
+    }
+    s->canon_len += need;
+    return start;
+}
+
+static int store_hex_digit(char c)
+{
+    return c >= 'a' ? c - 'a' + 10 : c - '0';
+}
+
+/* The first DIGEST_LEN bytes of the SHA-256 of len bytes at p. */
+static void store_digest(const char *p, size_t len, uint8_t out[DIGEST_LEN])
+{
+    char hex[SHA256_HEX_LEN];
+
+    sha256_hex(p, len, hex);
+    for (int i = 0; i < DIGEST_LEN; i++)
+        out[i] = (uint8_t)(store_hex_digit(hex[2 * i]) << 4 |
+                           store_hex_digit(hex[2 * i + 1]));
 }
 
 /* Upserts one sensor and reads back its id. */
@@ -429,8 +728,10 @@ int store_sync_sensors(struct store *s, struct config *c)
             goto fail;
     if (store_run(s, STMT_COMMIT, "cannot update sensors") < 0)
         goto fail;
-    for (size_t i = 0; i < c->nsensors; i++)
+    for (size_t i = 0; i < c->nsensors; i++) {
         c->sensors[i].db_id = ids[i];
+        store_tag_put(s, ids[i], c->sensors[i].id);
+    }
     free(ids);
     return 0;
 fail:
@@ -439,15 +740,17 @@ fail:
     return -1;
 }
 
-/* Inserts one reading inside the open transaction and sets its seq. */
-static int store_insert_reading(struct store *s, struct reading *r)
+/* Inserts one reading inside the open transaction, sets its seq and
+ * writes its raw words as hex into raw (empty if none). */
+static int store_insert_reading(struct store *s, struct reading *r,
+                                char raw[5 * REG_MAX_WORDS])
 {
     sqlite3_stmt *st = s->stmt[STMT_INSERT_READING];
-    char raw[5 * REG_MAX_WORDS];
     bool has_value =
         r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE;
     int rc = 0;
 
+    raw[0] = '\0';
     if (r->nraw > REG_MAX_WORDS)
         return store_errorf(s,
                             "cannot store reading of sensor %lld: %u raw "
@@ -469,7 +772,7 @@ static int store_insert_reading(struct store *s, struct reading *r)
         rc |= sqlite3_bind_null(st, 5);
     if (r->nraw > 0) {
         hex_words(r->raw, r->nraw, raw);
-        rc |= sqlite3_bind_text(st, 6, raw, -1, SQLITE_TRANSIENT);
+        rc |= sqlite3_bind_text(st, 6, raw, -1, SQLITE_STATIC);
     } else {
         rc |= sqlite3_bind_null(st, 6);
     }
@@ -486,6 +789,102 @@ static int store_insert_reading(struct store *s, struct reading *r)
     sqlite3_reset(st);
     r->seq = sqlite3_last_insert_rowid(s->db);
     return 0;
+}
+
+/* Appends the canonical line of a reading just inserted, and its digest
+ * to s->digests at index i. It is built from what was bound, which is
+ * what verify will read back. */
+static int store_canon_reading(struct store *s, const struct reading *r,
+                               const char *raw, size_t i)
+{
+    char seq[24], ts[24], value[32];
+    bool has_value =
+        (r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE) &&
+        isfinite(r->value);
+    const char *q = quality_name(r->quality), *tag;
+    struct store_field f[CANON_FIELDS];
+    size_t start;
+
+    if (store_tag(s, r->sensor_id, &tag) < 0)
+        return -1;
+    if (!tag)
+        return store_errorf(s, "no sensor with id %lld",
+                            (long long)r->sensor_id);
+    f[CANON_SEQ] = (struct store_field){seq, store_fmt_i64(seq, r->seq)};
+    f[CANON_TAG] = (struct store_field){tag, strlen(tag)};
+    f[CANON_TS] = (struct store_field){ts, store_fmt_i64(ts, r->ts_us)};
+    f[CANON_VALUE] = (struct store_field){
+        value, has_value ? store_fmt_value(value, r->value) : 0};
+    f[CANON_QUALITY] = (struct store_field){q, strlen(q)};
+    f[CANON_ERROR] =
+        (struct store_field){r->error, r->quality == QUALITY_COMM_ERROR
+                                           ? strnlen(r->error, sizeof(r->error))
+                                           : 0};
+    f[CANON_RAW] = (struct store_field){raw, strlen(raw)};
+    start = store_canon_add(s, f);
+    xgrow(&s->digests, &s->digests_cap, (i + 1) * DIGEST_LEN, 1);
+    store_digest(s->canon + start, s->canon_len - start,
+                 s->digests + i * DIGEST_LEN);
+    return 0;
+}
+
+/* The newest batch's hash and last seq (64 zeros and 0 before any). */
+static int store_chain_last(struct store *s, char head[SHA256_HEX_LEN],
+                            int64_t *last_seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_CHAIN_HEAD];
+    int rc = sqlite3_step(st);
+
+    memcpy(head, store_zero_hash, SHA256_HEX_LEN);
+    *last_seq = 0;
+    if (rc == SQLITE_ROW) {
+        snprintf(head, SHA256_HEX_LEN, "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        *last_seq = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read the chain head");
+    return 0;
+}
+
+/*
+ * Writes the batch row of the nr readings whose canonical lines and
+ * digests were just built, inside the open transaction. The previous hash
+ * is read from the file, not remembered, so that the chain stays whole
+ * whoever wrote the batch before.
+ */
+static int store_chain_append(struct store *s, int64_t first_seq,
+                              int64_t last_seq, size_t nr)
+{
+    sqlite3_stmt *st = s->stmt[STMT_INSERT_BATCH];
+    char prev[SHA256_HEX_LEN], hash[SHA256_HEX_LEN];
+    struct sha256 *h;
+    int64_t prev_last;
+    int rc = 0;
+
+    if (store_chain_last(s, prev, &prev_last) < 0)
+        return -1;
+    h = sha256_new();
+    sha256_update(h, prev, SHA256_HEX_LEN - 1);
+    sha256_update(h, s->canon, s->canon_len);
+    sha256_final_hex(h, hash);
+    rc |= sqlite3_bind_int64(st, 1, first_seq);
+    rc |= sqlite3_bind_int64(st, 2, last_seq);
+    rc |= sqlite3_bind_int64(st, 3, (sqlite3_int64)nr);
+    rc |= sqlite3_bind_int64(st, 4, time_real_us());
+    rc |= sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_blob(st, 7, s->digests, (int)(nr * DIGEST_LEN),
+                            SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        store_fail(s, "cannot chain batch of seq %lld..%lld",
+                   (long long)first_seq, (long long)last_seq);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Inserts one event inside the open transaction; an empty or NULL detail
@@ -517,11 +916,26 @@ static int store_insert_event(struct store *s, int64_t ts_us, const char *kind,
 int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                        const struct event *ev, size_t nev)
 {
+    char raw[5 * REG_MAX_WORDS];
+
     if (store_run(s, STMT_BEGIN, "cannot begin batch") < 0)
         goto fail;
-    for (size_t i = 0; i < nr; i++)
-        if (store_insert_reading(s, &r[i]) < 0)
+    s->canon_len = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (store_insert_reading(s, &r[i], raw) < 0)
             goto fail;
+        /* One transaction holds the write lock: its seqs follow each
+         * other, and verify relies on it. */
+        if (i > 0 && r[i].seq != r[i - 1].seq + 1) {
+            store_errorf(s, "seq %lld does not follow %lld",
+                         (long long)r[i].seq, (long long)r[i - 1].seq);
+            goto fail;
+        }
+        if (store_canon_reading(s, &r[i], raw, i) < 0)
+            goto fail;
+    }
+    if (nr > 0 && store_chain_append(s, r[0].seq, r[nr - 1].seq, nr) < 0)
+        goto fail;
     for (size_t i = 0; i < nev; i++)
         if (store_insert_event(
                 s, ev[i].ts_us, ev[i].kind,
@@ -661,7 +1075,7 @@ int store_get_state(struct store *s, const char *key, int64_t *value)
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(s, "cannot read state '%s'", key);
-    return 0;
+    return rc == SQLITE_ROW ? 0 : 1;
 }
 
 int store_set_state(struct store *s, const char *key, int64_t value)
@@ -695,6 +1109,7 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
             .value = sqlite3_column_double(st, 5),
             .quality = store_column_text(st, 6),
             .error = store_column_text(st, 7),
+            .run = store_column_text(st, 8),
         };
 
         n++;
@@ -720,4 +1135,1151 @@ int store_last_seq(struct store *s, int64_t *seq)
     if (rc != SQLITE_ROW)
         return store_fail(s, "cannot read the last seq");
     return 0;
+}
+
+/* --- runs ------------------------------------------------------------ */
+
+/*
+ * Calls fn for each row of st (a STORE_RUN_COLUMNS query, bound), with
+ * its reading count. Runs inside the caller's read transaction. Returns
+ * 0, -1, or fn's non-zero return; *found counts the rows.
+ */
+static int store_run_rows(struct store *s, sqlite3_stmt *st,
+                          int (*fn)(const struct store_run *, void *),
+                          void *arg, int *found)
+{
+    sqlite3_stmt *cnt = s->stmt[STMT_RUN_COUNT];
+    int rc, ret = 0;
+
+    *found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_run run = {
+            .id = sqlite3_column_int64(st, 0),
+            .name = store_column_text(st, 1),
+            .started_us = sqlite3_column_int64(st, 2),
+            .ended = sqlite3_column_type(st, 3) != SQLITE_NULL,
+            .ended_us = sqlite3_column_int64(st, 3),
+            .operator_name = store_column_text(st, 4),
+            .note = store_column_text(st, 5),
+            .config_sha256 = store_column_text(st, 6),
+            .chain_head = store_column_text(st, 7),
+            .chain_seq = sqlite3_column_int64(st, 8),
+        };
+
+        (*found)++;
+        sqlite3_bind_int64(cnt, 1, run.started_us);
+        sqlite3_bind_int64(cnt, 2, run.ended ? run.ended_us : INT64_MAX);
+        rc = sqlite3_step(cnt);
+        run.readings = sqlite3_column_int64(cnt, 0);
+        sqlite3_reset(cnt);
+        if (rc != SQLITE_ROW) {
+            ret = store_fail(s, "cannot count the readings of run '%s'",
+                             run.name);
+            break;
+        }
+        if (fn && (ret = fn(&run, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read runs");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+/* store_run_rows() in a read transaction of its own; 1 if no row. */
+static int store_run_query(struct store *s, sqlite3_stmt *st,
+                           int (*fn)(const struct store_run *, void *),
+                           void *arg)
+{
+    int found = 0, ret;
+
+    if (store_run(s, STMT_BEGIN_READ, "cannot read runs") < 0) {
+        sqlite3_clear_bindings(st);
+        return -1;
+    }
+    ret = store_run_rows(s, st, fn, arg, &found);
+    store_rollback(s);
+    return ret == 0 && found == 0 ? 1 : ret;
+}
+
+int store_runs(struct store *s, int (*fn)(const struct store_run *, void *),
+               void *arg)
+{
+    int ret = store_run_query(s, s->stmt[STMT_RUNS], fn, arg);
+
+    return ret == 1 ? 0 : ret;
+}
+
+int store_run_get(struct store *s, const char *name,
+                  int (*fn)(const struct store_run *, void *), void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_BY_NAME];
+
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return store_run_query(s, st, fn, arg);
+}
+
+int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
+                   void *arg)
+{
+    return store_run_query(s, s->stmt[STMT_RUN_OPEN], fn, arg);
+}
+
+/* Copies a run's id and name, for the checks of start and stop. */
+struct store_run_ref {
+    int64_t id;
+    int64_t started_us;
+    char *name;
+};
+
+static int store_run_ref_take(const struct store_run *run, void *arg)
+{
+    struct store_run_ref *ref = arg;
+
+    ref->id = run->id;
+    ref->started_us = run->started_us;
+    ref->name = xstrdup(run->name);
+    return 0;
+}
+
+/* Reads one run into ref inside the open transaction; 1 if none. */
+static int store_run_ref_get(struct store *s, sqlite3_stmt *st,
+                             struct store_run_ref *ref)
+{
+    int found = 0;
+    int ret = store_run_rows(s, st, store_run_ref_take, ref, &found);
+
+    return ret == 0 && found == 0 ? 1 : ret;
+}
+
+/* A single-text-column query inside the open transaction: a copy of the
+ * text (NULL if no row or NULL), or -1. */
+static int store_query_text(struct store *s, enum store_stmt id, char **out,
+                            const char *what)
+{
+    sqlite3_stmt *st = s->stmt[id];
+    int rc = sqlite3_step(st);
+
+    *out = NULL;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = xstrdup(store_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "%s", what);
+    return 0;
+}
+
+int store_run_start(struct store *s, const char *name,
+                    const char *operator_name, const char *note, int64_t now_us)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_INSERT];
+    struct store_run_ref open = {0, 0, NULL}, same = {0, 0, NULL};
+    char *config = NULL, detail[EVENT_DETAIL_MAX];
+    int rc = 0;
+
+    if (store_run(s, STMT_BEGIN, "cannot start run") < 0)
+        goto fail;
+    sqlite3_bind_text(s->stmt[STMT_RUN_BY_NAME], 1, name, -1, SQLITE_STATIC);
+    if ((rc = store_run_ref_get(s, s->stmt[STMT_RUN_BY_NAME], &same)) < 0)
+        goto fail;
+    if (rc == 0) {
+        store_errorf(s, "run '%s' already exists", name);
+        goto fail;
+    }
+    if ((rc = store_run_ref_get(s, s->stmt[STMT_RUN_OPEN], &open)) < 0)
+        goto fail;
+    if (rc == 0) {
+        store_errorf(s, "run '%s' is still open; stop it first", open.name);
+        goto fail;
+    }
+    if (store_query_text(s, STMT_CONFIG_SHA, &config,
+                         "cannot read the config hash") < 0)
+        goto fail;
+    rc = 0;
+    rc |= store_bind_text(st, 1, name);
+    rc |= sqlite3_bind_int64(st, 2, now_us);
+    rc |= store_bind_text(st, 3, operator_name);
+    rc |= store_bind_text(st, 4, note);
+    rc |= store_bind_text(st, 5, config);
+    if (rc != SQLITE_OK ||
+        store_run(s, STMT_RUN_INSERT, "cannot start run") < 0)
+        goto fail;
+    if (operator_name)
+        snprintf(detail, sizeof(detail), "%s (operator: %s)", name,
+                 operator_name);
+    else
+        snprintf(detail, sizeof(detail), "%s", name);
+    if (store_insert_event(s, now_us, "run_start", -1, detail, -1) < 0 ||
+        store_run(s, STMT_COMMIT, "cannot start run") < 0)
+        goto fail;
+    sqlite3_clear_bindings(st);
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    free(config);
+    return 0;
+fail:
+    store_rollback(s);
+    sqlite3_clear_bindings(st);
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    free(config);
+    free(open.name);
+    free(same.name);
+    return -1;
+}
+
+int store_run_stop(struct store *s, const char *name, int64_t now_us)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_END];
+    struct store_run_ref open = {0, 0, NULL};
+    int rc;
+
+    if (store_run(s, STMT_BEGIN, "cannot stop run") < 0)
+        goto fail;
+    if ((rc = store_run_ref_get(s, s->stmt[STMT_RUN_OPEN], &open)) < 0)
+        goto fail;
+    if (rc == 1) {
+        if (name)
+            store_errorf(s, "run '%s' is not open", name);
+        else
+            store_errorf(s, "no run is open");
+        goto fail;
+    }
+    if (name && strcmp(name, open.name) != 0) {
+        store_errorf(s, "run '%s' is not open (the open run is '%s')", name,
+                     open.name);
+        goto fail;
+    }
+    /* A clock stepped back must not give a run a negative length. */
+    sqlite3_bind_int64(st, 1, open.id);
+    sqlite3_bind_int64(st, 2,
+                       now_us > open.started_us ? now_us : open.started_us);
+    if (store_run(s, STMT_RUN_END, "cannot stop run") < 0 ||
+        store_insert_event(s, now_us, "run_stop", -1, open.name, -1) < 0 ||
+        store_run(s, STMT_COMMIT, "cannot stop run") < 0)
+        goto fail;
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    free(open.name);
+    return 0;
+fail:
+    store_rollback(s);
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    free(open.name);
+    return -1;
+}
+
+/* The ids of the ended, unsealed runs, inside the caller's transaction
+ * (or none). Returns how many, or -1; *ids is the caller's to free. */
+static int store_runs_unsealed(struct store *s, int64_t **ids)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUNS_UNSEALED];
+    size_t cap = 0;
+    int rc, n = 0;
+
+    *ids = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(ids, &cap, (size_t)n + 1, sizeof(**ids));
+        (*ids)[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*ids);
+        *ids = NULL;
+        return store_fail(s, "cannot read runs");
+    }
+    return n;
+}
+
+int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
+                   void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_SEAL];
+    char head[SHA256_HEX_LEN];
+    int64_t *ids = NULL, last_seq;
+    int n;
+
+    /* The daemon calls this often: a read without the write lock first,
+     * since there is almost never anything to seal. */
+    if ((n = store_runs_unsealed(s, &ids)) <= 0)
+        return n;
+    free(ids);
+    if (store_run(s, STMT_BEGIN, "cannot seal runs") < 0)
+        goto fail;
+    if ((n = store_runs_unsealed(s, &ids)) < 0 ||
+        store_chain_last(s, head, &last_seq) < 0)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        sqlite3_bind_text(st, 2, head, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, last_seq);
+        if (store_run(s, STMT_RUN_SEAL, "cannot seal run") < 0)
+            goto fail;
+    }
+    if (store_run(s, STMT_COMMIT, "cannot seal runs") < 0)
+        goto fail;
+    sqlite3_clear_bindings(st);
+    for (int i = 0; fn && i < n; i++) {
+        int ret;
+
+        sqlite3_bind_int64(s->stmt[STMT_RUN_BY_ID], 1, ids[i]);
+        ret = store_run_query(s, s->stmt[STMT_RUN_BY_ID], fn, arg);
+        if (ret != 0 && ret != 1) {
+            free(ids);
+            return -1;
+        }
+    }
+    free(ids);
+    return n;
+fail:
+    store_rollback(s);
+    sqlite3_clear_bindings(st);
+    free(ids);
+    return -1;
+}
+
+int64_t store_data_version(struct store *s)
+{
+    sqlite3_stmt *st = s->stmt[STMT_DATA_VERSION];
+    int64_t v = -1;
+
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        store_fail(s, "cannot read the data version");
+    sqlite3_reset(st);
+    return v;
+}
+
+/* --- the audit chain ------------------------------------------------- */
+
+int store_chain_head(struct store *s, char head[SHA256_HEX_LEN],
+                     int64_t *last_seq)
+{
+    if (store_chain_last(s, head, last_seq) < 0)
+        return -1;
+    if (*last_seq == 0)
+        head[0] = '\0';
+    return 0;
+}
+
+/* The readings walked by verify, in seq order. */
+static const char store_verify_sql[] =
+    "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"
+    " WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq";
+
+/* Text that %.17g or a decimal integer never starts with: marks a column
+ * of the wrong type, so that it can never hash like the original. */
+#define CANON_ALIEN '?'
+
+/*
+ * A column of a reading as canonical text: an integer (want
+ * SQLITE_INTEGER), a double (SQLITE_FLOAT) or text (SQLITE_TEXT); empty
+ * if NULL. Numbers are formatted into buf (32 bytes). A column of
+ * another type (only a hand-made change can do that) becomes
+ * CANON_ALIEN and its text, in *alien, which the caller frees.
+ */
+static struct store_field store_canon_column(sqlite3_stmt *st, int i, int want,
+                                             char *buf, char **alien)
+{
+    int type = sqlite3_column_type(st, i);
+    struct store_field f = {"", 0};
+    const char *text;
+    size_t n;
+
+    if (type == SQLITE_NULL)
+        return f;
+    if (type == SQLITE_INTEGER && want == SQLITE_INTEGER)
+        return (struct store_field){
+            buf, store_fmt_i64(buf, sqlite3_column_int64(st, i))};
+    if (type == SQLITE_FLOAT && want == SQLITE_FLOAT)
+        return (struct store_field){
+            buf, store_fmt_value(buf, sqlite3_column_double(st, i))};
+    text = (const char *)sqlite3_column_text(st, i);
+    n = (size_t)sqlite3_column_bytes(st, i);
+    if (type == SQLITE_TEXT && want == SQLITE_TEXT)
+        return (struct store_field){text ? text : "", text ? n : 0};
+    *alien = xmalloc(n + 2);
+    (*alien)[0] = CANON_ALIEN;
+    if (n)
+        memcpy(*alien + 1, text, n);
+    return (struct store_field){*alien, n + 1};
+}
+
+/* Appends the canonical line of the reading at st's current row (columns
+ * as in store_verify_sql); returns where it starts, or -1 if its sensor
+ * cannot be read (a sensor that does not exist hashes with its id). */
+static int64_t store_canon_row(struct store *s, sqlite3_stmt *st)
+{
+    char seq[32], ts[32], value[32], id[32];
+    char *alien[CANON_FIELDS] = {NULL};
+    struct store_field f[CANON_FIELDS];
+    int64_t sensor = sqlite3_column_int64(st, 1);
+    const char *tag = NULL;
+    size_t start;
+
+    if (sqlite3_column_type(st, 1) == SQLITE_INTEGER &&
+        store_tag(s, sensor, &tag) < 0)
+        return -1;
+    f[CANON_SEQ] = store_canon_column(st, 0, SQLITE_INTEGER, seq, &alien[0]);
+    if (tag) {
+        f[CANON_TAG] = (struct store_field){tag, strlen(tag)};
+    } else {
+        /* No such sensor: its readings cannot hash as they did. */
+        id[0] = CANON_ALIEN;
+        f[CANON_TAG] =
+            (struct store_field){id, 1 + store_fmt_i64(id + 1, sensor)};
+    }
+    f[CANON_TS] = store_canon_column(st, 2, SQLITE_INTEGER, ts, &alien[2]);
+    f[CANON_VALUE] = store_canon_column(st, 3, SQLITE_FLOAT, value, &alien[3]);
+    f[CANON_QUALITY] = store_canon_column(st, 4, SQLITE_TEXT, NULL, &alien[4]);
+    f[CANON_ERROR] = store_canon_column(st, 5, SQLITE_TEXT, NULL, &alien[5]);
+    f[CANON_RAW] = store_canon_column(st, 6, SQLITE_TEXT, NULL, &alien[6]);
+    start = store_canon_add(s, f);
+    for (int i = 0; i < CANON_FIELDS; i++)
+        free(alien[i]);
+    return (int64_t)start;
+}
+
+/* A batch row as verify reads it. */
+struct store_batch {
+    int64_t id;
+    int64_t first_seq;
+    int64_t last_seq;
+    int64_t n; /* readings, as recorded */
+    char prev_hash[SHA256_HEX_LEN];
+    char hash[SHA256_HEX_LEN];
+};
+
+/* Records the first failure in out; returns 0 (for the walk to stop). */
+__attribute__((format(printf, 4, 5))) static int
+store_verify_fail(struct store_verify_result *out, int64_t batch, int64_t seq,
+                  const char *fmt, ...)
+{
+    va_list ap;
+
+    out->ok = false;
+    out->bad_batch = batch;
+    out->bad_seq = seq;
+    va_start(ap, fmt);
+    vsnprintf(out->what, sizeof(out->what), fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* Copies a hash column into buf ("" if NULL or not a hash). */
+static void store_hash_column(sqlite3_stmt *st, int i, char buf[SHA256_HEX_LEN])
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+
+    snprintf(buf, SHA256_HEX_LEN, "%s", t ? t : "");
+}
+
+/*
+ * Names what is wrong in batch b, whose hash did not come out right:
+ * walks its seqs again with the digests, and reports the first seq that
+ * is missing or whose digest differs, else the hash itself. Returns 0 or
+ * -1 on a database error.
+ */
+static int store_verify_blame(struct store *s, const struct store_batch *b,
+                              struct store_verify_result *out)
+{
+    sqlite3_stmt *dg = s->stmt[STMT_BATCH_DIGESTS], *st = NULL;
+    const uint8_t *digests;
+    size_t ndigests;
+    int64_t expect = b->first_seq;
+    int rc, ret = -1;
+
+    sqlite3_bind_int64(dg, 1, b->id);
+    if (sqlite3_step(dg) != SQLITE_ROW) {
+        store_fail(s, "cannot read batch %lld", (long long)b->id);
+        goto done;
+    }
+    digests = sqlite3_column_blob(dg, 0);
+    ndigests = (size_t)sqlite3_column_bytes(dg, 0) / DIGEST_LEN;
+    if (sqlite3_prepare_v2(s->db, store_verify_sql, -1, &st, NULL) !=
+        SQLITE_OK) {
+        store_fail(s, "cannot verify batch %lld", (long long)b->id);
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0), start;
+        uint64_t i = (uint64_t)(seq - b->first_seq);
+        uint8_t d[DIGEST_LEN];
+
+        if (seq != expect) {
+            ret = store_verify_fail(out, b->id, expect, "seq %lld was deleted",
+                                    (long long)expect);
+            goto done;
+        }
+        expect = seq + 1;
+        s->canon_len = 0;
+        if ((start = store_canon_row(s, st)) < 0)
+            goto done;
+        store_digest(s->canon, s->canon_len, d);
+        if (i >= ndigests || memcmp(digests + i * DIGEST_LEN, d, DIGEST_LEN)) {
+            ret = store_verify_fail(out, b->id, seq, "seq %lld was changed",
+                                    (long long)seq);
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        store_fail(s, "cannot verify batch %lld", (long long)b->id);
+        goto done;
+    }
+    if (expect <= b->last_seq)
+        ret = store_verify_fail(out, b->id, expect, "seq %lld was deleted",
+                                (long long)expect);
+    else
+        ret = store_verify_fail(out, b->id, 0, "batch %lld's hash was altered",
+                                (long long)b->id);
+done:
+    sqlite3_finalize(st);
+    sqlite3_reset(dg);
+    sqlite3_clear_bindings(dg);
+    return ret;
+}
+
+/* Feeds s->canon to h once it holds a chunk (or always, if all). */
+static void store_verify_flush(struct store *s, struct sha256 *h, bool all)
+{
+    if (all || s->canon_len >= VERIFY_CHUNK) {
+        sha256_update(h, s->canon, s->canon_len);
+        s->canon_len = 0;
+    }
+}
+
+/* The walk of store_verify_range(), its cursors and where it is. */
+struct store_walk {
+    sqlite3_stmt *rd; /* readings from the first seq on */
+    bool rd_row;      /* rd is on a row */
+    int64_t rd_seq;   /* its seq */
+};
+
+static int store_walk_next(struct store *s, struct store_walk *w)
+{
+    int rc = sqlite3_step(w->rd);
+
+    w->rd_row = rc == SQLITE_ROW;
+    if (w->rd_row)
+        w->rd_seq = sqlite3_column_int64(w->rd, 0);
+    else if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read readings");
+    return 0;
+}
+
+/*
+ * Hashes batch b from its readings (the walk's cursor is on the first
+ * reading at or after b's first seq) and leaves the cursor past b.
+ * *bad is set if a seq is missing or the hash differs.
+ */
+static int store_verify_batch(struct store *s, struct store_walk *w,
+                              const struct store_batch *b,
+                              struct store_verify_result *out, bool *bad)
+{
+    struct sha256 *h = sha256_new();
+    char hash[SHA256_HEX_LEN];
+    int64_t expect = b->first_seq;
+
+    *bad = false;
+    s->canon_len = 0;
+    sha256_update(h, b->prev_hash, strlen(b->prev_hash));
+    while (w->rd_row && w->rd_seq <= b->last_seq) {
+        if (w->rd_seq != expect)
+            *bad = true;
+        expect = w->rd_seq + 1;
+        if (store_canon_row(s, w->rd) < 0 || store_walk_next(s, w) < 0) {
+            sha256_final_hex(h, hash);
+            return -1;
+        }
+        out->readings++;
+        store_verify_flush(s, h, false);
+    }
+    store_verify_flush(s, h, true);
+    sha256_final_hex(h, hash);
+    if (expect != b->last_seq + 1 || strcmp(hash, b->hash) != 0)
+        *bad = true;
+    return 0;
+}
+
+/* The batch before id: its id, last seq and hash (0, 0 and 64 zeros if
+ * none). */
+static int store_batch_before(struct store *s, int64_t id,
+                              struct store_batch *prev)
+{
+    sqlite3_stmt *st = s->stmt[STMT_BATCH_BEFORE];
+    int rc;
+
+    memset(prev, 0, sizeof(*prev));
+    memcpy(prev->hash, store_zero_hash, SHA256_HEX_LEN);
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        prev->id = sqlite3_column_int64(st, 0);
+        prev->last_seq = sqlite3_column_int64(st, 1);
+        store_hash_column(st, 2, prev->hash);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read batches");
+    return 0;
+}
+
+/* The first batch that reaches seq: *found false if none. */
+static int store_batch_reaching(struct store *s, int64_t seq,
+                                struct store_batch *b, bool *found)
+{
+    sqlite3_stmt *st = s->stmt[STMT_BATCH_ENDING];
+    int rc;
+
+    memset(b, 0, sizeof(*b));
+    sqlite3_bind_int64(st, 1, seq);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        b->id = sqlite3_column_int64(st, 0);
+        b->first_seq = sqlite3_column_int64(st, 1);
+        b->last_seq = sqlite3_column_int64(st, 2);
+        store_hash_column(st, 3, b->hash);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read batches");
+    return 0;
+}
+
+/*
+ * Checks a batch's place in the chain: it must follow the previous one's
+ * hash and seqs. Returns true if it does (else out is filled in).
+ */
+static bool store_verify_link(const struct store_batch *prev,
+                              const struct store_batch *b,
+                              struct store_verify_result *out)
+{
+    if (strcmp(b->prev_hash, prev->hash) != 0) {
+        if (prev->id == 0)
+            store_verify_fail(out, b->id, 0,
+                              "batch %lld does not start the chain",
+                              (long long)b->id);
+        else
+            store_verify_fail(out, b->id, 0,
+                              "batch %lld does not follow batch %lld",
+                              (long long)b->id, (long long)prev->id);
+        return false;
+    }
+    if (b->first_seq <= prev->last_seq || b->last_seq < b->first_seq ||
+        b->n != b->last_seq - b->first_seq + 1) {
+        store_verify_fail(out, b->id, 0, "batch %lld's seq range was altered",
+                          (long long)b->id);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * store_verify() inside the caller's read transaction. The walk merges
+ * two cursors in seq order, the batches and the readings, so that its
+ * memory does not grow with the database; a batch that does not hash
+ * right is walked a second time to name the culprit.
+ */
+static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
+                              struct store_verify_result *out)
+{
+    sqlite3_stmt *bt = s->stmt[STMT_BATCH_FROM];
+    struct store_walk w = {NULL, false, 0};
+    struct store_batch prev, b;
+    bool found = false, bad;
+    int rc, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->ok = true;
+    if (store_tags_load(s) < 0 ||
+        store_batch_reaching(s, from_seq, &b, &found) < 0)
+        return -1;
+    if (store_batch_before(s, found ? b.id : INT64_MAX, &prev) < 0)
+        return -1;
+    if (sqlite3_prepare_v2(s->db, store_verify_sql, -1, &w.rd, NULL) !=
+        SQLITE_OK)
+        return store_fail(s, "cannot verify");
+    /* Whole batches are checked, so their readings before from_seq too. */
+    sqlite3_bind_int64(
+        w.rd, 1, found && b.first_seq < from_seq ? b.first_seq : from_seq);
+    sqlite3_bind_int64(w.rd, 2, INT64_MAX);
+    if (store_walk_next(s, &w) < 0)
+        goto done;
+    sqlite3_bind_int64(bt, 1, found ? b.id : INT64_MAX);
+    while ((rc = sqlite3_step(bt)) == SQLITE_ROW) {
+        b.id = sqlite3_column_int64(bt, 0);
+        b.first_seq = sqlite3_column_int64(bt, 1);
+        b.last_seq = sqlite3_column_int64(bt, 2);
+        store_hash_column(bt, 3, b.prev_hash);
+        store_hash_column(bt, 4, b.hash);
+        b.n = sqlite3_column_int64(bt, 5);
+        if (b.first_seq > to_seq)
+            break;
+        if (w.rd_row && w.rd_seq < b.first_seq) {
+            ret = store_verify_fail(out, 0, w.rd_seq,
+                                    "seq %lld is in no batch (inserted)",
+                                    (long long)w.rd_seq);
+            goto done;
+        }
+        if (!store_verify_link(&prev, &b, out)) {
+            ret = 0;
+            goto done;
+        }
+        if (store_verify_batch(s, &w, &b, out, &bad) < 0)
+            goto done;
+        if (bad) {
+            ret = store_verify_blame(s, &b, out);
+            goto done;
+        }
+        out->batches++;
+        prev = b;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        store_fail(s, "cannot read batches");
+        goto done;
+    }
+    if (w.rd_row && w.rd_seq <= to_seq)
+        store_verify_fail(out, 0, w.rd_seq,
+                          "seq %lld is in no batch (inserted)",
+                          (long long)w.rd_seq);
+    ret = 0;
+done:
+    sqlite3_reset(bt);
+    sqlite3_finalize(w.rd);
+    s->canon_len = 0;
+    return ret;
+}
+
+int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
+                 struct store_verify_result *out)
+{
+    int ret;
+
+    memset(out, 0, sizeof(*out));
+    if (store_run(s, STMT_BEGIN_READ, "cannot verify") < 0)
+        return -1;
+    ret = store_verify_range(s, from_seq, to_seq, out);
+    store_rollback(s);
+    return ret;
+}
+
+/* What verify needs of a run. */
+struct store_run_span {
+    char name[256];
+    int64_t started_us;
+    int64_t end_us; /* INT64_MAX while open */
+    bool sealed;
+    char chain_head[SHA256_HEX_LEN];
+    int64_t chain_seq;
+};
+
+static int store_run_span_take(const struct store_run *run, void *arg)
+{
+    struct store_run_span *sp = arg;
+
+    snprintf(sp->name, sizeof(sp->name), "%s", run->name);
+    sp->started_us = run->started_us;
+    sp->end_us = run->ended ? run->ended_us : INT64_MAX;
+    sp->sealed = run->chain_head != NULL;
+    snprintf(sp->chain_head, sizeof(sp->chain_head), "%s",
+             run->chain_head ? run->chain_head : "");
+    sp->chain_seq = run->chain_seq;
+    return 0;
+}
+
+/* The first and last seq of the readings in [from_us, to_us); 0 and 0
+ * if there are none. */
+static int store_window_seqs(struct store *s, int64_t from_us, int64_t to_us,
+                             int64_t *first, int64_t *last)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_SEQS];
+    int rc;
+
+    sqlite3_bind_int64(st, 1, from_us);
+    sqlite3_bind_int64(st, 2, to_us);
+    rc = sqlite3_step(st);
+    *first = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, "cannot read the seqs of a window");
+    return 0;
+}
+
+/* Checks, after a good verify of its range, that a sealed run's chain
+ * head is the stored hash of the batch that ends at its chain seq. */
+static int store_verify_head(struct store *s, const struct store_run_span *sp,
+                             struct store_verify_result *out)
+{
+    struct store_batch b;
+    bool found = false;
+
+    if (sp->chain_seq == 0) {
+        if (strcmp(sp->chain_head, store_zero_hash) != 0)
+            store_verify_fail(out, 0, 0, "run '%s' has a chain head but no seq",
+                              sp->name);
+        return 0;
+    }
+    if (store_batch_reaching(s, sp->chain_seq, &b, &found) < 0)
+        return -1;
+    if (!found || b.last_seq != sp->chain_seq)
+        store_verify_fail(out, 0, sp->chain_seq,
+                          "run '%s''s chain head names seq %lld, which ends "
+                          "no batch",
+                          sp->name, (long long)sp->chain_seq);
+    else if (strcmp(b.hash, sp->chain_head) != 0)
+        store_verify_fail(out, b.id, 0,
+                          "run '%s''s chain head does not match batch %lld",
+                          sp->name, (long long)b.id);
+    return 0;
+}
+
+int store_verify_run(struct store *s, const char *name,
+                     struct store_verify_result *out)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUN_BY_NAME];
+    struct store_run_span sp;
+    int64_t first, last;
+    int found = 0, ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    memset(&sp, 0, sizeof(sp));
+    if (store_run(s, STMT_BEGIN_READ, "cannot verify") < 0)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (store_run_rows(s, st, store_run_span_take, &sp, &found) < 0)
+        goto done;
+    if (found == 0) {
+        ret = 1;
+        goto done;
+    }
+    if (store_window_seqs(s, sp.started_us, sp.end_us, &first, &last) < 0)
+        goto done;
+    /* A sealed run's chain head may lie past its last reading: verify up
+     * to it, so that the head is checked against a recomputed batch. */
+    if (sp.sealed && sp.chain_seq > last) {
+        if (first == 0)
+            first = sp.chain_seq;
+        last = sp.chain_seq;
+    }
+    if (store_verify_range(s, first, last, out) < 0)
+        goto done;
+    if (out->ok && sp.sealed && store_verify_head(s, &sp, out) < 0)
+        goto done;
+    ret = 0;
+done:
+    store_rollback(s);
+    return ret;
+}
+
+/* --- export ---------------------------------------------------------- */
+
+/*
+ * The export query, with one placeholder per sensor tag. CROSS JOIN keeps
+ * readings the outer loop, walked along readings_ts: rows come in time
+ * order as they are read, and SQLite sorts only each run of equal times
+ * by tag and seq, so memory does not grow with the window.
+ */
+static char *store_export_sql(size_t nsensors)
+{
+    static const char head[] =
+        "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, r.quality,"
+        " r.error FROM readings AS r CROSS JOIN sensors AS s"
+        " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2";
+    static const char in[] = " AND s.tag IN (";
+    static const char tail[] = " ORDER BY r.ts_us, s.tag, r.seq";
+    /* ",?" and its number: at most 8 bytes per tag */
+    size_t len = sizeof(head) + sizeof(in) + 8 * nsensors + sizeof(tail);
+    char *sql = xmalloc(len);
+    size_t n = 0;
+
+    n += (size_t)snprintf(sql + n, len - n, "%s", head);
+    if (nsensors) {
+        n += (size_t)snprintf(sql + n, len - n, "%s", in);
+        for (size_t i = 0; i < nsensors; i++)
+            n += (size_t)snprintf(sql + n, len - n, "%s?%zu", i ? "," : "",
+                                  i + 3);
+        n += (size_t)snprintf(sql + n, len - n, ")");
+    }
+    snprintf(sql + n, len - n, "%s", tail);
+    return sql;
+}
+
+int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
+                     const char *const *sensors, size_t nsensors,
+                     int (*fn)(const struct store_export_row *, void *),
+                     void *arg)
+{
+    char *sql = store_export_sql(nsensors);
+    sqlite3_stmt *st = NULL;
+    int64_t rows = 0;
+    int rc;
+
+    if (nsensors + 2 >
+        (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1)) {
+        free(sql);
+        return store_errorf(s, "cannot export: %zu sensors are too many",
+                            nsensors);
+    }
+    /* One read transaction: one snapshot, whatever the daemon commits
+     * while the rows stream out. */
+    if (store_run(s, STMT_BEGIN_READ, "cannot export") < 0)
+        goto fail;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "cannot export");
+        goto fail;
+    }
+    sqlite3_bind_int64(st, 1, from_us);
+    sqlite3_bind_int64(st, 2, to_us);
+    for (size_t i = 0; i < nsensors; i++)
+        sqlite3_bind_text(st, (int)i + 3, sensors[i], -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_export_row row = {
+            .seq = sqlite3_column_int64(st, 0),
+            .ts_us = sqlite3_column_int64(st, 1),
+            .sensor = store_column_text(st, 2),
+            .kind = store_column_text(st, 3),
+            .has_value = sqlite3_column_type(st, 4) != SQLITE_NULL,
+            .value = sqlite3_column_double(st, 4),
+            .unit = store_column_text(st, 5),
+            .quality = store_column_text(st, 6),
+            .error = store_column_text(st, 7),
+        };
+
+        if (fn(&row, arg) != 0) {
+            store_errorf(s, "export stopped after %lld rows", (long long)rows);
+            goto fail;
+        }
+        rows++;
+    }
+    if (rc != SQLITE_DONE) {
+        store_fail(s, "cannot export");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    store_rollback(s);
+    free(sql);
+    return rows;
+fail:
+    sqlite3_finalize(st);
+    store_rollback(s);
+    free(sql);
+    return -1;
+}
+
+/* Per-quality counts of one sensor, found by id. */
+struct store_counts {
+    int64_t id;
+    int64_t n[4]; /* by enum quality */
+};
+
+static int store_counts_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct store_counts *)a)->id;
+    int64_t y = ((const struct store_counts *)b)->id;
+
+    return (x > y) - (x < y);
+}
+
+/* The quality of a stored name, or -1 if it is none of them. */
+static int store_quality_of(const char *q)
+{
+    static const enum quality all[] = {QUALITY_GOOD, QUALITY_OUT_OF_RANGE,
+                                       QUALITY_INVALID, QUALITY_COMM_ERROR};
+
+    for (size_t i = 0; q && i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(q, quality_name(all[i])) == 0)
+            return (int)all[i];
+    return -1;
+}
+
+/*
+ * Counts the readings of the window per sensor and quality, in one walk
+ * of readings_ts: *counts is sorted by id (the caller frees it) and *n
+ * its length. Inside the caller's read transaction.
+ */
+static int store_window_counts(struct store *s, int64_t from_us, int64_t to_us,
+                               struct store_counts **counts, size_t *n)
+{
+    sqlite3_stmt *ids = s->stmt[STMT_SENSOR_TAGS];
+    sqlite3_stmt *st = s->stmt[STMT_WINDOW_QUALITY];
+    size_t cap = 0;
+    int rc;
+
+    *counts = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+        xgrow(counts, &cap, *n + 1, sizeof(**counts));
+        memset(&(*counts)[*n], 0, sizeof(**counts));
+        (*counts)[(*n)++].id = sqlite3_column_int64(ids, 0);
+    }
+    sqlite3_reset(ids);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensors");
+    if (*n > 1)
+        qsort(*counts, *n, sizeof(**counts), store_counts_cmp);
+    sqlite3_bind_int64(st, 1, from_us);
+    sqlite3_bind_int64(st, 2, to_us);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_counts key = {sqlite3_column_int64(st, 0), {0}};
+        struct store_counts *c =
+            *n ? bsearch(&key, *counts, *n, sizeof(key), store_counts_cmp)
+               : NULL;
+        int q = store_quality_of(store_column_text(st, 1));
+
+        if (c && q >= 0)
+            c->n[q]++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot count readings");
+    return 0;
+}
+
+/* Whether tag is one of the n given. */
+static bool store_tag_listed(const char *tag, const char *const *tags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tag, tags[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Returns 1 with a message if a given tag names no sensor, else 0/-1. */
+static int store_tags_known(struct store *s, const char *const *tags, size_t n)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_ID];
+
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+
+        sqlite3_bind_text(st, 1, tags[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc == SQLITE_DONE) {
+            store_errorf(s, "unknown sensor '%s'", tags[i]);
+            return 1;
+        }
+        if (rc != SQLITE_ROW)
+            return store_fail(s, "cannot read sensor '%s'", tags[i]);
+    }
+    return 0;
+}
+
+int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
+                       const char *const *sensors, size_t nsensors,
+                       int (*fn)(const struct store_sensor_info *, void *),
+                       void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_INFOS];
+    struct store_counts *counts = NULL;
+    size_t ncounts = 0;
+    int rc, ret;
+
+    if (store_run(s, STMT_BEGIN_READ, "cannot read sensors") < 0)
+        return -1;
+    if ((ret = store_tags_known(s, sensors, nsensors)) != 0 ||
+        (ret = store_window_counts(s, from_us, to_us, &counts, &ncounts)) != 0)
+        goto done;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_counts key = {sqlite3_column_int64(st, 0), {0}};
+        struct store_counts *c =
+            ncounts
+                ? bsearch(&key, counts, ncounts, sizeof(key), store_counts_cmp)
+                : NULL;
+        struct store_sensor_info si = {
+            .tag = store_column_text(st, 1),
+            .kind = store_column_text(st, 2),
+            .unit = store_column_text(st, 3),
+            .bus = store_column_text(st, 4),
+            .unit_id = sqlite3_column_int(st, 5),
+            .table = store_column_text(st, 6),
+            .address = sqlite3_column_int(st, 7),
+            .type = store_column_text(st, 8),
+            .byte_order = store_column_text(st, 9),
+            .scale = sqlite3_column_double(st, 10),
+            .offset = sqlite3_column_double(st, 11),
+            .interval_ms = sqlite3_column_int(st, 12),
+            .cal_date = store_column_text(st, 13),
+            .cal_due = store_column_text(st, 14),
+            .cal_certificate = store_column_text(st, 15),
+        };
+
+        if (c) {
+            si.good = c->n[QUALITY_GOOD];
+            si.out_of_range = c->n[QUALITY_OUT_OF_RANGE];
+            si.invalid = c->n[QUALITY_INVALID];
+            si.comm_error = c->n[QUALITY_COMM_ERROR];
+        }
+        if (nsensors
+                ? !store_tag_listed(si.tag, sensors, nsensors)
+                : si.good + si.out_of_range + si.invalid + si.comm_error == 0)
+            continue;
+        if ((ret = fn(&si, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read sensors");
+    sqlite3_reset(st);
+done:
+    store_rollback(s);
+    free(counts);
+    return ret;
+}
+
+int store_events(struct store *s, int64_t from_us, int64_t to_us,
+                 int (*fn)(int64_t ts_us, const char *kind, const char *detail,
+                           void *),
+                 void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_EVENTS];
+    int rc, ret = 0;
+
+    sqlite3_bind_int64(st, 1, from_us);
+    sqlite3_bind_int64(st, 2, to_us);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((ret = fn(sqlite3_column_int64(st, 0), store_column_text(st, 1),
+                      store_column_text(st, 2), arg)) != 0)
+            break;
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read events");
+    sqlite3_reset(st);
+    return ret;
+}
+
+/* --- meta ------------------------------------------------------------ */
+
+/* The meta key of the site. */
+#define STORE_META_SITE "site"
+
+const char *store_site(struct store *s)
+{
+    sqlite3_stmt *st = s->stmt[STMT_GET_META];
+    int rc;
+
+    free(s->site);
+    s->site = NULL;
+    sqlite3_bind_text(st, 1, STORE_META_SITE, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        s->site = xstrdup(store_column_text(st, 0));
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_fail(s, "cannot read the site");
+    sqlite3_reset(st);
+    return s->site;
+}
+
+int store_set_site(struct store *s, const char *site)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SET_META];
+    int rc;
+
+    sqlite3_bind_text(st, 1, STORE_META_SITE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, site, -1, SQLITE_STATIC);
+    rc = store_run(s, STMT_SET_META, "cannot record the site");
+    sqlite3_clear_bindings(st);
+    return rc;
 }

@@ -34,15 +34,17 @@ enum store_mode {
     STORE_READ_WRITE, /* creates the file and the schema if absent */
     STORE_READ_ONLY,  /* fails if the file is absent */
     STORE_UPDATE,     /* read-write, but fails if the file is absent (the
-                         CLI's run commands: never create a database) */
+                         CLI's run commands: never create a database) and
+                         never creates the schema in an empty file */
 };
 
 /*
  * Opens (and in read-write mode creates or upgrades) the database at path.
  * Returns the store, or NULL with a message in err ("cannot open
- * '/x/y.db': unable to open database file"). Refuses a database whose
- * user_version is newer than STORE_SCHEMA_VERSION, and a file that is not
- * a tbdaq database (a refused file is left untouched).
+ * '/x/y.db': unable to open database file"; in read-only and update mode
+ * a missing file is "cannot open '/x/y.db': no such database"). Refuses a
+ * database whose user_version is newer than STORE_SCHEMA_VERSION, and a
+ * file that is not a tbdaq database (a refused file is left untouched).
  */
 struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX]);
@@ -117,7 +119,8 @@ int store_status(struct store *s, int64_t since_us,
  * restarts. */
 #define STORE_STATE_MQTT_ACKED "mqtt_acked_seq" /* highest seq acknowledged */
 
-/* Reads a state value; an absent key reads as 0. Returns 0 or -1. */
+/* Reads a state value. Returns 0, 1 if the key is absent (*value is then
+ * 0), or -1. */
 int store_get_state(struct store *s, const char *key, int64_t *value);
 /* Writes a state value in its own transaction. Returns 0 or -1. */
 int store_set_state(struct store *s, const char *key, int64_t value);
@@ -150,6 +153,9 @@ int store_last_seq(struct store *s, int64_t *seq);
 
 /* ---- Runs (issue 4) ------------------------------------------------- */
 
+/* The callbacks of the run functions must not call the store: the run
+ * is read inside a read transaction. */
+
 /* A run as stored; strings valid during the callback only. */
 struct store_run {
     int64_t id;
@@ -170,7 +176,8 @@ struct store_run {
 /*
  * Opens a run named name (the caller checked its characters) at now_us,
  * recording operator, note (either may be NULL), the config SHA-256 of the
- * newest `config` event and a `run_start` event, in one transaction.
+ * newest `config` event and a `run_start` event (detail "NAME" or "NAME
+ * (operator: WHO)"), in one transaction.
  * Returns 0, or -1 with a message: "run 'X' already exists", "run 'Y' is
  * still open; stop it first".
  */
@@ -180,7 +187,8 @@ int store_run_start(struct store *s, const char *name,
 
 /*
  * Closes the open run at now_us (if name is not NULL it must be the open
- * run's name) and records a `run_stop` event. Does not seal it: the daemon
+ * run's name; a now_us before its start ends it at its start) and records
+ * a `run_stop` event (detail: the name). Does not seal it: the daemon
  * seals it once every reading taken before now_us is committed (see
  * store_run_seal). Returns 0, or -1: "no run is open", "run 'X' is not
  * open (the open run is 'Y')", "run 'X' is not open".
@@ -200,15 +208,18 @@ int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
 
 /*
  * Seals every ended, unsealed run: records the current chain head and the
- * last seq it covers with the run. The daemon calls it after a commit that
- * holds readings taken after the run's end. Calls fn (may be NULL) for each
- * run sealed, after the commit. Returns how many were sealed, or -1.
+ * last seq it covers with the run (64 zeros and 0 if no batch exists yet).
+ * The daemon calls it after a commit that holds readings taken after the
+ * run's end. Calls fn (may be NULL) for each run sealed, after the commit.
+ * Returns how many were sealed, or -1. Cheap when there is nothing to
+ * seal (one read of the runs table, no write lock).
  */
 int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
                    void *arg);
 
 /* PRAGMA data_version: changes when another connection committed. Cheap;
- * the daemon calls it every loop to notice run changes from the CLI. */
+ * the daemon calls it every loop to notice run changes from the CLI.
+ * Returns -1 (message set) on a database error. */
 int64_t store_data_version(struct store *s);
 
 /* ---- Audit chain (issue 4) ---------------------------------------------- */
@@ -236,13 +247,30 @@ struct store_verify_result {
 };
 
 /*
- * Recomputes the chain over every batch whose readings lie within
- * [from_seq, to_seq] (0, INT64_MAX: all), from the first batch onward, and
- * checks that every reading in that range belongs to a batch. Returns 0
- * with the result filled in (ok or not), or -1 on a database error.
+ * Recomputes the chain over every batch that overlaps [from_seq, to_seq]
+ * (0, INT64_MAX: all), in id order, checks that the first of them follows
+ * the stored hash of the batch before it (or starts the chain) and each
+ * the one before, and that every reading in that range belongs to a
+ * batch. Stops at the first failure, in seq order; `what` is one of
+ * "seq N was deleted", "seq N was changed", "seq N is in no batch
+ * (inserted)", "batch N's hash was altered", "batch N does not follow
+ * batch M", "batch N does not start the chain", "batch N's seq range was
+ * altered". One read transaction, constant memory. Returns 0 with the
+ * result filled in (ok or not), or -1 on a database error.
  */
 int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
                  struct store_verify_result *out);
+
+/*
+ * store_verify() over the run named name: from the first to the last seq
+ * of its readings (started <= ts < ended), extended to its chain_seq if
+ * sealed, and then, for a sealed run, checks that its chain_head is the
+ * hash of the batch whose last seq is chain_seq ("run 'X''s chain head
+ * does not match batch N"). Returns 0 with the result, -1 on a database
+ * error, or 1 if there is no such run (no message needed).
+ */
+int store_verify_run(struct store *s, const char *name,
+                     struct store_verify_result *out);
 
 /* ---- Export (issue 4) ------------------------------------------------- */
 
@@ -264,7 +292,8 @@ struct store_export_row {
  * to fn, without holding more than one row in memory. One read
  * transaction: a consistent snapshot while the daemon writes. Returns the
  * number of rows delivered, or -1 on a database error (message set) or if
- * fn returned non-zero (then fn reports its own error).
+ * fn returned non-zero (then fn reports its own error). Unknown tags
+ * simply match nothing: check them with store_sensor_infos() first.
  */
 int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
@@ -301,7 +330,8 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        int (*fn)(const struct store_sensor_info *, void *),
                        void *arg);
 
-/* Calls fn for each event with from_us <= ts_us < to_us in order. */
+/* Calls fn for each event with from_us <= ts_us < to_us in order (of
+ * time, then seq); detail may be NULL. Returns 0, -1 or fn's non-zero. */
 int store_events(struct store *s, int64_t from_us, int64_t to_us,
                  int (*fn)(int64_t ts_us, const char *kind, const char *detail,
                            void *),

@@ -65,12 +65,17 @@ wait_or_fail() {
 
 # spawn NAME CMD...: starts CMD in the background with stdout and stderr in
 # $T/NAME.out and $T/NAME.err, records its PID in $T/pids, and sets
-# PID_NAME. NAME must be a shell identifier.
+# PID_NAME. NAME must be a shell identifier. With SPAWN_APPEND set, the
+# output is appended, so that a restarted program keeps its earlier log.
 spawn() {
     local name=$1 exe
     shift
     exe=$(readlink -f "$(command -v "$1")")
-    "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    if [ -n "${SPAWN_APPEND:-}" ]; then
+        "$@" >>"$T/$name.out" 2>>"$T/$name.err" &
+    else
+        "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    fi
     local pid=$!
     echo "$pid $name $exe" >>"$T/pids"
     printf -v "PID_$name" '%s' "$pid"
@@ -270,31 +275,52 @@ conf_write() {
 # start_daemon [ARGS...]: runs tbdaqd on $T/t.conf; waits until the
 # database exists.
 start_daemon() {
-    [ -x "$BUILD/tbdaqd" ] || fail "no program $BUILD/tbdaqd"
-    spawn daemon "$BUILD/tbdaqd" -c "$T/t.conf" "$@"
-    wait_or_fail "[ -f '$T/t.db' ] || ! pid_running $PID_daemon" 10 \
-        "the daemon created no database"
-    pid_running "$PID_daemon" || fail "the daemon exited at start"
+    spawn_daemon daemon "$T/t.conf" "$T/t.db" "$@"
 }
 
-# stop_daemon: SIGTERM; fails the case unless it exits 0 within 5 s.
+# spawn_daemon NAME CONF DB [ARGS...]: runs tbdaqd on CONF as NAME (its
+# output in $T/NAME.out and .err, its PID in PID_NAME); waits until DB
+# exists.
+spawn_daemon() {
+    local name=$1 conf=$2 db=$3 pid who="the daemon"
+    shift 3
+    [ "$name" = daemon ] || who="daemon '$name'"
+    [ -x "$BUILD/tbdaqd" ] || fail "no program $BUILD/tbdaqd"
+    spawn "$name" "$BUILD/tbdaqd" -c "$conf" "$@"
+    pid=PID_$name
+    pid=${!pid}
+    wait_or_fail "[ -f '$db' ] || ! pid_running $pid" 10 \
+        "$who created no database"
+    pid_running "$pid" || fail "$who exited at start"
+}
+
+# stop_daemon [NAME]: SIGTERM to the daemon (or to the one spawn_daemon
+# started as NAME); fails the case unless it exits 0 within 5 s.
 stop_daemon() {
-    local t0 t1
-    DAEMON_STOPPED=1
+    local t0 t1 name=${1:-daemon} pid who="the daemon"
+    pid=PID_$name
+    pid=${!pid}
+    if [ "$name" = daemon ]; then
+        DAEMON_STOPPED=1
+    else
+        who="daemon '$name'"
+    fi
     t0=$(now_us)
-    stop_pid "$PID_daemon" 5 ||
-        fail "the daemon did not exit within 5 s of SIGTERM"
+    stop_pid "$pid" 5 ||
+        fail "$who did not exit within 5 s of SIGTERM"
     t1=$(now_us)
     [ "$STOP_RC" = 0 ] ||
-        fail "the daemon exited $STOP_RC after SIGTERM (want 0)"
+        fail "$who exited $STOP_RC after SIGTERM (want 0)"
     DAEMON_STOP_MS=$(((t1 - t0) / 1000))
 }
 
-# sql QUERY: runs a query on the case's database, tab-separated output.
+# sql QUERY: runs a query on the case's database (or on SQL_DB, if set),
+# tab-separated output.
 sql() {
-    [ -f "$T/t.db" ] || return 1
+    local db=${SQL_DB:-$T/t.db}
+    [ -f "$db" ] || return 1
     sqlite3 -batch -noheader -separator $'\t' \
-        -cmd ".timeout $SQL_BUSY_MS" "$T/t.db" "$1"
+        -cmd ".timeout $SQL_BUSY_MS" "$db" "$1"
 }
 
 # Readings of one sensor tag [and quality].
@@ -432,4 +458,338 @@ missed_slots() {
 sanitizer_report() {
     grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
         "$1"/*.err 2>/dev/null | head -1
+}
+
+# ---------------------------------------------------------------------
+# MQTT: a mosquitto broker of the case's own, subscribers, and what they
+# received. A subscriber's $T/NAME.out has one line per message:
+# "RETAIN TOPIC PAYLOAD" (RETAIN is 1 only for a retained message
+# delivered when subscribing).
+
+MOSQUITTO=/usr/sbin/mosquitto
+# Brokers listen on a random port in LO .. LO + SPAN - 1; one taken by
+# someone else makes mosquitto exit, and another is tried.
+BROKER_PORT_LO=20000
+BROKER_PORT_SPAN=40000
+# Seconds to find a free port and have the broker accept connections.
+BROKER_START_S=10
+# mosquitto_sub's output format (see above).
+SUB_FORMAT='%r %t %p'
+
+# need_mqtt: fails the case unless tbdaqd publishes over MQTT and the
+# broker, its clients and openssl are installed.
+need_mqtt() {
+    local p
+    [ -x "$BUILD/tbdaqd" ] || fail "no program $BUILD/tbdaqd"
+    grep -qa mosquitto_publish "$BUILD/tbdaqd" ||
+        fail "$BUILD/tbdaqd is built without MQTT publishing (it does not call libmosquitto's mosquitto_publish): issue 3's publisher is missing"
+    [ -x "$MOSQUITTO" ] || fail "no $MOSQUITTO (Debian: mosquitto)"
+    for p in mosquitto_sub mosquitto_passwd openssl; do
+        command -v "$p" >/dev/null ||
+            fail "'$p' is needed (Debian: mosquitto-clients, openssl)"
+    done
+}
+
+# count_lines FIXED_STRING FILE: lines of FILE holding the string (0 if
+# there is no such file).
+count_lines() {
+    local c
+    c=$(grep -c -F -e "$1" "$2" 2>/dev/null)
+    echo "${c:-0}"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# broker_up: spawns mosquitto on $T/broker.conf (log appended to
+# $T/broker.log) and waits until it runs and accepts connections on
+# BROKER_PORT. Returns 1 if it exited (e.g. the port was taken).
+broker_up() {
+    local n
+    n=$(count_lines ' running' "$T/broker.log")
+    SPAWN_APPEND=1 spawn broker "$MOSQUITTO" -c "$T/broker.conf"
+    wait_for "[ \$(count_lines ' running' '$T/broker.log') -gt $n ] ||
+        ! pid_running $PID_broker" 5
+    if pid_running "$PID_broker" && wait_for "port_open $BROKER_PORT" 5 &&
+        pid_running "$PID_broker"; then
+        return 0
+    fi
+    stop_pid "$PID_broker"
+    return 1
+}
+
+# start_broker [CONF_LINES...]: starts mosquitto on a free port of
+# 127.0.0.1 and sets BROKER_PORT. The lines follow the listener line, so
+# listener settings (cafile, require_certificate...) apply to it; anonymous
+# clients are allowed unless a line says allow_anonymous. For persistence,
+# pass "persistence true" "persistence_location $T/".
+start_broker() {
+    local end line anon=1
+    for line in "$@"; do
+        [[ $line == allow_anonymous* ]] && anon=
+    done
+    end=$(($(now_us) + BROKER_START_S * 1000000))
+    while (($(now_us) < end)); do
+        BROKER_PORT=$((BROKER_PORT_LO + (RANDOM * 32768 + RANDOM) % BROKER_PORT_SPAN))
+        port_open "$BROKER_PORT" && continue
+        {
+            echo "listener $BROKER_PORT 127.0.0.1"
+            for line in "$@"; do echo "$line"; done
+            [ -z "$anon" ] || echo "allow_anonymous true"
+            # Run as whoever runs the tests (as root, mosquitto would
+            # switch to its own user, which cannot write to $T).
+            echo "user $(id -un)"
+            echo "log_dest file $T/broker.log"
+            echo "log_timestamp_format %H:%M:%S"
+            for line in error warning notice information subscribe \
+                unsubscribe; do
+                echo "log_type $line"
+            done
+        } >"$T/broker.conf"
+        broker_up && return 0
+    done
+    fail "no broker accepted connections within $BROKER_START_S s: $(tail -3 "$T/broker.log" 2>/dev/null | tr '\n' ' ')"
+}
+
+# stop_broker: SIGTERM to the broker (it saves its persistence file).
+stop_broker() {
+    stop_pid "$PID_broker" || fail "the broker ignored SIGTERM"
+    [ "$STOP_RC" = 0 ] || fail "the broker exited $STOP_RC on SIGTERM"
+    ! port_open "$BROKER_PORT" ||
+        fail "port $BROKER_PORT still accepts connections after the broker stopped"
+}
+
+# restart_broker: the broker again, on the same port with the same config
+# (and so the same persistence file).
+restart_broker() {
+    wait_for broker_up "$BROKER_START_S" ||
+        fail "the broker did not start again on port $BROKER_PORT: $(tail -3 "$T/broker.log" | tr '\n' ' ')"
+}
+
+# conf_mqtt [SETTINGS...]: the mqtt group for conf_write, publishing to the
+# case's broker as client MQTT_CLIENT_ID (default tbdaq-itest), QoS 1,
+# keepalive 5 s, readings not retained; SETTINGS are added or override.
+conf_mqtt() {
+    local s="mqtt = {" d x over
+    for d in "host = \"127.0.0.1\";" "port = $BROKER_PORT;" "qos = 1;" \
+        "retain = false;" "keepalive_s = 5;" "topic_prefix = \"tbdaq\";" \
+        "client_id = \"${MQTT_CLIENT_ID:-tbdaq-itest}\";"; do
+        over=
+        for x in "$@"; do
+            [ "${x%% *}" = "${d%% *}" ] && over=1
+        done
+        [ -n "$over" ] || s="$s $d"
+    done
+    for x in "$@"; do s="$s $x"; done
+    echo "$s };"
+}
+
+# start_sub NAME TOPIC [MOSQUITTO_SUB_OPTIONS...]: subscribes to TOPIC at
+# QoS 1 as client id itest-NAME (with -c: a persistent session) and waits
+# until the broker logged the subscription. Messages are appended to
+# $T/NAME.out. mosquitto_sub reconnects by itself when the broker goes
+# away; keep_sub starts it again should it have exited.
+start_sub() {
+    local name=$1 topic=$2 n pid
+    shift 2
+    printf '%q ' "$topic" "$@" >"$T/$name.args"
+    n=$(count_lines ": itest-$name 1 $topic" "$T/broker.log")
+    SPAWN_APPEND=1 spawn "$name" mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" \
+        -i "itest-$name" -q 1 -F "$SUB_FORMAT" -t "$topic" "$@"
+    pid=PID_$name
+    pid=${!pid}
+    wait_or_fail "[ \$(count_lines ': itest-$name 1 $topic' '$T/broker.log') -gt $n ] ||
+        ! pid_running $pid" 10 "subscriber $name did not subscribe to $topic"
+    pid_running "$pid" ||
+        fail "subscriber $name exited: $(tail -2 "$T/$name.err" | tr '\n' ' ')"
+}
+
+# keep_sub NAME: starts subscriber NAME again, as before, if it exited.
+keep_sub() {
+    local pid=PID_$1 args
+    pid_running "${!pid}" && return 0
+    eval "args=($(cat "$T/$1.args"))"
+    echo "subscriber $1 had exited; starting it again"
+    start_sub "$1" "${args[@]}"
+}
+
+# mqtt_get TOPIC [MOSQUITTO_SUB_OPTIONS...]: the first message on TOPIC
+# for a new subscriber, as "RETAIN PAYLOAD" (at most 5 s).
+mqtt_get() {
+    local topic=$1
+    shift
+    timeout 10 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -C 1 -W 5 \
+        -F '%r %p' -t "$topic" "$@" 2>/dev/null
+}
+
+# sub_got NAME LINE: true if subscriber NAME received exactly LINE
+# ("RETAIN TOPIC PAYLOAD").
+sub_got() {
+    grep -qxF -e "$2" "$T/$1.out"
+}
+
+# sub_seqs NAME: the seq of every reading NAME received, in order of
+# arrival, one per line.
+sub_seqs() {
+    sed -n 's/^[01] [^ ]* {"seq":\([0-9][0-9]*\),.*/\1/p' "$T/$1.out"
+}
+
+# sub_per_topic NAME: "COUNT TOPIC" for every reading topic NAME received.
+sub_per_topic() {
+    awk '$3 ~ /^\{"seq":/ { n[$2]++ } END { for (t in n) print n[t], t }' \
+        "$T/$1.out"
+}
+
+# sub_topics_min NAME N TAG...: true if NAME received at least N readings
+# on a topic ending in /TAG, for every TAG.
+sub_topics_min() {
+    local name=$1 n=$2
+    shift 2
+    sub_per_topic "$name" | awk -v n="$n" -v tags="$*" '
+        { k = split($2, p, "/"); c[p[k]] += $1 }
+        END { m = split(tags, t, " ")
+              for (i = 1; i <= m; i++) if (c[t[i]] < n) exit 1 }'
+}
+
+# sub_received NAME LO HI: compares the seqs NAME received with the
+# database's readings LO..HI; prints "R of D readings (seq LO..HI)
+# received, M missing (e.g. ...), X duplicates, U not in the database",
+# and returns 0 only if D > 0, none is missing and none is unknown.
+sub_received() {
+    local db
+    db=$(sql "SELECT seq FROM readings WHERE seq BETWEEN $2 AND $3;") ||
+        { echo "cannot read the database"; return 1; }
+    awk -v lo="$2" -v hi="$3" '
+        FILENAME == ARGV[1] { if ($1 >= lo && $1 <= hi) { if ($1 in got) dup++; got[$1] = 1 }
+                    next }
+        NF == 0 { next }
+        { d++; indb[$1] = 1
+          if ($1 in got) r++; else { m++; if (m <= 5) ex = ex " " $1 } }
+        END { for (s in got) if (!(s in indb)) u++
+              printf "%d of %d readings (seq %d..%d) received, %d missing%s, %d duplicates, %d not in the database\n",
+                  r, d, lo, hi, m, m ? " (e.g." ex ")" : "", dup, u
+              exit !(d > 0 && m == 0 && u == 0) }' <(sub_seqs "$1") <(echo "$db")
+}
+
+# make_certs: in $T/pki, a CA (ca.crt), a server certificate for
+# 127.0.0.1 and localhost (server.crt, server.key), a client certificate
+# (client.crt, client.key), and a client certificate from another CA
+# (rogue.crt, rogue.key, issued by rogue-ca.crt). EC P-256 keys: quick.
+make_certs() {
+    local d=$T/pki ca name
+    mkdir -p "$d" || fail "cannot make $d"
+    ( # a subshell: the cd and any error stay here
+        cd "$d" || exit 1
+        key() { openssl genpkey -algorithm EC \
+            -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
+        for ca in ca rogue-ca; do
+            key "$ca" && openssl req -x509 -new -key "$ca.key" -days 2 \
+                -subj "/CN=tbdaq itest $ca" -out "$ca.crt" || exit 1
+        done
+        printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\n' >server.ext
+        printf 'extendedKeyUsage = clientAuth\n' >client.ext
+        for name in server:ca client:ca rogue:rogue-ca; do
+            ca=${name#*:}
+            name=${name%:*}
+            key "$name" &&
+                openssl req -new -key "$name.key" \
+                    -subj "/CN=${name/server/127.0.0.1}" -out "$name.csr" &&
+                openssl x509 -req -in "$name.csr" -CA "$ca.crt" \
+                    -CAkey "$ca.key" -CAcreateserial -days 2 \
+                    -extfile "$([ "$name" = server ] && echo server ||
+                        echo client).ext" -out "$name.crt" || exit 1
+        done
+        chmod 644 ./*.key
+    ) >"$T/openssl.log" 2>&1 ||
+        fail "openssl could not make the certificates: $(tail -3 "$T/openssl.log" | tr '\n' ' ')"
+}
+
+# The site conf_write puts in every config.
+SITE=itest
+
+# mqtt_backlog [DB]: N of tbdaq status's "MQTT backlog: N readings ..." line
+# (nothing if the line is not there).
+mqtt_backlog() {
+    timeout 10 "$BUILD/tbdaq" -d "${1:-$T/t.db}" status 2>/dev/null |
+        sed -n 's/^MQTT backlog: \([0-9][0-9]*\) readings not acknowledged.*/\1/p'
+}
+
+# expected_payloads: every reading of the database as "seq TAB payload TAB
+# value", where payload is SPEC's JSON object with the value replaced by @
+# (null stays null), and value is the stored double with 17 significant
+# digits (or null); values are compared as numbers apart, since the
+# daemon writes the shortest digits that round-trip.
+expected_payloads() {
+    sql "SELECT r.seq,
+        '{\"seq\":' || r.seq || ',\"site\":\"$SITE\",\"sensor\":\"' || s.tag ||
+        '\",\"kind\":\"' || s.kind || '\",\"ts\":\"' ||
+        strftime('%Y-%m-%dT%H:%M:%S', r.ts_us / 1000000, 'unixepoch') ||
+        printf('.%06dZ', r.ts_us % 1000000) || '\",\"ts_us\":' || r.ts_us ||
+        ',\"value\":' || CASE WHEN r.value IS NULL THEN 'null' ELSE '@' END ||
+        ',\"unit\":\"' || s.unit || '\",\"quality\":\"' || r.quality || '\"' ||
+        CASE WHEN r.quality = 'comm_error' THEN ',\"error\":\"' ||
+            replace(replace(ifnull(r.error, ''), '\\', '\\\\'), '\"', '\\\"') ||
+            '\"' ELSE '' END || '}',
+        ifnull(printf('%!.17g', r.value), 'null')
+        FROM readings r JOIN sensors s ON s.id = r.sensor_id ORDER BY r.seq;"
+}
+
+# check_payloads NAME [TOKENS_FILE]: every reading subscriber NAME
+# received must be its database row: topic <prefix>/<site>/<kind>/<tag>,
+# not retained, payload equal to expected_payloads' string, the value a
+# JSON number equal to the stored double (or null exactly when the
+# database has NULL, which must be for invalid and comm_error only). With
+# TOKENS_FILE ("TAG VALUE_TEXT" lines), TAG's value must be written as
+# exactly VALUE_TEXT. Prints a summary (readings per quality and kind), or
+# the first problems; returns 1 on any.
+check_payloads() {
+    expected_payloads >"$T/expected" ||
+        { echo "cannot read the database"; return 1; }
+    awk -v pre="tbdaq/$SITE/" '
+        function bad(m) { nbad++; if (nbad <= 5) print m }
+        function jstr(s, key) {
+            if (!match(s, "\"" key "\":\"[^\"]*\"")) return ""
+            return substr(s, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
+        }
+        FILENAME == ARGV[1] { split($0, a, "\t"); want[a[1]] = a[2]
+                              val[a[1]] = a[3]; next }
+        FILENAME == ARGV[2] { tok[$1] = $2; next }
+        {
+            flag = $1; topic = $2
+            p = substr($0, length(flag) + length(topic) + 3)
+            if (topic ~ /\/(status|run)$/) next
+            if (!match(p, /^\{"seq":[0-9]+,/)) { bad("not a reading on " topic ": " p); next }
+            seq = substr(p, 8, RLENGTH - 8); n++
+            if (!(seq in want)) { bad("seq " seq " is not in the database: " p); next }
+            if (flag != "0") bad("reading " seq " was retained (retain = false)")
+            if (!match(p, /,"value":[^,]*,/)) { bad("no value in " p); next }
+            v = substr(p, RSTART + 9, RLENGTH - 10)
+            got = substr(p, 1, RSTART - 1) ",\"value\":" (v == "null" ? "null" : "@") \
+                  "," substr(p, RSTART + RLENGTH)
+            if (got != want[seq]) { bad("reading " seq ":\n  got  " got "\n  want " want[seq]); next }
+            # The expected string fixes sensor, kind and quality.
+            tag = jstr(want[seq], "sensor"); kind = jstr(want[seq], "kind")
+            q = jstr(want[seq], "quality")
+            if (topic != pre kind "/" tag) bad("reading " seq " on topic " topic ", want " pre kind "/" tag)
+            if (v == "null") {
+                if (q != "invalid" && q != "comm_error") bad("reading " seq ": null value with quality " q)
+            } else {
+                if (v !~ /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) bad("reading " seq ": value " v " is not a JSON number")
+                else if (v + 0 != val[seq] + 0) bad("reading " seq ": value " v ", the database has " val[seq])
+                if (q == "invalid" || q == "comm_error") bad("reading " seq ": value " v " with quality " q)
+                if ((tag in tok) && v != tok[tag]) bad("reading " seq " of " tag ": value written " v ", want " tok[tag])
+            }
+            nq[q]++; nk[kind]++
+        }
+        END {
+            if (!n) bad("no readings received")
+            if (nbad) exit 1
+            s = n " readings match the database:"
+            for (x in nq) s = s " " x " " nq[x]
+            s = s ";"
+            for (x in nk) s = s " " x " " nk[x]
+            print s
+        }' "$T/expected" "${2:-/dev/null}" "$T/$1.out"
 }

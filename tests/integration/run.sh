@@ -509,9 +509,462 @@ case_bad_db_path() {
     [ ! -e "$T/no" ] || fail "the daemon created directories"
 }
 
+# ---------------------------------------------------------------------
+# MQTT (issue 3). Each case starts its own mosquitto on a free port, its
+# subscribers before the daemon (readings are not retained, and a new
+# database is published from its first reading), and checks what they
+# received against the database.
+
+# Every kind and quality: topics, payloads field by field, numbers, the
+# retained status and run topics.
+case_mqtt_payloads() {
+    local t0 out st ver since q
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 3 --exception 2:2 --mute 3
+    conf_tcp_bus plant
+    conf_tcp_bus exc
+    conf_tcp_bus mute 100
+    sim_sensor FT-1 plant 1 holding flow 20 200
+    sim_sensor PT-1 plant 1 input pressure 4 200
+    sim_sensor TT-1 plant 1 holding turbidity 0 200
+    sim_sensor AT-1 plant 1 input ph 28 200
+    gen() { # tag address type unit settings, on unit 1's holding registers
+        conf_sensor "id = \"$1\"; kind = \"generic\"; unit = \"$4\"; bus = \"plant\"; unit_id = 1; table = \"holding\"; address = $2; type = \"$3\"; interval_ms = 200; ${5:-}"
+    }
+    gen GEN-F32 906 float32 kPa
+    gen GEN-I16 900 int16 count
+    gen GEN-F64 908 float64 mV
+    gen NAN-1 912 float32 x
+    printf '%s\n' "GEN-F32 1234.5" "GEN-I16 -12345" "GEN-F64 -9876.54321" \
+        >"$T/tokens"
+    # pH from the flow register (about 21): out of range, value kept.
+    conf_sensor 'id = "OOR-1"; kind = "ph"; bus = "plant"; unit_id = 1; table = "holding"; address = 0; type = "int16"; scale = 0.01; interval_ms = 200;'
+    # comm_error: an exception (unit 2) and a timeout (unit 3, muted).
+    conf_sensor 'id = "EXC-1"; kind = "flow"; bus = "exc"; unit_id = 2; table = "holding"; address = 0; type = "int16"; scale = 0.01; interval_ms = 200;'
+    conf_sensor 'id = "MUTE-1"; kind = "pressure"; bus = "mute"; unit_id = 3; table = "input"; address = 100; type = "int16"; scale = 0.01; interval_ms = 200;'
+    TAGS="FT-1 PT-1 TT-1 AT-1 GEN-F32 GEN-I16 GEN-F64 NAN-1 OOR-1 EXC-1 MUTE-1"
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
+    timeout 10 "$BUILD/tbdaqd" -t -c "$T/t.conf" >"$T/check.out" 2>&1 ||
+        fail "tbdaqd -t rejects a config with an mqtt group: $(head -3 "$T/check.out")"
+
+    start_sub all "tbdaq/$SITE/#"
+    t0=$(now_us)
+    start_daemon
+    # shellcheck disable=SC2086
+    wait_for "sub_topics_min all 3 $TAGS" 20 ||
+        fail "not every sensor's topic got 3 readings within 20 s: $(sub_per_topic all | tr '\n' ' ')"
+
+    st=$(mqtt_get "tbdaq/$SITE/status")
+    echo "status: $st"
+    ver=$(timeout 10 "$BUILD/tbdaqd" -V | awk '{ print $NF }')
+    [[ $st =~ ^1\ \{\"state\":\"online\",\"version\":\"([^\"]+)\",\"since\":\"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)\"\}$ ]] ||
+        fail "retained status '$st', want 1 {\"state\":\"online\",\"version\":\"...\",\"since\":\"<ISO 8601 UTC us>\"}"
+    [ "${BASH_REMATCH[1]}" = "$ver" ] ||
+        fail "status version '${BASH_REMATCH[1]}', tbdaqd -V says '$ver'"
+    since=$(date -u -d "${BASH_REMATCH[2]}" +%s%6N) ||
+        fail "status since '${BASH_REMATCH[2]}' is not a time"
+    ((since >= t0 - 1000000 && since <= $(now_us))) ||
+        fail "status since ${BASH_REMATCH[2]} is not the daemon's start (about $(date -u -d "@$((t0 / 1000000))" +%FT%TZ))"
+    st=$(mqtt_get "tbdaq/$SITE/run")
+    [ "$st" = '1 {"state":"idle"}' ] ||
+        fail "retained run topic '$st', want 1 {\"state\":\"idle\"}"
+    stop_daemon
+
+    out=$(check_payloads all "$T/tokens") || fail "payloads: $(echo "$out" | tr '\n' ' ')"
+    echo "$out"
+    for q in good out_of_range invalid comm_error; do
+        [[ $out == *" $q "* ]] || fail "no $q reading was received: $out"
+    done
+    for q in flow pressure turbidity ph generic; do
+        [[ $out == *" $q "* ]] || fail "no $q reading was received: $out"
+    done
+    # One connection, no outage: in seq order, each once.
+    out=$(sub_seqs all | awk 'NR > 1 && $1 <= last { print "seq " $1 " after " last; exit 1 }
+        { last = $1 }') || fail "readings out of seq order: $out"
+}
+
+# SIGTERM: exit 0 within 5 s, every reading published before the retained
+# offline status.
+case_mqtt_offline_on_sigterm() {
+    local last n_off n_read out
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 100
+    sim_sensor PT-1 plant 1 input pressure 20 100
+    # Readings wait up to 1 s for their commit: at SIGTERM there are
+    # uncommitted ones, which must be committed and published too.
+    conf_write "$T/t.conf" "commit_interval_ms = 1000;" "$(conf_mqtt)"
+    start_sub all "tbdaq/$SITE/#"
+    start_daemon
+    wait_or_fail "[ \$(sub_seqs all | wc -l) -ge 20 ]" 15 \
+        "fewer than 20 readings received"
+    stop_daemon
+    echo "stopped in $DAEMON_STOP_MS ms"
+    last=$(sql "SELECT max(seq) FROM readings;")
+    wait_or_fail "sub_got all '0 tbdaq/$SITE/status {\"state\":\"offline\"}'" 5 \
+        "the subscriber got no {\"state\":\"offline\"} status after SIGTERM"
+    out=$(sub_received all 1 "$last") ||
+        fail "not every reading was published before the daemon exited: $out"
+    echo "$out"
+    n_off=$(grep -n -m1 -xF "0 tbdaq/$SITE/status {\"state\":\"offline\"}" \
+        "$T/all.out" | cut -d: -f1)
+    n_read=$(grep -n '^0 [^ ]* {"seq":' "$T/all.out" | tail -1 | cut -d: -f1)
+    ((n_read < n_off)) ||
+        fail "a reading (line $n_read) arrived after the offline status (line $n_off)"
+    out=$(mqtt_get "tbdaq/$SITE/status")
+    [ "$out" = '1 {"state":"offline"}' ] ||
+        fail "retained status after SIGTERM '$out', want 1 {\"state\":\"offline\"}"
+    out=$(sql "SELECT value FROM state WHERE key = 'mqtt_acked_seq';")
+    [ "$out" = "$last" ] ||
+        fail "state mqtt_acked_seq is '$out' after a clean stop, want the last seq $last"
+    timeout 10 "$BUILD/tbdaq" -d "$T/t.db" status >"$T/status.out" 2>&1 ||
+        fail "tbdaq status failed: $(head -3 "$T/status.out")"
+    grep -qxF "MQTT backlog: 0 readings not acknowledged by the broker (acknowledged up to seq $last of $last)" \
+        "$T/status.out" ||
+        fail "tbdaq status does not show an empty backlog up to seq $last: $(grep MQTT "$T/status.out")"
+}
+
+# retain = true and QoS 2: a new subscriber gets each sensor's last
+# reading; acknowledgement (PUBCOMP) reaches the last seq at a clean stop.
+case_mqtt_retain_qos2() {
+    local tag last got want out
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 100
+    sim_sensor PT-1 plant 1 input pressure 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" \
+        "$(conf_mqtt "retain = true;" "qos = 2;")"
+    start_sub all "tbdaq/$SITE/#"
+    start_daemon
+    wait_or_fail "sub_topics_min all 5 FT-1 PT-1" 15 \
+        "fewer than 5 readings of each sensor received"
+    stop_daemon
+    last=$(sql "SELECT max(seq) FROM readings;")
+    out=$(sub_received all 1 "$last") || fail "QoS 2: $out"
+    echo "$out"
+    for tag in FT-1:flow PT-1:pressure; do
+        got=$(mqtt_get "tbdaq/$SITE/${tag#*:}/${tag%:*}")
+        want=$(sql "SELECT max(r.seq) FROM readings r JOIN sensors s
+                    ON s.id = r.sensor_id WHERE s.tag = '${tag%:*}';")
+        [[ $got == "1 {\"seq\":$want,"* ]] ||
+            fail "retained message of ${tag%:*}: '$got', want its last reading, seq $want, retained"
+    done
+    out=$(sql "SELECT value FROM state WHERE key = 'mqtt_acked_seq';")
+    [ "$out" = "$last" ] ||
+        fail "QoS 2: state mqtt_acked_seq is '$out' after a clean stop, want $last"
+}
+
+# The will: at once when the daemon is killed (its socket closes), and
+# within 1.5 keepalives when it hangs (SIGSTOP: the socket stays open).
+case_mqtt_will_on_sigkill() {
+    local t0 ms off="0 tbdaq/$SITE/status {\"state\":\"offline\"}"
+    local keepalive_s=5
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" \
+        "$(conf_mqtt "keepalive_s = $keepalive_s;")"
+    start_sub all "tbdaq/$SITE/status"
+    start_daemon
+    wait_or_fail "grep -q '^[01] tbdaq/$SITE/status {\"state\":\"online\"' '$T/all.out'" 15 \
+        "no online status"
+    kill -KILL "$PID_daemon"
+    wait "$PID_daemon" 2>/dev/null
+    DAEMON_STOPPED=1
+    t0=$(now_us)
+    wait_or_fail "sub_got all '$off'" $((keepalive_s * 3 / 2 + 3)) \
+        "no offline will after SIGKILL"
+    echo "will after SIGKILL in $((($(now_us) - t0) / 1000)) ms"
+    [ "$(mqtt_get "tbdaq/$SITE/status")" = "1 {\"state\":\"offline\"}" ] ||
+        fail "the retained status is not offline after the will"
+
+    # Again on the same database, online again, then hung.
+    : >"$T/all.out"
+    DAEMON_STOPPED=
+    SPAWN_APPEND=1 start_daemon
+    wait_or_fail "grep -q '^0 tbdaq/$SITE/status {\"state\":\"online\"' '$T/all.out'" 15 \
+        "no online status from the restarted daemon"
+    [[ $(mqtt_get "tbdaq/$SITE/status") == '1 {"state":"online",'* ]] ||
+        fail "the retained status is not online after the restart"
+    kill -STOP "$PID_daemon"
+    t0=$(now_us)
+    # The broker gives up on a client 1.5 keepalives after its last packet,
+    # but mosquitto 2.0 notices only on its periodic check: 10.5 s was seen
+    # for 5 s, so allow 2 keepalives and a margin.
+    wait_or_fail "sub_got all '$off'" $((keepalive_s * 2 + 4)) \
+        "no offline will after the daemon hung (keepalive_s = $keepalive_s)"
+    ms=$((($(now_us) - t0) / 1000))
+    echo "will after SIGSTOP in $ms ms (keepalive $keepalive_s s)"
+    kill -KILL "$PID_daemon"
+    wait "$PID_daemon" 2>/dev/null
+    DAEMON_STOPPED=1
+}
+
+# The broker goes away for about 4 s and comes back with its persistence:
+# the persistent subscriber ends up with every reading.
+case_mqtt_outage() {
+    local s_stop s_restart s_end t_stop out
+    need_mqtt
+    start_broker "persistence true" "persistence_location $T/"
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 200
+    sim_sensor PT-1 plant 1 input pressure 20 200
+    sim_sensor TT-1 plant 1 holding turbidity 20 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
+    start_sub all "tbdaq/$SITE/#" -c
+    start_daemon
+    wait_or_fail "[ \$(sub_seqs all | wc -l) -ge 10 ]" 15 \
+        "fewer than 10 readings received before the outage"
+    s_stop=$(sql "SELECT max(seq) FROM readings;")
+    t_stop=$(now_us)
+    stop_broker
+    # 3 sensors every 200 ms: 60 readings are about 4 s.
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings WHERE seq > $s_stop;') -ge 60 ]" 10 \
+        "the daemon recorded fewer than 60 readings while the broker was down"
+    pid_running "$PID_daemon" || fail "the daemon exited while the broker was down"
+    s_restart=$(sql "SELECT max(seq) FROM readings;")
+    restart_broker
+    echo "broker down for $((($(now_us) - t_stop) / 1000)) ms; seq $s_stop..$s_restart recorded meanwhile"
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings WHERE seq > $s_restart;') -ge 15 ]" 10 \
+        "fewer than 15 readings recorded after the broker came back"
+    s_end=$(sql "SELECT max(seq) FROM readings;")
+    # Reconnection backoff reaches 4 s and more by now; then the replay.
+    wait_for "keep_sub all && sub_received all 1 $s_end" 30 ||
+        fail "after the outage: $(sub_received all 1 "$s_end")"
+    echo "$(sub_received all 1 "$s_end"), $((($(now_us) - t_stop) / 1000)) ms after the broker stopped"
+    stop_daemon
+}
+
+# SIGKILL mid-stream, start again on the same database: intact, seqs
+# increase, every committed reading reaches the subscriber.
+case_mqtt_restart() {
+    local s_kill acked last out n
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus u1h
+    conf_tcp_bus u1i
+    sim_sensor FT-1 u1h 1 holding flow 20 100
+    sim_sensor FT-2 u1h 1 holding flow 0 100
+    sim_sensor PT-1 u1i 1 input pressure 20 100
+    sim_sensor PT-2 u1i 1 input pressure 4 100
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
+    start_sub all "tbdaq/$SITE/#" -c
+    start_daemon
+    # Killed after it saved an acknowledged seq (about once a second) and
+    # while readings flow (40 a second).
+    wait_or_fail "[ \"\$(sql \"SELECT value FROM state WHERE key = 'mqtt_acked_seq';\")\" -gt 0 ] &&
+        [ \$(sub_seqs all | wc -l) -ge 60 ]" 15 \
+        "no acknowledged seq saved, or fewer than 60 readings received"
+    kill -KILL "$PID_daemon"
+    wait "$PID_daemon" 2>/dev/null
+    DAEMON_STOPPED=1
+    s_kill=$(sql "SELECT max(seq) FROM readings;")
+    acked=$(sql "SELECT value FROM state WHERE key = 'mqtt_acked_seq';")
+    echo "killed: last seq $s_kill, acknowledged seq saved $acked, $(sub_seqs all | sort -un | wc -l) received"
+    out=$(sql "PRAGMA integrity_check;")
+    [ "$out" = ok ] || fail "integrity_check after SIGKILL: $out"
+
+    DAEMON_STOPPED=
+    SPAWN_APPEND=1 start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings WHERE seq > $s_kill;') -ge 40 ]" 15 \
+        "fewer than 40 readings after the restart"
+    stop_daemon
+    out=$(sql "PRAGMA integrity_check;")
+    [ "$out" = ok ] || fail "integrity_check after the restart: $out"
+    # seq is the primary key (no duplicates); it must also follow time:
+    # each sensor's readings, in seq order, have increasing ts_us.
+    n=$(sql "SELECT count(*) FROM (SELECT ts_us - lag(ts_us) OVER
+             (PARTITION BY sensor_id ORDER BY seq) AS d FROM readings) WHERE d <= 0;")
+    [ "$n" = 0 ] || fail "$n readings have a higher seq but no later time than the sensor's previous reading"
+    n=$(sql "SELECT count(*) - count(DISTINCT seq) FROM readings;")
+    [ "$n" = 0 ] || fail "$n duplicate seqs"
+    n=$(sql "SELECT count(*) FROM events WHERE kind = 'start';")
+    [ "$n" = 2 ] || fail "$n start events, want 2"
+    last=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "sub_received all 1 $last" 10 ||
+        fail "after the restart: $(sub_received all 1 "$last")"
+    sub_received all 1 "$last"
+}
+
+# Password auth: the right password publishes; a wrong one is logged, and
+# that daemon keeps recording, its backlog growing, retrying.
+case_mqtt_auth() {
+    local c b1 line
+    need_mqtt
+    mosquitto_passwd -b -c "$T/passwd" itest 's3cret' >"$T/passwd.log" 2>&1 ||
+        fail "mosquitto_passwd: $(cat "$T/passwd.log")"
+    echo 's3cret' >"$T/pass.ok"
+    echo 'wrong' >"$T/pass.bad"
+    chmod 600 "$T/pass.ok" "$T/pass.bad"
+    start_broker "allow_anonymous false" "password_file $T/passwd"
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-A plant 1 holding flow 20 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" \
+        "$(MQTT_CLIENT_ID=tbdaq-itest-a conf_mqtt 'username = "itest";' \
+            "password_file = \"$T/pass.ok\";")"
+    CONF_SENSORS=()
+    sim_sensor FT-B plant 1 holding flow 0 200
+    CONF_DB=$T/b.db conf_write "$T/b.conf" "commit_interval_ms = 100;" \
+        "$(MQTT_CLIENT_ID=tbdaq-itest-b conf_mqtt 'username = "itest";' \
+            "password_file = \"$T/pass.bad\";")"
+    start_sub all "tbdaq/$SITE/#" -u itest -P s3cret
+    start_daemon
+    spawn_daemon bad "$T/b.conf" "$T/b.db"
+    wait_or_fail "sub_topics_min all 5 FT-A" 15 \
+        "fewer than 5 readings from the daemon with the right password"
+    wait_or_fail "awk 'tolower(\$0) ~ /^tbdaqd: (error|warning): / &&
+            index(\$0, \"127.0.0.1\") &&
+            tolower(\$0) ~ /not authori[sz]ed|bad user ?name or password/ { f = 1 }
+            END { exit !f }' '$T/bad.err'" 10 \
+        "no error naming the broker (127.0.0.1) and saying 'not authorised' from the daemon with the wrong password"
+    grep -i 'authori' "$T/bad.err" | head -1
+    wait_or_fail "[ \$(count_lines 'disconnected, not authorised' '$T/broker.log') -ge 2 ]" 10 \
+        "the daemon with the wrong password did not try again"
+    c=$(SQL_DB=$T/b.db sql "SELECT count(*) FROM readings;")
+    b1=$(mqtt_backlog "$T/b.db")
+    wait_or_fail "[ \$(SQL_DB=$T/b.db sql 'SELECT count(*) FROM readings;') -ge $((c + 10)) ]" 10 \
+        "refused by the broker, the daemon stopped recording"
+    b2=$(mqtt_backlog "$T/b.db")
+    echo "refused daemon: backlog '$b1', then '$b2'"
+    [ "$(sub_per_topic all | grep -c 'FT-B$')" = 0 ] ||
+        fail "readings of the daemon with the wrong password reached the subscriber"
+    stop_daemon bad
+    stop_daemon
+    line=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "sub_received all 1 $line" 5 ||
+        fail "password auth: $(sub_received all 1 "$line")"
+    # Last, as it is the least of it: the operator sees the backlog grow.
+    if ! [[ $b1 =~ ^[0-9]+$ && $b2 =~ ^[0-9]+$ ]] || ((b2 < b1 + 10)); then
+        fail "tbdaq status, refused by the broker: backlog '$b1' then '$b2' (want a growing 'MQTT backlog: N readings' line): $(timeout 10 "$BUILD/tbdaq" -d "$T/b.db" status 2>&1 | grep -i mqtt)"
+    fi
+}
+
+# TLS with client certificates: the right one publishes; one from another
+# CA is logged, and that daemon keeps recording, retrying.
+case_mqtt_tls() {
+    local P=$T/pki c last tls
+    need_mqtt
+    make_certs
+    start_broker "cafile $P/ca.crt" "certfile $P/server.crt" \
+        "keyfile $P/server.key" "require_certificate true"
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-A plant 1 holding flow 20 200
+    tls="tls = { ca_file = \"$P/ca.crt\"; cert_file = \"$P/client.crt\"; key_file = \"$P/client.key\"; };"
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" \
+        "$(MQTT_CLIENT_ID=tbdaq-itest-a conf_mqtt "$tls")"
+    CONF_SENSORS=()
+    sim_sensor FT-B plant 1 holding flow 0 200
+    tls="tls = { ca_file = \"$P/ca.crt\"; cert_file = \"$P/rogue.crt\"; key_file = \"$P/rogue.key\"; };"
+    CONF_DB=$T/b.db conf_write "$T/b.conf" "commit_interval_ms = 100;" \
+        "$(MQTT_CLIENT_ID=tbdaq-itest-b conf_mqtt "$tls")"
+    start_sub all "tbdaq/$SITE/#" --cafile "$P/ca.crt" --cert "$P/client.crt" \
+        --key "$P/client.key"
+    start_daemon
+    spawn_daemon bad "$T/b.conf" "$T/b.db"
+    wait_or_fail "sub_topics_min all 5 FT-A" 15 \
+        "fewer than 5 readings over TLS"
+    wait_or_fail "awk 'tolower(\$0) ~ /^tbdaqd: (error|warning): / &&
+            index(\$0, \"127.0.0.1\") { f = 1 } END { exit !f }' '$T/bad.err'" 10 \
+        "no error naming the broker (127.0.0.1) from the daemon with a certificate of another CA"
+    grep -E '^tbdaqd: (error|warning): .*127\.0\.0\.1' "$T/bad.err" | head -1
+    wait_or_fail "[ \$(count_lines 'certificate verify failed' '$T/broker.log') -ge 2 ]" 10 \
+        "the daemon with the other CA's certificate did not try again"
+    c=$(SQL_DB=$T/b.db sql "SELECT count(*) FROM readings;")
+    wait_or_fail "[ \$(SQL_DB=$T/b.db sql 'SELECT count(*) FROM readings;') -ge $((c + 10)) ]" 10 \
+        "rejected by the broker, the daemon stopped recording"
+    [ "$(sub_per_topic all | grep -c 'FT-B$')" = 0 ] ||
+        fail "readings of the daemon with the other CA's certificate reached the subscriber"
+    stop_daemon bad
+    stop_daemon
+    last=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "sub_received all 1 $last" 5 ||
+        fail "over TLS: $(sub_received all 1 "$last")"
+    sub_received all 1 "$last"
+}
+
+# No broker when the daemon starts: it records; once the broker is there,
+# everything recorded before is delivered too.
+case_mqtt_broker_down_at_start() {
+    local s_before s_end b st
+    need_mqtt
+    start_broker "persistence true" "persistence_location $T/"
+    start_sub all "tbdaq/$SITE/#" -c
+    stop_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 200
+    sim_sensor PT-1 plant 1 input pressure 20 200
+    sim_sensor TT-1 plant 1 holding turbidity 20 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
+    start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge 20 ]" 10 \
+        "fewer than 20 readings recorded without a broker"
+    b=$(mqtt_backlog)
+    st=$(timeout 10 "$BUILD/tbdaq" -d "$T/t.db" status 2>&1 | grep -i mqtt)
+    s_before=$(sql "SELECT max(seq) FROM readings;")
+    restart_broker
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings WHERE seq > $s_before;') -ge 15 ]" 10 \
+        "fewer than 15 readings recorded after the broker came"
+    s_end=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "keep_sub all && sub_received all 1 $s_end" 30 ||
+        fail "broker down at start: $(sub_received all 1 "$s_end")"
+    sub_received all 1 "$s_end"
+    stop_daemon
+    # Last, as it is the least of it: while the broker was away, the
+    # operator saw the backlog.
+    if ! [[ $b =~ ^[0-9]+$ ]] || ((b < 20)); then
+        fail "tbdaq status without a broker: backlog '$b', want >= 20: $st"
+    fi
+}
+
+# As above, but the daemon is restarted before the broker ever came: what
+# the first run recorded is still owed to the broker.
+case_mqtt_restart_before_broker() {
+    local s_first s_end
+    need_mqtt
+    start_broker "persistence true" "persistence_location $T/"
+    start_sub all "tbdaq/$SITE/#" -c
+    stop_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 200
+    sim_sensor PT-1 plant 1 input pressure 20 200
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
+    start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge 10 ]" 10 \
+        "fewer than 10 readings recorded without a broker"
+    stop_daemon
+    s_first=$(sql "SELECT max(seq) FROM readings;")
+    DAEMON_STOPPED=
+    SPAWN_APPEND=1 start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings WHERE seq > $s_first;') -ge 10 ]" 10 \
+        "fewer than 10 readings recorded after the restart"
+    restart_broker
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((s_first + 20)) ]" 10 \
+        "no readings after the broker came"
+    s_end=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "keep_sub all && sub_received all 1 $s_end" 30 ||
+        fail "the first run's readings (seq 1..$s_first) must still be published: $(sub_received all 1 "$s_end")"
+    sub_received all 1 "$s_end"
+    stop_daemon
+}
+
 CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     unit_mute_isolated exception drop_reconnect rtu sigterm_commits
-    missed_slots bad_db_path)
+    missed_slots bad_db_path mqtt_payloads mqtt_offline_on_sigterm
+    mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
+    mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker)
 
 deadline_of() {
     case $1 in
@@ -540,7 +993,7 @@ stop_case() {
 
 # Runs one case; prints its PASS/FAIL line; returns 0 if it passed.
 run_case() {
-    local name=$1 deadline left end rc reason f san
+    local name=$1 deadline left end rc reason f san t0 took
     deadline=$(deadline_of "$name")
     left=$(((SUITE_END - $(now_us)) / 1000000))
     if ((left < 5)); then
@@ -550,6 +1003,7 @@ run_case() {
     ((deadline <= left)) || deadline=$left
     T=$(mktemp -d "${TMPDIR:-/tmp}/tbdaq-it.$name.XXXXXX")
     CUR_T=$T
+    t0=$(now_us)
     (
         trap stop_all EXIT
         trap 'exit 143' TERM
@@ -567,10 +1021,12 @@ run_case() {
     { wait "$CUR_PID"; } 2>/dev/null
     rc=$?
     CUR_PID=
+    took=$((($(now_us) - t0) / 100000))
+    took="$((took / 10)).$((took % 10)) s"
     reap_leftovers "$T"
     san=$(sanitizer_report "$T")
     if [ $rc = 0 ] && [ -z "$san" ]; then
-        echo "PASS $name"
+        echo "PASS $name ($took)"
         if [ -n "${ITEST_KEEP:-}" ]; then
             echo "  kept $T"
         else
@@ -581,9 +1037,9 @@ run_case() {
     reason=$(cat "$T/reason" 2>/dev/null)
     [ -n "$reason" ] || reason="exited $rc"
     [ -z "$san" ] || reason="$reason; sanitizer report in $san"
-    echo "FAIL $name: $reason"
+    echo "FAIL $name: $reason ($took)"
     echo "  kept $T"
-    for f in "$T"/case.log "$T"/*.err "$T"/*.out; do
+    for f in "$T"/case.log "$T"/*.err "$T"/*.out "$T"/broker.log; do
         [ -s "$f" ] || continue
         echo "  --- $(basename "$f") (last $LOG_TAIL_LINES lines)"
         tail -n "$LOG_TAIL_LINES" "$f" | sed 's/^/  | /'

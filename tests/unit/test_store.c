@@ -3,8 +3,12 @@
  * The SQLite store against real database files in a temporary directory:
  * schema and refusals at open, sensor sync, what a batch writes for each
  * quality, all-or-nothing batches, immutable readings, a reader beside a
- * writer, status, events, and the commit rate (printed, not asserted).
- * The test looks at the files with SQLite directly, as an auditor would.
+ * writer, status, events, the audit chain (its hash recomputed here from
+ * the documented canonical form) and verify after tampering, runs (also
+ * from a second connection while a writer commits), export, sensor
+ * infos, the site, and the commit, verify and export rates (printed, not
+ * asserted). The test looks at the files with SQLite directly, and
+ * tampers with them, as an auditor (or a forger) would.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/util.h"
 #include "daemon/store.h"
 
@@ -30,10 +35,16 @@
 #define TEST_ROW_MAX 1024
 /* Readings per batch and batches in the rate measurement. */
 #define BENCH_BATCH 2000
-#define BENCH_BATCHES 50
+#define BENCH_BATCHES 100
+/* Runs the second connection starts and stops while a writer commits. */
+#define CONCURRENT_RUNS 20
 /* Batches the writer thread commits while the reader watches. */
 #define CONCURRENT_BATCHES 40
 #define CONCURRENT_BATCH 50
+
+/* A well-formed hash that no batch has. */
+#define SHA_ONES                                                               \
+    "1111111111111111111111111111111111111111111111111111111111111111"
 
 static char test_dir[64];
 
@@ -278,6 +289,10 @@ static void test_open_creates_schema(void **state)
         "index|readings_ts",
         "index|readings_sensor",
         "trigger|readings_immutable",
+        "table|batches",
+        "index|batches_last_seq",
+        "table|meta",
+        "index|events_ts",
     };
     char path[TEST_PATH_MAX], sql[TEST_PATH_MAX], row[TEST_ROW_MAX];
     struct store *s;
@@ -838,8 +853,11 @@ static void test_state(void **state)
     int64_t v = -1;
 
     (void)state;
+    assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 1);
+    assert_int_equal(v, 0); /* absent: 1, and reads as 0 */
+    assert_int_equal(store_set_state(s, STORE_STATE_MQTT_ACKED, 0), 0);
     assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 0);
-    assert_int_equal(v, 0); /* absent reads as 0 */
+    assert_int_equal(v, 0); /* present and 0: not the same */
     assert_int_equal(store_set_state(s, STORE_STATE_MQTT_ACKED, 41), 0);
     assert_int_equal(store_set_state(s, STORE_STATE_MQTT_ACKED, 42), 0);
     assert_int_equal(store_get_state(s, STORE_STATE_MQTT_ACKED, &v), 0);
@@ -857,6 +875,7 @@ struct page {
     char tags[16][40];
     bool has_value[16];
     char errors[16][32];
+    char runs[16][32];
     int n;
     int stop_after; /* 0: never */
 };
@@ -871,6 +890,8 @@ static int page_row(const struct store_row *row, void *arg)
     p->has_value[p->n] = row->has_value;
     snprintf(p->errors[p->n], sizeof(p->errors[0]), "%s",
              row->error ? row->error : "-");
+    snprintf(p->runs[p->n], sizeof(p->runs[0]), "%s",
+             row->run ? row->run : "-");
     p->n++;
     return p->stop_after && p->n == p->stop_after;
 }
@@ -916,7 +937,837 @@ static void test_readings_after(void **state)
     store_close(s);
 }
 
+/* --- the audit chain ------------------------------------------------- */
+
+/* 64 zeros: the hash before the first batch. */
+static const char zero_hash[] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* The SHA-256 of prev followed by text, as the chain defines a batch. */
+static void chain_hash(const char *prev, const char *text,
+                       char out[SHA256_HEX_LEN])
+{
+    size_t n = strlen(prev) + strlen(text) + 1;
+    char *buf = xmalloc(n);
+
+    snprintf(buf, n, "%s%s", prev, text);
+    sha256_hex(buf, strlen(buf), out);
+    free(buf);
+}
+
+static void test_chain_known_batch(void **state)
+{
+    static const uint16_t w_25[] = {0x41c8, 0x0000}, w_inf[] = {0x7f80, 0},
+                          w_neg0[] = {0x8000};
+    /* The canonical form written out by hand from the README: seq, tag,
+     * ts_us, value (%.17g, empty if NULL), quality, error, raw; TAB
+     * between, LF after. */
+    static const char lines[] =
+        "1\tFT-101\t1000\t25\tgood\t\t41c8 0000\n"
+        "2\tPT-201\t1001\t\tcomm_error\tConnection timed out\t\n"
+        "3\tAT-301\t1002\t\tinvalid\t\t7f80 0000\n"
+        "4\tFT-101\t1003\t60.100000000000001\tout_of_range\t\t\n"
+        "5\tPT-201\t1004\t0\tgood\t\t8000\n"
+        "6\tAT-301\t-7\t-1.5\tgood\t\t\n";
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX], want[SHA256_HEX_LEN];
+    char head[SHA256_HEX_LEN], line_hash[SHA256_HEX_LEN];
+    struct fixture f;
+    struct store *s = open_synced("chain1.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, pt = f.sensors[SENSOR_PT].db_id,
+            at = f.sensors[SENSOR_AT].db_id, last = -1;
+    struct reading r[6];
+    struct event ev = mk_event(1, "start", "");
+
+    (void)state;
+    assert_int_equal(store_chain_head(s, head, &last), 0);
+    assert_string_equal(head, "");
+    assert_int_equal(last, 0);
+    r[0] = mk_reading(ft, 1000, QUALITY_GOOD, 25.0, "", 2, w_25);
+    r[1] = mk_reading(pt, 1001, QUALITY_COMM_ERROR, 3.0, "Connection timed out",
+                      0, NULL);
+    r[2] = mk_reading(at, 1002, QUALITY_INVALID, INFINITY, "", 2, w_inf);
+    r[3] = mk_reading(ft, 1003, QUALITY_OUT_OF_RANGE, 60.1, "", 0, NULL);
+    r[4] = mk_reading(pt, 1004, QUALITY_GOOD, -0.0, "", 1, w_neg0);
+    r[5] = mk_reading(at, -7, QUALITY_GOOD, -1.5, "", 0, NULL);
+    /* A batch of events only is not chained. */
+    assert_int_equal(store_commit_batch(s, NULL, 0, &ev, 1), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM batches"), 0);
+    assert_int_equal(store_commit_batch(s, r, 6, NULL, 0), 0);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(r[i].seq, i + 1);
+
+    chain_hash(zero_hash, lines, want);
+    raw_row(path,
+            "SELECT id, first_seq, last_seq, n, prev_hash, hash FROM batches",
+            row);
+    {
+        char expect[TEST_ROW_MAX];
+
+        snprintf(expect, sizeof(expect), "1|1|6|6|%s|%s", zero_hash, want);
+        assert_string_equal(row, expect);
+    }
+    assert_int_equal(store_chain_head(s, head, &last), 0);
+    assert_string_equal(head, want);
+    assert_int_equal(last, 6);
+
+    /* The digests: the first 8 bytes of each line's SHA-256. */
+    raw_row(path, "SELECT lower(hex(digests)) FROM batches", row);
+    assert_int_equal(strlen(row), 6 * 16);
+    for (int i = 0, off = 0; i < 6; i++) {
+        size_t len = strcspn(lines + off, "\n") + 1;
+
+        sha256_hex(lines + off, len, line_hash);
+        assert_memory_equal(row + 16 * i, line_hash, 16);
+        off += (int)len;
+    }
+    store_close(s);
+}
+
+static void test_chain_across_batches(void **state)
+{
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX], line[TEST_ROW_MAX];
+    char h1[SHA256_HEX_LEN], h2[SHA256_HEX_LEN], head[SHA256_HEX_LEN];
+    struct fixture f;
+    struct store *s = open_synced("chain2.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, last;
+    struct reading r[2];
+
+    (void)state;
+    r[0] = mk_reading(ft, 10, QUALITY_GOOD, 2.58, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), 0);
+    r[0] = mk_reading(ft, 20, QUALITY_GOOD, 1e-300, "", 0, NULL);
+    r[1] = mk_reading(ft, 30, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
+
+    chain_hash(zero_hash, "1\tFT-101\t10\t2.5800000000000001\tgood\t\t\n", h1);
+    snprintf(line, sizeof(line),
+             "2\tFT-101\t20\t1e-300\tgood\t\t\n"
+             "3\tFT-101\t30\t\tcomm_error\ttimeout\t\n");
+    chain_hash(h1, line, h2);
+    raw_row(path, "SELECT hash FROM batches WHERE id = 1", row);
+    assert_string_equal(row, h1);
+    raw_row(path, "SELECT prev_hash || ' ' || hash FROM batches WHERE id = 2",
+            row);
+    snprintf(line, sizeof(line), "%s %s", h1, h2);
+    assert_string_equal(row, line);
+    assert_int_equal(store_chain_head(s, head, &last), 0);
+    assert_string_equal(head, h2);
+    assert_int_equal(last, 3);
+
+    /* A failed batch leaves no batch row behind, and the next one
+     * chains on the last good one. */
+    r[0] = mk_reading(9999, 40, QUALITY_GOOD, 1.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), -1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM batches"), 2);
+    r[0] = mk_reading(ft, 40, QUALITY_GOOD, 1.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), 0);
+    raw_row(path, "SELECT prev_hash FROM batches WHERE id = 3", row);
+    assert_string_equal(row, h2);
+    store_close(s);
+}
+
+/* Readings per batch and batches of the tamper tests' database. */
+#define TAMPER_BATCH 5
+#define TAMPER_BATCHES 3
+
+/* A database of TAMPER_BATCHES batches of TAMPER_BATCH readings (seq 1
+ * onward, mixed sensors and qualities), closed. */
+static void make_chain_db(const char *name, char *path)
+{
+    static const uint16_t w[] = {0x41c8, 0x0001};
+    struct fixture f;
+    struct store *s = open_synced(name, path, &f);
+    struct reading r[TAMPER_BATCH];
+
+    for (int b = 0, k = 0; b < TAMPER_BATCHES; b++) {
+        for (int i = 0; i < TAMPER_BATCH; i++, k++)
+            r[i] = mk_reading(f.sensors[k % 3].db_id, 1000 + k,
+                              k % 4 == 3 ? QUALITY_COMM_ERROR : QUALITY_GOOD,
+                              k * 1.25, "timeout", k % 4 == 3 ? 0 : 2, w);
+        assert_int_equal(store_commit_batch(s, r, TAMPER_BATCH, NULL, 0), 0);
+    }
+    store_close(s);
+}
+
+static struct store *open_ro(const char *path)
+{
+    char err[STORE_ERR_MAX] = "";
+    struct store *s = store_open(path, STORE_READ_ONLY, err);
+
+    if (!s)
+        fail_msg("store_open: %s", err);
+    return s;
+}
+
+static void test_verify_ok(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct store_verify_result v;
+    struct store *s;
+
+    (void)state;
+    make_chain_db("verify_ok.db", path);
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.batches, TAMPER_BATCHES);
+    assert_int_equal(v.readings, TAMPER_BATCHES * TAMPER_BATCH);
+    assert_int_equal(v.bad_batch, 0);
+    assert_string_equal(v.what, "");
+    store_close(s);
+
+    /* An empty database verifies too. */
+    s = open_rw("verify_empty.db", path);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.batches, 0);
+    store_close(s);
+}
+
+static void test_verify_tampered(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *sql; /* run through a raw connection */
+        const char *what;
+        int64_t bad_batch, bad_seq;
+    } cases[] = {
+        {"t_update.db",
+         "DROP TRIGGER readings_immutable;"
+         " UPDATE readings SET value = 99 WHERE seq = 7",
+         "seq 7 was changed", 2, 7},
+        {"t_error.db",
+         "DROP TRIGGER readings_immutable;"
+         " UPDATE readings SET error = 'ok' WHERE seq = 4",
+         "seq 4 was changed", 1, 4},
+        /* A value of another type that reads as the same number. */
+        {"t_type.db",
+         "DROP TRIGGER readings_immutable;"
+         " UPDATE readings SET value = 'x' WHERE seq = 1",
+         "seq 1 was changed", 1, 1},
+        {"t_sensor.db", "UPDATE sensors SET tag = 'FT-999' WHERE id = 1",
+         "seq 1 was changed", 1, 1},
+        {"t_delete.db", "DELETE FROM readings WHERE seq = 12",
+         "seq 12 was deleted", 3, 12},
+        {"t_delete_last.db", "DELETE FROM readings WHERE seq = 10",
+         "seq 10 was deleted", 2, 10},
+        {"t_replace.db",
+         "DELETE FROM readings WHERE seq = 9; INSERT INTO readings"
+         " (seq, sensor_id, ts_us, value, quality) VALUES"
+         " (9, 1, 1008, 1.0, 'good')",
+         "seq 9 was changed", 2, 9},
+        {"t_insert.db",
+         "INSERT INTO readings (sensor_id, ts_us, value, quality)"
+         " VALUES (1, 5000, 1.0, 'good')",
+         "seq 16 is in no batch (inserted)", 0, 16},
+        {"t_hash.db", "UPDATE batches SET hash = '" SHA_ONES "' WHERE id = 2",
+         "batch 2's hash was altered", 2, 0},
+        {"t_prev.db",
+         "UPDATE batches SET prev_hash = '" SHA_ONES "' WHERE id = 3",
+         "batch 3 does not follow batch 2", 3, 0},
+        {"t_first.db",
+         "UPDATE batches SET prev_hash = '" SHA_ONES "' WHERE id = 1",
+         "batch 1 does not start the chain", 1, 0},
+        /* A whole batch and its readings gone. */
+        {"t_batch.db",
+         "DELETE FROM readings WHERE seq BETWEEN 6 AND 10;"
+         " DELETE FROM batches WHERE id = 2",
+         "batch 3 does not follow batch 1", 3, 0},
+        {"t_range.db", "UPDATE batches SET last_seq = 9, n = 4 WHERE id = 2",
+         "batch 2's hash was altered", 2, 0},
+        {"t_n.db", "UPDATE batches SET n = 4 WHERE id = 2",
+         "batch 2's seq range was altered", 2, 0},
+        /* A batch row gone, its readings left. */
+        {"t_orphan.db", "DELETE FROM batches WHERE id = 2",
+         "seq 6 is in no batch (inserted)", 0, 6},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[TEST_PATH_MAX];
+        struct store_verify_result v;
+        struct store *s;
+
+        make_chain_db(cases[i].name, path);
+        raw_exec(path, cases[i].sql);
+        s = open_ro(path);
+        assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+        if (v.ok || strcmp(v.what, cases[i].what) != 0)
+            fail_msg("%s: got '%s'", cases[i].name, v.what);
+        assert_int_equal(v.bad_batch, cases[i].bad_batch);
+        assert_int_equal(v.bad_seq, cases[i].bad_seq);
+        store_close(s);
+    }
+}
+
+static void test_verify_range(void **state)
+{
+    static const struct {
+        int64_t from, to;
+        int64_t batches;
+    } ranges[] = {
+        {6, 10, 1}, {7, 8, 1},   {4, 7, 2},    {10, 11, 2},
+        {1, 15, 3}, {15, 15, 1}, {16, 100, 0},
+    };
+    char path[TEST_PATH_MAX];
+    struct store_verify_result v;
+    struct store *s;
+
+    (void)state;
+    make_chain_db("range.db", path);
+    s = open_ro(path);
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        assert_int_equal(store_verify(s, ranges[i].from, ranges[i].to, &v), 0);
+        assert_true(v.ok);
+        assert_int_equal(v.batches, ranges[i].batches);
+        assert_int_equal(v.readings, ranges[i].batches * TAMPER_BATCH);
+    }
+    store_close(s);
+
+    /* A change in batch 1 is outside 6..10, but inside 1..5. */
+    raw_exec(path, "DROP TRIGGER readings_immutable;"
+                   " UPDATE readings SET ts_us = 1 WHERE seq = 2;"
+                   " INSERT INTO readings (sensor_id, ts_us, value, quality)"
+                   " VALUES (1, 5000, 1.0, 'good')");
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 6, 10, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(store_verify(s, 3, 4, &v), 0);
+    assert_false(v.ok);
+    assert_string_equal(v.what, "seq 2 was changed");
+    /* The inserted seq 16 is past 6..10, not past 6..16. */
+    assert_int_equal(store_verify(s, 6, 16, &v), 0);
+    assert_false(v.ok);
+    assert_string_equal(v.what, "seq 16 is in no batch (inserted)");
+    store_close(s);
+
+    /* Batch 2 is checked against batch 1's stored hash even when the
+     * range starts inside batch 2. */
+    raw_exec(path,
+             "UPDATE batches SET prev_hash = '" SHA_ONES "' WHERE id = 2");
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 8, 9, &v), 0);
+    assert_false(v.ok);
+    assert_string_equal(v.what, "batch 2 does not follow batch 1");
+    store_close(s);
+}
+
+/* --- runs ------------------------------------------------------------ */
+
+#define RUNS_MAX 8
+
+struct runs_seen {
+    struct store_run runs[RUNS_MAX];
+    char text[RUNS_MAX][TEST_ROW_MAX]; /* the strings, copied */
+    size_t n;
+};
+
+static int seen_run(const struct store_run *run, void *arg)
+{
+    struct runs_seen *seen = arg;
+    size_t i = seen->n++;
+
+    assert_true(i < RUNS_MAX);
+    seen->runs[i] = *run;
+    snprintf(seen->text[i], TEST_ROW_MAX, "%s|%s|%s|%s|%s", run->name,
+             run->operator_name ? run->operator_name : "NULL",
+             run->note ? run->note : "NULL",
+             run->config_sha256 ? run->config_sha256 : "NULL",
+             run->chain_head ? run->chain_head : "NULL");
+    return 0;
+}
+
+static void commit_at(struct store *s, int64_t sensor, const int64_t *ts,
+                      size_t n)
+{
+    struct reading r[16];
+
+    assert_true(n <= 16);
+    for (size_t i = 0; i < n; i++)
+        r[i] = mk_reading(sensor, ts[i], QUALITY_GOOD, 1.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, n, NULL, 0), 0);
+}
+
+static void test_runs(void **state)
+{
+    static const int64_t before[] = {500, 999}, in1[] = {1000, 1500, 2999},
+                         gap[] = {3000, 3500}, in2[] = {4000, 4500};
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX], head[SHA256_HEX_LEN];
+    struct fixture f;
+    struct store *s = open_synced("runs.db", path, &f);
+    struct runs_seen *seen = xcalloc(1, sizeof(*seen));
+    int64_t ft = f.sensors[SENSOR_FT].db_id, last;
+    struct store_verify_result v;
+
+    (void)state;
+    assert_int_equal(store_run_open(s, seen_run, seen), 1);
+    assert_int_equal(store_run_stop(s, NULL, 10), -1);
+    assert_string_equal(store_errmsg(s), "no run is open");
+    assert_int_equal(store_run_stop(s, "R-1", 10), -1);
+    assert_string_equal(store_errmsg(s), "run 'R-1' is not open");
+
+    /* No config recorded yet: no config hash. */
+    assert_int_equal(store_run_start(s, "R-0", NULL, NULL, 100), 0);
+    assert_int_equal(store_run_stop(s, "R-0", 50), 0); /* clock went back */
+    assert_int_equal(store_add_event(s, "config", "c0ffee"), 0);
+    assert_int_equal(store_add_event(s, "config", "abc123"), 0);
+    commit_at(s, ft, before, 2);
+    assert_int_equal(store_run_start(s, "R-1", "alice", "first", 1000), 0);
+    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1100), -1);
+    assert_string_equal(store_errmsg(s), "run 'R-1' already exists");
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 1100), -1);
+    assert_string_equal(store_errmsg(s),
+                        "run 'R-1' is still open; stop it first");
+    assert_int_equal(store_run_open(s, seen_run, seen), 0);
+    assert_int_equal(seen->n, 1);
+    assert_string_equal(seen->text[0], "R-1|alice|first|abc123|NULL");
+    assert_false(seen->runs[0].ended);
+    commit_at(s, ft, in1, 3);
+    assert_int_equal(store_run_stop(s, "R-9", 3000), -1);
+    assert_string_equal(store_errmsg(s),
+                        "run 'R-9' is not open (the open run is 'R-1')");
+    assert_int_equal(store_run_stop(s, NULL, 3000), 0);
+    assert_int_equal(store_run_stop(s, NULL, 3001), -1);
+    assert_string_equal(store_errmsg(s), "no run is open");
+    commit_at(s, ft, gap, 2);
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 4000), 0);
+    commit_at(s, ft, in2, 2);
+
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_runs(s, seen_run, seen), 0);
+    assert_int_equal(seen->n, 3);
+    assert_string_equal(seen->text[0], "R-0|NULL|NULL|NULL|NULL");
+    assert_int_equal(seen->runs[0].ended_us, 100);
+    assert_int_equal(seen->runs[0].readings, 0);
+    assert_string_equal(seen->text[1], "R-1|alice|first|abc123|NULL");
+    assert_true(seen->runs[1].ended);
+    assert_int_equal(seen->runs[1].started_us, 1000);
+    assert_int_equal(seen->runs[1].ended_us, 3000);
+    assert_int_equal(seen->runs[1].readings, 3);
+    assert_string_equal(seen->text[2], "R-2|NULL|NULL|abc123|NULL");
+    assert_false(seen->runs[2].ended);
+    assert_int_equal(seen->runs[2].readings, 2);
+
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_run_get(s, "nope", seen_run, seen), 1);
+    assert_int_equal(seen->n, 0);
+    assert_int_equal(store_run_get(s, "R-1", seen_run, seen), 0);
+    assert_int_equal(seen->n, 1);
+    assert_int_equal(seen->runs[0].readings, 3);
+
+    raw_row(path,
+            "SELECT group_concat(ts_us || ' ' || kind || ' ' || detail, ', ')"
+            " FROM events WHERE kind LIKE 'run_%' ORDER BY seq",
+            row);
+    assert_string_equal(row, "100 run_start R-0, 50 run_stop R-0,"
+                             " 1000 run_start R-1 (operator: alice),"
+                             " 3000 run_stop R-1, 4000 run_start R-2");
+
+    /* Sealing: every ended run gets the chain head, once. */
+    assert_int_equal(store_run_stop(s, "R-2", 5000), 0);
+    assert_int_equal(store_chain_head(s, head, &last), 0);
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_run_seal(s, seen_run, seen), 3);
+    assert_int_equal(seen->n, 3);
+    for (size_t i = 0; i < seen->n; i++) {
+        assert_non_null(seen->runs[i].chain_head);
+        assert_int_equal(seen->runs[i].chain_seq, last);
+        assert_non_null(strstr(seen->text[i], head));
+    }
+    assert_int_equal(store_run_seal(s, seen_run, seen), 0);
+    assert_int_equal(seen->n, 3);
+    raw_row(path, "SELECT chain_head, chain_seq FROM runs WHERE name = 'R-1'",
+            row);
+    assert_non_null(strstr(row, head));
+
+    /* Verifying a run: its readings, then its head. */
+    assert_int_equal(store_verify_run(s, "nope", &v), 1);
+    assert_int_equal(store_verify_run(s, "R-1", &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(store_verify_run(s, "R-0", &v), 0);
+    assert_true(v.ok);
+    raw_exec(path, "UPDATE runs SET chain_head = '" SHA_ONES "'"
+                   " WHERE name = 'R-1'");
+    assert_int_equal(store_verify_run(s, "R-1", &v), 0);
+    assert_false(v.ok);
+    assert_string_equal(v.what,
+                        "run 'R-1''s chain head does not match batch 4");
+    raw_exec(path, "DELETE FROM readings WHERE seq = 4");
+    assert_int_equal(store_verify_run(s, "R-2", &v), 0);
+    assert_true(v.ok); /* seq 4 was R-1's */
+    assert_int_equal(store_verify_run(s, "R-1", &v), 0);
+    assert_string_equal(v.what, "seq 4 was deleted");
+    free(seen);
+    store_close(s);
+}
+
+static int count_run(const struct store_run *run, void *arg)
+{
+    assert_non_null(run->chain_head);
+    (*(int *)arg)++;
+    return 0;
+}
+
+struct cli_job {
+    char path[TEST_PATH_MAX];
+    int failed;
+    char err[STORE_ERR_MAX];
+};
+
+/* The CLI's side: its own connection, starting and stopping runs. */
+static void *cli_main(void *arg)
+{
+    struct cli_job *job = arg;
+    struct store *s = store_open(job->path, STORE_UPDATE, job->err);
+    char name[32];
+
+    if (!s) {
+        job->failed++;
+        return NULL;
+    }
+    for (int i = 0; i < CONCURRENT_RUNS; i++) {
+        snprintf(name, sizeof(name), "C-%d", i);
+        if (store_run_start(s, name, "cli", NULL, time_real_us()) < 0 ||
+            store_run_stop(s, name, time_real_us()) < 0) {
+            snprintf(job->err, sizeof(job->err), "%s", store_errmsg(s));
+            job->failed++;
+            break;
+        }
+    }
+    store_close(s);
+    return NULL;
+}
+
+static void test_runs_two_connections(void **state)
+{
+    char path[TEST_PATH_MAX], err[STORE_ERR_MAX] = "";
+    struct fixture f;
+    struct store *w = open_synced("runs2.db", path, &f);
+    struct store *cli = store_open(path, STORE_UPDATE, err);
+    struct writer_job wj = {w, f.sensors[0].db_id, 0};
+    struct cli_job *cj = xcalloc(1, sizeof(*cj));
+    struct store_verify_result v;
+    pthread_t wt, ct;
+    int nruns = 0;
+    int64_t v0, v1, v2;
+    int64_t ts[1] = {1};
+
+    (void)state;
+    if (!cli)
+        fail_msg("store_open: %s", err);
+    /* The daemon notices the CLI's commits, not its own. */
+    v0 = store_data_version(w);
+    assert_int_equal(store_run_start(cli, "A", NULL, NULL, 10), 0);
+    v1 = store_data_version(w);
+    assert_true(v1 != v0);
+    commit_at(w, wj.sensor, ts, 1);
+    v2 = store_data_version(w);
+    assert_int_equal(v2, v1);
+    assert_int_equal(store_run_stop(cli, "A", 20), 0);
+    store_close(cli);
+
+    snprintf(cj->path, sizeof(cj->path), "%s", path);
+    assert_int_equal(pthread_create(&wt, NULL, writer_main, &wj), 0);
+    assert_int_equal(pthread_create(&ct, NULL, cli_main, cj), 0);
+    assert_int_equal(pthread_join(ct, NULL), 0);
+    assert_int_equal(pthread_join(wt, NULL), 0);
+    if (cj->failed)
+        fail_msg("cli: %s", cj->err);
+    assert_int_equal(wj.failed, 0);
+    assert_int_equal(store_run_seal(w, NULL, NULL), CONCURRENT_RUNS + 1);
+    assert_int_equal(store_runs(w, count_run, &nruns), 0);
+    assert_int_equal(nruns, CONCURRENT_RUNS + 1);
+    assert_int_equal(store_verify(w, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, 1 + CONCURRENT_BATCHES * CONCURRENT_BATCH);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM runs"
+                                   " WHERE chain_head IS NOT NULL"),
+                     CONCURRENT_RUNS + 1);
+    free(cj);
+    store_close(w);
+}
+
+static void test_row_run(void **state)
+{
+    static const struct {
+        int64_t ts;
+        const char *run;
+    } cases[] = {
+        {999, "-"},  {1000, "R-1"}, {1999, "R-1"}, {2000, "-"},
+        {2999, "-"}, {3000, "R-2"}, {9000, "R-2"},
+    };
+    enum { N = sizeof(cases) / sizeof(cases[0]) };
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("rowrun.db", path, &f);
+    struct page pg;
+    int64_t ts[N];
+
+    (void)state;
+    for (size_t i = 0; i < N; i++)
+        ts[i] = cases[i].ts;
+    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1000), 0);
+    assert_int_equal(store_run_stop(s, "R-1", 2000), 0);
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 3000), 0);
+    commit_at(s, f.sensors[0].db_id, ts, N);
+    memset(&pg, 0, sizeof(pg));
+    assert_int_equal(store_readings_after(s, 0, N, page_row, &pg), N);
+    for (size_t i = 0; i < N; i++)
+        if (strcmp(pg.runs[i], cases[i].run) != 0)
+            fail_msg("ts %lld: run '%s', want '%s'", (long long)cases[i].ts,
+                     pg.runs[i], cases[i].run);
+    store_close(s);
+}
+
+/* --- export ---------------------------------------------------------- */
+
+struct export_seen {
+    char text[16][TEST_ROW_MAX];
+    int n;
+    int stop_after; /* 0: never */
+};
+
+static int seen_export(const struct store_export_row *row, void *arg)
+{
+    struct export_seen *e = arg;
+
+    assert_true(e->n < 16);
+    if (row->has_value)
+        snprintf(e->text[e->n], TEST_ROW_MAX, "%lld %lld %s %s %g %s %s",
+                 (long long)row->seq, (long long)row->ts_us, row->sensor,
+                 row->kind, row->value, row->unit, row->quality);
+    else
+        snprintf(e->text[e->n], TEST_ROW_MAX, "%lld %lld %s %s - %s %s %s",
+                 (long long)row->seq, (long long)row->ts_us, row->sensor,
+                 row->kind, row->unit, row->quality,
+                 row->error ? row->error : "NULL");
+    e->n++;
+    return e->stop_after && e->n == e->stop_after;
+}
+
+static void test_export(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("export.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, pt = f.sensors[SENSOR_PT].db_id,
+            at = f.sensors[SENSOR_AT].db_id;
+    struct reading r[6];
+    struct export_seen *e = xcalloc(1, sizeof(*e));
+    const char *only_pt[] = {"PT-201"}, *pt_at[] = {"AT-301", "PT-201"},
+               *none[] = {"NO-1"};
+
+    (void)state;
+    /* Committed out of time order, and with equal times whose tags sort
+     * the other way from their seqs. */
+    r[0] = mk_reading(pt, 200, QUALITY_GOOD, 2.0, "", 0, NULL); /* seq 1 */
+    r[1] = mk_reading(ft, 200, QUALITY_GOOD, 1.0, "", 0, NULL); /* 2 */
+    r[2] = mk_reading(at, 100, QUALITY_GOOD, 7.0, "", 0, NULL); /* 3 */
+    r[3] = mk_reading(ft, 200, QUALITY_OUT_OF_RANGE, 60, "", 0, NULL); /* 4 */
+    r[4] = mk_reading(pt, 300, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
+    r[5] = mk_reading(ft, 99, QUALITY_GOOD, 1.0, "", 0, NULL); /* 6 */
+    assert_int_equal(store_commit_batch(s, r, 6, NULL, 0), 0);
+
+    assert_int_equal(store_export(s, 100, 300, NULL, 0, seen_export, e), 4);
+    assert_string_equal(e->text[0], "3 100 AT-301 ph 7 pH good");
+    assert_string_equal(e->text[1], "2 200 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[2], "4 200 FT-101 flow 60 m3/h out_of_range");
+    assert_string_equal(e->text[3], "1 200 PT-201 pressure 2 bar good");
+
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(store_export(s, 0, 301, only_pt, 1, seen_export, e), 2);
+    assert_string_equal(e->text[0], "1 200 PT-201 pressure 2 bar good");
+    assert_string_equal(e->text[1],
+                        "5 300 PT-201 pressure - bar comm_error timeout");
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(store_export(s, 0, INT64_MAX, pt_at, 2, seen_export, e),
+                     3);
+    assert_string_equal(e->text[0], "3 100 AT-301 ph 7 pH good");
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(store_export(s, 0, INT64_MAX, none, 1, seen_export, e), 0);
+    assert_int_equal(store_export(s, 300, 300, NULL, 0, seen_export, e), 0);
+    assert_int_equal(store_export(s, 99, 100, NULL, 0, seen_export, e), 1);
+    assert_string_equal(e->text[0], "6 99 FT-101 flow 1 m3/h good");
+
+    /* fn stops it: -1, and the store goes on working. */
+    memset(e, 0, sizeof(*e));
+    e->stop_after = 2;
+    assert_int_equal(store_export(s, 0, INT64_MAX, NULL, 0, seen_export, e),
+                     -1);
+    assert_int_equal(e->n, 2);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), 0);
+    free(e);
+    store_close(s);
+}
+
+#define INFOS_MAX 4
+
+struct infos_seen {
+    struct store_sensor_info si[INFOS_MAX];
+    char text[INFOS_MAX][TEST_ROW_MAX];
+    size_t n;
+};
+
+static int seen_info(const struct store_sensor_info *si, void *arg)
+{
+    struct infos_seen *seen = arg;
+    size_t i = seen->n++;
+
+    assert_true(i < INFOS_MAX);
+    seen->si[i] = *si;
+    snprintf(seen->text[i], TEST_ROW_MAX,
+             "%s %s %s %s %d %s %d %s %s %g %g %d %s %s %s %lld/%lld/%lld/%lld",
+             si->tag, si->kind, si->unit, si->bus, si->unit_id, si->table,
+             si->address, si->type, si->byte_order, si->scale, si->offset,
+             si->interval_ms, si->cal_date ? si->cal_date : "NULL",
+             si->cal_due ? si->cal_due : "NULL",
+             si->cal_certificate ? si->cal_certificate : "NULL",
+             (long long)si->good, (long long)si->out_of_range,
+             (long long)si->invalid, (long long)si->comm_error);
+    return 0;
+}
+
+static void test_sensor_infos(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("infos.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, pt = f.sensors[SENSOR_PT].db_id;
+    struct reading r[8];
+    struct infos_seen *seen = xcalloc(1, sizeof(*seen));
+    const char *tags[] = {"PT-201", "AT-301"}, *bad[] = {"AT-301", "NO-1"};
+
+    (void)state;
+    r[0] = mk_reading(ft, 100, QUALITY_GOOD, 1, "", 0, NULL);
+    r[1] = mk_reading(ft, 101, QUALITY_GOOD, 1, "", 0, NULL);
+    r[2] = mk_reading(ft, 102, QUALITY_OUT_OF_RANGE, 99, "", 0, NULL);
+    r[3] = mk_reading(ft, 103, QUALITY_INVALID, 0, "", 0, NULL);
+    r[4] = mk_reading(ft, 104, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
+    r[5] = mk_reading(ft, 105, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
+    r[6] = mk_reading(ft, 200, QUALITY_GOOD, 1, "", 0, NULL); /* outside */
+    r[7] = mk_reading(pt, 50, QUALITY_GOOD, 1, "", 0, NULL);  /* outside */
+    assert_int_equal(store_commit_batch(s, r, 8, NULL, 0), 0);
+
+    /* All sensors with readings in the window: FT-101 only. */
+    assert_int_equal(store_sensor_infos(s, 100, 200, NULL, 0, seen_info, seen),
+                     0);
+    assert_int_equal(seen->n, 1);
+    assert_string_equal(seen->text[0],
+                        "FT-101 flow m3/h plant-a 1 input 0 float32 ABCD 1 0 "
+                        "1000 2026-10-01 2027-10-01 KTL-2026-0412 2/1/1/2");
+    /* Named sensors, by tag, with or without readings. */
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_sensor_infos(s, 0, 200, tags, 2, seen_info, seen),
+                     0);
+    assert_int_equal(seen->n, 2);
+    assert_string_equal(seen->text[0],
+                        "AT-301 ph pH rs485-1 3 holding 10 int16 AB 0.01 0 "
+                        "1000 NULL NULL NULL 0/0/0/0");
+    assert_string_equal(seen->text[1],
+                        "PT-201 pressure bar plant-a 2 holding 100 int16 AB "
+                        "0.01 0 500 NULL NULL NULL 1/0/0/0");
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_sensor_infos(s, 0, 200, bad, 2, seen_info, seen), 1);
+    assert_string_equal(store_errmsg(s), "unknown sensor 'NO-1'");
+    assert_int_equal(seen->n, 0);
+    free(seen);
+    store_close(s);
+}
+
+struct events_seen {
+    char text[TEST_ROW_MAX];
+    int n;
+};
+
+static int seen_event(int64_t ts_us, const char *kind, const char *detail,
+                      void *arg)
+{
+    struct events_seen *e = arg;
+    size_t len = strlen(e->text);
+
+    snprintf(e->text + len, sizeof(e->text) - len, "%s%lld %s %s",
+             e->n++ ? ", " : "", (long long)ts_us, kind,
+             detail ? detail : "NULL");
+    return 0;
+}
+
+static void test_events_window(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct store *s = open_rw("evwin.db", path);
+    struct event ev[4] = {mk_event(300, "missed", "FT-101: 2 slots"),
+                          mk_event(100, "start", ""),
+                          mk_event(200, "config", "abc"),
+                          mk_event(200, "bus_down", "plant-a: timeout")};
+    struct events_seen e = {"", 0};
+
+    (void)state;
+    assert_int_equal(store_commit_batch(s, NULL, 0, ev, 4), 0);
+    assert_int_equal(store_events(s, 100, 300, seen_event, &e), 0);
+    assert_string_equal(e.text, "100 start NULL, 200 config abc,"
+                                " 200 bus_down plant-a: timeout");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_events(s, 201, 301, seen_event, &e), 0);
+    assert_string_equal(e.text, "300 missed FT-101: 2 slots");
+    store_close(s);
+}
+
+static void test_site(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct store *s = open_rw("site.db", path);
+
+    (void)state;
+    assert_null(store_site(s));
+    assert_int_equal(store_set_site(s, "daegu-demo-1"), 0);
+    assert_string_equal(store_site(s), "daegu-demo-1");
+    assert_int_equal(store_set_site(s, "daegu-demo-2"), 0);
+    store_close(s);
+    s = open_ro(path);
+    assert_string_equal(store_site(s), "daegu-demo-2");
+    assert_int_equal(store_set_site(s, "x"), -1); /* read-only */
+    store_close(s);
+}
+
+static void test_open_update(void **state)
+{
+    char path[TEST_PATH_MAX], want[TEST_ROW_MAX], err[STORE_ERR_MAX] = "";
+    struct store *s;
+    FILE *fp;
+
+    (void)state;
+    path_of(path, "update_missing.db");
+    assert_null(store_open(path, STORE_UPDATE, err));
+    snprintf(want, sizeof(want), "cannot open '%s': no such database", path);
+    assert_string_equal(err, want);
+    assert_int_equal(access(path, F_OK), -1);
+
+    /* An empty file is not given a schema. */
+    path_of(path, "update_empty.db");
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_null(store_open(path, STORE_UPDATE, err));
+    snprintf(want, sizeof(want), "'%s' is not a tbdaq database", path);
+    assert_string_equal(err, want);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"), 0);
+
+    /* A database: read-write. */
+    s = open_rw("update.db", path);
+    store_close(s);
+    s = store_open(path, STORE_UPDATE, err);
+    assert_non_null(s);
+    assert_int_equal(store_run_start(s, "U-1", NULL, NULL, 1), 0);
+    store_close(s);
+}
+
 /* --- the rate -------------------------------------------------------- */
+
+static int export_nothing(const struct store_export_row *row, void *arg)
+{
+    (void)row, (void)arg;
+    return 0;
+}
 
 static void test_commit_rate(void **state)
 {
@@ -926,7 +1777,8 @@ static void test_commit_rate(void **state)
     struct store *s = open_synced("rate.db", path, &f);
     struct reading *r = xcalloc(BENCH_BATCH, sizeof(*r));
     struct totals t = {0, 0};
-    int64_t t0, t1, ts = 0;
+    struct store_verify_result v;
+    int64_t t0, t1, ts = 0, rows;
 
     (void)state;
     t0 = time_mono_ns();
@@ -949,6 +1801,20 @@ static void test_commit_rate(void **state)
     assert_int_equal(t.readings, BENCH_BATCHES * BENCH_BATCH);
     print_message("status over %d readings: %.2f ms\n",
                   BENCH_BATCHES * BENCH_BATCH, (double)(t1 - t0) / 1e6);
+
+    t0 = time_mono_ns();
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    t1 = time_mono_ns();
+    assert_true(v.ok);
+    assert_int_equal(v.readings, BENCH_BATCHES * BENCH_BATCH);
+    print_message("verify: %.0f readings/s\n",
+                  (double)v.readings * NS_PER_S / (double)(t1 - t0));
+    t0 = time_mono_ns();
+    rows = store_export(s, 0, INT64_MAX, NULL, 0, export_nothing, NULL);
+    t1 = time_mono_ns();
+    assert_int_equal(rows, BENCH_BATCHES * BENCH_BATCH);
+    print_message("export: %.0f rows/s\n",
+                  (double)rows * NS_PER_S / (double)(t1 - t0));
     free(r);
     store_close(s);
 }
@@ -968,6 +1834,19 @@ int main(void)
         cmocka_unit_test(test_add_event),
         cmocka_unit_test(test_state),
         cmocka_unit_test(test_readings_after),
+        cmocka_unit_test(test_chain_known_batch),
+        cmocka_unit_test(test_chain_across_batches),
+        cmocka_unit_test(test_verify_ok),
+        cmocka_unit_test(test_verify_tampered),
+        cmocka_unit_test(test_verify_range),
+        cmocka_unit_test(test_runs),
+        cmocka_unit_test(test_runs_two_connections),
+        cmocka_unit_test(test_row_run),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_sensor_infos),
+        cmocka_unit_test(test_events_window),
+        cmocka_unit_test(test_site),
+        cmocka_unit_test(test_open_update),
         cmocka_unit_test(test_commit_rate),
     };
 
