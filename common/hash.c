@@ -44,6 +44,28 @@ void sha256_final_hex(struct sha256 *h, char out[SHA256_HEX_LEN])
     free(h);
 }
 
+void sha256_reset(struct sha256 *h)
+{
+    if (EVP_DigestInit_ex(h->ctx, NULL, NULL) != 1)
+        abort();
+}
+
+void sha256_final_raw(struct sha256 *h, unsigned char out[SHA256_LEN])
+{
+    unsigned int len = 0;
+
+    if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != SHA256_LEN)
+        abort();
+}
+
+void sha256_free(struct sha256 *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
+}
+
 void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
 {
     struct sha256 *h = sha256_new();

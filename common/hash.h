@@ -19,6 +19,14 @@ void sha256_update(struct sha256 *h, const void *data, size_t len);
 /* Writes the digest as lower-case hex and frees h. */
 void sha256_final_hex(struct sha256 *h, char out[SHA256_HEX_LEN]);
 
+/* Starts h over for a new message: much cheaper than a new context, for
+ * callers that hash many small messages. */
+void sha256_reset(struct sha256 *h);
+/* Writes the raw digest; h is kept (reset it before reuse). */
+void sha256_final_raw(struct sha256 *h, unsigned char out[SHA256_LEN]);
+/* Frees a context that was not given to sha256_final_hex(). */
+void sha256_free(struct sha256 *h);
+
 /* One-shot: the hex SHA-256 of len bytes. */
 void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN]);
 

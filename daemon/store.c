@@ -267,7 +267,8 @@ struct store {
     size_t canon_len, canon_cap;
     uint8_t *digests; /* a batch's digests being built */
     size_t digests_cap;
-    char *site; /* what store_site() returned last */
+    char *site;            /* what store_site() returned last */
+    struct sha256 *digest; /* reused for every reading's digest */
 };
 
 /* Sets the message to the formatted text; returns -1. */
@@ -419,6 +420,8 @@ struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX])
 {
     struct store *s = xcalloc(1, sizeof(*s));
+
+    s->digest = sha256_new();
     int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
                 : mode == STORE_UPDATE
                     ? SQLITE_OPEN_READWRITE
@@ -478,6 +481,7 @@ void store_close(struct store *s)
     free(s->canon);
     free(s->digests);
     free(s->site);
+    sha256_free(s->digest);
     free(s->path);
     free(s);
 }
@@ -649,20 +653,18 @@ static size_t store_canon_add(struct store *s,
     return start;
 }
 
-static int store_hex_digit(char c)
+/* The first DIGEST_LEN bytes of the SHA-256 of len bytes at p, with the
+ * store's reusable context (a fresh one per reading costs more than the
+ * hashing). */
+static void store_digest(struct store *s, const char *p, size_t len,
+                         uint8_t out[DIGEST_LEN])
 {
-    return c >= 'a' ? c - 'a' + 10 : c - '0';
-}
+    unsigned char md[SHA256_LEN];
 
-/* The first DIGEST_LEN bytes of the SHA-256 of len bytes at p. */
-static void store_digest(const char *p, size_t len, uint8_t out[DIGEST_LEN])
-{
-    char hex[SHA256_HEX_LEN];
-
-    sha256_hex(p, len, hex);
-    for (int i = 0; i < DIGEST_LEN; i++)
-        out[i] = (uint8_t)(store_hex_digit(hex[2 * i]) << 4 |
-                           store_hex_digit(hex[2 * i + 1]));
+    sha256_reset(s->digest);
+    sha256_update(s->digest, p, len);
+    sha256_final_raw(s->digest, md);
+    memcpy(out, md, DIGEST_LEN);
 }
 
 /* Upserts one sensor and reads back its id. */
@@ -823,7 +825,7 @@ static int store_canon_reading(struct store *s, const struct reading *r,
     f[CANON_RAW] = (struct store_field){raw, strlen(raw)};
     start = store_canon_add(s, f);
     xgrow(&s->digests, &s->digests_cap, (i + 1) * DIGEST_LEN, 1);
-    store_digest(s->canon + start, s->canon_len - start,
+    store_digest(s, s->canon + start, s->canon_len - start,
                  s->digests + i * DIGEST_LEN);
     return 0;
 }
@@ -1616,7 +1618,7 @@ static int store_verify_blame(struct store *s, const struct store_batch *b,
         s->canon_len = 0;
         if ((start = store_canon_row(s, st)) < 0)
             goto done;
-        store_digest(s->canon, s->canon_len, d);
+        store_digest(s, s->canon, s->canon_len, d);
         if (i >= ndigests || memcmp(digests + i * DIGEST_LEN, d, DIGEST_LEN)) {
             ret = store_verify_fail(out, b->id, seq, "seq %lld was changed",
                                     (long long)seq);
