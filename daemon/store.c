@@ -51,7 +51,9 @@ static const char store_schema[] =
     " CHECK (quality IN ('good','out_of_range','invalid','comm_error')),"
     " error TEXT, raw TEXT);\n"
     "CREATE INDEX readings_ts ON readings(ts_us);\n"
-    "CREATE INDEX readings_sensor ON readings(sensor_id, seq);\n"
+    "CREATE TABLE sensor_last (sensor_id INTEGER PRIMARY KEY"
+    " REFERENCES sensors(id), last_seq INTEGER NOT NULL,"
+    " count INTEGER NOT NULL);\n"
     "CREATE INDEX readings_comm_error ON readings(sensor_id, ts_us, quality)"
     " WHERE quality = 'comm_error';\n"
     "CREATE TABLE batches (id INTEGER PRIMARY KEY,"
@@ -115,6 +117,7 @@ enum store_stmt {
     STMT_BATCH_BEFORE,
     STMT_BATCH_ENDING,
     STMT_BATCH_DIGESTS,
+    STMT_SENSOR_LAST,
     STMT_COUNT
 };
 
@@ -154,15 +157,16 @@ static const char *const store_sql[STMT_COUNT] = {
         " cal_date = excluded.cal_date, cal_due = excluded.cal_due,"
         " cal_certificate = excluded.cal_certificate",
     [STMT_SENSOR_ID] = "SELECT id FROM sensors WHERE tag = ?1",
-    /* The newest reading per sensor: max(seq) of one sensor is a single
-     * descent of readings_sensor, whatever the size of the table. */
+    /* The newest reading per sensor, through sensor_last: no index on
+     * readings by sensor is kept, since one dirties a page per sensor at
+     * every commit (the main cost of a commit at high rates). */
     [STMT_STATUS_SENSORS] =
         "SELECT s.tag, s.kind, s.unit, s.bus, r.seq, r.ts_us, r.value,"
-        " r.quality, r.error FROM sensors AS s LEFT JOIN readings AS r"
-        " ON r.seq = (SELECT max(seq) FROM readings"
-        " WHERE sensor_id = s.id) ORDER BY s.tag",
+        " r.quality, r.error FROM sensors AS s"
+        " LEFT JOIN sensor_last AS l ON l.sensor_id = s.id"
+        " LEFT JOIN readings AS r ON r.seq = l.last_seq ORDER BY s.tag",
     /* The error counts walk only the comm_error rows (partial index); the
-     * reading count walks readings_sensor, the one linear part. */
+     * reading counts are sensor_last's. */
     [STMT_STATUS_BUSES] =
         "SELECT b.bus,"
         " (SELECT count(*) FROM readings INDEXED BY readings_comm_error"
@@ -171,9 +175,15 @@ static const char *const store_sql[STMT_COUNT] = {
         " (SELECT count(*) FROM readings INDEXED BY readings_comm_error"
         "  WHERE quality = 'comm_error' AND sensor_id IN"
         "  (SELECT id FROM sensors WHERE bus = b.bus)),"
-        " (SELECT count(*) FROM readings INDEXED BY readings_sensor"
-        "  WHERE sensor_id IN (SELECT id FROM sensors WHERE bus = b.bus))"
+        " (SELECT coalesce(sum(l.count), 0) FROM sensor_last AS l"
+        "  JOIN sensors AS x ON x.id = l.sensor_id WHERE x.bus = b.bus)"
         " FROM (SELECT DISTINCT bus FROM sensors) AS b ORDER BY b.bus",
+    /* Per sensor: its newest reading and how many it has. Kept in the
+     * batch's transaction; whatever deletes readings must keep it true. */
+    [STMT_SENSOR_LAST] =
+        "INSERT INTO sensor_last (sensor_id, last_seq, count)"
+        " VALUES (?1, ?2, ?3) ON CONFLICT(sensor_id) DO UPDATE SET"
+        " last_seq = excluded.last_seq, count = count + excluded.count",
     [STMT_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
     [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -255,6 +265,16 @@ static const char *const store_sql[STMT_COUNT] = {
 static const char store_zero_hash[SHA256_HEX_LEN] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+struct store_last {
+    int64_t seq;
+    int64_t count;
+    uint64_t batch;
+};
+
+/* Sensor ids above this are summed one reading at a time (ids are rowids
+ * of the small sensors table; this only bounds the array). */
+#define STORE_LAST_MAX_ID 100000
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -269,6 +289,14 @@ struct store {
     size_t digests_cap;
     char *site;            /* what store_site() returned last */
     struct sha256 *digest; /* reused for every reading's digest */
+    /* A batch's newest seq and count per sensor, indexed by sensor id;
+     * `batch` says which batch an entry belongs to, so nothing is
+     * cleared between batches. */
+    struct store_last *last;
+    size_t last_cap;
+    uint64_t batch;
+    int64_t *touched; /* sensor ids with an entry in this batch */
+    size_t ntouched, touched_cap;
 };
 
 /* Sets the message to the formatted text; returns -1. */
@@ -482,6 +510,8 @@ void store_close(struct store *s)
     free(s->digests);
     free(s->site);
     sha256_free(s->digest);
+    free(s->last);
+    free(s->touched);
     free(s->path);
     free(s);
 }
@@ -915,6 +945,53 @@ static int store_insert_event(struct store *s, int64_t ts_us, const char *kind,
     return 0;
 }
 
+static int store_sensor_last_write(struct store *s, int64_t id, int64_t seq,
+                                   int64_t count)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_LAST];
+
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_int64(st, 3, count);
+    return store_run(s, STMT_SENSOR_LAST, "cannot update sensor_last");
+}
+
+/* Notes a committed reading for sensor_last; rare large ids directly. */
+static int store_sensor_last_note(struct store *s, int64_t id, int64_t seq)
+{
+    struct store_last *l;
+
+    if (id < 0 || id > STORE_LAST_MAX_ID)
+        return store_sensor_last_write(s, id, seq, 1);
+    if ((size_t)id >= s->last_cap) {
+        size_t old = s->last_cap;
+
+        xgrow(&s->last, &s->last_cap, (size_t)id + 1, sizeof(*s->last));
+        memset(s->last + old, 0, (s->last_cap - old) * sizeof(*s->last));
+    }
+    l = &s->last[id];
+    if (l->batch != s->batch) {
+        *l = (struct store_last){.batch = s->batch};
+        xgrow(&s->touched, &s->touched_cap, s->ntouched + 1,
+              sizeof(*s->touched));
+        s->touched[s->ntouched++] = id;
+    }
+    l->seq = seq;
+    l->count++;
+    return 0;
+}
+
+static int store_sensor_last_flush(struct store *s)
+{
+    for (size_t i = 0; i < s->ntouched; i++) {
+        const struct store_last *l = &s->last[s->touched[i]];
+
+        if (store_sensor_last_write(s, s->touched[i], l->seq, l->count) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                        const struct event *ev, size_t nev)
 {
@@ -923,6 +1000,8 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
     if (store_run(s, STMT_BEGIN, "cannot begin batch") < 0)
         goto fail;
     s->canon_len = 0;
+    s->batch++;
+    s->ntouched = 0;
     for (size_t i = 0; i < nr; i++) {
         if (store_insert_reading(s, &r[i], raw) < 0)
             goto fail;
@@ -933,9 +1012,12 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                          (long long)r[i].seq, (long long)r[i - 1].seq);
             goto fail;
         }
-        if (store_canon_reading(s, &r[i], raw, i) < 0)
+        if (store_canon_reading(s, &r[i], raw, i) < 0 ||
+            store_sensor_last_note(s, r[i].sensor_id, r[i].seq) < 0)
             goto fail;
     }
+    if (store_sensor_last_flush(s) < 0)
+        goto fail;
     if (nr > 0 && store_chain_append(s, r[0].seq, r[nr - 1].seq, nr) < 0)
         goto fail;
     for (size_t i = 0; i < nev; i++)

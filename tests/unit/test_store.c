@@ -287,7 +287,7 @@ static void test_open_creates_schema(void **state)
         "table|runs",
         "table|events",
         "index|readings_ts",
-        "index|readings_sensor",
+        "table|sensor_last",
         "trigger|readings_immutable",
         "table|batches",
         "index|batches_last_seq",
@@ -934,6 +934,15 @@ static void test_readings_after(void **state)
     pg.stop_after = 2;
     assert_int_equal(store_readings_after(s, 0, 10, page_row, &pg), 2);
     assert_int_equal(pg.seqs[1], r[1].seq);
+    /* a second batch, so sensor_last must add to what it has */
+    assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
+    assert_int_equal(
+        raw_int(path, "SELECT count(*) FROM (SELECT sensor_id, max(seq) AS m,"
+                      " count(*) AS c FROM readings GROUP BY sensor_id) AS a"
+                      " JOIN sensor_last AS l ON l.sensor_id = a.sensor_id"
+                      " AND l.last_seq = a.m AND l.count = a.c"),
+        3);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensor_last"), 3);
     store_close(s);
 }
 
