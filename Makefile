@@ -120,6 +120,7 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
+	tests/bench/export.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)

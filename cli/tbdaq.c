@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/config.h"
@@ -19,13 +20,6 @@
 
 /* `tbdaq status` counts bus errors over this recent window too. */
 #define CLI_STATUS_RECENT_S 3600
-
-struct cli {
-    const char *config_path;
-    bool config_given;
-    const char *database;
-    struct config *config;
-};
 
 static void usage(FILE *out)
 {
@@ -46,16 +40,35 @@ static void usage(FILE *out)
             "  status       last reading and quality per sensor, per-bus "
             "error counts,\n"
             "               MQTT backlog\n"
+            "  run start NAME [--operator WHO] [--note TEXT]\n"
+            "               open a test run now; fails if one is open. "
+            "NAME: 1..64 of\n"
+            "               [A-Za-z0-9_.-]; WHO (128 bytes) and TEXT (1024): "
+            "UTF-8\n"
+            "               without control characters\n"
+            "  run stop [NAME]\n"
+            "               close the open run now (NAME: it must be the "
+            "open one)\n"
+            "  run list     runs with start, end, operator, readings and "
+            "sealed chain head\n"
+            "  export (--run NAME | --from TIME --to TIME) [--sensor ID]...\n"
+            "         [--format csv|json] [-o FILE]\n"
+            "               the readings of a run or of the window "
+            "[from, to), by time\n"
+            "               then sensor; CSV (default) or JSON, to stdout "
+            "or FILE; with\n"
+            "               -o and CSV also FILE.manifest.json. TIME is ISO "
+            "8601 with a\n"
+            "               zone: 2026-11-25T09:00:00Z, "
+            "2026-11-25T18:00:00+09:00\n"
+            "  verify [--run NAME]\n"
+            "               recompute the hash chain of the database (or of "
+            "one run's\n"
+            "               readings and its sealed chain head); exit 1 on "
+            "any mismatch\n"
             "\n"
             "Exit status: 0 success, 1 failure, 2 usage error.\n",
             CONFIG_DEFAULT_PATH);
-}
-
-static struct config *cli_config(struct cli *cli)
-{
-    if (!cli->config)
-        cli->config = config_load_logged(cli->config_path);
-    return cli->config;
 }
 
 static int cmd_check(struct cli *cli, int argc, char **argv)
@@ -75,25 +88,6 @@ static int cmd_check(struct cli *cli, int argc, char **argv)
     plan_release(&p);
     printf("configuration %s is valid\n", cli->config_path);
     return 0;
-}
-
-/* Opens the database named by -d, or else by the configuration. */
-static struct store *cli_store(struct cli *cli)
-{
-    char err[STORE_ERR_MAX];
-    struct store *s;
-    const char *path = cli->database;
-
-    if (!path) {
-        struct config *c = cli_config(cli);
-
-        if (!c)
-            return NULL;
-        path = c->database;
-    }
-    if (!(s = store_open(path, STORE_READ_ONLY, err)))
-        log_err("%s", err);
-    return s;
 }
 
 static int status_sensor(const struct store_sensor_status *st, void *arg)
@@ -141,7 +135,7 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
         log_err("status takes no arguments");
         return 2;
     }
-    if (!(s = cli_store(cli)))
+    if (!(s = cli_store(cli, STORE_READ_ONLY)))
         return 1;
     printf("%-16s %-10s %-10s %14s %-12s %s\n", "SENSOR", "KIND", "BUS",
            "VALUE", "QUALITY", "UNIT TIME");
@@ -157,10 +151,10 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
     }
     if (rc == 0) {
         int64_t acked = 0, last = 0;
+        int absent = store_get_state(s, STORE_STATE_MQTT_ACKED, &acked);
 
-        rc = store_get_state(s, STORE_STATE_MQTT_ACKED, &acked) < 0 ||
-             store_last_seq(s, &last) < 0;
-        if (rc == 0 && acked == 0)
+        rc = absent < 0 || store_last_seq(s, &last) < 0;
+        if (rc == 0 && absent)
             printf("\nMQTT: nothing published from this database\n");
         else if (rc == 0)
             printf("\nMQTT backlog: %lld readings not acknowledged by the "
@@ -178,8 +172,8 @@ static const struct {
     const char *name;
     int (*fn)(struct cli *, int, char **);
 } commands[] = {
-    {"check", cmd_check},
-    {"status", cmd_status},
+    {"check", cmd_check},    {"status", cmd_status},  {"run", run_main},
+    {"export", export_main}, {"verify", verify_main},
 };
 
 int main(int argc, char **argv)

@@ -19,6 +19,8 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=tests/integration/cases_audit.sh
+. "$HERE/cases_audit.sh"
 
 # Seconds a case may take before it is stopped and failed.
 DEFAULT_DEADLINE_S=60
@@ -964,7 +966,8 @@ CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     unit_mute_isolated exception drop_reconnect rtu sigterm_commits
     missed_slots bad_db_path mqtt_payloads mqtt_offline_on_sigterm
     mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
-    mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker)
+    mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker
+    audit_runs audit_export audit_export_errors audit_verify)
 
 deadline_of() {
     case $1 in

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checks of text that users give the CLI and that ends up in the database,
+ * the export and MQTT payloads: names that are safe everywhere (file
+ * names, topics, CSV) and free text that is valid UTF-8 without control
+ * characters. Pure functions; thread-safe.
+ */
+#ifndef TBDAQ_TEXT_H
+#define TBDAQ_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True if s is 1..max characters, each one of [A-Za-z0-9_.-]. */
+bool text_is_name(const char *s, size_t max);
+
+/*
+ * True if s is at most max bytes of valid UTF-8 (shortest forms only, no
+ * surrogates, nothing above U+10FFFF) holding no control character
+ * (U+0000..U+001F, U+007F..U+009F). The empty string is clean.
+ */
+bool text_is_clean(const char *s, size_t max);
+
+#endif
