@@ -532,3 +532,56 @@ case_audit_verify() {
     tbq verify
     expect 0 "" "verify of the original database again"
 }
+
+# Runs seen from MQTT: the retained run topic follows `run start` and `run
+# stop` from the CLI; readings taken inside the run, and only those, carry
+# "run"; closing the run seals it, and the witness published retained on
+# runs/<name> names the same chain head as the database, which verify
+# --run accepts.
+case_mqtt_runs() {
+    local started ended head out
+    need_mqtt
+    start_broker
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor FT-1 plant 1 holding flow 20 100
+    conf_write "$T/t.conf" "$(conf_mqtt)"
+    start_sub all "tbdaq/$SITE/#"
+    start_daemon
+    wait_or_fail "[ \$(sub_seqs all | wc -l) -ge 5 ]" 15 \
+        "fewer than 5 readings received before the run"
+    "$BUILD/tbdaq" -d "$T/t.db" run start R-7 --operator Kim >"$T/o" 2>&1 ||
+        fail "run start failed: $(cat "$T/o")"
+    wait_or_fail "grep -q '^0 tbdaq/$SITE/run {\"name\":\"R-7\",\"started\":\"[^\"]*\",\"operator\":\"Kim\"}\$' '$T/all.out'" 5 \
+        "the run topic did not announce R-7"
+    wait_or_fail "[ \$(grep -c '\"run\":\"R-7\"}\$' '$T/all.out') -ge 5 ]" 10 \
+        "fewer than 5 readings carry \"run\":\"R-7\""
+    "$BUILD/tbdaq" -d "$T/t.db" run stop >"$T/o" 2>&1 ||
+        fail "run stop failed: $(cat "$T/o")"
+    wait_or_fail "grep -q '^0 tbdaq/$SITE/runs/R-7 ' '$T/all.out'" 5 \
+        "no sealed-run witness on tbdaq/$SITE/runs/R-7"
+    wait_or_fail "[ \"\$(grep '^0 tbdaq/$SITE/run ' '$T/all.out' | tail -1)\" = '0 tbdaq/$SITE/run {\"state\":\"idle\"}' ]" 5 \
+        "the run topic did not return to idle"
+    wait_or_fail "[ \$(sub_seqs all | wc -l) -ge \$(( \$(grep -c '\"run\":\"R-7\"}\$' '$T/all.out') + 12 )) ]" 10 \
+        "readings stopped arriving after the run"
+    stop_daemon
+
+    read -r started ended head <<<"$(sql "SELECT started_us, ended_us,
+        chain_head FROM runs WHERE name = 'R-7';" | tr '\t' ' ')"
+    [ ${#head} = 64 ] || fail "run R-7 was not sealed (chain_head '$head')"
+    out=$(mqtt_get "tbdaq/$SITE/runs/R-7")
+    [[ $out == "1 {\"name\":\"R-7\","*"\"operator\":\"Kim\",\"ended\":"*"\"chain_head\":\"$head\","* ]] ||
+        fail "retained witness '$out' does not carry the database's chain head $head"
+    # Inside [started, ended): "run":"R-7"; outside: no "run" at all.
+    out=$(awk -v s="$started" -v e="$ended" '
+        $3 ~ /^\{"seq":/ {
+            match($3, /"ts_us":[0-9]+/); ts = substr($3, RSTART + 8, RLENGTH - 8) + 0
+            inrun = ts >= s && ts < e; has = index($3, "\"run\":\"R-7\"}") > 0
+            if (inrun != has) { print "seq payload " $3 " is " (inrun ? "inside" : "outside") " the run but " (has ? "has" : "lacks") " \"run\""; bad = 1; exit }
+            n[inrun]++ }
+        END { if (!bad && (n[0] < 5 || n[1] < 5)) { print "too few readings: " n[1] " inside, " n[0] " outside"; bad = 1 }
+              exit bad }' "$T/all.out") || fail "$out"
+    "$BUILD/tbdaq" -d "$T/t.db" verify --run R-7 >"$T/o" 2>&1 ||
+        fail "verify --run R-7 failed: $(cat "$T/o")"
+    grep -q "$head" "$T/o" || fail "verify --run does not name the chain head: $(cat "$T/o")"
+}

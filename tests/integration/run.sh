@@ -967,7 +967,7 @@ CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     missed_slots bad_db_path mqtt_payloads mqtt_offline_on_sigterm
     mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
     mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker
-    audit_runs audit_export audit_export_errors audit_verify)
+    audit_runs audit_export audit_export_errors audit_verify mqtt_runs)
 
 deadline_of() {
     case $1 in
