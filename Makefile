@@ -53,6 +53,8 @@ ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS)
 .PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean
 .DELETE_ON_ERROR:
+# Keep test objects: they are intermediates of a pattern rule.
+.SECONDARY:
 
 all: $(PROGS)
 
