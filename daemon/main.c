@@ -37,12 +37,16 @@
 #define DAEMON_BATCH_MAX 20000
 /* How often STATUS= is refreshed when nothing else wakes the loop. */
 #define DAEMON_STATUS_MS 2000
-/* Time allowed for the last commit at shutdown (SPEC: exit within 5 s). */
-#define DAEMON_STOP_COMMIT_MS 1500
-/* Time allowed at shutdown to publish the backlog, then the offline
- * status; together with the commit, well inside SPEC's 5 s. */
-#define DAEMON_STOP_PUBLISH_MS 1000
-#define DAEMON_STOP_OFFLINE_MS 1000
+/*
+ * The shutdown budget, inside SPEC's 5 s: pollers finish the request in
+ * progress (one still waiting on a slow device after this is left behind:
+ * its reading is not taken yet, so nothing taken is lost), the last
+ * commit, publishing the backlog, then the offline status.
+ */
+#define DAEMON_STOP_POLLERS_MS 2000
+#define DAEMON_STOP_COMMIT_MS 1000
+#define DAEMON_STOP_PUBLISH_MS 700
+#define DAEMON_STOP_OFFLINE_MS 500
 /* Readings read back from the database per query for publishing. */
 #define DAEMON_PUBLISH_PAGE 500
 /* How often the acknowledged seq is persisted (a restart republishes at
@@ -85,6 +89,11 @@ struct daemon {
     bool seal_pending;     /* a run may have ended: seal it when... */
     int64_t seal_after_us; /* ...a reading later than this is committed */
     int64_t last_ts_us;    /* of the newest committed reading */
+
+    bool verbose;        /* -v: debug logging whatever the config says */
+    bool abandoned;      /* a poller was left inside a request at stop */
+    int64_t watchdog_ns; /* WATCHDOG=1 this often; 0: no watchdog */
+    int64_t watchdog_at; /* next WATCHDOG=1, CLOCK_MONOTONIC */
 };
 
 static atomic_bool want_stop;
@@ -425,8 +434,9 @@ static void daemon_runs(struct daemon *d, bool force)
     }
     if (d->seal_pending && (force || d->last_ts_us > d->seal_after_us)) {
         if (store_run_seal(d->store, run_sealed, d) < 0)
-            log_err("%s", store_errmsg(d->store));
-        d->seal_pending = false;
+            log_err("%s; sealing is tried again", store_errmsg(d->store));
+        else
+            d->seal_pending = false;
     }
 }
 
@@ -458,20 +468,29 @@ static int daemon_start_pollers(struct daemon *d)
 
 /* Stops every poller while still draining the queue, so none waits on a
  * full queue; afterwards everything they read is in the batch. */
-static void daemon_stop_pollers(struct daemon *d)
+static void daemon_stop_pollers(struct daemon *d, int64_t deadline)
 {
     bool running = true;
 
     for (size_t i = 0; i < d->npollers; i++)
         poller_request_stop(d->pollers[i]);
-    while (running) {
+    while (running && (deadline == 0 || time_mono_ns() < deadline)) {
         running = false;
         for (size_t i = 0; i < d->npollers; i++)
             running |= !poller_finished(d->pollers[i]);
         daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
     }
-    for (size_t i = 0; i < d->npollers; i++)
-        poller_stop(d->pollers[i]);
+    for (size_t i = 0; i < d->npollers; i++) {
+        if (poller_finished(d->pollers[i])) {
+            poller_stop(d->pollers[i]);
+            continue;
+        }
+        /* Only at shutdown: a device that takes longer than the budget to
+         * answer or time out. Its thread ends with the process. */
+        log_warnx("bus '%s' is still waiting on a device; not waiting for it",
+                  poller_bus_name(d->pollers[i]));
+        d->abandoned = true;
+    }
     daemon_drain(d, 0);
     free(d->pollers);
     d->pollers = NULL;
@@ -504,7 +523,7 @@ static void daemon_reload(struct daemon *d)
         goto done;
     }
     plan_build(nc, &np);
-    daemon_stop_pollers(d);
+    daemon_stop_pollers(d, 0);
     plan_release(&d->plan);
     nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
     strcpy(nc->database, d->config->database);
@@ -517,7 +536,7 @@ static void daemon_reload(struct daemon *d)
     d->plan = np;
     if (!d->pub && daemon_start_publisher(d) < 0)
         log_err("MQTT publishing stays off until the next good reload");
-    log_set_level(nc->log_level);
+    log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
     batch_add_item(d, queue_event("config", "%s", nc->sha256));
     if (daemon_start_pollers(d) < 0)
         atomic_store(&want_stop, true);
@@ -558,6 +577,15 @@ static void daemon_status(struct daemon *d, int64_t now)
     d->last_status = now;
 }
 
+/* Tells the service manager the main loop is alive. */
+static void daemon_watchdog(struct daemon *d, int64_t now)
+{
+    if (!d->watchdog_ns || now < d->watchdog_at)
+        return;
+    notify_watchdog();
+    d->watchdog_at = now + d->watchdog_ns;
+}
+
 static int daemon_run(struct daemon *d)
 {
     int rc = 0;
@@ -569,11 +597,17 @@ static int daemon_run(struct daemon *d)
 
         if (b->nreadings + b->nevents > 0 && b->due < deadline)
             deadline = b->due;
+        if (d->watchdog_ns && d->watchdog_at < deadline)
+            deadline = d->watchdog_at;
         daemon_drain(d, deadline);
         now = time_mono_ns();
+        /* A full batch goes at once, unless commits are failing: then
+         * retries keep their interval. */
         if (b->nreadings + b->nevents > 0 &&
-            (now >= b->due || b->nreadings >= DAEMON_BATCH_MAX))
+            (now >= b->due ||
+             (b->nreadings >= DAEMON_BATCH_MAX && d->commit_failures == 0)))
             batch_commit(d);
+        daemon_watchdog(d, now);
         daemon_runs(d, false);
         daemon_publish(d, false);
         if (atomic_exchange(&want_reload, false))
@@ -583,7 +617,7 @@ static int daemon_run(struct daemon *d)
 
     log_info("stopping");
     notify_stopping();
-    daemon_stop_pollers(d);
+    daemon_stop_pollers(d, time_mono_ns() + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
     batch_add_item(d, queue_event("stop", "%llu readings recorded since start",
                                   (unsigned long long)(d->committed +
                                                        d->batch.nreadings)));
@@ -654,7 +688,12 @@ int main(int argc, char **argv)
         rc = 0;
         goto out_config;
     }
+    d.verbose = verbose;
     log_set_level(verbose ? LOG_LEVEL_DEBUG : d.config->log_level);
+    if (d.config->retention_days > 0)
+        log_warnx("retention_days = %d is not implemented in this version: "
+                  "every reading is kept",
+                  d.config->retention_days);
 
     /* Signals go to the signal thread only: block them before any thread
      * starts, so every thread inherits the mask. */
@@ -700,6 +739,9 @@ int main(int argc, char **argv)
                  d.config->database);
         notify_ready();
         d.last_status = time_mono_ns();
+        /* Half the manager's interval, so one late loop is not fatal. */
+        d.watchdog_ns = (int64_t)notify_watchdog_usec() * 1000 / 2;
+        d.watchdog_at = d.last_status;
         rc = 0;
     }
     if (daemon_run(&d) < 0)
@@ -709,6 +751,13 @@ int main(int argc, char **argv)
     pthread_kill(sig_thread, SIGTERM);
     pthread_join(sig_thread, NULL);
     rc = rc ? 1 : 0;
+    if (d.abandoned) {
+        /* A poller thread still uses the queue, config and plan: leave
+         * them to the end of the process, which is now. Everything taken
+         * is committed and the database is closed. */
+        store_close(d.store);
+        _exit(rc);
+    }
 out_queue:
     free(d.items);
     queue_free(d.queue);

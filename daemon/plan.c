@@ -49,6 +49,7 @@ void plan_build(const struct config *c, struct plan *p)
 {
     struct plan_key *keys = xcalloc(c->nsensors, sizeof(*keys));
     size_t cap = 0;
+    size_t rcap = 0; /* of the last request's sensors */
 
     p->requests = NULL;
     p->nrequests = 0;
@@ -82,14 +83,12 @@ void plan_build(const struct config *c, struct plan *p)
                 .interval_ms = s->interval_ms,
                 .address = s->address,
                 .count = end - s->address,
-                .sensors = xcalloc(c->nsensors, sizeof(size_t)),
             };
+            rcap = 0;
         }
+        xgrow(&r->sensors, &rcap, r->nsensors + 1, sizeof(size_t));
         r->sensors[r->nsensors++] = keys[i].sensor;
     }
-    for (size_t i = 0; i < p->nrequests; i++)
-        p->requests[i].sensors = xrealloc(
-            p->requests[i].sensors, p->requests[i].nsensors * sizeof(size_t));
     free(keys);
 }
 

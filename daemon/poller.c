@@ -185,12 +185,17 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
 {
     const struct plan_request *r = pr->req;
     bool sent = poller_connect(pl, time_mono_ns());
-    int err = sent ? 0 : pl->link_errno;
+    int err = sent ? 0 : (pl->link_errno ? pl->link_errno : ENOTCONN);
+    int64_t ts_us;
 
     pl->polls++;
     if (sent && bus_read(pl->bus, r->unit_id, r->table, r->address, r->count,
-                         pl->regs) < 0) {
-        err = errno;
+                         pl->regs) < 0)
+        err = errno ? errno : EIO;
+    /* The response (or the failure) is now: before anything that may log
+     * or wait on the queue. */
+    ts_us = time_real_us();
+    if (sent && err) {
         if (!bus_is_connected(pl->bus))
             poller_link_down(pl, err, time_mono_ns());
         else if (bus_error_is_exception(err))
@@ -201,7 +206,7 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
         poller_link_up(pl, time_mono_ns());
         poller_unit_result(pl, r->unit_id, 0);
     }
-    poller_fill(pl, r, time_real_us(), err, sent);
+    poller_fill(pl, r, ts_us, err, sent);
     if (err)
         pl->failures++;
     pl->readings += r->nsensors;
@@ -216,19 +221,26 @@ static void poller_report_missed(struct poller *pl, int64_t now, bool force)
     for (size_t i = 0; i < pl->nrequests; i++) {
         struct poller_request *pr = &pl->requests[i];
         const struct plan_request *r = pr->req;
-        char names[EVENT_DETAIL_MAX];
-        size_t len = 0;
+        /* Room for the names, leaving the rest of the detail for the
+         * count and the bus, which must never be cut off. */
+        char names[EVENT_DETAIL_MAX - 96];
+        size_t len = 0, j;
 
         if (pr->missed_pending == 0)
             continue;
         names[0] = '\0';
-        for (size_t j = 0; j < r->nsensors && len < sizeof(names); j++) {
-            int n =
-                snprintf(names + len, sizeof(names) - len, "%s%s", j ? "," : "",
-                         pl->config->sensors[r->sensors[j]].id);
-            if (n > 0)
-                len += (size_t)n;
+        for (j = 0; j < r->nsensors; j++) {
+            const char *id = pl->config->sensors[r->sensors[j]].id;
+
+            /* keep room for " and 99999 more" */
+            if (len + strlen(id) + 1 + 16 >= sizeof(names))
+                break;
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                    j ? "," : "", id);
         }
+        if (j < r->nsensors)
+            snprintf(names + len, sizeof(names) - len, " and %zu more",
+                     r->nsensors - j);
         log_warnx("bus '%s' unit %d: %lld slots of %d ms missed (%s)",
                   pl->busconf->name, r->unit_id, (long long)pr->missed_pending,
                   r->interval_ms, names);
@@ -363,4 +375,9 @@ void poller_stats(struct poller *pl, struct poller_stats *out)
     out->readings = pl->readings;
     out->missed = pl->missed;
     out->connected = !pl->down;
+}
+
+const char *poller_bus_name(const struct poller *pl)
+{
+    return pl->busconf->name;
 }

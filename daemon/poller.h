@@ -57,5 +57,7 @@ int poller_finished(struct poller *pl);
 void poller_stop(struct poller *pl);
 
 void poller_stats(struct poller *pl, struct poller_stats *out);
+/* The name of the poller's bus. */
+const char *poller_bus_name(const struct poller *pl);
 
 #endif
