@@ -41,7 +41,6 @@
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
-#include <math.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -49,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonw.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -80,10 +80,6 @@
  * last error message, which goes into it. */
 #define PUBLISH_WHY_MAX 160
 #define PUBLISH_LIB_ERR_MAX 128
-/* Shortest precision %g is tried with before 16 and 17 digits. */
-#define PUBLISH_DIGITS_MIN 15
-#define PUBLISH_DIGITS_MAX 17
-
 /* CONNACK flags: the broker resumed a session it kept for this client. */
 #define PUBLISH_SESSION_PRESENT 0x01
 
@@ -171,27 +167,19 @@ static void out_str(struct out *o, const char *s)
  * because error texts come from libmodbus and may hold anything. */
 static void out_json(struct out *o, const char *s)
 {
+    char tmp[JSONW_STRING_MAX(PUBLISH_PAYLOAD_MAX)];
+    size_t n;
+
     if (!s) {
         out_str(o, "null");
         return;
     }
-    out_raw(o, "\"", 1);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        char esc[8];
-
-        if (ch == '"' || ch == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)ch;
-            out_raw(o, esc, 2);
-        } else if (ch < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", ch);
-            out_raw(o, esc, 6);
-        } else {
-            out_raw(o, s, 1);
-        }
+    n = strlen(s);
+    if (n > PUBLISH_PAYLOAD_MAX) {
+        o->over = true; /* could never fit a payload */
+        return;
     }
-    out_raw(o, "\"", 1);
+    out_raw(o, tmp, (size_t)(jsonw_string(tmp, s, n) - tmp));
 }
 
 static void out_int(struct out *o, int64_t v)
@@ -206,22 +194,9 @@ static void out_int(struct out *o, int64_t v)
  * %.17g always does. JSON has no NaN or infinity: those are null. */
 static void out_double(struct out *o, double v)
 {
-    char tmp[40];
+    char tmp[JSONW_DOUBLE_MAX];
 
-    if (!isfinite(v)) {
-        out_str(o, "null");
-        return;
-    }
-    for (int digits = PUBLISH_DIGITS_MIN; digits <= PUBLISH_DIGITS_MAX;
-         digits++) {
-        double back;
-
-        snprintf(tmp, sizeof(tmp), "%.*g", digits, v);
-        back = strtod(tmp, NULL);
-        if (memcmp(&back, &v, sizeof(v)) == 0)
-            break;
-    }
-    out_str(o, tmp);
+    out_raw(o, tmp, (size_t)(jsonw_double(tmp, v) - tmp));
 }
 
 int payload_reading(char *buf, size_t len, const char *site,

@@ -145,7 +145,7 @@ static const struct payload_case payload_cases[] = {
      "\"kind\":\"generic\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"u\","
      "\"quality\":\"comm_error\","
-     "\"error\":\"say \\\"no\\\"\\\\\\u000a\\u0009\\u0001\\u001f end\"}"},
+     "\"error\":\"say \\\"no\\\"\\\\\\n\\t\\u0001\\u001f end\"}"},
 };
 
 static void test_payload_table(void **state)
