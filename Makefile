@@ -81,6 +81,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaq.a
 
 -include $(ALL_SRCS:%.c=$(BUILD)/%.d)
 
+# Feature fragments (install, fuzzing, valgrind): each owns its targets.
+include $(wildcard mk/*.mk)
+
 # Install whatever Debian packages are missing: as root directly, otherwise
 # through sudo. Nothing happens when all are present.
 deps:
