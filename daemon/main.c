@@ -440,58 +440,78 @@ static void daemon_runs(struct daemon *d, bool force)
     }
 }
 
-static int daemon_start_pollers(struct daemon *d)
+static bool plan_uses_bus(const struct plan *p, size_t b)
 {
+    for (size_t i = 0; i < p->nrequests; i++)
+        if (p->requests[i].bus == b)
+            return true;
+    return false;
+}
+
+/* Starts a poller for every bus with requests, or takes the one in
+ * kept[bus] (kept may be NULL) that already serves it. */
+static int daemon_start_pollers(struct daemon *d, struct poller **kept)
+{
+    int rc = 0;
+
     d->pollers = xcalloc(d->config->nbuses, sizeof(*d->pollers));
     d->npollers = 0;
     for (size_t b = 0; b < d->config->nbuses; b++) {
-        bool used = false;
-
-        for (size_t i = 0; i < d->plan.nrequests && !used; i++)
-            used = d->plan.requests[i].bus == b;
-        if (!used) {
+        if (!plan_uses_bus(&d->plan, b)) {
             log_warnx("bus '%s' has no sensors; not polled",
                       d->config->buses[b].name);
+            continue;
+        }
+        if (kept && kept[b]) {
+            d->pollers[d->npollers++] = kept[b];
             continue;
         }
         d->pollers[d->npollers] =
             poller_start(d->config, &d->plan, b, d->queue);
         if (!d->pollers[d->npollers]) {
+            /* Go on, so every kept poller is in d->pollers to be stopped. */
             log_warn("cannot start the poller of bus '%s'",
                      d->config->buses[b].name);
-            return -1;
+            rc = -1;
+            continue;
         }
         d->npollers++;
     }
-    return 0;
+    return rc;
 }
 
 /* Stops every poller while still draining the queue, so none waits on a
  * full queue; afterwards everything they read is in the batch. */
-static void daemon_stop_pollers(struct daemon *d, int64_t deadline)
+static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
+                             int64_t deadline)
 {
     bool running = true;
 
-    for (size_t i = 0; i < d->npollers; i++)
-        poller_request_stop(d->pollers[i]);
+    for (size_t i = 0; i < n; i++)
+        poller_request_stop(list[i]);
     while (running && (deadline == 0 || time_mono_ns() < deadline)) {
         running = false;
-        for (size_t i = 0; i < d->npollers; i++)
-            running |= !poller_finished(d->pollers[i]);
+        for (size_t i = 0; i < n; i++)
+            running |= !poller_finished(list[i]);
         daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
     }
-    for (size_t i = 0; i < d->npollers; i++) {
-        if (poller_finished(d->pollers[i])) {
-            poller_stop(d->pollers[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (poller_finished(list[i])) {
+            poller_stop(list[i]);
             continue;
         }
         /* Only at shutdown: a device that takes longer than the budget to
          * answer or time out. Its thread ends with the process. */
         log_warnx("bus '%s' is still waiting on a device; not waiting for it",
-                  poller_bus_name(d->pollers[i]));
+                  poller_bus_name(list[i]));
         d->abandoned = true;
     }
     daemon_drain(d, 0);
+}
+
+static void daemon_stop_pollers(struct daemon *d, int64_t deadline)
+{
+    daemon_stop_list(d, d->pollers, d->npollers, deadline);
     free(d->pollers);
     d->pollers = NULL;
     d->npollers = 0;
@@ -502,6 +522,8 @@ static void daemon_reload(struct daemon *d)
 {
     struct config *nc;
     struct plan np;
+    struct poller **kept, **gone;
+    size_t ngone = 0, nkept;
 
     notify_reloading();
     log_info("reloading %s", d->config_path);
@@ -523,7 +545,28 @@ static void daemon_reload(struct daemon *d)
         goto done;
     }
     plan_build(nc, &np);
-    daemon_stop_pollers(d, 0);
+    /* Buses whose settings and requests are unchanged keep their pollers
+     * (and grids): no gap. The others stop; new ones start below. */
+    kept = xcalloc(nc->nbuses, sizeof(*kept));
+    gone = xcalloc(d->npollers, sizeof(*gone));
+    for (size_t i = 0; i < d->npollers; i++) {
+        size_t b = config_find_bus(nc, poller_bus_name(d->pollers[i]));
+        int rc = 0;
+
+        if (b != SIZE_MAX && plan_uses_bus(&np, b))
+            while ((rc = poller_rebind(d->pollers[i], nc, &np, b)) < 0)
+                daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
+        if (rc == 1)
+            kept[b] = d->pollers[i];
+        else
+            gone[ngone++] = d->pollers[i];
+    }
+    daemon_stop_list(d, gone, ngone, 0);
+    nkept = d->npollers - ngone;
+    free(gone);
+    free(d->pollers);
+    d->pollers = NULL;
+    d->npollers = 0;
     plan_release(&d->plan);
     nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
     strcpy(nc->database, d->config->database);
@@ -538,10 +581,12 @@ static void daemon_reload(struct daemon *d)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
     batch_add_item(d, queue_event("config", "%s", nc->sha256));
-    if (daemon_start_pollers(d) < 0)
+    if (daemon_start_pollers(d, kept) < 0)
         atomic_store(&want_stop, true);
-    log_info("configuration reloaded: %zu sensors in %zu requests",
-             nc->nsensors, d->plan.nrequests);
+    free(kept);
+    log_info("configuration reloaded: %zu sensors in %zu requests; %zu of "
+             "%zu buses kept polling without a pause",
+             nc->nsensors, d->plan.nrequests, nkept, d->npollers);
 done:
     notify_ready();
 }
@@ -729,7 +774,7 @@ int main(int argc, char **argv)
         log_warn("cannot start the signal thread");
         goto out_queue;
     }
-    if (daemon_start_pollers(&d) < 0) {
+    if (daemon_start_pollers(&d, NULL) < 0) {
         atomic_store(&want_stop, true);
         rc = 1;
     } else {

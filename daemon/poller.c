@@ -39,6 +39,10 @@ struct poller {
     pthread_t thread;
 
     pthread_mutex_t lock; /* guards stopping, for the interruptible sleep */
+    /* Held by the thread while it serves a request, and by
+     * poller_rebind(): the config and plan pointers change only between
+     * requests. */
+    pthread_mutex_t use;
     pthread_cond_t wake;
     bool stopping;
     atomic_bool finished;
@@ -267,16 +271,18 @@ static void *poller_main(void *arg)
                 next = &pl->requests[i];
         if (!poller_sleep_until(pl, grid_deadline(&next->grid)))
             break;
+        pthread_mutex_lock(&pl->use);
         now = time_mono_ns();
         slot = grid_take(&next->grid, now, &missed);
-        if (slot < 0)
-            continue;
-        if (missed > 0) {
-            next->missed_pending += missed;
-            pl->missed += (uint64_t)missed;
+        if (slot >= 0) {
+            if (missed > 0) {
+                next->missed_pending += missed;
+                pl->missed += (uint64_t)missed;
+            }
+            poller_serve(pl, next);
+            poller_report_missed(pl, time_mono_ns(), false);
         }
-        poller_serve(pl, next);
-        poller_report_missed(pl, time_mono_ns(), false);
+        pthread_mutex_unlock(&pl->use);
     }
     poller_report_missed(pl, time_mono_ns(), true);
     bus_close(pl->bus);
@@ -319,6 +325,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     if (!(pl->bus = bus_new(&pl->busconf->params)))
         goto fail;
     pthread_mutex_init(&pl->lock, NULL);
+    pthread_mutex_init(&pl->use, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&pl->wake, &attr);
@@ -326,6 +333,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     if ((rc = pthread_create(&pl->thread, NULL, poller_main, pl)) != 0) {
         pthread_cond_destroy(&pl->wake);
         pthread_mutex_destroy(&pl->lock);
+        pthread_mutex_destroy(&pl->use);
         errno = rc;
         goto fail;
     }
@@ -362,6 +370,7 @@ void poller_stop(struct poller *pl)
     pthread_join(pl->thread, NULL);
     pthread_cond_destroy(&pl->wake);
     pthread_mutex_destroy(&pl->lock);
+    pthread_mutex_destroy(&pl->use);
     bus_free(pl->bus);
     free(pl->items);
     free(pl->requests);
@@ -380,4 +389,91 @@ void poller_stats(struct poller *pl, struct poller_stats *out)
 const char *poller_bus_name(const struct poller *pl)
 {
     return pl->busconf->name;
+}
+
+static bool poller_str_equal(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* The same bus, reached the same way. */
+static bool poller_bus_equal(const struct bus_conf *a, const struct bus_conf *b)
+{
+    const struct bus_params *x = &a->params, *y = &b->params;
+
+    return poller_str_equal(a->name, b->name) && a->max_gap == b->max_gap &&
+           x->type == y->type && poller_str_equal(x->host, y->host) &&
+           x->port == y->port && poller_str_equal(x->device, y->device) &&
+           x->baud == y->baud && x->parity == y->parity &&
+           x->data_bits == y->data_bits && x->stop_bits == y->stop_bits &&
+           x->timeout_ms == y->timeout_ms && x->retries == y->retries &&
+           x->delay_ms == y->delay_ms && x->max_registers == y->max_registers;
+}
+
+/* A sensor read and turned into a reading the same way. */
+static bool poller_sensor_equal(const struct sensor_conf *a,
+                                const struct sensor_conf *b)
+{
+    return poller_str_equal(a->id, b->id) && a->db_id == b->db_id &&
+           a->unit_id == b->unit_id && a->table == b->table &&
+           a->address == b->address && a->type == b->type &&
+           a->order == b->order && a->scale == b->scale &&
+           a->offset == b->offset && a->range_lo == b->range_lo &&
+           a->range_hi == b->range_hi && a->interval_ms == b->interval_ms;
+}
+
+/* The requests of plan p on bus index b, in order, into out (at most max);
+ * returns how many. */
+static size_t poller_requests_of(const struct plan *p, size_t b,
+                                 const struct plan_request **out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->nrequests; i++) {
+        if (p->requests[i].bus != b)
+            continue;
+        if (n < max)
+            out[n] = &p->requests[i];
+        n++;
+    }
+    return n;
+}
+
+int poller_rebind(struct poller *pl, const struct config *c,
+                  const struct plan *p, size_t bus_index)
+{
+    const struct plan_request **reqs;
+    bool same;
+    int rc = 0;
+
+    if (!poller_bus_equal(pl->busconf, &c->buses[bus_index]))
+        return 0;
+    reqs = xcalloc(pl->nrequests, sizeof(*reqs));
+    same =
+        poller_requests_of(p, bus_index, reqs, pl->nrequests) == pl->nrequests;
+    for (size_t i = 0; same && i < pl->nrequests; i++) {
+        const struct plan_request *a = pl->requests[i].req, *b = reqs[i];
+
+        same = a->unit_id == b->unit_id && a->table == b->table &&
+               a->interval_ms == b->interval_ms && a->address == b->address &&
+               a->count == b->count && a->nsensors == b->nsensors;
+        for (size_t j = 0; same && j < a->nsensors; j++)
+            same = poller_sensor_equal(&pl->config->sensors[a->sensors[j]],
+                                       &c->sensors[b->sensors[j]]);
+    }
+    /* Between two requests the thread reads none of these. It may be
+     * inside one now, even waiting for room in the queue: so try, and let
+     * the caller drain the queue and come back. */
+    if (same && pthread_mutex_trylock(&pl->use) != 0) {
+        rc = -1;
+    } else if (same) {
+        pl->config = c;
+        pl->busconf = &c->buses[bus_index];
+        for (size_t i = 0; i < pl->nrequests; i++)
+            pl->requests[i].req = reqs[i];
+        pthread_mutex_unlock(&pl->use);
+        rc = 1;
+    }
+    free(reqs);
+    return rc;
 }

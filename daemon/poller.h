@@ -11,6 +11,7 @@
 #ifndef TBDAQ_POLLER_H
 #define TBDAQ_POLLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,18 @@ int poller_finished(struct poller *pl);
 void poller_stop(struct poller *pl);
 
 void poller_stats(struct poller *pl, struct poller_stats *out);
+/*
+ * If bus bus_index of c, and the requests of p on it, are exactly what the
+ * poller serves (same bus settings, same requests, same sensors decoded
+ * the same way), makes the poller use c and p from its next request on,
+ * keeping its grids, and returns 1: a reload then leaves this bus polling
+ * without a gap, and the old config and plan may be freed. Returns 0 (and
+ * changes nothing) if anything differs, and -1 if the poller is inside a
+ * request: drain the queue and call again. Never waits.
+ */
+int poller_rebind(struct poller *pl, const struct config *c,
+                  const struct plan *p, size_t bus_index);
+
 /* The name of the poller's bus. */
 const char *poller_bus_name(const struct poller *pl);
 

@@ -1046,13 +1046,48 @@ case_reload() {
     [ "$gaps" = 0 ] || fail "KEEP has $gaps gaps longer than 250 ms across the reloads"
 }
 
+# A reload that changes one bus while its device is inside a 3 s timeout:
+# the unchanged bus keeps its poller and grid, so it loses no slot while the
+# changed bus's request runs out.
+case_reload_slow_bus() {
+    local n gaps
+    start_sim --port 0 --units 2 --mute 2
+    conf_tcp_bus fast
+    conf_raw_bus "name = \"slow\"; type = \"tcp\"; host = \"127.0.0.1\"; port = $SIM_PORT; timeout_ms = 3000; retries = 0;"
+    sim_sensor FAST fast 1 holding flow 20 100
+    sim_sensor SLOW slow 2 holding flow 20 100
+    conf_write "$T/t.conf"
+    start_daemon
+    TAGS=FAST wait_or_fail "min_readings 5 good" 15 "FAST got fewer than 5 readings"
+    # Wait until the slow bus is inside a request (its first timeout
+    # logged), then change only that bus's sensors.
+    wait_or_fail "grep -q \"bus 'slow' unit 2\" '$T/daemon.err'" 10 \
+        "the slow bus never timed out"
+    sim_sensor SLOW2 slow 2 holding pressure 20 100
+    conf_write "$T/t.conf"
+    kill -HUP "$PID_daemon"
+    wait_or_fail "grep -q 'configuration reloaded' '$T/daemon.err'" 10 \
+        "the reload did not finish"
+    grep -q "1 of 2 buses kept polling without a pause" "$T/daemon.err" ||
+        fail "the unchanged bus was not kept: $(grep reloaded "$T/daemon.err")"
+    n=$(count_readings FAST good)
+    TAGS=FAST wait_or_fail "[ \$(count_readings FAST good) -ge $((n + 5)) ]" 10 \
+        "FAST stopped after the reload"
+    stop_daemon
+    gaps=$(sql "SELECT count(*), ifnull(max(d), 0) FROM (SELECT ts_us - lag(ts_us)
+        OVER (ORDER BY seq) AS d FROM readings r JOIN sensors s
+        ON s.id = r.sensor_id WHERE s.tag = 'FAST') WHERE d > 150000;")
+    [ "${gaps%%$'\t'*}" = 0 ] ||
+        fail "FAST has gaps over 150 ms (count, longest us: $gaps) across the reload"
+}
+
 CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     unit_mute_isolated exception drop_reconnect rtu sigterm_commits
     missed_slots bad_db_path mqtt_payloads mqtt_offline_on_sigterm
     mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
     mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker
     audit_runs audit_export audit_export_errors audit_verify mqtt_runs
-    sigterm_slow_device reload)
+    sigterm_slow_device reload reload_slow_bus)
 
 deadline_of() {
     case $1 in
