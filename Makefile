@@ -7,7 +7,8 @@
 #   make bench      install, build, run the benchmarks and print the figures
 #   make format     clang-format every source; format-check only checks
 #
-# User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install.
+# User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install
+# (and SYSCONFDIR, UNITDIR, SYSUSERSDIR: see mk/install.mk).
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -18,7 +19,7 @@ CC      ?= cc
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
-	mosquitto mosquitto-clients sqlite3 socat openssl
+	mosquitto mosquitto-clients sqlite3 socat openssl systemd
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -126,16 +127,6 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
 	tests/bench/export.sh $(BUILD)
-
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
-	install -m 755 $(BUILD)/tbdaqd $(DESTDIR)$(SBINDIR)/tbdaqd
-	install -m 755 $(BUILD)/tbdaq $(DESTDIR)$(BINDIR)/tbdaq
-	install -m 755 $(BUILD)/tbdaq-sim $(DESTDIR)$(BINDIR)/tbdaq-sim
-
-uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/tbdaqd $(DESTDIR)$(BINDIR)/tbdaq \
-	    $(DESTDIR)$(BINDIR)/tbdaq-sim
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:

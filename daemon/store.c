@@ -441,6 +441,14 @@ static int store_setup_writer(struct store *s)
         store_errorf(s, "cannot set WAL mode on '%s': journal mode is '%s'",
                      s->path, mode ? mode : "?");
     sqlite3_finalize(st);
+    if (wal) {
+        /* Keep -wal and -shm after the last writer closes: readers in the
+         * database's group (not allowed to create files in its directory)
+         * can then still open it while the daemon is stopped. */
+        int on = 1;
+
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+    }
     return wal ? 0 : -1;
 }
 
