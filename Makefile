@@ -5,6 +5,8 @@
 #                   then build and run them all again under ASan + UBSan
 #   make demo       install, build, start simulator and daemon, show readings
 #   make bench      install, build, run the benchmarks and print the figures
+#   make valgrind   the integration cases with tbdaqd and tbdaq under memcheck
+#   make fuzz       libFuzzer targets for a bounded time (mk/fuzz.mk)
 #   make format     clang-format every source; format-check only checks
 #
 # User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install
@@ -19,7 +21,7 @@ CC      ?= cc
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
-	mosquitto mosquitto-clients sqlite3 socat openssl systemd
+	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \

@@ -23,6 +23,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/cases_audit.sh"
 # shellcheck source=tests/integration/cases_install.sh
 . "$HERE/cases_install.sh"
+# shellcheck source=tests/integration/cases_malformed.sh
+. "$HERE/cases_malformed.sh"
 
 # Seconds a case may take before it is stopped and failed.
 DEFAULT_DEADLINE_S=60
@@ -1089,7 +1091,8 @@ CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
     mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker
     audit_runs audit_export audit_export_errors audit_verify mqtt_runs
-    sigterm_slow_device reload reload_slow_bus install_tree unit_verify)
+    sigterm_slow_device reload reload_slow_bus install_tree unit_verify
+    malformed_tcp malformed_rtu)
 
 deadline_of() {
     case $1 in

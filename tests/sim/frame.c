@@ -22,6 +22,18 @@
 #define FRAME_RTU_WRITE_HEAD 7
 /* Set in the function code of an exception response. */
 #define FRAME_EXCEPTION_BIT 0x80
+/* Where the function code and the byte count sit in a reply. */
+#define FRAME_TCP_FUNCTION 7
+#define FRAME_RTU_FUNCTION 1
+/* XORed into the function code: turns 3 into 4 and back, so that the
+ * spoiled reply still parses as a register read, of the wrong table. */
+#define FRAME_FUNCTION_FLIP 0x07
+/* XORed into the transaction id's high byte: never the id asked for. */
+#define FRAME_TID_FLIP 0x80
+/* The highest unit id a reply is redirected among. */
+#define FRAME_UNIT_MAX 247
+/* What FRAME_FAULT_LENGTH adds to the MBAP length field. */
+#define FRAME_LENGTH_LIE 4
 
 uint16_t frame_crc16(const unsigned char *p, size_t n)
 {
@@ -176,5 +188,80 @@ size_t frame_rtu_reply(const struct frame_request *req, uint8_t exception,
     crc = frame_crc16(out, n);
     out[n++] = (unsigned char)(crc & 0xff);
     out[n++] = (unsigned char)(crc >> 8);
+    return n;
+}
+
+/* xorshift32: cheap, and reproducible from its seed. */
+static uint32_t frame_random(uint32_t *state)
+{
+    uint32_t x = *state ? *state : 1;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+static void frame_rtu_seal(unsigned char *out, size_t n)
+{
+    uint16_t crc = frame_crc16(out, n - 2);
+
+    out[n - 2] = (unsigned char)(crc & 0xff);
+    out[n - 1] = (unsigned char)(crc >> 8);
+}
+
+size_t frame_mangle(unsigned char *out, size_t n, int rtu,
+                    enum frame_fault fault, uint32_t *rng)
+{
+    size_t fn = rtu ? FRAME_RTU_FUNCTION : FRAME_TCP_FUNCTION;
+    size_t unit = rtu ? 0 : FRAME_MBAP_LEN - 1;
+    unsigned length;
+
+    switch (fault) {
+    case FRAME_FAULT_NONE:
+        break;
+    case FRAME_FAULT_SHORT:
+        return n / 2;
+    case FRAME_FAULT_BYTECOUNT:
+        if (n <= fn + 1 || (out[fn] & FRAME_EXCEPTION_BIT))
+            break;
+        out[fn + 1] = (unsigned char)(out[fn + 1] >= 2 ? out[fn + 1] - 2
+                                                       : out[fn + 1] + 2);
+        break;
+    case FRAME_FAULT_UNIT:
+        out[unit] = (unsigned char)(out[unit] % FRAME_UNIT_MAX + 1);
+        break;
+    case FRAME_FAULT_FUNCTION:
+        out[fn] ^= FRAME_FUNCTION_FLIP;
+        break;
+    case FRAME_FAULT_TID:
+        if (!rtu)
+            out[0] ^= FRAME_TID_FLIP;
+        return n;
+    case FRAME_FAULT_CRC:
+        if (rtu)
+            out[n - 1] = (unsigned char)~out[n - 1];
+        return n;
+    case FRAME_FAULT_GARBAGE:
+        for (size_t i = 0; i < n; i++)
+            out[i] = (unsigned char)(frame_random(rng) >> 24);
+        return n;
+    case FRAME_FAULT_LENGTH:
+        if (!rtu) {
+            length = frame_be16(out + 4) + FRAME_LENGTH_LIE;
+            out[4] = (unsigned char)(length >> 8);
+            out[5] = (unsigned char)(length & 0xff);
+        }
+        return n;
+    case FRAME_FAULT_EXTRA:
+        for (size_t i = 0; i < FRAME_EXTRA_LEN; i++)
+            out[n++] = (unsigned char)(frame_random(rng) >> 24);
+        return n;
+    }
+    /* The fields above are spoiled on purpose; the CRC must not give the
+     * game away, so it is made to hold again. */
+    if (rtu && fault != FRAME_FAULT_NONE)
+        frame_rtu_seal(out, n);
     return n;
 }

@@ -26,6 +26,10 @@
 
 /* Longest frame either way: MBAP (7) + the longest PDU (253). */
 #define FRAME_MAX 260
+/* Junk frame_mangle() appends in FRAME_FAULT_EXTRA mode. */
+#define FRAME_EXTRA_LEN 4
+/* Longest frame frame_mangle() can leave: a reply and its junk. */
+#define FRAME_MANGLED_MAX (FRAME_MAX + FRAME_EXTRA_LEN)
 
 /* One request as received. */
 struct frame_request {
@@ -35,6 +39,20 @@ struct frame_request {
     uint16_t address; /* 0 if the PDU is too short to hold one */
     uint16_t count;   /* 0 if the PDU is too short to hold one */
     int well_formed;  /* PDU is exactly function, address, count */
+};
+
+/* Ways to spoil a reply, for testing how a client copes (see README). */
+enum frame_fault {
+    FRAME_FAULT_NONE,
+    FRAME_FAULT_SHORT,     /* cut to half its length */
+    FRAME_FAULT_BYTECOUNT, /* byte count 2 off the data (data replies) */
+    FRAME_FAULT_UNIT,      /* another unit id */
+    FRAME_FAULT_FUNCTION,  /* another function code (3 <-> 4) */
+    FRAME_FAULT_TID,       /* TCP: another transaction id */
+    FRAME_FAULT_CRC,       /* RTU: a CRC that does not hold */
+    FRAME_FAULT_GARBAGE,   /* random bytes, as many as the reply */
+    FRAME_FAULT_LENGTH,    /* TCP: MBAP length 4 more than sent */
+    FRAME_FAULT_EXTRA,     /* the reply, then FRAME_EXTRA_LEN junk bytes */
 };
 
 enum frame_status {
@@ -80,5 +98,15 @@ size_t frame_tcp_reply(const struct frame_request *req, uint8_t exception,
                        const uint16_t *words, unsigned char *out);
 size_t frame_rtu_reply(const struct frame_request *req, uint8_t exception,
                        const uint16_t *words, unsigned char *out);
+
+/*
+ * Spoils the reply out[0 .. n - 1] (a buffer of FRAME_MANGLED_MAX bytes)
+ * as fault says; rtu tells the framing. A fault the transport has no field
+ * for (TID or LENGTH on RTU, CRC on TCP) leaves the reply as it is. *rng is
+ * the state of the random bytes for GARBAGE (any nonzero seed). Returns the
+ * new length.
+ */
+size_t frame_mangle(unsigned char *out, size_t n, int rtu,
+                    enum frame_fault fault, uint32_t *rng);
 
 #endif

@@ -3,8 +3,8 @@
  * tbdaq-sim: a Modbus sensor simulator for the demo, the tests and the
  * benchmarks. It serves the register map of regmap.c for unit ids 1..N over
  * Modbus TCP on 127.0.0.1 (any number of clients) or Modbus RTU on one tty,
- * and takes fault-injection commands (mute, exception, delay, drop) from a
- * FIFO while it runs.
+ * and takes fault-injection commands (mute, exception, malformed replies,
+ * delay, drop) from a FIFO while it runs.
  *
  * One thread, one ppoll() loop. Every connection keeps its own input buffer
  * (requests may arrive split or pipelined), output buffer and list of
@@ -67,6 +67,8 @@
 #define SIM_CONTROL_LINE_MAX 256
 #define SIM_MAX_MS 3600000L
 #define SIM_EXCEPTION_MAX 255
+/* Seed of the random bytes of malformed replies: runs are reproducible. */
+#define SIM_RNG_SEED 0x7bda0c5eu
 
 static volatile sig_atomic_t sim_stop;
 
@@ -76,7 +78,30 @@ enum sim_cmd_kind {
     SIM_CMD_NORMAL,
     SIM_CMD_DELAY,
     SIM_CMD_DROP,
+    SIM_CMD_MALFORMED,
 };
+
+/* Transports a malformed mode has a field to spoil on. */
+#define SIM_ON_TCP 1
+#define SIM_ON_RTU 2
+
+/* The modes of `malformed`, indexed by enum frame_fault. */
+static const struct {
+    const char *name;
+    int on;
+} sim_modes[] = {
+    [FRAME_FAULT_NONE] = {NULL, 0},
+    [FRAME_FAULT_SHORT] = {"short", SIM_ON_TCP | SIM_ON_RTU},
+    [FRAME_FAULT_BYTECOUNT] = {"bytecount", SIM_ON_TCP | SIM_ON_RTU},
+    [FRAME_FAULT_UNIT] = {"unit", SIM_ON_TCP | SIM_ON_RTU},
+    [FRAME_FAULT_FUNCTION] = {"function", SIM_ON_TCP | SIM_ON_RTU},
+    [FRAME_FAULT_TID] = {"tid", SIM_ON_TCP},
+    [FRAME_FAULT_CRC] = {"crc", SIM_ON_RTU},
+    [FRAME_FAULT_GARBAGE] = {"garbage", SIM_ON_TCP | SIM_ON_RTU},
+    [FRAME_FAULT_LENGTH] = {"length", SIM_ON_TCP},
+    [FRAME_FAULT_EXTRA] = {"extra", SIM_ON_TCP | SIM_ON_RTU},
+};
+#define SIM_NMODES (sizeof(sim_modes) / sizeof(sim_modes[0]))
 
 /* The control commands: name, whether a unit comes first, the bounds of
  * the numeric argument (if any), and the usage shown when misused. */
@@ -89,13 +114,16 @@ static const struct {
     long arg_max;
     const char *arg_name;
     const char *usage;
+    int arg_is_mode; /* the argument names one of sim_modes */
 } sim_cmds[] = {
-    {"mute", SIM_CMD_MUTE, 1, 0, 0, 0, NULL, "mute UNIT"},
+    {"mute", SIM_CMD_MUTE, 1, 0, 0, 0, NULL, "mute UNIT", 0},
     {"exception", SIM_CMD_EXCEPTION, 1, 1, 1, SIM_EXCEPTION_MAX, "CODE",
-     "exception UNIT CODE"},
-    {"normal", SIM_CMD_NORMAL, 1, 0, 0, 0, NULL, "normal UNIT"},
-    {"delay", SIM_CMD_DELAY, 1, 1, 0, SIM_MAX_MS, "MS", "delay UNIT MS"},
-    {"drop", SIM_CMD_DROP, 0, 1, 0, SIM_MAX_MS, "MS", "drop MS"},
+     "exception UNIT CODE", 0},
+    {"normal", SIM_CMD_NORMAL, 1, 0, 0, 0, NULL, "normal UNIT", 0},
+    {"delay", SIM_CMD_DELAY, 1, 1, 0, SIM_MAX_MS, "MS", "delay UNIT MS", 0},
+    {"drop", SIM_CMD_DROP, 0, 1, 0, SIM_MAX_MS, "MS", "drop MS", 0},
+    {"malformed", SIM_CMD_MALFORMED, 1, 1, 0, 0, "MODE", "malformed UNIT MODE",
+     1},
 };
 #define SIM_NCMDS (sizeof(sim_cmds) / sizeof(sim_cmds[0]))
 
@@ -103,12 +131,14 @@ struct sim_cmd {
     size_t index; /* into sim_cmds */
     unsigned unit;
     long arg;
+    const char *mode; /* --malformed's MODE, until it is looked up */
 };
 
 /* Fault state of one unit. */
 struct sim_unit {
     int muted;
     uint8_t exception; /* 0: answer normally */
+    enum frame_fault malformed;
     long delay_ms;
     uint32_t served; /* requests answered, exceptions included */
 };
@@ -160,6 +190,7 @@ struct sim {
     char control_buf[SIM_CONTROL_LINE_MAX];
     size_t control_len;
     int control_overlong; /* discarding up to the next newline */
+    uint32_t rng;         /* random bytes of malformed replies */
     struct pollfd *pfd;
     size_t pfd_cap;
 };
@@ -167,7 +198,7 @@ struct sim {
 static const char *const sim_help[] = {
     "usage: tbdaq-sim [--port N | --rtu PATH] [--units N] [--log FILE]",
     "                 [--control PATH] [--mute UNIT]...",
-    "                 [--exception UNIT:CODE]...",
+    "                 [--exception UNIT:CODE]... [--malformed UNIT:MODE]...",
     "",
     "Modbus sensor simulator for tbdaq: serves unit ids 1..N over Modbus TCP",
     "on 127.0.0.1, or Modbus RTU on a serial device or pty.",
@@ -189,6 +220,9 @@ static const char *const sim_help[] = {
     "  --mute UNIT      start with UNIT muted (repeatable)",
     "  --exception UNIT:CODE",
     "                   start with UNIT answering exception CODE (repeatable)",
+    "  --malformed UNIT:MODE",
+    "                   start with UNIT answering malformed frames of MODE",
+    "                   (see 'malformed' below; repeatable)",
     "  -h, --help       print this help and exit",
     "",
     "register map: the same for every unit u, on the holding (function 3)",
@@ -223,9 +257,21 @@ static const char *const sim_help[] = {
     "                        (1..255)",
     "  delay UNIT MS         answer UNIT MS milliseconds late (0..3600000);",
     "                        other units and clients are not held up",
-    "  normal UNIT           clear UNIT's mute, exception and delay",
-    "  mute and exception replace each other; a delay also delays",
-    "  exception answers.",
+    "  malformed UNIT MODE   answer every request to UNIT with a spoiled",
+    "                        frame of MODE:",
+    "     short      the reply cut to half its length (connection kept)",
+    "     bytecount  byte count 2 off the data sent (replies with data)",
+    "     unit       another unit id",
+    "     function   another function code (3 <-> 4, 0x83 <-> 0x84)",
+    "     tid        TCP only: another transaction id",
+    "     crc        RTU only: a CRC that does not hold",
+    "     garbage    random bytes, as many as the reply",
+    "     length     TCP only: MBAP length field 4 more than sent",
+    "     extra      the valid reply, then 4 random bytes",
+    "     on RTU the CRC holds unless the mode is crc or garbage",
+    "  normal UNIT           clear UNIT's mute, exception, malformed and delay",
+    "  mute, exception and malformed replace each other; a delay also delays",
+    "  exception and malformed answers.",
     "  drop MS               close every TCP connection and accept-and-close",
     "                        new ones for MS ms; on RTU ignore every request",
     "                        for MS ms",
@@ -273,15 +319,38 @@ static void sim_cmd_format(const struct sim_cmd *cmd, char *buf, size_t len)
 
     if (sim_cmds[cmd->index].has_unit && n >= 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " %u", cmd->unit);
-    if (sim_cmds[cmd->index].has_arg && n >= 0 && (size_t)n < len)
+    if (sim_cmds[cmd->index].arg_is_mode && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " %s", sim_modes[cmd->arg].name);
+    else if (sim_cmds[cmd->index].has_arg && n >= 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " %ld", cmd->arg);
+}
+
+/* The malformed mode called name, usable on the transport: its index
+ * into sim_modes, or -1 after warning (where says whence it came). */
+static long sim_mode_parse(const char *name, int rtu, const char *where)
+{
+    for (size_t i = 1; i < SIM_NMODES; i++) {
+        if (strcmp(name, sim_modes[i].name) != 0)
+            continue;
+        if (!(sim_modes[i].on & (rtu ? SIM_ON_RTU : SIM_ON_TCP))) {
+            log_warnx("%s: malformed mode '%s' is for %s only", where, name,
+                      rtu ? "tcp" : "rtu");
+            return -1;
+        }
+        return (long)i;
+    }
+    log_warnx("%s: unknown malformed mode '%s': expected short, bytecount, "
+              "unit, function, tid, crc, garbage, length or extra",
+              where, name);
+    return -1;
 }
 
 /*
  * Parses one control line (modified in place) into *cmd. Returns 1 for a
  * command, 0 for a blank or comment line, -1 after warning about it.
  */
-static int sim_cmd_parse(char *line, unsigned units, struct sim_cmd *cmd)
+static int sim_cmd_parse(char *line, unsigned units, int rtu,
+                         struct sim_cmd *cmd)
 {
     char *tok[4], *save = NULL, *p;
     size_t ntok = 0, i, want;
@@ -321,7 +390,11 @@ static int sim_cmd_parse(char *line, unsigned units, struct sim_cmd *cmd)
         }
         cmd->unit = (unsigned)v;
     }
-    if (sim_cmds[i].has_arg) {
+    if (sim_cmds[i].arg_is_mode) {
+        cmd->arg = sim_mode_parse(tok[ntok - 1], rtu, "control");
+        if (cmd->arg < 0)
+            return -1;
+    } else if (sim_cmds[i].has_arg) {
         p = tok[ntok - 1];
         if (sim_parse_long(p, sim_cmds[i].arg_min, sim_cmds[i].arg_max,
                            &cmd->arg) < 0) {
@@ -405,8 +478,9 @@ static void sim_reply(struct sim *s, struct sim_conn *c,
                       const struct sim_pending *p)
 {
     uint16_t words[REGMAP_MAX_COUNT];
-    unsigned char frame[FRAME_MAX];
+    unsigned char frame[FRAME_MANGLED_MAX];
     struct timespec now;
+    unsigned unit = p->req.unit;
     size_t n;
 
     /* No exception means a valid unit and range: see sim_request(). */
@@ -419,6 +493,10 @@ static void sim_reply(struct sim *s, struct sim_conn *c,
         n = frame_rtu_reply(&p->req, p->exception, words, frame);
     else
         n = frame_tcp_reply(&p->req, p->exception, words, frame);
+    /* Units outside 1..N (TCP gateway exceptions) have no fault state. */
+    if (unit >= 1 && unit <= s->opt->units && s->unit[unit].malformed)
+        n = frame_mangle(frame, n, s->opt->rtu_path != NULL,
+                         s->unit[unit].malformed, &s->rng);
     sim_conn_queue(c, frame, n);
 }
 
@@ -647,14 +725,22 @@ static void sim_apply(struct sim *s, const struct sim_cmd *cmd,
     case SIM_CMD_MUTE:
         u->muted = 1;
         u->exception = 0;
+        u->malformed = FRAME_FAULT_NONE;
         break;
     case SIM_CMD_EXCEPTION:
         u->muted = 0;
         u->exception = (uint8_t)cmd->arg;
+        u->malformed = FRAME_FAULT_NONE;
+        break;
+    case SIM_CMD_MALFORMED:
+        u->muted = 0;
+        u->exception = 0;
+        u->malformed = (enum frame_fault)cmd->arg;
         break;
     case SIM_CMD_NORMAL:
         u->muted = 0;
         u->exception = 0;
+        u->malformed = FRAME_FAULT_NONE;
         u->delay_ms = 0;
         break;
     case SIM_CMD_DELAY:
@@ -688,7 +774,8 @@ static void sim_control_read(struct sim *s)
                         s->control_len - (size_t)(start - s->control_buf)))) {
         *nl = '\0';
         if (!s->control_overlong &&
-            sim_cmd_parse(start, s->opt->units, &cmd) > 0)
+            sim_cmd_parse(start, s->opt->units, s->opt->rtu_path != NULL,
+                          &cmd) > 0)
             sim_apply(s, &cmd, "control");
         s->control_overlong = 0;
         start = nl + 1;
@@ -941,6 +1028,7 @@ static int sim_run(const struct sim_options *opt)
     s.listen_fd = -1;
     s.control_fd = -1;
     s.unit = xcalloc(opt->units + 1, sizeof(*s.unit));
+    s.rng = SIM_RNG_SEED;
 
     /* The handlers only set a flag; TERM and INT stay blocked except
      * inside ppoll(), so a signal can never slip in just before it. */
@@ -1018,7 +1106,17 @@ static int sim_add_start(struct sim_options *opt, enum sim_cmd_kind kind,
 
     for (cmd.index = 0; sim_cmds[cmd.index].kind != kind; cmd.index++)
         ;
-    if (kind == SIM_CMD_EXCEPTION) {
+    if (kind == SIM_CMD_MALFORMED) {
+        colon = strchr(arg, ':');
+        if (!colon || (size_t)(colon - arg) >= sizeof(unit)) {
+            sim_usage_error("bad --malformed '%s': expected UNIT:MODE", arg);
+            return -1;
+        }
+        memcpy(unit, arg, (size_t)(colon - arg));
+        unit[colon - arg] = '\0';
+        /* The mode is checked once the transport is known. */
+        cmd.mode = colon + 1;
+    } else if (kind == SIM_CMD_EXCEPTION) {
         colon = strchr(arg, ':');
         if (!colon || (size_t)(colon - arg) >= sizeof(unit) ||
             sim_parse_long(colon + 1, 1, SIM_EXCEPTION_MAX, &cmd.arg) < 0) {
@@ -1054,6 +1152,7 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
         {"control", required_argument, NULL, 'c'},
         {"mute", required_argument, NULL, 'm'},
         {"exception", required_argument, NULL, 'e'},
+        {"malformed", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1096,6 +1195,10 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
             if (sim_add_start(opt, SIM_CMD_EXCEPTION, optarg) < 0)
                 return -1;
             break;
+        case 'M':
+            if (sim_add_start(opt, SIM_CMD_MALFORMED, optarg) < 0)
+                return -1;
+            break;
         case 'h':
             for (size_t i = 0; i < sizeof(sim_help) / sizeof(sim_help[0]); i++)
                 puts(sim_help[i]);
@@ -1122,6 +1225,15 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
                             opt->start[i].unit,
                             sim_cmds[opt->start[i].index].name, opt->units);
             return -1;
+        }
+        if (opt->start[i].mode) {
+            opt->start[i].arg = sim_mode_parse(
+                opt->start[i].mode, opt->rtu_path != NULL, "--malformed");
+            if (opt->start[i].arg < 0) {
+                log_err("bad --malformed mode '%s' (try 'tbdaq-sim --help')",
+                        opt->start[i].mode);
+                return -1;
+            }
         }
     }
     return 0;
