@@ -112,11 +112,13 @@ integration: $(PROGS)
 
 test: unit integration
 
-# The ordinary build and tests, then the same again with sanitizers in a
+# The ordinary build and tests, every fuzzing corpus and crash reproducer
+# once (mk/fuzz.mk), then the build and tests again with sanitizers in a
 # separate build tree (the sanitized run's summary line comes last).
 check: deps
 	$(MAKE) all
 	$(MAKE) test
+	$(MAKE) fuzz-regress
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
 

@@ -39,8 +39,11 @@ int64_t time_real_us(void);
 void time_format_iso(int64_t us, char buf[TIME_ISO_LEN]);
 /*
  * Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", or a bare
- * date "YYYY-MM-DD" (midnight UTC), into UTC microseconds. Returns 0, or -1
- * if the text is not such a time (nothing else is accepted).
+ * date "YYYY-MM-DD" (midnight UTC), into UTC microseconds. Also accepted,
+ * as RFC 3339 allows: 't' or ' ' for 'T', 'z' for 'Z', ',' for '.', an
+ * offset without its colon (+0900), second 60 (a leap second, read as the
+ * next second's start); digits of the fraction beyond microseconds are
+ * dropped. A time without a zone is refused (ambiguous). Returns 0, or -1.
  */
 int time_parse_iso(const char *s, int64_t *us);
 

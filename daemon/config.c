@@ -1548,7 +1548,10 @@ static size_t config_check_integers(struct loader *ld, const char *p)
             if (*p)
                 p++;
         } else if (isalpha((unsigned char)*p) || *p == '*') {
-            while (isalnum((unsigned char)*p) || strchr("-_*", *p))
+            /* strchr() also finds the NUL: test for it first, or a name
+             * at the very end of the file runs past it (found by
+             * tests/fuzz/fuzz_config). */
+            while (*p && (isalnum((unsigned char)*p) || strchr("-_*", *p)))
                 p++;
         } else if (isdigit((unsigned char)*p) ||
                    ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1]))) {
