@@ -87,10 +87,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaq.a
 # Feature fragments (install, fuzzing, valgrind): each owns its targets.
 include $(wildcard mk/*.mk)
 
-# Install whatever Debian packages are missing: as root directly, otherwise
-# through sudo. Nothing happens when all are present.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Installs whichever of the Debian packages $(1) are missing: as root
+# directly, otherwise through sudo. Nothing happens when all are present.
+# Also used by the fragments in mk/ for their own packages.
+define install_missing
+	@missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 	        grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -101,6 +102,10 @@ deps:
 	    $$sudo apt-get update -qq && \
 	    $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PKGS))
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \

@@ -40,19 +40,9 @@ FUZZ_HDRS = $(wildcard common/*.h drivers/*.h daemon/*.h)
 
 .PHONY: fuzz fuzz-regress fuzz-deps
 
-# Same logic as deps, for the fuzzing packages only.
+# The Makefile's installer, for the fuzzing packages only.
 fuzz-deps:
-	@missing=""; for p in $(FUZZ_DEB_PKGS); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
-	        grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    $$sudo apt-get update -qq && \
-	    $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call install_missing,$(FUZZ_DEB_PKGS))
 
 define FUZZ_BIN_RULE
 $(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_SRCS_$(1)) \

@@ -130,12 +130,9 @@ case_malformed_tcp() {
 # none of its slots is lost.
 case_malformed_rtu() {
     local n first last slots missed out
-    spawn socat socat -d -d "pty,raw,echo=0,link=$T/simtty" \
-        "pty,raw,echo=0,link=$T/daqtty"
-    wait_or_fail "[ -e '$T/simtty' ] && [ -e '$T/daqtty' ]" 10 \
-        "socat made no pty pair"
+    start_pty_pair
     start_sim --rtu "$T/simtty" --units 2
-    conf_raw_bus "name = \"rs485\"; type = \"rtu\"; device = \"$T/daqtty\"; baud = 19200; parity = \"none\"; data_bits = 8; stop_bits = 1; timeout_ms = 150; retries = 0; delay_ms = 5;"
+    conf_rtu_bus rs485 150
     sim_sensor RA-i16 rs485 1 holding flow 0 200
     sim_sensor RA-f32 rs485 1 holding flow 20 200
     sim_sensor RB-f32 rs485 2 input pressure 20 200

@@ -183,6 +183,21 @@ conf_tcp_bus() {
     CONF_BUSES+=("  { name = \"$1\"; type = \"tcp\"; host = \"127.0.0.1\"; port = $SIM_PORT; timeout_ms = ${2:-200}; retries = 0; }")
 }
 
+# start_pty_pair: a socat pty pair, $T/simtty for the simulator and
+# $T/daqtty for the daemon; waits until both exist.
+start_pty_pair() {
+    spawn socat socat -d -d "pty,raw,echo=0,link=$T/simtty" \
+        "pty,raw,echo=0,link=$T/daqtty"
+    wait_or_fail "[ -e '$T/simtty' ] && [ -e '$T/daqtty' ]" 10 \
+        "socat made no pty pair"
+}
+
+# conf_rtu_bus NAME TIMEOUT_MS: an rtu bus on $T/daqtty, 19200 8N1, no
+# retries, 5 ms between requests.
+conf_rtu_bus() {
+    conf_raw_bus "name = \"$1\"; type = \"rtu\"; device = \"$T/daqtty\"; baud = 19200; parity = \"none\"; data_bits = 8; stop_bits = 1; timeout_ms = $2; retries = 0; delay_ms = 5;"
+}
+
 conf_raw_bus() {
     CONF_BUSES+=("  { $1 }")
 }

@@ -417,12 +417,9 @@ case_drop_reconnect() {
 }
 
 case_rtu() {
-    spawn socat socat -d -d "pty,raw,echo=0,link=$T/simtty" \
-        "pty,raw,echo=0,link=$T/daqtty"
-    wait_or_fail "[ -e '$T/simtty' ] && [ -e '$T/daqtty' ]" 10 \
-        "socat made no pty pair"
+    start_pty_pair
     start_sim --rtu "$T/simtty" --units 3
-    conf_raw_bus "name = \"rs485\"; type = \"rtu\"; device = \"$T/daqtty\"; baud = 19200; parity = \"none\"; data_bits = 8; stop_bits = 1; timeout_ms = 300; retries = 0; delay_ms = 5;"
+    conf_rtu_bus rs485 300
     sim_sensor R1-i16 rs485 1 holding flow 0 200
     sim_sensor R1-f32 rs485 1 holding flow 20 200
     sim_sensor R3-i32 rs485 3 input pressure 4 200
