@@ -21,7 +21,8 @@ CC      ?= cc
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
-	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind
+	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
+	faketime
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -51,7 +52,8 @@ SIM_SRCS = $(wildcard tests/sim/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
-ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS)
+ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS) \
+	tests/integration/notifyrecv.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean
@@ -112,7 +114,12 @@ unit: $(UNIT_BINS)
 	    echo "== $$t"; $$t || fail=1; \
 	done; exit $$fail
 
-integration: $(PROGS)
+# A small sd_notify receiver the service cases use in place of systemd.
+$(BUILD)/tests/notifyrecv: $(BUILD)/tests/integration/notifyrecv.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+integration: $(PROGS) $(BUILD)/tests/notifyrecv
 	tests/integration/run.sh $(BUILD)
 
 test: unit integration

@@ -151,6 +151,7 @@ enum top_key {
     TK_LOG_LEVEL,
     TK_COMMIT_INTERVAL_MS,
     TK_RETENTION_DAYS,
+    TK_BUFFER_READINGS,
     TK_MQTT,
     TK_BUSES,
     TK_SENSORS,
@@ -165,6 +166,9 @@ static const struct key top_keys[TK_COUNT] = {
     [TK_COMMIT_INTERVAL_MS] = ROW_INT("commit_interval_ms", 10, 60000, 100, 0),
     /* 100 years: "keep forever" is 0, not a huge number. */
     [TK_RETENTION_DAYS] = ROW_INT("retention_days", 0, 36500, 0, 0),
+    /* About 70 MB at most; 8 minutes of 1,000 readings/s. */
+    [TK_BUFFER_READINGS] = ROW_INT("buffer_readings", 100, 100000000,
+                                   CONFIG_DEFAULT_BUFFER_READINGS, 0),
     [TK_MQTT] = ROW("mqtt", KEY_GROUP, 0),
     [TK_BUSES] = ROW("buses", KEY_LIST, KF_REQUIRED),
     [TK_SENSORS] = ROW("sensors", KEY_LIST, KF_REQUIRED),
@@ -869,6 +873,7 @@ static void config_top_read(struct loader *ld, const struct group *g)
                      level);
     c->commit_interval_ms = (int)group_int(g, TK_COMMIT_INTERVAL_MS);
     c->retention_days = (int)group_int(g, TK_RETENTION_DAYS);
+    c->buffer_readings = (int)group_int(g, TK_BUFFER_READINGS);
 }
 
 static void config_tls_read(struct loader *ld, const config_setting_t *self)

@@ -23,6 +23,9 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/tbdaq/tbdaq.conf"
 #define CONFIG_DEFAULT_DATABASE "/var/lib/tbdaq/tbdaq.db"
+/* Readings held in memory while the database cannot be written (disk
+ * full, I/O errors): about 140 bytes each. */
+#define CONFIG_DEFAULT_BUFFER_READINGS 500000
 
 struct calibration {
     char *date;        /* "YYYY-MM-DD", or NULL when not given */
@@ -81,6 +84,8 @@ struct config {
     enum log_level log_level;
     int commit_interval_ms;
     int retention_days;
+    /* Readings held in memory while the database cannot be written. */
+    int buffer_readings;
     struct mqtt_conf mqtt;
     struct bus_conf *buses;
     size_t nbuses;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "drivers/kind.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/plan.h"
@@ -47,15 +49,22 @@
 #define DAEMON_STOP_COMMIT_MS 1000
 #define DAEMON_STOP_PUBLISH_MS 700
 #define DAEMON_STOP_OFFLINE_MS 500
+/* While commits fail, one is tried this often. */
+#define DAEMON_DB_RETRY_MS 1000
+/* Events held while the database cannot be written (readings: the config's
+ * buffer_readings). */
+#define DAEMON_EVENTS_MAX 10000
 /* Readings read back from the database per query for publishing. */
 #define DAEMON_PUBLISH_PAGE 500
 /* How often the acknowledged seq is persisted (a restart republishes at
  * most this much that was already delivered). */
 #define DAEMON_ACKED_SAVE_MS 1000
 
+/* Readings and events not committed yet. Readings are committed from
+ * `head` on, at most DAEMON_BATCH_MAX at a time. */
 struct batch {
     struct reading *readings;
-    size_t nreadings, capreadings;
+    size_t head, nreadings, capreadings;
     struct event *events;
     size_t nevents, capevents;
     int64_t due; /* CLOCK_MONOTONIC time the batch must be committed by */
@@ -73,6 +82,23 @@ struct daemon {
     struct queue_item *items;
     uint64_t committed;
     uint64_t commit_failures; /* consecutive */
+
+    /* While the database cannot be written (disk full, I/O errors),
+     * readings wait in the batch, up to buffer_readings of them, and are
+     * published live; beyond that they are only published live. */
+    bool db_down;
+    int64_t db_down_us;  /* when the first commit failed, UTC */
+    int64_t db_retry_at; /* next attempt, CLOCK_MONOTONIC */
+    char db_error[STORE_ERR_MAX];
+    uint64_t db_lost; /* readings not recorded: the buffer was full */
+    int64_t db_lost_first_us, db_lost_last_us;
+    uint64_t db_lost_events;
+    /* Configured sensors by sensors.id, for the live feed. */
+    const struct sensor_conf **by_db_id;
+    size_t nby_db_id;
+    /* The open run, as the daemon last saw it (NULL: none). */
+    char *run_name;
+    int64_t run_started_us;
     int64_t last_status;
     uint64_t status_committed;
     int64_t last_seq; /* of the newest committed reading */
@@ -145,18 +171,69 @@ static void *signal_main(void *arg)
     }
 }
 
+static size_t batch_pending(const struct batch *b)
+{
+    return b->nreadings - b->head + b->nevents;
+}
+
+/* Publishes a reading the database has not taken, so that the live feed
+ * goes on while recording is held up. */
+static void daemon_publish_live(struct daemon *d, const struct reading *r)
+{
+    const struct sensor_conf *sc;
+    struct pub_reading pr;
+
+    if (!d->pub || r->sensor_id < 0 || (size_t)r->sensor_id >= d->nby_db_id ||
+        !(sc = d->by_db_id[r->sensor_id]))
+        return;
+    pr = (struct pub_reading){
+        .sensor = sc->id,
+        .kind = kind_name(sc->kind),
+        .unit = sc->unit,
+        .ts_us = r->ts_us,
+        .has_value = (r->quality == QUALITY_GOOD ||
+                      r->quality == QUALITY_OUT_OF_RANGE) &&
+                     isfinite(r->value),
+        .value = r->value,
+        .quality = quality_name(r->quality),
+        .error = r->quality == QUALITY_COMM_ERROR ? r->error : NULL,
+        .run = d->run_name && r->ts_us >= d->run_started_us ? d->run_name
+                                                             : NULL,
+    };
+    publisher_send_live(d->pub, &pr);
+}
+
 static void batch_add(struct daemon *d, const struct queue_item *it,
                       int64_t now)
 {
     struct batch *b = &d->batch;
 
-    if (b->nreadings == 0 && b->nevents == 0)
+    if (batch_pending(b) == 0)
         b->due = now + d->config->commit_interval_ms * NS_PER_MS;
     if (it->type == QUEUE_READING) {
+        const struct reading *r = &it->u.reading;
+
+        if (d->db_down)
+            daemon_publish_live(d, r);
+        if (b->nreadings - b->head >= (size_t)d->config->buffer_readings) {
+            if (d->db_lost++ == 0) {
+                d->db_lost_first_us = r->ts_us;
+                log_err("%d readings wait for the database, as many as "
+                        "buffer_readings allows: newer readings are "
+                        "published live but not recorded",
+                        d->config->buffer_readings);
+            }
+            d->db_lost_last_us = r->ts_us;
+            return;
+        }
         xgrow(&b->readings, &b->capreadings, b->nreadings + 1,
               sizeof(*b->readings));
-        b->readings[b->nreadings++] = it->u.reading;
+        b->readings[b->nreadings++] = *r;
     } else {
+        if (b->nevents >= DAEMON_EVENTS_MAX) {
+            d->db_lost_events++;
+            return;
+        }
         xgrow(&b->events, &b->capevents, b->nevents + 1, sizeof(*b->events));
         b->events[b->nevents++] = it->u.event;
     }
@@ -167,33 +244,99 @@ static void batch_add_item(struct daemon *d, struct queue_item it)
     batch_add(d, &it, time_mono_ns());
 }
 
-/* Commits the batch. On failure keeps it whole for the next attempt. */
-static int batch_commit(struct daemon *d)
+/* The first failed commit: say so once, record it when possible, and
+ * start publishing live what waits. */
+static void daemon_db_down(struct daemon *d)
 {
     struct batch *b = &d->batch;
 
-    if (b->nreadings == 0 && b->nevents == 0)
+    d->db_down = true;
+    d->db_down_us = time_real_us();
+    snprintf(d->db_error, sizeof(d->db_error), "%s", store_errmsg(d->store));
+    log_err("cannot write the database: %s; up to %d readings wait in "
+            "memory (published live meanwhile), committing is tried again "
+            "every %d ms",
+            d->db_error, d->config->buffer_readings, DAEMON_DB_RETRY_MS);
+    batch_add_item(d, queue_event("db_down", "%s", d->db_error));
+    /* What was already waiting has not been published yet either. */
+    for (size_t i = b->head; i < b->nreadings; i++)
+        daemon_publish_live(d, &b->readings[i]);
+}
+
+/* The first commit that works after failures: say what was held and what
+ * was lost, in the log and in the events. */
+static void daemon_db_up(struct daemon *d, size_t waiting)
+{
+    double secs = (double)(time_real_us() - d->db_down_us) / 1e6;
+    char lost[128] = "none lost";
+
+    if (d->db_lost > 0) {
+        char from[TIME_ISO_LEN], to[TIME_ISO_LEN];
+
+        time_format_iso(d->db_lost_first_us, from);
+        time_format_iso(d->db_lost_last_us, to);
+        snprintf(lost, sizeof(lost), "%llu lost (taken %s to %s)",
+                 (unsigned long long)d->db_lost, from, to);
+    }
+    log_info("the database is writable again after %.1f s and %llu failed "
+             "attempts: %zu readings that waited are being recorded, %s",
+             secs, (unsigned long long)d->commit_failures, waiting, lost);
+    if (d->db_lost_events > 0)
+        log_err("%llu events were lost while the database could not be "
+                "written",
+                (unsigned long long)d->db_lost_events);
+    batch_add_item(d, queue_event("db_up",
+                                  "after %.1f s: %zu readings recorded late, "
+                                  "%s, %llu events lost",
+                                  secs, waiting, lost,
+                                  (unsigned long long)d->db_lost_events));
+    d->db_down = false;
+    d->db_lost = 0;
+    d->db_lost_events = 0;
+}
+
+/*
+ * Commits the oldest DAEMON_BATCH_MAX readings that wait, with every
+ * event. On failure keeps them for the next attempt, which the caller
+ * makes no sooner than db_retry_at.
+ */
+static int batch_commit(struct daemon *d)
+{
+    struct batch *b = &d->batch;
+    size_t n = b->nreadings - b->head, waiting = n;
+    struct reading *r = b->readings + b->head;
+
+    if (batch_pending(b) == 0)
         return 0;
-    if (store_commit_batch(d->store, b->readings, b->nreadings, b->events,
-                           b->nevents) < 0) {
+    if (n > DAEMON_BATCH_MAX)
+        n = DAEMON_BATCH_MAX;
+    if (store_commit_batch(d->store, r, n, b->events, b->nevents) < 0) {
         if (d->commit_failures++ == 0)
-            log_err("cannot commit %zu readings, keeping them to retry: %s",
-                    b->nreadings, store_errmsg(d->store));
-        b->due = time_mono_ns() + d->config->commit_interval_ms * NS_PER_MS;
+            daemon_db_down(d);
+        d->db_retry_at = time_mono_ns() + DAEMON_DB_RETRY_MS * NS_PER_MS;
         return -1;
     }
-    if (d->commit_failures > 0)
-        log_info("commits work again after %llu failed attempts",
-                 (unsigned long long)d->commit_failures);
-    d->commit_failures = 0;
-    d->committed += b->nreadings;
-    if (b->nreadings > 0) {
-        d->last_seq = b->readings[b->nreadings - 1].seq;
-        d->last_ts_us = b->readings[b->nreadings - 1].ts_us;
+    d->committed += n;
+    if (n > 0) {
+        d->last_seq = r[n - 1].seq;
+        d->last_ts_us = r[n - 1].ts_us;
     }
-    log_debug("committed %zu readings, %zu events", b->nreadings, b->nevents);
-    b->nreadings = 0;
+    log_debug("committed %zu readings, %zu events", n, b->nevents);
     b->nevents = 0;
+    b->head += n;
+    if (b->head == b->nreadings) {
+        b->head = b->nreadings = 0;
+    } else if (b->head >= b->nreadings - b->head) {
+        /* Less waits than was committed: cheap to move to the front. */
+        memmove(b->readings, b->readings + b->head,
+                (b->nreadings - b->head) * sizeof(*b->readings));
+        b->nreadings -= b->head;
+        b->head = 0;
+    }
+    if (d->commit_failures > 0) {
+        daemon_db_up(d, waiting);
+        d->commit_failures = 0;
+    }
     return 0;
 }
 
@@ -289,7 +432,8 @@ static void daemon_publish(struct daemon *d, bool save_now)
     }
     acked = publisher_acked(d->pub);
     now = time_mono_ns();
-    if (acked != d->acked_saved && (save_now || now >= d->acked_save_at)) {
+    if (acked != d->acked_saved && !d->db_down &&
+        (save_now || now >= d->acked_save_at)) {
         if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) == 0)
             d->acked_saved = acked;
         else
@@ -386,6 +530,9 @@ static int run_opened(const struct store_run *r, void *arg)
 
     pub_run_of(&pr, r);
     pr.sealed = false;
+    free(d->run_name);
+    d->run_name = xstrdup(r->name);
+    d->run_started_us = r->started_us;
     log_info("run '%s' is open", r->name);
     if (d->pub && payload_run(payload, sizeof(payload), &pr) > 0)
         publisher_set_run(d->pub, payload);
@@ -423,6 +570,8 @@ static void daemon_runs(struct daemon *d, bool force)
         int rc;
 
         d->data_version = v;
+        free(d->run_name);
+        d->run_name = NULL;
         rc = store_run_open(d->store, run_opened, d);
         if (rc == 1 && d->pub && payload_run(idle, sizeof(idle), &none) > 0)
             publisher_set_run(d->pub, idle);
@@ -438,6 +587,23 @@ static void daemon_runs(struct daemon *d, bool force)
         else
             d->seal_pending = false;
     }
+}
+
+/* Indexes the config's sensors by sensors.id (store_sync_sensors() set
+ * them) for the live feed. */
+static void daemon_index_sensors(struct daemon *d)
+{
+    size_t n = 1;
+
+    for (size_t i = 0; i < d->config->nsensors; i++)
+        if (d->config->sensors[i].db_id >= (int64_t)n)
+            n = (size_t)d->config->sensors[i].db_id + 1;
+    free(d->by_db_id);
+    d->by_db_id = xcalloc(n, sizeof(*d->by_db_id));
+    d->nby_db_id = n;
+    for (size_t i = 0; i < d->config->nsensors; i++)
+        if (d->config->sensors[i].db_id > 0)
+            d->by_db_id[d->config->sensors[i].db_id] = &d->config->sensors[i];
 }
 
 static bool plan_uses_bus(const struct plan *p, size_t b)
@@ -577,6 +743,7 @@ static void daemon_reload(struct daemon *d)
     config_free(d->config);
     d->config = nc;
     d->plan = np;
+    daemon_index_sensors(d);
     if (!d->pub && daemon_start_publisher(d) < 0)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
@@ -609,7 +776,7 @@ static void daemon_status(struct daemon *d, int64_t now)
     notify_status(
         "%.0f readings/s, %llu recorded, %llu failed polls, "
         "%llu missed slots, %llu buses down, MQTT %s, backlog "
-        "%lld%s",
+        "%lld%s%s",
         (double)(d->committed - d->status_committed) / secs,
         (unsigned long long)d->committed, (unsigned long long)failures,
         (unsigned long long)missed, (unsigned long long)down,
@@ -617,7 +784,8 @@ static void daemon_status(struct daemon *d, int64_t now)
         : publisher_connected(d->pub) ? "connected"
                                       : "disconnected",
         d->pub ? (long long)(d->last_seq - publisher_acked(d->pub)) : 0LL,
-        d->commit_failures ? ", DATABASE NOT WRITABLE" : "");
+        d->db_down ? ", DATABASE NOT WRITABLE: " : "",
+        d->db_down ? d->db_error : "");
     d->status_committed = d->committed;
     d->last_status = now;
 }
@@ -640,17 +808,24 @@ static int daemon_run(struct daemon *d)
         int64_t now = time_mono_ns();
         int64_t deadline = now + DAEMON_STATUS_MS * NS_PER_MS;
 
-        if (b->nreadings + b->nevents > 0 && b->due < deadline)
-            deadline = b->due;
+        if (batch_pending(b) > 0) {
+            /* While commits fail, the next attempt waits its turn; else a
+             * full batch goes at once. */
+            int64_t due = d->db_down ? d->db_retry_at
+                          : b->nreadings - b->head >= DAEMON_BATCH_MAX ? now
+                                                                       : b->due;
+
+            if (due < deadline)
+                deadline = due;
+        }
         if (d->watchdog_ns && d->watchdog_at < deadline)
             deadline = d->watchdog_at;
         daemon_drain(d, deadline);
         now = time_mono_ns();
-        /* A full batch goes at once, unless commits are failing: then
-         * retries keep their interval. */
-        if (b->nreadings + b->nevents > 0 &&
-            (now >= b->due ||
-             (b->nreadings >= DAEMON_BATCH_MAX && d->commit_failures == 0)))
+        if (batch_pending(b) > 0 &&
+            (d->db_down ? now >= d->db_retry_at
+                        : now >= b->due ||
+                              b->nreadings - b->head >= DAEMON_BATCH_MAX))
             batch_commit(d);
         daemon_watchdog(d, now);
         daemon_runs(d, false);
@@ -665,19 +840,23 @@ static int daemon_run(struct daemon *d)
     daemon_stop_pollers(d, time_mono_ns() + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
     batch_add_item(d, queue_event("stop", "%llu readings recorded since start",
                                   (unsigned long long)(d->committed +
-                                                       d->batch.nreadings)));
+                                                       d->batch.nreadings -
+                                                       d->batch.head)));
     {
         int64_t give_up = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
         struct timespec pause = {0, 50 * 1000 * 1000};
 
-        while (batch_commit(d) < 0) {
+        while (batch_pending(&d->batch) > 0) {
             if (time_mono_ns() >= give_up) {
-                log_err("%zu readings could not be committed: %s",
-                        d->batch.nreadings, store_errmsg(d->store));
+                log_err("%zu readings taken are lost: they could not be "
+                        "committed in time (%s)",
+                        d->batch.nreadings - d->batch.head,
+                        d->db_down ? d->db_error : "too many waited");
                 rc = -1;
                 break;
             }
-            nanosleep(&pause, NULL);
+            if (batch_commit(d) < 0)
+                nanosleep(&pause, NULL);
         }
     }
     daemon_stop_publisher(d);
@@ -748,6 +927,9 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit makes writes fail with EFBIG, reported like a
+     * full disk, instead of killing the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
 
     if (!(d.store = store_open(d.config->database, STORE_READ_WRITE, err))) {
         log_err("%s", err);
@@ -760,6 +942,7 @@ int main(int argc, char **argv)
         goto out_store;
     }
     d.started_us = time_real_us();
+    daemon_index_sensors(&d);
     if (daemon_start_publisher(&d) < 0)
         goto out_store;
     if (store_set_site(d.store, d.config->site) < 0)
@@ -812,6 +995,8 @@ out_store:
     if (d.pub)
         publisher_free(d.pub, 0);
     store_close(d.store);
+    free(d.by_db_id);
+    free(d.run_name);
 out_config:
     plan_release(&d.plan);
     config_free(d.config);

@@ -209,7 +209,10 @@ int payload_reading(char *buf, size_t len, const char *site,
         buf[0] = '\0';
     time_format_iso(r->ts_us, ts);
     out_str(&o, "{\"seq\":");
-    out_int(&o, r->seq);
+    if (r->seq > 0)
+        out_int(&o, r->seq);
+    else
+        out_str(&o, "null");
     out_str(&o, ",\"site\":");
     out_json(&o, site);
     out_str(&o, ",\"sensor\":");
@@ -237,6 +240,8 @@ int payload_reading(char *buf, size_t len, const char *site,
         out_str(&o, ",\"run\":");
         out_json(&o, r->run);
     }
+    if (r->seq <= 0)
+        out_str(&o, ",\"recorded\":false");
     out_str(&o, "}");
     if (o.over) {
         if (len > 0)
@@ -808,6 +813,27 @@ int publisher_send(struct publisher *p, const struct pub_reading *r)
         return -1;
     }
     return 0;
+}
+
+int publisher_send_live(struct publisher *p, const struct pub_reading *r)
+{
+    char topic[PUBLISH_TOPIC_MAX];
+    char payload[PUBLISH_PAYLOAD_MAX];
+    int len;
+
+    if (!p->connected)
+        return -1;
+    len = payload_reading(payload, sizeof(payload), p->site, r);
+    if (len < 0 || publish_topic(topic, sizeof(topic), p->prefix, p->site,
+                                 r->kind, r->sensor) < 0)
+        return -1;
+    /* QoS 0 and untracked: on_publish sees a mid that no flight holds and
+     * ignores it. (A flight would have to stay unacknowledged while 65,535
+     * other messages go out for its mid to come round again.) */
+    return mosquitto_publish(p->mosq, NULL, topic, len, payload, 0,
+                             p->retain) == MOSQ_ERR_SUCCESS
+               ? 0
+               : -1;
 }
 
 int64_t publisher_acked(const struct publisher *p)

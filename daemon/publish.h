@@ -36,9 +36,9 @@
 /* Longest payload of one reading. */
 #define PUBLISH_PAYLOAD_MAX 1024
 
-/* One committed reading, as published. Strings are borrowed for the call. */
+/* One reading, as published. Strings are borrowed for the call. */
 struct pub_reading {
-    int64_t seq;
+    int64_t seq; /* 0: not recorded yet (publisher_send_live()) */
     const char *sensor; /* the tag */
     const char *kind;
     const char *unit;
@@ -54,6 +54,8 @@ struct pub_reading {
  * Writes SPEC's reading payload for site into buf (NUL-terminated):
  * {"seq":..,"site":..,"sensor":..,"kind":..,"ts":"<ISO 8601 UTC µs>",
  *  "ts_us":..,"value":..,"unit":..,"quality":..[,"error":..][,"run":..]}
+ * A reading without a seq (not recorded yet) has "seq":null and ends with
+ * ,"recorded":false.
  * Numbers round-trip the double exactly (%.17g, shortest form preferred);
  * NaN or infinite values are written as null. Strings are JSON-escaped.
  * Returns the length, or -1 if it does not fit in len.
@@ -131,6 +133,15 @@ size_t publisher_room(const struct publisher *p);
  * caller offers it again later).
  */
 int publisher_send(struct publisher *p, const struct pub_reading *r);
+
+/*
+ * Publishes one reading that the database could not take yet (seq 0), at
+ * QoS 0 and outside the window: the live feed goes on while recording is
+ * held up. The same reading is published again, with its seq, once it is
+ * recorded. Returns 0, or -1 if not connected or not sent (it is dropped:
+ * the live feed is best-effort, the recorded one is not).
+ */
+int publisher_send_live(struct publisher *p, const struct pub_reading *r);
 
 /*
  * The highest seq such that every reading handed to publisher_send() with

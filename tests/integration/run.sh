@@ -19,12 +19,13 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$HERE/lib.sh"
-# shellcheck source=tests/integration/cases_audit.sh
-. "$HERE/cases_audit.sh"
-# shellcheck source=tests/integration/cases_install.sh
-. "$HERE/cases_install.sh"
-# shellcheck source=tests/integration/cases_malformed.sh
-. "$HERE/cases_malformed.sh"
+# Cases kept in files of their own (cases_*.sh) define case_NAME functions;
+# the newer ones also list their names in EXTRA_CASES.
+EXTRA_CASES=()
+for f in "$HERE"/cases_*.sh; do
+    # shellcheck source=/dev/null
+    . "$f"
+done
 
 # Seconds a case may take before it is stopped and failed.
 DEFAULT_DEADLINE_S=60
@@ -1089,7 +1090,7 @@ CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values
     mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker
     audit_runs audit_export audit_export_errors audit_verify mqtt_runs
     sigterm_slow_device reload reload_slow_bus install_tree unit_verify
-    malformed_tcp malformed_rtu)
+    malformed_tcp malformed_rtu "${EXTRA_CASES[@]}")
 
 deadline_of() {
     case $1 in
