@@ -28,8 +28,6 @@
 
 #include "common/util.h"
 
-/* Site, bus names and sensor ids appear in topics and file names. */
-#define CONFIG_NAME_MAX 64
 /* MQTT 3.1.1 servers must accept 23 bytes; mosquitto takes far more. */
 #define CONFIG_CLIENT_ID_MAX 128
 /* Long enough for any sane topic root, short enough to read in a log. */

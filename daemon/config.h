@@ -23,6 +23,9 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/tbdaq/tbdaq.conf"
 #define CONFIG_DEFAULT_DATABASE "/var/lib/tbdaq/tbdaq.db"
+/* Longest site, bus name and sensor id: they appear in topics and file
+ * names. */
+#define CONFIG_NAME_MAX 64
 /* Readings held in memory while the database cannot be written (disk
  * full, I/O errors): about 140 bytes each. */
 #define CONFIG_DEFAULT_BUFFER_READINGS 500000

@@ -38,7 +38,7 @@
 
 /* One reading, as published. Strings are borrowed for the call. */
 struct pub_reading {
-    int64_t seq; /* 0: not recorded yet (publisher_send_live()) */
+    int64_t seq;        /* 0: not recorded yet (publisher_send_live()) */
     const char *sensor; /* the tag */
     const char *kind;
     const char *unit;

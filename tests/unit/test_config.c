@@ -253,6 +253,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
     assert_int_equal(c->commit_interval_ms, 100);
     assert_int_equal(c->retention_days, 0);
+    assert_int_equal(c->buffer_readings, CONFIG_DEFAULT_BUFFER_READINGS);
 
     assert_true(c->mqtt.enabled);
     assert_string_equal(c->mqtt.host, "localhost");
@@ -704,6 +705,8 @@ static const struct bad_case bad_cases[] = {
     {"commit interval 0",
      "commit_interval_ms = 0;\n" SITE BUS("") SENSOR(ADDR0), 1,
      "'commit_interval_ms' must be 10..60000, not 0"},
+    {"buffer too small", "buffer_readings = 99;\n" SITE BUS("") SENSOR(ADDR0),
+     1, "'buffer_readings' must be 100..100000000, not 99"},
     {"mqtt password_file without username",
      SITE "mqtt = { password_file = \"/p\"; };\n" BUS("") SENSOR(ADDR0), 2,
      "'password_file' in mqtt needs 'username'"},

@@ -146,6 +146,13 @@ static const struct payload_case payload_cases[] = {
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"u\","
      "\"quality\":\"comm_error\","
      "\"error\":\"say \\\"no\\\"\\\\\\n\\t\\u0001\\u001f end\"}"},
+    {"not recorded yet (live feed)",
+     {0, "FT-101", "flow", "m3/h", 1795568523456789, true, 12.5, "good", NULL,
+      "R-001"},
+     "{\"seq\":null,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
+     "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
+     "\"ts_us\":1795568523456789,\"value\":12.5,\"unit\":\"m3/h\","
+     "\"quality\":\"good\",\"run\":\"R-001\",\"recorded\":false}"},
 };
 
 static void test_payload_table(void **state)
