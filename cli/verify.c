@@ -2,7 +2,8 @@
 /*
  * `tbdaq verify [--run NAME]`: recomputes the audit chain (SPEC "Audit
  * chain") of the whole database or of one run, and names the first batch
- * and seq that no longer match. Read-only: it can run beside the daemon.
+ * and seq that no longer match; batches pruned by retention are checked by
+ * their links and counted. Read-only: it can run beside the daemon.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -74,8 +75,13 @@ int verify_main(struct cli *cli, int argc, char **argv)
             log_err("verification failed: %s", res.what);
         goto fail;
     }
-    printf("chain ok: %lld batches, %lld readings\n", (long long)res.batches,
+    printf("chain ok: %lld batches, %lld readings", (long long)res.batches,
            (long long)res.readings);
+    /* Pruned batches are proven by their links only: say how many. */
+    if (res.pruned_batches)
+        printf("; %lld readings in %lld batches pruned by retention",
+               (long long)res.pruned_readings, (long long)res.pruned_batches);
+    putchar('\n');
     if (name && run.chain_head)
         printf("run '%s' is sealed with chain head %s (up to seq %lld)\n", name,
                run.chain_head, (long long)run.chain_seq);

@@ -31,10 +31,16 @@
 #include "daemon/queue.h"
 #include "daemon/store.h"
 
-/* Items the queue holds: about a second of a 20,000 readings/s load. */
-#define DAEMON_QUEUE_CAPACITY 32768
+/* The queue holds this many seconds of the plan's readings, within the
+ * bounds below (an item is ~300 bytes and every slot gets touched: the
+ * queue is most of the daemon's memory at low rates). A reload keeps the
+ * queue: a much faster plan may then fill it, which makes pollers wait
+ * and shows as missed slots, never as lost readings. */
+#define DAEMON_QUEUE_SECONDS 2
+#define DAEMON_QUEUE_MIN 2048
+#define DAEMON_QUEUE_MAX 65536
 /* Items taken from the queue at once. */
-#define DAEMON_POP_MAX 4096
+#define DAEMON_POP_MAX 1024
 /* A batch this large is committed without waiting for its interval. */
 #define DAEMON_BATCH_MAX 20000
 /* How often STATUS= is refreshed when nothing else wakes the loop. */
@@ -54,6 +60,12 @@
 /* Events held while the database cannot be written (readings: the config's
  * buffer_readings). */
 #define DAEMON_EVENTS_MAX 10000
+/* Readings deleted by one retention step: a transaction of a few ms. */
+#define DAEMON_PRUNE_STEP 2000
+/* How often retention looks for readings that have come of age once it
+ * has caught up, and how often it reports what it deleted. */
+#define DAEMON_PRUNE_IDLE_MS 10000
+#define DAEMON_PRUNE_REPORT_MS 60000
 /* Readings read back from the database per query for publishing. */
 #define DAEMON_PUBLISH_PAGE 500
 /* How often the acknowledged seq is persisted (a restart republishes at
@@ -115,6 +127,18 @@ struct daemon {
     bool seal_pending;     /* a run may have ended: seal it when... */
     int64_t seal_after_us; /* ...a reading later than this is committed */
     int64_t last_ts_us;    /* of the newest committed reading */
+
+    /* Retention: the next step (CLOCK_MONOTONIC), whether the last one
+     * left work, and what was deleted since the last report. */
+    int64_t prune_at;
+    bool prune_more;
+    bool prune_failing;
+    int64_t prune_report_at;
+    int64_t pruned, pruned_batches;
+
+    /* The first bus found stuck inside a request ("" if none is): while
+     * one is, WATCHDOG=1 is withheld so that the manager restarts us. */
+    char stuck_bus[CONFIG_NAME_MAX + 1];
 
     bool verbose;        /* -v: debug logging whatever the config says */
     bool abandoned;      /* a poller was left inside a request at stop */
@@ -197,8 +221,8 @@ static void daemon_publish_live(struct daemon *d, const struct reading *r)
         .value = r->value,
         .quality = quality_name(r->quality),
         .error = r->quality == QUALITY_COMM_ERROR ? r->error : NULL,
-        .run = d->run_name && r->ts_us >= d->run_started_us ? d->run_name
-                                                             : NULL,
+        .run =
+            d->run_name && r->ts_us >= d->run_started_us ? d->run_name : NULL,
     };
     publisher_send_live(d->pub, &pr);
 }
@@ -215,7 +239,10 @@ static void batch_add(struct daemon *d, const struct queue_item *it,
 
         if (d->db_down)
             daemon_publish_live(d, r);
-        if (b->nreadings - b->head >= (size_t)d->config->buffer_readings) {
+        /* Only while commits fail: otherwise the batch is bounded by the
+         * commit cadence, whatever buffer_readings says. */
+        if (d->db_down &&
+            b->nreadings - b->head >= (size_t)d->config->buffer_readings) {
             if (d->db_lost++ == 0) {
                 d->db_lost_first_us = r->ts_us;
                 log_err("%d readings wait for the database, as many as "
@@ -338,6 +365,19 @@ static int batch_commit(struct daemon *d)
         d->commit_failures = 0;
     }
     return 0;
+}
+
+/* Whether the batch is to be committed now: its interval is over or it is
+ * full; while commits fail, when the next attempt is due. */
+static bool batch_due(const struct daemon *d, int64_t now)
+{
+    const struct batch *b = &d->batch;
+
+    if (batch_pending(b) == 0)
+        return false;
+    if (d->db_down)
+        return now >= d->db_retry_at;
+    return now >= b->due || b->nreadings - b->head >= DAEMON_BATCH_MAX;
 }
 
 /*
@@ -606,6 +646,40 @@ static void daemon_index_sensors(struct daemon *d)
             d->by_db_id[d->config->sensors[i].db_id] = &d->config->sensors[i];
 }
 
+/* The queue's capacity for plan p: see DAEMON_QUEUE_SECONDS. */
+static size_t daemon_queue_capacity(const struct plan *p)
+{
+    double per_s = 0;
+    size_t n;
+
+    for (size_t i = 0; i < p->nrequests; i++)
+        per_s += (double)p->requests[i].nsensors * 1000.0 /
+                 p->requests[i].interval_ms;
+    n = (size_t)(per_s * DAEMON_QUEUE_SECONDS);
+    return n < DAEMON_QUEUE_MIN   ? DAEMON_QUEUE_MIN
+           : n > DAEMON_QUEUE_MAX ? DAEMON_QUEUE_MAX
+                                  : n;
+}
+
+static void daemon_watchdog(struct daemon *d, int64_t now);
+
+/*
+ * One turn of waiting on pollers (a reload, the stop): take what they
+ * send, commit and publish as usual, and keep the watchdog informed, so
+ * that a slow bus holds up no other.
+ */
+static void daemon_wait_turn(struct daemon *d)
+{
+    int64_t now;
+
+    daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
+    now = time_mono_ns();
+    if (batch_due(d, now))
+        batch_commit(d);
+    daemon_publish(d, false);
+    daemon_watchdog(d, now);
+}
+
 static bool plan_uses_bus(const struct plan *p, size_t b)
 {
     for (size_t i = 0; i < p->nrequests; i++)
@@ -659,7 +733,7 @@ static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
         running = false;
         for (size_t i = 0; i < n; i++)
             running |= !poller_finished(list[i]);
-        daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
+        daemon_wait_turn(d);
     }
     for (size_t i = 0; i < n; i++) {
         if (poller_finished(list[i])) {
@@ -721,7 +795,7 @@ static void daemon_reload(struct daemon *d)
 
         if (b != SIZE_MAX && plan_uses_bus(&np, b))
             while ((rc = poller_rebind(d->pollers[i], nc, &np, b)) < 0)
-                daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
+                daemon_wait_turn(d);
         if (rc == 1)
             kept[b] = d->pollers[i];
         else
@@ -776,7 +850,7 @@ static void daemon_status(struct daemon *d, int64_t now)
     notify_status(
         "%.0f readings/s, %llu recorded, %llu failed polls, "
         "%llu missed slots, %llu buses down, MQTT %s, backlog "
-        "%lld%s%s",
+        "%lld%s%s%s%s%s",
         (double)(d->committed - d->status_committed) / secs,
         (unsigned long long)d->committed, (unsigned long long)failures,
         (unsigned long long)missed, (unsigned long long)down,
@@ -785,18 +859,97 @@ static void daemon_status(struct daemon *d, int64_t now)
                                       : "disconnected",
         d->pub ? (long long)(d->last_seq - publisher_acked(d->pub)) : 0LL,
         d->db_down ? ", DATABASE NOT WRITABLE: " : "",
-        d->db_down ? d->db_error : "");
+        d->db_down ? d->db_error : "", d->stuck_bus[0] ? ", STUCK: bus '" : "",
+        d->stuck_bus, d->stuck_bus[0] ? "'" : "");
     d->status_committed = d->committed;
     d->last_status = now;
 }
 
-/* Tells the service manager the main loop is alive. */
+/*
+ * Whether every poller makes progress. A poller stuck inside one request
+ * longer than its bus settings allow (a device dribbling its answer, a
+ * hung driver) is what a restart is for: say so, once per stall.
+ */
+static bool daemon_healthy(struct daemon *d, int64_t now)
+{
+    for (size_t i = 0; i < d->npollers; i++) {
+        const char *name = poller_bus_name(d->pollers[i]);
+
+        if (poller_stalled_ns(d->pollers[i], now) <= 0)
+            continue;
+        if (strcmp(d->stuck_bus, name) != 0) {
+            if (d->stuck_bus[0] == '\0')
+                log_warnx("bus '%s' is stuck: one request has taken more "
+                          "than the %.0f s its settings allow; withholding "
+                          "the watchdog so the service manager restarts "
+                          "tbdaqd",
+                          name,
+                          (double)poller_allowed_ns(d->pollers[i]) / NS_PER_S);
+            snprintf(d->stuck_bus, sizeof(d->stuck_bus), "%s", name);
+        }
+        return false;
+    }
+    if (d->stuck_bus[0] != '\0') {
+        log_info("bus '%s' is moving again; watchdog resumed", d->stuck_bus);
+        d->stuck_bus[0] = '\0';
+    }
+    return true;
+}
+
+/* Tells the service manager the main loop is alive, and the pollers. */
 static void daemon_watchdog(struct daemon *d, int64_t now)
 {
-    if (!d->watchdog_ns || now < d->watchdog_at)
+    if (!daemon_healthy(d, now) || !d->watchdog_ns || now < d->watchdog_at)
         return;
     notify_watchdog();
     d->watchdog_at = now + d->watchdog_ns;
+}
+
+/*
+ * Retention: one short pruning step when one is due, so that polling and
+ * commits go on between steps. Reports what was deleted on the first
+ * step that deleted anything and then at most once a minute.
+ */
+static void daemon_prune(struct daemon *d, int64_t now)
+{
+    struct store_prune_result res;
+    int64_t before_us;
+
+    if (d->config->retention_days <= 0 || d->db_down || now < d->prune_at)
+        return;
+    before_us =
+        time_real_us() - (int64_t)d->config->retention_days * 86400 * 1000000;
+    /* Nothing the broker has not acknowledged yet is pruned. */
+    if (store_prune(d->store, before_us,
+                    d->pub ? publisher_acked(d->pub) : INT64_MAX,
+                    DAEMON_PRUNE_STEP, &res) < 0) {
+        if (!d->prune_failing)
+            log_err("retention: %s; tried again in %d s",
+                    store_errmsg(d->store), DAEMON_PRUNE_IDLE_MS / 1000);
+        d->prune_failing = true;
+        d->prune_more = false;
+        d->prune_at = now + DAEMON_PRUNE_IDLE_MS * NS_PER_MS;
+        return;
+    }
+    d->prune_failing = false;
+    d->prune_more = res.more;
+    d->prune_at = res.more ? now : now + DAEMON_PRUNE_IDLE_MS * NS_PER_MS;
+    d->pruned += res.readings;
+    d->pruned_batches += res.batches;
+    if (res.damaged > 0)
+        log_warnx("retention: %lld batches do not verify and are kept; "
+                  "run 'tbdaq verify'",
+                  (long long)res.damaged);
+    if (d->pruned > 0 && (now >= d->prune_report_at || !res.more)) {
+        char horizon[TIME_ISO_LEN];
+
+        time_format_iso(before_us, horizon);
+        log_info("retention: pruned %lld readings in %lld batches older than "
+                 "%s (outside runs)",
+                 (long long)d->pruned, (long long)d->pruned_batches, horizon);
+        d->pruned = d->pruned_batches = 0;
+        d->prune_report_at = now + DAEMON_PRUNE_REPORT_MS * NS_PER_MS;
+    }
 }
 
 static int daemon_run(struct daemon *d)
@@ -820,16 +973,16 @@ static int daemon_run(struct daemon *d)
         }
         if (d->watchdog_ns && d->watchdog_at < deadline)
             deadline = d->watchdog_at;
+        if (d->prune_more && !d->db_down)
+            deadline = now;
         daemon_drain(d, deadline);
         now = time_mono_ns();
-        if (batch_pending(b) > 0 &&
-            (d->db_down ? now >= d->db_retry_at
-                        : now >= b->due ||
-                              b->nreadings - b->head >= DAEMON_BATCH_MAX))
+        if (batch_due(d, now))
             batch_commit(d);
         daemon_watchdog(d, now);
         daemon_runs(d, false);
         daemon_publish(d, false);
+        daemon_prune(d, now);
         if (atomic_exchange(&want_reload, false))
             daemon_reload(d);
         daemon_status(d, now);
@@ -838,10 +991,10 @@ static int daemon_run(struct daemon *d)
     log_info("stopping");
     notify_stopping();
     daemon_stop_pollers(d, time_mono_ns() + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
-    batch_add_item(d, queue_event("stop", "%llu readings recorded since start",
-                                  (unsigned long long)(d->committed +
-                                                       d->batch.nreadings -
-                                                       d->batch.head)));
+    batch_add_item(
+        d, queue_event("stop", "%llu readings recorded since start",
+                       (unsigned long long)(d->committed + d->batch.nreadings -
+                                            d->batch.head)));
     {
         int64_t give_up = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
         struct timespec pause = {0, 50 * 1000 * 1000};
@@ -914,10 +1067,6 @@ int main(int argc, char **argv)
     }
     d.verbose = verbose;
     log_set_level(verbose ? LOG_LEVEL_DEBUG : d.config->log_level);
-    if (d.config->retention_days > 0)
-        log_warnx("retention_days = %d is not implemented in this version: "
-                  "every reading is kept",
-                  d.config->retention_days);
 
     /* Signals go to the signal thread only: block them before any thread
      * starts, so every thread inherits the mask. */
@@ -950,7 +1099,7 @@ int main(int argc, char **argv)
     /* Every reading before this start is committed: seal runs that
      * ended while no daemon was running, and publish the run state. */
     daemon_runs(&d, true);
-    d.queue = queue_new(DAEMON_QUEUE_CAPACITY);
+    d.queue = queue_new(daemon_queue_capacity(&d.plan));
     d.items = xcalloc(DAEMON_POP_MAX, sizeof(*d.items));
     signal_queue = d.queue;
     if ((errno = pthread_create(&sig_thread, NULL, signal_main, &sigs))) {

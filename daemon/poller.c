@@ -5,9 +5,15 @@
  * into readings. Link state follows collectd's complain/release manner: the
  * first failure is logged and recorded, the recovery once, never a line per
  * poll; reconnection backs off exponentially and resets on success.
+ *
+ * For the watchdog, the thread publishes one deadline: the time by which
+ * it must have finished what it is doing (waiting for a slot, or one
+ * request on the bus). The main thread compares it with the clock and so
+ * tells a wedged bus from a slow one without ever waiting on the poller.
  */
 #include "daemon/poller.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -24,6 +30,13 @@
 
 /* The highest Modbus unit id, for per-unit failure tracking. */
 #define POLLER_MAX_UNIT 255
+/* RTU framing, for the time a request and its answer take on the line:
+ * a read request is 8 bytes; a response 5 (unit, function, byte count,
+ * CRC) plus 2 per register; a character is a start bit, the data bits,
+ * a parity bit unless parity is 'N', and the stop bits. */
+#define POLLER_RTU_REQUEST_BYTES 8
+#define POLLER_RTU_RESPONSE_BYTES 5
+#define POLLER_RTU_START_BITS 1
 
 struct poller_request {
     const struct plan_request *req;
@@ -64,11 +77,33 @@ struct poller {
     uint32_t unit_failures[POLLER_MAX_UNIT + 1];
 
     atomic_uint_fast64_t polls, failures, readings, missed;
+
+    /* Stall detection (poller.h): by when the thread must be done with
+     * what it is doing, CLOCK_MONOTONIC; 0 while it waits on the queue or
+     * has ended. The allowance is fixed at start and at rebind. */
+    atomic_int_fast64_t due_by;
+    atomic_int_fast64_t allowed_ns;
 };
+
+/* Pushes into the queue. Waiting for room is the main thread's doing, not
+ * the bus's: that time is not held against the poller's deadline. */
+static void poller_push(struct poller *pl, const struct queue_item *items,
+                        size_t n)
+{
+    int64_t due = atomic_load(&pl->due_by), t0 = 0;
+
+    if (due) {
+        t0 = time_mono_ns();
+        atomic_store(&pl->due_by, 0);
+    }
+    queue_push(pl->queue, items, n, 0);
+    if (due)
+        atomic_store(&pl->due_by, due + (time_mono_ns() - t0));
+}
 
 static void poller_push_event(struct poller *pl, struct queue_item it)
 {
-    queue_push(pl->queue, &it, 1, 0);
+    poller_push(pl, &it, 1);
 }
 
 /* Sleeps until deadline (CLOCK_MONOTONIC). Returns false if asked to
@@ -199,6 +234,8 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
     /* The response (or the failure) is now: before anything that may log
      * or wait on the queue. */
     ts_us = time_real_us();
+    /* Done with the bus: what is left only logs and pushes. */
+    atomic_store(&pl->due_by, 0);
     if (sent && err) {
         if (!bus_is_connected(pl->bus))
             poller_link_down(pl, err, time_mono_ns());
@@ -214,7 +251,7 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
     if (err)
         pl->failures++;
     pl->readings += r->nsensors;
-    queue_push(pl->queue, pl->items, r->nsensors, 0);
+    poller_push(pl, pl->items, r->nsensors);
 }
 
 static void poller_report_missed(struct poller *pl, int64_t now, bool force)
@@ -257,6 +294,51 @@ static void poller_report_missed(struct poller *pl, int64_t now, bool force)
     }
 }
 
+/* True if host is an IPv4 or IPv6 address: connecting needs no lookup. */
+static bool poller_host_numeric(const char *host)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, addr) == 1 ||
+           inet_pton(AF_INET6, host, addr) == 1;
+}
+
+int64_t poller_allowance_ms(const struct bus_params *p, int max_count)
+{
+    int64_t connect = 0, attempt, request;
+
+    if (p->type == BUS_TCP) {
+        connect = p->timeout_ms;
+        if (!poller_host_numeric(p->host))
+            connect += POLLER_RESOLVE_MS;
+        attempt = 2 * (int64_t)p->timeout_ms;
+    } else {
+        int64_t bits = POLLER_RTU_START_BITS + p->data_bits +
+                       (p->parity != 'N') + p->stop_bits;
+        int64_t bytes = POLLER_RTU_REQUEST_BYTES + POLLER_RTU_RESPONSE_BYTES +
+                        2 * (int64_t)max_count;
+        int64_t baud = p->baud > 0 ? p->baud : 1;
+
+        attempt = (int64_t)p->delay_ms + p->timeout_ms +
+                  (bytes * bits * 1000 + baud - 1) / baud;
+    }
+    request = 2 * connect + (1 + (int64_t)p->retries) * attempt;
+    return POLLER_STALL_FACTOR * request + POLLER_STALL_MARGIN_MS;
+}
+
+/* Fixes the allowance for the bus and requests the poller now serves. */
+static void poller_set_allowance(struct poller *pl)
+{
+    int max_count = 0;
+
+    for (size_t i = 0; i < pl->nrequests; i++)
+        if (pl->requests[i].req->count > max_count)
+            max_count = pl->requests[i].req->count;
+    atomic_store(&pl->allowed_ns,
+                 poller_allowance_ms(&pl->busconf->params, max_count) *
+                     NS_PER_MS);
+}
+
 static void *poller_main(void *arg)
 {
     struct poller *pl = arg;
@@ -269,12 +351,15 @@ static void *poller_main(void *arg)
             if (grid_deadline(&pl->requests[i].grid) <
                 grid_deadline(&next->grid))
                 next = &pl->requests[i];
+        atomic_store(&pl->due_by,
+                     grid_deadline(&next->grid) + atomic_load(&pl->allowed_ns));
         if (!poller_sleep_until(pl, grid_deadline(&next->grid)))
             break;
         pthread_mutex_lock(&pl->use);
         now = time_mono_ns();
         slot = grid_take(&next->grid, now, &missed);
         if (slot >= 0) {
+            atomic_store(&pl->due_by, now + atomic_load(&pl->allowed_ns));
             if (missed > 0) {
                 next->missed_pending += missed;
                 pl->missed += (uint64_t)missed;
@@ -284,6 +369,7 @@ static void *poller_main(void *arg)
         }
         pthread_mutex_unlock(&pl->use);
     }
+    atomic_store(&pl->due_by, 0);
     poller_report_missed(pl, time_mono_ns(), true);
     bus_close(pl->bus);
     atomic_store(&pl->finished, true);
@@ -320,6 +406,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
         goto fail;
     }
     pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
+    poller_set_allowance(pl);
     pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
     pl->missed_report_at = now_mono;
     if (!(pl->bus = bus_new(&pl->busconf->params)))
@@ -384,6 +471,18 @@ void poller_stats(struct poller *pl, struct poller_stats *out)
     out->readings = pl->readings;
     out->missed = pl->missed;
     out->connected = !pl->down;
+}
+
+int64_t poller_stalled_ns(struct poller *pl, int64_t now_mono_ns)
+{
+    int64_t due = atomic_load(&pl->due_by);
+
+    return due && now_mono_ns > due ? now_mono_ns - due : 0;
+}
+
+int64_t poller_allowed_ns(struct poller *pl)
+{
+    return atomic_load(&pl->allowed_ns);
 }
 
 const char *poller_bus_name(const struct poller *pl)
@@ -471,6 +570,7 @@ int poller_rebind(struct poller *pl, const struct config *c,
         pl->busconf = &c->buses[bus_index];
         for (size_t i = 0; i < pl->nrequests; i++)
             pl->requests[i].req = reqs[i];
+        poller_set_allowance(pl);
         pthread_mutex_unlock(&pl->use);
         rc = 1;
     }

@@ -25,6 +25,39 @@
 /* Missed slots are summed and recorded as events at most this often. */
 #define POLLER_MISSED_REPORT_MS 1000
 
+/*
+ * Stall detection. A healthy request ends within a bound its bus settings
+ * give, but libmodbus waits up to the byte timeout between the bytes of
+ * one response, so a device that dribbles its answer can keep a request
+ * going for (bytes x byte timeout). The allowance is the longest a healthy
+ * request may take, doubled, plus a margin, so that a slow but working
+ * device never trips it:
+ *
+ *   connect  = TCP: timeout_ms (libmodbus's connect timeout), plus
+ *              POLLER_RESOLVE_MS if host is a name rather than an address;
+ *              RTU: 0 (opening a tty does not wait)
+ *   attempt  = TCP: 2 x timeout_ms (the answer's start within the
+ *              response timeout, its rest within one byte timeout, which
+ *              is the same on TCP);
+ *              RTU: delay_ms + timeout_ms + the time the largest request
+ *              and its response take on the line at its baud rate and
+ *              character size
+ *   request  = 2 x connect + (1 + retries) x attempt
+ *              (bus_read() may reconnect once within its attempts)
+ *   allowed  = POLLER_STALL_FACTOR x request + POLLER_STALL_MARGIN_MS
+ *
+ * While the poller waits for a request's slot it is allowed until that
+ * slot's deadline plus the allowance, so the requests' intervals need no
+ * term of their own; nor does the reconnect backoff, which the poller
+ * never sleeps on (a request due before the next attempt fails at once).
+ * While it waits for room in the queue, which only the main thread can
+ * make, it is never stalled.
+ */
+#define POLLER_STALL_FACTOR 2
+#define POLLER_STALL_MARGIN_MS 5000
+/* A host name's lookup (resolv.conf: 5 s per try, 2 tries) on connect. */
+#define POLLER_RESOLVE_MS 10000
+
 struct poller;
 
 /* Counters a poller keeps; read with poller_stats() from any thread. */
@@ -69,6 +102,23 @@ void poller_stats(struct poller *pl, struct poller_stats *out);
  */
 int poller_rebind(struct poller *pl, const struct config *c,
                   const struct plan *p, size_t bus_index);
+
+/*
+ * The allowance above, in milliseconds, for bus parameters p and requests
+ * of at most max_count registers. Pure; for tests and for the poller.
+ */
+int64_t poller_allowance_ms(const struct bus_params *p, int max_count);
+
+/*
+ * How long, in ns, the poller has gone without finishing a request beyond
+ * the longest a healthy pass may take on its bus (the allowance above, on
+ * top of the slot's deadline while it waits), or 0 while it is healthy.
+ * Any thread; never waits.
+ */
+int64_t poller_stalled_ns(struct poller *pl, int64_t now_mono_ns);
+/* The poller's allowance in ns: a stalled request has been going for
+ * poller_stalled_ns() + this. Any thread. */
+int64_t poller_allowed_ns(struct poller *pl);
 
 /* The name of the poller's bus. */
 const char *poller_bus_name(const struct poller *pl);

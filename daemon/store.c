@@ -21,7 +21,7 @@
 #include "common/util.h"
 
 /*
- * Schema version 1, created in one transaction when the file is new.
+ * Schema version 2, created in one transaction when the file is new.
  * readings_comm_error is a partial index holding only the comm_error
  * rows (quality included so that it covers the counts), so the error
  * counts of `tbdaq status` cost in proportion to the errors, not to the
@@ -35,7 +35,20 @@
  * --run, and the batch a run's chain head names). events_kind finds the
  * newest config event and events_ts the events of an export's window
  * without scanning the events.
+ *
+ * pruned (version 2) has one row per batch whose readings retention
+ * deleted, written in the same transaction: the earliest and latest time
+ * of those readings and how many there were. The batch row stays, so the
+ * chain still links end to end, and verify knows the gap is retention's.
  */
+/* What version 2 adds to version 1: also the migration from 1. */
+#define STORE_SCHEMA_V2                                                        \
+    "CREATE TABLE pruned (batch_id INTEGER PRIMARY KEY"                        \
+    " REFERENCES batches(id), first_ts_us INTEGER NOT NULL,"                   \
+    " last_ts_us INTEGER NOT NULL, readings INTEGER NOT NULL,"                 \
+    " pruned_us INTEGER NOT NULL);\n"                                          \
+    "PRAGMA user_version = 2;\n"
+
 static const char store_schema[] =
     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
     " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
@@ -72,9 +85,11 @@ static const char store_schema[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);\n"
     "CREATE TRIGGER readings_immutable BEFORE UPDATE ON readings"
     " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END;\n"
-    "PRAGMA user_version = 1;\n";
+    /* version 1 ends here */
+    STORE_SCHEMA_V2;
+static const char store_migrate_v2[] = STORE_SCHEMA_V2;
 /* A new schema version needs a new store_schema and a migration step. */
-_Static_assert(STORE_SCHEMA_VERSION == 1, "store_schema is version 1");
+_Static_assert(STORE_SCHEMA_VERSION == 2, "store_schema is version 2");
 
 /* The prepared statements a store keeps, by what they do. */
 enum store_stmt {
@@ -113,13 +128,24 @@ enum store_stmt {
     STMT_EVENTS,
     STMT_SENSOR_INFOS,
     STMT_WINDOW_QUALITY,
-    STMT_BATCH_FROM,
     STMT_BATCH_BEFORE,
     STMT_BATCH_ENDING,
     STMT_BATCH_DIGESTS,
     STMT_SENSOR_LAST,
+    STMT_PRUNE_NEXT,
+    STMT_PRUNE_SPAN,
+    STMT_PRUNE_READINGS,
+    STMT_PRUNE_COUNTS,
+    STMT_PRUNE_LAST,
+    STMT_PRUNE_DELETE,
+    STMT_PRUNE_INSERT, /* needs version 2: see store_open() */
     STMT_COUNT
 };
+
+/* The readings walked by verify (and by prune's check), in seq order. */
+#define STORE_VERIFY_SQL                                                       \
+    "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"   \
+    " WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
 
 /* The columns of a run, in the order store_run_row() reads them. */
 #define STORE_RUN_COLUMNS                                                      \
@@ -239,15 +265,27 @@ static const char *const store_sql[STMT_COUNT] = {
      * sort the whole window first. */
     [STMT_WINDOW_QUALITY] = "SELECT sensor_id, quality FROM readings"
                             " WHERE ts_us >= ?1 AND ts_us < ?2",
-    /* The chain in id order from a given batch on. */
-    [STMT_BATCH_FROM] = "SELECT id, first_seq, last_seq, prev_hash, hash, n"
-                        " FROM batches WHERE id >= ?1 ORDER BY id",
     [STMT_BATCH_BEFORE] = "SELECT id, last_seq, hash FROM batches"
                           " WHERE id < ?1 ORDER BY id DESC LIMIT 1",
     /* The first batch that reaches seq ?1. */
     [STMT_BATCH_ENDING] = "SELECT id, first_seq, last_seq, hash FROM batches"
                           " WHERE last_seq >= ?1 ORDER BY last_seq LIMIT 1",
     [STMT_BATCH_DIGESTS] = "SELECT digests FROM batches WHERE id = ?1",
+    /* Retention walks the chain from its cursor, one batch at a time. */
+    [STMT_PRUNE_NEXT] = "SELECT id, first_seq, last_seq, n, prev_hash, hash"
+                        " FROM batches WHERE id > ?1 ORDER BY id LIMIT 1",
+    /* A range of the primary key: the batch's readings only. */
+    [STMT_PRUNE_SPAN] = "SELECT min(ts_us), max(ts_us), count(*) FROM readings"
+                        " WHERE seq BETWEEN ?1 AND ?2",
+    [STMT_PRUNE_READINGS] = STORE_VERIFY_SQL,
+    [STMT_PRUNE_COUNTS] = "SELECT sensor_id, count(*) FROM readings"
+                          " WHERE seq BETWEEN ?1 AND ?2 GROUP BY sensor_id",
+    [STMT_PRUNE_LAST] =
+        "UPDATE sensor_last SET count = count - ?2 WHERE sensor_id = ?1",
+    [STMT_PRUNE_DELETE] = "DELETE FROM readings WHERE seq BETWEEN ?1 AND ?2",
+    [STMT_PRUNE_INSERT] =
+        "INSERT INTO pruned (batch_id, first_ts_us, last_ts_us, readings,"
+        " pruned_us) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 /* Bytes of a reading's SHA-256 kept in batches.digests: enough to tell
@@ -278,6 +316,7 @@ struct store_last {
 struct store {
     sqlite3 *db;
     char *path;
+    enum store_mode mode;
     sqlite3_stmt *stmt[STMT_COUNT];
     char err[STORE_ERR_MAX];
     char **tags;       /* by sensor id, or NULL if not yet known */
@@ -389,28 +428,41 @@ static int store_check_schema(struct store *s, bool empty_ok, int64_t *version)
     return 0;
 }
 
-/* Creates the schema in a new file. The check is repeated under the write
- * lock, in case another process created it since the first look. */
-static int store_create_schema(struct store *s)
+/*
+ * Creates the schema in a new file, or upgrades an older one, in one
+ * transaction. The check is repeated under the write lock, in case
+ * another process did it since the first look. Sets *version to the
+ * version now in the file.
+ */
+static int store_upgrade_schema(struct store *s, int64_t *version)
 {
-    int64_t version = 0;
+    const char *sql = NULL;
 
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, "cannot create schema in '%s'", s->path);
-    if (store_check_schema(s, true, &version) < 0)
+    if (store_check_schema(s, true, version) < 0)
         goto fail;
-    if (version == 0 &&
-        sqlite3_exec(s->db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
-        store_fail(s, "cannot create schema in '%s'", s->path);
+    if (*version == 0)
+        sql = store_schema;
+    else if (*version == 1)
+        sql = store_migrate_v2;
+    if (sql && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        store_fail(s, "cannot %s schema in '%s'",
+                   *version ? "upgrade the" : "create", s->path);
         goto fail;
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        store_fail(s, "cannot create schema in '%s'", s->path);
+        store_fail(s, "cannot %s schema in '%s'",
+                   *version ? "upgrade the" : "create", s->path);
         goto fail;
     }
+    if (sql)
+        *version = STORE_SCHEMA_VERSION;
     return 0;
 fail:
-    store_rollback(s);
+    /* The statements are not prepared yet: no store_rollback(). */
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }
 
@@ -466,6 +518,7 @@ struct store *store_open(const char *path, enum store_mode mode,
     int rc;
 
     s->path = xstrdup(path);
+    s->mode = mode;
     /* SQLite's "unable to open database file" does not say that the
      * file is simply not there, which is the usual mistake. */
     if (mode != STORE_READ_WRITE && access(path, F_OK) < 0 && errno == ENOENT) {
@@ -486,9 +539,14 @@ struct store *store_open(const char *path, enum store_mode mode,
         goto fail;
     if (mode != STORE_READ_ONLY && store_setup_writer(s) < 0)
         goto fail;
-    if (mode == STORE_READ_WRITE && version == 0 && store_create_schema(s) < 0)
+    if (mode == STORE_READ_WRITE && version < STORE_SCHEMA_VERSION &&
+        store_upgrade_schema(s, &version) < 0)
         goto fail;
     for (int i = 0; i < STMT_COUNT; i++) {
+        /* Only a writer prunes, and it has upgraded the file first: a
+         * version 1 file opened otherwise has no pruned table. */
+        if (i == STMT_PRUNE_INSERT && mode != STORE_READ_WRITE)
+            continue;
         if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
                                NULL) != SQLITE_OK) {
@@ -1553,10 +1611,7 @@ int store_chain_head(struct store *s, char head[SHA256_HEX_LEN],
     return 0;
 }
 
-/* The readings walked by verify, in seq order. */
-static const char store_verify_sql[] =
-    "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"
-    " WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq";
+static const char store_verify_sql[] = STORE_VERIFY_SQL;
 
 /* Text that %.17g or a decimal integer never starts with: marks a column
  * of the wrong type, so that it can never hash like the original. */
@@ -1868,6 +1923,183 @@ static bool store_verify_link(const struct store_batch *prev,
     return true;
 }
 
+/* The batches in id order from a given one on, with their pruned row
+ * (columns 6..9, NULL if none). A version 1 file has no pruned table. */
+static const char store_batches_sql[] =
+    "SELECT b.id, b.first_seq, b.last_seq, b.prev_hash, b.hash, b.n,"
+    " p.batch_id, p.first_ts_us, p.last_ts_us, p.readings FROM batches AS b"
+    " LEFT JOIN pruned AS p ON p.batch_id = b.id WHERE b.id >= ?1"
+    " ORDER BY b.id";
+static const char store_batches_v1_sql[] =
+    "SELECT id, first_seq, last_seq, prev_hash, hash, n, NULL, NULL, NULL,"
+    " NULL FROM batches WHERE id >= ?1 ORDER BY id";
+
+/* The runs as verify and prune check batches against them: sorted by
+ * start, with the latest end among each run and those before it, so that
+ * the runs overlapping a time span are found by one binary search; and
+ * the sealed runs' chain seqs, sorted. Read once per call: a query per
+ * batch would scan the runs each time. */
+struct store_span {
+    char *name;
+    int64_t start;
+    int64_t end;     /* INT64_MAX while open */
+    int64_t max_end; /* of this run and every one before it */
+};
+
+struct store_spans {
+    struct store_span *v;
+    size_t n, cap;
+    int64_t *chain; /* chain_seq of each sealed run, ascending */
+    size_t nchain, chain_cap;
+    bool loaded;
+};
+
+static void store_spans_release(struct store_spans *sp)
+{
+    for (size_t i = 0; i < sp->n; i++)
+        free(sp->v[i].name);
+    free(sp->v);
+    free(sp->chain);
+    memset(sp, 0, sizeof(*sp));
+}
+
+static int store_i64_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Reads every run into sp, inside the caller's read transaction. */
+static int store_spans_load(struct store *s, struct store_spans *sp)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    sp->loaded = true;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT name, started_us, ended_us, chain_seq"
+                           " FROM runs ORDER BY started_us, id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot read runs");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_span *r;
+        const char *name = store_column_text(st, 0);
+
+        xgrow(&sp->v, &sp->cap, sp->n + 1, sizeof(*sp->v));
+        r = &sp->v[sp->n];
+        r->name = xstrdup(name ? name : "");
+        r->start = sqlite3_column_int64(st, 1);
+        r->end = sqlite3_column_type(st, 2) == SQLITE_NULL
+                     ? INT64_MAX
+                     : sqlite3_column_int64(st, 2);
+        r->max_end = sp->n && sp->v[sp->n - 1].max_end > r->end
+                         ? sp->v[sp->n - 1].max_end
+                         : r->end;
+        sp->n++;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            xgrow(&sp->chain, &sp->chain_cap, sp->nchain + 1,
+                  sizeof(*sp->chain));
+            sp->chain[sp->nchain++] = sqlite3_column_int64(st, 3);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read runs");
+    if (sp->nchain > 1)
+        qsort(sp->chain, sp->nchain, sizeof(*sp->chain), store_i64_cmp);
+    return 0;
+}
+
+/* Whether a sealed run's chain seq lies in [first_seq, last_seq]. */
+static bool store_spans_chain_in(const struct store_spans *sp,
+                                 int64_t first_seq, int64_t last_seq)
+{
+    size_t lo = 0, hi = sp->nchain;
+
+    /* lo: the first chain seq at or after first_seq */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (sp->chain[mid] < first_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < sp->nchain && sp->chain[lo] <= last_seq;
+}
+
+/* The name of a run whose [start, end) overlaps [first_ts, last_ts], or
+ * NULL if none does. */
+static const char *store_spans_overlap(const struct store_spans *sp,
+                                       int64_t first_ts, int64_t last_ts)
+{
+    size_t lo = 0, hi = sp->n;
+
+    /* lo: how many runs start at or before last_ts */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (sp->v[mid].start <= last_ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || sp->v[lo - 1].max_end <= first_ts)
+        return NULL;
+    while (lo-- > 0)
+        if (sp->v[lo].end > first_ts)
+            return sp->v[lo].name;
+    return NULL;
+}
+
+/* Whether the file has the pruned table (version 2), in the snapshot of
+ * the caller's read transaction: a daemon may upgrade the file while a
+ * reader has it open. */
+static int store_has_pruned(struct store *s, bool *has)
+{
+    int64_t n = 0;
+
+    if (store_query_int(s,
+                        "SELECT count(*) FROM sqlite_master WHERE"
+                        " type = 'table' AND name = 'pruned'",
+                        &n) < 0)
+        return store_fail(s, "cannot read the schema");
+    *has = n > 0;
+    return 0;
+}
+
+/*
+ * Checks batch b that retention pruned (the walk's cursor is on the first
+ * reading at or after its first seq): none of its readings may be left,
+ * and no run may overlap the times its pruned row records, else someone
+ * hid the deletion of a run's readings behind a forged pruned row. Its
+ * hash cannot be recomputed; its links were checked by the caller.
+ * Returns true if it passes (else out is filled in), -1 on error.
+ */
+static int store_verify_pruned(struct store *s, const struct store_walk *w,
+                               const struct store_batch *b, int64_t first_ts,
+                               int64_t last_ts, struct store_spans *runs,
+                               struct store_verify_result *out)
+{
+    const char *run;
+
+    if (w->rd_row && w->rd_seq <= b->last_seq) {
+        store_verify_fail(out, b->id, w->rd_seq,
+                          "seq %lld is in a pruned batch (inserted)",
+                          (long long)w->rd_seq);
+        return 0;
+    }
+    if (!runs->loaded && store_spans_load(s, runs) < 0)
+        return -1;
+    if ((run = store_spans_overlap(runs, first_ts, last_ts)) != NULL) {
+        store_verify_fail(out, b->id, 0, "readings of run '%s' were pruned",
+                          run);
+        return 0;
+    }
+    return 1;
+}
+
 /*
  * store_verify() inside the caller's read transaction. The walk merges
  * two cursors in seq order, the batches and the readings, so that its
@@ -1877,22 +2109,28 @@ static bool store_verify_link(const struct store_batch *prev,
 static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
                               struct store_verify_result *out)
 {
-    sqlite3_stmt *bt = s->stmt[STMT_BATCH_FROM];
     struct store_walk w = {NULL, false, 0};
+    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, false};
     struct store_batch prev, b;
-    bool found = false, bad;
-    int rc, ret = -1;
+    sqlite3_stmt *bt = NULL;
+    bool found = false, bad, has_pruned = false;
+    int rc, ret = -1, passed;
 
     memset(out, 0, sizeof(*out));
     out->ok = true;
-    if (store_tags_load(s) < 0 ||
+    if (store_tags_load(s) < 0 || store_has_pruned(s, &has_pruned) < 0 ||
         store_batch_reaching(s, from_seq, &b, &found) < 0)
         return -1;
     if (store_batch_before(s, found ? b.id : INT64_MAX, &prev) < 0)
         return -1;
     if (sqlite3_prepare_v2(s->db, store_verify_sql, -1, &w.rd, NULL) !=
-        SQLITE_OK)
-        return store_fail(s, "cannot verify");
+            SQLITE_OK ||
+        sqlite3_prepare_v2(
+            s->db, has_pruned ? store_batches_sql : store_batches_v1_sql, -1,
+            &bt, NULL) != SQLITE_OK) {
+        store_fail(s, "cannot verify");
+        goto done;
+    }
     /* Whole batches are checked, so their readings before from_seq too. */
     sqlite3_bind_int64(
         w.rd, 1, found && b.first_seq < from_seq ? b.first_seq : from_seq);
@@ -1919,6 +2157,19 @@ static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
             ret = 0;
             goto done;
         }
+        if (sqlite3_column_type(bt, 6) != SQLITE_NULL) {
+            passed =
+                store_verify_pruned(s, &w, &b, sqlite3_column_int64(bt, 7),
+                                    sqlite3_column_int64(bt, 8), &runs, out);
+            if (passed <= 0) {
+                ret = passed;
+                goto done;
+            }
+            out->pruned_batches++;
+            out->pruned_readings += sqlite3_column_int64(bt, 9);
+            prev = b;
+            continue;
+        }
         if (store_verify_batch(s, &w, &b, out, &bad) < 0)
             goto done;
         if (bad) {
@@ -1938,8 +2189,9 @@ static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
                           (long long)w.rd_seq);
     ret = 0;
 done:
-    sqlite3_reset(bt);
+    sqlite3_finalize(bt);
     sqlite3_finalize(w.rd);
+    store_spans_release(&runs);
     s->canon_len = 0;
     return ret;
 }
@@ -2064,6 +2316,216 @@ int store_verify_run(struct store *s, const char *name,
 done:
     store_rollback(s);
     return ret;
+}
+
+/* --- retention ------------------------------------------------------- */
+
+/*
+ * Pruning walks the chain in id order from the cursor (the state
+ * STORE_STATE_PRUNE: every batch up to it is decided), one batch at a
+ * time, in one write transaction per call:
+ *
+ * - a batch whose newest reading is not older than the cut-off ends the
+ *   step without moving the cursor: it may be pruned later, and the later
+ *   batches are (but for clock steps) newer still;
+ * - a batch a run covers is kept for good and passed over: runs are never
+ *   deleted, and a run started later starts at its "now", after every
+ *   reading old enough to be pruned, so it cannot come to cover a batch
+ *   passed over before (the check and the pruning are under the write
+ *   lock, which starting a run takes too). An open run covers everything
+ *   from its start on, so its batches are kept as they come;
+ * - a batch that does not hash to its stored hash (a reading changed or
+ *   deleted) is passed over and kept: deleting it would erase the
+ *   evidence that verify reports;
+ * - any other batch loses its readings and gains a pruned row.
+ */
+
+/* Reads the first batch after id; *found false if none. */
+static int store_prune_next(struct store *s, int64_t after,
+                            struct store_batch *b, bool *found)
+{
+    sqlite3_stmt *st = s->stmt[STMT_PRUNE_NEXT];
+    int rc;
+
+    sqlite3_bind_int64(st, 1, after);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        b->id = sqlite3_column_int64(st, 0);
+        b->first_seq = sqlite3_column_int64(st, 1);
+        b->last_seq = sqlite3_column_int64(st, 2);
+        b->n = sqlite3_column_int64(st, 3);
+        store_hash_column(st, 4, b->prev_hash);
+        store_hash_column(st, 5, b->hash);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read batches");
+    return 0;
+}
+
+/* The earliest and latest time of batch b's readings, and how many it
+ * still has (times 0 if none). */
+static int store_prune_span(struct store *s, const struct store_batch *b,
+                            int64_t *first_ts, int64_t *last_ts, int64_t *count)
+{
+    sqlite3_stmt *st = s->stmt[STMT_PRUNE_SPAN];
+    int rc;
+
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *first_ts = sqlite3_column_int64(st, 0);
+        *last_ts = sqlite3_column_int64(st, 1);
+        *count = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, "cannot read batch %lld", (long long)b->id);
+    return 0;
+}
+
+/* Whether batch b's readings still hash to its stored hash. */
+static int store_prune_intact(struct store *s, const struct store_batch *b,
+                              bool *intact)
+{
+    struct store_walk w = {s->stmt[STMT_PRUNE_READINGS], false, 0};
+    struct store_verify_result scratch;
+    bool bad = true;
+    int ret;
+
+    memset(&scratch, 0, sizeof(scratch));
+    sqlite3_bind_int64(w.rd, 1, b->first_seq);
+    sqlite3_bind_int64(w.rd, 2, b->last_seq);
+    ret = store_walk_next(s, &w);
+    if (ret == 0)
+        ret = store_verify_batch(s, &w, b, &scratch, &bad);
+    sqlite3_reset(w.rd);
+    s->canon_len = 0;
+    *intact = !bad;
+    return ret;
+}
+
+/* Takes batch b's readings off sensor_last's counts. A sensor whose
+ * newest reading goes keeps its last_seq: `tbdaq status` then finds no
+ * such reading and shows none. */
+static int store_prune_counts(struct store *s, const struct store_batch *b)
+{
+    sqlite3_stmt *st = s->stmt[STMT_PRUNE_COUNTS];
+    sqlite3_stmt *up = s->stmt[STMT_PRUNE_LAST];
+    int rc, ret = 0;
+
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+        sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 1));
+        if ((ret = store_run(s, STMT_PRUNE_LAST, "cannot update sensor_last")) <
+            0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot count batch %lld", (long long)b->id);
+    sqlite3_reset(st);
+    return ret;
+}
+
+/* Deletes batch b's readings and records it in pruned. */
+static int store_prune_batch(struct store *s, const struct store_batch *b,
+                             int64_t first_ts, int64_t last_ts, int64_t count)
+{
+    sqlite3_stmt *del = s->stmt[STMT_PRUNE_DELETE];
+    sqlite3_stmt *ins = s->stmt[STMT_PRUNE_INSERT];
+
+    if (store_prune_counts(s, b) < 0)
+        return -1;
+    sqlite3_bind_int64(del, 1, b->first_seq);
+    sqlite3_bind_int64(del, 2, b->last_seq);
+    if (store_run(s, STMT_PRUNE_DELETE, "cannot prune readings") < 0)
+        return -1;
+    sqlite3_bind_int64(ins, 1, b->id);
+    sqlite3_bind_int64(ins, 2, first_ts);
+    sqlite3_bind_int64(ins, 3, last_ts);
+    sqlite3_bind_int64(ins, 4, count);
+    sqlite3_bind_int64(ins, 5, time_real_us());
+    return store_run(s, STMT_PRUNE_INSERT, "cannot record pruned batch");
+}
+
+int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
+                size_t max_readings, struct store_prune_result *res)
+{
+    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, false};
+    struct store_batch b;
+    int64_t cursor = 0, start, first_ts = 0, last_ts = 0, count = 0;
+    uint64_t work = 0;
+    bool found = false, intact, tags = false;
+
+    memset(res, 0, sizeof(*res));
+    memset(&b, 0, sizeof(b));
+    if (s->mode != STORE_READ_WRITE)
+        return store_errorf(s, "cannot prune '%s': not opened read-write",
+                            s->path);
+    if (max_readings == 0)
+        max_readings = 1;
+    if (store_run(s, STMT_BEGIN, "cannot prune") < 0 ||
+        store_get_state(s, STORE_STATE_PRUNE, &cursor) < 0)
+        goto fail;
+    start = cursor;
+    for (;;) {
+        if (work >= max_readings) {
+            res->more = true;
+            break;
+        }
+        if (store_prune_next(s, cursor, &b, &found) < 0)
+            goto fail;
+        if (!found)
+            break;
+        if (store_prune_span(s, &b, &first_ts, &last_ts, &count) < 0)
+            goto fail;
+        /* A batch with no readings left and no pruned row is a deletion
+         * for verify to report: passed over, like a damaged one. */
+        if ((count > 0 && last_ts >= before_us) || b.last_seq > max_seq)
+            break;
+        work += (uint64_t)(b.n > 0 ? b.n : 1);
+        cursor = b.id;
+        if (count == 0 || count != b.n) {
+            res->damaged++;
+            continue;
+        }
+        /* Covered: the run's times overlap the batch's, or the batch is
+         * the one the run's chain head names. */
+        if (!runs.loaded && store_spans_load(s, &runs) < 0)
+            goto fail;
+        if (store_spans_overlap(&runs, first_ts, last_ts) ||
+            store_spans_chain_in(&runs, b.first_seq, b.last_seq))
+            continue;
+        /* Hash with the tags the file holds, as verify does. */
+        if (!tags && store_tags_load(s) < 0)
+            goto fail;
+        tags = true;
+        if (store_prune_intact(s, &b, &intact) < 0)
+            goto fail;
+        if (!intact) {
+            res->damaged++;
+            continue;
+        }
+        if (store_prune_batch(s, &b, first_ts, last_ts, count) < 0)
+            goto fail;
+        res->batches++;
+        res->readings += count;
+    }
+    if (cursor != start && store_set_state(s, STORE_STATE_PRUNE, cursor) < 0)
+        goto fail;
+    if (store_run(s, STMT_COMMIT, "cannot prune") < 0)
+        goto fail;
+    store_spans_release(&runs);
+    return 0;
+fail:
+    store_rollback(s);
+    store_spans_release(&runs);
+    memset(res, 0, sizeof(*res));
+    return -1;
 }
 
 /* --- export ---------------------------------------------------------- */

@@ -21,8 +21,9 @@
 #include "daemon/config.h"
 #include "daemon/reading.h"
 
-/* PRAGMA user_version of the schema this code writes. */
-#define STORE_SCHEMA_VERSION 1
+/* PRAGMA user_version of the schema this code writes. Version 1 (no
+ * `pruned` table) is still read, and upgraded by a read-write open. */
+#define STORE_SCHEMA_VERSION 2
 /* How long a writer waits for another's lock before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest error message kept by the store. */
@@ -39,7 +40,8 @@ enum store_mode {
 };
 
 /*
- * Opens (and in read-write mode creates or upgrades) the database at path.
+ * Opens (and in read-write mode creates or upgrades, in one transaction)
+ * the database at path.
  * Returns the store, or NULL with a message in err ("cannot open
  * '/x/y.db': unable to open database file"; in read-only and update mode
  * a missing file is "cannot open '/x/y.db': no such database"). Refuses a
@@ -118,6 +120,9 @@ int store_status(struct store *s, int64_t since_us,
 /* Keys of the state table: small integers the daemon keeps across
  * restarts. */
 #define STORE_STATE_MQTT_ACKED "mqtt_acked_seq" /* highest seq acknowledged */
+#define STORE_STATE_PRUNE                                                      \
+    "prune_batch" /* highest batch id retention has                            \
+                     decided: pruned or kept */
 
 /* Reads a state value. Returns 0, 1 if the key is absent (*value is then
  * 0), or -1. */
@@ -238,12 +243,15 @@ int store_chain_head(struct store *s, char head[SHA256_HEX_LEN],
 
 struct store_verify_result {
     bool ok;
-    int64_t batches;   /* batches checked */
-    int64_t readings;  /* readings checked */
-    int64_t bad_batch; /* the first batch that fails (its id), or 0 */
-    int64_t bad_seq;   /* the first seq that fails, or 0 if unknown */
-    char what[256];    /* e.g. "seq 1234 was changed", "seq 1234 was
-                          deleted", "seq 99 is in no batch (inserted)" */
+    int64_t batches;         /* batches recomputed from their readings */
+    int64_t readings;        /* readings checked */
+    int64_t pruned_batches;  /* batches pruned by retention: only their
+                                links are checked */
+    int64_t pruned_readings; /* readings those batches held */
+    int64_t bad_batch;       /* the first batch that fails (its id), or 0 */
+    int64_t bad_seq;         /* the first seq that fails, or 0 if unknown */
+    char what[256];          /* e.g. "seq 1234 was changed", "seq 1234 was
+                                deleted", "seq 99 is in no batch (inserted)" */
 };
 
 /*
@@ -251,12 +259,16 @@ struct store_verify_result {
  * (0, INT64_MAX: all), in id order, checks that the first of them follows
  * the stored hash of the batch before it (or starts the chain) and each
  * the one before, and that every reading in that range belongs to a
- * batch. Stops at the first failure, in seq order; `what` is one of
- * "seq N was deleted", "seq N was changed", "seq N is in no batch
- * (inserted)", "batch N's hash was altered", "batch N does not follow
- * batch M", "batch N does not start the chain", "batch N's seq range was
- * altered". One read transaction, constant memory. Returns 0 with the
- * result filled in (ok or not), or -1 on a database error.
+ * batch. A batch pruned by retention (a `pruned` row) cannot be
+ * recomputed: it must hold no reading any more, must not overlap a run,
+ * and is checked by its links only. Stops at the first failure, in seq
+ * order; `what` is one of "seq N was deleted", "seq N was changed", "seq N
+ * is in no batch (inserted)", "seq N is in a pruned batch (inserted)",
+ * "readings of run 'X' were pruned", "batch N's hash was altered", "batch
+ * N does not follow batch M", "batch N does not start the chain", "batch
+ * N's seq range was altered". One read transaction; memory grows with the
+ * runs only. Returns 0 with the result filled in (ok or not), or -1 on a
+ * database error.
  */
 int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
                  struct store_verify_result *out);
@@ -271,6 +283,38 @@ int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
  */
 int store_verify_run(struct store *s, const char *name,
                      struct store_verify_result *out);
+
+/* ---- Retention (issue 5) ---------------------------------------------- */
+
+struct store_prune_result {
+    int64_t batches;  /* batches whose readings were deleted by this call */
+    int64_t readings; /* readings deleted by this call */
+    int64_t damaged;  /* batches passed over because they do not verify
+                         (kept as evidence; `tbdaq verify` names them) */
+    bool more;        /* stopped at max_readings: call again soon */
+};
+
+/*
+ * One pruning step in one short transaction: deletes the readings of whole
+ * batches that are older than before_us (their newest reading is) and that
+ * no run covers, oldest first, stopping once about max_readings are
+ * deleted (whole batches: it may exceed it by one batch). A run covers a
+ * batch when [started, ended) (ended: +infinity while open) overlaps the
+ * batch's readings' times, or when the batch holds the run's chain_seq. A
+ * batch whose readings do not hash to its stored hash is never pruned.
+ * Each pruned batch keeps its `batches` row and gets a `pruned` row;
+ * sensor_last's counts follow. Progress is kept in the state
+ * STORE_STATE_PRUNE, so each batch is looked at until decided, once.
+ * Batches passed over (covered or damaged) count towards max_readings as
+ * well, so that one call's work stays bounded. Returns 0, or -1
+ * (store_errmsg). STORE_READ_WRITE only.
+ *
+ * Nor does it prune past max_seq: the daemon passes the highest seq the
+ * MQTT broker acknowledged, so that a reading is never deleted before it
+ * was delivered (INT64_MAX: no such bound).
+ */
+int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
+                size_t max_readings, struct store_prune_result *res);
 
 /* ---- Export (issue 4) ------------------------------------------------- */
 

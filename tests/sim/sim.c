@@ -4,11 +4,13 @@
  * benchmarks. It serves the register map of regmap.c for unit ids 1..N over
  * Modbus TCP on 127.0.0.1 (any number of clients) or Modbus RTU on one tty,
  * and takes fault-injection commands (mute, exception, malformed replies,
- * delay, drop) from a FIFO while it runs.
+ * delay, drip, drop) from a FIFO while it runs.
  *
  * One thread, one ppoll() loop. Every connection keeps its own input buffer
  * (requests may arrive split or pipelined), output buffer and list of
- * delayed replies, so a slow unit or a slow reader holds up nobody else.
+ * delayed replies, and sends a dripping unit's reply a byte at a time from
+ * a staging buffer of its own, so a slow unit or a slow reader holds up
+ * nobody else.
  * Replies are built when they are sent, so values are those of the moment
  * the reply leaves.
  */
@@ -79,6 +81,7 @@ enum sim_cmd_kind {
     SIM_CMD_DELAY,
     SIM_CMD_DROP,
     SIM_CMD_MALFORMED,
+    SIM_CMD_DRIP,
 };
 
 /* Transports a malformed mode has a field to spoil on. */
@@ -124,6 +127,7 @@ static const struct {
     {"drop", SIM_CMD_DROP, 0, 1, 0, SIM_MAX_MS, "MS", "drop MS", 0},
     {"malformed", SIM_CMD_MALFORMED, 1, 1, 0, 0, "MODE", "malformed UNIT MODE",
      1},
+    {"drip", SIM_CMD_DRIP, 1, 1, 0, SIM_MAX_MS, "MS", "drip UNIT MS", 0},
 };
 #define SIM_NCMDS (sizeof(sim_cmds) / sizeof(sim_cmds[0]))
 
@@ -140,6 +144,7 @@ struct sim_unit {
     uint8_t exception; /* 0: answer normally */
     enum frame_fault malformed;
     long delay_ms;
+    long drip_ms;    /* 0: replies go out whole */
     uint32_t served; /* requests answered, exceptions included */
 };
 
@@ -161,6 +166,14 @@ struct sim_conn {
     size_t out_off, out_len, out_cap; /* unsent bytes: out[out_off..len) */
     struct sim_pending *pending;      /* in arrival order */
     size_t npending, pending_cap;
+    /* A dripping unit's reply, not yet sent: drip[drip_off..drip_len),
+     * one byte every drip_ms, the next at drip_next_ns. Replies that come
+     * due meanwhile wait in pending, so the stream keeps its order. */
+    unsigned char *drip;
+    size_t drip_off, drip_len, drip_cap;
+    unsigned drip_unit;
+    long drip_ms;
+    int64_t drip_next_ns;
 };
 
 struct sim_options {
@@ -269,9 +282,14 @@ static const char *const sim_help[] = {
     "     length     TCP only: MBAP length field 4 more than sent",
     "     extra      the valid reply, then 4 random bytes",
     "     on RTU the CRC holds unless the mode is crc or garbage",
-    "  normal UNIT           clear UNIT's mute, exception, malformed and delay",
+    "  drip UNIT MS          send each reply of UNIT one byte at a time, MS",
+    "                        ms apart (0..3600000; 0 ends dripping); replies",
+    "                        behind it on the same connection (or line) wait,",
+    "                        other connections are not held up",
+    "  normal UNIT           clear UNIT's mute, exception, malformed, delay",
+    "                        and drip; a reply dripping is sent whole at once",
     "  mute, exception and malformed replace each other; a delay also delays",
-    "  exception and malformed answers.",
+    "  exception and malformed answers, and a drip drips them.",
     "  drop MS               close every TCP connection and accept-and-close",
     "                        new ones for MS ms; on RTU ignore every request",
     "                        for MS ms",
@@ -422,6 +440,8 @@ static void sim_conn_reset(struct sim_conn *c)
     c->out_off = 0;
     c->out_len = 0;
     c->npending = 0;
+    c->drip_off = 0;
+    c->drip_len = 0;
 }
 
 static void sim_conn_free(struct sim_conn *c)
@@ -432,6 +452,7 @@ static void sim_conn_free(struct sim_conn *c)
         close(c->fd);
     free(c->out);
     free(c->pending);
+    free(c->drip);
     free(c);
 }
 
@@ -473,7 +494,42 @@ static int sim_dropping(const struct sim *s)
     return s->drop_until_ns > time_mono_ns();
 }
 
-/* Builds the reply owed in p, with values of this moment, and queues it. */
+static int64_t sim_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int sim_dripping(const struct sim_conn *c)
+{
+    return c->drip_off < c->drip_len;
+}
+
+/* Stages a reply of unit to go out one byte every ms, the first now. */
+static void sim_drip_start(struct sim_conn *c, unsigned unit, long ms,
+                           const unsigned char *p, size_t n)
+{
+    xgrow(&c->drip, &c->drip_cap, n, 1);
+    memcpy(c->drip, p, n);
+    c->drip_off = 0;
+    c->drip_len = n;
+    c->drip_unit = unit;
+    c->drip_ms = ms;
+    c->drip_next_ns = time_mono_ns();
+}
+
+/* Queues the bytes of the staged reply that are due by now (all of them
+ * if all); returns when the next one is due, or INT64_MAX once done. */
+static int64_t sim_drip_pump(struct sim_conn *c, int64_t now, int all)
+{
+    while (sim_dripping(c) && (all || c->drip_next_ns <= now)) {
+        sim_conn_queue(c, c->drip + c->drip_off++, 1);
+        c->drip_next_ns += c->drip_ms * NS_PER_MS;
+    }
+    return sim_dripping(c) ? c->drip_next_ns : INT64_MAX;
+}
+
+/* Builds the reply owed in p, with values of this moment, and queues it
+ * (or stages it, if its unit drips). */
 static void sim_reply(struct sim *s, struct sim_conn *c,
                       const struct sim_pending *p)
 {
@@ -497,6 +553,10 @@ static void sim_reply(struct sim *s, struct sim_conn *c,
     if (unit >= 1 && unit <= s->opt->units && s->unit[unit].malformed)
         n = frame_mangle(frame, n, s->opt->rtu_path != NULL,
                          s->unit[unit].malformed, &s->rng);
+    if (unit >= 1 && unit <= s->opt->units && s->unit[unit].drip_ms) {
+        sim_drip_start(c, unit, s->unit[unit].drip_ms, frame, n);
+        return;
+    }
     sim_conn_queue(c, frame, n);
 }
 
@@ -541,10 +601,14 @@ static void sim_request(struct sim *s, struct sim_conn *c,
     if (s->log)
         fprintf(s->log, "%lld %u %u %u %u\n", (long long)rx_ns, req->unit,
                 req->function, req->address, req->count);
-    if (!p.due_ns) {
+    if (!p.due_ns && !sim_dripping(c)) {
         sim_reply(s, c, &p);
+        sim_drip_pump(c, time_mono_ns(), 0);
         return;
     }
+    /* Behind a reply still dripping: due now, sent once it is out. */
+    if (!p.due_ns)
+        p.due_ns = time_mono_ns();
     xgrow(&c->pending, &c->pending_cap, c->npending + 1, sizeof(p));
     c->pending[c->npending++] = p;
 }
@@ -558,16 +622,22 @@ static int64_t sim_conn_due(struct sim *s, struct sim_conn *c, int64_t now)
     int64_t next = INT64_MAX;
     size_t kept = 0;
 
+    sim_drip_pump(c, now, 0);
     for (size_t i = 0; i < c->npending; i++) {
-        if (c->pending[i].due_ns <= now) {
+        /* Nothing overtakes a reply that is dripping; what is due goes
+         * when its last byte has, and its due time, past, is no wake-up. */
+        if (c->pending[i].due_ns <= now && !sim_dripping(c)) {
             sim_reply(s, c, &c->pending[i]);
+            sim_drip_pump(c, now, 0);
             continue;
         }
-        if (c->pending[i].due_ns < next)
+        if (c->pending[i].due_ns > now && c->pending[i].due_ns < next)
             next = c->pending[i].due_ns;
         c->pending[kept++] = c->pending[i];
     }
     c->npending = kept;
+    if (sim_dripping(c))
+        next = sim_min(next, c->drip_next_ns);
     if (c->out_len > c->out_off && sim_conn_flush(c) < 0)
         c->dead = 1;
     return next;
@@ -713,6 +783,17 @@ static void sim_rtu_gap(struct sim *s)
         sim_rtu_lost(s, strerror(errno));
 }
 
+/* Ends the drips of unit's replies in progress: the rest of each goes at
+ * once (sent by the next loop turn), so the client gets a whole reply. */
+static void sim_drip_finish(struct sim *s, unsigned unit)
+{
+    for (size_t i = 0; i < s->nconn; i++)
+        if (sim_dripping(s->conn[i]) && s->conn[i]->drip_unit == unit)
+            sim_drip_pump(s->conn[i], 0, 1);
+    if (s->rtu && sim_dripping(s->rtu) && s->rtu->drip_unit == unit)
+        sim_drip_pump(s->rtu, 0, 1);
+}
+
 static void sim_apply(struct sim *s, const struct sim_cmd *cmd,
                       const char *source)
 {
@@ -721,7 +802,7 @@ static void sim_apply(struct sim *s, const struct sim_cmd *cmd,
 
     switch (sim_cmds[cmd->index].kind) {
     /* Mute and exception replace each other: the latest one holds. A
-     * delay applies to whatever the unit answers. */
+     * delay and a drip apply to whatever the unit answers. */
     case SIM_CMD_MUTE:
         u->muted = 1;
         u->exception = 0;
@@ -742,9 +823,16 @@ static void sim_apply(struct sim *s, const struct sim_cmd *cmd,
         u->exception = 0;
         u->malformed = FRAME_FAULT_NONE;
         u->delay_ms = 0;
+        u->drip_ms = 0;
+        sim_drip_finish(s, cmd->unit);
         break;
     case SIM_CMD_DELAY:
         u->delay_ms = cmd->arg;
+        break;
+    case SIM_CMD_DRIP:
+        u->drip_ms = cmd->arg;
+        if (!u->drip_ms)
+            sim_drip_finish(s, cmd->unit);
         break;
     case SIM_CMD_DROP:
         s->drop_until_ns = time_mono_ns() + cmd->arg * NS_PER_MS;
@@ -893,11 +981,6 @@ static short sim_conn_events(const struct sim_conn *c)
     if (c->out_len > c->out_off)
         ev |= POLLOUT;
     return ev;
-}
-
-static int64_t sim_min(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
 }
 
 /* Sends due replies and timed work; returns the next deadline or
