@@ -689,8 +689,10 @@ static bool plan_uses_bus(const struct plan *p, size_t b)
 }
 
 /* Starts a poller for every bus with requests, or takes the one in
- * kept[bus] (kept may be NULL) that already serves it. */
-static int daemon_start_pollers(struct daemon *d, struct poller **kept)
+ * kept[bus] (kept may be NULL) that already serves it. since[bus] (since
+ * may be NULL) is when a reload stopped the bus's previous poller. */
+static int daemon_start_pollers(struct daemon *d, struct poller **kept,
+                                const int64_t *since)
 {
     int rc = 0;
 
@@ -706,8 +708,8 @@ static int daemon_start_pollers(struct daemon *d, struct poller **kept)
             d->pollers[d->npollers++] = kept[b];
             continue;
         }
-        d->pollers[d->npollers] =
-            poller_start(d->config, &d->plan, b, d->queue);
+        d->pollers[d->npollers] = poller_start(d->config, &d->plan, b, d->queue,
+                                               since ? since[b] : 0);
         if (!d->pollers[d->npollers]) {
             /* Go on, so every kept poller is in d->pollers to be stopped. */
             log_warn("cannot start the poller of bus '%s'",
@@ -763,6 +765,7 @@ static void daemon_reload(struct daemon *d)
     struct config *nc;
     struct plan np;
     struct poller **kept, **gone;
+    int64_t *since;
     size_t ngone = 0, nkept;
 
     notify_reloading();
@@ -801,6 +804,17 @@ static void daemon_reload(struct daemon *d)
         else
             gone[ngone++] = d->pollers[i];
     }
+    /* A bus that goes on under new settings restarts: its old poller
+     * counts the slots it missed before the stop, the new one those from
+     * the stop to its first. */
+    since = xcalloc(nc->nbuses, sizeof(*since));
+    for (size_t i = 0; i < ngone; i++) {
+        size_t b = config_find_bus(nc, poller_bus_name(gone[i]));
+
+        poller_request_stop(gone[i]);
+        if (b != SIZE_MAX)
+            since[b] = poller_stop_asked(gone[i]);
+    }
     daemon_stop_list(d, gone, ngone, 0);
     nkept = d->npollers - ngone;
     free(gone);
@@ -822,9 +836,10 @@ static void daemon_reload(struct daemon *d)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
     batch_add_item(d, queue_event("config", "%s", nc->sha256));
-    if (daemon_start_pollers(d, kept) < 0)
+    if (daemon_start_pollers(d, kept, since) < 0)
         atomic_store(&want_stop, true);
     free(kept);
+    free(since);
     log_info("configuration reloaded: %zu sensors in %zu requests; %zu of "
              "%zu buses kept polling without a pause",
              nc->nsensors, d->plan.nrequests, nkept, d->npollers);
@@ -1106,7 +1121,7 @@ int main(int argc, char **argv)
         log_warn("cannot start the signal thread");
         goto out_queue;
     }
-    if (daemon_start_pollers(&d, NULL) < 0) {
+    if (daemon_start_pollers(&d, NULL, NULL) < 0) {
         atomic_store(&want_stop, true);
         rc = 1;
     } else {

@@ -58,6 +58,7 @@ struct poller {
     pthread_mutex_t use;
     pthread_cond_t wake;
     bool stopping;
+    int64_t stop_asked; /* when stopping was set (CLOCK_MONOTONIC ns) */
     atomic_bool finished;
 
     struct poller_request *requests;
@@ -370,6 +371,22 @@ static void *poller_main(void *arg)
         pthread_mutex_unlock(&pl->use);
     }
     atomic_store(&pl->due_by, 0);
+    /* Slots that came due after the last one taken and before the stop
+     * was asked for went unserved: a reload's restart of this bus counts
+     * its slots from the stop on (poller_stop_asked()). */
+    for (size_t i = 0; i < pl->nrequests; i++) {
+        struct poller_request *pr = &pl->requests[i];
+        int64_t due = grid_deadline(&pr->grid);
+        int64_t late = poller_stop_asked(pl) - due;
+
+        if (late > 0) {
+            int64_t n =
+                (late + pr->grid.interval_ns - 1) / pr->grid.interval_ns;
+
+            pr->missed_pending += n;
+            pl->missed += (uint64_t)n;
+        }
+    }
     poller_report_missed(pl, time_mono_ns(), true);
     bus_close(pl->bus);
     atomic_store(&pl->finished, true);
@@ -377,7 +394,8 @@ static void *poller_main(void *arg)
 }
 
 struct poller *poller_start(const struct config *c, const struct plan *p,
-                            size_t bus_index, struct queue *q)
+                            size_t bus_index, struct queue *q,
+                            int64_t since_mono)
 {
     struct poller *pl = xcalloc(1, sizeof(*pl));
     pthread_condattr_t attr;
@@ -398,6 +416,13 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
         pr = &pl->requests[pl->nrequests++];
         pr->req = r;
         grid_init(&pr->grid, r->interval_ms * NS_PER_MS, now_mono, now_real);
+        /* Slots due between the previous poller's stop and this grid's
+         * first slot were served by neither. */
+        if (since_mono > 0 && grid_deadline(&pr->grid) > since_mono) {
+            pr->missed_pending = (grid_deadline(&pr->grid) - since_mono) /
+                                 (r->interval_ms * NS_PER_MS);
+            pl->missed += (uint64_t)pr->missed_pending;
+        }
         if (r->nsensors > pl->nitems)
             pl->nitems = r->nsensors;
     }
@@ -439,9 +464,21 @@ fail:
 void poller_request_stop(struct poller *pl)
 {
     pthread_mutex_lock(&pl->lock);
+    if (!pl->stopping)
+        pl->stop_asked = time_mono_ns();
     pl->stopping = true;
     pthread_cond_signal(&pl->wake);
     pthread_mutex_unlock(&pl->lock);
+}
+
+int64_t poller_stop_asked(struct poller *pl)
+{
+    int64_t t;
+
+    pthread_mutex_lock(&pl->lock);
+    t = pl->stop_asked;
+    pthread_mutex_unlock(&pl->lock);
+    return t;
 }
 
 int poller_finished(struct poller *pl)

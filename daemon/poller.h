@@ -71,11 +71,15 @@ struct poller_stats {
 
 /*
  * Starts the poller of bus bus_index for those requests of p that are on
- * it (there must be at least one). Returns NULL with errno if the thread or
- * the bus cannot be created.
+ * it (there must be at least one). since_mono is 0 for a bus polled for
+ * the first time; for a bus restarted by a reload it is when its previous
+ * poller was asked to stop (CLOCK_MONOTONIC ns): the slots from then to
+ * the new grid's first are counted as missed, like any other. Returns NULL
+ * with errno if the thread or the bus cannot be created.
  */
 struct poller *poller_start(const struct config *c, const struct plan *p,
-                            size_t bus_index, struct queue *q);
+                            size_t bus_index, struct queue *q,
+                            int64_t since_mono);
 
 /*
  * Asks the poller to stop after the request in progress; returns at once.
@@ -83,6 +87,10 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
  * keep draining until poller_finished() is true.
  */
 void poller_request_stop(struct poller *pl);
+/* When poller_request_stop() was first called (CLOCK_MONOTONIC ns), or 0.
+ * The poller counts as missed its slots due before then that it did not
+ * serve. */
+int64_t poller_stop_asked(struct poller *pl);
 /* True once the poller's thread has pushed its last item. */
 int poller_finished(struct poller *pl);
 /* Stops the poller (if not yet asked), waits for its thread and frees it.

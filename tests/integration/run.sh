@@ -1052,7 +1052,7 @@ case_reload() {
 # the unchanged bus keeps its poller and grid, so it loses no slot while the
 # changed bus's request runs out.
 case_reload_slow_bus() {
-    local n gaps
+    local n gaps first last slots missed
     start_sim --port 0 --units 2 --mute 2
     conf_tcp_bus fast
     conf_raw_bus "name = \"slow\"; type = \"tcp\"; host = \"127.0.0.1\"; port = $SIM_PORT; timeout_ms = 3000; retries = 0;"
@@ -1075,12 +1075,29 @@ case_reload_slow_bus() {
     n=$(count_readings FAST good)
     TAGS=FAST wait_or_fail "[ \$(count_readings FAST good) -ge $((n + 5)) ]" 10 \
         "FAST stopped after the reload"
+    # Two more timeouts of SLOW: the restarted poller's first requests.
+    n=$(count_readings SLOW)
+    wait_or_fail "[ \$(count_readings SLOW) -ge $((n + 2)) ]" 15 \
+        "the restarted slow bus yields no readings"
     stop_daemon
     gaps=$(sql "SELECT count(*), ifnull(max(d), 0) FROM (SELECT ts_us - lag(ts_us)
         OVER (ORDER BY seq) AS d FROM readings r JOIN sensors s
         ON s.id = r.sensor_id WHERE s.tag = 'FAST') WHERE d > 150000;")
     [ "${gaps%%$'\t'*}" = 0 ] ||
         fail "FAST has gaps over 150 ms (count, longest us: $gaps) across the reload"
+    # The restarted bus: every slot of SLOW from its first reading to its
+    # last is a reading or counted missed, across the restart too (the old
+    # poller counts up to the stop, the new one from there).
+    read -r first last n <<<"$(sql "SELECT min(r.ts_us), max(r.ts_us), count(*)
+        FROM readings r JOIN sensors s ON s.id = r.sensor_id
+        WHERE s.tag = 'SLOW';")"
+    slots=$(((last - first + 50000) / 100000 + 1))
+    missed=$(missed_slots SLOW)
+    echo "SLOW: $n readings + $missed missed, $slots slots"
+    ((n + missed >= slots)) ||
+        fail "SLOW: $n readings + $missed missed slots < $slots slots: the restart's slots were not counted"
+    ((n + missed <= slots + 2)) ||
+        fail "SLOW: $n readings + $missed missed slots > $slots slots + 2: counted twice"
 }
 
 CASES=(sim_protocol version_and_usage config_check tcp_values fixed_values

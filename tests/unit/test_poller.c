@@ -331,7 +331,7 @@ static void test_stall_follows_request(void **state)
 
     server_start(&sv);
     live_init(&lv, sv.port);
-    pl = poller_start(&lv.config, &lv.plan, 0, q);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
     assert_non_null(pl);
     allowed = poller_allowed_ns(pl);
     assert_int_equal(allowed,
@@ -382,7 +382,7 @@ static void test_queue_wait_is_not_stall(void **state)
 
     server_start(&sv);
     live_init(&lv, sv.port);
-    pl = poller_start(&lv.config, &lv.plan, 0, q);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
     assert_non_null(pl);
     /* readings are counted after the bus is done and before the push
      * that cannot complete: LIVE_SENSORS items into room for one */
