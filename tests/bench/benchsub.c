@@ -8,9 +8,13 @@
  * machine the daemon, the broker and the simulator share, so it drives
  * the socket with its own poll(2) and reads every packet the kernel holds
  * before polling again (libmosquitto's loop reads one packet per select),
- * and writes its records in large blocks. `stats` joins the records with
- * the database's readings of the measured window: what was received, what
- * is missing, duplicates, and the latency percentiles.
+ * and writes its records in large blocks. `psub` is the same with a
+ * persistent session (fixed client id, clean session off) that reconnects
+ * whenever the broker goes away, for the soak's broker restarts. `stats`
+ * joins the records with the database's readings of the measured window:
+ * what was received, what is missing, duplicates, and the latency
+ * percentiles. `timing` judges poll timing from the simulator's request
+ * log, on the server side, so that the daemon cannot flatter itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +46,10 @@
 #define BENCHSUB_EXAMPLES 5
 /* Longest payload kept: tbdaqd's are at most PUBLISH_PAYLOAD_MAX. */
 #define BENCHSUB_PAYLOAD_MAX 1024
-/* Longest line of an input file of `stats`. */
+/* Longest line of an input file of `stats` and `timing`. */
 #define BENCHSUB_INPUT_LINE 256
+/* Pause between reconnection attempts of `psub` while the broker is away. */
+#define BENCHSUB_RECONNECT_MS 100
 
 static volatile sig_atomic_t benchsub_stop;
 
@@ -53,6 +59,7 @@ struct benchsub {
     size_t len;
     int64_t flushed_at; /* CLOCK_MONOTONIC ns */
     uint64_t readings, others;
+    uint64_t reconnects;
     int qos;
     bool subscribed, failed;
     const char *topic;
@@ -187,9 +194,31 @@ static int benchsub_read_all(struct mosquitto *mosq, int fd)
     return rc;
 }
 
-/* sub HOST PORT TOPIC FILE: records "seq ts_us arrival_ns" per reading. */
+/*
+ * Connects again after the broker went away, every BENCHSUB_RECONNECT_MS
+ * until it answers or a signal stops us. Returns 0 once connected.
+ */
+static int benchsub_reconnect(struct mosquitto *mosq, struct benchsub *b)
+{
+    const struct timespec pause = {0, BENCHSUB_RECONNECT_MS * NS_PER_MS};
+
+    b->reconnects++;
+    while (!benchsub_stop) {
+        if (mosquitto_reconnect(mosq) == MOSQ_ERR_SUCCESS)
+            return 0;
+        nanosleep(&pause, NULL);
+    }
+    return -1;
+}
+
+/*
+ * sub HOST PORT TOPIC FILE [CLIENT_ID]: records "seq ts_us arrival_ns" per
+ * reading. With a client id the session is persistent (clean session off:
+ * the broker queues QoS 1 messages while we are away) and a lost
+ * connection is re-established; without, a lost connection is an error.
+ */
 static int benchsub_sub(const char *host, int port, const char *topic,
-                        const char *path)
+                        const char *path, const char *client_id)
 {
     struct benchsub *b = xcalloc(1, sizeof(*b));
     struct mosquitto *mosq = NULL;
@@ -212,7 +241,7 @@ static int benchsub_sub(const char *host, int port, const char *topic,
         goto fail;
     }
     mosquitto_lib_init();
-    mosq = mosquitto_new(NULL, true, b);
+    mosq = mosquitto_new(client_id, client_id == NULL, b);
     if (!mosq) {
         fprintf(stderr, "benchsub: cannot create a client: %s\n",
                 strerror(errno));
@@ -234,7 +263,9 @@ static int benchsub_sub(const char *host, int port, const char *topic,
 
         if (pfd.fd < 0) {
             fprintf(stderr, "benchsub: the broker closed the connection\n");
-            goto fail;
+            if (!client_id || benchsub_reconnect(mosq, b) < 0)
+                goto fail;
+            continue;
         }
         if (mosquitto_want_write(mosq))
             pfd.events |= POLLOUT;
@@ -250,11 +281,17 @@ static int benchsub_sub(const char *host, int port, const char *topic,
             rc = mosquitto_loop_write(mosq, 1);
         if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0)
             rc = mosquitto_loop_misc(mosq);
-        if (rc != MOSQ_ERR_SUCCESS) {
+        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq) < 0) {
             fprintf(stderr, "benchsub: connection lost: %s\n",
-                    rc == MOSQ_ERR_ERRNO ? strerror(errno)
-                                         : mosquitto_strerror(rc));
-            goto fail;
+                    rc == MOSQ_ERR_ERRNO     ? strerror(errno)
+                    : rc == MOSQ_ERR_SUCCESS ? "closed by the broker"
+                                             : mosquitto_strerror(rc));
+            if (!client_id)
+                goto fail;
+            /* Whatever we received so far is on disk before we wait. */
+            if (benchsub_flush(b) < 0 || benchsub_reconnect(mosq, b) < 0)
+                break;
+            fprintf(stderr, "benchsub: reconnected\n");
         }
         if (b->len > 0 &&
             time_mono_ns() - b->flushed_at >= BENCHSUB_FLUSH_MS * NS_PER_MS)
@@ -269,8 +306,8 @@ fail:
         close(b->fd);
     fprintf(stderr,
             "benchsub: %" PRIu64 " readings, %" PRIu64
-            " other messages received\n",
-            b->readings, b->others);
+            " other messages received, %" PRIu64 " reconnections\n",
+            b->readings, b->others, b->reconnects);
     if (mosq) {
         mosquitto_disconnect(mosq);
         mosquitto_destroy(mosq);
@@ -418,15 +455,75 @@ out:
     return status;
 }
 
+/*
+ * timing SIMLOG INTERVAL_MS FROM_US TO_US: the deviation of each request
+ * the simulator logged in the window ("<realtime ns> unit function address
+ * count" per line) from its ideal time. tbdaqd puts every request of an
+ * interval on one grid of whole multiples of the interval in UTC, so the
+ * ideal time is the grid point nearest the arrival, and the deviation is
+ * arrival minus that point: positive late, negative early. Prints the
+ * percentiles of |deviation| and the extremes of the signed one, in ns.
+ */
+static int benchsub_timing(const char *path, int64_t interval_ms,
+                           int64_t from_us, int64_t to_us)
+{
+    FILE *f = fopen(path, "r");
+    char line[BENCHSUB_INPUT_LINE];
+    int64_t *dev = NULL, iv = interval_ms * NS_PER_MS;
+    /* Microseconds as nanoseconds, clamped: the log's times are far from
+     * either end of int64_t. */
+    int64_t lim = INT64_MAX / 1000;
+    int64_t from_ns = (from_us < -lim  ? -lim
+                       : from_us > lim ? lim
+                                       : from_us) *
+                      1000;
+    int64_t to_ns = (to_us < -lim ? -lim : to_us > lim ? lim : to_us) * 1000;
+    int64_t early = 0, min = 0, max = 0;
+    size_t n = 0, cap = 0;
+
+    if (!f) {
+        fprintf(stderr, "benchsub: cannot read '%s': %s\n", path,
+                strerror(errno));
+        return 1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        int64_t ns, d;
+
+        if (sscanf(line, "%" SCNd64, &ns) != 1 || ns < from_ns || ns >= to_ns)
+            continue;
+        d = ns % iv;
+        if (d > iv / 2)
+            d -= iv;
+        if (d < 0)
+            early++;
+        min = n == 0 || d < min ? d : min;
+        max = n == 0 || d > max ? d : max;
+        xgrow(&dev, &cap, n + 1, sizeof(*dev));
+        dev[n++] = d < 0 ? -d : d;
+    }
+    fclose(f);
+    qsort(dev, n, sizeof(*dev), benchsub_cmp_i64);
+    printf("requests=%zu early=%" PRId64 " dev_p50_ns=%" PRId64
+           " dev_p99_ns=%" PRId64 " dev_max_ns=%" PRId64
+           " signed_min_ns=%" PRId64 " signed_max_ns=%" PRId64 "\n",
+           n, early, benchsub_quantile(dev, n, 0.50),
+           benchsub_quantile(dev, n, 0.99), benchsub_quantile(dev, n, 1.0), min,
+           max);
+    free(dev);
+    return 0;
+}
+
 static void benchsub_usage(void)
 {
-    fprintf(stderr, "usage: benchsub sub HOST PORT TOPIC FILE\n"
-                    "       benchsub stats DBFILE SUBFILE FROM_US TO_US\n");
+    fprintf(stderr,
+            "usage: benchsub sub HOST PORT TOPIC FILE [CLIENT_ID]\n"
+            "       benchsub stats DBFILE SUBFILE FROM_US TO_US\n"
+            "       benchsub timing SIMLOG INTERVAL_MS FROM_US TO_US\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && strcmp(argv[1], "sub") == 0) {
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "sub") == 0) {
         char *end;
         long port = strtol(argv[3], &end, 10);
 
@@ -434,11 +531,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "benchsub: bad port '%s'\n", argv[3]);
             return 2;
         }
-        return benchsub_sub(argv[2], (int)port, argv[4], argv[5]);
+        return benchsub_sub(argv[2], (int)port, argv[4], argv[5],
+                            argc == 7 ? argv[6] : NULL);
     }
     if (argc == 6 && strcmp(argv[1], "stats") == 0)
         return benchsub_stats(argv[2], argv[3], strtoll(argv[4], NULL, 10),
                               strtoll(argv[5], NULL, 10));
+    if (argc == 6 && strcmp(argv[1], "timing") == 0) {
+        int64_t iv = strtoll(argv[3], NULL, 10);
+
+        if (iv < 1) {
+            fprintf(stderr, "benchsub: bad interval '%s'\n", argv[3]);
+            return 2;
+        }
+        return benchsub_timing(argv[2], iv, strtoll(argv[4], NULL, 10),
+                               strtoll(argv[5], NULL, 10));
+    }
     benchsub_usage();
     return 2;
 }
