@@ -228,6 +228,7 @@ static const char *const sim_help[] = {
     "                   answers included, muted requests not):",
     "                   '<realtime ns> <unit> <function> <address> <count>'",
     "                   with the CLOCK_REALTIME time the request arrived",
+    "                   (over TCP, the kernel's receive timestamp)",
     "  --control PATH   read control commands from the FIFO PATH (created if",
     "                   absent, removed at exit if created)",
     "  --mute UNIT      start with UNIT muted (repeatable)",
@@ -649,15 +650,38 @@ static void sim_tcp_read(struct sim *s, struct sim_conn *c)
     size_t off = 0, used = 0;
     ssize_t n;
     int64_t rx_ns;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+    } control;
+    struct iovec iov = {c->in + c->in_len, SIM_IN_CAP - c->in_len};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
 
-    n = read(c->fd, c->in + c->in_len, SIM_IN_CAP - c->in_len);
+    n = recvmsg(c->fd, &msg, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
         c->dead = 1;
         return;
     }
+    /*
+     * The arrival time logged is the kernel's receive timestamp of the
+     * data, not when this loop got round to reading it: the simulator
+     * stands for many devices that would each answer at once, and serving
+     * them one after another must not show up as the client's lateness.
+     */
     rx_ns = sim_real_ns();
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm;
+         cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+
+            memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+            rx_ns = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+        }
     c->in_len += (size_t)n;
     for (;;) {
         enum frame_status st =
@@ -953,6 +977,8 @@ static void sim_accept(struct sim *s)
         }
         /* Replies are small and clients wait for them: no Nagle delay. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* The kernel stamps each request's arrival (see sim_tcp_read). */
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
         xgrow(&s->conn, &s->conn_cap, s->nconn + 1, sizeof(*s->conn));
         s->conn[s->nconn++] = sim_conn_new(fd);
     }
