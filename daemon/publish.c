@@ -451,6 +451,22 @@ static void publish_down(struct publisher *p, bool was_connected)
         p->backoff_ms = PUBLISH_BACKOFF_MAX_MS;
 }
 
+/* libmosquitto's own packet traces (MOSQ_LOG_DEBUG) name every PUBLISH and
+ * PUBACK: too many even for -v. Its other messages are debug for us; its
+ * errors (why a TLS handshake failed) go into the complaint. */
+static void publish_on_log(struct mosquitto *mosq, void *arg, int level,
+                           const char *str)
+{
+    struct publisher *p = arg;
+
+    (void)mosq;
+    if (level == MOSQ_LOG_DEBUG)
+        return;
+    log_debug("mqtt: %s", str);
+    if (level == MOSQ_LOG_ERR)
+        snprintf(p->lib_err, sizeof(p->lib_err), "%s", str);
+}
+
 /* Starts an attempt without waiting for it. A reconnect closes the
  * previous socket, if any, itself. */
 static void publish_attempt(struct publisher *p)
@@ -460,6 +476,8 @@ static void publish_attempt(struct publisher *p)
     p->why[0] = '\0';
     p->lib_err[0] = '\0';
     p->attempt_ns = time_mono_ns();
+    /* Until connected (see publish_on_connect). */
+    mosquitto_log_callback_set(p->mosq, publish_on_log);
     errno = 0;
     if (!p->started)
         rc = mosquitto_connect_async(p->mosq, p->host, p->port, p->keepalive_s);
@@ -490,11 +508,14 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
 {
     struct publisher *p = arg;
 
-    (void)mosq;
     if (rc != 0) {
         publish_note(p, mosquitto_connack_string(rc));
         return;
     }
+    /* Connected: libmosquitto's log is only wanted to explain failed
+     * attempts (TLS says why only there), and with a callback set it
+     * formats a debug line into a fresh allocation for every packet. */
+    mosquitto_log_callback_set(mosq, NULL);
     p->connected = true;
     p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
     if (p->streak_count > 0)
@@ -531,22 +552,6 @@ static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
     if (mid == p->offline_mid)
         p->offline_done = true;
     publish_ack(p, mid);
-}
-
-/* libmosquitto's own packet traces (MOSQ_LOG_DEBUG) name every PUBLISH and
- * PUBACK: too many even for -v. Its other messages are debug for us; its
- * errors (why a TLS handshake failed) go into the complaint. */
-static void publish_on_log(struct mosquitto *mosq, void *arg, int level,
-                           const char *str)
-{
-    struct publisher *p = arg;
-
-    (void)mosq;
-    if (level == MOSQ_LOG_DEBUG)
-        return;
-    log_debug("mqtt: %s", str);
-    if (level == MOSQ_LOG_ERR)
-        snprintf(p->lib_err, sizeof(p->lib_err), "%s", str);
 }
 
 /* The first line of path, without its line end, or NULL. */
@@ -597,7 +602,6 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
     mosquitto_connect_with_flags_callback_set(p->mosq, publish_on_connect);
     mosquitto_disconnect_callback_set(p->mosq, publish_on_disconnect);
     mosquitto_publish_callback_set(p->mosq, publish_on_publish);
-    mosquitto_log_callback_set(p->mosq, publish_on_log);
 
     if (m->username) {
         char *password = NULL;
