@@ -96,8 +96,10 @@ static int status_sensor(const struct store_sensor_status *st, void *arg)
     char ts[TIME_ISO_LEN];
 
     if (!st->has_reading) {
-        printf("%-16s %-10s %-10s %-14s %-12s no readings yet\n", st->tag,
-               st->kind, st->bus, "-", "-");
+        printf("%-16s %-10s %-10s %-14s %-12s %s\n", st->tag, st->kind, st->bus,
+               "-", "-",
+               st->pruned ? "newest reading pruned by retention"
+                          : "no readings yet");
         return 0;
     }
     time_format_iso(st->ts_us, ts);

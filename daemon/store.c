@@ -188,7 +188,7 @@ static const char *const store_sql[STMT_COUNT] = {
      * every commit (the main cost of a commit at high rates). */
     [STMT_STATUS_SENSORS] =
         "SELECT s.tag, s.kind, s.unit, s.bus, r.seq, r.ts_us, r.value,"
-        " r.quality, r.error FROM sensors AS s"
+        " r.quality, r.error, l.last_seq FROM sensors AS s"
         " LEFT JOIN sensor_last AS l ON l.sensor_id = s.id"
         " LEFT JOIN readings AS r ON r.seq = l.last_seq ORDER BY s.tag",
     /* The error counts walk only the comm_error rows (partial index); the
@@ -1156,6 +1156,8 @@ static int store_status_sensors(struct store *s,
             .has_reading = sqlite3_column_type(st, 4) != SQLITE_NULL,
         };
 
+        ss.pruned =
+            !ss.has_reading && sqlite3_column_type(st, 9) != SQLITE_NULL;
         if (ss.has_reading) {
             ss.seq = sqlite3_column_int64(st, 4);
             ss.ts_us = sqlite3_column_int64(st, 5);

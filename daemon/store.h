@@ -83,6 +83,7 @@ struct store_sensor_status {
     const char *unit;
     const char *bus;
     bool has_reading;
+    bool pruned; /* no reading kept: retention pruned the newest */
     int64_t seq;
     int64_t ts_us;
     bool has_value;

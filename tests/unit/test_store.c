@@ -790,6 +790,7 @@ static void test_status(void **state)
     assert_int_equal(seen->nsensors, 3);
     assert_string_equal(seen->text[0], "AT-301|ph|pH|rs485-1|NULL|NULL");
     assert_false(seen->sensors[0].has_reading);
+    assert_false(seen->sensors[0].pruned); /* never read, not pruned */
     assert_string_equal(seen->text[1],
                         "FT-101|flow|m3/h|plant-a|out_of_range|NULL");
     assert_true(seen->sensors[1].has_reading);
@@ -1968,7 +1969,9 @@ static void test_prune(void **state)
     assert_int_equal(seen->nsensors, NSENSORS);
     assert_int_equal(strncmp(seen->text[3], "XT-401|", 7), 0);
     assert_false(seen->sensors[3].has_reading);
+    assert_true(seen->sensors[3].pruned);
     assert_true(seen->sensors[0].has_reading);
+    assert_false(seen->sensors[0].pruned);
     assert_int_equal(seen->buses[1].readings_total,
                      raw_int(path, "SELECT count(*) FROM readings WHERE"
                                    " sensor_id IN (SELECT id FROM sensors"
