@@ -1113,6 +1113,22 @@ static struct store *open_ro(const char *path)
     return s;
 }
 
+/* Verifies the whole chain of path read-only and checks that it fails with
+ * what, naming batch and seq. */
+static void expect_verify_fails(const char *path, const char *name,
+                                const char *what, int64_t batch, int64_t seq)
+{
+    struct store *s = open_ro(path);
+    struct store_verify_result v;
+
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    if (v.ok || strcmp(v.what, what) != 0)
+        fail_msg("%s: got '%s'", name, v.what);
+    assert_int_equal(v.bad_batch, batch);
+    assert_int_equal(v.bad_seq, seq);
+    store_close(s);
+}
+
 static void test_verify_ok(void **state)
 {
     char path[TEST_PATH_MAX];
@@ -1199,18 +1215,11 @@ static void test_verify_tampered(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[TEST_PATH_MAX];
-        struct store_verify_result v;
-        struct store *s;
 
         make_chain_db(cases[i].name, path);
         raw_exec(path, cases[i].sql);
-        s = open_ro(path);
-        assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
-        if (v.ok || strcmp(v.what, cases[i].what) != 0)
-            fail_msg("%s: got '%s'", cases[i].name, v.what);
-        assert_int_equal(v.bad_batch, cases[i].bad_batch);
-        assert_int_equal(v.bad_seq, cases[i].bad_seq);
-        store_close(s);
+        expect_verify_fails(path, cases[i].name, cases[i].what,
+                            cases[i].bad_batch, cases[i].bad_seq);
     }
 }
 
@@ -2126,7 +2135,6 @@ static void test_prune_tampered(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[TEST_PATH_MAX];
-        struct store_verify_result v;
         struct store *s;
 
         make_prune_db(cases[i].name, path);
@@ -2134,13 +2142,8 @@ static void test_prune_tampered(void **state)
         prune_expect(s, PRUNE_CUT1, 1000, 3, 3 * PRUNE_BATCH, false);
         store_close(s);
         raw_exec(path, cases[i].sql);
-        s = open_ro(path);
-        assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
-        if (v.ok || strcmp(v.what, cases[i].what) != 0)
-            fail_msg("%s: got '%s'", cases[i].name, v.what);
-        assert_int_equal(v.bad_batch, cases[i].bad_batch);
-        assert_int_equal(v.bad_seq, cases[i].bad_seq);
-        store_close(s);
+        expect_verify_fails(path, cases[i].name, cases[i].what,
+                            cases[i].bad_batch, cases[i].bad_seq);
     }
 }
 
