@@ -164,7 +164,7 @@ static const struct key top_keys[TK_COUNT] = {
     [TK_COMMIT_INTERVAL_MS] = ROW_INT("commit_interval_ms", 10, 60000, 100, 0),
     /* 100 years: "keep forever" is 0, not a huge number. */
     [TK_RETENTION_DAYS] = ROW_INT("retention_days", 0, 36500, 0, 0),
-    /* About 70 MB at most; 8 minutes of 1,000 readings/s. */
+    /* 8 minutes of 1,000 readings/s, in 64-128 MiB. */
     [TK_BUFFER_READINGS] = ROW_INT("buffer_readings", 100, 100000000,
                                    CONFIG_DEFAULT_BUFFER_READINGS, 0),
     [TK_MQTT] = ROW("mqtt", KEY_GROUP, 0),

@@ -27,7 +27,7 @@
  * names. */
 #define CONFIG_NAME_MAX 64
 /* Readings held in memory while the database cannot be written (disk
- * full, I/O errors): about 140 bytes each. */
+ * full, I/O errors): 128 bytes each, twice that while the array grows. */
 #define CONFIG_DEFAULT_BUFFER_READINGS 500000
 
 struct calibration {

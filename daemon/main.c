@@ -46,11 +46,15 @@
 /* How often STATUS= is refreshed when nothing else wakes the loop. */
 #define DAEMON_STATUS_MS 2000
 /*
- * The shutdown budget, inside SPEC's 5 s: pollers finish the request in
- * progress (one still waiting on a slow device after this is left behind:
- * its reading is not taken yet, so nothing taken is lost), the last
- * commit, publishing the backlog, then the offline status.
+ * The shutdown budget, inside SPEC's 5 s (DAEMON_STOP_MS, with a margin
+ * for the exit): pollers finish the request in progress (one still waiting
+ * on a slow device after this is left behind: its reading is not taken
+ * yet, so nothing taken is lost); the last commits, which go on while they
+ * work until only the time to publish and to say offline is left, and
+ * give up after DAEMON_STOP_COMMIT_MS of failing; publishing the backlog;
+ * the offline status.
  */
+#define DAEMON_STOP_MS 4700
 #define DAEMON_STOP_POLLERS_MS 2000
 #define DAEMON_STOP_COMMIT_MS 1000
 #define DAEMON_STOP_PUBLISH_MS 700
@@ -257,7 +261,7 @@ static void batch_add(struct daemon *d, const struct queue_item *it,
               sizeof(*b->readings));
         b->readings[b->nreadings++] = *r;
     } else {
-        if (b->nevents >= DAEMON_EVENTS_MAX) {
+        if (d->db_down && b->nevents >= DAEMON_EVENTS_MAX) {
             d->db_lost_events++;
             return;
         }
@@ -353,6 +357,12 @@ static int batch_commit(struct daemon *d)
     b->head += n;
     if (b->head == b->nreadings) {
         b->head = b->nreadings = 0;
+        /* After a backlog, give its memory back. */
+        if (b->capreadings > 2 * DAEMON_BATCH_MAX) {
+            free(b->readings);
+            b->readings = NULL;
+            b->capreadings = 0;
+        }
     } else if (b->head >= b->nreadings - b->head) {
         /* Less waits than was committed: cheap to move to the front. */
         memmove(b->readings, b->readings + b->head,
@@ -928,16 +938,23 @@ static void daemon_watchdog(struct daemon *d, int64_t now)
 static void daemon_prune(struct daemon *d, int64_t now)
 {
     struct store_prune_result res;
-    int64_t before_us;
+    int64_t before_us, max_seq = INT64_MAX;
 
     if (d->config->retention_days <= 0 || d->db_down || now < d->prune_at)
         return;
     before_us =
         time_real_us() - (int64_t)d->config->retention_days * 86400 * 1000000;
-    /* Nothing the broker has not acknowledged yet is pruned. */
-    if (store_prune(d->store, before_us,
-                    d->pub ? publisher_acked(d->pub) : INT64_MAX,
-                    DAEMON_PRUNE_STEP, &res) < 0) {
+    /* Nothing the broker has not acknowledged yet is pruned; with MQTT
+     * configured but its publisher not running (a reload failed to start
+     * it), what was acknowledged when it last ran. */
+    if (d->config->mqtt.enabled) {
+        if (d->pub)
+            max_seq = publisher_acked(d->pub);
+        else if (store_get_state(d->store, STORE_STATE_MQTT_ACKED, &max_seq))
+            max_seq = 0; /* absent, or unreadable: prune nothing */
+    }
+    if (store_prune(d->store, before_us, max_seq, DAEMON_PRUNE_STEP, &res) <
+        0) {
         if (!d->prune_failing)
             log_err("retention: %s; tried again in %d s",
                     store_errmsg(d->store), DAEMON_PRUNE_IDLE_MS / 1000);
@@ -969,6 +986,7 @@ static void daemon_prune(struct daemon *d, int64_t now)
 
 static int daemon_run(struct daemon *d)
 {
+    int64_t stop_at;
     int rc = 0;
 
     while (!atomic_load(&want_stop)) {
@@ -1005,17 +1023,25 @@ static int daemon_run(struct daemon *d)
 
     log_info("stopping");
     notify_stopping();
-    daemon_stop_pollers(d, time_mono_ns() + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
+    stop_at = time_mono_ns();
+    daemon_stop_pollers(d, stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
     batch_add_item(
         d, queue_event("stop", "%llu readings recorded since start",
                        (unsigned long long)(d->committed + d->batch.nreadings -
                                             d->batch.head)));
     {
-        int64_t give_up = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
+        int64_t failing_until =
+            time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
+        int64_t working_until =
+            stop_at +
+            (DAEMON_STOP_MS - DAEMON_STOP_PUBLISH_MS - DAEMON_STOP_OFFLINE_MS) *
+                NS_PER_MS;
         struct timespec pause = {0, 50 * 1000 * 1000};
 
         while (batch_pending(&d->batch) > 0) {
-            if (time_mono_ns() >= give_up) {
+            int64_t now = time_mono_ns();
+
+            if (now >= working_until || (d->db_down && now >= failing_until)) {
                 log_err("%zu readings taken are lost: they could not be "
                         "committed in time (%s)",
                         d->batch.nreadings - d->batch.head,

@@ -825,15 +825,20 @@ int publisher_send_live(struct publisher *p, const struct pub_reading *r)
     char payload[PUBLISH_PAYLOAD_MAX];
     int len;
 
-    if (!p->connected)
+    /*
+     * Only while nothing tracked is in flight: a live message's mid comes
+     * from the same 16-bit counter, and once round the counter it could
+     * pass for a tracked reading's acknowledgement. And only while the
+     * socket takes what is sent: libmosquitto would queue QoS 0 messages
+     * it cannot write without bound.
+     */
+    if (!p->connected || p->n > 0 || mosquitto_want_write(p->mosq))
         return -1;
     len = payload_reading(payload, sizeof(payload), p->site, r);
     if (len < 0 || publish_topic(topic, sizeof(topic), p->prefix, p->site,
                                  r->kind, r->sensor) < 0)
         return -1;
-    /* QoS 0 and untracked: on_publish sees a mid that no flight holds and
-     * ignores it. (A flight would have to stay unacknowledged while 65,535
-     * other messages go out for its mid to come round again.) */
+    /* QoS 0 and untracked: on_publish sees a mid no flight holds. */
     return mosquitto_publish(p->mosq, NULL, topic, len, payload, 0,
                              p->retain) == MOSQ_ERR_SUCCESS
                ? 0

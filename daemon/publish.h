@@ -138,8 +138,9 @@ int publisher_send(struct publisher *p, const struct pub_reading *r);
  * Publishes one reading that the database could not take yet (seq 0), at
  * QoS 0 and outside the window: the live feed goes on while recording is
  * held up. The same reading is published again, with its seq, once it is
- * recorded. Returns 0, or -1 if not connected or not sent (it is dropped:
- * the live feed is best-effort, the recorded one is not).
+ * recorded. Returns 0, or -1 if not sent (it is dropped: the live feed is
+ * best-effort, the recorded one is not): not connected, readings handed to
+ * publisher_send() still in flight, or the socket not keeping up.
  */
 int publisher_send_live(struct publisher *p, const struct pub_reading *r);
 
