@@ -149,4 +149,53 @@ case_retention() {
     stop_daemon
 }
 
-EXTRA_CASES+=(retention)
+# Retention never deletes what the broker has not acknowledged: readings
+# recorded ten days ago while the broker was down stay, however old, until
+# the broker is back and has them; then they go.
+case_retention_waits_for_mqtt() {
+    local n_old cut
+    RETENTION_LIB=$(retention_lib) ||
+        fail "libfaketime is not installed (Debian: faketime)"
+    need_mqtt
+    start_sim --port 0 --units 1
+    start_broker
+    stop_broker
+    conf_tcp_bus plant
+    sim_sensor RF plant 1 holding flow 20 10
+    sim_sensor RP plant 1 input pressure 0 10
+    conf_write "$T/t.conf" "$(conf_mqtt)"
+
+    # Ten days ago, the broker down: nothing is acknowledged.
+    retention_past start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge 500 ]" 15 \
+        "no readings recorded in the past"
+    stop_daemon
+    DAEMON_STOPPED=
+    cut=$(($(now_us) - 86400 * 1000000))
+    n_old=$(sql "SELECT count(*) FROM readings WHERE ts_us < $cut;")
+    [ "$(sql "SELECT value FROM state WHERE key = 'mqtt_acked_seq';")" = 0 ] ||
+        fail "readings were acknowledged with the broker down"
+
+    # Now, keeping one day, the broker still down: the first pruning step
+    # runs at start and must leave every old reading.
+    conf_write "$T/t.conf" "$(conf_mqtt)" "retention_days = 1;"
+    SPAWN_APPEND=1 start_daemon
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings
+        WHERE ts_us >= $cut;\") -ge 100 ]" 10 "no new readings"
+    [ "$(sql "SELECT count(*) FROM readings WHERE ts_us < $cut;")" = "$n_old" ] ||
+        fail "readings the broker never acknowledged were pruned"
+    ! grep -q 'retention: pruned' "$T/daemon.err" ||
+        fail "the daemon pruned with the broker down: $(grep 'retention' "$T/daemon.err")"
+
+    # The broker back: the backlog is delivered, then pruned.
+    restart_broker
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings
+        WHERE ts_us < $cut;\") = 0 ]" 30 \
+        "old readings were not pruned once the broker had them"
+    grep -q 'retention: pruned' "$T/daemon.err" ||
+        fail "the pruning was not logged"
+    stop_daemon
+    [ "$(sql "SELECT min(seq) > 0 FROM readings;")" = 1 ] || fail "no readings left"
+}
+
+EXTRA_CASES+=(retention retention_waits_for_mqtt)
