@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -219,9 +218,7 @@ static void daemon_publish_live(struct daemon *d, const struct reading *r)
         .kind = kind_name(sc->kind),
         .unit = sc->unit,
         .ts_us = r->ts_us,
-        .has_value = (r->quality == QUALITY_GOOD ||
-                      r->quality == QUALITY_OUT_OF_RANGE) &&
-                     isfinite(r->value),
+        .has_value = reading_has_value(r),
         .value = r->value,
         .quality = quality_name(r->quality),
         .error = r->quality == QUALITY_COMM_ERROR ? r->error : NULL,
@@ -377,17 +374,23 @@ static int batch_commit(struct daemon *d)
     return 0;
 }
 
-/* Whether the batch is to be committed now: its interval is over or it is
+/* When the batch is to be committed (CLOCK_MONOTONIC; INT64_MAX if there
+ * is nothing to commit): when its interval is over, at once when it is
  * full; while commits fail, when the next attempt is due. */
-static bool batch_due(const struct daemon *d, int64_t now)
+static int64_t batch_due_at(const struct daemon *d)
 {
     const struct batch *b = &d->batch;
 
     if (batch_pending(b) == 0)
-        return false;
+        return INT64_MAX;
     if (d->db_down)
-        return now >= d->db_retry_at;
-    return now >= b->due || b->nreadings - b->head >= DAEMON_BATCH_MAX;
+        return d->db_retry_at;
+    return b->nreadings - b->head >= DAEMON_BATCH_MAX ? 0 : b->due;
+}
+
+static bool batch_due(const struct daemon *d, int64_t now)
+{
+    return now >= batch_due_at(d);
 }
 
 /*
@@ -990,20 +993,11 @@ static int daemon_run(struct daemon *d)
     int rc = 0;
 
     while (!atomic_load(&want_stop)) {
-        struct batch *b = &d->batch;
         int64_t now = time_mono_ns();
         int64_t deadline = now + DAEMON_STATUS_MS * NS_PER_MS;
 
-        if (batch_pending(b) > 0) {
-            /* While commits fail, the next attempt waits its turn; else a
-             * full batch goes at once. */
-            int64_t due = d->db_down ? d->db_retry_at
-                          : b->nreadings - b->head >= DAEMON_BATCH_MAX ? now
-                                                                       : b->due;
-
-            if (due < deadline)
-                deadline = due;
-        }
+        if (batch_due_at(d) < deadline)
+            deadline = batch_due_at(d);
         if (d->watchdog_ns && d->watchdog_at < deadline)
             deadline = d->watchdog_at;
         if (d->prune_more && !d->db_down)

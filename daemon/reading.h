@@ -6,6 +6,8 @@
 #ifndef TBDAQ_READING_H
 #define TBDAQ_READING_H
 
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/decode.h"
@@ -23,6 +25,15 @@ struct reading {
     uint16_t raw[REG_MAX_WORDS];
     char error[READING_ERROR_MAX]; /* "" unless comm_error */
 };
+
+/* Whether the reading has a value to store and publish: good or
+ * out_of_range, and finite. Otherwise its value is NULL (null in JSON),
+ * in the database, the chain's canonical form and every payload alike. */
+static inline bool reading_has_value(const struct reading *r)
+{
+    return (r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE) &&
+           isfinite(r->value);
+}
 
 /* Something that happened, for the events table (kind as in SPEC). */
 #define EVENT_KIND_MAX 16

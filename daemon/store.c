@@ -853,8 +853,6 @@ static int store_insert_reading(struct store *s, struct reading *r,
                                 char raw[5 * REG_MAX_WORDS])
 {
     sqlite3_stmt *st = s->stmt[STMT_INSERT_READING];
-    bool has_value =
-        r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE;
     int rc = 0;
 
     raw[0] = '\0';
@@ -866,8 +864,8 @@ static int store_insert_reading(struct store *s, struct reading *r,
                             REG_MAX_WORDS);
     rc |= sqlite3_bind_int64(st, 1, r->sensor_id);
     rc |= sqlite3_bind_int64(st, 2, r->ts_us);
-    if (has_value)
-        rc |= store_bind_finite(st, 3, r->value);
+    if (reading_has_value(r))
+        rc |= sqlite3_bind_double(st, 3, r->value);
     else
         rc |= sqlite3_bind_null(st, 3);
     rc |= store_bind_text(st, 4, quality_name(r->quality));
@@ -905,9 +903,7 @@ static int store_canon_reading(struct store *s, const struct reading *r,
                                const char *raw, size_t i)
 {
     char seq[24], ts[24], value[32];
-    bool has_value =
-        (r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE) &&
-        isfinite(r->value);
+    bool has_value = reading_has_value(r);
     const char *q = quality_name(r->quality), *tag;
     struct store_field f[CANON_FIELDS];
     size_t start;
