@@ -48,6 +48,7 @@ static const char *const decode_qualities[] = {
     [QUALITY_OUT_OF_RANGE] = "out_of_range",
     [QUALITY_INVALID] = "invalid",
     [QUALITY_COMM_ERROR] = "comm_error",
+    [QUALITY_MISSED] = "missed",
 };
 
 /* Returned for an enum value outside its range: a caller's bug, but text

@@ -76,6 +76,10 @@ enum quality {
     QUALITY_OUT_OF_RANGE,
     QUALITY_INVALID,
     QUALITY_COMM_ERROR,
+    /* The slot passed with no request (the bus was still busy, or the
+     * daemon could not keep up): no value, an error saying why, and the
+     * slot's time as the reading's time. */
+    QUALITY_MISSED,
 };
 
 const char *quality_name(enum quality q);

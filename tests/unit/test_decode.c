@@ -600,6 +600,7 @@ static void test_quality_names(void **state)
     assert_string_equal(quality_name(QUALITY_OUT_OF_RANGE), "out_of_range");
     assert_string_equal(quality_name(QUALITY_INVALID), "invalid");
     assert_string_equal(quality_name(QUALITY_COMM_ERROR), "comm_error");
+    assert_string_equal(quality_name(QUALITY_MISSED), "missed");
 }
 
 int main(void)
