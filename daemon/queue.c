@@ -111,6 +111,7 @@ size_t queue_push(struct queue *q, const struct queue_item *items, size_t n,
                   int64_t deadline_ns)
 {
     size_t done = 0;
+    int64_t now = time_mono_ns();
 
     pthread_mutex_lock(&q->lock);
     while (done < n && !q->closed) {
@@ -120,7 +121,11 @@ size_t queue_push(struct queue *q, const struct queue_item *items, size_t n,
             continue;
         }
         while (done < n && q->len < q->capacity) {
-            q->ring[(q->head + q->len) % q->capacity] = items[done++];
+            struct queue_item *it = &q->ring[(q->head + q->len) % q->capacity];
+
+            *it = items[done++];
+            if (it->taken_ns == 0)
+                it->taken_ns = now;
             q->len++;
         }
         pthread_cond_signal(&q->not_empty);

@@ -23,6 +23,11 @@ enum queue_item_type {
 
 struct queue_item {
     enum queue_item_type type;
+    /* When the item was taken (CLOCK_MONOTONIC ns): its commit is due
+     * commit_interval_ms later. queue_push() sets it to the moment of the
+     * push for an item that has none (0), which for a poller is right
+     * after the response, before any wait for room. */
+    int64_t taken_ns;
     union {
         struct reading reading;
         struct event event;
@@ -41,7 +46,8 @@ struct queue *queue_new(size_t capacity);
 void queue_free(struct queue *q);
 
 /*
- * Appends n items in order, waiting while the queue is full, until
+ * Appends n items in order (stamping taken_ns where it is 0 with the
+ * time of the call), waiting while the queue is full, until
  * deadline_ns (CLOCK_MONOTONIC; 0 waits as long as it takes) or
  * queue_close(). Returns how many were appended (< n on deadline or close).
  */
