@@ -29,6 +29,7 @@
 #include "daemon/poller.h"
 #include "daemon/publish.h"
 #include "daemon/queue.h"
+#include "daemon/retention.h"
 #include "daemon/store.h"
 
 /* The queue holds this many seconds of the plan's readings, within the
@@ -62,12 +63,6 @@
 /* Events held while the database cannot be written (readings: the config's
  * buffer_readings). */
 #define DAEMON_EVENTS_MAX 10000
-/* Readings deleted by one retention step: a transaction of a few ms. */
-#define DAEMON_PRUNE_STEP 2000
-/* How often retention looks for readings that have come of age once it
- * has caught up, and how often it reports what it deleted. */
-#define DAEMON_PRUNE_IDLE_MS 10000
-#define DAEMON_PRUNE_REPORT_MS 60000
 /* Readings read back from the database per query for publishing. */
 #define DAEMON_PUBLISH_PAGE 500
 /* How often the acknowledged seq is persisted (a restart republishes at
@@ -120,13 +115,7 @@ struct daemon {
     int64_t seal_after_us; /* ...a reading later than this is committed */
     int64_t last_ts_us;    /* of the newest committed reading */
 
-    /* Retention: the next step (CLOCK_MONOTONIC), whether the last one
-     * left work, and what was deleted since the last report. */
-    int64_t prune_at;
-    bool prune_more;
-    bool prune_failing;
-    int64_t prune_report_at;
-    int64_t pruned, pruned_batches;
+    struct retention retention;
 
     /* The first bus found stuck inside a request ("" if none is): while
      * one is, WATCHDOG=1 is withheld so that the manager restarts us. */
@@ -940,58 +929,25 @@ static void daemon_watchdog(struct daemon *d, int64_t now)
     d->watchdog_at = now + d->watchdog_ns;
 }
 
-/*
- * Retention: one short pruning step when one is due, so that polling and
- * commits go on between steps. Reports what was deleted on the first
- * step that deleted anything and then at most once a minute.
- */
+/* Retention: a pruning step when one is due (retention.c). Nothing the
+ * broker has not acknowledged yet is pruned; with MQTT configured but its
+ * publisher not running (a reload failed to start it), what was
+ * acknowledged when it last ran. */
 static void daemon_prune(struct daemon *d, int64_t now)
 {
-    struct store_prune_result res;
-    int64_t before_us, max_seq = INT64_MAX;
+    int64_t max_seq = INT64_MAX;
 
-    if (d->config->retention_days <= 0 || d->db_down || now < d->prune_at)
+    if (d->config->retention_days <= 0 || d->db_down ||
+        now < d->retention.at)
         return;
-    before_us =
-        time_real_us() - (int64_t)d->config->retention_days * 86400 * 1000000;
-    /* Nothing the broker has not acknowledged yet is pruned; with MQTT
-     * configured but its publisher not running (a reload failed to start
-     * it), what was acknowledged when it last ran. */
     if (d->config->mqtt.enabled) {
         if (d->pub)
             max_seq = publisher_acked(d->pub);
         else if (store_get_state(d->store, STORE_STATE_MQTT_ACKED, &max_seq))
             max_seq = 0; /* absent, or unreadable: prune nothing */
     }
-    if (store_prune(d->store, before_us, max_seq, DAEMON_PRUNE_STEP, &res) <
-        0) {
-        if (!d->prune_failing)
-            log_err("retention: %s; tried again in %d s",
-                    store_errmsg(d->store), DAEMON_PRUNE_IDLE_MS / 1000);
-        d->prune_failing = true;
-        d->prune_more = false;
-        d->prune_at = now + DAEMON_PRUNE_IDLE_MS * NS_PER_MS;
-        return;
-    }
-    d->prune_failing = false;
-    d->prune_more = res.more;
-    d->prune_at = res.more ? now : now + DAEMON_PRUNE_IDLE_MS * NS_PER_MS;
-    d->pruned += res.readings;
-    d->pruned_batches += res.batches;
-    if (res.damaged > 0)
-        log_warnx("retention: %lld batches do not verify and are kept; "
-                  "run 'tbdaq verify'",
-                  (long long)res.damaged);
-    if (d->pruned > 0 && (now >= d->prune_report_at || !res.more)) {
-        char horizon[TIME_ISO_LEN];
-
-        time_format_iso(before_us, horizon);
-        log_info("retention: pruned %lld readings in %lld batches older than "
-                 "%s (outside runs)",
-                 (long long)d->pruned, (long long)d->pruned_batches, horizon);
-        d->pruned = d->pruned_batches = 0;
-        d->prune_report_at = now + DAEMON_PRUNE_REPORT_MS * NS_PER_MS;
-    }
+    retention_step(&d->retention, d->store, d->config->retention_days,
+                   max_seq, now);
 }
 
 static int daemon_run(struct daemon *d)
@@ -1007,7 +963,7 @@ static int daemon_run(struct daemon *d)
             deadline = daemon_commit_due_at(d);
         if (d->watchdog_ns && d->watchdog_at < deadline)
             deadline = d->watchdog_at;
-        if (d->prune_more && !d->db_down)
+        if (retention_busy(&d->retention) && !d->db_down)
             deadline = now;
         daemon_drain(d, deadline);
         now = time_mono_ns();
