@@ -218,7 +218,7 @@ static void daemon_publish_live(struct daemon *d, const struct reading *r)
         .has_value = reading_has_value(r),
         .value = r->value,
         .quality = quality_name(r->quality),
-        .error = r->quality == QUALITY_COMM_ERROR ? r->error : NULL,
+        .error = reading_error(r),
         .run =
             d->run_name && r->ts_us >= d->run_started_us ? d->run_name : NULL,
     };

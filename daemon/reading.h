@@ -23,7 +23,7 @@ struct reading {
     enum quality quality;
     uint8_t nraw; /* register words in raw; 0 on comm_error */
     uint16_t raw[REG_MAX_WORDS];
-    char error[READING_ERROR_MAX]; /* "" unless comm_error */
+    char error[READING_ERROR_MAX]; /* "" unless comm_error or missed */
 };
 
 /* Whether the reading has a value to store and publish: good or
@@ -33,6 +33,15 @@ static inline bool reading_has_value(const struct reading *r)
 {
     return (r->quality == QUALITY_GOOD || r->quality == QUALITY_OUT_OF_RANGE) &&
            isfinite(r->value);
+}
+
+/* The reading's error text (why there is no value) for comm_error and
+ * missed, or NULL: stored, chained and published alike. */
+static inline const char *reading_error(const struct reading *r)
+{
+    return r->quality == QUALITY_COMM_ERROR || r->quality == QUALITY_MISSED
+               ? r->error
+               : NULL;
 }
 
 /* Something that happened, for the events table (kind as in SPEC). */
