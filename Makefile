@@ -23,7 +23,7 @@ DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
 	faketime
-PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto
+PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \

@@ -35,18 +35,50 @@
  *   disconnect and the caller rewinds.
  *
  * One more loss, in the broker: see PUBLISH_QOS2_INFLIGHT.
+ *
+ * libmosquitto resolves the broker's name with a blocking getaddrinfo()
+ * inside mosquitto_connect_async(), on the thread that calls it: ours, the
+ * one that commits readings. A resolver that does not answer held it for
+ * the resolver's whole timeout at every attempt (issue 10). So the name is
+ * resolved here, on a detached helper thread per attempt (one at a time),
+ * and libmosquitto is given a numeric address, which its getaddrinfo()
+ * parses without asking anyone. A helper stuck in a resolve is never
+ * waited for: the attempt times out like a silent broker, the next attempt
+ * waits for the same helper rather than start another, and at free the
+ * helper is left to finish (or to the process's end) holding the only
+ * reference to what it uses.
+ *
+ * TLS then cannot be left to libmosquitto: it checks the broker's
+ * certificate against the host string given to connect (and sends it as
+ * SNI), which is now an address. The publisher builds the TLS context
+ * itself (MOSQ_OPT_SSL_CTX, without libmosquitto's defaults): OpenSSL
+ * checks the certificate against the configured name or address
+ * (X509_VERIFY_PARAM_set1_host or _set1_ip_asc), and the configured name
+ * replaces the SNI libmosquitto set, at the start of each handshake.
  */
 #include "daemon/publish.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <mosquitto.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/jsonw.h"
 #include "common/log.h"
@@ -82,6 +114,13 @@
 #define PUBLISH_LIB_ERR_MAX 128
 /* CONNACK flags: the broker resumed a session it kept for this client. */
 #define PUBLISH_SESSION_PRESENT 0x01
+/* Addresses of the broker's name tried per attempt at most, and the
+ * longest numeric form of one (IPv6 with a scope). */
+#define PUBLISH_ADDRS_MAX 8
+#define PUBLISH_ADDR_LEN 64
+/* The password buffer's first size: a longer password makes getline()
+ * move it, leaving a copy behind in freed memory. */
+#define PUBLISH_PASSWORD_CAP 1024
 
 static const char publish_offline[] = "{\"state\":\"offline\"}";
 static const char publish_idle[] = "{\"state\":\"idle\"}";
@@ -93,10 +132,37 @@ struct flight {
     bool done;
 };
 
+/*
+ * One resolution of the broker's name, shared by the publisher and the
+ * helper thread doing it; the last of the two to let go frees it. The
+ * helper writes everything below `done`, then sets `done` and signals efd;
+ * the publisher reads them only once `done` is set.
+ */
+struct resolve {
+    atomic_int refs;
+    atomic_bool done;
+    int efd; /* eventfd: readable once done */
+    char *name;
+    int rc;     /* getaddrinfo()'s */
+    int errnum; /* errno, for EAI_SYSTEM */
+    size_t n;
+    char addrs[PUBLISH_ADDRS_MAX][PUBLISH_ADDR_LEN];
+};
+
 struct publisher {
     struct mosquitto *mosq;
-    char *host;
+    char *host; /* as configured: a name or a numeric address */
+    bool host_numeric;
     int port;
+    char *username;      /* or NULL */
+    char *password_file; /* or NULL; read at each attempt */
+    bool tls;
+    bool cleartext_warned;
+    /* The resolution the current attempt waits for (resolving), or one
+     * that outlived its attempt and that the next attempt waits for. */
+    struct resolve *job;
+    bool resolving;
+    size_t addr_next; /* the address to try first */
     int keepalive_s;
     int qos;
     bool retain;
@@ -111,7 +177,6 @@ struct publisher {
     char **sealed_topics, **sealed_payloads;
     size_t nsealed, cap_topics, cap_payloads;
 
-    bool started;       /* mosquitto_connect_async() was called once */
     bool connected;     /* CONNACK 0 and no disconnect since */
     bool socket_open;   /* an attempt or a connection holds a socket */
     int64_t attempt_ns; /* when the current attempt started */
@@ -389,6 +454,118 @@ static void publish_drop_window(struct publisher *p, const char *why)
     p->rewind = true;
 }
 
+/* --- addresses --------------------------------------------------------- */
+
+bool publish_is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) != 1)
+        return false;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+/* Resolves r->name (flags as getaddrinfo's) into r's numeric addresses,
+ * in getaddrinfo's order, without duplicates. */
+static void resolve_fill(struct resolve *r, int flags)
+{
+    struct addrinfo hints = {
+        .ai_flags = flags, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res, *ai;
+
+    r->n = 0;
+    errno = 0;
+    r->rc = getaddrinfo(r->name, NULL, &hints, &res);
+    r->errnum = errno;
+    if (r->rc != 0)
+        return;
+    for (ai = res; ai && r->n < PUBLISH_ADDRS_MAX; ai = ai->ai_next) {
+        char *a = r->addrs[r->n];
+        bool dup = false;
+
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, a, PUBLISH_ADDR_LEN, NULL,
+                        0, NI_NUMERICHOST) != 0)
+            continue;
+        for (size_t i = 0; i < r->n && !dup; i++)
+            dup = strcmp(r->addrs[i], a) == 0;
+        if (!dup)
+            r->n++;
+    }
+    freeaddrinfo(res);
+}
+
+static void resolve_release(struct resolve *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    if (r->efd >= 0)
+        close(r->efd);
+    free(r->name);
+    free(r);
+}
+
+/* The helper thread: as long as the resolver takes, then gone. */
+static void *resolve_main(void *arg)
+{
+    struct resolve *r = arg;
+    uint64_t one = 1;
+    ssize_t w;
+
+    resolve_fill(r, 0);
+    atomic_store(&r->done, true);
+    /* Only a full counter could refuse; `done` is what counts anyway. */
+    w = write(r->efd, &one, sizeof(one));
+    (void)w;
+    resolve_release(r);
+    return NULL;
+}
+
+/* Starts resolving name on a detached helper thread. Returns NULL after
+ * writing why into why. */
+static struct resolve *resolve_start(const char *name, char *why, size_t len)
+{
+    struct resolve *r = xcalloc(1, sizeof(*r));
+    pthread_attr_t attr;
+    sigset_t all, old;
+    pthread_t t;
+    int rc;
+
+    atomic_init(&r->refs, 2);
+    atomic_init(&r->done, false);
+    r->name = xstrdup(name);
+    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->efd < 0) {
+        snprintf(why, len, "cannot resolve '%s': eventfd: %s", name,
+                 strerror(errno));
+        goto fail;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Signals are the daemon's signal thread's, never the helper's. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&t, &attr, resolve_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        snprintf(why, len, "cannot resolve '%s': no thread: %s", name,
+                 strerror(rc));
+        goto fail;
+    }
+    return r;
+
+fail:
+    atomic_store(&r->refs, 1);
+    resolve_release(r);
+    return NULL;
+}
+
 /* --- connection -------------------------------------------------------- */
 
 /* Notes why the connection failed; the first note since the last attempt
@@ -399,25 +576,37 @@ static void publish_note(struct publisher *p, const char *why)
         snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
+static void publish_notef(struct publisher *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void publish_notef(struct publisher *p, const char *fmt, ...)
+{
+    char why[PUBLISH_WHY_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    publish_note(p, why);
+}
+
 /* Notes a libmosquitto error: MOSQ_ERR_ERRNO means errno says, and for
  * TLS its log callback said what went wrong just before. */
 static void publish_note_rc(struct publisher *p, int rc, int errnum)
 {
-    char why[PUBLISH_WHY_MAX];
-
     if (rc == MOSQ_ERR_ERRNO)
-        snprintf(why, sizeof(why), "%s", strerror(errnum));
+        publish_note(p, strerror(errnum));
     else if (rc == MOSQ_ERR_TLS && p->lib_err[0] != '\0')
-        snprintf(why, sizeof(why), "TLS: %s", p->lib_err);
+        publish_notef(p, "TLS: %s", p->lib_err);
     else
-        snprintf(why, sizeof(why), "%s", mosquitto_strerror(rc));
-    publish_note(p, why);
+        publish_note(p, mosquitto_strerror(rc));
 }
 
 /*
  * The attempt or connection is over: complain once per streak of the same
  * failure (counting the rest), and wait before the next attempt, twice as
- * long as the last time.
+ * long as the last time. A failed attempt starts the next one at the next
+ * address of the broker's name.
  */
 static void publish_down(struct publisher *p, bool was_connected)
 {
@@ -439,10 +628,13 @@ static void publish_down(struct publisher *p, bool was_connected)
         log_debug("mqtt: broker '%s:%d': %s (%u times)", p->host, p->port,
                   p->why, p->streak_count);
     }
+    if (!was_connected)
+        p->addr_next++;
     p->why[0] = '\0';
     p->lib_err[0] = '\0';
     p->connected = false;
     p->socket_open = false;
+    p->resolving = false;
     if (p->qos == 0)
         publish_drop_window(p, "QoS 0 messages not written are lost");
     p->next_ns = time_mono_ns() + p->backoff_ms * NS_PER_MS;
@@ -467,29 +659,182 @@ static void publish_on_log(struct mosquitto *mosq, void *arg, int level,
         snprintf(p->lib_err, sizeof(p->lib_err), "%s", str);
 }
 
-/* Starts an attempt without waiting for it. A reconnect closes the
- * previous socket, if any, itself. */
+/*
+ * The first line of password_file, without its line end, or NULL after
+ * noting why. The stream is unbuffered so that stdio keeps no copy; the
+ * caller wipes and frees the result.
+ */
+static char *publish_read_password(struct publisher *p)
+{
+    FILE *f = fopen(p->password_file, "re");
+    size_t cap = PUBLISH_PASSWORD_CAP;
+    char *line;
+    ssize_t n;
+
+    if (!f) {
+        publish_notef(p, "cannot read password_file '%s': %s", p->password_file,
+                      strerror(errno));
+        return NULL;
+    }
+    setvbuf(f, NULL, _IONBF, 0);
+    line = xmalloc(cap);
+    errno = 0;
+    n = getline(&line, &cap, f);
+    if (n < 0) {
+        if (ferror(f))
+            publish_notef(p, "cannot read password_file '%s': %s",
+                          p->password_file, strerror(errno));
+        else
+            publish_notef(p, "password_file '%s' is empty", p->password_file);
+        explicit_bzero(line, cap);
+        free(line);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* Hands libmosquitto the username and the password read now. Returns 0,
+ * or -1 after noting why (the attempt is not made). */
+static int publish_credentials(struct publisher *p)
+{
+    char *password = NULL;
+    int rc;
+
+    if (!p->username)
+        return 0;
+    if (p->password_file && !(password = publish_read_password(p)))
+        return -1;
+    rc = mosquitto_username_pw_set(p->mosq, p->username, password);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        publish_notef(p, "cannot use username '%s': %s", p->username,
+                      mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Once per publisher: a password is about to leave this host unencrypted. */
+static void publish_check_cleartext(struct publisher *p, const char *addr)
+{
+    if (p->cleartext_warned || !p->password_file || p->tls ||
+        publish_is_loopback(addr))
+        return;
+    p->cleartext_warned = true;
+    log_warnx("mqtt: the password of '%s' goes to broker '%s:%d' (%s) in "
+              "clear text: configure mqtt.tls",
+              p->username, p->host, p->port, addr);
+}
+
+/*
+ * Connects to the first address of r that takes a socket, starting at
+ * addr_next, as libmosquitto would have done with the name (a refused
+ * connection on loopback is known at once). The password is read now and
+ * dropped from libmosquitto as soon as its CONNECT packet holds it.
+ */
+static void publish_connect(struct publisher *p, const struct resolve *r)
+{
+    if (r->rc != 0) {
+        publish_notef(p, "cannot resolve '%s': %s", p->host,
+                      r->rc == EAI_SYSTEM ? strerror(r->errnum)
+                                          : gai_strerror(r->rc));
+        publish_down(p, false);
+        return;
+    }
+    if (r->n == 0) {
+        publish_notef(p, "'%s' has no IPv4 or IPv6 address", p->host);
+        publish_down(p, false);
+        return;
+    }
+    if (publish_credentials(p) < 0) {
+        publish_down(p, false);
+        return;
+    }
+    /* Until connected (see publish_on_connect). */
+    mosquitto_log_callback_set(p->mosq, publish_on_log);
+    for (size_t i = 0; i < r->n && !p->socket_open; i++) {
+        size_t k = (p->addr_next + i) % r->n;
+        int rc;
+
+        errno = 0;
+        rc = mosquitto_connect_async(p->mosq, r->addrs[k], p->port,
+                                     p->keepalive_s);
+        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0) {
+            p->socket_open = true;
+            p->addr_next = k;
+            if (strcmp(r->addrs[k], p->host) != 0)
+                log_debug("mqtt: connecting to '%s' at %s", p->host,
+                          r->addrs[k]);
+            publish_check_cleartext(p, r->addrs[k]);
+        } else {
+            publish_note_rc(p, rc, errno);
+        }
+    }
+    if (p->username)
+        mosquitto_username_pw_set(p->mosq, p->username, NULL);
+    if (!p->socket_open)
+        publish_down(p, false);
+}
+
+/*
+ * Starts an attempt without waiting for it: a numeric host connects now; a
+ * name is resolved on a helper thread first (publish_resolved()), unless a
+ * helper from an earlier attempt is still at it: then this attempt waits
+ * for that one. A connect closes the previous socket, if any, itself.
+ */
 static void publish_attempt(struct publisher *p)
 {
-    int rc;
+    char why[PUBLISH_WHY_MAX];
 
     p->why[0] = '\0';
     p->lib_err[0] = '\0';
     p->attempt_ns = time_mono_ns();
-    /* Until connected (see publish_on_connect). */
-    mosquitto_log_callback_set(p->mosq, publish_on_log);
-    errno = 0;
-    if (!p->started)
-        rc = mosquitto_connect_async(p->mosq, p->host, p->port, p->keepalive_s);
-    else
-        rc = mosquitto_reconnect_async(p->mosq);
-    p->started = true;
-    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0) {
-        p->socket_open = true;
+    if (p->job && atomic_load(&p->job->done)) {
+        /* Answered after its attempt gave up: resolve again, fresh. */
+        resolve_release(p->job);
+        p->job = NULL;
+    }
+    if (!p->job && p->host_numeric) {
+        struct resolve r = {.name = p->host};
+
+        resolve_fill(&r, AI_NUMERICHOST);
+        publish_connect(p, &r);
         return;
     }
-    publish_note_rc(p, rc, errno);
-    publish_down(p, false);
+    if (!p->job && !(p->job = resolve_start(p->host, why, sizeof(why)))) {
+        publish_note(p, why);
+        publish_down(p, false);
+        return;
+    }
+    p->resolving = true;
+}
+
+/* The attempt waits for the name: connect once it is resolved; give up
+ * after as long as a CONNACK may take (the helper goes on). */
+static void publish_resolved(struct publisher *p)
+{
+    struct resolve *r = p->job;
+
+    if (atomic_load(&r->done)) {
+        p->job = NULL;
+        p->resolving = false;
+        publish_connect(p, r);
+        resolve_release(r);
+        return;
+    }
+    if (time_mono_ns() - p->attempt_ns >=
+        PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS) {
+        publish_notef(p, "no answer from the resolver for '%s' within %d s",
+                      p->host, PUBLISH_CONNECT_TIMEOUT_MS / 1000);
+        publish_down(p, false);
+    }
 }
 
 static void publish_retained(struct publisher *p, const char *topic,
@@ -502,7 +847,6 @@ static void publish_retained(struct publisher *p, const char *topic,
         log_warnx("mqtt: cannot publish '%s': %s", topic,
                   mosquitto_strerror(rc));
 }
-
 static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
                                int flags)
 {
@@ -554,34 +898,140 @@ static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
     publish_ack(p, mid);
 }
 
-/* The first line of path, without its line end, or NULL. */
-static char *publish_read_password(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+/* --- TLS --------------------------------------------------------------- */
 
-    if (!f) {
-        log_err("cannot read password_file '%s': %s", path, strerror(errno));
-        return NULL;
+/* The SSL_CTX ex_data slot holding the publisher, for the callbacks. */
+static int publish_tls_slot = -1;
+
+static struct publisher *publish_tls_owner(const SSL *ssl)
+{
+    return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), publish_tls_slot);
+}
+
+/* OpenSSL's oldest queued error as text, and the queue emptied. */
+static const char *publish_tls_error(void)
+{
+    static char buf[PUBLISH_LIB_ERR_MAX];
+    unsigned long e = ERR_get_error();
+
+    if (e == 0)
+        snprintf(buf, sizeof(buf), "unknown error");
+    else
+        ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    return buf;
+}
+
+/* Says why the broker's certificate was refused (libmosquitto only says
+ * "certificate verify failed"). */
+static int publish_tls_verify(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl =
+        X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct publisher *p = ssl ? publish_tls_owner(ssl) : NULL;
+
+    if (!ok && p)
+        publish_notef(
+            p, "TLS: broker certificate refused: %s",
+            X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+    return ok;
+}
+
+/* At the start of each handshake, before the ClientHello is written: the
+ * configured name as SNI, in place of the address libmosquitto set. */
+static void publish_tls_info(const SSL *ssl, int where, int ret)
+{
+    struct publisher *p;
+
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_START))
+        return;
+    p = publish_tls_owner(ssl);
+    /* OpenSSL hands the callback a const SSL it owns and may change. */
+    if (p && !p->host_numeric)
+        SSL_set_tlsext_host_name((SSL *)ssl, p->host);
+}
+
+/*
+ * The TLS context, made here rather than by libmosquitto (see the top of
+ * the file): at least TLS 1.2, the CA file or else the system's CAs, the
+ * client certificate and key, and the broker's certificate checked for
+ * the configured host. Files are read now: returns -1 after logging why
+ * if one cannot be used.
+ */
+static int publish_tls_setup(struct publisher *p, const struct mqtt_conf *m)
+{
+    char ip[PUBLISH_ADDR_LEN];
+    const char *what = NULL, *file = NULL;
+    X509_VERIFY_PARAM *vp;
+    SSL_CTX *ctx;
+    int rc;
+
+    if (publish_tls_slot < 0)
+        publish_tls_slot = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || publish_tls_slot < 0) {
+        log_err("mqtt.tls: cannot make a TLS context: %s", publish_tls_error());
+        SSL_CTX_free(ctx);
+        return -1;
     }
-    errno = 0;
-    n = getline(&line, &cap, f);
-    if (n < 0) {
-        if (ferror(f))
-            log_err("cannot read password_file '%s': %s", path,
-                    strerror(errno));
-        else
-            log_err("password_file '%s' is empty", path);
-        free(line);
-        fclose(f);
-        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (m->ca_file ? SSL_CTX_load_verify_locations(ctx, m->ca_file, NULL) != 1
+                   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        what = "ca_file";
+        file = m->ca_file ? m->ca_file : "(the system's)";
+        goto fail;
     }
-    fclose(f);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
+    if (m->cert_file &&
+        SSL_CTX_use_certificate_chain_file(ctx, m->cert_file) != 1) {
+        what = "cert_file";
+        file = m->cert_file;
+        goto fail;
+    }
+    if (m->key_file &&
+        (SSL_CTX_use_PrivateKey_file(ctx, m->key_file, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1)) {
+        what = "key_file";
+        file = m->key_file;
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, publish_tls_verify);
+    vp = SSL_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (p->host_numeric) {
+        /* An address's scope (fe80::1%eth0) is not in certificates. */
+        snprintf(ip, sizeof(ip), "%s", p->host);
+        ip[strcspn(ip, "%")] = '\0';
+        rc = X509_VERIFY_PARAM_set1_ip_asc(vp, ip);
+    } else {
+        rc = X509_VERIFY_PARAM_set1_host(vp, p->host, 0);
+    }
+    if (rc != 1) {
+        log_err("mqtt.tls: cannot check certificates for host '%s': %s",
+                p->host, publish_tls_error());
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    SSL_CTX_set_ex_data(ctx, publish_tls_slot, p);
+    SSL_CTX_set_info_callback(ctx, publish_tls_info);
+    mosquitto_int_option(p->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+    rc = mosquitto_void_option(p->mosq, MOSQ_OPT_SSL_CTX, ctx);
+    /* libmosquitto holds a reference of its own until destroyed. */
+    SSL_CTX_free(ctx);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt.tls: libmosquitto refuses the TLS context: %s",
+                mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+
+fail:
+    log_err("mqtt.tls: cannot use %s '%s': %s", what, file,
+            publish_tls_error());
+    SSL_CTX_free(ctx);
+    return -1;
 }
 
 static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
@@ -603,40 +1053,15 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
     mosquitto_disconnect_callback_set(p->mosq, publish_on_disconnect);
     mosquitto_publish_callback_set(p->mosq, publish_on_publish);
 
-    if (m->username) {
-        char *password = NULL;
-
-        if (m->password_file) {
-            password = publish_read_password(m->password_file);
-            if (!password)
-                return -1;
-        }
-        rc = mosquitto_username_pw_set(p->mosq, m->username, password);
-        if (password) {
-            explicit_bzero(password, strlen(password));
-            free(password);
-        }
-        if (rc != MOSQ_ERR_SUCCESS) {
-            log_err("mqtt: cannot use username '%s': %s", m->username,
-                    mosquitto_strerror(rc));
-            return -1;
-        }
+    /* The password is read at each attempt; the username is checked now. */
+    if (m->username && (rc = mosquitto_username_pw_set(
+                            p->mosq, m->username, NULL)) != MOSQ_ERR_SUCCESS) {
+        log_err("mqtt: cannot use username '%s': %s", m->username,
+                mosquitto_strerror(rc));
+        return -1;
     }
-
-    if (m->ca_file || m->cert_file) {
-        /* Without a CA file, the system's CAs judge the broker. */
-        if (!m->ca_file)
-            mosquitto_int_option(p->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
-        rc = mosquitto_tls_set(p->mosq, m->ca_file, NULL, m->cert_file,
-                               m->key_file, NULL);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            log_err("mqtt.tls: cannot use %s '%s': %s",
-                    m->ca_file ? "ca_file" : "cert_file",
-                    m->ca_file ? m->ca_file : m->cert_file,
-                    mosquitto_strerror(rc));
-            return -1;
-        }
-    }
+    if (p->tls && publish_tls_setup(p, m) < 0)
+        return -1;
 
     rc = mosquitto_will_set(p->mosq, p->status_topic,
                             (int)strlen(publish_offline), publish_offline,
@@ -654,6 +1079,7 @@ struct publisher *publisher_new(const struct config *c, const char *version,
 {
     const struct mqtt_conf *m = &c->mqtt;
     struct publisher *p = xcalloc(1, sizeof(*p));
+    struct resolve numeric = {.name = m->host};
     char since[TIME_ISO_LEN];
     struct out o;
 
@@ -661,6 +1087,13 @@ struct publisher *publisher_new(const struct config *c, const char *version,
         mosquitto_lib_init();
     p->host = xstrdup(m->host);
     p->port = m->port;
+    resolve_fill(&numeric, AI_NUMERICHOST);
+    p->host_numeric = numeric.rc == 0;
+    if (m->username)
+        p->username = xstrdup(m->username);
+    if (m->password_file)
+        p->password_file = xstrdup(m->password_file);
+    p->tls = m->ca_file || m->cert_file;
     p->keepalive_s = m->keepalive_s;
     p->qos = m->qos;
     p->retain = m->retain;
@@ -705,7 +1138,9 @@ fail:
 
 int publisher_fd(const struct publisher *p)
 {
-    return p->socket_open ? mosquitto_socket(p->mosq) : -1;
+    if (p->socket_open)
+        return mosquitto_socket(p->mosq);
+    return p->resolving ? p->job->efd : -1;
 }
 
 bool publisher_wants_write(const struct publisher *p)
@@ -726,6 +1161,9 @@ int publisher_timeout_ms(const struct publisher *p)
 {
     int ms;
 
+    if (p->resolving)
+        return publish_ms_until(p->attempt_ns +
+                                PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS);
     if (!p->socket_open)
         return publish_ms_until(p->next_ns);
     ms = PUBLISH_TICK_MS;
@@ -743,6 +1181,10 @@ void publisher_service(struct publisher *p, bool readable, bool writable)
     bool was_connected = p->connected;
     int rc = MOSQ_ERR_SUCCESS;
 
+    if (p->resolving) {
+        publish_resolved(p);
+        return;
+    }
     if (!p->socket_open) {
         if (time_mono_ns() >= p->next_ns)
             publish_attempt(p);
@@ -935,9 +1377,15 @@ void publisher_free(struct publisher *p, int timeout_ms)
         }
         mosquitto_destroy(p->mosq);
     }
+    /* A helper still resolving is not waited for: it frees what it
+     * shares with us when it is done, or the process ends first. */
+    if (p->job)
+        resolve_release(p->job);
     if (--publish_lib_users == 0)
         mosquitto_lib_cleanup();
     free(p->host);
+    free(p->username);
+    free(p->password_file);
     free(p->prefix);
     free(p->site);
     free(p->status_topic);

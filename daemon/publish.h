@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * MQTT publishing, the only user of libmosquitto. The publisher runs in the
- * main thread, driven by the main loop's poll(2): it never blocks and never
- * starts a thread. It knows nothing of the database; the main loop feeds it
+ * main thread, driven by the main loop's poll(2): it never blocks, not even
+ * on the broker's name: that is resolved on a detached helper thread per
+ * connection attempt (at most one running per publisher), which nothing
+ * ever waits for. It knows nothing of the database; the main loop feeds it
  * readings that are already committed, in seq order, as long as
  * publisher_room() allows, and persists publisher_acked().
  *
@@ -46,7 +48,7 @@ struct pub_reading {
     bool has_value; /* false: "value":null */
     double value;
     const char *quality;
-    const char *error; /* NULL unless comm_error */
+    const char *error; /* why there is no value: comm_error, missed */
     const char *run;   /* NULL unless a run is open */
 };
 
@@ -54,6 +56,8 @@ struct pub_reading {
  * Writes SPEC's reading payload for site into buf (NUL-terminated):
  * {"seq":..,"site":..,"sensor":..,"kind":..,"ts":"<ISO 8601 UTC µs>",
  *  "ts_us":..,"value":..,"unit":..,"quality":..[,"error":..][,"run":..]}
+ * "error" is written whenever r->error is not NULL (comm_error and missed
+ * readings have one).
  * A reading without a seq (not recorded yet) has "seq":null and ends with
  * ,"recorded":false.
  * Numbers round-trip the double exactly (%.17g, shortest form preferred);
@@ -90,13 +94,32 @@ int topic_reading(char *buf, size_t len, const struct config *c,
 struct publisher;
 
 /*
+ * True if addr, a numeric IPv4 or IPv6 address, is on loopback
+ * (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104); false for anything else,
+ * names included.
+ */
+bool publish_is_loopback(const char *addr);
+
+/*
  * Creates the client for c->mqtt (which must be enabled): client id,
- * persistent session, keepalive, username and password (read from
- * password_file now), TLS, and the will (retained {"state":"offline"} on
- * <prefix>/<site>/status). Starts connecting without blocking. version and
- * started_us go into the online status. Returns NULL after logging why if
- * the settings cannot work at all (e.g. password_file unreadable); broker
- * trouble is never a reason: it is logged and retried with backoff.
+ * persistent session, keepalive, username, TLS (its files are read now),
+ * and the will (retained {"state":"offline"} on <prefix>/<site>/status).
+ * Starts connecting without blocking. version and started_us go into the
+ * online status. Returns NULL after logging why if the settings cannot work
+ * at all (e.g. a TLS file that cannot be used); broker trouble is never a
+ * reason: it is logged once per streak and retried with backoff.
+ *
+ * At each connection attempt the host is resolved again (off this thread)
+ * and password_file is read again: a changed password is used from the
+ * next reconnection on. An attempt whose password_file cannot be read is
+ * not made (it counts as a failed attempt, with the reason). The password
+ * is wiped from memory once libmosquitto's CONNECT packet holds it. With
+ * a password, no TLS and a broker address off loopback, a warning is
+ * logged once.
+ *
+ * With TLS the broker's certificate must be valid for the configured host
+ * (its name, or the address if that is what is configured), whichever
+ * address it was reached at; the name is also sent as SNI.
  */
 struct publisher *publisher_new(const struct config *c, const char *version,
                                 int64_t started_us);
@@ -104,11 +127,14 @@ struct publisher *publisher_new(const struct config *c, const char *version,
 /*
  * Publishes the retained offline status, waits at most timeout_ms for it
  * (and for messages in flight) to be acknowledged, disconnects and frees.
+ * Only a connected publisher waits; a name still being resolved is left
+ * to its helper thread, not waited for.
  */
 void publisher_free(struct publisher *p, int timeout_ms);
 
-/* The socket to poll, or -1 while there is none; and whether to poll for
- * POLLOUT too. */
+/* The descriptor to poll for POLLIN: the broker's socket, or while the
+ * broker's name is being resolved, one that becomes readable when it is;
+ * -1 while there is neither. And whether to poll for POLLOUT too. */
 int publisher_fd(const struct publisher *p);
 bool publisher_wants_write(const struct publisher *p);
 

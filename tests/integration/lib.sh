@@ -744,7 +744,7 @@ expected_payloads() {
         printf('.%06dZ', r.ts_us % 1000000) || '\",\"ts_us\":' || r.ts_us ||
         ',\"value\":' || CASE WHEN r.value IS NULL THEN 'null' ELSE '@' END ||
         ',\"unit\":\"' || s.unit || '\",\"quality\":\"' || r.quality || '\"' ||
-        CASE WHEN r.quality = 'comm_error' THEN ',\"error\":\"' ||
+        CASE WHEN r.quality IN ('comm_error', 'missed') THEN ',\"error\":\"' ||
             replace(replace(ifnull(r.error, ''), '\\', '\\\\'), '\"', '\\\"') ||
             '\"' ELSE '' END || '}',
         ifnull(printf('%!.17g', r.value), 'null')
@@ -755,7 +755,7 @@ expected_payloads() {
 # received must be its database row: topic <prefix>/<site>/<kind>/<tag>,
 # not retained, payload equal to expected_payloads' string, the value a
 # JSON number equal to the stored double (or null exactly when the
-# database has NULL, which must be for invalid and comm_error only). With
+# database has NULL, which must be for invalid, comm_error and missed only). With
 # TOKENS_FILE ("TAG VALUE_TEXT" lines), TAG's value must be written as
 # exactly VALUE_TEXT. Prints a summary (readings per quality and kind), or
 # the first problems; returns 1 on any.
@@ -789,11 +789,11 @@ check_payloads() {
             q = jstr(want[seq], "quality")
             if (topic != pre kind "/" tag) bad("reading " seq " on topic " topic ", want " pre kind "/" tag)
             if (v == "null") {
-                if (q != "invalid" && q != "comm_error") bad("reading " seq ": null value with quality " q)
+                if (q != "invalid" && q != "comm_error" && q != "missed") bad("reading " seq ": null value with quality " q)
             } else {
                 if (v !~ /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) bad("reading " seq ": value " v " is not a JSON number")
                 else if (v + 0 != val[seq] + 0) bad("reading " seq ": value " v ", the database has " val[seq])
-                if (q == "invalid" || q == "comm_error") bad("reading " seq ": value " v " with quality " q)
+                if (q == "invalid" || q == "comm_error" || q == "missed") bad("reading " seq ": value " v " with quality " q)
                 if ((tag in tok) && v != tok[tag]) bad("reading " seq " of " tag ": value written " v ", want " tok[tag])
             }
             nq[q]++; nk[kind]++

@@ -131,6 +131,13 @@ static const struct payload_case payload_cases[] = {
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"m3/h\","
      "\"quality\":\"comm_error\",\"error\":\"Illegal data address\"}"},
+    {"missed (SPEC revision 2) says why, as comm_error does",
+     {12, "FT-101", "flow", "m3/h", 1795568523456789, false, 0, "missed",
+      "bus busy", NULL},
+     "{\"seq\":12,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
+     "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
+     "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"m3/h\","
+     "\"quality\":\"missed\",\"error\":\"bus busy\"}"},
     {"not finite is null",
      {10, "X-1", "generic", "u", 1795568523456789, true, INFINITY, "invalid",
       NULL, NULL},
@@ -280,10 +287,47 @@ static void test_payload_too_small(void **state)
     assert_int_equal(payload_reading(buf, 0, SITE, &pc->r), -1);
 }
 
+/* --- addresses --------------------------------------------------------- */
+
+static const struct {
+    const char *addr;
+    bool loopback;
+} loopback_cases[] = {
+    {"127.0.0.1", true},
+    {"127.255.255.254", true},
+    {"127.1.2.3", true},
+    {"::1", true},
+    {"::ffff:127.0.0.1", true},
+    {"128.0.0.1", false},
+    {"126.255.255.255", false},
+    {"10.0.0.1", false},
+    {"0.0.0.0", false},
+    {"::", false},
+    {"::2", false},
+    {"fe80::1", false},
+    {"::ffff:10.0.0.1", false},
+    {"localhost", false}, /* a name: decided by its address, not here */
+    {"127.0.0.1.example", false},
+    {"", false},
+};
+
+static void test_loopback(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(loopback_cases) / sizeof(loopback_cases[0]);
+         i++) {
+        if (publish_is_loopback(loopback_cases[i].addr) !=
+            loopback_cases[i].loopback)
+            fail_msg("'%s': want %s", loopback_cases[i].addr,
+                     loopback_cases[i].loopback ? "loopback" : "not loopback");
+    }
+}
+
 /* --- config ------------------------------------------------------------ */
 
 static char conf_site[] = SITE;
 static char conf_host[] = "127.0.0.1";
+static char conf_localhost[] = "localhost";
 static char conf_prefix[] = PREFIX;
 static char conf_user[] = "tbdaq";
 static char conf_client[64];
@@ -388,7 +432,8 @@ struct broker {
     int port;
     bool persistence;
     bool auth;
-    bool tls; /* certificates made by make_certs() */
+    bool tls;         /* certificates made by make_certs() */
+    const char *cert; /* the server certificate's name: "server" if NULL */
     char conf[TEST_PATH_MAX];
 };
 
@@ -415,9 +460,9 @@ static void broker_start(struct broker *b)
         fprintf(f, "allow_anonymous true\n");
     if (b->tls)
         fprintf(f,
-                "cafile %s/ca.crt\ncertfile %s/server.crt\n"
+                "cafile %s/ca.crt\ncertfile %s/%s.crt\n"
                 "keyfile %s/server.key\n",
-                test_dir, test_dir, test_dir);
+                test_dir, test_dir, b->cert ? b->cert : "server", test_dir);
     if (b->persistence)
         fprintf(f, "persistence true\npersistence_location %s\n", dir);
     /* A persistent subscriber away while the broker restarts must not miss
@@ -1096,30 +1141,58 @@ static int count_lines(const char *path, const char *needle)
     return n;
 }
 
+static int stderr_saved = -1;
+
+/* Sends stderr (the log) to path until stderr_back(). */
+static void stderr_to(const char *path)
+{
+    int fd;
+
+    fflush(stderr);
+    stderr_saved = dup(2);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(stderr_saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static void stderr_back(void)
+{
+    fflush(stderr);
+    dup2(stderr_saved, 2);
+    close(stderr_saved);
+    stderr_saved = -1;
+}
+
+/* The broker's password file: user tbdaq with password. */
+static void broker_password(const char *password)
+{
+    const char *argv[] = {MOSQUITTO_PASSWD_BIN,
+                          "-b",
+                          "-c",
+                          conf_passfile,
+                          "tbdaq",
+                          password,
+                          NULL};
+
+    run_cmd(argv);
+}
+
 static void test_auth(void **state)
 {
     struct broker b = {.port = free_port(), .auth = true};
-    char good[TEST_PATH_MAX], bad[TEST_PATH_MAX], log[TEST_PATH_MAX];
+    char good[TEST_PATH_MAX], bad[TEST_PATH_MAX], later[TEST_PATH_MAX];
+    char log[TEST_PATH_MAX];
     struct config c;
     struct world w = {0};
-    int saved;
-    int fd;
 
     (void)state;
     path_of(conf_passfile, "passwd");
     path_of(good, "good.pass");
     path_of(bad, "bad.pass");
+    path_of(later, "later.pass");
     path_of(log, "auth.log");
-    {
-        const char *argv[] = {MOSQUITTO_PASSWD_BIN,
-                              "-b",
-                              "-c",
-                              conf_passfile,
-                              "tbdaq",
-                              "s3cret",
-                              NULL};
-        run_cmd(argv);
-    }
+    broker_password("s3cret");
     write_file(good, "s3cret\n");
     write_file(bad, "wrong\n");
     broker_start(&b);
@@ -1132,31 +1205,45 @@ static void test_auth(void **state)
     assert_true(pump(&w, is_connected, WAIT_MS));
     publisher_free(w.pub, 1000);
 
-    /* Unreadable: refused at once. */
-    c.mqtt.password_file = conf_user;
-    assert_null(publisher_new(&c, VERSION, STARTED_US));
+    /* Unreadable for now: no attempt without it, said once, and it is
+     * read again at each attempt until it can be. */
+    c.mqtt.password_file = later;
+    stderr_to(log);
+    w.pub = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(w.pub);
+    assert_false(pump(&w, is_connected, AUTH_TRY_MS));
+    stderr_back();
+    assert_int_equal(count_lines(log, "cannot read password_file"), 1);
+    assert_int_equal(count_lines(log, "not authorised"), 0);
+    write_file(later, "s3cret\n");
+    assert_true(pump(&w, is_connected, WAIT_MS));
+
+    /* A new password at the broker and in the file: the reconnection
+     * after the broker's restart reads and uses the new one. */
+    broker_stop(&b);
+    assert_true(pump(&w, is_disconnected, WAIT_MS));
+    broker_password("n3w-s3cret");
+    write_file(later, "n3w-s3cret\n");
+    broker_start(&b);
+    assert_true(pump(&w, is_connected, WAIT_MS));
+    publisher_free(w.pub, 1000);
 
     /* Wrong: keeps trying, never connects, says why once. */
     c.mqtt.password_file = bad;
-    fflush(stderr);
-    saved = dup(2);
-    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert_true(saved >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
+    stderr_to(log);
     w.pub = publisher_new(&c, VERSION, STARTED_US);
     assert_non_null(w.pub);
     w.service_max_ms = 0;
     assert_false(pump(&w, is_connected, AUTH_TRY_MS));
     assert_int_equal(publisher_room(w.pub), 0);
     publisher_free(w.pub, 1000);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    stderr_back();
     assert_true(w.service_max_ms < SERVICE_MAX_MS);
     assert_int_equal(count_lines(log, "not authorised"), 1);
     assert_int_equal(count_lines(log, "cannot connect to broker"), 1);
     assert_int_equal(count_lines(log, "connected to broker"), 0);
+    /* Loopback: the password stays on this host, no warning. */
+    assert_int_equal(count_lines(log, "clear text"), 0);
     broker_stop(&b);
 }
 
@@ -1216,14 +1303,26 @@ static void make_certs(void)
         OPENSSL_BIN, "x509",       "-req",     "-in",     "server.csr",
         "-CA",       "ca.crt",     "-CAkey",   "ca.key",  "-CAcreateserial",
         "-out",      "server.crt", "-extfile", "san.ext", NULL};
+    /* The same key certified for the name localhost only. */
+    const char *name_csr[] = {OPENSSL_BIN,     "req",  "-new",     "-key",
+                              "server.key",    "-out", "name.csr", "-subj",
+                              "/CN=localhost", NULL};
+    const char *name_sign[] = {
+        OPENSSL_BIN, "x509",     "-req",     "-in",      "name.csr",
+        "-CA",       "ca.crt",   "-CAkey",   "ca.key",   "-CAcreateserial",
+        "-out",      "name.crt", "-extfile", "name.ext", NULL};
     char ext[TEST_PATH_MAX];
 
     path_of(ext, "san.ext");
     write_file(ext, "subjectAltName=IP:127.0.0.1\n");
+    path_of(ext, "name.ext");
+    write_file(ext, "subjectAltName=DNS:localhost\n");
     run_in_dir(ca);
     run_in_dir(other);
     run_in_dir(csr);
     run_in_dir(sign);
+    run_in_dir(name_csr);
+    run_in_dir(name_sign);
 }
 
 /* TLS through the poll loop: the right CA connects and publishes; a CA
@@ -1278,6 +1377,45 @@ static void test_tls(void **state)
     assert_true(w.service_max_ms < SERVICE_MAX_MS);
     assert_int_equal(count_lines(log, "cannot connect to broker"), 1);
     assert_int_equal(count_lines(log, "connected to broker"), 0);
+
+    /*
+     * The certificate is checked for the configured host, not for the
+     * address the publisher resolved it to and connected to: a broker
+     * certified for 127.0.0.1 only is refused as "localhost", and one
+     * certified for localhost only is accepted as "localhost" and refused
+     * as 127.0.0.1.
+     */
+    c.mqtt.ca_file = ca;
+    c.mqtt.host = conf_localhost;
+    stderr_to(log);
+    w.pub = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(w.pub);
+    assert_false(pump(&w, is_connected, AUTH_TRY_MS));
+    publisher_free(w.pub, 1000);
+    stderr_back();
+    assert_int_equal(count_lines(log, "hostname mismatch"), 1);
+    broker_stop(&b);
+
+    b.cert = "name";
+    broker_start(&b);
+    w.pub = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(w.pub);
+    assert_true(pump(&w, is_connected, WAIT_MS));
+    feed = (struct feeder){.committed = 10};
+    w.feed = &feed;
+    publisher_set_acked(w.pub, 0);
+    assert_true(pump(&w, all_acked, WAIT_MS));
+    w.feed = NULL;
+    publisher_free(w.pub, 1000);
+
+    c.mqtt.host = conf_host;
+    stderr_to(log);
+    w.pub = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(w.pub);
+    assert_false(pump(&w, is_connected, AUTH_TRY_MS));
+    publisher_free(w.pub, 1000);
+    stderr_back();
+    assert_int_equal(count_lines(log, "IP address mismatch"), 1);
     broker_stop(&b);
 }
 
@@ -1473,6 +1611,7 @@ int main(void)
         cmocka_unit_test(test_payload_too_small),
         cmocka_unit_test(test_payload_run),
         cmocka_unit_test(test_topic),
+        cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_broker_basic),
         cmocka_unit_test(test_broker_restart),
         cmocka_unit_test(test_qos2_burst),
