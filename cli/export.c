@@ -64,13 +64,11 @@ enum export_quality {
     Q_OUT_OF_RANGE,
     Q_INVALID,
     Q_COMM_ERROR,
+    Q_MISSED,
     Q_COUNT,
 };
 static const char *const export_quality_names[Q_COUNT] = {
-    "good",
-    "out_of_range",
-    "invalid",
-    "comm_error",
+    "good", "out_of_range", "invalid", "comm_error", "missed",
 };
 
 /*
@@ -561,6 +559,7 @@ static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
     o->counts[Q_OUT_OF_RANGE] = in->out_of_range;
     o->counts[Q_INVALID] = in->invalid;
     o->counts[Q_COMM_ERROR] = in->comm_error;
+    o->counts[Q_MISSED] = in->missed;
     return 0;
 }
 
@@ -647,6 +646,7 @@ static enum export_quality export_quality(const char *q)
     enum export_quality i = q[0] == 'g'   ? Q_GOOD
                             : q[0] == 'o' ? Q_OUT_OF_RANGE
                             : q[0] == 'i' ? Q_INVALID
+                            : q[0] == 'm' ? Q_MISSED
                                           : Q_COMM_ERROR;
 
     return strcmp(q, export_quality_names[i]) == 0 ? i : Q_COUNT;
@@ -1295,7 +1295,7 @@ int export_main(struct cli *cli, int argc, char **argv)
     if ((rc = export_parse(&e, argc, argv)) != 0)
         goto done;
     rc = CLI_FAIL;
-    if (!(s = cli_store(cli, STORE_READ_ONLY)))
+    if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         goto done;
     if (e.run_name) {
         got = store_run_get(s, e.run_name, export_run_fn, &e.run);

@@ -201,7 +201,7 @@ static int run_list(struct cli *cli, int argc, char **argv)
         log_err("run list takes no arguments");
         return CLI_USAGE;
     }
-    if (!(s = cli_store(cli, STORE_READ_ONLY)))
+    if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return CLI_FAIL;
     printf("%-20s %-27s %-27s %-16s %10s %s\n", "NAME", "STARTED", "ENDED",
            "OPERATOR", "READINGS", "CHAIN HEAD");

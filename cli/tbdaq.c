@@ -38,8 +38,8 @@ static void usage(FILE *out)
             "sensors and the\n"
             "               coalesced request plan\n"
             "  status       last reading and quality per sensor, per-bus "
-            "error counts,\n"
-            "               MQTT backlog\n"
+            "error and\n"
+            "               missed-slot counts, MQTT backlog\n"
             "  run start NAME [--operator WHO] [--note TEXT]\n"
             "               open a test run now; fails if one is open. "
             "NAME: 1..64 of\n"
@@ -120,9 +120,10 @@ static int status_sensor(const struct store_sensor_status *st, void *arg)
 static int status_bus(const struct store_bus_status *st, void *arg)
 {
     (void)arg;
-    printf("%-16s %12lld %14lld %12lld\n", st->bus,
+    printf("%-16s %12lld %14lld %12lld %14lld %12lld\n", st->bus,
            (long long)st->readings_total, (long long)st->errors_recent,
-           (long long)st->errors_total);
+           (long long)st->errors_total, (long long)st->missed_recent,
+           (long long)st->missed_total);
     return 0;
 }
 
@@ -137,7 +138,7 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
         log_err("status takes no arguments");
         return 2;
     }
-    if (!(s = cli_store(cli, STORE_READ_ONLY)))
+    if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return 1;
     printf("%-16s %-10s %-10s %14s %-12s %s\n", "SENSOR", "KIND", "BUS",
            "VALUE", "QUALITY", "UNIT TIME");
@@ -146,8 +147,8 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
     rc = store_status(s, now - CLI_STATUS_RECENT_S * US_PER_S, status_sensor,
                       NULL, &now);
     if (rc == 0) {
-        printf("\n%-16s %12s %14s %12s\n", "BUS", "READINGS", "ERRORS(1h)",
-               "ERRORS");
+        printf("\n%-16s %12s %14s %12s %14s %12s\n", "BUS", "READINGS",
+               "ERRORS(1h)", "ERRORS", "MISSED(1h)", "MISSED");
         rc = store_status(s, now - CLI_STATUS_RECENT_S * US_PER_S, NULL,
                           status_bus, &now);
     }

@@ -53,7 +53,7 @@ int verify_main(struct cli *cli, int argc, char **argv)
         log_err("verify takes no arguments besides --run NAME");
         return CLI_USAGE;
     }
-    if (!(s = cli_store(cli, STORE_READ_ONLY)))
+    if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return CLI_FAIL;
     memset(&res, 0, sizeof(res));
     got = name ? store_verify_run(s, name, &res)

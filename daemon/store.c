@@ -9,23 +9,32 @@
 #include "daemon/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/hash.h"
+#include "common/log.h"
 #include "common/util.h"
 
 /*
- * Schema version 2, created in one transaction when the file is new.
- * readings_comm_error is a partial index holding only the comm_error
- * rows (quality included so that it covers the counts), so the error
- * counts of `tbdaq status` cost in proportion to the errors, not to the
- * readings.
+ * The schema, version 3, as a list of its objects in creation order: a
+ * new file gets them all in one transaction, an older one the objects of
+ * the versions it lacks (and the change of readings' CHECK, see
+ * store_upgrade_v3()), and every open compares the file with the list
+ * (store_check_objects()), so that a file whose tables, indexes or
+ * triggers are not tbdaq's own is refused before anything is read.
+ *
+ * readings_comm_error and readings_missed (version 3) are partial indexes
+ * holding only the comm_error or missed rows (quality included so that
+ * they cover the counts), so the counts of `tbdaq status` cost in
+ * proportion to those rows, not to the readings.
  *
  * batches is the audit chain: one row per committed batch, covering the
  * contiguous seqs first_seq..last_seq. digests holds DIGEST_LEN bytes per
@@ -40,56 +49,137 @@
  * deleted, written in the same transaction: the earliest and latest time
  * of those readings and how many there were. The batch row stays, so the
  * chain still links end to end, and verify knows the gap is retention's.
+ *
+ * Each sql is the text SQLite keeps in sqlite_schema: a CREATE statement
+ * without its final semicolon.
  */
-/* What version 2 adds to version 1: also the migration from 1. */
-#define STORE_SCHEMA_V2                                                        \
-    "CREATE TABLE pruned (batch_id INTEGER PRIMARY KEY"                        \
-    " REFERENCES batches(id), first_ts_us INTEGER NOT NULL,"                   \
-    " last_ts_us INTEGER NOT NULL, readings INTEGER NOT NULL,"                 \
-    " pruned_us INTEGER NOT NULL);\n"                                          \
-    "PRAGMA user_version = 2;\n"
 
-static const char store_schema[] =
-    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
-    " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
-    " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"
-    " address INTEGER NOT NULL, type TEXT NOT NULL,"
-    " byte_order TEXT NOT NULL, scale REAL NOT NULL,"
-    " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"
-    " range_lo REAL, range_hi REAL,"
-    " cal_date TEXT, cal_due TEXT, cal_certificate TEXT);\n"
-    "CREATE TABLE readings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " sensor_id INTEGER NOT NULL REFERENCES sensors(id),"
-    " ts_us INTEGER NOT NULL, value REAL, quality TEXT NOT NULL"
-    " CHECK (quality IN ('good','out_of_range','invalid','comm_error')),"
-    " error TEXT, raw TEXT);\n"
-    "CREATE INDEX readings_ts ON readings(ts_us);\n"
-    "CREATE TABLE sensor_last (sensor_id INTEGER PRIMARY KEY"
-    " REFERENCES sensors(id), last_seq INTEGER NOT NULL,"
-    " count INTEGER NOT NULL);\n"
-    "CREATE INDEX readings_comm_error ON readings(sensor_id, ts_us, quality)"
-    " WHERE quality = 'comm_error';\n"
-    "CREATE TABLE batches (id INTEGER PRIMARY KEY,"
-    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
-    " n INTEGER NOT NULL, ts_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
-    " hash TEXT NOT NULL, digests BLOB NOT NULL);\n"
-    "CREATE INDEX batches_last_seq ON batches(last_seq);\n"
-    "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
-    " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"
-    " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER);\n"
-    "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);\n"
-    "CREATE INDEX events_kind ON events(kind, seq);\n"
-    "CREATE INDEX events_ts ON events(ts_us);\n"
-    "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);\n"
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);\n"
-    "CREATE TRIGGER readings_immutable BEFORE UPDATE ON readings"
-    " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END;\n"
-    /* version 1 ends here */
-    STORE_SCHEMA_V2;
-static const char store_migrate_v2[] = STORE_SCHEMA_V2;
-/* A new schema version needs a new store_schema and a migration step. */
-_Static_assert(STORE_SCHEMA_VERSION == 2, "store_schema is version 2");
+/* readings' CHECK before version 3, and from version 3 on ('missed'). */
+#define STORE_CHECK_V1                                                         \
+    "CHECK (quality IN ('good','out_of_range','invalid','comm_error'))"
+#define STORE_CHECK_V3                                                         \
+    "CHECK (quality IN ('good','out_of_range','invalid','comm_error',"         \
+    "'missed'))"
+#define STORE_READINGS_SQL(check)                                              \
+    "CREATE TABLE readings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"            \
+    " sensor_id INTEGER NOT NULL REFERENCES sensors(id),"                      \
+    " ts_us INTEGER NOT NULL, value REAL, quality TEXT NOT NULL"               \
+    " " check ","                                                              \
+    " error TEXT, raw TEXT)"
+
+static const char store_readings_v1[] = STORE_READINGS_SQL(STORE_CHECK_V1);
+static const char store_readings_v3[] = STORE_READINGS_SQL(STORE_CHECK_V3);
+
+/* The name of the immutability trigger: the one object a file may lack
+ * (a forger drops it to change a reading; verify finds the change, and
+ * the daemon puts it back). */
+#define STORE_TRIGGER "readings_immutable"
+
+struct store_object {
+    const char *type; /* as in sqlite_schema */
+    const char *name;
+    int since;        /* the schema version that added it */
+    const char *sql;  /* in the newest version */
+    const char *cols; /* a table's columns, space-separated, in order */
+};
+
+static const struct store_object store_objects[] = {
+    {"table", "sensors", 1,
+     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
+     " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
+     " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"
+     " address INTEGER NOT NULL, type TEXT NOT NULL,"
+     " byte_order TEXT NOT NULL, scale REAL NOT NULL,"
+     " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"
+     " range_lo REAL, range_hi REAL,"
+     " cal_date TEXT, cal_due TEXT, cal_certificate TEXT)",
+     "id tag kind unit bus unit_id reg_table address type byte_order scale"
+     " offset interval_ms range_lo range_hi cal_date cal_due"
+     " cal_certificate"},
+    {"table", "readings", 1, store_readings_v3,
+     "seq sensor_id ts_us value quality error raw"},
+    {"index", "readings_ts", 1, "CREATE INDEX readings_ts ON readings(ts_us)",
+     NULL},
+    {"table", "sensor_last", 1,
+     "CREATE TABLE sensor_last (sensor_id INTEGER PRIMARY KEY"
+     " REFERENCES sensors(id), last_seq INTEGER NOT NULL,"
+     " count INTEGER NOT NULL)",
+     "sensor_id last_seq count"},
+    {"index", "readings_comm_error", 1,
+     "CREATE INDEX readings_comm_error ON readings(sensor_id, ts_us, quality)"
+     " WHERE quality = 'comm_error'",
+     NULL},
+    {"table", "batches", 1,
+     "CREATE TABLE batches (id INTEGER PRIMARY KEY,"
+     " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+     " n INTEGER NOT NULL, ts_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+     " hash TEXT NOT NULL, digests BLOB NOT NULL)",
+     "id first_seq last_seq n ts_us prev_hash hash digests"},
+    {"index", "batches_last_seq", 1,
+     "CREATE INDEX batches_last_seq ON batches(last_seq)", NULL},
+    {"table", "runs", 1,
+     "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+     " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"
+     " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER)",
+     "id name started_us ended_us operator note config_sha256 chain_head"
+     " chain_seq"},
+    {"table", "events", 1,
+     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT)",
+     "seq ts_us kind detail"},
+    {"index", "events_kind", 1, "CREATE INDEX events_kind ON events(kind, seq)",
+     NULL},
+    {"index", "events_ts", 1, "CREATE INDEX events_ts ON events(ts_us)", NULL},
+    {"table", "state", 1,
+     "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+     "key value"},
+    {"table", "meta", 1, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+     "key value"},
+    {"trigger", STORE_TRIGGER, 1,
+     "CREATE TRIGGER " STORE_TRIGGER " BEFORE UPDATE ON readings"
+     " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END",
+     NULL},
+    {"table", "pruned", 2,
+     "CREATE TABLE pruned (batch_id INTEGER PRIMARY KEY"
+     " REFERENCES batches(id), first_ts_us INTEGER NOT NULL,"
+     " last_ts_us INTEGER NOT NULL, readings INTEGER NOT NULL,"
+     " pruned_us INTEGER NOT NULL)",
+     "batch_id first_ts_us last_ts_us readings pruned_us"},
+    {"index", "readings_missed", 3,
+     "CREATE INDEX readings_missed ON readings(sensor_id, ts_us, quality)"
+     " WHERE quality = 'missed'",
+     NULL},
+};
+#define STORE_NOBJECTS (sizeof(store_objects) / sizeof(store_objects[0]))
+
+/* Tables SQLite itself makes in a file (AUTOINCREMENT; ANALYZE, should
+ * someone have run it on a copy), with the only definition it gives them. */
+static const char *const store_sqlite_tables[][2] = {
+    {"sqlite_sequence", "CREATE TABLE sqlite_sequence(name,seq)"},
+    {"sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"},
+    {"sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"},
+};
+
+/* An object's definition in a file of the given version. */
+static const char *store_object_sql(const struct store_object *o, int64_t v)
+{
+    if (v < 3 && strcmp(o->name, "readings") == 0)
+        return store_readings_v1;
+    return o->sql;
+}
+
+/* The immutability trigger's definition. */
+static const char *store_objects_trigger(void)
+{
+    for (size_t i = 0; i < STORE_NOBJECTS; i++)
+        if (strcmp(store_objects[i].name, STORE_TRIGGER) == 0)
+            return store_objects[i].sql;
+    return NULL;
+}
+
+/* A new schema version needs its objects above, a step in
+ * store_upgrade_schema() and a look at store_object_sql(). */
+_Static_assert(STORE_SCHEMA_VERSION == 3, "the schema is version 3");
 
 /* The prepared statements a store keeps, by what they do. */
 enum store_stmt {
@@ -142,6 +232,40 @@ enum store_stmt {
     STMT_COUNT
 };
 
+/*
+ * Per bus: comm_error readings since ?1 and in all, readings in all, and
+ * missed readings since ?1 and in all. The error and missed counts walk
+ * only those rows (partial indexes); the reading counts are sensor_last's.
+ * The missed counts are parameters: a file of version 1 or 2 read as it
+ * is has no readings_missed index (and no missed reading).
+ */
+#define STORE_COMM_ERROR_COUNT(since)                                          \
+    "(SELECT count(*) FROM readings INDEXED BY readings_comm_error"            \
+    " WHERE quality = 'comm_error' AND " since " sensor_id IN"                 \
+    " (SELECT id FROM sensors WHERE bus = b.bus))"
+#define STORE_MISSED_COUNT(since)                                              \
+    "(SELECT count(*) FROM readings INDEXED BY readings_missed"                \
+    " WHERE quality = 'missed' AND " since " sensor_id IN"                     \
+    " (SELECT id FROM sensors WHERE bus = b.bus))"
+#define STORE_STATUS_BUSES_SQL(missed_recent, missed_total)                    \
+    "SELECT b.bus, " STORE_COMM_ERROR_COUNT(                                   \
+        "ts_us >= ?1 AND") ", " STORE_COMM_ERROR_COUNT("") ","                 \
+                                                           " (SELECT "         \
+                                                           "coalesce(sum(l."   \
+                                                           "count), 0) FROM "  \
+                                                           "sensor_last AS l"  \
+                                                           "  JOIN sensors "   \
+                                                           "AS x ON x.id = "   \
+                                                           "l.sensor_id "      \
+                                                           "WHERE x.bus = "    \
+                                                           "b.bus),"           \
+                                                           " " missed_recent   \
+                                                           ", " missed_total   \
+                                                           " FROM (SELECT "    \
+                                                           "DISTINCT bus "     \
+                                                           "FROM sensors) AS " \
+                                                           "b ORDER BY b.bus"
+
 /* The readings walked by verify (and by prune's check), in seq order. */
 #define STORE_VERIFY_SQL                                                       \
     "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"   \
@@ -191,19 +315,8 @@ static const char *const store_sql[STMT_COUNT] = {
         " r.quality, r.error, l.last_seq FROM sensors AS s"
         " LEFT JOIN sensor_last AS l ON l.sensor_id = s.id"
         " LEFT JOIN readings AS r ON r.seq = l.last_seq ORDER BY s.tag",
-    /* The error counts walk only the comm_error rows (partial index); the
-     * reading counts are sensor_last's. */
-    [STMT_STATUS_BUSES] =
-        "SELECT b.bus,"
-        " (SELECT count(*) FROM readings INDEXED BY readings_comm_error"
-        "  WHERE quality = 'comm_error' AND ts_us >= ?1 AND sensor_id IN"
-        "  (SELECT id FROM sensors WHERE bus = b.bus)),"
-        " (SELECT count(*) FROM readings INDEXED BY readings_comm_error"
-        "  WHERE quality = 'comm_error' AND sensor_id IN"
-        "  (SELECT id FROM sensors WHERE bus = b.bus)),"
-        " (SELECT coalesce(sum(l.count), 0) FROM sensor_last AS l"
-        "  JOIN sensors AS x ON x.id = l.sensor_id WHERE x.bus = b.bus)"
-        " FROM (SELECT DISTINCT bus FROM sensors) AS b ORDER BY b.bus",
+    [STMT_STATUS_BUSES] = STORE_STATUS_BUSES_SQL(
+        STORE_MISSED_COUNT("ts_us >= ?1 AND"), STORE_MISSED_COUNT("")),
     /* Per sensor: its newest reading and how many it has. Kept in the
      * batch's transaction; whatever deletes readings must keep it true. */
     [STMT_SENSOR_LAST] =
@@ -336,6 +449,7 @@ struct store {
     uint64_t batch;
     int64_t *touched; /* sensor ids with an entry in this batch */
     size_t ntouched, touched_cap;
+    bool no_trigger; /* the file lacks the immutability trigger */
 };
 
 /* Sets the message to the formatted text; returns -1. */
@@ -406,49 +520,318 @@ static int store_query_int(struct store *s, const char *sql, int64_t *out)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Sets the message "'PATH' is not a tbdaq database: WHAT"; returns -1. */
+__attribute__((format(printf, 2, 3))) static int
+store_foreign(struct store *s, const char *fmt, ...)
+{
+    char what[STORE_ERR_MAX / 2];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return store_errorf(s, "'%s' is not a tbdaq database: %s", s->path, what);
+}
+
+/* Whether word is one of the space-separated words of list. */
+static bool store_word_in(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+
+    for (const char *p = list; *p; p += strcspn(p, " "), p += *p == ' ')
+        if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* Longest list of a table's column names store_check_columns() keeps. */
+#define STORE_COLUMNS_MAX 1024
+
+/*
+ * Compares a table's columns, hidden and generated ones included (PRAGMA
+ * table_xinfo), with those tbdaq gives it, so that the message can name
+ * the column that differs. Returns 0 (their definitions are compared
+ * afterwards), or -1 with the message set.
+ */
+static int store_check_columns(struct store *s, const struct store_object *o)
+{
+    char sql[96], have[STORE_COLUMNS_MAX] = "";
+    sqlite3_stmt *st = NULL;
+    size_t len = 0;
+    int rc, ret = 0;
+
+    /* the names are tbdaq's own: nothing to quote */
+    snprintf(sql, sizeof(sql), "PRAGMA table_xinfo(%s)", o->name);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot read the schema of '%s'", s->path);
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+
+        if (!name)
+            name = "";
+        if (sqlite3_column_int(st, 6) != 0)
+            ret = store_foreign(s,
+                                "table '%s' has a hidden or generated "
+                                "column '%s'",
+                                o->name, name);
+        else if (!store_word_in(name, o->cols))
+            ret = store_foreign(s, "table '%s' has an unexpected column '%s'",
+                                o->name, name);
+        else if (len + strlen(name) + 2 < sizeof(have))
+            len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s",
+                                    len ? " " : "", name);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read the schema of '%s'", s->path);
+    sqlite3_finalize(st);
+    for (const char *p = o->cols; ret == 0 && *p;
+         p += strcspn(p, " "), p += *p == ' ') {
+        char want[64];
+
+        snprintf(want, sizeof(want), "%.*s", (int)strcspn(p, " "), p);
+        if (!store_word_in(want, have))
+            ret = store_foreign(s, "table '%s' has no column '%s'", o->name,
+                                want);
+    }
+    return ret;
+}
+
+/* Whether an object SQLite makes by itself is as SQLite makes it: the
+ * index of a UNIQUE or PRIMARY KEY constraint on a table of ours, or a
+ * table of store_sqlite_tables. Returns 1 if so, 0 if name is not one of
+ * those, -1 with the message if it is one but differs. */
+static int store_sqlite_object(struct store *s, const char *type,
+                               const char *name, const char *tbl,
+                               const char *sql, int64_t version)
+{
+    if (strncmp(name, "sqlite_autoindex_", 17) == 0) {
+        for (size_t i = 0; i < STORE_NOBJECTS; i++) {
+            const struct store_object *o = &store_objects[i];
+
+            if (o->since <= version && strcmp(o->type, "table") == 0 && tbl &&
+                strcmp(tbl, o->name) == 0 && !sql && strcmp(type, "index") == 0)
+                return 1;
+        }
+        return store_foreign(s, "unexpected %s '%s'", type, name);
+    }
+    for (size_t i = 0;
+         i < sizeof(store_sqlite_tables) / sizeof(store_sqlite_tables[0]);
+         i++) {
+        if (strcmp(name, store_sqlite_tables[i][0]) != 0)
+            continue;
+        if (strcmp(type, "table") == 0 && sql &&
+            strcmp(sql, store_sqlite_tables[i][1]) == 0)
+            return 1;
+        return store_foreign(s, "%s '%s' is not SQLite's own", type, name);
+    }
+    return 0;
+}
+
+/*
+ * Compares every object of the file (tables, indexes, triggers, views)
+ * with store_objects of the given version: the same type and the same
+ * definition, nothing more and nothing missing, but the immutability
+ * trigger, whose absence only sets s->no_trigger. A view standing for a
+ * table, a trigger or index of someone else's (a partial readings_ts
+ * hides readings from an export), a changed CHECK or a generated column
+ * are all refused here, before any of them could run or mislead.
+ */
+static int store_check_objects(struct store *s, int64_t version)
+{
+    bool seen[STORE_NOBJECTS] = {false};
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    s->no_trigger = false;
+    if (sqlite3_prepare_v2(s->db,
+                           /* views and triggers, code, named first */
+                           "SELECT type, name, tbl_name, sql FROM sqlite_master"
+                           " ORDER BY CASE type WHEN 'view' THEN 0"
+                           " WHEN 'trigger' THEN 1 ELSE 2 END",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot open '%s'", s->path);
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        const char *tbl = (const char *)sqlite3_column_text(st, 2);
+        const char *sql = (const char *)sqlite3_column_text(st, 3);
+        const struct store_object *o = NULL;
+        size_t i;
+
+        if (!type || !name) {
+            ret = store_foreign(s, "an object without a type or name");
+            break;
+        }
+        if ((ret = store_sqlite_object(s, type, name, tbl, sql, version)) !=
+            0) {
+            ret = ret > 0 ? 0 : -1;
+            continue;
+        }
+        for (i = 0; i < STORE_NOBJECTS && !o; i++)
+            if (store_objects[i].since <= version &&
+                strcmp(store_objects[i].name, name) == 0)
+                o = &store_objects[i];
+        if (!o) {
+            ret = store_foreign(s, "unexpected %s '%s'", type, name);
+        } else if (strcmp(type, o->type) != 0) {
+            ret =
+                store_foreign(s, "'%s' is a %s, not a %s", name, type, o->type);
+        } else {
+            seen[i - 1] = true;
+            if (sql && strncmp(sql, "CREATE VIRTUAL TABLE", 20) == 0)
+                ret = store_foreign(s, "'%s' is a virtual table", name);
+            else if (o->cols && store_check_columns(s, o) < 0)
+                ret = -1;
+            else if (!sql || strcmp(sql, store_object_sql(o, version)) != 0)
+                ret = store_foreign(s,
+                                    "%s '%s' is not defined as tbdaq "
+                                    "defines it",
+                                    type, name);
+        }
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot open '%s'", s->path);
+    sqlite3_finalize(st);
+    for (size_t i = 0; ret == 0 && i < STORE_NOBJECTS; i++) {
+        const struct store_object *o = &store_objects[i];
+
+        if (o->since > version || seen[i])
+            continue;
+        if (strcmp(o->name, STORE_TRIGGER) == 0)
+            s->no_trigger = true;
+        else
+            ret = store_foreign(s, "no %s '%s'", o->type, o->name);
+    }
+    return ret;
+}
+
 /*
  * Reads the schema version and checks that this is a tbdaq database this
- * code can use. A file with no tables at all (new, or zero bytes) is
- * accepted with *version 0 only when empty_ok.
+ * code can use, object by object. A file with no tables at all (new, or
+ * zero bytes) is accepted with *version 0 only when empty_ok.
  */
 static int store_check_schema(struct store *s, bool empty_ok, int64_t *version)
 {
-    int64_t ntables = 0;
+    int64_t nobjects = 0;
 
     if (store_query_int(s, "PRAGMA user_version", version) < 0 ||
-        store_query_int(s, "SELECT count(*) FROM sqlite_master", &ntables) < 0)
+        store_query_int(s, "SELECT count(*) FROM sqlite_master", &nobjects) < 0)
         return store_fail(s, "cannot open '%s'", s->path);
     if (*version > STORE_SCHEMA_VERSION)
         return store_errorf(s,
                             "database '%s' has schema version %lld, newer "
                             "than this tbdaq (%d)",
                             s->path, (long long)*version, STORE_SCHEMA_VERSION);
-    if (*version < 0 || (*version == 0 && (ntables > 0 || !empty_ok)))
-        return store_errorf(s, "'%s' is not a tbdaq database", s->path);
+    if (*version < 0)
+        return store_foreign(s, "schema version %lld", (long long)*version);
+    if (*version == 0 && nobjects > 0)
+        return store_foreign(s, "no tbdaq schema version (user_version 0)");
+    if (*version == 0 && !empty_ok)
+        return store_foreign(s, "it is empty");
+    return *version > 0 ? store_check_objects(s, *version) : 0;
+}
+
+/* Runs each statement of store_objects added after version from (all of
+ * them if 0), in order. */
+static int store_create_objects(struct store *s, int64_t from)
+{
+    for (size_t i = 0; i < STORE_NOBJECTS; i++)
+        if (store_objects[i].since > from &&
+            sqlite3_exec(s->db, store_objects[i].sql, NULL, NULL, NULL) !=
+                SQLITE_OK)
+            return store_fail(s, "cannot %s schema in '%s'",
+                              from ? "upgrade the" : "create", s->path);
     return 0;
 }
 
 /*
- * Creates the schema in a new file, or upgrades an older one, in one
- * transaction. The check is repeated under the write lock, in case
- * another process did it since the first look. Sets *version to the
- * version now in the file.
+ * Version 2 to 3: readings' CHECK admits 'missed'. Loosening a CHECK
+ * changes no row, so this follows SQLite's ALTER TABLE documentation for
+ * such changes ("Making Other Kinds Of Table Schema Changes"): the
+ * table's definition is rewritten in sqlite_master with writable_schema
+ * and the schema version is bumped, inside the caller's transaction. It
+ * takes constant time, where copying the table into a new one took 34 s
+ * and 450 MB more disk for 10 million readings. The old definition was
+ * checked to be exactly store_readings_v1 (store_check_objects()), and
+ * the new one is the text every new file is created with.
+ */
+static int store_upgrade_v3(struct store *s)
+{
+    static const char update[] =
+        "UPDATE sqlite_master SET sql = ?1 WHERE type = 'table'"
+        " AND name = 'readings' AND sql = ?2";
+    sqlite3_stmt *st = NULL;
+    char bump[64];
+    int64_t cookie = 0;
+    int ret = -1;
+
+    /* DEFENSIVE forbids writable_schema: off for these statements only,
+     * on a file already checked to be ours. */
+    if (store_query_int(s, "PRAGMA schema_version", &cookie) < 0 ||
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 0, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA writable_schema = ON", NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, update, -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, store_readings_v3, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, store_readings_v1, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto fail;
+    if (sqlite3_changes(s->db) != 1) {
+        store_errorf(s,
+                     "cannot upgrade the schema in '%s': readings is not "
+                     "as version 2 defines it",
+                     s->path);
+        goto done;
+    }
+    snprintf(bump, sizeof(bump), "PRAGMA schema_version = %lld",
+             (long long)cookie + 1);
+    if (sqlite3_exec(s->db, bump, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    ret = 0;
+    goto done;
+fail:
+    store_fail(s, "cannot upgrade the schema in '%s'", s->path);
+done:
+    sqlite3_finalize(st);
+    /* RESET also makes this connection parse the new definition. */
+    sqlite3_exec(s->db, "PRAGMA writable_schema = RESET", NULL, NULL, NULL);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    return ret;
+}
+
+/*
+ * Creates the schema in a new file, or upgrades an older one, and puts
+ * back a missing immutability trigger, in one transaction. The check is
+ * repeated under the write lock, in case another process did it since
+ * the first look. Sets *version to the version now in the file.
  */
 static int store_upgrade_schema(struct store *s, int64_t *version)
 {
-    const char *sql = NULL;
+    char sql[64];
+    bool trigger;
 
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, "cannot create schema in '%s'", s->path);
     if (store_check_schema(s, true, version) < 0)
         goto fail;
-    if (*version == 0)
-        sql = store_schema;
-    else if (*version == 1)
-        sql = store_migrate_v2;
-    if (sql && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        store_fail(s, "cannot %s schema in '%s'",
-                   *version ? "upgrade the" : "create", s->path);
+    trigger = s->no_trigger;
+    if (*version < STORE_SCHEMA_VERSION) {
+        if (store_create_objects(s, *version) < 0 ||
+            (*version > 0 && *version < 3 && store_upgrade_v3(s) < 0))
+            goto fail;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+                 STORE_SCHEMA_VERSION);
+        if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+            store_fail(s, "cannot upgrade the schema in '%s'", s->path);
+            goto fail;
+        }
+    }
+    if (trigger && sqlite3_exec(s->db, store_objects_trigger(), NULL, NULL,
+                                NULL) != SQLITE_OK) {
+        store_fail(s, "cannot restore trigger '%s' in '%s'", STORE_TRIGGER,
+                   s->path);
         goto fail;
     }
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -456,8 +839,15 @@ static int store_upgrade_schema(struct store *s, int64_t *version)
                    *version ? "upgrade the" : "create", s->path);
         goto fail;
     }
-    if (sql)
-        *version = STORE_SCHEMA_VERSION;
+    if (*version > 0 && *version < STORE_SCHEMA_VERSION)
+        log_info("database '%s' upgraded from schema version %lld to %d",
+                 s->path, (long long)*version, STORE_SCHEMA_VERSION);
+    if (trigger)
+        log_warnx("database '%s' had no trigger '%s' (readings could be "
+                  "changed): put back",
+                  s->path, STORE_TRIGGER);
+    *version = STORE_SCHEMA_VERSION;
+    s->no_trigger = false;
     return 0;
 fail:
     /* The statements are not prepared yet: no store_rollback(). */
@@ -513,17 +903,178 @@ static int store_setup_writer(struct store *s)
     return wal ? 0 : -1;
 }
 
+/* Whether the mode only reads. */
+static bool store_reader(enum store_mode mode)
+{
+    return mode == STORE_READ_ONLY || mode == STORE_READ_SNAPSHOT;
+}
+
+/*
+ * What SQLite's "Defense Against the Dark Arts" advises for database
+ * files of uncertain provenance, as the CLI opens whatever file it is
+ * given (an auditor's copy, sent by someone): no writes that corrupt the
+ * file on purpose (DEFENSIVE), no function with side effects called from
+ * the schema (TRUSTED_SCHEMA off), no views (tbdaq has none), no triggers
+ * for a reader (the one tbdaq has fires on UPDATE, which a reader never
+ * does), no ATTACH, b-tree cells checked as they are read, and no memory
+ * mapping. Its other advice, an integrity_check before the first
+ * statement, costs a read of the whole file: `tbdaq verify` reads every
+ * reading anyway, and `status` must stay cheap, so it is left to the
+ * auditor (README).
+ */
+static int store_harden(struct store *s)
+{
+    int rc = SQLITE_OK;
+
+    rc |= sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    rc |= sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    rc |= sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+    if (store_reader(s->mode))
+        rc |= sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+    sqlite3_limit(s->db, SQLITE_LIMIT_ATTACHED, 0);
+    if (rc != SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL) !=
+            SQLITE_OK)
+        return store_fail(s, "cannot configure '%s'", s->path);
+    return 0;
+}
+
+/* The mode of the database's files: not readable by others, whatever the
+ * umask (SPEC "Database"); readable by the group of operators. */
+#define STORE_FILE_MODE 0640
+
+/*
+ * Creates the database file, if absent, with STORE_FILE_MODE less the
+ * umask. SQLite would make it 0644 less the umask, and it gives the -wal,
+ * -shm and journal files the main file's permission bits, past the umask
+ * (it fchmod()s them): so the main file's mode is every file's. A failure
+ * is left for sqlite3_open_v2() to report.
+ */
+static void store_create_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
+
+    if (fd >= 0)
+        close(fd);
+}
+
+/*
+ * Takes what STORE_FILE_MODE does not allow off the database's files
+ * (made by an older tbdaq, or by hand), once they are known to be a tbdaq
+ * database: the main file, -wal, -shm and the journal. Logs one warning
+ * naming the file and its old mode; a file it cannot change (not ours)
+ * is logged and left, since refusing to record would lose more.
+ */
+static void store_restrict_modes(struct store *s)
+{
+    const char *db = sqlite3_db_filename(s->db, "main");
+    const char *files[4];
+    char *shm;
+    char done[STORE_ERR_MAX] = "";
+    mode_t was = 0;
+    size_t len = 0;
+
+    if (!db || !*db)
+        return;
+    shm = xmalloc(strlen(db) + sizeof("-shm"));
+    strcpy(shm, db);
+    strcat(shm, "-shm");
+    files[0] = db;
+    files[1] = sqlite3_filename_wal(db);
+    files[2] = shm;
+    files[3] = sqlite3_filename_journal(db);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct stat st;
+        mode_t mode;
+
+        if (!files[i] || stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        mode = st.st_mode & 07777;
+        if ((mode & ~(mode_t)STORE_FILE_MODE) == 0)
+            continue;
+        if (chmod(files[i], mode & STORE_FILE_MODE) < 0) {
+            log_warn("database file '%s' is mode %04o, readable by others, "
+                     "and cannot be restricted",
+                     files[i], (unsigned)mode);
+            continue;
+        }
+        if (!was)
+            was = mode;
+        if (len < sizeof(done))
+            len += (size_t)snprintf(done + len, sizeof(done) - len, "%s%s",
+                                    len ? ", " : "",
+                                    i ? files[i] + strlen(db) : "the database");
+    }
+    if (was)
+        log_warnx("database '%s' was readable by others (mode %04o): "
+                  "restricted to %04o or less (%s)",
+                  s->path, (unsigned)was, STORE_FILE_MODE, done);
+    free(shm);
+}
+
+/*
+ * A URI that opens path read-only as immutable: no lock, no -wal or -shm
+ * created beside it. For STORE_READ_SNAPSHOT of a file without -wal,
+ * which no one writes (the daemon keeps its -wal from its first open
+ * on): an auditor's copy of the database alone, in a directory that is
+ * theirs, perhaps read-only. The caller frees it.
+ */
+static char *store_immutable_uri(const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    static const char tail[] = "?immutable=1";
+    char *uri = xmalloc(strlen("file:") + 3 * strlen(path) + sizeof(tail));
+    char *p = uri + strlen(strcpy(uri, "file:"));
+
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+            (*c >= '0' && *c <= '9') || strchr("/._-~", *c)) {
+            *p++ = (char)*c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*c >> 4];
+            *p++ = hex[*c & 15];
+        }
+    }
+    strcpy(p, tail);
+    return uri;
+}
+
+/* Whether the database at path (through symbolic links, as SQLite
+ * resolves them) has a -wal file. */
+static bool store_has_wal(const char *path)
+{
+    char *real = realpath(path, NULL);
+    const char *base = real ? real : path;
+    char *wal = xmalloc(strlen(base) + sizeof("-wal"));
+    bool has;
+
+    strcpy(wal, base);
+    strcat(wal, "-wal");
+    has = access(wal, F_OK) == 0 || errno != ENOENT;
+    free(wal);
+    free(real);
+    return has;
+}
+
+/* The bus counts, for a file of version 1 or 2 opened without upgrading
+ * it: no missed readings there, and no readings_missed index. */
+static const char store_status_buses_v2[] = STORE_STATUS_BUSES_SQL("0", "0");
+
 struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX])
 {
     struct store *s = xcalloc(1, sizeof(*s));
 
     s->digest = sha256_new();
-    int flags = mode == STORE_READ_ONLY ? SQLITE_OPEN_READONLY
+    int flags = store_reader(mode) ? SQLITE_OPEN_READONLY
                 : mode == STORE_UPDATE
                     ? SQLITE_OPEN_READWRITE
                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int64_t version = 0;
+    char *uri = NULL;
     int rc;
 
     s->path = xstrdup(path);
@@ -534,31 +1085,47 @@ struct store *store_open(const char *path, enum store_mode mode,
         store_errorf(s, "cannot open '%s': no such database", path);
         goto fail;
     }
+    if (mode == STORE_READ_WRITE)
+        store_create_file(path);
+    if (mode == STORE_READ_SNAPSHOT && !store_has_wal(path)) {
+        uri = store_immutable_uri(path);
+        flags |= SQLITE_OPEN_URI;
+    }
     /* NOMUTEX: a store belongs to one thread (see store.h). */
-    rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(uri ? uri : path, &s->db, flags | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         store_errorf(s, "cannot open '%s': %s", path,
                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
+    if (store_harden(s) < 0)
+        goto fail;
     sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
     /* Look before changing anything: a file that is not ours must not
      * even have its journal mode switched. */
     if (store_check_schema(s, mode == STORE_READ_WRITE, &version) < 0)
         goto fail;
-    if (mode != STORE_READ_ONLY && store_setup_writer(s) < 0)
+    if (mode == STORE_READ_WRITE)
+        store_restrict_modes(s);
+    if (!store_reader(mode) && store_setup_writer(s) < 0)
         goto fail;
-    if (mode == STORE_READ_WRITE && version < STORE_SCHEMA_VERSION &&
+    if (mode == STORE_READ_WRITE &&
+        (version < STORE_SCHEMA_VERSION || s->no_trigger) &&
         store_upgrade_schema(s, &version) < 0)
         goto fail;
     for (int i = 0; i < STMT_COUNT; i++) {
+        const char *sql = store_sql[i];
+
         /* Only a writer prunes, and it has upgraded the file first: a
          * version 1 file opened otherwise has no pruned table. */
         if (i == STMT_PRUNE_INSERT && mode != STORE_READ_WRITE)
             continue;
-        if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
-                               SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
-                               NULL) != SQLITE_OK) {
+        if (i == STMT_STATUS_BUSES && version < 3)
+            sql = store_status_buses_v2;
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->stmt[i], NULL) != SQLITE_OK) {
             store_fail(s, "cannot prepare statements on '%s'", path);
             goto fail;
         }
@@ -847,6 +1414,14 @@ fail:
     return -1;
 }
 
+/* Whether a reading keeps its error text: comm_error says which error,
+ * missed why the slot was not served (SPEC "Readings"). Otherwise error
+ * is NULL, in the database and the canonical form alike. */
+static bool store_has_error(const struct reading *r)
+{
+    return r->quality == QUALITY_COMM_ERROR || r->quality == QUALITY_MISSED;
+}
+
 /* Inserts one reading inside the open transaction, sets its seq and
  * writes its raw words as hex into raw (empty if none). */
 static int store_insert_reading(struct store *s, struct reading *r,
@@ -869,7 +1444,7 @@ static int store_insert_reading(struct store *s, struct reading *r,
     else
         rc |= sqlite3_bind_null(st, 3);
     rc |= store_bind_text(st, 4, quality_name(r->quality));
-    if (r->quality == QUALITY_COMM_ERROR)
+    if (store_has_error(r))
         rc |= sqlite3_bind_text(st, 5, r->error,
                                 (int)strnlen(r->error, sizeof(r->error)),
                                 SQLITE_STATIC);
@@ -919,10 +1494,8 @@ static int store_canon_reading(struct store *s, const struct reading *r,
     f[CANON_VALUE] = (struct store_field){
         value, has_value ? store_fmt_value(value, r->value) : 0};
     f[CANON_QUALITY] = (struct store_field){q, strlen(q)};
-    f[CANON_ERROR] =
-        (struct store_field){r->error, r->quality == QUALITY_COMM_ERROR
-                                           ? strnlen(r->error, sizeof(r->error))
-                                           : 0};
+    f[CANON_ERROR] = (struct store_field){
+        r->error, store_has_error(r) ? strnlen(r->error, sizeof(r->error)) : 0};
     f[CANON_RAW] = (struct store_field){raw, strlen(raw)};
     start = store_canon_add(s, f);
     xgrow(&s->digests, &s->digests_cap, (i + 1) * DIGEST_LEN, 1);
@@ -1187,6 +1760,8 @@ static int store_status_buses(struct store *s, int64_t since_us,
             .errors_recent = sqlite3_column_int64(st, 1),
             .errors_total = sqlite3_column_int64(st, 2),
             .readings_total = sqlite3_column_int64(st, 3),
+            .missed_recent = sqlite3_column_int64(st, 4),
+            .missed_total = sqlite3_column_int64(st, 5),
         };
 
         if ((ret = bus_fn(&bs, arg)) != 0)
@@ -2633,7 +3208,7 @@ fail:
 /* Per-quality counts of one sensor, found by id. */
 struct store_counts {
     int64_t id;
-    int64_t n[4]; /* by enum quality */
+    int64_t n[QUALITY_MISSED + 1]; /* by enum quality */
 };
 
 static int store_counts_cmp(const void *a, const void *b)
@@ -2648,7 +3223,8 @@ static int store_counts_cmp(const void *a, const void *b)
 static int store_quality_of(const char *q)
 {
     static const enum quality all[] = {QUALITY_GOOD, QUALITY_OUT_OF_RANGE,
-                                       QUALITY_INVALID, QUALITY_COMM_ERROR};
+                                       QUALITY_INVALID, QUALITY_COMM_ERROR,
+                                       QUALITY_MISSED};
 
     for (size_t i = 0; q && i < sizeof(all) / sizeof(all[0]); i++)
         if (strcmp(q, quality_name(all[i])) == 0)
@@ -2774,10 +3350,12 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
             si.out_of_range = c->n[QUALITY_OUT_OF_RANGE];
             si.invalid = c->n[QUALITY_INVALID];
             si.comm_error = c->n[QUALITY_COMM_ERROR];
+            si.missed = c->n[QUALITY_MISSED];
         }
-        if (nsensors
-                ? !store_tag_listed(si.tag, sensors, nsensors)
-                : si.good + si.out_of_range + si.invalid + si.comm_error == 0)
+        if (nsensors ? !store_tag_listed(si.tag, sensors, nsensors)
+                     : si.good + si.out_of_range + si.invalid + si.comm_error +
+                               si.missed ==
+                           0)
             continue;
         if ((ret = fn(&si, arg)) != 0)
             break;

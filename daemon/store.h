@@ -21,9 +21,10 @@
 #include "daemon/config.h"
 #include "daemon/reading.h"
 
-/* PRAGMA user_version of the schema this code writes. Version 1 (no
- * `pruned` table) is still read, and upgraded by a read-write open. */
-#define STORE_SCHEMA_VERSION 2
+/* PRAGMA user_version of the schema this code writes. Versions 1 (no
+ * `pruned` table) and 2 (no quality 'missed') are still read, and
+ * upgraded by a read-write open. */
+#define STORE_SCHEMA_VERSION 3
 /* How long a writer waits for another's lock before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest error message kept by the store. */
@@ -32,16 +33,30 @@
 struct store;
 
 enum store_mode {
-    STORE_READ_WRITE, /* creates the file and the schema if absent */
-    STORE_READ_ONLY,  /* fails if the file is absent */
-    STORE_UPDATE,     /* read-write, but fails if the file is absent (the
-                         CLI's run commands: never create a database) and
-                         never creates the schema in an empty file */
+    STORE_READ_WRITE,    /* creates the file and the schema if absent */
+    STORE_READ_ONLY,     /* fails if the file is absent */
+    STORE_UPDATE,        /* read-write, but fails if the file is absent (the
+                            CLI's run commands: never create a database) and
+                            never creates the schema in an empty file */
+    STORE_READ_SNAPSHOT, /* read-only, for one short command (the CLI's):
+                            a file without -wal, which no daemon has opened
+                            (an auditor's copy of the file alone), is
+                            opened immutable, creating no -wal or -shm
+                            beside it; a daemon that starts on it meanwhile
+                            is not seen, and must not be */
 };
 
 /*
  * Opens (and in read-write mode creates or upgrades, in one transaction)
- * the database at path.
+ * the database at path, defensively in every mode: SQLite's advice for
+ * files of uncertain provenance (see store_harden() in store.c), and the
+ * file must hold exactly the tables, columns, indexes and trigger that
+ * tbdaq makes, else it is refused before anything is read ("'x.db' is not
+ * a tbdaq database: table 'readings' has no column 'raw'"). Only the
+ * immutability trigger may be missing (verify then finds what changed);
+ * a read-write open puts it back. In read-write mode the files are made
+ * 0640 (less the umask), and wider modes of existing ones are narrowed
+ * to it, with a warning logged.
  * Returns the store, or NULL with a message in err ("cannot open
  * '/x/y.db': unable to open database file"; in read-only and update mode
  * a missing file is "cannot open '/x/y.db': no such database"). Refuses a
@@ -89,15 +104,17 @@ struct store_sensor_status {
     bool has_value;
     double value;
     const char *quality;
-    const char *error; /* NULL unless comm_error */
+    const char *error; /* NULL unless comm_error or missed */
 };
 
-/* Per bus: comm_error readings since since_us, and in all. */
+/* Per bus: comm_error and missed readings since since_us, and in all. */
 struct store_bus_status {
     const char *bus;
     int64_t errors_recent;
     int64_t errors_total;
     int64_t readings_total;
+    int64_t missed_recent;
+    int64_t missed_total;
 };
 
 /*
@@ -141,7 +158,7 @@ struct store_row {
     bool has_value;
     double value;
     const char *quality;
-    const char *error; /* NULL unless comm_error */
+    const char *error; /* NULL unless comm_error or missed */
     const char *run;   /* the run open at ts_us (issue 4), or NULL */
 };
 
@@ -328,7 +345,7 @@ struct store_export_row {
     double value;
     const char *unit;
     const char *quality;
-    const char *error; /* NULL unless comm_error */
+    const char *error; /* NULL unless comm_error or missed */
 };
 
 /*
@@ -363,7 +380,8 @@ struct store_sensor_info {
     const char *cal_date; /* each NULL if absent */
     const char *cal_due;
     const char *cal_certificate;
-    int64_t good, out_of_range, invalid, comm_error; /* in the window */
+    int64_t good, out_of_range, invalid, comm_error, missed; /* in the
+                                                                window */
 };
 
 /* Calls fn for each sensor (of the given tags, or all that have readings

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/hash.h"
@@ -297,6 +298,7 @@ static void test_open_creates_schema(void **state)
         "table|meta",
         "index|events_ts",
         "table|pruned",
+        "index|readings_missed",
     };
     char path[TEST_PATH_MAX], sql[TEST_PATH_MAX], row[TEST_ROW_MAX];
     struct store *s;
@@ -358,10 +360,12 @@ static void test_open_refused(void **state)
         const char *before; /* the message: before, the path, after */
         const char *after;
     } cases[] = {
-        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 3", NULL,
-         "database '", "' has schema version 3, newer than this tbdaq (2)"},
+        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 4", NULL,
+         "database '", "' has schema version 4, newer than this tbdaq (3)"},
         {"foreign.db", "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)", NULL,
-         "'", "' is not a tbdaq database"},
+         "'",
+         "' is not a tbdaq database: no tbdaq schema version (user_version "
+         "0)"},
         {"text.db", NULL,
          "this is a text file and certainly not an SQLite database\n",
          "cannot open '", "': file is not a database"},
@@ -1771,7 +1775,8 @@ static void test_open_update(void **state)
     assert_non_null(fp);
     fclose(fp);
     assert_null(store_open(path, STORE_UPDATE, err));
-    snprintf(want, sizeof(want), "'%s' is not a tbdaq database", path);
+    snprintf(want, sizeof(want), "'%s' is not a tbdaq database: it is empty",
+             path);
     assert_string_equal(err, want);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"), 0);
 
@@ -2190,6 +2195,465 @@ static void test_prune_keeps_damaged(void **state)
     }
 }
 
+/* --- defensive opens, file modes, schema versions (issue 10) ------------ */
+
+/* readings as versions 1 and 2 define it, word for word. */
+#define READINGS_V2                                                            \
+    "CREATE TABLE readings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"            \
+    " sensor_id INTEGER NOT NULL REFERENCES sensors(id),"                      \
+    " ts_us INTEGER NOT NULL, value REAL, quality TEXT NOT NULL"               \
+    " CHECK (quality IN ('good','out_of_range','invalid','comm_error')),"      \
+    " error TEXT, raw TEXT)"
+
+/* The schema of version 2, as tbdaq wrote it (version 1: without
+ * pruned): the files an upgrade starts from. */
+static const char schema_v2[] =
+    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
+    " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
+    " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"
+    " address INTEGER NOT NULL, type TEXT NOT NULL,"
+    " byte_order TEXT NOT NULL, scale REAL NOT NULL,"
+    " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"
+    " range_lo REAL, range_hi REAL,"
+    " cal_date TEXT, cal_due TEXT, cal_certificate TEXT);\n" READINGS_V2 ";\n"
+    "CREATE INDEX readings_ts ON readings(ts_us);\n"
+    "CREATE TABLE sensor_last (sensor_id INTEGER PRIMARY KEY"
+    " REFERENCES sensors(id), last_seq INTEGER NOT NULL,"
+    " count INTEGER NOT NULL);\n"
+    "CREATE INDEX readings_comm_error ON readings(sensor_id, ts_us, quality)"
+    " WHERE quality = 'comm_error';\n"
+    "CREATE TABLE batches (id INTEGER PRIMARY KEY,"
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, ts_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL, digests BLOB NOT NULL);\n"
+    "CREATE INDEX batches_last_seq ON batches(last_seq);\n"
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"
+    " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER);\n"
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT);\n"
+    "CREATE INDEX events_kind ON events(kind, seq);\n"
+    "CREATE INDEX events_ts ON events(ts_us);\n"
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);\n"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);\n"
+    "CREATE TRIGGER readings_immutable BEFORE UPDATE ON readings"
+    " BEGIN SELECT RAISE(ABORT, 'readings are immutable'); END;\n"
+    "CREATE TABLE pruned (batch_id INTEGER PRIMARY KEY"
+    " REFERENCES batches(id), first_ts_us INTEGER NOT NULL,"
+    " last_ts_us INTEGER NOT NULL, readings INTEGER NOT NULL,"
+    " pruned_us INTEGER NOT NULL);\n"
+    "PRAGMA user_version = 2;\n";
+
+/* Turns a file this code wrote into the version given (1 or 2), as the
+ * older code would have left it. */
+static void downgrade(const char *path, int version)
+{
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *st = NULL;
+    char sql[TEST_ROW_MAX];
+    int64_t cookie;
+
+    cookie = raw_int(path, "PRAGMA schema_version");
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX readings_missed;"
+                                  " PRAGMA writable_schema = ON",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE sqlite_master SET sql = ?1"
+                                        " WHERE name = 'readings'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, READINGS_V2, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof(sql),
+             "PRAGMA schema_version = %lld; PRAGMA writable_schema = OFF;"
+             " %s PRAGMA user_version = %d",
+             (long long)cookie + 2, version == 1 ? "DROP TABLE pruned;" : "",
+             version);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    raw_row(path, "PRAGMA integrity_check", sql);
+    assert_string_equal(sql, "ok");
+}
+
+/* The bus counts of a store, in a status_seen. */
+static void bus_counts(struct store *s, struct status_seen *seen)
+{
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(store_status(s, 0, NULL, seen_bus, seen), 0);
+}
+
+/* A missed reading (SPEC "Readings"): no value, its error kept in the
+ * database and in the chain's canonical form, counted by status and in
+ * the export's counts. */
+static void test_missed_batch(void **state)
+{
+    static const uint16_t w[] = {0x41c8, 0x0000};
+    static const char lines[] = "1\tFT-101\t1000000\t25\tgood\t\t41c8 0000\n"
+                                "2\tFT-101\t2000000\t\tmissed\tbus busy\t\n"
+                                "3\tPT-201\t2500000\t\tcomm_error\ttimeout\t\n"
+                                "4\tPT-201\t3000000\t\tmissed\tbus busy\t\n";
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX], want[SHA256_HEX_LEN];
+    struct fixture f;
+    struct store *s = open_synced("missed.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, pt = f.sensors[SENSOR_PT].db_id;
+    struct status_seen *seen = xcalloc(1, sizeof(*seen));
+    struct infos_seen *infos = xcalloc(1, sizeof(*infos));
+    struct store_verify_result v;
+    struct reading r[4];
+
+    (void)state;
+    r[0] = mk_reading(ft, 1000000, QUALITY_GOOD, 25.0, "", 2, w);
+    r[1] = mk_reading(ft, 2000000, QUALITY_MISSED, 7.0, "bus busy", 0, NULL);
+    r[2] = mk_reading(pt, 2500000, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
+    r[3] = mk_reading(pt, 3000000, QUALITY_MISSED, 0, "bus busy", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 4, NULL, 0), 0);
+    reading_row(path, 2, row);
+    assert_string_equal(row, "1|2000000|missed|NULL|bus busy|NULL");
+    chain_hash(zero_hash, lines, want);
+    raw_row(path, "SELECT hash FROM batches", row);
+    assert_string_equal(row, want);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, 4);
+
+    bus_counts(s, seen);
+    assert_int_equal(seen->nbuses, 2);
+    assert_string_equal(seen->bus[0], "plant-a");
+    assert_int_equal(seen->buses[0].readings_total, 4);
+    assert_int_equal(seen->buses[0].errors_total, 1);
+    assert_int_equal(seen->buses[0].missed_total, 2);
+    assert_int_equal(seen->buses[0].missed_recent, 2);
+    assert_int_equal(seen->buses[1].missed_total, 0);
+    assert_int_equal(
+        store_sensor_infos(s, 0, 5000000, NULL, 0, seen_info, infos), 0);
+    assert_int_equal(infos->n, 2);
+    assert_int_equal(infos->si[0].good, 1); /* FT-101 */
+    assert_int_equal(infos->si[0].missed, 1);
+    assert_int_equal(infos->si[1].comm_error, 1); /* PT-201 */
+    assert_int_equal(infos->si[1].missed, 1);
+    store_close(s);
+
+    /* A missed reading's error is under the chain. */
+    raw_exec(path, "DROP TRIGGER readings_immutable;"
+                   " UPDATE readings SET error = 'fine' WHERE seq = 4");
+    expect_verify_fails(path, "missed error", "seq 4 was changed", 1, 4);
+    free(infos);
+    free(seen);
+}
+
+/* Commits two batches of good and comm_error readings (all a version 1
+ * or 2 file can hold) with s, which the caller opened on such a file. */
+static void commit_old(struct store *s, struct fixture *f)
+{
+    struct reading r[6];
+
+    fixture_init(f, 3);
+    assert_int_equal(store_sync_sensors(s, &f->c), 0);
+    for (int b = 0; b < 2; b++) {
+        for (int i = 0; i < 6; i++)
+            r[i] = mk_reading(f->sensors[i % 3].db_id, 1000 * b + i,
+                              i % 3 ? QUALITY_GOOD : QUALITY_COMM_ERROR, i,
+                              "timeout", 0, NULL);
+        assert_int_equal(store_commit_batch(s, r, 6, NULL, 0), 0);
+    }
+    /* The old CHECK refuses a missed reading: nothing written. */
+    r[0] = mk_reading(f->sensors[0].db_id, 5000, QUALITY_MISSED, 0, "busy", 0,
+                      NULL);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), -1);
+    assert_non_null(strstr(store_errmsg(s), "CHECK constraint failed"));
+}
+
+/*
+ * Files of version 2 (made from the version 2 schema text) and version 1
+ * are read as they are and upgraded to 3 by the daemon's open, in one
+ * transaction: readings' CHECK admits 'missed' (on that same connection
+ * at once, and on a reader open since before), the chain still verifies,
+ * integrity_check is ok, and the upgraded file is the same as a new one.
+ */
+static void test_schema_upgrade(void **state)
+{
+    static const int versions[] = {2, 1};
+    char fresh[TEST_PATH_MAX], err[STORE_ERR_MAX] = "";
+    struct store *s = open_rw("upgrade_fresh.db", fresh);
+
+    (void)state;
+    store_close(s);
+    for (size_t k = 0; k < sizeof(versions) / sizeof(versions[0]); k++) {
+        char path[TEST_PATH_MAX], name[64], row[TEST_ROW_MAX];
+        char want[TEST_ROW_MAX];
+        struct store_verify_result v;
+        struct store *reader;
+        struct reading r;
+        struct fixture f;
+
+        snprintf(name, sizeof(name), "upgrade_v%d.db", versions[k]);
+        path_of(path, name);
+        raw_exec(path, schema_v2);
+        if (versions[k] == 1)
+            raw_exec(path, "DROP TABLE pruned; PRAGMA user_version = 1");
+        /* The CLI's run commands write such a file without upgrading. */
+        s = store_open(path, STORE_UPDATE, err);
+        if (!s)
+            fail_msg("store_open: %s", err);
+        commit_old(s, &f);
+        store_close(s);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), versions[k]);
+
+        reader = open_ro(path);
+        assert_int_equal(store_verify(reader, 0, INT64_MAX, &v), 0);
+        assert_true(v.ok);
+        assert_int_equal(v.readings, 12);
+
+        s = open_rw(name, path);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+        raw_row(path, "PRAGMA integrity_check", row);
+        assert_string_equal(row, "ok");
+        /* the same objects, with the same definitions, as a new file */
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"),
+                         raw_int(fresh, "SELECT count(*) FROM sqlite_master"));
+        for (int i = 0;
+             i < raw_int(fresh, "SELECT count(*) FROM sqlite_master"); i++) {
+            char sql[TEST_PATH_MAX];
+
+            snprintf(sql, sizeof(sql),
+                     "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+                     " LIMIT 1 OFFSET %d",
+                     i);
+            raw_row(path, sql, row);
+            raw_row(fresh, sql, want);
+            assert_string_equal(row, want);
+        }
+        fixture_init(&f, 3);
+        assert_int_equal(store_sync_sensors(s, &f.c), 0);
+        r = mk_reading(f.sensors[0].db_id, 5000, QUALITY_MISSED, 0, "busy", 0,
+                       NULL);
+        assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+        assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+        assert_true(v.ok);
+        assert_int_equal(v.readings, 13);
+        assert_int_equal(store_verify(reader, 0, INT64_MAX, &v), 0);
+        assert_true(v.ok);
+        assert_int_equal(v.readings, 13);
+        store_close(reader);
+        store_close(s);
+        /* Opened again, nothing left to do. */
+        s = open_rw(name, path);
+        store_close(s);
+        raw_row(path, "PRAGMA integrity_check", row);
+        assert_string_equal(row, "ok");
+    }
+}
+
+/* A copy of a good database, changed by sql; the open's message. */
+static void crafted(const char *name, const char *sql, const char *want)
+{
+    static const enum store_mode modes[] = {STORE_READ_ONLY, STORE_UPDATE,
+                                            STORE_READ_WRITE};
+    char src[TEST_PATH_MAX], path[TEST_PATH_MAX], msg[TEST_ROW_MAX];
+    char err[STORE_ERR_MAX], before[TEST_ROW_MAX], after[TEST_ROW_MAX];
+    char copy[TEST_ROW_MAX];
+
+    path_of(src, "crafted_src.db");
+    path_of(path, name);
+    if (access(src, F_OK) < 0)
+        make_chain_db("crafted_src.db", src);
+    snprintf(copy, sizeof(copy), "VACUUM INTO '%s'", path);
+    raw_exec(src, copy);
+    if (sql)
+        raw_exec(path, sql);
+    snprintf(msg, sizeof(msg), "'%s' is not a tbdaq database: %s", path, want);
+    raw_row(path, "SELECT group_concat(name) FROM sqlite_master", before);
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        memset(err, 0, sizeof(err));
+        assert_null(store_open(path, modes[m], err));
+        if (strcmp(err, msg) != 0)
+            fail_msg("%s: got \"%s\", want \"%s\"", name, err, msg);
+    }
+    /* refused means untouched */
+    raw_row(path, "SELECT group_concat(name) FROM sqlite_master", after);
+    assert_string_equal(before, after);
+}
+
+/* Files that are not what tbdaq writes are refused at open, naming what
+ * differs, before anything else is read or written. */
+static void test_open_crafted(void **state)
+{
+    char path[TEST_PATH_MAX], err[STORE_ERR_MAX];
+    struct store_verify_result v;
+    struct store *s;
+
+    (void)state;
+    crafted("c_view.db",
+            "ALTER TABLE readings RENAME TO r0;"
+            " CREATE VIEW readings AS SELECT * FROM r0",
+            "'readings' is a view, not a table");
+    crafted("c_trigger.db",
+            "CREATE TRIGGER spy AFTER INSERT ON events BEGIN"
+            " SELECT 1; END",
+            "unexpected trigger 'spy'");
+    crafted("c_column.db", "ALTER TABLE readings DROP COLUMN raw",
+            "table 'readings' has no column 'raw'");
+    crafted("c_extra.db", "ALTER TABLE runs ADD COLUMN x TEXT",
+            "table 'runs' has an unexpected column 'x'");
+    crafted("c_generated.db",
+            "ALTER TABLE readings ADD COLUMN g GENERATED ALWAYS AS (1)",
+            "table 'readings' has a hidden or generated column 'g'");
+    crafted("c_index.db",
+            "DROP INDEX readings_ts;"
+            " CREATE INDEX readings_ts ON readings(ts_us) WHERE seq % 2 = 0",
+            "index 'readings_ts' is not defined as tbdaq defines it");
+    crafted("c_noindex.db", "DROP INDEX readings_missed",
+            "no index 'readings_missed'");
+    crafted("c_table.db", "CREATE TABLE extra (x)", "unexpected table 'extra'");
+    crafted("c_vtab.db",
+            "DROP TABLE meta; CREATE VIRTUAL TABLE meta USING"
+            " fts5(key, value)",
+            "'meta' is a virtual table");
+    crafted("c_version.db", "PRAGMA user_version = 0",
+            "no tbdaq schema version (user_version 0)");
+    crafted("c_v2.db", "PRAGMA user_version = 2",
+            "table 'readings' is not defined as tbdaq defines it");
+
+    /* Without the immutability trigger the file is read (verify says
+     * what was changed), and the daemon's open puts the trigger back. */
+    path_of(path, "c_notrigger.db");
+    make_chain_db("c_notrigger.db", path);
+    raw_exec(path, "DROP TRIGGER readings_immutable");
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    store_close(s);
+    s = store_open(path, STORE_READ_WRITE, err);
+    assert_non_null(s);
+    store_close(s);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE"
+                                   " type = 'trigger'"),
+                     1);
+}
+
+/* Whether a directory holds exactly the one file name. */
+static bool dir_holds_only(const char *dir, const char *name)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool only = true;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        n++;
+        if (strcmp(e->d_name, name) != 0)
+            only = false;
+    }
+    closedir(d);
+    return only && n == 1;
+}
+
+/* Copies a file byte for byte, as cp(1) does. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[4096];
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* An auditor's copy of the database file alone (no -wal, no -shm) is
+ * read, and nothing is created beside it; the live file, with its -wal,
+ * is read beside the writer as before (test_reader_beside_writer). */
+static void test_open_lone_copy(void **state)
+{
+    char path[TEST_PATH_MAX], dir[TEST_PATH_MAX], copy[TEST_PATH_MAX + 16];
+    char err[STORE_ERR_MAX] = "";
+    struct store_verify_result v;
+    struct store *s;
+
+    (void)state;
+    make_chain_db("lone_src.db", path);
+    path_of(dir, "lone.d");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(copy, sizeof(copy), "%s/copy of t.db", dir);
+    copy_file(path, copy); /* a WAL-mode file, all committed */
+    assert_true(dir_holds_only(dir, "copy of t.db"));
+    s = store_open(copy, STORE_READ_SNAPSHOT, err);
+    assert_non_null(s);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, TAMPER_BATCH * TAMPER_BATCHES);
+    store_close(s);
+    assert_true(dir_holds_only(dir, "copy of t.db"));
+    /* The live database, -wal beside it, is read as before. */
+    s = store_open(path, STORE_READ_SNAPSHOT, err);
+    assert_non_null(s);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    store_close(s);
+    unlink(copy);
+    rmdir(dir);
+}
+
+/* The mode of a file, or -1 if it is absent. */
+static int file_mode(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* The database's files are 0640 or tighter whatever the umask; wider ones
+ * (an older tbdaq) are narrowed by the daemon's open. */
+static void test_file_modes(void **state)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    char path[TEST_PATH_MAX], f[TEST_PATH_MAX + 8];
+    mode_t old = umask(022);
+    struct store *s;
+
+    (void)state;
+    s = open_rw("modes.db", path);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+        assert_int_equal(file_mode(f), 0640);
+    }
+    store_close(s);
+
+    /* as the older tbdaq left them, readable by all */
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+        assert_int_equal(chmod(f, 0664), 0);
+    }
+    s = open_ro(path); /* a reader changes nothing */
+    store_close(s);
+    assert_int_equal(file_mode(path), 0664);
+    s = open_rw("modes.db", path);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+        assert_int_equal(file_mode(f), 0640);
+    }
+    store_close(s);
+
+    /* a tighter umask is kept */
+    umask(077);
+    s = open_rw("modes_077.db", path);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+        assert_int_equal(file_mode(f), 0600);
+    }
+    store_close(s);
+    umask(old);
+}
+
 static void test_schema_v1(void **state)
 {
     char path[TEST_PATH_MAX], bad[TEST_PATH_MAX], err[STORE_ERR_MAX] = "";
@@ -2200,7 +2664,7 @@ static void test_schema_v1(void **state)
     (void)state;
     /* A version 1 file: what this code wrote before the pruned table. */
     make_prune_db("v1.db", path);
-    raw_exec(path, "DROP TABLE pruned; PRAGMA user_version = 1");
+    downgrade(path, 1);
 
     reader = open_ro(path);
     assert_int_equal(store_verify(reader, 0, INT64_MAX, &v), 0);
@@ -2217,7 +2681,7 @@ static void test_schema_v1(void **state)
     /* The writer upgrades it; the reader, open since before, sees the
      * pruned batches at its next verify. */
     s = open_rw("v1.db", path);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
                                    " WHERE name = 'pruned'"),
                      1);
@@ -2228,14 +2692,14 @@ static void test_schema_v1(void **state)
     store_close(reader);
     store_close(s);
 
-    /* The upgrade is one transaction: if it fails, the file stays
-     * version 1. */
+    /* A version 1 file with an object of a later version is not one
+     * tbdaq wrote: refused, and left as it is. */
     make_prune_db("v1_bad.db", bad);
-    raw_exec(bad, "DROP TABLE pruned; CREATE TABLE pruned (x);"
-                  " PRAGMA user_version = 1");
+    downgrade(bad, 1);
+    raw_exec(bad, "CREATE TABLE pruned (x)");
     assert_null(store_open(bad, STORE_READ_WRITE, err));
-    assert_non_null(strstr(err, "cannot upgrade the schema in"));
-    assert_non_null(strstr(err, "already exists"));
+    assert_non_null(strstr(err, "is not a tbdaq database: unexpected table "
+                                "'pruned'"));
     assert_int_equal(raw_int(bad, "PRAGMA user_version"), 1);
 }
 
@@ -2325,6 +2789,11 @@ int main(void)
         cmocka_unit_test(test_prune_tampered),
         cmocka_unit_test(test_prune_keeps_damaged),
         cmocka_unit_test(test_schema_v1),
+        cmocka_unit_test(test_missed_batch),
+        cmocka_unit_test(test_schema_upgrade),
+        cmocka_unit_test(test_open_crafted),
+        cmocka_unit_test(test_open_lone_copy),
+        cmocka_unit_test(test_file_modes),
         cmocka_unit_test(test_prune_rate),
     };
 
