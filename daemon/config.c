@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/util.h"
 
@@ -136,6 +137,7 @@ struct loader {
     bool *bus_ok;     /* per bus: its type is known, so checks can use it */
     bool *regs_ok;    /* per sensor: bus, unit, table, address, type known */
     bool bus_unnamed; /* a bus has no usable name (already reported) */
+    bool too_deep;    /* the scan met an @include libconfig refuses */
 };
 
 /* ---- the tables ---- */
@@ -1485,77 +1487,216 @@ fail:
     return NULL;
 }
 
-/* Checks one number token of the text; see config_check_integers(). */
-static void config_check_number(struct loader *ld, const char *tok, size_t len,
-                                int line)
+/* libconfig 1.5's MAX_INCLUDE_DEPTH: it stops at an @include deeper than
+ * this with an error, so the scan stops there too (going on would read
+ * files libconfig never reads, exponentially many for a file that
+ * includes itself twice). */
+#define CONFIG_INCLUDE_DEPTH 10
+
+/* Checks one number token of a file's text; see config_scan(). file is
+ * NULL for the config itself, else the name its @include gives. */
+static void config_check_number(struct loader *ld, const char *file,
+                                const char *tok, size_t len, int line)
 {
     char buf[64];
     bool hex = len > 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X');
-    long long v;
+    size_t digits = len;
+    bool wide = false, bad;
     char *end;
 
-    if (tok[len - 1] == 'L' || tok[len - 1] == 'l')
-        return; /* int64: read whole, so the table's bounds judge it */
+    /* int64 ("L" or "LL"): libconfig saturates a decimal one and wraps a
+     * hex one through unsigned, so only the 64-bit bound is checked here;
+     * the tables judge the value. */
+    while (digits > 1 && (tok[digits - 1] == 'L' || tok[digits - 1] == 'l') &&
+           len - digits < 2) {
+        digits--;
+        wide = true;
+    }
     /* A float: libconfig reads it as a double. */
     if (!hex && (memchr(tok, '.', len) || memchr(tok, 'e', len) ||
                  memchr(tok, 'E', len)))
         return;
     if (len >= sizeof(buf)) {
-        loader_add(ld, NULL, line, "integer literal is too long");
+        loader_add(ld, file, line, "integer literal is too long");
         return;
     }
-    memcpy(buf, tok, len);
-    buf[len] = '\0';
+    memcpy(buf, tok, digits);
+    buf[digits] = '\0';
     errno = 0;
-    v = strtoll(buf, &end, hex ? 16 : 10);
+    if (hex) {
+        unsigned long long u = strtoull(buf, &end, 16);
+
+        bad = errno == ERANGE || u > (wide ? INT64_MAX : INT32_MAX);
+    } else {
+        long long v = strtoll(buf, &end, 10);
+
+        bad = errno == ERANGE || (!wide && (v < INT32_MIN || v > INT32_MAX));
+    }
     if (*end)
         return; /* not a number libconfig takes: it will say so */
-    if (errno == ERANGE || v < INT32_MIN || v > INT32_MAX) {
+    if (bad) {
         char msg[128];
 
-        snprintf(msg, sizeof(msg), "integer '%s' is out of range", buf);
-        loader_add(ld, NULL, line, msg);
+        snprintf(msg, sizeof(msg), "integer '%.*s' is out of range", (int)len,
+                 tok);
+        loader_add(ld, file, line, msg);
     }
+}
+
+/* The line of the first NUL in text[0..len), or 0 if it holds none. */
+static int config_nul_line(const char *text, size_t len)
+{
+    const char *nul = memchr(text, '\0', len);
+    int line = 1;
+
+    if (!nul)
+        return 0;
+    for (const char *p = text; p < nul; p++)
+        line += *p == '\n';
+    return line;
+}
+
+/*
+ * Where the scan is between tokens. libconfig's scanner (flex) keeps its
+ * state across an @include: a comment or string left open at the end of
+ * an included file goes on in the file that included it. The scan must
+ * see the same text as a comment or string, or it would miss a literal
+ * libconfig reads.
+ */
+enum scan_state { SCAN_CODE, SCAN_COMMENT, SCAN_STRING };
+
+static void config_scan(struct loader *ld, const char *file, const char *p,
+                        int depth, enum scan_state *state);
+
+/*
+ * Follows "@include name" at line of file: the included file is scanned as
+ * libconfig will read it, at the include dir joined with name as given
+ * (libconfig 1.5 joins even an absolute name, and uses the config's
+ * directory at every depth). A file that is missing or unreadable is left
+ * to libconfig to report; one that is not a regular file is refused here,
+ * since libconfig's scanner exits the process on a directory, and reading
+ * a pipe here would take its text from libconfig.
+ */
+static void config_scan_include(struct loader *ld, const char *file, int line,
+                                const char *name, int depth,
+                                enum scan_state *state)
+{
+    size_t plen = strlen(ld->dir) + 1 + strlen(name) + 1;
+    char *path = xmalloc(plen), *text = NULL, *msg = NULL;
+    struct stat st;
+    size_t len = 0;
+    int nul;
+
+    snprintf(path, plen, "%s/%s", ld->dir, name);
+    if (stat(path, &st) < 0)
+        goto done;
+    if (!S_ISREG(st.st_mode)) {
+        size_t mlen = strlen(name) + 64;
+
+        msg = xmalloc(mlen);
+        snprintf(msg, mlen, "cannot include '%s': not a regular file", name);
+        loader_add(ld, file, line, msg);
+        goto done;
+    }
+    if (!(text = config_slurp(path, &len)))
+        goto done;
+    /* libconfig reads an included file past a NUL; the scan cannot. */
+    if ((nul = config_nul_line(text, len)) > 0) {
+        loader_add(ld, name, nul, "file holds a NUL byte");
+        goto done;
+    }
+    config_scan(ld, name, text, depth, state);
+done:
+    free(msg);
+    free(text);
+    free(path);
 }
 
 /*
  * libconfig 1.5 stores an integer literal in an int without checking its
  * range, so "port = 4294967798;" would silently read as 502. This finds
- * integer literals in the text first, with a lexer that knows just enough
- * of the syntax (comments, strings, names) not to mistake anything else
- * for one. Returns the number of bad literals.
+ * the integer literals of one file's text (file NULL for the config, else
+ * as its @include names it) and of every file it includes, with a lexer
+ * that knows just enough of the syntax (comments, strings, names,
+ * @include) not to mistake anything else for one. depth counts the
+ * includes that led here.
  */
-static size_t config_check_integers(struct loader *ld, const char *p)
+static void config_scan(struct loader *ld, const char *file, const char *p,
+                        int depth, enum scan_state *state)
 {
-    size_t before = ld->n;
+    bool bol = true; /* only blanks since the line began */
     int line = 1;
 
-    while (*p) {
-        if (*p == '\n') {
+    while (*p && !ld->too_deep) {
+        if (*state == SCAN_COMMENT) {
+            for (; *p && !(p[0] == '*' && p[1] == '/'); p++)
+                line += *p == '\n';
+            if (*p) {
+                p += 2;
+                *state = SCAN_CODE;
+            }
+            bol = false;
+        } else if (*state == SCAN_STRING) {
+            for (; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                line += *p == '\n';
+            }
+            if (*p) {
+                p++;
+                *state = SCAN_CODE;
+            }
+            bol = false;
+        } else if (*p == '\n') {
             line++;
+            p++;
+            bol = true;
+        } else if (*p == ' ' || *p == '\t') {
+            p++;
+        } else if (bol && strncmp(p, "@include", 8) == 0 &&
+                   (p[8] == ' ' || p[8] == '\t')) {
+            /* As libconfig: first on its line, the name up to the next
+             * '"' without escapes. */
+            const char *name;
+            char *inc;
+            int at = line;
+
+            for (p += 8; *p == ' ' || *p == '\t'; p++)
+                ;
+            bol = false;
+            if (*p != '"')
+                continue; /* libconfig will say what is wrong */
+            name = ++p;
+            while (*p && *p != '"')
+                line += *p++ == '\n';
+            if (!*p)
+                break;
+            if (depth == CONFIG_INCLUDE_DEPTH) {
+                ld->too_deep = true; /* libconfig says so */
+                break;
+            }
+            inc = xmalloc((size_t)(p - name) + 1);
+            memcpy(inc, name, (size_t)(p - name));
+            inc[p - name] = '\0';
+            config_scan_include(ld, file, at, inc, depth + 1, state);
+            free(inc);
             p++;
         } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
             while (*p && *p != '\n')
                 p++;
         } else if (p[0] == '/' && p[1] == '*') {
-            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
-                line += *p == '\n';
-            if (*p)
-                p += 2;
+            p += 2;
+            *state = SCAN_COMMENT;
         } else if (*p == '"') {
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-                line += *p == '\n';
-            }
-            if (*p)
-                p++;
+            p++;
+            *state = SCAN_STRING;
         } else if (isalpha((unsigned char)*p) || *p == '*') {
             /* strchr() also finds the NUL: test for it first, or a name
              * at the very end of the file runs past it (found by
              * tests/fuzz/fuzz_config). */
             while (*p && (isalnum((unsigned char)*p) || strchr("-_*", *p)))
                 p++;
+            bol = false;
         } else if (isdigit((unsigned char)*p) ||
                    ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1]))) {
             const char *tok = p;
@@ -1565,11 +1706,23 @@ static size_t config_check_integers(struct loader *ld, const char *p)
                  ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E'));
                  p++)
                 ;
-            config_check_number(ld, tok, (size_t)(p - tok), line);
+            config_check_number(ld, file, tok, (size_t)(p - tok), line);
+            bol = false;
         } else {
             p++;
+            bol = false;
         }
     }
+}
+
+/* Scans the config's text and every file it includes; see config_scan().
+ * Returns the number of errors found. */
+static size_t config_check_integers(struct loader *ld, const char *text)
+{
+    enum scan_state state = SCAN_CODE;
+    size_t before = ld->n;
+
+    config_scan(ld, NULL, text, 0, &state);
     return ld->n - before;
 }
 
@@ -1622,7 +1775,7 @@ struct config *config_load(const char *path, struct config_errors *errs)
     struct config *c = xcalloc(1, sizeof(*c));
     size_t len = 0;
     char *text = config_slurp(path, &len);
-    const char *nul;
+    int nul;
 
     ld.c = c;
     ld.dir = config_dir(path);
@@ -1637,13 +1790,8 @@ struct config *config_load(const char *path, struct config_errors *errs)
     sha256_hex(text, len, c->sha256);
     /* libconfig would stop at a NUL: the hash would then cover text that
      * was never parsed. */
-    nul = memchr(text, '\0', len);
-    if (nul) {
-        int line = 1;
-
-        for (const char *p = text; p < nul; p++)
-            line += *p == '\n';
-        loader_add(&ld, NULL, line, "file holds a NUL byte");
+    if ((nul = config_nul_line(text, len)) > 0) {
+        loader_add(&ld, NULL, nul, "file holds a NUL byte");
         goto fail;
     }
     if (config_check_integers(&ld, text) > 0)

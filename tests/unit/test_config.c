@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/config.h"
@@ -787,6 +788,239 @@ static void test_bad(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- integers in included files ---- */
+
+/* A file an include case writes beside the config; text NULL makes a
+ * directory of that name instead. */
+struct inc_file {
+    const char *name; /* relative to the config's directory */
+    const char *text;
+    size_t len; /* 0: strlen(text) */
+};
+
+/* The files "sub/" may hold; the directory is made for every case. */
+#define INC_SUBDIR "sub"
+#define INC_FILES_MAX 3
+
+struct inc_case {
+    const char *name;
+    const char *text; /* the config itself */
+    struct inc_file files[INC_FILES_MAX];
+    const char *file; /* the file of the one error; NULL: the config */
+    int line;         /* 0: the config loads */
+    const char *msg;
+};
+
+#define INC(file) "@include \"" file "\"\n"
+/* A sensor of four lines, to be completed with its address's line. */
+#define INC_SENSOR                                                             \
+    "# 4294967396 in a comment\n"                                              \
+    "sensors = ({ id = \"S1\"; kind = \"generic\";\n"                          \
+    "  unit = \"4294967396 /* not a comment */\"; bus = \"a\";\n"              \
+    "  type = \"int16\"; // 4294967396\n"
+
+static const struct inc_case inc_cases[] = {
+    {"wrapped integer in an included file",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 4294967396; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '4294967396' is out of range"},
+    {"comments and strings with digits in an included file",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 100; });\n", 0}},
+     NULL,
+     0,
+     NULL},
+    /* Nested: every include is relative to the config's directory. */
+    {"wrapped integer two includes deep",
+     SITE INC("sub/a.conf") SENSOR(ADDR0),
+     {{"sub/a.conf", "# buses\n" INC("sub/b.conf"), 0},
+      {"sub/b.conf",
+       "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\";\n"
+       "  port = 502; timeout_ms = 500;\n"
+       "  retries = 4294967297; });\n",
+       0}},
+     "sub/b.conf",
+     3,
+     "integer '4294967297' is out of range"},
+    {"wrapped integer after a nested include",
+     SITE BUS("") INC("sub/a.conf") "  address = 0; });\n",
+     {{"sub/a.conf", INC("sub/b.conf") "  interval_ms = 4294967396;\n", 0},
+      {"sub/b.conf", INC_SENSOR, 0}},
+     "sub/a.conf",
+     2,
+     "integer '4294967396' is out of range"},
+    {"the 32-bit bound: 2147483647 is an int",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 2147483647; });\n", 0}},
+     "inc.conf",
+     5,
+     "'address' in sensor 'S1' must be 0..65535, not 2147483647"},
+    {"the 32-bit bound: 2147483648 wraps",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 2147483648; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '2147483648' is out of range"},
+    {"the negative bound: -2147483648 is an int",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = -2147483648; });\n", 0}},
+     "inc.conf",
+     5,
+     "'address' in sensor 'S1' must be 0..65535, not -2147483648"},
+    {"the negative bound: -2147483649 wraps",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = -2147483649; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '-2147483649' is out of range"},
+    {"hex past 31 bits in an included file",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 0x100000064; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '0x100000064' is out of range"},
+    {"the 64-bit bound: 9223372036854775807L is an int64",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 9223372036854775807L; });\n", 0}},
+     "inc.conf",
+     5,
+     "'address' in sensor 'S1' must be 0..65535, not 9223372036854775807"},
+    {"the 64-bit bound: 9223372036854775808L saturates",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 9223372036854775808L; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '9223372036854775808L' is out of range"},
+    {"the 64-bit bound without L",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 18446744073709551716; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '18446744073709551716' is out of range"},
+    {"the negative 64-bit bound",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = -9223372036854775809L; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '-9223372036854775809L' is out of range"},
+    {"hex int64 past 63 bits wraps negative",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", INC_SENSOR "  address = 0xFFFFFFFFFFFFFF9CL; });\n", 0}},
+     "inc.conf",
+     5,
+     "integer '0xFFFFFFFFFFFFFF9CL' is out of range"},
+    /* libconfig's scanner carries an open string or comment out of an
+     * included file into the config: so must the check. */
+    {"a string opened in an included file goes on in the config",
+     SITE BUS("") "@include \"inc.conf\"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " type = \"int16\"; address = 4294967396; });\n",
+     {{"inc.conf", "sensors = ({ id = \"", 0}},
+     NULL,
+     3,
+     "integer '4294967396' is out of range"},
+    {"a comment opened in an included file goes on in the config",
+     SITE BUS("") INC("inc.conf") "  4294967396 */\n" SENSOR(ADDR0),
+     {{"inc.conf", "# the config closes this\n/*\n", 0}},
+     NULL,
+     0,
+     NULL},
+    {"@include inside a comment is not followed",
+     SITE BUS("") "/*\n" INC("inc.conf") "*/\n" SENSOR(ADDR0),
+     {{"inc.conf", "x = 4294967396;\n", 0}},
+     NULL,
+     0,
+     NULL},
+    {"a NUL in an included file",
+     SITE BUS("") INC("inc.conf"),
+     {{"inc.conf", "# \0 4294967396\n" SENSOR(ADDR0),
+       sizeof("# \0 4294967396\n" SENSOR(ADDR0)) - 1}},
+     "inc.conf",
+     1,
+     "file holds a NUL byte"},
+    /* libconfig's scanner would exit the process on a directory. */
+    {"an included directory",
+     SITE BUS("") SENSOR(ADDR0) INC("sub"),
+     {{NULL, NULL, 0}},
+     NULL,
+     4,
+     "cannot include 'sub': not a regular file"},
+    /* The scan stops where libconfig does, and libconfig says why; it
+     * reads no file libconfig does not (twice per level: 2^10 files). */
+    {"an include of itself",
+     SITE BUS("") SENSOR(ADDR0) INC("sub/self.conf"),
+     {{"sub/self.conf",
+       INC("sub/self.conf") INC("sub/self.conf") "x = 4294967396;\n", 0}},
+     "sub/self.conf",
+     1,
+     "include file nesting too deep"},
+};
+
+static void inc_case_files(const struct fixture *f, const struct inc_case *ic,
+                           bool make)
+{
+    char path[256];
+
+    for (size_t k = INC_FILES_MAX; k-- > 0;) {
+        const struct inc_file *x = &ic->files[k];
+
+        if (!x->name)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", f->dir, x->name);
+        if (make && x->text)
+            write_file(path, x->text, x->len ? x->len : strlen(x->text));
+        else if (make)
+            assert_int_equal(mkdir(path, 0700), 0);
+        else if (x->text)
+            unlink(path);
+        else
+            rmdir(path);
+    }
+}
+
+/*
+ * libconfig 1.5 wraps an out-of-range integer silently, in the config and
+ * in every file it includes, however deep: each must be refused, naming
+ * the included file as its @include does.
+ */
+static void test_include_integers(void **state)
+{
+    const struct fixture *f = *state;
+    char sub[128];
+    size_t failed = 0;
+
+    snprintf(sub, sizeof(sub), "%s/" INC_SUBDIR, f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    for (size_t i = 0; i < sizeof(inc_cases) / sizeof(inc_cases[0]); i++) {
+        const struct inc_case *ic = &inc_cases[i];
+        struct config_errors errs = {0};
+        struct config *c;
+        char want[1024];
+
+        inc_case_files(f, ic, true);
+        c = load_text(f, ic->text, &errs);
+        if (ic->file)
+            snprintf(want, sizeof(want), "%s/%s:%d: %s", f->dir, ic->file,
+                     ic->line, ic->msg);
+        else if (ic->line)
+            snprintf(want, sizeof(want), "%s:%d: %s", f->path, ic->line,
+                     ic->msg);
+        if (ic->line ? (c || errs.n != 1 || strcmp(errs.v[0], want) != 0)
+                     : (!c || errs.n != 0)) {
+            print_message("case '%s':\n  want: %s\n", ic->name,
+                          ic->line ? want : "(loads)");
+            print_errors(&errs);
+            failed++;
+        }
+        config_free(c);
+        config_errors_release(&errs);
+        inc_case_files(f, ic, false);
+    }
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(failed, 0);
+}
+
 /* Several independent errors: each reported once, in line order. */
 static void test_many_errors(void **state)
 {
@@ -871,6 +1105,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_include, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_include_integers, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_many_errors, fixture_setup,
                                         fixture_teardown),
