@@ -55,6 +55,9 @@
  */
 #define DAEMON_STOP_MS 4700
 #define DAEMON_STOP_POLLERS_MS 2000
+/* What the pollers get at least, however much of their budget a reload
+ * spent waiting for a stuck bus. */
+#define DAEMON_STOP_POLLERS_MIN_MS 500
 #define DAEMON_STOP_COMMIT_MS 1000
 #define DAEMON_STOP_PUBLISH_MS 700
 #define DAEMON_STOP_OFFLINE_MS 500
@@ -981,7 +984,15 @@ static int daemon_run(struct daemon *d)
     log_info("stopping");
     notify_stopping();
     stop_at = d->stop_seen ? d->stop_seen : time_mono_ns();
-    daemon_stop_pollers(d, stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS);
+    {
+        /* A reload that waited for a stuck bus may have spent the
+         * pollers' budget: the others still get a moment to finish the
+         * request in progress, or what they read would be lost. */
+        int64_t until = stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS;
+        int64_t least = time_mono_ns() + DAEMON_STOP_POLLERS_MIN_MS * NS_PER_MS;
+
+        daemon_stop_pollers(d, until > least ? until : least);
+    }
     batch_add_item(
         d, queue_event("stop", "%llu readings recorded since start",
                        (unsigned long long)(d->committed +
