@@ -4,7 +4,19 @@
  * the earliest request's grid deadline, serves it, and turns the result
  * into readings. Link state follows collectd's complain/release manner: the
  * first failure is logged and recorded, the recovery once, never a line per
- * poll; reconnection backs off exponentially and resets on success.
+ * poll. What backs off is the logging, not the attempts: a bus that is down
+ * is tried again at every slot, so a device that comes back is read at its
+ * next slot however long it was away.
+ *
+ * Every slot of every request ends as exactly one reading per sensor: the
+ * response (or failure) of the slot served, or a `missed` reading stamped
+ * with the slot's own time for a slot that passed with no request. Per
+ * sensor, readings go into the queue in the order of their times: the
+ * slots that passed while a request ran are recorded before its reading,
+ * and a reading that came after its request's next slot began is held
+ * back until that slot is served (then it goes first) or missed (then the
+ * missed one does). A request that ran long and another due before it
+ * take turns on a frozen device, so the latter is common, not a corner.
  *
  * For the watchdog, the thread publishes one deadline: the time by which
  * it must have finished what it is doing (waiting for a slot, or one
@@ -42,7 +54,17 @@
 struct poller_request {
     const struct plan_request *req;
     struct grid grid;
-    int64_t missed_pending; /* slots missed, not yet recorded */
+    int64_t missed_pending; /* slots missed, not yet in a `missed` event */
+    /* The span (CLOCK_MONOTONIC) of the poller's waits for room in the
+     * queue since this request was last taken; qwait_to is 0 if it did
+     * not wait. A slot missed within it is the daemon's doing. */
+    int64_t qwait_from, qwait_to;
+    /* The last reading, held back while a slot of this request that began
+     * before its response (CLOCK_MONOTONIC held_at) may still be missed:
+     * that slot's missed reading goes first. nheld is 0 or nsensors. */
+    struct queue_item *held;
+    size_t nheld;
+    int64_t held_at;
 };
 
 struct poller {
@@ -65,16 +87,21 @@ struct poller {
     struct poller_request *requests;
     size_t nrequests;
     uint16_t regs[BUS_MAX_REGISTERS];
-    struct queue_item *items; /* one per sensor of the largest request */
+    /* One per sensor of the largest request, and at least
+     * POLLER_MISSED_CHUNK: missed readings are pushed that many at a time. */
+    struct queue_item *items;
     size_t nitems;
 
     /* Link state. */
-    atomic_bool down;     /* a bus_down is recorded, no bus_up yet */
-    int link_errno;       /* why it is down */
-    int64_t down_since;   /* CLOCK_MONOTONIC */
-    int64_t reconnect_at; /* next connection attempt, CLOCK_MONOTONIC */
-    int64_t backoff_ns;
+    atomic_bool down;   /* a bus_down is recorded, no bus_up yet */
+    int link_errno;     /* why it is down */
+    int64_t down_since; /* CLOCK_MONOTONIC */
+    /* When the last connection attempt that failed began (CLOCK_MONOTONIC),
+     * or 0: requests whose slots began before it share its result. */
+    int64_t connect_failed_at;
     int64_t missed_report_at;
+    /* When the thread last began to wait for a slot (CLOCK_MONOTONIC). */
+    int64_t idle_since;
     /* Consecutive failed polls per unit while the link is up. */
     uint32_t unit_failures[POLLER_MAX_UNIT + 1];
 
@@ -87,20 +114,37 @@ struct poller {
     atomic_int_fast64_t allowed_ns;
 };
 
-/* Pushes into the queue. Waiting for room is the main thread's doing, not
- * the bus's: that time is not held against the poller's deadline. */
-static void poller_push(struct poller *pl, const struct queue_item *items,
+/* Remembers, for every request, that the poller waited for the queue from
+ * t0 to t1: slots of theirs that pass meanwhile are missed for that. */
+static void poller_note_wait(struct poller *pl, int64_t t0, int64_t t1)
+{
+    for (size_t i = 0; i < pl->nrequests; i++) {
+        struct poller_request *pr = &pl->requests[i];
+
+        if (!pr->qwait_to)
+            pr->qwait_from = t0;
+        pr->qwait_to = t1;
+    }
+}
+
+/* Pushes into the queue; returns false if the queue was closed before all
+ * of them were in. Waiting for room is the main thread's doing, not the
+ * bus's: that time is not held against the poller's deadline. */
+static bool poller_push(struct poller *pl, const struct queue_item *items,
                         size_t n)
 {
-    int64_t due = atomic_load(&pl->due_by), t0 = 0;
+    int64_t due = atomic_load(&pl->due_by), t0 = time_mono_ns(), t1;
+    size_t done;
 
-    if (due) {
-        t0 = time_mono_ns();
-        atomic_store(&pl->due_by, 0);
-    }
-    queue_push(pl->queue, items, n, 0);
     if (due)
-        atomic_store(&pl->due_by, due + (time_mono_ns() - t0));
+        atomic_store(&pl->due_by, 0);
+    done = queue_push(pl->queue, items, n, 0);
+    t1 = time_mono_ns();
+    if (due)
+        atomic_store(&pl->due_by, due + (t1 - t0));
+    if (t1 - t0 >= POLLER_QUEUE_WAIT_MS * NS_PER_MS)
+        poller_note_wait(pl, t0, t1);
+    return done == n;
 }
 
 static void poller_push_event(struct poller *pl, struct queue_item it)
@@ -132,8 +176,6 @@ static void poller_link_down(struct poller *pl, int err, int64_t now)
         return;
     pl->down = true;
     pl->down_since = now;
-    pl->reconnect_at = now;
-    pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
     log_warnx("bus '%s' is down: %s", pl->busconf->name, bus_strerror(err));
     poller_push_event(pl, queue_event("bus_down", "bus '%s': %s",
                                       pl->busconf->name, bus_strerror(err)));
@@ -155,20 +197,31 @@ static void poller_link_up(struct poller *pl, int64_t now)
                                       bus_strerror(pl->link_errno)));
 }
 
-/* Tries to connect if the backoff allows; returns true if connected. */
-static bool poller_connect(struct poller *pl, int64_t now)
+/*
+ * Connects for the slot that began at slot_mono, unless connected; returns
+ * true if connected. Every slot tries (an attempt is bounded by the bus's
+ * timeout), so a device is read again at the first slot after it accepts
+ * connections; only the logging backs off (poller_link_down). Requests
+ * whose slots began before the last failed attempt did share its result
+ * rather than each waiting out a connect timeout of its own.
+ */
+static bool poller_connect(struct poller *pl, int64_t slot_mono)
 {
+    int64_t start;
+    int err;
+
     if (bus_is_connected(pl->bus))
         return true;
-    if (now < pl->reconnect_at)
+    if (pl->connect_failed_at && slot_mono <= pl->connect_failed_at)
         return false;
-    if (bus_connect(pl->bus) == 0)
+    start = time_mono_ns();
+    if (bus_connect(pl->bus) == 0) {
+        pl->connect_failed_at = 0;
         return true;
-    poller_link_down(pl, errno, now);
-    pl->reconnect_at = time_mono_ns() + pl->backoff_ns;
-    pl->backoff_ns *= 2;
-    if (pl->backoff_ns > POLLER_BACKOFF_MAX_MS * NS_PER_MS)
-        pl->backoff_ns = POLLER_BACKOFF_MAX_MS * NS_PER_MS;
+    }
+    err = errno ? errno : ENOTCONN;
+    pl->connect_failed_at = start;
+    poller_link_down(pl, err, time_mono_ns());
     return false;
 }
 
@@ -222,12 +275,104 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
     }
 }
 
-static void poller_serve(struct poller *pl, struct poller_request *pr)
+/* Why slot k of pr passed with no request, for its missed reading, given
+ * the queue-wait span [qfrom, qto] (none if qto is 0). */
+static const char *poller_missed_why(const struct poller *pl,
+                                     const struct poller_request *pr, int64_t k,
+                                     int64_t qfrom, int64_t qto, bool stopping)
+{
+    int64_t start = grid_slot_mono(&pr->grid, k);
+
+    if (k < 0)
+        return POLLER_WHY_RELOAD;
+    if (qto && start < qto && start + pr->grid.interval_ns > qfrom)
+        return POLLER_WHY_QUEUE;
+    if (stopping && start >= pl->idle_since)
+        return POLLER_WHY_STOP;
+    return POLLER_WHY_BUS;
+}
+
+/*
+ * Records slots first .. first + n - 1 of pr as missed: one reading per
+ * sensor and slot, in slot order, pushed POLLER_MISSED_CHUNK items at a
+ * time (however long the gap, nothing larger is allocated; the queue's
+ * back-pressure paces the rest). Counts them for the `missed` event. The
+ * reasons are judged by the queue waits seen before the first push.
+ */
+static void poller_miss(struct poller *pl, struct poller_request *pr,
+                        int64_t first, int64_t n, bool stopping)
 {
     const struct plan_request *r = pr->req;
-    bool sent = poller_connect(pl, time_mono_ns());
+    int64_t qfrom = pr->qwait_from, qto = pr->qwait_to;
+    size_t fill = 0;
+
+    if (n <= 0)
+        return;
+    pr->missed_pending += n;
+    pl->missed += (uint64_t)n;
+    for (int64_t k = first; k < first + n; k++) {
+        const char *why = poller_missed_why(pl, pr, k, qfrom, qto, stopping);
+        int64_t ts_us = grid_slot_real_us(&pr->grid, k);
+
+        for (size_t i = 0; i < r->nsensors; i++) {
+            struct queue_item *it = &pl->items[fill++];
+            struct reading *rd = &it->u.reading;
+
+            it->type = QUEUE_READING;
+            memset(rd, 0, sizeof(*rd));
+            rd->sensor_id = pl->config->sensors[r->sensors[i]].db_id;
+            rd->ts_us = ts_us;
+            rd->quality = QUALITY_MISSED;
+            snprintf(rd->error, sizeof(rd->error), "%s", why);
+            if (fill == pl->nitems) {
+                if (!poller_push(pl, pl->items, fill))
+                    return; /* closed: nobody takes the rest */
+                fill = 0;
+            }
+        }
+    }
+    if (fill)
+        poller_push(pl, pl->items, fill);
+}
+
+/* Records the missed slots first .. first + n - 1 of pr and its held
+ * reading, if any, in the order of their times. */
+static void poller_release(struct poller *pl, struct poller_request *pr,
+                           int64_t first, int64_t n, bool stopping)
+{
+    int64_t before = 0;
+
+    if (pr->nheld == 0) {
+        poller_miss(pl, pr, first, n, stopping);
+        return;
+    }
+    while (before < n &&
+           grid_slot_mono(&pr->grid, first + before) < pr->held_at)
+        before++;
+    poller_miss(pl, pr, first, before, stopping);
+    poller_push(pl, pr->held, pr->nheld);
+    pr->nheld = 0;
+    poller_miss(pl, pr, first + before, n - before, stopping);
+}
+
+/* Records as missed the slots of pr that start before before_ns and were
+ * neither taken nor recorded yet (and its held reading after those that
+ * began before it). */
+static void poller_skip(struct poller *pl, struct poller_request *pr,
+                        int64_t before_ns, bool stopping)
+{
+    int64_t first, n = grid_skip(&pr->grid, before_ns, &first);
+
+    poller_release(pl, pr, first, n, stopping);
+}
+
+static void poller_serve(struct poller *pl, struct poller_request *pr,
+                         int64_t slot)
+{
+    const struct plan_request *r = pr->req;
+    bool sent = poller_connect(pl, grid_slot_mono(&pr->grid, slot));
     int err = sent ? 0 : (pl->link_errno ? pl->link_errno : ENOTCONN);
-    int64_t ts_us;
+    int64_t ts_us, now, before, stop;
 
     pl->polls++;
     if (sent && bus_read(pl->bus, r->unit_id, r->table, r->address, r->count,
@@ -236,6 +381,7 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
     /* The response (or the failure) is now: before anything that may log
      * or wait on the queue. */
     ts_us = time_real_us();
+    now = time_mono_ns();
     /* Done with the bus: what is left only logs and pushes. */
     atomic_store(&pl->due_by, 0);
     if (sent && err) {
@@ -249,10 +395,27 @@ static void poller_serve(struct poller *pl, struct poller_request *pr)
         poller_link_up(pl, time_mono_ns());
         poller_unit_result(pl, r->unit_id, 0);
     }
+    /* The slots of this request whose spans passed while it ran (the one
+     * under way now may still be served): missed, and recorded before this
+     * reading, which is later than they are. Once a stop was asked for,
+     * the slots from then on are not this poller's (a reload's new poller
+     * records them), and every one before it will never be served. */
+    before = now - pr->grid.interval_ns + 1;
+    stop = poller_stop_asked(pl);
+    if (stop && stop < before)
+        before = stop;
+    poller_skip(pl, pr, before, false);
     poller_fill(pl, r, ts_us, err, sent);
     if (err)
         pl->failures++;
     pl->readings += r->nsensors;
+    if (grid_deadline(&pr->grid) < now) {
+        /* its next slot began before this reading: held (see above) */
+        memcpy(pr->held, pl->items, r->nsensors * sizeof(*pr->held));
+        pr->nheld = r->nsensors;
+        pr->held_at = now;
+        return;
+    }
     poller_push(pl, pl->items, r->nsensors);
 }
 
@@ -361,39 +524,37 @@ static void *poller_main(void *arg)
                 next = &pl->requests[i];
         atomic_store(&pl->due_by,
                      grid_deadline(&next->grid) + atomic_load(&pl->allowed_ns));
+        pl->idle_since = time_mono_ns();
         if (!poller_sleep_until(pl, grid_deadline(&next->grid)))
             break;
         pthread_mutex_lock(&pl->use);
         now = time_mono_ns();
-        slot = grid_take(&next->grid, now, &missed);
-        if (slot >= 0) {
-            atomic_store(&pl->due_by, now + atomic_load(&pl->allowed_ns));
-            if (missed > 0) {
-                next->missed_pending += missed;
-                pl->missed += (uint64_t)missed;
+        if (grid_take(&next->grid, now, &slot, &missed) == 0) {
+            int64_t qto = next->qwait_to;
+
+            if (missed > 0 || next->nheld) {
+                /* Recording them is not using the bus. */
+                atomic_store(&pl->due_by, 0);
+                poller_release(pl, next, slot - missed, missed, false);
             }
-            poller_serve(pl, next);
+            /* From here on only the waits since this take count. */
+            if (next->qwait_to != qto)
+                next->qwait_from = now;
+            else
+                next->qwait_to = 0;
+            atomic_store(&pl->due_by,
+                         time_mono_ns() + atomic_load(&pl->allowed_ns));
+            poller_serve(pl, next, slot);
             poller_report_missed(pl, time_mono_ns(), false);
         }
         pthread_mutex_unlock(&pl->use);
     }
     atomic_store(&pl->due_by, 0);
-    /* Slots that came due after the last one taken and before the stop
-     * was asked for went unserved: a reload's restart of this bus counts
+    /* Slots that came due after the last one recorded and before the stop
+     * was asked for went unserved: a reload's restart of this bus records
      * its slots from the stop on (poller_stop_asked()). */
-    for (size_t i = 0; i < pl->nrequests; i++) {
-        struct poller_request *pr = &pl->requests[i];
-        int64_t due = grid_deadline(&pr->grid);
-        int64_t late = poller_stop_asked(pl) - due;
-
-        if (late > 0) {
-            int64_t n =
-                (late + pr->grid.interval_ns - 1) / pr->grid.interval_ns;
-
-            pr->missed_pending += n;
-            pl->missed += (uint64_t)n;
-        }
-    }
+    for (size_t i = 0; i < pl->nrequests; i++)
+        poller_skip(pl, &pl->requests[i], poller_stop_asked(pl), true);
     poller_report_missed(pl, time_mono_ns(), true);
     bus_close(pl->bus);
     atomic_store(&pl->finished, true);
@@ -422,14 +583,12 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
             continue;
         pr = &pl->requests[pl->nrequests++];
         pr->req = r;
+        pr->held = xcalloc(r->nsensors, sizeof(*pr->held));
         grid_init(&pr->grid, r->interval_ms * NS_PER_MS, now_mono, now_real);
         /* Slots due between the previous poller's stop and this grid's
-         * first slot were served by neither. */
-        if (since_mono > 0 && grid_deadline(&pr->grid) > since_mono) {
-            pr->missed_pending = (grid_deadline(&pr->grid) - since_mono) /
-                                 (r->interval_ms * NS_PER_MS);
-            pl->missed += (uint64_t)pr->missed_pending;
-        }
+         * first slot were served by neither: they come first, as missed. */
+        if (since_mono > 0)
+            grid_backdate(&pr->grid, since_mono);
         if (r->nsensors > pl->nitems)
             pl->nitems = r->nsensors;
     }
@@ -437,9 +596,10 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
         errno = EINVAL;
         goto fail;
     }
+    if (pl->nitems < POLLER_MISSED_CHUNK)
+        pl->nitems = POLLER_MISSED_CHUNK;
     pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
     poller_set_allowance(pl);
-    pl->backoff_ns = POLLER_BACKOFF_MIN_MS * NS_PER_MS;
     pl->missed_report_at = now_mono;
     if (!(pl->bus = bus_new(&pl->busconf->params)))
         goto fail;
@@ -462,6 +622,8 @@ fail:
     if (pl->bus)
         bus_free(pl->bus);
     free(pl->items);
+    for (size_t i = 0; i < pl->nrequests; i++)
+        free(pl->requests[i].held);
     free(pl->requests);
     free(pl);
     errno = rc;
@@ -504,6 +666,8 @@ void poller_stop(struct poller *pl)
     pthread_mutex_destroy(&pl->use);
     bus_free(pl->bus);
     free(pl->items);
+    for (size_t i = 0; i < pl->nrequests; i++)
+        free(pl->requests[i].held);
     free(pl->requests);
     free(pl);
 }

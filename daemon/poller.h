@@ -5,6 +5,16 @@
  * reading per sensor, and pushes readings and events into the queue. A
  * slow or dead device therefore delays only its own bus.
  *
+ * Every slot of a request's grid yields exactly one reading per sensor:
+ * the slot's response or failure (comm_error; "not connected: ..." while
+ * the bus is down, which is tried again at every slot), or, for a slot
+ * that passed with no request, a QUALITY_MISSED reading with no value
+ * (nraw 0), stamped with the slot's own wall-clock time and an error
+ * saying why: the bus was busy with an earlier request, the poller waited
+ * for room in the queue, the bus was restarted by a reload, or it stopped
+ * before serving the slot. Per sensor, readings are pushed in the order of
+ * their times, missed ones included.
+ *
  * The poller reads the config and plan it was started with; both must stay
  * alive and unchanged until poller_stop() returns.
  */
@@ -19,11 +29,25 @@
 #include "daemon/plan.h"
 #include "daemon/queue.h"
 
-/* First and longest wait between reconnection attempts to a bus. */
-#define POLLER_BACKOFF_MIN_MS 100
-#define POLLER_BACKOFF_MAX_MS 10000
 /* Missed slots are summed and recorded as events at most this often. */
 #define POLLER_MISSED_REPORT_MS 1000
+/*
+ * Missed readings are pushed this many at a time. A poller that could not
+ * run for a long while still records every slot it missed (an hour at
+ * 10 ms is 360,000 readings per sensor) but never holds more than this in
+ * memory: the queue's back-pressure paces it, and the slots that pass
+ * meanwhile are missed in turn and recorded after.
+ */
+#define POLLER_MISSED_CHUNK 256
+/* A push that took this long waited for room in the queue: slots that
+ * passed meanwhile are missed for that reason. */
+#define POLLER_QUEUE_WAIT_MS 1
+/* Why a slot passed with no request: the `error` of its missed reading
+ * (stored and published; keep them short and stable). */
+#define POLLER_WHY_BUS "bus busy: an earlier request was still running"
+#define POLLER_WHY_QUEUE "daemon busy: the poller waited for room in the queue"
+#define POLLER_WHY_RELOAD "bus restarted by a reload"
+#define POLLER_WHY_STOP "bus stopped before the slot was served"
 
 /*
  * Stall detection. A healthy request ends within a bound its bus settings
@@ -46,12 +70,12 @@
  *              (bus_read() may reconnect once within its attempts)
  *   allowed  = POLLER_STALL_FACTOR x request + POLLER_STALL_MARGIN_MS
  *
+ * A bus that is down is tried at every slot: that attempt is the first
+ * connect of the request term (a failed one fails the request at once).
  * While the poller waits for a request's slot it is allowed until that
  * slot's deadline plus the allowance, so the requests' intervals need no
- * term of their own; nor does the reconnect backoff, which the poller
- * never sleeps on (a request due before the next attempt fails at once).
- * While it waits for room in the queue, which only the main thread can
- * make, it is never stalled.
+ * term of their own. While it waits for room in the queue, which only the
+ * main thread can make, or records missed slots, it is never stalled.
  */
 #define POLLER_STALL_FACTOR 2
 #define POLLER_STALL_MARGIN_MS 5000
@@ -74,8 +98,9 @@ struct poller_stats {
  * it (there must be at least one). since_mono is 0 for a bus polled for
  * the first time; for a bus restarted by a reload it is when its previous
  * poller was asked to stop (CLOCK_MONOTONIC ns): the slots from then to
- * the new grid's first are counted as missed, like any other. Returns NULL
- * with errno if the thread or the bus cannot be created.
+ * the new grid's first are recorded as missed ("bus restarted by a
+ * reload") before its first reading. Returns NULL with errno if the thread
+ * or the bus cannot be created.
  */
 struct poller *poller_start(const struct config *c, const struct plan *p,
                             size_t bus_index, struct queue *q,
@@ -88,8 +113,8 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
  */
 void poller_request_stop(struct poller *pl);
 /* When poller_request_stop() was first called (CLOCK_MONOTONIC ns), or 0.
- * The poller counts as missed its slots due before then that it did not
- * serve. */
+ * The poller records as missed its slots due before then that it did not
+ * serve, and none due after. */
 int64_t poller_stop_asked(struct poller *pl);
 /* True once the poller's thread has pushed its last item. */
 int poller_finished(struct poller *pl);

@@ -451,6 +451,25 @@ check_spacing() {
     }'
 }
 
+# check_one_per_slot TAG N SLOTS TOL: TAG has exactly one reading per
+# slot of its grid (SPEC: a slot with no request is a `missed` reading):
+# N readings of every quality for SLOTS slots between its first and last,
+# within TOL (a timeout's reading is stamped after its slot), and the
+# `missed` readings are the slots the missed events count, no more, no
+# fewer.
+check_one_per_slot() {
+    local tag=$1 n=$2 slots=$3 tol=$4 rows events
+    rows=$(count_readings "$tag" missed)
+    events=$(missed_slots "$tag")
+    echo "$tag: $n readings ($rows missed) for $slots slots; missed events count $events"
+    ((n >= slots - 1)) ||
+        fail "$tag: $n readings for $slots slots: slots with no reading"
+    ((n <= slots + tol)) ||
+        fail "$tag: $n readings for $slots slots: more than one reading for a slot"
+    ((rows == events)) ||
+        fail "$tag: $rows missed readings, but missed events count $events slots"
+}
+
 # missed_slots TAG: the slots a missed event counts for TAG, summed over
 # every missed event naming it ("TAGS: N slots missed on bus ...").
 missed_slots() {

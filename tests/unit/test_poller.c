@@ -8,7 +8,11 @@
  * Then a live poller against a small Modbus TCP server in a thread, which
  * can drip its reply a byte at a time as a broken gateway would: the
  * stall deadline must follow the request in progress, and time spent
- * waiting for room in the queue must never count as a stall.
+ * waiting for room in the queue must never count as a stall. The server
+ * can also go away and come back on the same port (the poller must try to
+ * connect at every slot, and read again at the first or second slot after
+ * it is back), or stop answering (a request longer than the interval: the
+ * slots it spans become `missed` readings, one per sensor and slot).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -160,6 +165,9 @@ struct server {
     atomic_bool dripping;           /* inside a dripping reply */
     atomic_int_fast64_t request_ns; /* when the last request arrived */
     atomic_int requests;
+    atomic_bool mute;  /* read requests, never answer */
+    atomic_int cfd;    /* the client's connection, or -1 */
+    atomic_bool ended; /* the serving thread is about to return */
 };
 
 static int server_recv_all(int fd, unsigned char *p, size_t n)
@@ -186,6 +194,10 @@ static void server_serve(struct server *sv, int fd)
         int drip = atomic_load(&sv->drip_ms);
 
         atomic_store(&sv->request_ns, time_mono_ns());
+        if (atomic_load(&sv->mute)) {
+            atomic_fetch_add(&sv->requests, 1);
+            continue;
+        }
         memset(rep, 0, sizeof(rep));
         memcpy(rep, req, 4); /* transaction and protocol ids */
         rep[5] = (unsigned char)(3 + 2 * count);
@@ -215,23 +227,32 @@ static void *server_main(void *arg)
 
     while ((fd = accept(sv->lfd, NULL, NULL)) >= 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        atomic_store(&sv->cfd, fd);
         server_serve(sv, fd);
+        atomic_store(&sv->cfd, -1);
         close(fd);
     }
+    atomic_store(&sv->ended, true);
     return NULL;
 }
 
-static void server_start(struct server *sv)
+/* Listens on port (0: any free one) of 127.0.0.1 and serves. */
+static void server_start_on(struct server *sv, int port)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
+    int one = 1;
 
     memset(sv, 0, sizeof(*sv));
+    atomic_store(&sv->cfd, -1);
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
     sv->lfd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(sv->lfd >= 0);
+    assert_int_equal(
+        setsockopt(sv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
     assert_int_equal(bind(sv->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(sv->lfd, 4), 0);
     assert_int_equal(getsockname(sv->lfd, (struct sockaddr *)&a, &len), 0);
@@ -239,10 +260,34 @@ static void server_start(struct server *sv)
     assert_int_equal(pthread_create(&sv->thread, NULL, server_main, sv), 0);
 }
 
+static void server_start(struct server *sv)
+{
+    server_start_on(sv, 0);
+}
+
 /* After every client is gone: wakes accept() and ends the thread. */
 static void server_stop(struct server *sv)
 {
     shutdown(sv->lfd, SHUT_RDWR);
+    pthread_join(sv->thread, NULL);
+    close(sv->lfd);
+}
+
+/* The device goes away: its connection is cut and nothing listens on its
+ * port any more (a connect is refused) until server_start_on() again. */
+static void server_vanish(struct server *sv)
+{
+    int fd;
+
+    shutdown(sv->lfd, SHUT_RDWR);
+    /* the serving thread may be between accept() and storing the fd */
+    while (!atomic_load(&sv->ended)) {
+        struct timespec tick = {0, NS_PER_MS};
+
+        if ((fd = atomic_load(&sv->cfd)) >= 0)
+            shutdown(fd, SHUT_RDWR);
+        nanosleep(&tick, NULL);
+    }
     pthread_join(sv->thread, NULL);
     close(sv->lfd);
 }
@@ -258,13 +303,16 @@ struct live {
     struct plan plan;
 };
 
-static void live_init(struct live *lv, int port)
+/* nsensors (1..LIVE_SENSORS) sensors polled every interval_ms, on a bus
+ * whose timeout is timeout_ms. */
+static void live_init_with(struct live *lv, int port, size_t nsensors,
+                           int interval_ms, int timeout_ms)
 {
     memset(lv, 0, sizeof(*lv));
     lv->bus.name = (char *)"live";
-    lv->bus.params = tcp("127.0.0.1", LIVE_TIMEOUT_MS, 0);
+    lv->bus.params = tcp("127.0.0.1", timeout_ms, 0);
     lv->bus.params.port = port;
-    for (size_t i = 0; i < LIVE_SENSORS; i++) {
+    for (size_t i = 0; i < nsensors; i++) {
         struct sensor_conf *sc = &lv->sensors[i];
 
         sc->id = (char *)"S";
@@ -275,7 +323,7 @@ static void live_init(struct live *lv, int port)
         sc->type = REG_FLOAT32;
         sc->order = BO_ABCD;
         sc->scale = 1.0;
-        sc->interval_ms = LIVE_INTERVAL_MS;
+        sc->interval_ms = interval_ms;
         sc->range_lo = -1e300;
         sc->range_hi = 1e300;
         sc->db_id = (int64_t)i + 1;
@@ -284,16 +332,21 @@ static void live_init(struct live *lv, int port)
     lv->config.buses = &lv->bus;
     lv->config.nbuses = 1;
     lv->config.sensors = lv->sensors;
-    lv->config.nsensors = LIVE_SENSORS;
+    lv->config.nsensors = nsensors;
     lv->request.unit_id = 1;
     lv->request.table = TABLE_HOLDING;
-    lv->request.interval_ms = LIVE_INTERVAL_MS;
+    lv->request.interval_ms = interval_ms;
     lv->request.address = 1000;
-    lv->request.count = 2 * LIVE_SENSORS;
+    lv->request.count = 2 * (int)nsensors;
     lv->request.sensors = lv->index;
-    lv->request.nsensors = LIVE_SENSORS;
+    lv->request.nsensors = nsensors;
     lv->plan.requests = &lv->request;
     lv->plan.nrequests = 1;
+}
+
+static void live_init(struct live *lv, int port)
+{
+    live_init_with(lv, port, LIVE_SENSORS, LIVE_INTERVAL_MS, LIVE_TIMEOUT_MS);
 }
 
 /* Waits (polling, with a deadline) until *counter reaches want. */
@@ -402,6 +455,338 @@ static void test_queue_wait_is_not_stall(void **state)
     server_stop(&sv);
 }
 
+/* Everything the poller pushed, in order. */
+struct drained {
+    struct queue_item *items;
+    size_t n, cap;
+};
+
+/* Takes what is in the queue now, without waiting. */
+static void drain(struct queue *q, struct drained *d)
+{
+    struct queue_item buf[256];
+    size_t k;
+
+    while ((k = queue_pop(q, buf, 256, time_mono_ns() - 1)) > 0) {
+        if (d->n + k > d->cap) {
+            d->cap = 2 * (d->n + k);
+            d->items = realloc(d->items, d->cap * sizeof(*d->items));
+            assert_non_null(d->items);
+        }
+        memcpy(d->items + d->n, buf, k * sizeof(*buf));
+        d->n += k;
+    }
+}
+
+/* Asks the poller to stop, drains the queue until it has pushed its last
+ * item, and frees it. */
+static void stop_draining(struct poller *pl, struct queue *q, struct drained *d)
+{
+    struct timespec tick = {0, NS_PER_MS};
+
+    poller_request_stop(pl);
+    while (!poller_finished(pl)) {
+        drain(q, d);
+        nanosleep(&tick, NULL);
+    }
+    poller_stop(pl);
+    drain(q, d);
+}
+
+/* The readings of sensor db_id, in the order they were pushed. */
+static size_t readings_of(const struct drained *d, int64_t db_id,
+                          struct reading **out)
+{
+    size_t n = 0;
+
+    *out = calloc(d->n + 1, sizeof(**out));
+    assert_non_null(*out);
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].type == QUEUE_READING &&
+            d->items[i].u.reading.sensor_id == db_id)
+            (*out)[n++] = d->items[i].u.reading;
+    return n;
+}
+
+/* Slots summed in the `missed` events ("...: N slots missed on bus ..."). */
+static int64_t missed_in_events(const struct drained *d)
+{
+    int64_t sum = 0;
+
+    for (size_t i = 0; i < d->n; i++) {
+        const struct event *ev = &d->items[i].u.event;
+        const char *p;
+
+        if (d->items[i].type != QUEUE_EVENT || strcmp(ev->kind, "missed"))
+            continue;
+        p = strstr(ev->detail, ": ");
+        assert_non_null(p);
+        sum += strtoll(p + 2, NULL, 10);
+    }
+    return sum;
+}
+
+/* Slack for the thread's wake-up and a loaded (or sanitized) test run. */
+#define LIVE_SLACK_US 60000
+/* Long enough that the old back-off (100 ms doubling) waited 1.6 s. */
+#define OUTAGE_MS 1700
+
+/* A device that goes away and comes back on the same port: every slot
+ * meanwhile is a comm_error reading ("not connected: ..."), and good
+ * readings resume at the first or second slot after it accepts
+ * connections again, because every slot tries to connect. */
+static void test_reconnect_every_slot(void **state)
+{
+    const int64_t iv_us = LIVE_INTERVAL_MS * 1000;
+    struct server sv;
+    struct live lv;
+    struct queue *q = queue_new(100000);
+    struct drained d = {NULL, 0, 0};
+    struct reading *r;
+    struct poller *pl;
+    struct timespec outage = {OUTAGE_MS / 1000, (OUTAGE_MS % 1000) * NS_PER_MS};
+    int64_t down_us, up_us, first_good = -1, last_good = -1;
+    size_t n, not_connected = 0;
+    int port;
+    (void)state;
+
+    server_start(&sv);
+    port = sv.port;
+    live_init_with(&lv, port, 2, LIVE_INTERVAL_MS, LIVE_TIMEOUT_MS);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    assert_non_null(pl);
+    wait_count(&sv.requests, 3);
+    down_us = time_real_us();
+    server_vanish(&sv);
+    /* the outage lasts this long: a duration, not a wait for a state */
+    nanosleep(&outage, NULL);
+    server_start_on(&sv, port); /* listening when this returns */
+    up_us = time_real_us();
+    wait_count(&sv.requests, 2);
+    stop_draining(pl, q, &d);
+
+    n = readings_of(&d, 1, &r);
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].quality == QUALITY_GOOD && r[i].ts_us < down_us)
+            last_good = (int64_t)i;
+        if (r[i].quality == QUALITY_GOOD && r[i].ts_us > up_us &&
+            first_good < 0)
+            first_good = (int64_t)i;
+    }
+    assert_true(last_good >= 0 && first_good > last_good);
+    print_message("first good reading %.1f ms after the device listened "
+                  "again, after a %d ms outage\n",
+                  (double)(r[first_good].ts_us - up_us) / 1000, OUTAGE_MS);
+    /* the slot under way when it came back, or the next one */
+    if (r[first_good].ts_us - up_us > 2 * iv_us + LIVE_SLACK_US)
+        fail_msg("first good reading %lld ms after the device was back "
+                 "(interval %d ms): not tried at every slot",
+                 (long long)(r[first_good].ts_us - up_us) / 1000,
+                 LIVE_INTERVAL_MS);
+    /* one reading per slot all along, each a comm_error while away */
+    for (int64_t i = last_good + 1; i <= first_good; i++) {
+        int64_t gap = r[i].ts_us - r[i - 1].ts_us;
+
+        if (gap < iv_us - LIVE_SLACK_US || gap > iv_us + LIVE_SLACK_US)
+            fail_msg("readings %lld us apart during the outage",
+                     (long long)gap);
+        if (i == first_good)
+            break;
+        assert_int_equal(r[i].quality, QUALITY_COMM_ERROR);
+        assert_true(r[i].error[0] != '\0');
+        not_connected += strncmp(r[i].error, "not connected: ", 15) == 0;
+    }
+    assert_true(not_connected * LIVE_INTERVAL_MS >= OUTAGE_MS - 300);
+    free(r);
+    free(d.items);
+    queue_free(q);
+    server_stop(&sv);
+}
+
+/* A device that stops answering, with a timeout longer than the interval:
+ * the slots that pass during each request are `missed` readings, on the
+ * grid, with no value and a reason; per sensor exactly one reading per
+ * slot, their times increasing in the order they were pushed, and the
+ * `missed` events count the same slots. */
+static void test_missed_slow_device(void **state)
+{
+    enum { NS = 3, IV_MS = 100, TIMEOUT_MS = 350 };
+    const int64_t iv_us = IV_MS * 1000;
+    struct server sv;
+    struct live lv;
+    struct queue *q = queue_new(100000);
+    struct drained d = {NULL, 0, 0};
+    struct poller *pl;
+    int64_t r0, rs, want, ev;
+    (void)state;
+
+    server_start(&sv);
+    atomic_store(&sv.mute, true);
+    live_init_with(&lv, sv.port, NS, IV_MS, TIMEOUT_MS);
+    r0 = time_real_us();
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    assert_non_null(pl);
+    wait_count(&sv.requests, 6);
+    rs = time_real_us();
+    stop_draining(pl, q, &d);
+    /* the slots of [r0, rs): those at or after the start, before the stop */
+    want = (rs + iv_us - 1) / iv_us - (r0 + iv_us - 1) / iv_us;
+    ev = missed_in_events(&d);
+    for (int64_t id = 1; id <= NS; id++) {
+        struct reading *r;
+        size_t n = readings_of(&d, id, &r), missed = 0, failed = 0;
+
+        if ((int64_t)n < want - 1 || (int64_t)n > want + 1)
+            fail_msg("sensor %lld: %zu readings for %lld slots", (long long)id,
+                     n, (long long)want);
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && r[i].ts_us <= r[i - 1].ts_us)
+                fail_msg("sensor %lld: reading %zu at %lld after one at %lld",
+                         (long long)id, i, (long long)r[i].ts_us,
+                         (long long)r[i - 1].ts_us);
+            assert_int_equal(r[i].nraw, 0);
+            if (r[i].quality == QUALITY_COMM_ERROR) {
+                failed++;
+                continue;
+            }
+            assert_int_equal(r[i].quality, QUALITY_MISSED);
+            assert_int_equal(r[i].ts_us % iv_us, 0);
+            if (strcmp(r[i].error, POLLER_WHY_BUS) != 0 &&
+                strcmp(r[i].error, POLLER_WHY_STOP) != 0)
+                fail_msg("missed reading with error '%s'", r[i].error);
+            missed++;
+        }
+        print_message("sensor %lld: %zu readings (%zu comm_error, %zu missed) "
+                      "for %lld slots\n",
+                      (long long)id, n, failed, missed, (long long)want);
+        /* a request of 350 ms spans 3 slots: 2 of them missed */
+        assert_true(failed >= 6);
+        assert_true(missed >= 2 * failed - 2);
+        assert_int_equal((int64_t)missed, ev); /* slots, not readings */
+        free(r);
+    }
+    free(d.items);
+    queue_free(q);
+    server_stop(&sv);
+}
+
+/* A poller restarted by a reload an hour after its predecessor stopped,
+ * at 10 ms: 360,000 missed readings per sensor come first, each on its
+ * slot, through a queue of 4096 items (pushed in chunks: nothing of that
+ * size is ever allocated), then the good readings, one per slot. */
+static void test_missed_long_gap(void **state)
+{
+    enum { NS = 2, IV_MS = 10 };
+    const int64_t iv_us = IV_MS * 1000;
+    struct server sv;
+    struct live lv;
+    struct queue *q = queue_new(4096);
+    struct drained d = {NULL, 0, 0};
+    struct poller *pl;
+    int64_t t0 = time_mono_ns(), gap_s = 3600, want;
+    (void)state;
+
+    /* CLOCK_MONOTONIC starts at boot: a machine up for less than an hour
+     * gets a shorter gap */
+    if (gap_s > t0 / NS_PER_S - 1)
+        gap_s = t0 / NS_PER_S - 1;
+    assert_true(gap_s > 0);
+    want = gap_s * 1000 / IV_MS;
+    server_start(&sv);
+    live_init_with(&lv, sv.port, NS, IV_MS, LIVE_TIMEOUT_MS);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, t0 - gap_s * NS_PER_S);
+    assert_non_null(pl);
+    /* taking what it pushes, as the main thread would, until it polls */
+    while (atomic_load(&sv.requests) < 3 &&
+           time_mono_ns() < t0 + 10 * LIVE_WAIT_NS)
+        drain(q, &d);
+    assert_true(atomic_load(&sv.requests) >= 3);
+    stop_draining(pl, q, &d);
+    print_message("%lld missed readings per sensor recorded and taken in "
+                  "%.0f ms\n",
+                  (long long)want, (double)(time_mono_ns() - t0) / NS_PER_MS);
+    for (int64_t id = 1; id <= NS; id++) {
+        struct reading *r;
+        size_t n = readings_of(&d, id, &r), reload = 0, good = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && r[i].ts_us <= r[i - 1].ts_us)
+                fail_msg("reading %zu at %lld after one at %lld", i,
+                         (long long)r[i].ts_us, (long long)r[i - 1].ts_us);
+            if (r[i].quality == QUALITY_GOOD) {
+                good++;
+                continue;
+            }
+            if (r[i].quality != QUALITY_MISSED)
+                continue;
+            assert_int_equal(r[i].ts_us % iv_us, 0);
+            if (strcmp(r[i].error, POLLER_WHY_RELOAD) == 0) {
+                /* the reload's slots come first, one per slot */
+                assert_int_equal(i, reload);
+                if (i > 0)
+                    assert_int_equal(r[i].ts_us - r[i - 1].ts_us, iv_us);
+                reload++;
+            }
+        }
+        /* the slot under way when the poller started is served if that
+         * was before the new grid's first */
+        if ((int64_t)reload != want && (int64_t)reload != want - 1)
+            fail_msg("%zu slots of the gap missed, want %lld (or one less)",
+                     reload, (long long)want);
+        assert_true(good >= 3);
+        free(r);
+    }
+    free(d.items);
+    queue_free(q);
+    server_stop(&sv);
+}
+
+/* A poller that waits for room in the queue misses slots for the daemon's
+ * sake, and its missed readings say so. */
+static void test_missed_queue_wait(void **state)
+{
+    enum { NS = 3, IV_MS = 50 };
+    struct server sv;
+    struct live lv;
+    struct queue *q = queue_new(2 * NS);
+    struct drained d = {NULL, 0, 0};
+    struct poller *pl;
+    struct poller_stats st;
+    struct timespec hold = {0, 500 * NS_PER_MS};
+    struct reading *r;
+    size_t n, queue_wait = 0;
+    (void)state;
+
+    server_start(&sv);
+    live_init_with(&lv, sv.port, NS, IV_MS, LIVE_TIMEOUT_MS);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    assert_non_null(pl);
+    wait_count(&sv.requests, 3);
+    /* the main thread is busy for this long: a duration */
+    nanosleep(&hold, NULL);
+    n = atomic_load(&sv.requests);
+    while (atomic_load(&sv.requests) < (int)n + 3)
+        drain(q, &d);
+    poller_stats(pl, &st);
+    assert_true(st.missed >= 5);
+    stop_draining(pl, q, &d);
+    n = readings_of(&d, 1, &r);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && r[i].ts_us <= r[i - 1].ts_us)
+            fail_msg("reading %zu at %lld after one at %lld", i,
+                     (long long)r[i].ts_us, (long long)r[i - 1].ts_us);
+        if (r[i].quality == QUALITY_MISSED &&
+            strcmp(r[i].error, POLLER_WHY_QUEUE) == 0)
+            queue_wait++;
+    }
+    print_message("%zu slots missed waiting for the queue\n", queue_wait);
+    assert_true(queue_wait >= 5);
+    free(r);
+    free(d.items);
+    queue_free(q);
+    server_stop(&sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +794,10 @@ int main(void)
         cmocka_unit_test(test_allowance_bounds),
         cmocka_unit_test(test_stall_follows_request),
         cmocka_unit_test(test_queue_wait_is_not_stall),
+        cmocka_unit_test(test_reconnect_every_slot),
+        cmocka_unit_test(test_missed_slow_device),
+        cmocka_unit_test(test_missed_long_gap),
+        cmocka_unit_test(test_missed_queue_wait),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
