@@ -61,8 +61,17 @@
 #define DAEMON_STOP_COMMIT_MS 1000
 #define DAEMON_STOP_PUBLISH_MS 700
 #define DAEMON_STOP_OFFLINE_MS 500
-/* While commits fail, one is tried this often. */
+/* While commits fail, one is tried this often; sooner while another
+ * connection holds the lock, which passes by itself. */
 #define DAEMON_DB_RETRY_MS 1000
+#define DAEMON_DB_BUSY_RETRY_MS 50
+/* How long a statement of the running daemon waits for another
+ * connection's lock (SQLite's busy handler) before it fails: the main
+ * thread must not stall with it. Start-up waits STORE_BUSY_TIMEOUT_MS. */
+#define DAEMON_BUSY_TIMEOUT_MS 20
+/* A lock held longer than this is an outage (logged, db_down, the live
+ * feed); a shorter one (a CLI's transaction) only delays the commit. */
+#define DAEMON_BUSY_GRACE_MS 1000
 /* Events held while the database cannot be written (readings: the config's
  * buffer_readings). */
 #define DAEMON_EVENTS_MAX 10000
@@ -84,6 +93,7 @@ struct daemon {
     struct queue_item *items;
     uint64_t committed;
     uint64_t commit_failures; /* consecutive */
+    int64_t failing_since;    /* the first of them, CLOCK_MONOTONIC */
 
     /* While the database cannot be written (disk full, I/O errors),
      * readings wait in the batch, up to buffer_readings of them, and are
@@ -272,6 +282,12 @@ static void batch_add_item(struct daemon *d, struct queue_item it)
     daemon_take(d, &it);
 }
 
+/* How soon a failed commit is tried again. */
+static int daemon_db_retry_ms(const struct daemon *d)
+{
+    return store_busy(d->store) ? DAEMON_DB_BUSY_RETRY_MS : DAEMON_DB_RETRY_MS;
+}
+
 /* The first failed commit: say so once, record it when possible, and
  * start publishing live what waits. */
 static void daemon_db_down(struct daemon *d)
@@ -279,12 +295,13 @@ static void daemon_db_down(struct daemon *d)
     struct batch *b = &d->batch;
 
     d->db_down = true;
-    d->db_down_us = time_real_us();
+    d->db_down_us =
+        time_real_us() - (time_mono_ns() - d->failing_since) / NS_PER_MS * 1000;
     snprintf(d->db_error, sizeof(d->db_error), "%s", store_errmsg(d->store));
     log_err("cannot write the database: %s; up to %d readings wait in "
             "memory (published live meanwhile), committing is tried again "
             "every %d ms",
-            d->db_error, d->config->buffer_readings, DAEMON_DB_RETRY_MS);
+            d->db_error, d->config->buffer_readings, daemon_db_retry_ms(d));
     batch_add_item(d, queue_event("db_down", "%s", d->db_error));
     /* What was already waiting has not been published yet either. */
     for (size_t i = b->head; i < b->nreadings; i++)
@@ -338,9 +355,15 @@ static int batch_commit(struct daemon *d)
         return 0;
     r = batch_next(b, &n);
     if (store_commit_batch(d->store, r, n, b->events, b->nevents) < 0) {
+        int64_t now = time_mono_ns();
+
         if (d->commit_failures++ == 0)
+            d->failing_since = now;
+        if (!d->db_down && (!store_busy(d->store) ||
+                            now - d->failing_since >=
+                                DAEMON_BUSY_GRACE_MS * NS_PER_MS))
             daemon_db_down(d);
-        d->db_retry_at = time_mono_ns() + DAEMON_DB_RETRY_MS * NS_PER_MS;
+        d->db_retry_at = now + daemon_db_retry_ms(d) * NS_PER_MS;
         return -1;
     }
     d->committed += n;
@@ -351,7 +374,8 @@ static int batch_commit(struct daemon *d)
     log_debug("committed %zu readings, %zu events", n, b->nevents);
     batch_done(b, n);
     if (d->commit_failures > 0) {
-        daemon_db_up(d, waiting);
+        if (d->db_down)
+            daemon_db_up(d, waiting);
         d->commit_failures = 0;
     }
     return 0;
@@ -364,7 +388,7 @@ static int64_t daemon_commit_due_at(const struct daemon *d)
 {
     if (batch_pending(&d->batch) == 0)
         return INT64_MAX;
-    return d->db_down ? d->db_retry_at : batch_due_at(&d->batch);
+    return d->commit_failures ? d->db_retry_at : batch_due_at(&d->batch);
 }
 
 static bool batch_due(const struct daemon *d, int64_t now)
@@ -1109,6 +1133,7 @@ int main(int argc, char **argv)
     /* Every reading before this start is committed: seal runs that
      * ended while no daemon was running, and publish the run state. */
     daemon_runs(&d, true);
+    store_set_busy_timeout(d.store, DAEMON_BUSY_TIMEOUT_MS);
     d.queue = queue_new(daemon_queue_capacity(&d.plan));
     d.items = xcalloc(DAEMON_POP_MAX, sizeof(*d.items));
     signal_queue = d.queue;

@@ -450,6 +450,7 @@ struct store {
     int64_t *touched; /* sensor ids with an entry in this batch */
     size_t ntouched, touched_cap;
     bool no_trigger; /* the file lacks the immutability trigger */
+    bool busy;       /* the last failure: another connection's lock */
 };
 
 /* Sets the message to the formatted text; returns -1. */
@@ -461,6 +462,7 @@ store_errorf(struct store *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(s->err, sizeof(s->err), fmt, ap);
     va_end(ap);
+    s->busy = false;
     return -1;
 }
 
@@ -477,6 +479,8 @@ store_fail(struct store *s, const char *fmt, ...)
     va_end(ap);
     n = strlen(s->err);
     snprintf(s->err + n, sizeof(s->err) - n, ": %s", sqlite3_errmsg(s->db));
+    s->busy = sqlite3_errcode(s->db) == SQLITE_BUSY ||
+              sqlite3_errcode(s->db) == SQLITE_LOCKED;
     return -1;
 }
 
@@ -1161,6 +1165,16 @@ void store_close(struct store *s)
 const char *store_errmsg(const struct store *s)
 {
     return s->err;
+}
+
+bool store_busy(const struct store *s)
+{
+    return s->busy;
+}
+
+void store_set_busy_timeout(struct store *s, int ms)
+{
+    sqlite3_busy_timeout(s->db, ms);
 }
 
 /* Binds text, or NULL for a NULL pointer. The text must outlive the

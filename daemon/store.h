@@ -69,6 +69,13 @@ void store_close(struct store *s);
 
 /* The last error of this store, as text; never NULL. */
 const char *store_errmsg(const struct store *s);
+/* Whether the last failure was another connection holding the database
+ * locked (SQLITE_BUSY or SQLITE_LOCKED past the busy timeout): it passes
+ * by itself, unlike a full disk. */
+bool store_busy(const struct store *s);
+/* How long a statement waits for another connection's lock before it
+ * fails (STORE_BUSY_TIMEOUT_MS after store_open()). */
+void store_set_busy_timeout(struct store *s, int ms);
 
 /*
  * Makes the sensors table agree with the config: inserts a row for each
