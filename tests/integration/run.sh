@@ -32,7 +32,7 @@ DEFAULT_DEADLINE_S=60
 # Seconds the whole run may take: a case gets at most what is left, and
 # cases that find nothing left fail without running. Bounds a run in which
 # everything hangs.
-SUITE_BUDGET_S=420
+SUITE_BUDGET_S=600
 # Log lines shown per file when a case fails.
 LOG_TAIL_LINES=30
 
