@@ -40,13 +40,12 @@
  * inside mosquitto_connect_async(), on the thread that calls it: ours, the
  * one that commits readings. A resolver that does not answer held it for
  * the resolver's whole timeout at every attempt (issue 10). So the name is
- * resolved here, on a detached helper thread per attempt (one at a time),
- * and libmosquitto is given a numeric address, which its getaddrinfo()
- * parses without asking anyone. A helper stuck in a resolve is never
- * waited for: the attempt times out like a silent broker, the next attempt
- * waits for the same helper rather than start another, and at free the
- * helper is left to finish (or to the process's end) holding the only
- * reference to what it uses.
+ * looked up first, off this thread (resolve.c, one lookup at a time), and
+ * libmosquitto is given a numeric address, which its getaddrinfo() parses
+ * without asking anyone. A lookup stuck in the resolver is never waited
+ * for: the attempt times out like a silent broker, the next attempt waits
+ * for the same lookup rather than start another, and at free the lookup is
+ * abandoned to its helper thread.
  *
  * TLS then cannot be left to libmosquitto: it checks the broker's
  * certificate against the host string given to connect (and sends it as
@@ -58,31 +57,23 @@
  */
 #include "daemon/publish.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <mosquitto.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/resolve.h"
 
 /* Messages besides readings that may be in flight together: the online or
  * offline status and the run topic. libmosquitto's send maximum leaves them
@@ -114,10 +105,6 @@
 #define PUBLISH_LIB_ERR_MAX 128
 /* CONNACK flags: the broker resumed a session it kept for this client. */
 #define PUBLISH_SESSION_PRESENT 0x01
-/* Addresses of the broker's name tried per attempt at most, and the
- * longest numeric form of one (IPv6 with a scope). */
-#define PUBLISH_ADDRS_MAX 8
-#define PUBLISH_ADDR_LEN 64
 /* The password buffer's first size: a longer password makes getline()
  * move it, leaving a copy behind in freed memory. */
 #define PUBLISH_PASSWORD_CAP 1024
@@ -132,23 +119,6 @@ struct flight {
     bool done;
 };
 
-/*
- * One resolution of the broker's name, shared by the publisher and the
- * helper thread doing it; the last of the two to let go frees it. The
- * helper writes everything below `done`, then sets `done` and signals efd;
- * the publisher reads them only once `done` is set.
- */
-struct resolve {
-    atomic_int refs;
-    atomic_bool done;
-    int efd; /* eventfd: readable once done */
-    char *name;
-    int rc;     /* getaddrinfo()'s */
-    int errnum; /* errno, for EAI_SYSTEM */
-    size_t n;
-    char addrs[PUBLISH_ADDRS_MAX][PUBLISH_ADDR_LEN];
-};
-
 struct publisher {
     struct mosquitto *mosq;
     char *host; /* as configured: a name or a numeric address */
@@ -158,8 +128,8 @@ struct publisher {
     char *password_file; /* or NULL; read at each attempt */
     bool tls;
     bool cleartext_warned;
-    /* The resolution the current attempt waits for (resolving), or one
-     * that outlived its attempt and that the next attempt waits for. */
+    /* The lookup the current attempt waits for (resolving), or one that
+     * outlived its attempt and that the next attempt waits for. */
     struct resolve *job;
     bool resolving;
     size_t addr_next; /* the address to try first */
@@ -454,118 +424,6 @@ static void publish_drop_window(struct publisher *p, const char *why)
     p->rewind = true;
 }
 
-/* --- addresses --------------------------------------------------------- */
-
-bool publish_is_loopback(const char *addr)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-
-    if (inet_pton(AF_INET, addr, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, addr, &a6) != 1)
-        return false;
-    if (IN6_IS_ADDR_LOOPBACK(&a6))
-        return true;
-    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-}
-
-/* Resolves r->name (flags as getaddrinfo's) into r's numeric addresses,
- * in getaddrinfo's order, without duplicates. */
-static void resolve_fill(struct resolve *r, int flags)
-{
-    struct addrinfo hints = {
-        .ai_flags = flags, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res, *ai;
-
-    r->n = 0;
-    errno = 0;
-    r->rc = getaddrinfo(r->name, NULL, &hints, &res);
-    r->errnum = errno;
-    if (r->rc != 0)
-        return;
-    for (ai = res; ai && r->n < PUBLISH_ADDRS_MAX; ai = ai->ai_next) {
-        char *a = r->addrs[r->n];
-        bool dup = false;
-
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            getnameinfo(ai->ai_addr, ai->ai_addrlen, a, PUBLISH_ADDR_LEN, NULL,
-                        0, NI_NUMERICHOST) != 0)
-            continue;
-        for (size_t i = 0; i < r->n && !dup; i++)
-            dup = strcmp(r->addrs[i], a) == 0;
-        if (!dup)
-            r->n++;
-    }
-    freeaddrinfo(res);
-}
-
-static void resolve_release(struct resolve *r)
-{
-    if (atomic_fetch_sub(&r->refs, 1) != 1)
-        return;
-    if (r->efd >= 0)
-        close(r->efd);
-    free(r->name);
-    free(r);
-}
-
-/* The helper thread: as long as the resolver takes, then gone. */
-static void *resolve_main(void *arg)
-{
-    struct resolve *r = arg;
-    uint64_t one = 1;
-    ssize_t w;
-
-    resolve_fill(r, 0);
-    atomic_store(&r->done, true);
-    /* Only a full counter could refuse; `done` is what counts anyway. */
-    w = write(r->efd, &one, sizeof(one));
-    (void)w;
-    resolve_release(r);
-    return NULL;
-}
-
-/* Starts resolving name on a detached helper thread. Returns NULL after
- * writing why into why. */
-static struct resolve *resolve_start(const char *name, char *why, size_t len)
-{
-    struct resolve *r = xcalloc(1, sizeof(*r));
-    pthread_attr_t attr;
-    sigset_t all, old;
-    pthread_t t;
-    int rc;
-
-    atomic_init(&r->refs, 2);
-    atomic_init(&r->done, false);
-    r->name = xstrdup(name);
-    r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->efd < 0) {
-        snprintf(why, len, "cannot resolve '%s': eventfd: %s", name,
-                 strerror(errno));
-        goto fail;
-    }
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    /* Signals are the daemon's signal thread's, never the helper's. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&t, &attr, resolve_main, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        snprintf(why, len, "cannot resolve '%s': no thread: %s", name,
-                 strerror(rc));
-        goto fail;
-    }
-    return r;
-
-fail:
-    atomic_store(&r->refs, 1);
-    resolve_release(r);
-    return NULL;
-}
-
 /* --- connection -------------------------------------------------------- */
 
 /* Notes why the connection failed; the first note since the last attempt
@@ -725,7 +583,7 @@ static int publish_credentials(struct publisher *p)
 static void publish_check_cleartext(struct publisher *p, const char *addr)
 {
     if (p->cleartext_warned || !p->password_file || p->tls ||
-        publish_is_loopback(addr))
+        resolve_is_loopback(addr))
         return;
     p->cleartext_warned = true;
     log_warnx("mqtt: the password of '%s' goes to broker '%s:%d' (%s) in "
@@ -739,12 +597,11 @@ static void publish_check_cleartext(struct publisher *p, const char *addr)
  * connection on loopback is known at once). The password is read now and
  * dropped from libmosquitto as soon as its CONNECT packet holds it.
  */
-static void publish_connect(struct publisher *p, const struct resolve *r)
+static void publish_connect(struct publisher *p, const struct resolve_result *r)
 {
     if (r->rc != 0) {
         publish_notef(p, "cannot resolve '%s': %s", p->host,
-                      r->rc == EAI_SYSTEM ? strerror(r->errnum)
-                                          : gai_strerror(r->rc));
+                      resolve_strerror(r));
         publish_down(p, false);
         return;
     }
@@ -796,15 +653,15 @@ static void publish_attempt(struct publisher *p)
     p->why[0] = '\0';
     p->lib_err[0] = '\0';
     p->attempt_ns = time_mono_ns();
-    if (p->job && atomic_load(&p->job->done)) {
-        /* Answered after its attempt gave up: resolve again, fresh. */
-        resolve_release(p->job);
+    if (p->job && resolve_done(p->job)) {
+        /* Answered after its attempt gave up: look up again, fresh. */
+        resolve_free(p->job);
         p->job = NULL;
     }
     if (!p->job && p->host_numeric) {
-        struct resolve r = {.name = p->host};
+        struct resolve_result r;
 
-        resolve_fill(&r, AI_NUMERICHOST);
+        resolve_numeric(p->host, &r);
         publish_connect(p, &r);
         return;
     }
@@ -820,13 +677,13 @@ static void publish_attempt(struct publisher *p)
  * after as long as a CONNACK may take (the helper goes on). */
 static void publish_resolved(struct publisher *p)
 {
-    struct resolve *r = p->job;
+    const struct resolve_result *r = resolve_done(p->job);
 
-    if (atomic_load(&r->done)) {
-        p->job = NULL;
+    if (r) {
         p->resolving = false;
         publish_connect(p, r);
-        resolve_release(r);
+        resolve_free(p->job);
+        p->job = NULL;
         return;
     }
     if (time_mono_ns() - p->attempt_ns >=
@@ -961,7 +818,7 @@ static void publish_tls_info(const SSL *ssl, int where, int ret)
  */
 static int publish_tls_setup(struct publisher *p, const struct mqtt_conf *m)
 {
-    char ip[PUBLISH_ADDR_LEN];
+    char ip[RESOLVE_ADDR_LEN];
     const char *what = NULL, *file = NULL;
     X509_VERIFY_PARAM *vp;
     SSL_CTX *ctx;
@@ -1079,7 +936,7 @@ struct publisher *publisher_new(const struct config *c, const char *version,
 {
     const struct mqtt_conf *m = &c->mqtt;
     struct publisher *p = xcalloc(1, sizeof(*p));
-    struct resolve numeric = {.name = m->host};
+    struct resolve_result numeric;
     char since[TIME_ISO_LEN];
     struct out o;
 
@@ -1087,8 +944,7 @@ struct publisher *publisher_new(const struct config *c, const char *version,
         mosquitto_lib_init();
     p->host = xstrdup(m->host);
     p->port = m->port;
-    resolve_fill(&numeric, AI_NUMERICHOST);
-    p->host_numeric = numeric.rc == 0;
+    p->host_numeric = resolve_numeric(m->host, &numeric) == 0;
     if (m->username)
         p->username = xstrdup(m->username);
     if (m->password_file)
@@ -1140,7 +996,7 @@ int publisher_fd(const struct publisher *p)
 {
     if (p->socket_open)
         return mosquitto_socket(p->mosq);
-    return p->resolving ? p->job->efd : -1;
+    return p->resolving ? resolve_fd(p->job) : -1;
 }
 
 bool publisher_wants_write(const struct publisher *p)
@@ -1377,10 +1233,9 @@ void publisher_free(struct publisher *p, int timeout_ms)
         }
         mosquitto_destroy(p->mosq);
     }
-    /* A helper still resolving is not waited for: it frees what it
-     * shares with us when it is done, or the process ends first. */
-    if (p->job)
-        resolve_release(p->job);
+    /* A lookup still running is not waited for: its helper frees it when
+     * done, or the process ends first. */
+    resolve_free(p->job);
     if (--publish_lib_users == 0)
         mosquitto_lib_cleanup();
     free(p->host);

@@ -2,10 +2,10 @@
 /*
  * MQTT publishing, the only user of libmosquitto. The publisher runs in the
  * main thread, driven by the main loop's poll(2): it never blocks, not even
- * on the broker's name: that is resolved on a detached helper thread per
- * connection attempt (at most one running per publisher), which nothing
- * ever waits for. It knows nothing of the database; the main loop feeds it
- * readings that are already committed, in seq order, as long as
+ * on the broker's name: that is looked up on a detached helper thread per
+ * connection attempt (resolve.h; at most one running per publisher), which
+ * nothing ever waits for. It knows nothing of the database; the main loop
+ * feeds it readings that are already committed, in seq order, as long as
  * publisher_room() allows, and persists publisher_acked().
  *
  * Delivery is at-least-once in seq order: a reading counts as acknowledged
@@ -92,13 +92,6 @@ int topic_reading(char *buf, size_t len, const struct config *c,
                   const char *kind, const char *sensor);
 
 struct publisher;
-
-/*
- * True if addr, a numeric IPv4 or IPv6 address, is on loopback
- * (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104); false for anything else,
- * names included.
- */
-bool publish_is_loopback(const char *addr);
 
 /*
  * Creates the client for c->mqtt (which must be enabled): client id,

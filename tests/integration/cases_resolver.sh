@@ -11,7 +11,10 @@
 # address that reads queries and never answers (socat), and
 # /etc/nsswitch.conf resolves hosts through DNS only; nothing outside the
 # namespace changes, and no packet leaves loopback. It needs root; as
-# another user it says so and passes without testing anything.
+# another user it says so and passes without testing anything. So does
+# mqtt_cleartext_warning, which needs a broker address off loopback: it
+# runs broker and daemons in a network namespace of its own (unshare -n),
+# where that address exists and nothing leaves.
 
 # The name the daemon is given for its broker: .invalid never exists, and
 # glibc asks the resolver about it like any other name.
@@ -144,4 +147,170 @@ case_mqtt_password_reread() {
     echo "publishing resumed after the password change; the broker refused $(grep -c 'tbdaq-itest.*not authorised' "$T/broker.log") attempt(s) meanwhile"
 }
 
-EXTRA_CASES+=(mqtt_resolver_hangs mqtt_password_reread)
+# --- the clear-text warning, in a network namespace of the case's own ---
+
+# The broker's address off loopback: TEST-NET-2 (RFC 5737), on a link that
+# exists only inside the namespace, where the broker also listens on
+# 127.0.0.1. A fresh namespace has every port free.
+CLEARTEXT_ADDR=198.51.100.1
+CLEARTEXT_PORT=1883
+
+# netns_record_exe NAME PROG: spawn recorded the wrapper (unshare,
+# nsenter) as NAME's program, but the wrapper execs PROG under the same
+# PID: record PROG, so that reap_leftovers recognises the process.
+netns_record_exe() {
+    local pid=PID_$1 exe
+    exe=$(readlink -f "$(command -v "$2")") || fail "no program '$2'"
+    sed -i "s|^${!pid} $1 .*\$|${!pid} $1 $exe|" "$T/pids"
+}
+
+# start_netns: a network namespace held by a sleep (PID_netns; stopped by
+# PID at teardown like everything else, and the namespace goes with the
+# last process in it), with lo up and CLEARTEXT_ADDR/24 on a dummy link,
+# or on a veth pair with both ends inside where the kernel has no dummy
+# links. Nothing is ever configured outside the namespace.
+start_netns() {
+    local me
+    me=$(readlink /proc/self/ns/net)
+    spawn netns unshare -n sleep infinity
+    netns_record_exe netns sleep
+    wait_or_fail "[ \"\$(readlink /proc/$PID_netns/ns/net)\" != '$me' ] ||
+        ! pid_running $PID_netns" 5 "unshare -n made no network namespace"
+    pid_running "$PID_netns" ||
+        fail "unshare -n failed: $(tail -2 "$T/netns.err" | tr '\n' ' ')"
+    in_netns ip link set lo up || fail "cannot bring lo up in the namespace"
+    if in_netns ip link add tbdaq0 type dummy 2>/dev/null; then
+        NETNS_LINK="a dummy link"
+    else
+        if ! in_netns ip link add tbdaq0 type veth peer name tbdaq1 ||
+            ! in_netns ip link set tbdaq1 up; then
+            fail "neither a dummy link nor a veth pair in the namespace"
+        fi
+        NETNS_LINK="a veth pair"
+    fi
+    if ! in_netns ip addr add "$CLEARTEXT_ADDR/24" dev tbdaq0 ||
+        ! in_netns ip link set tbdaq0 up; then
+        fail "cannot put $CLEARTEXT_ADDR on $NETNS_LINK in the namespace"
+    fi
+}
+
+# in_netns CMD...: runs CMD in the case's namespace (and waits for it).
+in_netns() {
+    nsenter --net="/proc/$PID_netns/ns/net" "$@"
+}
+
+# netns_spawn NAME PROG ARGS...: spawn, inside the case's namespace.
+netns_spawn() {
+    local name=$1
+    shift
+    spawn "$name" nsenter --net="/proc/$PID_netns/ns/net" "$@"
+    netns_record_exe "$name" "$1"
+}
+
+# True if something accepts TCP connections on ADDR:PORT in the namespace.
+netns_port_open() {
+    in_netns bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# netns_broker_up: mosquitto on $T/broker.conf in the namespace, until it
+# accepts connections on both listeners.
+netns_broker_up() {
+    local n
+    n=$(count_lines ' running' "$T/broker.log")
+    SPAWN_APPEND=1 netns_spawn broker "$MOSQUITTO" -c "$T/broker.conf"
+    wait_or_fail "[ \$(count_lines ' running' '$T/broker.log') -gt $n ] ||
+        ! pid_running $PID_broker" 10 "the broker did not start"
+    wait_or_fail "netns_port_open $CLEARTEXT_ADDR $CLEARTEXT_PORT &&
+        netns_port_open 127.0.0.1 $CLEARTEXT_PORT || ! pid_running $PID_broker" \
+        10 "the broker accepts no connections"
+    pid_running "$PID_broker" ||
+        fail "the broker exited: $(tail -3 "$T/broker.log" | tr '\n' ' ')"
+}
+
+# netns_daemon NAME CONF DB: tbdaqd in the namespace, until DB exists.
+netns_daemon() {
+    local pid=PID_$1
+    netns_spawn "$1" "$BUILD/tbdaqd" -c "$2"
+    wait_or_fail "[ -f '$3' ] || ! pid_running ${!pid}" 10 \
+        "daemon '$1' created no database"
+    pid_running "${!pid}" ||
+        fail "daemon '$1' exited at start: $(tail -3 "$T/$1.err" | tr '\n' ' ')"
+}
+
+# A password sent without TLS to a broker off loopback is warned about
+# once, at the first connection, and not again at reconnections; a broker
+# reached on loopback (the name localhost) gets no warning. Both daemons,
+# the broker and the simulator run in a network namespace of the case's
+# own, so nothing leaves it.
+case_mqtt_cleartext_warning() {
+    local warn n_off n_lo want
+    need_mqtt
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIPPED: needs root (unshare -n, ip)"
+        return 0
+    fi
+    for want in unshare nsenter ip; do
+        command -v "$want" >/dev/null ||
+            fail "'$want' is needed (Debian: util-linux, iproute2)"
+    done
+    start_netns
+
+    netns_spawn sim "$BUILD/tbdaq-sim" --control "$T/ctl" --port 0
+    wait_or_fail "grep -q 'tbdaq-sim: listening on 127.0.0.1:' '$T/sim.out' ||
+        ! pid_running $PID_sim" 10 "the simulator did not report its port"
+    SIM_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
+        "$T/sim.out" | head -1)
+    [ -n "$SIM_PORT" ] || fail "cannot read the simulator's port"
+    conf_tcp_bus b1
+    sim_sensor FT-1 b1 1 holding flow 0 200
+
+    mosquitto_passwd -b -c "$T/passwd" tbdaq s3cret ||
+        fail "mosquitto_passwd failed"
+    printf 's3cret\n' >"$T/mqtt.pass"
+    {
+        echo "listener $CLEARTEXT_PORT $CLEARTEXT_ADDR"
+        echo "listener $CLEARTEXT_PORT 127.0.0.1"
+        echo "allow_anonymous false"
+        echo "password_file $T/passwd"
+        echo "user $(id -un)"
+        echo "log_dest file $T/broker.log"
+        echo "log_type error"
+        echo "log_type warning"
+        echo "log_type notice"
+        echo "log_type information"
+    } >"$T/broker.conf"
+    netns_broker_up
+
+    BROKER_PORT=$CLEARTEXT_PORT
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" \
+        "$(conf_mqtt "host = \"$CLEARTEXT_ADDR\";" 'username = "tbdaq";' \
+            "password_file = \"$T/mqtt.pass\";")"
+    CONF_DB=$T/lo.db conf_write "$T/lo.conf" "commit_interval_ms = 100;" \
+        "$(MQTT_CLIENT_ID=tbdaq-itest-lo conf_mqtt 'host = "localhost";' \
+            'username = "tbdaq";' "password_file = \"$T/mqtt.pass\";")"
+    netns_daemon daemon "$T/t.conf" "$T/t.db"
+    netns_daemon lo "$T/lo.conf" "$T/lo.db"
+    wait_or_fail "grep -q 'connected to broker' '$T/daemon.err' &&
+        grep -q 'connected to broker' '$T/lo.err'" 15 \
+        "the daemons did not both log in to the broker"
+
+    # Reconnections: a new connection each, the password sent again.
+    stop_pid "$PID_broker" || fail "the broker ignored SIGTERM"
+    netns_broker_up
+    wait_or_fail "[ \$(count_lines 'connected to broker' '$T/daemon.err') -ge 2 ] &&
+        [ \$(count_lines 'connected to broker' '$T/lo.err') -ge 2 ]" 20 \
+        "the daemons did not both reconnect after the broker's restart"
+    stop_daemon
+    stop_daemon lo
+
+    warn="mqtt: the password of 'tbdaq' goes to broker '$CLEARTEXT_ADDR:$CLEARTEXT_PORT' ($CLEARTEXT_ADDR) in clear text: configure mqtt.tls"
+    n_off=$(count_lines "$warn" "$T/daemon.err")
+    [ "$n_off" = 1 ] ||
+        fail "the warning for $CLEARTEXT_ADDR was logged $n_off times over $(count_lines 'connected to broker' "$T/daemon.err") connections (want once): $(grep 'clear text' "$T/daemon.err" | head -3 | tr '\n' ' ')"
+    n_lo=$(count_lines 'clear text' "$T/lo.err")
+    [ "$n_lo" = 0 ] ||
+        fail "a clear-text warning for a broker on loopback: $(grep 'clear text' "$T/lo.err" | head -1)"
+    echo "one warning over $(count_lines 'connected to broker' "$T/daemon.err") connections to $CLEARTEXT_ADDR ($NETNS_LINK), none over $(count_lines 'connected to broker' "$T/lo.err") to localhost"
+}
+
+EXTRA_CASES+=(mqtt_resolver_hangs mqtt_password_reread mqtt_cleartext_warning)

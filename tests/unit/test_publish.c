@@ -287,42 +287,6 @@ static void test_payload_too_small(void **state)
     assert_int_equal(payload_reading(buf, 0, SITE, &pc->r), -1);
 }
 
-/* --- addresses --------------------------------------------------------- */
-
-static const struct {
-    const char *addr;
-    bool loopback;
-} loopback_cases[] = {
-    {"127.0.0.1", true},
-    {"127.255.255.254", true},
-    {"127.1.2.3", true},
-    {"::1", true},
-    {"::ffff:127.0.0.1", true},
-    {"128.0.0.1", false},
-    {"126.255.255.255", false},
-    {"10.0.0.1", false},
-    {"0.0.0.0", false},
-    {"::", false},
-    {"::2", false},
-    {"fe80::1", false},
-    {"::ffff:10.0.0.1", false},
-    {"localhost", false}, /* a name: decided by its address, not here */
-    {"127.0.0.1.example", false},
-    {"", false},
-};
-
-static void test_loopback(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof(loopback_cases) / sizeof(loopback_cases[0]);
-         i++) {
-        if (publish_is_loopback(loopback_cases[i].addr) !=
-            loopback_cases[i].loopback)
-            fail_msg("'%s': want %s", loopback_cases[i].addr,
-                     loopback_cases[i].loopback ? "loopback" : "not loopback");
-    }
-}
-
 /* --- config ------------------------------------------------------------ */
 
 static char conf_site[] = SITE;
@@ -1611,7 +1575,6 @@ int main(void)
         cmocka_unit_test(test_payload_too_small),
         cmocka_unit_test(test_payload_run),
         cmocka_unit_test(test_topic),
-        cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_broker_basic),
         cmocka_unit_test(test_broker_restart),
         cmocka_unit_test(test_qos2_burst),
