@@ -64,6 +64,25 @@ stall_no_gaps() {
     done
 }
 
+# stall_lock_for S: another process (sqlite3, as PID_locker) takes the
+# database's write lock and holds it S seconds (the pause is the lock's
+# duration); $T/locked, $T/mid and $T/release hold the times (us) it took
+# the lock, was halfway and let go of it, each written whole (mv).
+stall_lock_for() {
+    cat >"$T/mark.sh" <<EOS
+#!/bin/sh
+date +%s%6N >"$T/\$1.tmp" && mv "$T/\$1.tmp" "$T/\$1"
+EOS
+    printf '%s\n' ".timeout 10000" "BEGIN IMMEDIATE;" \
+        ".system sh $T/mark.sh locked" ".system sleep $(($1 / 2))" \
+        ".system sh $T/mark.sh mid" ".system sleep $(($1 - $1 / 2))" \
+        ".system sh $T/mark.sh release" "ROLLBACK;" >"$T/lock.sql"
+    # stdin is /dev/null: sqlite3 runs the file, then ends.
+    spawn locker "$(type -P sqlite3)" -batch -init "$T/lock.sql" "$T/t.db"
+    wait_or_fail "[ -s '$T/locked' ] || ! pid_running $PID_locker" 15 \
+        "sqlite3 did not take the write lock"
+}
+
 # Another process holds the database's write lock for 10 s while the
 # daemon records (BEGIN IMMEDIATE in sqlite3, then a 10 s pause before
 # ROLLBACK: the pause is the lock's duration). Nothing is lost: every slot
@@ -85,25 +104,7 @@ case_db_locked_10s() {
     start_daemon
     wait_or_fail "min_readings 10 good" 15 "fewer than 10 good readings per sensor"
 
-    # The locker marks each step with the time, written whole (mv).
-    cat >"$T/mark.sh" <<EOF
-#!/bin/sh
-date +%s%6N >"$T/\$1.tmp" && mv "$T/\$1.tmp" "$T/\$1"
-EOF
-    {
-        echo ".timeout 10000"
-        echo "BEGIN IMMEDIATE;"
-        echo ".system sh $T/mark.sh locked"
-        echo ".system sleep $((STALL_LOCK_S / 2))"
-        echo ".system sh $T/mark.sh mid"
-        echo ".system sleep $((STALL_LOCK_S - STALL_LOCK_S / 2))"
-        echo ".system sh $T/mark.sh release"
-        echo "ROLLBACK;"
-    } >"$T/lock.sql"
-    # stdin is /dev/null: sqlite3 runs the file, then ends.
-    spawn locker "$(type -P sqlite3)" -batch -init "$T/lock.sql" "$T/t.db"
-    wait_or_fail "[ -s '$T/locked' ] || ! pid_running $PID_locker" 15 \
-        "sqlite3 did not take the write lock"
+    stall_lock_for $STALL_LOCK_S
     locked=$(cat "$T/locked") || fail "sqlite3 did not take the write lock: $(cat "$T/locker.err")"
     ! "$(type -P sqlite3)" "$T/t.db" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null ||
         fail "the database's write lock is free while sqlite3 should hold it"
@@ -288,22 +289,6 @@ case_exit_status_on_failure() {
 }
 
 EXTRA_CASES+=(db_locked_10s sigterm_during_reload exit_status_on_failure)
-
-# stall_lock_for S: another process (sqlite3) takes the database's write
-# lock and holds it S seconds; $T/locked and $T/release hold the times
-# (us) it took and let go of it.
-stall_lock_for() {
-    cat >"$T/mark.sh" <<EOS
-#!/bin/sh
-date +%s%6N >"$T/\$1.tmp" && mv "$T/\$1.tmp" "$T/\$1"
-EOS
-    printf '%s\n' ".timeout 10000" "BEGIN IMMEDIATE;" \
-        ".system sh $T/mark.sh locked" ".system sleep $1" \
-        ".system sh $T/mark.sh release" "ROLLBACK;" >"$T/lock.sql"
-    spawn locker "$(type -P sqlite3)" -batch -init "$T/lock.sql" "$T/t.db"
-    wait_or_fail "[ -s '$T/locked' ] || ! pid_running $PID_locker" 15 \
-        "sqlite3 did not take the write lock"
-}
 
 # While another process holds the write lock for 4 s, the main thread
 # does not wait on it: SQLite's busy handler is given 20 ms, a commit is
