@@ -489,7 +489,7 @@ static void daemon_publish(struct daemon *d, bool save_now)
         (save_now || now >= d->acked_save_at)) {
         if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) == 0)
             d->acked_saved = acked;
-        else
+        else if (!store_busy(d->store)) /* a lock: next time */
             log_err("%s", store_errmsg(d->store));
         d->acked_save_at = now + DAEMON_ACKED_SAVE_MS * NS_PER_MS;
     }
@@ -784,6 +784,23 @@ static void daemon_stop_pollers(struct daemon *d, int64_t deadline)
     d->npollers = 0;
 }
 
+/* Records a reloaded config's sensors. Another connection's lock that
+ * lasts less than DAEMON_BUSY_GRACE_MS only delays this (a CLI's
+ * transaction must not make a reload fail); commits and publishing go
+ * on meanwhile. */
+static int daemon_sync_sensors(struct daemon *d, struct config *nc)
+{
+    int64_t give_up = time_mono_ns() + DAEMON_BUSY_GRACE_MS * NS_PER_MS;
+
+    while (store_sync_sensors(d->store, nc) < 0) {
+        if (!store_busy(d->store) || time_mono_ns() >= give_up ||
+            daemon_stopping(d))
+            return -1;
+        daemon_wait_turn(d);
+    }
+    return 0;
+}
+
 /* Applies a new config if it is valid; otherwise keeps the running one. */
 static void daemon_reload(struct daemon *d)
 {
@@ -805,7 +822,7 @@ static void daemon_reload(struct daemon *d)
     }
     if (strcmp(nc->database, d->config->database) != 0)
         log_warnx("a new 'database' takes effect only at restart");
-    if (store_sync_sensors(d->store, nc) < 0) {
+    if (daemon_sync_sensors(d, nc) < 0) {
         log_err("configuration not applied: %s", store_errmsg(d->store));
         batch_add_item(d, queue_event("reload_failed", "%s: %s", d->config_path,
                                       store_errmsg(d->store)));

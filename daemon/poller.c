@@ -304,15 +304,19 @@ static void poller_miss(struct poller *pl, struct poller_request *pr,
 {
     const struct plan_request *r = pr->req;
     int64_t qfrom = pr->qwait_from, qto = pr->qwait_to;
+    int64_t real_minus_mono;
     size_t fill = 0;
 
     if (n <= 0)
         return;
+    /* The wall clock as it reads now: after a step, missed readings are
+     * stamped in the same time as the readings around them. */
+    real_minus_mono = time_real_us() * 1000 - time_mono_ns();
     pr->missed_pending += n;
     pl->missed += (uint64_t)n;
     for (int64_t k = first; k < first + n; k++) {
         const char *why = poller_missed_why(pl, pr, k, qfrom, qto, stopping);
-        int64_t ts_us = grid_slot_real_us(&pr->grid, k);
+        int64_t ts_us = grid_slot_real_us(&pr->grid, k, real_minus_mono);
 
         for (size_t i = 0; i < r->nsensors; i++) {
             struct queue_item *it = &pl->items[fill++];
@@ -406,6 +410,10 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
         before = stop;
     poller_skip(pl, pr, before, false);
     poller_fill(pl, r, ts_us, err, sent);
+    /* Taken now, whenever it is pushed: its commit is due
+     * commit_interval_ms from here (queue.h). */
+    for (size_t i = 0; i < r->nsensors; i++)
+        pl->items[i].taken_ns = now;
     if (err)
         pl->failures++;
     pl->readings += r->nsensors;
@@ -529,6 +537,12 @@ static void *poller_main(void *arg)
             break;
         pthread_mutex_lock(&pl->use);
         now = time_mono_ns();
+        if (poller_stop_asked(pl) != 0) {
+            /* Asked to stop since the sleep: slots from the stop on are a
+             * reload's new poller's (it records them), not this one's. */
+            pthread_mutex_unlock(&pl->use);
+            break;
+        }
         if (grid_take(&next->grid, now, &slot, &missed) == 0) {
             int64_t qto = next->qwait_to;
 
@@ -542,6 +556,13 @@ static void *poller_main(void *arg)
                 next->qwait_from = now;
             else
                 next->qwait_to = 0;
+            /* Another request's held reading waits for its slot under
+             * way, which cannot be served before this request is done:
+             * that slot is missed (the bus is busy), and the reading goes
+             * now, so it is held no longer than one request. */
+            for (size_t i = 0; i < pl->nrequests; i++)
+                if (&pl->requests[i] != next && pl->requests[i].nheld)
+                    poller_skip(pl, &pl->requests[i], now, false);
             atomic_store(&pl->due_by,
                          time_mono_ns() + atomic_load(&pl->allowed_ns));
             poller_serve(pl, next, slot);

@@ -16,7 +16,6 @@ void grid_init(struct grid *g, int64_t interval_ns, int64_t now_mono_ns,
     g->t0_ns = now_mono_ns + (rem ? interval_ns - rem : 0);
     g->interval_ns = interval_ns;
     g->next = 0;
-    g->real_offset_ns = now_real_ns - now_mono_ns;
 }
 
 int64_t grid_backdate(struct grid *g, int64_t since_ns)
@@ -40,9 +39,18 @@ int64_t grid_slot_mono(const struct grid *g, int64_t k)
     return g->t0_ns + k * g->interval_ns;
 }
 
-int64_t grid_slot_real_us(const struct grid *g, int64_t k)
+int64_t grid_slot_real_us(const struct grid *g, int64_t k,
+                          int64_t real_minus_mono_ns)
 {
-    return (grid_slot_mono(g, k) + g->real_offset_ns) / 1000;
+    int64_t t = grid_slot_mono(g, k) + real_minus_mono_ns;
+    int64_t rem = t % g->interval_ns;
+
+    if (rem < 0)
+        rem += g->interval_ns;
+    t -= rem;
+    if (2 * rem >= g->interval_ns)
+        t += g->interval_ns;
+    return t / 1000;
 }
 
 /* The slot whose span holds t: floor((t - t0) / interval), also for t

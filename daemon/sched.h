@@ -20,17 +20,15 @@
 struct grid {
     int64_t t0_ns;
     int64_t interval_ns;
-    int64_t next;           /* the next slot to serve */
-    int64_t real_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at init */
+    int64_t next; /* the next slot to serve */
 };
 
 /*
  * Aligns a grid so its slots fall on whole multiples of the interval in
  * wall-clock time (a 1 s sensor is read at :00.000, :01.000, ...), which
  * lines up readings of different buses and daemons. The two clocks are
- * read once here to choose the phase; nothing after compares them, and a
- * slot's wall-clock time is computed from that one reading (a later step
- * of the wall clock does not move the grid).
+ * read once here to choose the phase: a later step of the wall clock does
+ * not move the grid (see grid_slot_real_us() for its slots' times).
  * The first slot is the first one at or after now_mono_ns.
  */
 void grid_init(struct grid *g, int64_t interval_ns, int64_t now_mono_ns,
@@ -49,10 +47,19 @@ int64_t grid_backdate(struct grid *g, int64_t since_ns);
 /* When the next slot is due. */
 int64_t grid_deadline(const struct grid *g);
 
-/* When slot k starts (CLOCK_MONOTONIC ns), and the same instant in UTC
- * microseconds since the epoch: a whole multiple of the interval. */
+/* When slot k starts (CLOCK_MONOTONIC ns). */
 int64_t grid_slot_mono(const struct grid *g, int64_t k);
-int64_t grid_slot_real_us(const struct grid *g, int64_t k);
+/*
+ * Slot k's time as the wall clock reads it now, in UTC microseconds: its
+ * start plus real_minus_mono_ns (CLOCK_REALTIME - CLOCK_MONOTONIC, read
+ * by the caller now), rounded to the nearest whole multiple of the
+ * interval. The two clocks run at one rate (NTP slews both), so without
+ * a step that is the slot's grid point exactly; after a step of the wall
+ * clock it is the grid point the slot stands for in the new time, like
+ * the time stamps of the readings taken around it.
+ */
+int64_t grid_slot_real_us(const struct grid *g, int64_t k,
+                          int64_t real_minus_mono_ns);
 
 /*
  * Called when a poll is about to start at now. If the next slot is not yet

@@ -298,7 +298,7 @@ EXTRA_CASES+=(db_locked_10s sigterm_during_reload exit_status_on_failure)
 # through the lock; with the 5 s busy timeout of 3b42b3a the main thread
 # stood in each commit for 5 s and they came up to 5 s late. Nothing is
 # lost, and a lock shorter than a second (a CLI's transaction) is no
-# outage at all.
+# outage at all, nor does it make a reload fail.
 case_db_locked_live() {
     local locked release late n
     need_mqtt
@@ -320,6 +320,19 @@ case_db_locked_live() {
         10 "readings stopped after a short lock"
     ! grep -q 'cannot write the database' "$T/daemon.err" ||
         fail "a 0.3 s lock was taken for an outage"
+    # A reload while another process holds the lock for 0.5 s: it waits
+    # for the lock, it does not fail.
+    printf '%s\n' "BEGIN IMMEDIATE;" ".system touch $T/short-locked" \
+        ".system sleep 0.5" "ROLLBACK;" >"$T/short.sql"
+    spawn shortlock "$(type -P sqlite3)" -batch -init "$T/short.sql" "$T/t.db"
+    wait_or_fail "[ -e '$T/short-locked' ]" 10 "sqlite3 did not take the lock"
+    kill -HUP "$PID_daemon"
+    wait_or_fail "grep -q 'configuration reloaded' '$T/daemon.err' ||
+        grep -q 'configuration not applied' '$T/daemon.err'" 10 \
+        "the reload did not end"
+    ! grep -q 'configuration not applied' "$T/daemon.err" ||
+        fail "a reload failed because of a 0.5 s lock: $(grep 'not applied' "$T/daemon.err")"
+    wait_or_fail "! pid_running $PID_shortlock" 10 "sqlite3 did not end"
 
     stall_lock_for 4
     locked=$(cat "$T/locked")

@@ -264,18 +264,30 @@ static void test_slot_real(void **state)
         struct grid g;
         int64_t iv_us = cases[i].interval / 1000;
 
+        int64_t off = cases[i].real - cases[i].mono;
+
         grid_init(&g, cases[i].interval, cases[i].mono, cases[i].real);
         /* slot 0 is the first multiple at or after the wall clock's now */
-        assert_true(grid_slot_real_us(&g, 0) * 1000 >= cases[i].real);
-        assert_true(grid_slot_real_us(&g, 0) * 1000 <
+        assert_true(grid_slot_real_us(&g, 0, off) * 1000 >= cases[i].real);
+        assert_true(grid_slot_real_us(&g, 0, off) * 1000 <
                     cases[i].real + cases[i].interval);
         for (size_t j = 0; j < sizeof(ks) / sizeof(ks[0]); j++) {
-            int64_t k = ks[j], t = grid_slot_real_us(&g, k);
+            int64_t k = ks[j], t = grid_slot_real_us(&g, k, off);
 
             assert_int_equal(t % iv_us, 0);
-            assert_int_equal(t - grid_slot_real_us(&g, 0), k * iv_us);
+            assert_int_equal(t - grid_slot_real_us(&g, 0, off), k * iv_us);
             assert_int_equal(grid_slot_mono(&g, k),
                              g.t0_ns + k * cases[i].interval);
+            /* the offset read a little later (the two clock reads are
+             * not one instant): the same grid point */
+            assert_int_equal(grid_slot_real_us(&g, k, off + 30000), t);
+            assert_int_equal(grid_slot_real_us(&g, k, off - 30000), t);
+            /* after the wall clock stepped back an hour and 2 ms: the
+             * grid point the slot stands for now */
+            if ((3600 * NS_PER_S) % cases[i].interval == 0)
+                assert_int_equal(
+                    grid_slot_real_us(&g, k, off - 3600002 * MS),
+                    t - 3600 * INT64_C(1000000));
         }
     }
 }
