@@ -992,18 +992,26 @@ static void store_restrict_modes(struct store *s)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct stat st;
         mode_t mode;
+        int fd;
 
-        if (!files[i] || stat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
+        /* Never through a symbolic link: whoever can write the directory
+         * must not get a daemon running as root to change another file. */
+        if (!files[i] ||
+            (fd = open(files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
             continue;
-        mode = st.st_mode & 07777;
-        if ((mode & ~(mode_t)STORE_FILE_MODE) == 0)
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+            ((mode = st.st_mode & 07777) & ~(mode_t)STORE_FILE_MODE) == 0) {
+            close(fd);
             continue;
-        if (chmod(files[i], mode & STORE_FILE_MODE) < 0) {
+        }
+        if (fchmod(fd, mode & STORE_FILE_MODE) < 0) {
             log_warn("database file '%s' is mode %04o, readable by others, "
                      "and cannot be restricted",
                      files[i], (unsigned)mode);
+            close(fd);
             continue;
         }
+        close(fd);
         if (!was)
             was = mode;
         if (len < sizeof(done))

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -2642,6 +2643,23 @@ static void test_file_modes(void **state)
         assert_int_equal(file_mode(f), 0640);
     }
     store_close(s);
+
+    /* a journal that is a symbolic link to another file: that file is
+     * not touched (a daemon running as root must not change it) */
+    {
+        char target[TEST_PATH_MAX + 16];
+
+        snprintf(target, sizeof(target), "%s.elsewhere", path);
+        snprintf(f, sizeof(f), "%s-journal", path);
+        assert_int_equal(close(open(target, O_WRONLY | O_CREAT, 0644)), 0);
+        assert_int_equal(chmod(target, 0644), 0);
+        assert_int_equal(symlink(target, f), 0);
+        s = open_rw("modes.db", path);
+        store_close(s);
+        assert_int_equal(file_mode(target), 0644);
+        unlink(f);
+        unlink(target);
+    }
 
     /* a tighter umask is kept */
     umask(077);
