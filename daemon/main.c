@@ -143,6 +143,9 @@ struct daemon {
 };
 
 static atomic_bool want_stop;
+/* When the stop signal arrived (CLOCK_MONOTONIC; 0 for a stop of the
+ * daemon's own): SPEC's 5 s count from there. */
+static atomic_int_fast64_t stop_signalled;
 static atomic_bool want_reload;
 static struct queue *signal_queue; /* set before the signal thread starts */
 
@@ -183,6 +186,7 @@ static void *signal_main(void *arg)
         if (sig == SIGHUP) {
             atomic_store(&want_reload, true);
         } else {
+            atomic_store(&stop_signalled, time_mono_ns());
             atomic_store(&want_stop, true);
             queue_wake(signal_queue);
             return NULL;
@@ -200,8 +204,11 @@ static bool daemon_stopping(struct daemon *d)
 {
     if (!atomic_load(&want_stop))
         return false;
-    if (d->stop_seen == 0)
-        d->stop_seen = time_mono_ns();
+    if (d->stop_seen == 0) {
+        int64_t at = atomic_load(&stop_signalled);
+
+        d->stop_seen = at ? at : time_mono_ns();
+    }
     return true;
 }
 
@@ -276,7 +283,7 @@ static void daemon_take(struct daemon *d, const struct queue_item *it)
 }
 
 /* An event of the main thread's own, taken now. */
-static void batch_add_item(struct daemon *d, struct queue_item it)
+static void daemon_add_event(struct daemon *d, struct queue_item it)
 {
     it.taken_ns = time_mono_ns();
     daemon_take(d, &it);
@@ -302,7 +309,7 @@ static void daemon_db_down(struct daemon *d)
             "memory (published live meanwhile), committing is tried again "
             "every %d ms",
             d->db_error, d->config->buffer_readings, daemon_db_retry_ms(d));
-    batch_add_item(d, queue_event("db_down", "%s", d->db_error));
+    daemon_add_event(d, queue_event("db_down", "%s", d->db_error));
     /* What was already waiting has not been published yet either. */
     for (size_t i = b->head; i < b->nreadings; i++)
         daemon_publish_live(d, &b->readings[i]);
@@ -330,7 +337,7 @@ static void daemon_db_up(struct daemon *d, size_t waiting)
         log_err("%llu events were lost while the database could not be "
                 "written",
                 (unsigned long long)d->db_lost_events);
-    batch_add_item(d, queue_event("db_up",
+    daemon_add_event(d, queue_event("db_up",
                                   "after %.1f s: %zu readings recorded late, "
                                   "%s, %llu events lost",
                                   secs, waiting, lost,
@@ -345,7 +352,7 @@ static void daemon_db_up(struct daemon *d, size_t waiting)
  * failure keeps them for the next attempt, which the caller makes no
  * sooner than db_retry_at.
  */
-static int batch_commit(struct daemon *d)
+static int daemon_commit(struct daemon *d)
 {
     struct batch *b = &d->batch;
     size_t n, waiting = batch_readings(b);
@@ -391,7 +398,7 @@ static int64_t daemon_commit_due_at(const struct daemon *d)
     return d->commit_failures ? d->db_retry_at : batch_due_at(&d->batch);
 }
 
-static bool batch_due(const struct daemon *d, int64_t now)
+static bool daemon_commit_due(const struct daemon *d, int64_t now)
 {
     return now >= daemon_commit_due_at(d);
 }
@@ -687,8 +694,8 @@ static void daemon_wait_turn(struct daemon *d)
 
     daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
     now = time_mono_ns();
-    if (batch_due(d, now))
-        batch_commit(d);
+    if (daemon_commit_due(d, now))
+        daemon_commit(d);
     daemon_publish(d, false);
     daemon_watchdog(d, now);
 }
@@ -815,7 +822,7 @@ static void daemon_reload(struct daemon *d)
     nc = config_load_logged(d->config_path);
     if (!nc) {
         log_err("configuration rejected; the running one stays in force");
-        batch_add_item(d,
+        daemon_add_event(d,
                        queue_event("reload_failed", "%s: invalid configuration",
                                    d->config_path));
         goto done;
@@ -824,7 +831,7 @@ static void daemon_reload(struct daemon *d)
         log_warnx("a new 'database' takes effect only at restart");
     if (daemon_sync_sensors(d, nc) < 0) {
         log_err("configuration not applied: %s", store_errmsg(d->store));
-        batch_add_item(d, queue_event("reload_failed", "%s: %s", d->config_path,
+        daemon_add_event(d, queue_event("reload_failed", "%s: %s", d->config_path,
                                       store_errmsg(d->store)));
         config_free(nc);
         goto done;
@@ -888,7 +895,7 @@ static void daemon_reload(struct daemon *d)
     if (!d->pub && daemon_start_publisher(d) < 0)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
-    batch_add_item(d, queue_event("config", "%s", nc->sha256));
+    daemon_add_event(d, queue_event("config", "%s", nc->sha256));
     if (daemon_start_pollers(d, kept, since) < 0)
         daemon_fail(d);
     free(kept);
@@ -1011,8 +1018,8 @@ static int daemon_run(struct daemon *d)
             deadline = now;
         daemon_drain(d, deadline);
         now = time_mono_ns();
-        if (batch_due(d, now))
-            batch_commit(d);
+        if (daemon_commit_due(d, now))
+            daemon_commit(d);
         daemon_watchdog(d, now);
         daemon_runs(d, false);
         daemon_publish(d, false);
@@ -1034,7 +1041,7 @@ static int daemon_run(struct daemon *d)
 
         daemon_stop_pollers(d, until > least ? until : least);
     }
-    batch_add_item(
+    daemon_add_event(
         d, queue_event("stop", "%llu readings recorded since start",
                        (unsigned long long)(d->committed +
                                             batch_readings(&d->batch))));
@@ -1058,7 +1065,7 @@ static int daemon_run(struct daemon *d)
                 rc = -1;
                 break;
             }
-            if (batch_commit(d) < 0)
+            if (daemon_commit(d) < 0)
                 nanosleep(&pause, NULL);
         }
     }
