@@ -992,26 +992,26 @@ static void store_restrict_modes(struct store *s)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct stat st;
         mode_t mode;
-        int fd;
 
         /* Never through a symbolic link: whoever can write the directory
-         * must not get a daemon running as root to change another file. */
-        if (!files[i] ||
-            (fd = open(files[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+         * must not get a daemon running as root to change another file.
+         * Nor by opening the file: closing a descriptor drops every POSIX
+         * lock the process holds on it, SQLite's included (another
+         * connection would then take the -shm for its own and truncate
+         * it under us). fchmodat() without following links fails on a
+         * link swapped in after the lstat(). */
+        if (!files[i] || lstat(files[i], &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-            ((mode = st.st_mode & 07777) & ~(mode_t)STORE_FILE_MODE) == 0) {
-            close(fd);
+        mode = st.st_mode & 07777;
+        if ((mode & ~(mode_t)STORE_FILE_MODE) == 0)
             continue;
-        }
-        if (fchmod(fd, mode & STORE_FILE_MODE) < 0) {
+        if (fchmodat(AT_FDCWD, files[i], mode & STORE_FILE_MODE,
+                     AT_SYMLINK_NOFOLLOW) < 0) {
             log_warn("database file '%s' is mode %04o, readable by others, "
                      "and cannot be restricted",
                      files[i], (unsigned)mode);
-            close(fd);
             continue;
         }
-        close(fd);
         if (!was)
             was = mode;
         if (len < sizeof(done))
