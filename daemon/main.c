@@ -22,13 +22,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "drivers/kind.h"
-#include "daemon/batch.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/plan.h"
 #include "daemon/poller.h"
 #include "daemon/publish.h"
 #include "daemon/queue.h"
+#include "daemon/recorder.h"
 #include "daemon/retention.h"
 #include "daemon/store.h"
 
@@ -61,20 +61,10 @@
 #define DAEMON_STOP_COMMIT_MS 1000
 #define DAEMON_STOP_PUBLISH_MS 700
 #define DAEMON_STOP_OFFLINE_MS 500
-/* While commits fail, one is tried this often; sooner while another
- * connection holds the lock, which passes by itself. */
-#define DAEMON_DB_RETRY_MS 1000
-#define DAEMON_DB_BUSY_RETRY_MS 50
 /* How long a statement of the running daemon waits for another
  * connection's lock (SQLite's busy handler) before it fails: the main
  * thread must not stall with it. Start-up waits STORE_BUSY_TIMEOUT_MS. */
 #define DAEMON_BUSY_TIMEOUT_MS 20
-/* A lock held longer than this is an outage (logged, db_down, the live
- * feed); a shorter one (a CLI's transaction) only delays the commit. */
-#define DAEMON_BUSY_GRACE_MS 1000
-/* Events held while the database cannot be written (readings: the config's
- * buffer_readings). */
-#define DAEMON_EVENTS_MAX 10000
 /* Readings read back from the database per query for publishing. */
 #define DAEMON_PUBLISH_PAGE 500
 /* How often the acknowledged seq is persisted (a restart republishes at
@@ -89,22 +79,8 @@ struct daemon {
     struct queue *queue;
     struct poller **pollers;
     size_t npollers;
-    struct batch batch;
+    struct recorder rec; /* the batch, its commits, database outages */
     struct queue_item *items;
-    uint64_t committed;
-    uint64_t commit_failures; /* consecutive */
-    int64_t failing_since;    /* the first of them, CLOCK_MONOTONIC */
-
-    /* While the database cannot be written (disk full, I/O errors),
-     * readings wait in the batch, up to buffer_readings of them, and are
-     * published live; beyond that they are only published live. */
-    bool db_down;
-    int64_t db_down_us;  /* when the first commit failed, UTC */
-    int64_t db_retry_at; /* next attempt, CLOCK_MONOTONIC */
-    char db_error[STORE_ERR_MAX];
-    uint64_t db_lost; /* readings not recorded: the buffer was full */
-    int64_t db_lost_first_us, db_lost_last_us;
-    uint64_t db_lost_events;
     /* Configured sensors by sensors.id, for the live feed. */
     const struct sensor_conf **by_db_id;
     size_t nby_db_id;
@@ -113,7 +89,6 @@ struct daemon {
     int64_t run_started_us;
     int64_t last_status;
     uint64_t status_committed;
-    int64_t last_seq; /* of the newest committed reading */
 
     int64_t started_us;    /* for the online status's "since" */
     struct publisher *pub; /* NULL without an mqtt group */
@@ -126,7 +101,6 @@ struct daemon {
     int64_t data_version;
     bool seal_pending;     /* a run may have ended: seal it when... */
     int64_t seal_after_us; /* ...a reading later than this is committed */
-    int64_t last_ts_us;    /* of the newest committed reading */
 
     struct retention retention;
 
@@ -222,8 +196,9 @@ static void daemon_fail(struct daemon *d)
 
 /* Publishes a reading the database has not taken, so that the live feed
  * goes on while recording is held up. */
-static void daemon_publish_live(struct daemon *d, const struct reading *r)
+static void daemon_publish_live(void *arg, const struct reading *r)
 {
+    struct daemon *d = arg;
     const struct sensor_conf *sc;
     struct pub_reading pr;
 
@@ -243,164 +218,6 @@ static void daemon_publish_live(struct daemon *d, const struct reading *r)
             d->run_name && r->ts_us >= d->run_started_us ? d->run_name : NULL,
     };
     publisher_send_live(d->pub, &pr);
-}
-
-/* Takes an item from the queue (or the main thread) into the batch.
- * While commits fail, readings beyond buffer_readings and events beyond
- * DAEMON_EVENTS_MAX are counted as lost instead; readings are published
- * live meanwhile. */
-static void daemon_take(struct daemon *d, const struct queue_item *it)
-{
-    struct batch *b = &d->batch;
-
-    if (it->type == QUEUE_READING) {
-        const struct reading *r = &it->u.reading;
-
-        if (d->db_down)
-            daemon_publish_live(d, r);
-        /* Only while commits fail: otherwise the batch is bounded by the
-         * commit cadence, whatever buffer_readings says. */
-        if (d->db_down &&
-            batch_readings(b) >= (size_t)d->config->buffer_readings) {
-            if (d->db_lost++ == 0) {
-                d->db_lost_first_us = r->ts_us;
-                log_err("%d readings wait for the database, as many as "
-                        "buffer_readings allows: newer readings are "
-                        "published live but not recorded",
-                        d->config->buffer_readings);
-            }
-            d->db_lost_last_us = r->ts_us;
-            return;
-        }
-        batch_add_reading(b, r, it->taken_ns);
-    } else {
-        if (d->db_down && b->nevents >= DAEMON_EVENTS_MAX) {
-            d->db_lost_events++;
-            return;
-        }
-        batch_add_event(b, &it->u.event, it->taken_ns);
-    }
-}
-
-/* An event of the main thread's own, taken now. */
-static void daemon_add_event(struct daemon *d, struct queue_item it)
-{
-    it.taken_ns = time_mono_ns();
-    daemon_take(d, &it);
-}
-
-/* How soon a failed commit is tried again. */
-static int daemon_db_retry_ms(const struct daemon *d)
-{
-    return store_busy(d->store) ? DAEMON_DB_BUSY_RETRY_MS : DAEMON_DB_RETRY_MS;
-}
-
-/* The first failed commit: say so once, record it when possible, and
- * start publishing live what waits. */
-static void daemon_db_down(struct daemon *d)
-{
-    struct batch *b = &d->batch;
-
-    d->db_down = true;
-    d->db_down_us =
-        time_real_us() - (time_mono_ns() - d->failing_since) / NS_PER_MS * 1000;
-    snprintf(d->db_error, sizeof(d->db_error), "%s", store_errmsg(d->store));
-    log_err("cannot write the database: %s; up to %d readings wait in "
-            "memory (published live meanwhile), committing is tried again "
-            "every %d ms",
-            d->db_error, d->config->buffer_readings, daemon_db_retry_ms(d));
-    daemon_add_event(d, queue_event("db_down", "%s", d->db_error));
-    /* What was already waiting has not been published yet either. */
-    for (size_t i = b->head; i < b->nreadings; i++)
-        daemon_publish_live(d, &b->readings[i]);
-}
-
-/* The first commit that works after failures: say what was held and what
- * was lost, in the log and in the events. */
-static void daemon_db_up(struct daemon *d, size_t waiting)
-{
-    double secs = (double)(time_real_us() - d->db_down_us) / 1e6;
-    char lost[128] = "none lost";
-
-    if (d->db_lost > 0) {
-        char from[TIME_ISO_LEN], to[TIME_ISO_LEN];
-
-        time_format_iso(d->db_lost_first_us, from);
-        time_format_iso(d->db_lost_last_us, to);
-        snprintf(lost, sizeof(lost), "%llu lost (taken %s to %s)",
-                 (unsigned long long)d->db_lost, from, to);
-    }
-    log_info("the database is writable again after %.1f s and %llu failed "
-             "attempts: %zu readings that waited are being recorded, %s",
-             secs, (unsigned long long)d->commit_failures, waiting, lost);
-    if (d->db_lost_events > 0)
-        log_err("%llu events were lost while the database could not be "
-                "written",
-                (unsigned long long)d->db_lost_events);
-    daemon_add_event(d, queue_event("db_up",
-                                  "after %.1f s: %zu readings recorded late, "
-                                  "%s, %llu events lost",
-                                  secs, waiting, lost,
-                                  (unsigned long long)d->db_lost_events));
-    d->db_down = false;
-    d->db_lost = 0;
-    d->db_lost_events = 0;
-}
-
-/*
- * Commits the oldest BATCH_MAX readings that wait, with every event. On
- * failure keeps them for the next attempt, which the caller makes no
- * sooner than db_retry_at.
- */
-static int daemon_commit(struct daemon *d)
-{
-    struct batch *b = &d->batch;
-    size_t n, waiting = batch_readings(b);
-    struct reading *r;
-
-    if (batch_pending(b) == 0)
-        return 0;
-    r = batch_next(b, &n);
-    if (store_commit_batch(d->store, r, n, b->events, b->nevents) < 0) {
-        int64_t now = time_mono_ns();
-
-        if (d->commit_failures++ == 0)
-            d->failing_since = now;
-        if (!d->db_down && (!store_busy(d->store) ||
-                            now - d->failing_since >=
-                                DAEMON_BUSY_GRACE_MS * NS_PER_MS))
-            daemon_db_down(d);
-        d->db_retry_at = now + daemon_db_retry_ms(d) * NS_PER_MS;
-        return -1;
-    }
-    d->committed += n;
-    if (n > 0) {
-        d->last_seq = r[n - 1].seq;
-        d->last_ts_us = r[n - 1].ts_us;
-    }
-    log_debug("committed %zu readings, %zu events", n, b->nevents);
-    batch_done(b, n);
-    if (d->commit_failures > 0) {
-        if (d->db_down)
-            daemon_db_up(d, waiting);
-        d->commit_failures = 0;
-    }
-    return 0;
-}
-
-/* When the batch is to be committed (CLOCK_MONOTONIC; INT64_MAX if there
- * is nothing to commit): batch_due_at(), or while commits fail, when the
- * next attempt is due. */
-static int64_t daemon_commit_due_at(const struct daemon *d)
-{
-    if (batch_pending(&d->batch) == 0)
-        return INT64_MAX;
-    return d->commit_failures ? d->db_retry_at : batch_due_at(&d->batch);
-}
-
-static bool daemon_commit_due(const struct daemon *d, int64_t now)
-{
-    return now >= daemon_commit_due_at(d);
 }
 
 /*
@@ -434,7 +251,7 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
     queue_clear_fd(d->queue);
     while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
         for (size_t i = 0; i < n; i++)
-            daemon_take(d, &d->items[i]);
+            recorder_take(&d->rec, &d->items[i]);
 }
 
 static int publish_row(const struct store_row *row, void *arg)
@@ -474,7 +291,7 @@ static void daemon_publish(struct daemon *d, bool save_now)
         return;
     if (publisher_take_rewind(d->pub))
         d->pub_cursor = publisher_acked(d->pub);
-    while (d->pub_cursor < d->last_seq && (room = publisher_room(d->pub))) {
+    while (d->pub_cursor < d->rec.last_seq && (room = publisher_room(d->pub))) {
         int64_t before = d->pub_cursor;
         int n = store_readings_after(
             d->store, d->pub_cursor,
@@ -492,7 +309,7 @@ static void daemon_publish(struct daemon *d, bool save_now)
     }
     acked = publisher_acked(d->pub);
     now = time_mono_ns();
-    if (acked != d->acked_saved && !d->db_down &&
+    if (acked != d->acked_saved && !recorder_down(&d->rec) &&
         (save_now || now >= d->acked_save_at)) {
         if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) == 0)
             d->acked_saved = acked;
@@ -513,22 +330,22 @@ static int daemon_start_publisher(struct daemon *d)
         return 0;
     if ((absent = store_get_state(d->store, STORE_STATE_MQTT_ACKED, &acked)) <
             0 ||
-        store_last_seq(d->store, &d->last_seq) < 0) {
+        store_last_seq(d->store, &d->rec.last_seq) < 0) {
         log_err("%s", store_errmsg(d->store));
         return -1;
     }
     if (absent) {
-        if (d->last_seq > 0)
+        if (d->rec.last_seq > 0)
             log_info("publishing from this database for the first time; "
                      "its %lld earlier readings are not published",
-                     (long long)d->last_seq);
-        acked = d->last_seq;
+                     (long long)d->rec.last_seq);
+        acked = d->rec.last_seq;
     }
-    if (acked > d->last_seq) {
+    if (acked > d->rec.last_seq) {
         log_warnx("acknowledged seq %lld is beyond the last reading %lld; "
                   "publishing from the last reading",
-                  (long long)acked, (long long)d->last_seq);
-        acked = d->last_seq;
+                  (long long)acked, (long long)d->rec.last_seq);
+        acked = d->rec.last_seq;
     }
     if (store_set_state(d->store, STORE_STATE_MQTT_ACKED, acked) < 0) {
         log_err("%s", store_errmsg(d->store));
@@ -539,10 +356,10 @@ static int daemon_start_publisher(struct daemon *d)
     publisher_set_acked(d->pub, acked);
     d->pub_cursor = acked;
     d->acked_saved = acked;
-    if (acked < d->last_seq)
+    if (acked < d->rec.last_seq)
         log_info("%lld readings not yet acknowledged by the broker will be "
                  "published first",
-                 (long long)(d->last_seq - acked));
+                 (long long)(d->rec.last_seq - acked));
     return 0;
 }
 
@@ -555,15 +372,16 @@ static void daemon_stop_publisher(struct daemon *d)
     if (!d->pub)
         return;
     while (publisher_connected(d->pub) &&
-           publisher_acked(d->pub) < d->last_seq && time_mono_ns() < give_up) {
+           publisher_acked(d->pub) < d->rec.last_seq &&
+           time_mono_ns() < give_up) {
         daemon_publish(d, false);
         daemon_drain(d, time_mono_ns() + 20 * NS_PER_MS);
     }
     daemon_publish(d, true);
-    if (publisher_acked(d->pub) < d->last_seq)
+    if (publisher_acked(d->pub) < d->rec.last_seq)
         log_info("%lld readings not acknowledged by the broker; they are "
                  "published after the next start",
-                 (long long)(d->last_seq - publisher_acked(d->pub)));
+                 (long long)(d->rec.last_seq - publisher_acked(d->pub)));
     publisher_free(d->pub, DAEMON_STOP_OFFLINE_MS);
     d->pub = NULL;
 }
@@ -641,7 +459,7 @@ static void daemon_runs(struct daemon *d, bool force)
         d->seal_after_us =
             time_real_us() + d->config->commit_interval_ms * 1000;
     }
-    if (d->seal_pending && (force || d->last_ts_us > d->seal_after_us)) {
+    if (d->seal_pending && (force || d->rec.last_ts_us > d->seal_after_us)) {
         if (store_run_seal(d->store, run_sealed, d) < 0)
             log_err("%s; sealing is tried again", store_errmsg(d->store));
         else
@@ -694,8 +512,8 @@ static void daemon_wait_turn(struct daemon *d)
 
     daemon_drain(d, time_mono_ns() + 10 * NS_PER_MS);
     now = time_mono_ns();
-    if (daemon_commit_due(d, now))
-        daemon_commit(d);
+    if (now >= recorder_due_at(&d->rec))
+        recorder_commit(&d->rec);
     daemon_publish(d, false);
     daemon_watchdog(d, now);
 }
@@ -792,12 +610,12 @@ static void daemon_stop_pollers(struct daemon *d, int64_t deadline)
 }
 
 /* Records a reloaded config's sensors. Another connection's lock that
- * lasts less than DAEMON_BUSY_GRACE_MS only delays this (a CLI's
+ * lasts less than RECORDER_BUSY_GRACE_MS only delays this (a CLI's
  * transaction must not make a reload fail); commits and publishing go
  * on meanwhile. */
 static int daemon_sync_sensors(struct daemon *d, struct config *nc)
 {
-    int64_t give_up = time_mono_ns() + DAEMON_BUSY_GRACE_MS * NS_PER_MS;
+    int64_t give_up = time_mono_ns() + RECORDER_BUSY_GRACE_MS * NS_PER_MS;
 
     while (store_sync_sensors(d->store, nc) < 0) {
         if (!store_busy(d->store) || time_mono_ns() >= give_up ||
@@ -822,7 +640,7 @@ static void daemon_reload(struct daemon *d)
     nc = config_load_logged(d->config_path);
     if (!nc) {
         log_err("configuration rejected; the running one stays in force");
-        daemon_add_event(d,
+        recorder_event(&d->rec,
                        queue_event("reload_failed", "%s: invalid configuration",
                                    d->config_path));
         goto done;
@@ -831,8 +649,9 @@ static void daemon_reload(struct daemon *d)
         log_warnx("a new 'database' takes effect only at restart");
     if (daemon_sync_sensors(d, nc) < 0) {
         log_err("configuration not applied: %s", store_errmsg(d->store));
-        daemon_add_event(d, queue_event("reload_failed", "%s: %s", d->config_path,
-                                      store_errmsg(d->store)));
+        recorder_event(&d->rec,
+                       queue_event("reload_failed", "%s: %s", d->config_path,
+                                   store_errmsg(d->store)));
         config_free(nc);
         goto done;
     }
@@ -890,12 +709,12 @@ static void daemon_reload(struct daemon *d)
     config_free(d->config);
     d->config = nc;
     d->plan = np;
-    batch_set_interval(&d->batch, nc->commit_interval_ms);
+    recorder_configure(&d->rec, nc);
     daemon_index_sensors(d);
     if (!d->pub && daemon_start_publisher(d) < 0)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
-    daemon_add_event(d, queue_event("config", "%s", nc->sha256));
+    recorder_event(&d->rec, queue_event("config", "%s", nc->sha256));
     if (daemon_start_pollers(d, kept, since) < 0)
         daemon_fail(d);
     free(kept);
@@ -926,17 +745,18 @@ static void daemon_status(struct daemon *d, int64_t now)
         "%.0f readings/s, %llu recorded, %llu failed polls, "
         "%llu missed slots, %llu buses down, MQTT %s, backlog "
         "%lld%s%s%s%s%s",
-        (double)(d->committed - d->status_committed) / secs,
-        (unsigned long long)d->committed, (unsigned long long)failures,
+        (double)(d->rec.committed - d->status_committed) / secs,
+        (unsigned long long)d->rec.committed, (unsigned long long)failures,
         (unsigned long long)missed, (unsigned long long)down,
         !d->pub                       ? "off"
         : publisher_connected(d->pub) ? "connected"
                                       : "disconnected",
-        d->pub ? (long long)(d->last_seq - publisher_acked(d->pub)) : 0LL,
-        d->db_down ? ", DATABASE NOT WRITABLE: " : "",
-        d->db_down ? d->db_error : "", d->stuck_bus[0] ? ", STUCK: bus '" : "",
-        d->stuck_bus, d->stuck_bus[0] ? "'" : "");
-    d->status_committed = d->committed;
+        d->pub ? (long long)(d->rec.last_seq - publisher_acked(d->pub)) : 0LL,
+        recorder_down(&d->rec) ? ", DATABASE NOT WRITABLE: " : "",
+        recorder_down(&d->rec) ? recorder_error(&d->rec) : "",
+        d->stuck_bus[0] ? ", STUCK: bus '" : "", d->stuck_bus,
+        d->stuck_bus[0] ? "'" : "");
+    d->status_committed = d->rec.committed;
     d->last_status = now;
 }
 
@@ -988,7 +808,7 @@ static void daemon_prune(struct daemon *d, int64_t now)
 {
     int64_t max_seq = INT64_MAX;
 
-    if (d->config->retention_days <= 0 || d->db_down ||
+    if (d->config->retention_days <= 0 || recorder_down(&d->rec) ||
         now < d->retention.at)
         return;
     if (d->config->mqtt.enabled) {
@@ -997,8 +817,8 @@ static void daemon_prune(struct daemon *d, int64_t now)
         else if (store_get_state(d->store, STORE_STATE_MQTT_ACKED, &max_seq))
             max_seq = 0; /* absent, or unreadable: prune nothing */
     }
-    retention_step(&d->retention, d->store, d->config->retention_days,
-                   max_seq, now);
+    retention_step(&d->retention, d->store, d->config->retention_days, max_seq,
+                   now);
 }
 
 static int daemon_run(struct daemon *d)
@@ -1010,16 +830,16 @@ static int daemon_run(struct daemon *d)
         int64_t now = time_mono_ns();
         int64_t deadline = now + DAEMON_STATUS_MS * NS_PER_MS;
 
-        if (daemon_commit_due_at(d) < deadline)
-            deadline = daemon_commit_due_at(d);
+        if (recorder_due_at(&d->rec) < deadline)
+            deadline = recorder_due_at(&d->rec);
         if (d->watchdog_ns && d->watchdog_at < deadline)
             deadline = d->watchdog_at;
-        if (retention_busy(&d->retention) && !d->db_down)
+        if (retention_busy(&d->retention) && !recorder_down(&d->rec))
             deadline = now;
         daemon_drain(d, deadline);
         now = time_mono_ns();
-        if (daemon_commit_due(d, now))
-            daemon_commit(d);
+        if (now >= recorder_due_at(&d->rec))
+            recorder_commit(&d->rec);
         daemon_watchdog(d, now);
         daemon_runs(d, false);
         daemon_publish(d, false);
@@ -1041,10 +861,10 @@ static int daemon_run(struct daemon *d)
 
         daemon_stop_pollers(d, until > least ? until : least);
     }
-    daemon_add_event(
-        d, queue_event("stop", "%llu readings recorded since start",
-                       (unsigned long long)(d->committed +
-                                            batch_readings(&d->batch))));
+    recorder_event(
+        &d->rec, queue_event("stop", "%llu readings recorded since start",
+                             (unsigned long long)(d->rec.committed +
+                                                  recorder_waiting(&d->rec))));
     {
         int64_t failing_until =
             time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
@@ -1054,24 +874,26 @@ static int daemon_run(struct daemon *d)
                 NS_PER_MS;
         struct timespec pause = {0, 50 * 1000 * 1000};
 
-        while (batch_pending(&d->batch) > 0) {
+        while (recorder_pending(&d->rec) > 0) {
             int64_t now = time_mono_ns();
 
-            if (now >= working_until || (d->db_down && now >= failing_until)) {
+            if (now >= working_until ||
+                (recorder_down(&d->rec) && now >= failing_until)) {
                 log_err("%zu readings taken are lost: they could not be "
                         "committed in time (%s)",
-                        batch_readings(&d->batch),
-                        d->db_down ? d->db_error : "too many waited");
+                        recorder_waiting(&d->rec),
+                        recorder_down(&d->rec) ? recorder_error(&d->rec)
+                                               : "too many waited");
                 rc = -1;
                 break;
             }
-            if (daemon_commit(d) < 0)
+            if (recorder_commit(&d->rec) < 0)
                 nanosleep(&pause, NULL);
         }
     }
     daemon_stop_publisher(d);
     log_info("stopped; %llu readings recorded",
-             (unsigned long long)d->committed);
+             (unsigned long long)d->rec.committed);
     return rc;
 }
 
@@ -1116,7 +938,6 @@ int main(int argc, char **argv)
     if (!(d.config = config_load_logged(d.config_path)))
         return 1;
     plan_build(d.config, &d.plan);
-    batch_init(&d.batch, d.config->commit_interval_ms);
     if (check_only) {
         plan_print(d.config, &d.plan, stdout);
         printf("configuration %s is valid\n", d.config_path);
@@ -1142,6 +963,7 @@ int main(int argc, char **argv)
         log_err("%s", err);
         goto out_config;
     }
+    recorder_init(&d.rec, d.store, d.config, daemon_publish_live, &d);
     if (store_sync_sensors(d.store, d.config) < 0 ||
         store_add_event(d.store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
         store_add_event(d.store, "config", d.config->sha256) < 0) {
@@ -1196,7 +1018,7 @@ int main(int argc, char **argv)
 out_queue:
     free(d.items);
     queue_free(d.queue);
-    batch_release(&d.batch);
+    recorder_release(&d.rec);
 out_store:
     if (d.pub)
         publisher_free(d.pub, 0);
