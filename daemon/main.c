@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "drivers/kind.h"
+#include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/plan.h"
@@ -103,6 +104,8 @@ struct daemon {
     int64_t seal_after_us; /* ...a reading later than this is committed */
 
     struct retention retention;
+    /* The wall clock's synchronisation and steps (clock.c). */
+    struct clock_watch clock;
 
     /* The first bus found stuck inside a request ("" if none is): while
      * one is, WATCHDOG=1 is withheld so that the manager restarts us. */
@@ -821,6 +824,32 @@ static void daemon_prune(struct daemon *d, int64_t now)
                    now);
 }
 
+/* Traceable time: a step of the wall clock since the last turn, and the
+ * kernel's synchronisation state when it changed, as events. */
+static void daemon_clock(struct daemon *d)
+{
+    struct event ev[CLOCK_EVENTS_MAX];
+    size_t n = clock_watch_poll(&d->clock, ev, CLOCK_EVENTS_MAX);
+
+    for (size_t i = 0; i < n; i++)
+        recorder_event(&d->rec, (struct queue_item){.type = QUEUE_EVENT,
+                                                    .u.event = ev[i]});
+}
+
+/* The clock's state at start, recorded with the start and config events. */
+static int daemon_clock_start(struct daemon *d)
+{
+    struct event ev[CLOCK_EVENTS_MAX];
+    size_t n;
+
+    clock_watch_init(&d->clock);
+    n = clock_watch_poll(&d->clock, ev, CLOCK_EVENTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (store_add_event(d->store, ev[i].kind, ev[i].detail) < 0)
+            return -1;
+    return 0;
+}
+
 static int daemon_run(struct daemon *d)
 {
     int64_t stop_at;
@@ -838,6 +867,7 @@ static int daemon_run(struct daemon *d)
             deadline = now;
         daemon_drain(d, deadline);
         now = time_mono_ns();
+        daemon_clock(d);
         if (now >= recorder_due_at(&d->rec))
             recorder_commit(&d->rec);
         daemon_watchdog(d, now);
@@ -966,7 +996,8 @@ int main(int argc, char **argv)
     recorder_init(&d.rec, d.store, d.config, daemon_publish_live, &d);
     if (store_sync_sensors(d.store, d.config) < 0 ||
         store_add_event(d.store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
-        store_add_event(d.store, "config", d.config->sha256) < 0) {
+        store_add_event(d.store, "config", d.config->sha256) < 0 ||
+        daemon_clock_start(&d) < 0) {
         log_err("%s", store_errmsg(d.store));
         goto out_store;
     }
