@@ -50,8 +50,7 @@ size_t batch_readings(const struct batch *b);
  * Aborts if out of memory. */
 void batch_add_reading(struct batch *b, const struct reading *r,
                        int64_t taken_ns);
-void batch_add_event(struct batch *b, const struct event *e,
-                     int64_t taken_ns);
+void batch_add_event(struct batch *b, const struct event *e, int64_t taken_ns);
 
 /*
  * When the batch must be committed (CLOCK_MONOTONIC): INT64_MAX while

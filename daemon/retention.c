@@ -46,8 +46,7 @@ void retention_step(struct retention *rt, struct store *s, int days,
         time_format_iso(before_us, horizon);
         log_info("retention: pruned %lld readings in %lld batches older than "
                  "%s (outside runs)",
-                 (long long)rt->pruned, (long long)rt->pruned_batches,
-                 horizon);
+                 (long long)rt->pruned, (long long)rt->pruned_batches, horizon);
         rt->pruned = rt->pruned_batches = 0;
         rt->report_at = now + RETENTION_REPORT_MS * NS_PER_MS;
     }

@@ -285,9 +285,8 @@ static void test_slot_real(void **state)
             /* after the wall clock stepped back an hour and 2 ms: the
              * grid point the slot stands for now */
             if ((3600 * NS_PER_S) % cases[i].interval == 0)
-                assert_int_equal(
-                    grid_slot_real_us(&g, k, off - 3600002 * MS),
-                    t - 3600 * INT64_C(1000000));
+                assert_int_equal(grid_slot_real_us(&g, k, off - 3600002 * MS),
+                                 t - 3600 * INT64_C(1000000));
         }
     }
 }
