@@ -270,7 +270,7 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
 
         rd->nraw = (uint8_t)reg_type_words(s->type);
         memcpy(rd->raw, w, rd->nraw * sizeof(uint16_t));
-        rd->value = raw * s->scale + s->offset;
+        rd->value = decode_value(s->type, raw, s->scale, s->offset);
         rd->quality = quality_judge(rd->value, s->range_lo, s->range_hi);
     }
 }

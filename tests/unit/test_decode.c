@@ -11,10 +11,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "common/fmt.h"
 #include "drivers/decode.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -418,8 +422,9 @@ static void test_order_names(void **state)
                      -1);
 }
 
-/* What the poller does with a decoded value: raw * scale + offset, then a
- * quality against the sensor's range. */
+/* What the poller does with a decoded value: raw * scale + offset (by
+ * decode_value(), see the rounding tests below), then a quality against
+ * the sensor's range. */
 static void test_scale_offset(void **state)
 {
     static const struct {
@@ -541,8 +546,9 @@ static void test_scale_offset(void **state)
     (void)state;
 
     for (size_t i = 0; i < N(c); i++) {
-        double v = decode_raw(c[i].type, c[i].order, c[i].regs) * c[i].scale +
-                   c[i].offset;
+        double v = decode_value(c[i].type,
+                                decode_raw(c[i].type, c[i].order, c[i].regs),
+                                c[i].scale, c[i].offset);
 
         if (isnan(c[i].want) || isinf(c[i].want)) {
             assert_true(same_double(v, c[i].want));
@@ -553,6 +559,354 @@ static void test_scale_offset(void **state)
             fail_msg("case %zu: quality %s, want %s", i,
                      quality_name(quality_judge(v, c[i].lo, c[i].hi)),
                      quality_name(c[i].q));
+    }
+}
+
+/*
+ * Value rounding (decode.h). Every expected value is a decimal literal,
+ * which the compiler reads as the double nearest it: decode_value() must
+ * give exactly that double, and fmt_double() must print exactly that
+ * text. Integer types compute exactly, so no halfway case arises for them;
+ * the float cap rounds half away from zero (2.5 x 1.00000001 below).
+ */
+struct round_case {
+    enum reg_type type;
+    double raw, scale, offset;
+    double want;
+    const char *text;
+};
+
+static const struct round_case round_cases[] = {
+    /* the SPEC's example and its offset: raw * scale gives
+     * 3.2600000000000002 and -37.240000000000002 */
+    {REG_INT16, 326, 0.01, 0, 3.26, "3.26"},
+    {REG_INT16, 326, 0.01, -40.5, -37.24, "-37.24"},
+    {REG_INT16, 0, 0.01, -40.5, -40.5, "-40.5"},
+    {REG_INT16, 0, 0.1, 0, 0, "0"},
+    {REG_INT16, -1, 0.1, 0, -0.1, "-0.1"},
+    {REG_INT16, -3, 0.1, 0, -0.3, "-0.3"},
+    {REG_INT16, 3, 0.1, 0, 0.3, "0.3"},
+    {REG_INT16, 7, 0.1, 0.2, 0.9, "0.9"},
+    {REG_INT16, -32768, 0.001, 0, -32.768, "-32.768"},
+    {REG_INT16, 32767, 0.001, -0.5, 32.267, "32.267"},
+    {REG_UINT16, 65535, 0.001, 0, 65.535, "65.535"},
+    {REG_UINT16, 12345, 0.1, 273.15, 1507.65, "1507.65"},
+    {REG_UINT16, 1, 0.001, 0.0005, 0.0015, "0.0015"},
+    {REG_UINT16, 700, 0.01, 0, 7, "7"},
+    {REG_UINT16, 3, 2.5, 0, 7.5, "7.5"},
+    {REG_UINT16, 9, 1000, 0.25, 9000.25, "9000.25"},
+    {REG_INT32, 2147483647, 0.01, 0, 21474836.47, "21474836.47"},
+    {REG_INT32, -2147483648.0, 0.1, 0, -214748364.8, "-214748364.8"},
+    {REG_INT32, -2147483648.0, 0.001, -40.5, -2147524.148, "-2147524.148"},
+    {REG_INT32, 123456789, 1.23456789, 0, 152415787.50190521,
+     "152415787.5019052"},
+    {REG_UINT32, 4294967295.0, 0.001, 0, 4294967.295, "4294967.295"},
+    {REG_UINT32, 4294967295.0, 1e-7, 0, 429.4967295, "429.4967295"},
+    {REG_UINT32, 7, 1e-30, 0, 7e-30, "7e-30"},
+    /* int64 / uint64 raws beyond 2^53, as the nearest double: the exact
+     * decimal goes through strtod() */
+    {REG_INT32, -9223372036854775808.0, 0.01, 0, -92233720368547758.08,
+     "-9.223372036854776e+16"},
+    {REG_UINT32, 18446744073709551615.0, 0.001, 0, 18446744073709551.616,
+     "1.844674407370955e+16"},
+    /* float32: its shortest decimal, not its binary value */
+    {REG_FLOAT32, (double)47.3f, 1, 0, 47.3, "47.3"},
+    {REG_FLOAT32, (double)-47.3f, 1, 0, -47.3, "-47.3"},
+    {REG_FLOAT32, (double)0.1f, 1, 0, 0.1, "0.1"},
+    {REG_FLOAT32, (double)0.1f, 3, 0, 0.3, "0.3"},
+    {REG_FLOAT32, (double)47.3f, 0.01, 273.15, 273.623, "273.623"},
+    {REG_FLOAT32, (double)21.7f, 1, -0.4, 21.3, "21.3"},
+    {REG_FLOAT32, 0x1p-149, 1, 0, 1e-45, "1e-45"},
+    {REG_FLOAT32, (double)FLT_MIN, 1, 0, 1.1754944e-38, "1.1754944e-38"},
+    {REG_FLOAT32, (double)FLT_MAX, 1, 0, 3.4028235e38, "3.4028235e+38"},
+    {REG_FLOAT32, (double)-FLT_MAX, -1, 0, 3.4028235e38, "3.4028235e+38"},
+    {REG_FLOAT32, -0.0, 1, 0, 0, "0"},
+    {REG_FLOAT32, 16777216, 1, 0, 16777216, "16777216"},
+    {REG_FLOAT32, 16777218, 0.5, 0, 8388609, "8388609"},
+    {REG_FLOAT32, 1e10, 1, 0, 1e10, "10000000000"},
+    /* a power of two: the nearest 7-digit decimal misses its narrower
+     * interval below, the one above hits */
+    {REG_FLOAT32, 0x1p-20, 1, 0, 9.536743e-7, "9.536743e-07"},
+    {REG_FLOAT32, 0x1p87, 1, 0, 1.5474251e26, "1.5474251e+26"},
+    /* two 8-digit decimals equally near: the even one, as printf */
+    {REG_FLOAT32, 1539213.25, 1, 0, 1539213.2, "1539213.2"},
+    {REG_FLOAT32, 1539213.75, 1, 0, 1539213.8, "1539213.8"},
+    /* the cap: 9 significant digits of the scaled float, half away from
+     * zero (ties to even would give 2.50000002) */
+    {REG_FLOAT32, 2.5, 1.00000001, 0, 2.50000003, "2.50000003"},
+    {REG_FLOAT32, -2.5, 1.00000001, 0, -2.50000003, "-2.50000003"},
+    {REG_FLOAT32, (double)1.2345678f, 1.23456789, 0, 1.52415776, "1.52415776"},
+    /* the offset is exact whatever the float's size */
+    {REG_FLOAT32, (double)0.000123f, 1, 1000, 1000.000123, "1000.000123"},
+    /* terms 45 digits apart: added as doubles */
+    {REG_FLOAT32, 0x1p-149, 1, 5, 5, "5"},
+    /* float64: the shortest decimal of the double */
+    {REG_FLOAT64, 0.1, 3, 0, 0.3, "0.3"},
+    {REG_FLOAT64, 9876.54321, -1, 0, -9876.54321, "-9876.54321"},
+    {REG_FLOAT64, 47.29999923706055, 0.01, 0, 0.4729999923706055,
+     "0.4729999923706055"},
+    {REG_FLOAT64, 0.1, 1, 0.2, 0.3, "0.3"},
+    {REG_FLOAT64, DBL_MAX, 0.5, 0, 8.988465674311579e307,
+     "8.988465674311579e+307"},
+    {REG_FLOAT64, 5e-324, 1, 0, 5e-324, "4.94065645841247e-324"},
+    {REG_FLOAT64, 1e-300, 1, 5, 5, "5"},
+    {REG_FLOAT64, -0.0, 1, 0, 0, "0"},
+};
+
+static void test_round_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(round_cases); i++) {
+        const struct round_case *c = &round_cases[i];
+        double v = decode_value(c->type, c->raw, c->scale, c->offset);
+        char text[FMT_DOUBLE_LEN];
+
+        fmt_double(v, text);
+        if (!same_double(v, c->want) || strcmp(text, c->text) != 0)
+            fail_msg("case %zu: %s %.17g x %.17g + %.17g: got %.17g (%s), "
+                     "want %.17g (%s)",
+                     i, reg_type_name(c->type), c->raw, c->scale, c->offset, v,
+                     text, c->want, c->text);
+    }
+}
+
+/* NaN and infinities pass through plain arithmetic: still invalid. */
+static void test_round_not_finite(void **state)
+{
+    (void)state;
+    assert_true(isnan(decode_value(REG_FLOAT32, NAN, 0.01, 1)));
+    assert_true(
+        same_double(decode_value(REG_FLOAT32, INFINITY, 0.5, 1), INFINITY));
+    assert_true(
+        same_double(decode_value(REG_FLOAT64, -INFINITY, 2, 0), -INFINITY));
+    assert_true(
+        same_double(decode_value(REG_FLOAT64, -INFINITY, -1, 0), INFINITY));
+    assert_true(isnan(decode_value(REG_FLOAT64, INFINITY, 0, 0)));
+    /* a finite float scaled beyond a double */
+    assert_true(same_double(
+        decode_value(REG_FLOAT32, (double)FLT_MAX, 1e300, 0), INFINITY));
+    assert_int_equal(
+        quality_judge(decode_value(REG_FLOAT32, NAN, 1, 0), -1e9, 1e9),
+        QUALITY_INVALID);
+}
+
+static void test_round_decimals(void **state)
+{
+    static const struct {
+        double x;
+        int want;
+    } c[] = {
+        {0.01, 2},
+        {0.1, 1},
+        {1, 0},
+        {2.5, 1},
+        {1e-7, 7},
+        {0.3, 1},
+        {-40.5, 1},
+        {273.15, 2},
+        {1000, 0},
+        {1e300, 0},
+        {0.0625, 4},
+        {0, 0},
+        {-0.0, 0},
+        {1e-300, 300},
+        {5e-324, 324},
+        {123.456, 3},
+        {NAN, 0},
+        {INFINITY, 0},
+        {0.001, 3},
+        {1.23456789, 8},
+        {0.125, 3},
+        {9.5, 1},
+        {0.000999, 6},
+        {99.99, 2},
+        /* x 10^d rounds onto a half: only the exact error tells which
+         * 16-digit neighbour is nearer */
+        {0.03646581972850917, 17},
+        {338.6007225608125, 13},
+        {39528.83614528849, 11},
+        /* powers of two whose shortest lies on the far, wider side */
+        {0x1p-44, 29},
+        {0x1p-24, 23},
+        {0x1p803, 0},
+    };
+    volatile double a = 0.1, b = 0.2;
+    (void)state;
+
+    for (size_t i = 0; i < N(c); i++)
+        if (decode_decimals(c[i].x) != c[i].want)
+            fail_msg("decimals(%.17g) = %d, want %d", c[i].x,
+                     decode_decimals(c[i].x), c[i].want);
+    /* computed, not read from text: 0.30000000000000004 */
+    assert_int_equal(decode_decimals(a + b), 17);
+}
+
+/* A small deterministic generator, so a failure can be replayed. */
+static uint64_t round_rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* The shortest float32 decimal the slow way: printf's p digits for p = 1,
+ * 2, ... until strtof() reads them back. */
+static double round_ref_float(float f)
+{
+    char buf[64];
+
+    for (int p = 1; p < 9; p++) {
+        snprintf(buf, sizeof(buf), "%.*e", p - 1, (double)f);
+        if (strtof(buf, NULL) == f)
+            return strtod(buf, NULL);
+    }
+    snprintf(buf, sizeof(buf), "%.8e", (double)f);
+    return strtod(buf, NULL);
+}
+
+/* Random float32 bit patterns (every exponent alike): the value reads back
+ * as the float and is printf's shortest. Powers of two are left out here:
+ * their shortest may lie on the far side (see the table). */
+static void test_round_float32_sweep(void **state)
+{
+    uint64_t seed = UINT64_C(0x9e3779b97f4a7c15);
+    (void)state;
+
+    for (int i = 0; i < 100000; i++) {
+        uint32_t bits = (uint32_t)round_rng(&seed);
+        float f;
+        double v, want;
+
+        memcpy(&f, &bits, sizeof(f));
+        if (!isfinite(f) || (bits & 0x7fffff) == 0)
+            continue;
+        v = decode_value(REG_FLOAT32, (double)f, 1, 0);
+        want = round_ref_float(f);
+        if ((float)v != f || !same_double(v, want))
+            fail_msg("float %a (%.9g): got %.17g, want %.17g", (double)f,
+                     (double)f, v, want);
+    }
+}
+
+/* Random int16 and int32 raws with common scales and offsets against the
+ * text method: printf("%.*f") of raw * scale + offset to the decimals,
+ * read back by strtod(), exact while |value| x 10^decimals < 10^15. */
+static void test_round_integer_sweep(void **state)
+{
+    static const double scales[] = {0.1,  0.01,  0.001,     0.5,    2.5,
+                                    1e-7, 0.3,   1.8,       0.0625, 3,
+                                    1000, -0.01, 1.23456789};
+    static const double offsets[] = {0, -40.5, 273.15, 0.001, -1e-5, 100, 0.3};
+    uint64_t seed = 42;
+    (void)state;
+
+    for (int i = 0; i < 100000; i++) {
+        uint64_t r = round_rng(&seed);
+        double raw = (i & 1) ? (double)(int16_t)r : (double)(int32_t)r;
+        double sc = scales[(r >> 32) % N(scales)];
+        double off = offsets[(r >> 40) % N(offsets)];
+        int d = decode_decimals(sc) > decode_decimals(off)
+                    ? decode_decimals(sc)
+                    : decode_decimals(off);
+        double plain = raw * sc + off, v, want;
+        char buf[400];
+
+        if (fabs(plain) * pow(10, d) >= 1e15)
+            continue;
+        snprintf(buf, sizeof(buf), "%.*f", d, plain);
+        want = strtod(buf, NULL) + 0.0;
+        v = decode_value(REG_INT32, raw, sc, off);
+        if (!same_double(v, want))
+            fail_msg("%.17g x %.17g + %.17g: got %.17g, want %.17g (%s)", raw,
+                     sc, off, v, want, buf);
+    }
+}
+
+/* A precomputed scaling gives the same values. */
+static void test_round_scaling(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(round_cases); i++) {
+        const struct round_case *c = &round_cases[i];
+        struct decode_scaling sc;
+
+        decode_scaling_init(&sc, c->scale, c->offset);
+        assert_true(
+            same_double(decode_value_scaled(c->type, c->raw, &sc),
+                        decode_value(c->type, c->raw, c->scale, c->offset)));
+    }
+}
+
+static double round_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/*
+ * The cost per reading, printed for the record (W4: 35,000 readings a
+ * second on two cores). The bound only catches a gross regression (text
+ * conversion on every reading would be about 1 us), loose enough for a
+ * sanitizer build on a busy machine.
+ */
+struct round_speed {
+    const char *name;
+    enum reg_type type;
+    double raw0, step, scale, offset;
+    bool bounded;
+};
+
+/* The k-th raw of a speed case: 8000 distinct values of its type. */
+static double round_speed_raw(const struct round_speed *c, int k)
+{
+    double raw = c->raw0 + c->step * (k % 8000);
+
+    if (c->type == REG_FLOAT32)
+        return (double)(float)raw;
+    if (c->type != REG_FLOAT64)
+        return floor(raw);
+    return raw;
+}
+
+static void test_round_speed(void **state)
+{
+    static const struct round_speed c[] = {
+        {"int16 x 0.01", REG_INT16, -30000, 7, 0.01, 0, true},
+        {"int16 x 0.1 - 40.5", REG_INT16, -30000, 7, 0.1, -40.5, true},
+        {"uint32 x 0.001", REG_UINT32, 0, 429496.7, 0.001, 0, true},
+        {"float32 x 1", REG_FLOAT32, 0.5, 0.0173, 1, 0, true},
+        {"float32 x 0.01 + 273.15", REG_FLOAT32, 0.5, 0.0173, 0.01, 273.15,
+         true},
+        {"float64 x 1", REG_FLOAT64, 0.5, 0.0173, 1, 0, true},
+        {"float64 x 0.5 (17 digits)", REG_FLOAT64, 0.5, 0.0173, 0.5, 0, false},
+    };
+    enum { ROUND_SPEED_N = 20000, ROUND_SPEED_MAX_NS = 20000 };
+    volatile double sink = 0;
+    (void)state;
+
+    for (size_t i = 0; i < N(c); i++) {
+        struct decode_scaling sc;
+        double t0, t1, ns, ns_scaled;
+
+        decode_scaling_init(&sc, c[i].scale, c[i].offset);
+        t0 = round_now_ns();
+        for (int k = 0; k < ROUND_SPEED_N; k++)
+            sink += decode_value(c[i].type, round_speed_raw(&c[i], k),
+                                 c[i].scale, c[i].offset);
+        t1 = round_now_ns();
+        for (int k = 0; k < ROUND_SPEED_N; k++)
+            sink +=
+                decode_value_scaled(c[i].type, round_speed_raw(&c[i], k), &sc);
+        ns = (t1 - t0) / ROUND_SPEED_N;
+        ns_scaled = (round_now_ns() - t1) / ROUND_SPEED_N;
+        print_message("decode_value %-26s %7.1f ns/value, %7.1f with a "
+                      "decode_scaling\n",
+                      c[i].name, ns, ns_scaled);
+        if (c[i].bounded && ns > ROUND_SPEED_MAX_NS)
+            fail_msg("%s: %.0f ns per value", c[i].name, ns);
     }
 }
 
@@ -613,6 +967,13 @@ int main(void)
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_order_names),
         cmocka_unit_test(test_scale_offset),
+        cmocka_unit_test(test_round_table),
+        cmocka_unit_test(test_round_not_finite),
+        cmocka_unit_test(test_round_decimals),
+        cmocka_unit_test(test_round_float32_sweep),
+        cmocka_unit_test(test_round_integer_sweep),
+        cmocka_unit_test(test_round_scaling),
+        cmocka_unit_test(test_round_speed),
         cmocka_unit_test(test_quality_judge),
         cmocka_unit_test(test_quality_names),
     };
