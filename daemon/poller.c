@@ -87,10 +87,12 @@ struct poller {
     struct poller_request *requests;
     size_t nrequests;
     uint16_t regs[BUS_MAX_REGISTERS];
-    /* One per sensor of the largest request, and at least
-     * POLLER_MISSED_CHUNK: missed readings are pushed that many at a time. */
+    /* One per sensor of the largest request. */
     struct queue_item *items;
     size_t nitems;
+    /* POLLER_MISSED_CHUNK items for missed readings, pushed that many at a
+     * time; allocated at the first miss (a healthy bus never pays). */
+    struct queue_item *missed_items;
 
     /* Link state. */
     atomic_bool down;   /* a bus_down is recorded, no bus_up yet */
@@ -309,6 +311,9 @@ static void poller_miss(struct poller *pl, struct poller_request *pr,
 
     if (n <= 0)
         return;
+    if (!pl->missed_items)
+        pl->missed_items =
+            xcalloc(POLLER_MISSED_CHUNK, sizeof(*pl->missed_items));
     /* The wall clock as it reads now: after a step, missed readings are
      * stamped in the same time as the readings around them. */
     real_minus_mono = time_real_us() * 1000 - time_mono_ns();
@@ -319,7 +324,7 @@ static void poller_miss(struct poller *pl, struct poller_request *pr,
         int64_t ts_us = grid_slot_real_us(&pr->grid, k, real_minus_mono);
 
         for (size_t i = 0; i < r->nsensors; i++) {
-            struct queue_item *it = &pl->items[fill++];
+            struct queue_item *it = &pl->missed_items[fill++];
             struct reading *rd = &it->u.reading;
 
             it->type = QUEUE_READING;
@@ -328,15 +333,15 @@ static void poller_miss(struct poller *pl, struct poller_request *pr,
             rd->ts_us = ts_us;
             rd->quality = QUALITY_MISSED;
             snprintf(rd->error, sizeof(rd->error), "%s", why);
-            if (fill == pl->nitems) {
-                if (!poller_push(pl, pl->items, fill))
+            if (fill == POLLER_MISSED_CHUNK) {
+                if (!poller_push(pl, pl->missed_items, fill))
                     return; /* closed: nobody takes the rest */
                 fill = 0;
             }
         }
     }
     if (fill)
-        poller_push(pl, pl->items, fill);
+        poller_push(pl, pl->missed_items, fill);
 }
 
 /* Records the missed slots first .. first + n - 1 of pr and its held
@@ -419,6 +424,8 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
     pl->readings += r->nsensors;
     if (grid_deadline(&pr->grid) < now) {
         /* its next slot began before this reading: held (see above) */
+        if (!pr->held) /* the first time: most requests never need it */
+            pr->held = xcalloc(r->nsensors, sizeof(*pr->held));
         memcpy(pr->held, pl->items, r->nsensors * sizeof(*pr->held));
         pr->nheld = r->nsensors;
         pr->held_at = now;
@@ -604,7 +611,6 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
             continue;
         pr = &pl->requests[pl->nrequests++];
         pr->req = r;
-        pr->held = xcalloc(r->nsensors, sizeof(*pr->held));
         grid_init(&pr->grid, r->interval_ms * NS_PER_MS, now_mono, now_real);
         /* Slots due between the previous poller's stop and this grid's
          * first slot were served by neither: they come first, as missed. */
@@ -617,8 +623,6 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
         errno = EINVAL;
         goto fail;
     }
-    if (pl->nitems < POLLER_MISSED_CHUNK)
-        pl->nitems = POLLER_MISSED_CHUNK;
     pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
     poller_set_allowance(pl);
     pl->missed_report_at = now_mono;
@@ -643,6 +647,7 @@ fail:
     if (pl->bus)
         bus_free(pl->bus);
     free(pl->items);
+    free(pl->missed_items);
     for (size_t i = 0; i < pl->nrequests; i++)
         free(pl->requests[i].held);
     free(pl->requests);
@@ -687,6 +692,7 @@ void poller_stop(struct poller *pl)
     pthread_mutex_destroy(&pl->use);
     bus_free(pl->bus);
     free(pl->items);
+    free(pl->missed_items);
     for (size_t i = 0; i < pl->nrequests; i++)
         free(pl->requests[i].held);
     free(pl->requests);
