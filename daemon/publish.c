@@ -76,9 +76,10 @@
 #include "daemon/resolve.h"
 
 /* Messages besides readings that may be in flight together: the online or
- * offline status and the run topic. libmosquitto's send maximum leaves them
- * room, so a full window of readings never makes it queue. */
-#define PUBLISH_EXTRA_INFLIGHT 4
+ * offline status, the run topic and the chain witness. libmosquitto's send
+ * maximum leaves them room, so a full window of readings never makes it
+ * queue. */
+#define PUBLISH_EXTRA_INFLIGHT 5
 /*
  * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
  * window itself and releases them as PUBCOMPs arrive. mosquitto 2.0.11
@@ -146,6 +147,13 @@ struct publisher {
      * again on every connect, so a broker that lost them gets them back. */
     char **sealed_topics, **sealed_payloads;
     size_t nsealed, cap_topics, cap_payloads;
+    /* The newest chain witness (NULL: none yet), published again on every
+     * connect; publisher_free() waits for it while witness_pending. */
+    char *chain_topic;
+    char *chain_payload;
+    int64_t chain_seq;
+    int witness_mid;
+    bool witness_pending;
 
     bool connected;     /* CONNACK 0 and no disconnect since */
     bool socket_open;   /* an attempt or a connection holds a socket */
@@ -359,6 +367,61 @@ int payload_run(char *buf, size_t len, const struct pub_run *r)
     return out_end(&o, buf, len);
 }
 
+int payload_witness(char *buf, size_t len, int64_t seq, const char *head,
+                    int64_t ts_us)
+{
+    struct out o = {buf, len, 0, len == 0};
+
+    if (len > 0)
+        buf[0] = '\0';
+    out_str(&o, "{\"seq\":");
+    out_int(&o, seq);
+    out_str(&o, ",\"head\":");
+    out_json(&o, head);
+    out_time(&o, ",\"ts\":", ts_us);
+    out_str(&o, "}");
+    return out_end(&o, buf, len);
+}
+
+/* --- when a witness is due --------------------------------------------- */
+
+void pub_witness_init(struct pub_witness_timer *t, int interval_s,
+                      int64_t now_ns)
+{
+    t->interval_ns = interval_s > 0 ? (int64_t)interval_s * NS_PER_S : 0;
+    t->next_ns = now_ns + t->interval_ns;
+    t->seq = 0;
+}
+
+void pub_witness_set_interval(struct pub_witness_timer *t, int interval_s,
+                              int64_t now_ns)
+{
+    int64_t seq = t->seq;
+
+    if (t->interval_ns == (interval_s > 0 ? (int64_t)interval_s * NS_PER_S : 0))
+        return;
+    pub_witness_init(t, interval_s, now_ns);
+    t->seq = seq;
+}
+
+bool pub_witness_due(const struct pub_witness_timer *t, int64_t now_ns,
+                     int64_t last_seq, bool stopping)
+{
+    return t->interval_ns > 0 && last_seq > t->seq &&
+           (stopping || now_ns >= t->next_ns);
+}
+
+void pub_witness_done(struct pub_witness_timer *t, int64_t now_ns, int64_t seq)
+{
+    t->seq = seq;
+    /* A witness at stop, before its time, leaves the grid alone. */
+    if (t->interval_ns == 0 || now_ns < t->next_ns)
+        return;
+    t->next_ns += t->interval_ns;
+    if (t->next_ns <= now_ns)
+        t->next_ns = now_ns + t->interval_ns;
+}
+
 int topic_reading(char *buf, size_t len, const struct config *c,
                   const char *kind, const char *sensor)
 {
@@ -493,6 +556,8 @@ static void publish_down(struct publisher *p, bool was_connected)
     p->connected = false;
     p->socket_open = false;
     p->resolving = false;
+    /* Published again at the next connect. */
+    p->witness_pending = false;
     if (p->qos == 0)
         publish_drop_window(p, "QoS 0 messages not written are lost");
     p->next_ns = time_mono_ns() + p->backoff_ms * NS_PER_MS;
@@ -694,15 +759,25 @@ static void publish_resolved(struct publisher *p)
     }
 }
 
-static void publish_retained(struct publisher *p, const char *topic,
-                             const char *payload, int *mid)
+static int publish_retained(struct publisher *p, const char *topic,
+                            const char *payload, int *mid)
 {
     int rc = mosquitto_publish(p->mosq, mid, topic, (int)strlen(payload),
                                payload, p->qos, true);
 
-    if (rc != MOSQ_ERR_SUCCESS)
+    if (rc != MOSQ_ERR_SUCCESS) {
         log_warnx("mqtt: cannot publish '%s': %s", topic,
                   mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The newest chain witness, tracked until the broker has it. */
+static void publish_witness_now(struct publisher *p)
+{
+    p->witness_pending = publish_retained(p, p->chain_topic, p->chain_payload,
+                                          &p->witness_mid) == 0;
 }
 static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
                                int flags)
@@ -734,6 +809,8 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
     publish_retained(p, p->run_topic, p->run_payload, NULL);
     for (size_t i = 0; i < p->nsealed; i++)
         publish_retained(p, p->sealed_topics[i], p->sealed_payloads[i], NULL);
+    if (p->chain_payload)
+        publish_witness_now(p);
 }
 
 static void publish_on_disconnect(struct mosquitto *mosq, void *arg, int rc)
@@ -752,6 +829,8 @@ static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
     (void)mosq;
     if (mid == p->offline_mid)
         p->offline_done = true;
+    if (p->witness_pending && mid == p->witness_mid)
+        p->witness_pending = false;
     publish_ack(p, mid);
 }
 
@@ -957,10 +1036,12 @@ struct publisher *publisher_new(const struct config *c, const char *version,
     p->site = xstrdup(c->site);
     p->status_topic = publish_sprintf("%s/%s/status", p->prefix, p->site);
     p->run_topic = publish_sprintf("%s/%s/run", p->prefix, p->site);
+    p->chain_topic = publish_sprintf("%s/%s/chain", p->prefix, p->site);
     p->run_payload = xstrdup(publish_idle);
     p->ring = xcalloc(PUBLISH_WINDOW, sizeof(*p->ring));
     p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
     p->offline_mid = -1;
+    p->witness_mid = -1;
 
     /* The version is ours, but escaped all the same. */
     time_format_iso(started_us, since);
@@ -1186,10 +1267,31 @@ void publisher_seal_run(struct publisher *p, const char *name,
         publish_retained(p, topic, payload, NULL);
 }
 
-/* Services the socket until done() or the deadline, whichever first. */
+void publisher_witness(struct publisher *p, int64_t seq, const char *head,
+                       int64_t ts_us)
+{
+    char payload[PUBLISH_PAYLOAD_MAX];
+
+    if (payload_witness(payload, sizeof(payload), seq, head, ts_us) < 0) {
+        log_warnx("mqtt: the chain witness of seq %" PRId64
+                  " does not fit, skipped",
+                  seq);
+        return;
+    }
+    free(p->chain_payload);
+    p->chain_payload = xstrdup(payload);
+    p->chain_seq = seq;
+    if (p->connected)
+        publish_witness_now(p);
+}
+
+/* Services the socket until the offline status, the readings in flight
+ * and the chain witness are acknowledged, or the deadline, whichever
+ * first. */
 static void publish_flush(struct publisher *p, int64_t deadline_ns)
 {
-    while (p->connected && (!p->offline_done || p->n > 0)) {
+    while (p->connected &&
+           (!p->offline_done || p->n > 0 || p->witness_pending)) {
         struct pollfd pfd;
         int ms = publish_ms_until(deadline_ns);
 
@@ -1225,6 +1327,10 @@ void publisher_free(struct publisher *p, int timeout_ms)
                 log_warnx("mqtt: offline status not acknowledged within "
                           "%d ms",
                           timeout_ms);
+            if (p->witness_pending && timeout_ms > 0)
+                log_warnx("mqtt: chain witness of seq %" PRId64
+                          " not acknowledged within %d ms",
+                          p->chain_seq, timeout_ms);
         }
         if (p->socket_open && mosquitto_socket(p->mosq) >= 0) {
             /* Sends DISCONNECT if it can: the broker then drops the will. */
@@ -1245,6 +1351,8 @@ void publisher_free(struct publisher *p, int timeout_ms)
     free(p->site);
     free(p->status_topic);
     free(p->run_topic);
+    free(p->chain_topic);
+    free(p->chain_payload);
     free(p->online);
     free(p->run_payload);
     for (size_t i = 0; i < p->nsealed; i++) {

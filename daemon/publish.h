@@ -87,6 +87,44 @@ struct pub_run {
  */
 int payload_run(char *buf, size_t len, const struct pub_run *r);
 
+/*
+ * The chain witness's payload, for <prefix>/<site>/chain (SPEC "The chain
+ * witness"): {"seq":N,"head":"<64 hex>","ts":"<ISO 8601 UTC µs>"}, head
+ * being the chain head covering every reading up to seq, ts when it was
+ * witnessed. Same returns as payload_reading().
+ */
+int payload_witness(char *buf, size_t len, int64_t seq, const char *head,
+                    int64_t ts_us);
+
+/*
+ * When a chain witness is due: every interval (at the first commit after
+ * it) and at stop, each time only if readings were committed since the
+ * last witness. Intervals follow a fixed grid from init (next += interval),
+ * so witnesses do not drift; after a long pause the grid restarts from now.
+ * Plain arithmetic on CLOCK_MONOTONIC nanoseconds: no I/O.
+ */
+struct pub_witness_timer {
+    int64_t interval_ns; /* 0: no witness at all */
+    int64_t next_ns;     /* not due before this, unless stopping */
+    int64_t seq;         /* the last seq witnessed (0: none yet) */
+};
+
+/* interval_s as the config's witness_interval_s (0: none); the first
+ * witness is due interval_s after now_ns. */
+void pub_witness_init(struct pub_witness_timer *t, int interval_s,
+                      int64_t now_ns);
+/* A reload's witness_interval_s: unless unchanged, the next witness is due
+ * interval_s after now_ns; the last seq witnessed is kept. */
+void pub_witness_set_interval(struct pub_witness_timer *t, int interval_s,
+                              int64_t now_ns);
+/* Whether to publish a witness now, last_seq being the newest committed
+ * seq: time has come (or stopping) and last_seq is past the last one. */
+bool pub_witness_due(const struct pub_witness_timer *t, int64_t now_ns,
+                     int64_t last_seq, bool stopping);
+/* A witness of seq was published at now_ns: the next is due one interval
+ * on. */
+void pub_witness_done(struct pub_witness_timer *t, int64_t now_ns, int64_t seq);
+
 /* Topic of a reading: <prefix>/<site>/<kind>/<sensor>. Same returns. */
 int topic_reading(char *buf, size_t len, const struct config *c,
                   const char *kind, const char *sensor);
@@ -191,5 +229,17 @@ void publisher_set_run(struct publisher *p, const char *payload);
  */
 void publisher_seal_run(struct publisher *p, const char *name,
                         const char *payload);
+
+/*
+ * Publishes the chain witness, retained, on <prefix>/<site>/chain with the
+ * configured QoS: now if connected, and again after every reconnection
+ * (only the newest is kept: a witness the broker never got is superseded
+ * by the next). publisher_free() waits for it as for the offline status,
+ * so the witness at stop goes out within the stop's budget. head is the
+ * chain head covering every reading up to seq (store_chain_head()). Does
+ * nothing if the payload cannot be made (logged).
+ */
+void publisher_witness(struct publisher *p, int64_t seq, const char *head,
+                       int64_t ts_us);
 
 #endif

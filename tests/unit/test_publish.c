@@ -274,6 +274,87 @@ static void test_payload_run(void **state)
     }
 }
 
+static void test_payload_witness(void **state)
+{
+    static const char head[] =
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    static const char want[] =
+        "{\"seq\":1234,\"head\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b"
+        "0b822cd15d6c15b0f00a08\",\"ts\":\"2026-11-25T01:02:03.456789Z\"}";
+    char buf[256];
+    int n;
+
+    (void)state;
+    n = payload_witness(buf, sizeof(buf), 1234, head, STARTED_US);
+    assert_int_equal(n, (int)strlen(want));
+    assert_string_equal(buf, want);
+    /* one byte short of the NUL: refused, not truncated */
+    assert_int_equal(payload_witness(buf, (size_t)n, 1234, head, STARTED_US),
+                     -1);
+    assert_string_equal(buf, "");
+}
+
+/* When the chain witness is due: a table of (time, newest seq, stopping)
+ * steps, each saying whether one is due and, if so, publishing it. */
+static void test_witness_due(void **state)
+{
+    static const struct {
+        int64_t now_s; /* seconds after init */
+        int64_t last_seq;
+        bool stopping;
+        bool due;
+    } steps[] = {
+        {0, 10, false, false},  /* not before one interval */
+        {59, 10, false, false}, /* still not */
+        {60, 0, false, false},  /* nothing recorded yet */
+        {60, 10, false, true},  /* the first commit after the interval */
+        {61, 20, false, false}, /* next at 120 */
+        {119, 30, false, false}, {120, 30, false, true},
+        {150, 30, true, false},  /* stop, nothing new since: none */
+        {150, 31, true, true},   /* stop with new readings: at once */
+        {181, 40, false, true},  /* the grid: 180, not 150 + 60 */
+        {200, 50, false, false}, /* next at 240 */
+        {500, 50, false, true},  /* long quiet: due at once... */
+        {501, 60, false, false}, /* ...and the grid restarts from 500 */
+        {559, 60, false, false}, {560, 60, false, true},
+    };
+    struct pub_witness_timer t, off;
+    int64_t t0 = INT64_C(1000) * NS_PER_S;
+
+    (void)state;
+    pub_witness_init(&t, 60, t0);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        int64_t now = t0 + steps[i].now_s * NS_PER_S;
+        bool due =
+            pub_witness_due(&t, now, steps[i].last_seq, steps[i].stopping);
+
+        if (due != steps[i].due)
+            fail_msg("step %zu (at %" PRId64 " s, seq %" PRId64 "%s): due %d",
+                     i, steps[i].now_s, steps[i].last_seq,
+                     steps[i].stopping ? ", stopping" : "", due);
+        if (due)
+            pub_witness_done(&t, now, steps[i].last_seq);
+    }
+
+    /* witness_interval_s = 0: never, not even at stop. */
+    pub_witness_init(&off, 0, t0);
+    assert_false(pub_witness_due(&off, t0 + 3600 * NS_PER_S, 100, false));
+    assert_false(pub_witness_due(&off, t0 + 3600 * NS_PER_S, 100, true));
+
+    /* A reload: an unchanged interval keeps the schedule; a new one counts
+     * from the reload, and the last seq witnessed is kept. */
+    pub_witness_init(&t, 60, t0);
+    pub_witness_done(&t, t0 + 60 * NS_PER_S, 5);
+    pub_witness_set_interval(&t, 60, t0 + 90 * NS_PER_S);
+    assert_true(pub_witness_due(&t, t0 + 120 * NS_PER_S, 6, false));
+    pub_witness_set_interval(&t, 10, t0 + 90 * NS_PER_S);
+    assert_false(pub_witness_due(&t, t0 + 99 * NS_PER_S, 6, false));
+    assert_true(pub_witness_due(&t, t0 + 100 * NS_PER_S, 6, false));
+    assert_false(pub_witness_due(&t, t0 + 100 * NS_PER_S, 5, false));
+    pub_witness_set_interval(&t, 0, t0 + 100 * NS_PER_S);
+    assert_false(pub_witness_due(&t, t0 + 1000 * NS_PER_S, 6, true));
+}
+
 static void test_payload_too_small(void **state)
 {
     const struct payload_case *pc = &payload_cases[0];
@@ -1061,6 +1142,78 @@ static void test_broker_restart(void **state)
     broker_stop(&b);
 }
 
+#define WITNESS_HEAD(c)                                                        \
+    c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c  \
+        c c c c c c c c c c c c c c c c c c c c c c c c c c c
+
+static char witness_want[PUBLISH_PAYLOAD_MAX];
+
+static bool sub_has_witness(struct world *w)
+{
+    return sub_find(w->sub, PREFIX "/" SITE "/chain", witness_want) != NULL;
+}
+
+/* The chain witness: retained on <prefix>/<site>/chain; while the broker
+ * is away only the newest is kept, and published when it is back (a
+ * broker without persistence, which lost the retained one); the witness
+ * given just before publisher_free() is flushed with the offline status. */
+static void test_witness(void **state)
+{
+    struct broker b = {.port = free_port()};
+    struct config c;
+    struct world w = {0};
+    struct sub *late;
+    const struct msg *m;
+    char older[PUBLISH_PAYLOAD_MAX];
+
+    (void)state;
+    broker_start(&b);
+    w.sub = sub_new(b.port, "test-sub-witness");
+    assert_true(pump(&w, is_subscribed, WAIT_MS));
+    config_make(&c, b.port, 1, false);
+    w.pub = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(w.pub);
+    assert_true(pump(&w, is_connected, WAIT_MS));
+
+    publisher_witness(w.pub, 10, WITNESS_HEAD("a"), STARTED_US);
+    payload_witness(witness_want, sizeof(witness_want), 10, WITNESS_HEAD("a"),
+                    STARTED_US);
+    assert_true(pump(&w, sub_has_witness, WAIT_MS));
+    assert_true(sub_find(w.sub, PREFIX "/" SITE "/chain", NULL)->retain ==
+                false); /* live delivery to a subscriber already there */
+
+    broker_stop(&b);
+    assert_true(pump(&w, is_disconnected, WAIT_MS));
+    publisher_witness(w.pub, 20, WITNESS_HEAD("b"), STARTED_US + 1);
+    publisher_witness(w.pub, 30, WITNESS_HEAD("c"), STARTED_US + 2);
+    payload_witness(older, sizeof(older), 20, WITNESS_HEAD("b"),
+                    STARTED_US + 1);
+    payload_witness(witness_want, sizeof(witness_want), 30, WITNESS_HEAD("c"),
+                    STARTED_US + 2);
+    broker_start(&b);
+    assert_true(pump(&w, is_connected, 2 * WAIT_MS));
+    assert_true(pump(&w, sub_has_witness, WAIT_MS));
+    assert_null(sub_find(w.sub, PREFIX "/" SITE "/chain", older));
+
+    /* The witness at stop: given, then freed at once. */
+    publisher_witness(w.pub, 40, WITNESS_HEAD("d"), STARTED_US + 3);
+    payload_witness(witness_want, sizeof(witness_want), 40, WITNESS_HEAD("d"),
+                    STARTED_US + 3);
+    publisher_free(w.pub, 2000);
+    w.pub = NULL;
+    late = sub_new(b.port, "test-sub-witness-late");
+    {
+        struct world lw = {.sub = late};
+
+        assert_true(pump(&lw, sub_has_witness, WAIT_MS));
+        m = sub_find(late, PREFIX "/" SITE "/chain", witness_want);
+        assert_true(m->retain);
+    }
+    sub_free(late);
+    sub_free(w.sub);
+    broker_stop(&b);
+}
+
 /* A burst of QoS 2 readings, a whole window at once: every one arrives
  * (mosquitto drops QoS 2 messages beyond its max_inflight_messages while
  * telling an MQTT 3.1.1 client nothing). */
@@ -1574,9 +1727,12 @@ int main(void)
         cmocka_unit_test(test_payload_doubles),
         cmocka_unit_test(test_payload_too_small),
         cmocka_unit_test(test_payload_run),
+        cmocka_unit_test(test_payload_witness),
+        cmocka_unit_test(test_witness_due),
         cmocka_unit_test(test_topic),
         cmocka_unit_test(test_broker_basic),
         cmocka_unit_test(test_broker_restart),
+        cmocka_unit_test(test_witness),
         cmocka_unit_test(test_qos2_burst),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_tls),
