@@ -5,10 +5,18 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
+
+/* How long to wait before asking a daemon busy with clients again. */
+#define CLI_BUSY_PAUSE_MS 100
 
 struct config *cli_config(struct cli *cli)
 {
@@ -33,6 +41,67 @@ struct store *cli_store(struct cli *cli, enum store_mode mode)
     if (!(s = store_open(path, mode, err)))
         log_err("%s", err);
     return s;
+}
+
+int cli_ask(struct cli *cli, const struct control_request *req, char *reply,
+            size_t len, char *err, size_t errlen)
+{
+    const char *db = cli->database, *sock = NULL;
+    char line[CONTROL_REQUEST_MAX + 1];
+    struct control_addr a;
+    struct timespec pause = {0, CLI_BUSY_PAUSE_MS * 1000 * 1000};
+    struct stat st;
+    int64_t give_up;
+    int rc;
+
+    if (!db || cli->config_given) {
+        struct config *c = cli_config(cli);
+
+        if (!c) {
+            snprintf(err, errlen, "cannot read the configuration %s",
+                     cli->config_path);
+            return -1;
+        }
+        sock = c->control_socket;
+        if (!db)
+            db = c->database;
+    }
+    if (stat(db, &st) < 0) {
+        snprintf(err, errlen,
+                 "tbdaqd is not running: no database '%s' (%s) for it to "
+                 "record",
+                 db, strerror(errno));
+        return errno == ENOENT ? 1 : -1;
+    }
+    if (control_address(sock, db, &a, err, errlen) < 0)
+        return -1;
+    if (control_format(req, line, sizeof(line)) < 0) {
+        snprintf(err, errlen, "request too long for the control channel");
+        return -1;
+    }
+    /* Believe a daemon running as root or as the database's owner only.
+     * A daemon busy with other clients drops silent ones soon: ask again
+     * until CONTROL_ASK_MS have passed. */
+    give_up = time_mono_ns() + CONTROL_ASK_MS * NS_PER_MS;
+    while ((rc = control_ask(&a, line, st.st_uid, reply, len, err, errlen)) ==
+               0 &&
+           strncmp(reply, "error busy", 10) == 0 && time_mono_ns() < give_up)
+        nanosleep(&pause, NULL);
+    if (rc != 0)
+        return rc;
+    if (strncmp(reply, "ok", 2) == 0 &&
+        (reply[2] == ' ' || reply[2] == '\n' || reply[2] == '\0')) {
+        size_t skip = reply[2] == ' ' ? 3 : 2;
+
+        memmove(reply, reply + skip, strlen(reply + skip) + 1);
+        return 0;
+    }
+    if (strncmp(reply, "error ", 6) == 0) {
+        snprintf(err, errlen, "%.*s", (int)strcspn(reply + 6, "\n"), reply + 6);
+        return -1;
+    }
+    snprintf(err, errlen, "control channel %s: unexpected answer", a.shown);
+    return -1;
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts,

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "daemon/store.h"
 
 /* Exit statuses of every command (SPEC). */
@@ -41,6 +42,18 @@ struct store *cli_store(struct cli *cli, enum store_mode mode);
  * end, or '?' after logging what is wrong ("unknown option '--x' (see
  * tbdaq -h)", "option '--run' needs a value").
  */
+/*
+ * Asks the running daemon (SPEC Control) over the channel of the
+ * configuration's control_socket, or else of the database (-d alone names
+ * the database's own channel; the configuration is read only when -d is
+ * not given or -c is). On success reply holds the daemon's answer with its
+ * leading "ok " taken off. Returns 0; 1 if no daemon runs (err says so:
+ * "tbdaqd is not running: no control channel at X"); -1 with err set (the
+ * daemon's "error" answer, or why it could not be asked).
+ */
+int cli_ask(struct cli *cli, const struct control_request *req, char *reply,
+            size_t len, char *err, size_t errlen);
+
 struct option;
 int cli_getopt(int argc, char **argv, const char *shortopts,
                const struct option *longopts);
@@ -50,5 +63,17 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
 int run_main(struct cli *cli, int argc, char **argv);
 int export_main(struct cli *cli, int argc, char **argv);
 int verify_main(struct cli *cli, int argc, char **argv);
+/* cli/confshow.c: `config show ...` (argv[0] "config", argv[1] "show"). */
+int confshow_main(struct cli *cli, int argc, char **argv);
+
+/*
+ * cli/witness.c, for `verify --witness FILE`: checks every witness in
+ * path against the chain of s (SPEC "Evidence", Witnessed), logging each
+ * failure as "FILE:LINE: seq N: ..." and each malformed line as
+ * "FILE:LINE: ..."; prints "witnesses ok: ..." on stdout when every one
+ * matches. Returns CLI_OK, or CLI_FAIL (also for an unreadable file or
+ * one without any witness).
+ */
+int witness_check(struct store *s, const char *path);
 
 #endif

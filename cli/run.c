@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * `tbdaq run start|stop|list`: test runs, which scope the record for an
- * audit. The CLI writes the runs table while the daemon runs; the store's
- * busy timeout makes it wait for the daemon's commits rather than fail.
- * The daemon notices the change and publishes it, and seals a stopped run
- * with the chain head once its last readings are committed.
+ * `tbdaq run start|mark|stop|list`: test runs, which scope the record for
+ * an audit. Start, mark and stop are carried out by the running daemon,
+ * asked over its control channel (daemon/control.h), so that a run's
+ * boundaries are points in the daemon's own stream of readings and the
+ * daemon stays its database's only writer; with no daemon they fail. The
+ * daemon publishes the change, and seals a stopped run with the chain
+ * head once its last readings are committed. `run list` reads the
+ * database.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,33 +20,12 @@
 #include "common/util.h"
 
 /* Limits of what a run records (bytes; names are ASCII). */
-#define RUN_NAME_MAX 64
-#define RUN_OPERATOR_MAX 128
-#define RUN_NOTE_MAX 1024
+#define RUN_NAME_MAX CONTROL_NAME_MAX
+#define RUN_OPERATOR_MAX CONTROL_OPERATOR_MAX
+#define RUN_NOTE_MAX CONTROL_TEXT_MAX
 /* Hex digits of a chain head shown by `run list`: enough to tell heads
  * apart at a glance; `verify --run` and the export show all 64. */
 #define RUN_HEAD_SHOWN 16
-
-/* A copy of what a callback saw, for use after the store call. */
-struct run_copy {
-    char *name;
-    int64_t started_us;
-    bool ended;
-    int64_t ended_us;
-    int64_t readings;
-};
-
-static int run_copy_fn(const struct store_run *r, void *arg)
-{
-    struct run_copy *c = arg;
-
-    c->name = xstrdup(r->name);
-    c->started_us = r->started_us;
-    c->ended = r->ended;
-    c->ended_us = r->ended_us;
-    c->readings = r->readings;
-    return 0;
-}
 
 /* Checks a name; logs why it is refused. */
 static int run_check_name(const char *name)
@@ -73,6 +55,19 @@ static int run_check_text(const char *what, const char *s, size_t max)
     return -1;
 }
 
+/* Asks the daemon req; prints the first line of its answer. */
+static int run_ask(struct cli *cli, const struct control_request *req)
+{
+    char reply[CONTROL_REPLY_MAX], err[CONTROL_REPLY_MAX + 256];
+
+    if (cli_ask(cli, req, reply, sizeof(reply), err, sizeof(err)) != 0) {
+        log_err("%s", err);
+        return CLI_FAIL;
+    }
+    printf("%.*s\n", (int)strcspn(reply, "\n"), reply);
+    return CLI_OK;
+}
+
 static int run_start(struct cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -80,20 +75,17 @@ static int run_start(struct cli *cli, int argc, char **argv)
         {"note", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
-    const char *name, *operator_name = NULL, *note = NULL;
-    char ts[TIME_ISO_LEN];
-    struct store *s;
-    int64_t now;
+    struct control_request req = {.cmd = CONTROL_RUN_START};
     int opt;
 
     optind = 0;
     while ((opt = cli_getopt(argc, argv, ":", longopts)) != -1) {
         switch (opt) {
         case 'O':
-            operator_name = optarg;
+            req.operator_name = optarg;
             break;
         case 'n':
-            note = optarg;
+            req.note = optarg;
             break;
         default:
             return CLI_USAGE;
@@ -104,32 +96,38 @@ static int run_start(struct cli *cli, int argc, char **argv)
                                : "run start takes one run name");
         return CLI_USAGE;
     }
-    name = argv[optind];
-    if (run_check_name(name) < 0 ||
-        (operator_name &&
-         run_check_text("--operator", operator_name, RUN_OPERATOR_MAX) < 0) ||
-        (note && run_check_text("--note", note, RUN_NOTE_MAX) < 0))
+    req.name = argv[optind];
+    if (run_check_name(req.name) < 0 ||
+        (req.operator_name && run_check_text("--operator", req.operator_name,
+                                             RUN_OPERATOR_MAX) < 0) ||
+        (req.note && run_check_text("--note", req.note, RUN_NOTE_MAX) < 0))
         return CLI_USAGE;
-    if (!(s = cli_store(cli, STORE_UPDATE)))
-        return CLI_FAIL;
-    now = time_real_us();
-    if (store_run_start(s, name, operator_name, note, now) < 0) {
-        log_err("%s", store_errmsg(s));
-        store_close(s);
-        return CLI_FAIL;
+    return run_ask(cli, &req);
+}
+
+static int run_mark(struct cli *cli, int argc, char **argv)
+{
+    struct control_request req = {.cmd = CONTROL_RUN_MARK};
+
+    if (argc != 2) {
+        log_err(argc < 2 ? "run mark needs a text"
+                         : "run mark takes one text "
+                           "(quote it)");
+        return CLI_USAGE;
     }
-    store_close(s);
-    time_format_iso(now, ts);
-    printf("run '%s' started at %s\n", name, ts);
-    return CLI_OK;
+    if (argv[1][0] == '\0') {
+        log_err("run mark's text is empty");
+        return CLI_USAGE;
+    }
+    if (run_check_text("the mark's text", argv[1], RUN_NOTE_MAX) < 0)
+        return CLI_USAGE;
+    req.text = argv[1];
+    return run_ask(cli, &req);
 }
 
 static int run_stop(struct cli *cli, int argc, char **argv)
 {
-    struct run_copy open = {0}, done = {0};
-    char ts[TIME_ISO_LEN];
-    struct store *s;
-    int rc = CLI_FAIL, found;
+    struct control_request req = {.cmd = CONTROL_RUN_STOP};
 
     if (argc > 2) {
         log_err("run stop takes at most one run name");
@@ -139,36 +137,12 @@ static int run_stop(struct cli *cli, int argc, char **argv)
         log_err("unknown option '%s' (see tbdaq -h)", argv[1]);
         return CLI_USAGE;
     }
-    if (!(s = cli_store(cli, STORE_UPDATE)))
-        return CLI_FAIL;
-    /* The open run's name, to report it; passing it on makes the stop
-     * refuse should another run have replaced it meanwhile. */
-    if ((found = store_run_open(s, run_copy_fn, &open)) < 0) {
-        log_err("%s", store_errmsg(s));
-        goto fail;
+    if (argc == 2) {
+        if (run_check_name(argv[1]) < 0)
+            return CLI_USAGE;
+        req.name = argv[1];
     }
-    if (found == 1) {
-        if (argc == 2)
-            log_err("run '%s' is not open (no run is open)", argv[1]);
-        else
-            log_err("no run is open");
-        goto fail;
-    }
-    if (store_run_stop(s, argc == 2 ? argv[1] : open.name, time_real_us()) <
-            0 ||
-        store_run_get(s, open.name, run_copy_fn, &done) != 0) {
-        log_err("%s", store_errmsg(s));
-        goto fail;
-    }
-    time_format_iso(done.ended_us, ts);
-    printf("run '%s' stopped at %s (%lld readings)\n", done.name, ts,
-           (long long)done.readings);
-    rc = CLI_OK;
-fail:
-    free(open.name);
-    free(done.name);
-    store_close(s);
-    return rc;
+    return run_ask(cli, &req);
 }
 
 static int run_list_fn(const struct store_run *r, void *arg)
@@ -221,17 +195,18 @@ int run_main(struct cli *cli, int argc, char **argv)
         int (*fn)(struct cli *, int, char **);
     } subs[] = {
         {"start", run_start},
+        {"mark", run_mark},
         {"stop", run_stop},
         {"list", run_list},
     };
 
     if (argc < 2) {
-        log_err("run needs 'start', 'stop' or 'list'");
+        log_err("run needs 'start', 'mark', 'stop' or 'list'");
         return CLI_USAGE;
     }
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(cli, argc - 1, argv + 1);
-    log_err("unknown run command '%s' (start, stop or list)", argv[1]);
+    log_err("unknown run command '%s' (start, mark, stop or list)", argv[1]);
     return CLI_USAGE;
 }

@@ -2,7 +2,8 @@
 /*
  * tbdaq: the command-line tool for operators and auditors. It reads the
  * configuration and the database the daemon writes, and works whether or
- * not the daemon is running.
+ * not the daemon is running, except for `run start|mark|stop`, which ask
+ * the running daemon over its control channel.
  */
 #include <getopt.h>
 #include <math.h>
@@ -37,18 +38,25 @@ static void usage(FILE *out)
             "  check        validate the configuration; print buses, "
             "sensors and the\n"
             "               coalesced request plan\n"
-            "  status       last reading and quality per sensor, per-bus "
-            "error and\n"
-            "               missed-slot counts, MQTT backlog\n"
+            "  status       whether tbdaqd runs (since when) and its live "
+            "counters; last\n"
+            "               reading and quality per sensor, per-bus error "
+            "and missed-slot\n"
+            "               counts, MQTT backlog\n"
             "  run start NAME [--operator WHO] [--note TEXT]\n"
-            "               open a test run now; fails if one is open. "
-            "NAME: 1..64 of\n"
-            "               [A-Za-z0-9_.-]; WHO (128 bytes) and TEXT (1024): "
-            "UTF-8\n"
-            "               without control characters\n"
+            "               have tbdaqd open a test run now; fails if one is "
+            "open or\n"
+            "               tbdaqd is not running. NAME: 1..64 of "
+            "[A-Za-z0-9_.-]; WHO\n"
+            "               (128 bytes) and TEXT (1024): UTF-8 without "
+            "control characters\n"
+            "  run mark TEXT\n"
+            "               have tbdaqd record a mark (event run_mark) in "
+            "the open run\n"
             "  run stop [NAME]\n"
-            "               close the open run now (NAME: it must be the "
-            "open one)\n"
+            "               have tbdaqd close the open run now (NAME: it "
+            "must be the open\n"
+            "               one)\n"
             "  run list     runs with start, end, operator, readings and "
             "sealed chain head\n"
             "  export (--run NAME | --from TIME --to TIME) [--sensor ID]...\n"
@@ -127,19 +135,105 @@ static int status_bus(const struct store_bus_status *st, void *arg)
     return 0;
 }
 
+/* The value of "key value" line key in a status answer, or "". */
+static const char *status_value(const char *reply, const char *key, char *buf,
+                                size_t len)
+{
+    size_t k = strlen(key);
+
+    for (const char *p = reply; *p; p += strcspn(p, "\n"), p += *p == '\n') {
+        if (strncmp(p, key, k) == 0 && p[k] == ' ') {
+            snprintf(buf, len, "%.*s", (int)strcspn(p + k + 1, "\n"),
+                     p + k + 1);
+            return buf;
+        }
+    }
+    buf[0] = '\0';
+    return buf;
+}
+
+/* The daemon's part of status: whether it runs, since when, its live
+ * counters, from cli_ask()'s rc, reply and err. A daemon not running is a
+ * state, not a failure. */
+static void status_daemon(int rc, const char *reply, const char *err)
+{
+    char v[CONTROL_REPLY_MAX], ts[TIME_ISO_LEN], name[CONTROL_NAME_MAX + 1];
+    long long n1, n2;
+
+    if (rc == 1) {
+        static const char prefix[] = "tbdaqd is not running: ";
+
+        if (strncmp(err, prefix, sizeof(prefix) - 1) == 0)
+            err += sizeof(prefix) - 1;
+        printf("tbdaqd: not running (%s)\n\n", err);
+        return;
+    }
+    if (rc < 0) {
+        printf("tbdaqd: cannot ask it: %s\n\n", err);
+        return;
+    }
+    time_format_iso(
+        strtoll(status_value(reply, "started_us", v, sizeof(v)), NULL, 10), ts);
+    printf("tbdaqd: running since %s (pid %s, %.*s)\n", ts,
+           status_value(reply, "pid", v, sizeof(v)), (int)strcspn(reply, "\n"),
+           reply);
+    printf("  recorded:  %s readings",
+           status_value(reply, "recorded", v, sizeof(v)));
+    printf(" (last seq %s), ", status_value(reply, "last_seq", v, sizeof(v)));
+    printf("%s failed polls, ",
+           status_value(reply, "failed_polls", v, sizeof(v)));
+    printf("%s missed slots, ",
+           status_value(reply, "missed_slots", v, sizeof(v)));
+    printf("%s buses down\n", status_value(reply, "buses_down", v, sizeof(v)));
+    printf("  MQTT:      %s", status_value(reply, "mqtt", v, sizeof(v)));
+    if (strcmp(v, "off") != 0)
+        printf(", backlog %s readings",
+               status_value(reply, "backlog", v, sizeof(v)));
+    printf("\n  database:  %s\n",
+           status_value(reply, "database", v, sizeof(v)));
+    status_value(reply, "run", v, sizeof(v));
+    if (sscanf(v, "%64s %lld", name, &n1) == 2) {
+        time_format_iso(n1, ts);
+        printf("  run:       '%s' open since %s\n", name, ts);
+    } else {
+        printf("  run:       none open\n");
+    }
+    status_value(reply, "clock", v, sizeof(v));
+    if (sscanf(v, "synchronized %lld %lld", &n1, &n2) == 2)
+        printf("  clock:     synchronized, estimated error %lld us "
+               "(maximum %lld us)",
+               n1, n2);
+    else
+        printf("  clock:     %s", v);
+    status_value(reply, "clock_steps", v, sizeof(v));
+    if (sscanf(v, "%lld %lld", &n1, &n2) == 2 && n1 > 0) {
+        time_format_iso(n2, ts);
+        printf("; %lld steps since start, the last at %s\n", n1, ts);
+    } else {
+        printf("; no step since start\n");
+    }
+    putchar('\n');
+}
+
 static int cmd_status(struct cli *cli, int argc, char **argv)
 {
+    struct control_request req = {.cmd = CONTROL_STATUS};
+    char reply[CONTROL_REPLY_MAX], err[CONTROL_REPLY_MAX + 256];
     struct store *s;
     int64_t now = time_real_us();
-    int rc;
+    int rc, asked;
 
     (void)argv;
     if (argc > 1) {
         log_err("status takes no arguments");
         return 2;
     }
+    /* The daemon is asked first, but shown only once the database could
+     * be opened: a database that cannot be read gets one error, no more. */
+    asked = cli_ask(cli, &req, reply, sizeof(reply), err, sizeof(err));
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return 1;
+    status_daemon(asked, reply, err);
     printf("%-16s %-10s %-10s %14s %-12s %s\n", "SENSOR", "KIND", "BUS",
            "VALUE", "QUALITY", "UNIT TIME");
     /* The bus table's header goes out once the sensors are done: the store

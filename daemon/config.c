@@ -152,6 +152,8 @@ enum top_key {
     TK_COMMIT_INTERVAL_MS,
     TK_RETENTION_DAYS,
     TK_BUFFER_READINGS,
+    TK_WITNESS_INTERVAL_S,
+    TK_CONTROL_SOCKET,
     TK_MQTT,
     TK_BUSES,
     TK_SENSORS,
@@ -169,6 +171,11 @@ static const struct key top_keys[TK_COUNT] = {
     /* 8 minutes of 1,000 readings/s, in 64-128 MiB. */
     [TK_BUFFER_READINGS] = ROW_INT("buffer_readings", 100, 100000000,
                                    CONFIG_DEFAULT_BUFFER_READINGS, 0),
+    /* A day at most: a witness is worth something only while fresh. */
+    [TK_WITNESS_INTERVAL_S] = ROW_INT("witness_interval_s", 0, 86400,
+                                      CONFIG_DEFAULT_WITNESS_INTERVAL_S, 0),
+    [TK_CONTROL_SOCKET] =
+        ROW_STR("control_socket", 1, CONFIG_SOCKET_PATH_MAX, NULL, 0),
     [TK_MQTT] = ROW("mqtt", KEY_GROUP, 0),
     [TK_BUSES] = ROW("buses", KEY_LIST, KF_REQUIRED),
     [TK_SENSORS] = ROW("sensors", KEY_LIST, KF_REQUIRED),
@@ -874,6 +881,12 @@ static void config_top_read(struct loader *ld, const struct group *g)
     c->commit_interval_ms = (int)group_int(g, TK_COMMIT_INTERVAL_MS);
     c->retention_days = (int)group_int(g, TK_RETENTION_DAYS);
     c->buffer_readings = (int)group_int(g, TK_BUFFER_READINGS);
+    c->witness_interval_s = (int)group_int(g, TK_WITNESS_INTERVAL_S);
+    c->control_socket = group_strdup(g, TK_CONTROL_SOCKET);
+    if (c->control_socket && c->control_socket[0] != '/')
+        loader_error(ld, group_at(g, TK_CONTROL_SOCKET),
+                     "control_socket '%s' must be an absolute path",
+                     c->control_socket);
 }
 
 static void config_tls_read(struct loader *ld, const config_setting_t *self)
@@ -1568,6 +1581,28 @@ enum scan_state { SCAN_CODE, SCAN_COMMENT, SCAN_STRING };
 static void config_scan(struct loader *ld, const char *file, const char *p,
                         int depth, enum scan_state *state);
 
+/* Keeps a copy of a file's bytes in c->files, unless a file of that name
+ * is kept already (libconfig reads it again at each @include: the first
+ * reading is kept). */
+static void config_keep_file(struct config *c, const char *name,
+                             const char *text, size_t len)
+{
+    size_t cap = c->nfiles;
+    struct config_file *f;
+
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (strcmp(c->files[i].name, name) == 0)
+            return;
+    xgrow(&c->files, &cap, c->nfiles + 1, sizeof(*c->files));
+    f = &c->files[c->nfiles++];
+    f->name = xstrdup(name);
+    f->bytes = xmalloc(len + 1);
+    memcpy(f->bytes, text, len);
+    f->bytes[len] = '\0';
+    f->len = len;
+    sha256_hex(text, len, f->sha256);
+}
+
 /*
  * Follows "@include name" at line of file: the included file is scanned as
  * libconfig will read it, at the include dir joined with name as given
@@ -1605,6 +1640,7 @@ static void config_scan_include(struct loader *ld, const char *file, int line,
         loader_add(ld, name, nul, "file holds a NUL byte");
         goto done;
     }
+    config_keep_file(ld->c, name, text, len);
     config_scan(ld, name, text, depth, state);
 done:
     free(msg);
@@ -1788,6 +1824,7 @@ struct config *config_load(const char *path, struct config_errors *errs)
         goto fail;
     }
     sha256_hex(text, len, c->sha256);
+    config_keep_file(c, path, text, len);
     /* libconfig would stop at a NUL: the hash would then cover text that
      * was never parsed. */
     if ((nul = config_nul_line(text, len)) > 0) {
@@ -1821,6 +1858,12 @@ void config_free(struct config *c)
     free(c->path);
     free(c->site);
     free(c->database);
+    free(c->control_socket);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        free(c->files[i].name);
+        free(c->files[i].bytes);
+    }
+    free(c->files);
     free(c->mqtt.host);
     free(c->mqtt.client_id);
     free(c->mqtt.topic_prefix);

@@ -29,6 +29,10 @@
 /* Readings held in memory while the database cannot be written (disk
  * full, I/O errors): 128 bytes each, twice that while the array grows. */
 #define CONFIG_DEFAULT_BUFFER_READINGS 500000
+/* The chain witness's default interval, in seconds. */
+#define CONFIG_DEFAULT_WITNESS_INTERVAL_S 60
+/* The longest control_socket: what a Unix socket's sun_path holds. */
+#define CONFIG_SOCKET_PATH_MAX 107
 
 struct calibration {
     char *date;        /* "YYYY-MM-DD", or NULL when not given */
@@ -79,9 +83,23 @@ struct mqtt_conf {
     char *key_file;
 };
 
+/* A file of the configuration, its bytes exactly as read. */
+struct config_file {
+    char *name;  /* the main file: its path as given; an included one: as
+                    its @include names it */
+    char *bytes; /* len bytes (and a NUL after them) */
+    size_t len;
+    char sha256[SHA256_HEX_LEN]; /* of the bytes */
+};
+
 struct config {
     char *path;
     char sha256[SHA256_HEX_LEN]; /* of the file's bytes as parsed */
+    /* The main file, then every file it @includes (at any depth, each
+     * name once, in the order first met), as the load read them: what
+     * the daemon stores with each configuration it applies. */
+    struct config_file *files;
+    size_t nfiles;
     char *site;
     char *database;
     enum log_level log_level;
@@ -89,6 +107,10 @@ struct config {
     int retention_days;
     /* Readings held in memory while the database cannot be written. */
     int buffer_readings;
+    /* The chain witness on MQTT this often (0: none). */
+    int witness_interval_s;
+    /* The control channel's path, or NULL: derived from the database's. */
+    char *control_socket;
     struct mqtt_conf mqtt;
     struct bus_conf *buses;
     size_t nbuses;

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "drivers/kind.h"
 #include "daemon/clock.h"
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "daemon/notify.h"
 #include "daemon/plan.h"
 #include "daemon/poller.h"
@@ -96,9 +98,10 @@ struct daemon {
     int64_t pub_cursor;    /* highest seq handed to the publisher */
     int64_t acked_saved;   /* the acknowledged seq last persisted */
     int64_t acked_save_at; /* next time to persist it, CLOCK_MONOTONIC */
+    struct pub_witness_timer witness; /* when the chain witness is due */
 
-    /* Runs are opened and closed by the CLI in the database; the daemon
-     * notices through PRAGMA data_version. */
+    /* Runs are opened and closed by the control channel (runs_changed
+     * below); another writer's change shows in PRAGMA data_version. */
     int64_t data_version;
     bool seal_pending;     /* a run may have ended: seal it when... */
     int64_t seal_after_us; /* ...a reading later than this is committed */
@@ -106,6 +109,10 @@ struct daemon {
     struct retention retention;
     /* The wall clock's synchronisation and steps (clock.c). */
     struct clock_watch clock;
+    /* The control channel (control.c); runs_changed: it opened or closed
+     * a run, which daemon_runs() then follows. */
+    struct control *control;
+    bool runs_changed;
 
     /* The first bus found stuck inside a request ("" if none is): while
      * one is, WATCHDOG=1 is withheld so that the manager restarts us. */
@@ -230,10 +237,11 @@ static void daemon_publish_live(void *arg, const struct reading *r)
  */
 static void daemon_drain(struct daemon *d, int64_t deadline)
 {
-    struct pollfd fds[2] = {{.fd = queue_fd(d->queue), .events = POLLIN},
-                            {.fd = -1}};
+    struct pollfd fds[2 + CONTROL_FDS_MAX] = {
+        {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
+    size_t nctl = control_pollfds(d->control, fds + 2);
     int64_t wait_ns = deadline - time_mono_ns();
-    int timeout_ms = 0;
+    int timeout_ms = 0, ct;
     size_t n;
 
     if (wait_ns > 0)
@@ -246,7 +254,9 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
         if (pt < timeout_ms)
             timeout_ms = pt;
     }
-    if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+    if ((ct = control_timeout_ms(d->control)) < timeout_ms)
+        timeout_ms = ct;
+    if (poll(fds, 2 + nctl, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
     if (d->pub)
         publisher_service(d->pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
@@ -255,6 +265,7 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
     while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
         for (size_t i = 0; i < n; i++)
             recorder_take(&d->rec, &d->items[i]);
+    control_service(d->control, fds + 2, nctl);
 }
 
 static int publish_row(const struct store_row *row, void *arg)
@@ -322,6 +333,28 @@ static void daemon_publish(struct daemon *d, bool save_now)
     }
 }
 
+/*
+ * The chain witness (SPEC "The chain witness"): the newest chain head and
+ * the last seq it covers, published retained when due: every
+ * witness_interval_s at the first commit after it, and at stop.
+ */
+static void daemon_witness(struct daemon *d, bool stopping)
+{
+    char head[SHA256_HEX_LEN];
+    int64_t seq, now = time_mono_ns();
+
+    if (!d->pub ||
+        !pub_witness_due(&d->witness, now, d->rec.last_seq, stopping))
+        return;
+    if (store_chain_head(d->store, head, &seq) < 0) {
+        log_err("%s", store_errmsg(d->store));
+        return;
+    }
+    if (seq > 0)
+        publisher_witness(d->pub, seq, head, time_real_us());
+    pub_witness_done(&d->witness, now, seq);
+}
+
 /* Creates the publisher and tells it where acknowledgement stands. The
  * first time a database is published from, it starts at its end. */
 static int daemon_start_publisher(struct daemon *d)
@@ -357,6 +390,8 @@ static int daemon_start_publisher(struct daemon *d)
     if (!(d->pub = publisher_new(d->config, TBDAQ_VERSION, d->started_us)))
         return -1;
     publisher_set_acked(d->pub, acked);
+    pub_witness_init(&d->witness, d->config->witness_interval_s,
+                     time_mono_ns());
     d->pub_cursor = acked;
     d->acked_saved = acked;
     if (acked < d->rec.last_seq)
@@ -436,7 +471,8 @@ static int run_sealed(const struct store_run *r, void *arg)
 }
 
 /*
- * Follows runs opened and closed from the CLI. A closed run is sealed
+ * Follows runs opened and closed through the control channel (or by
+ * another writer of the database). A closed run is sealed
  * (its chain head recorded and published) once a reading taken after the
  * moment the change was noticed is committed, so that every reading taken
  * before the run's end is under the head.
@@ -445,12 +481,13 @@ static void daemon_runs(struct daemon *d, bool force)
 {
     int64_t v = store_data_version(d->store);
 
-    if (v != d->data_version || force) {
+    if (v != d->data_version || force || d->runs_changed) {
         char idle[64];
         struct pub_run none = {0};
         int rc;
 
         d->data_version = v;
+        d->runs_changed = false;
         free(d->run_name);
         d->run_name = NULL;
         rc = store_run_open(d->store, run_opened, d);
@@ -714,6 +751,8 @@ static void daemon_reload(struct daemon *d)
     d->plan = np;
     recorder_configure(&d->rec, nc);
     daemon_index_sensors(d);
+    pub_witness_set_interval(&d->witness, nc->witness_interval_s,
+                             time_mono_ns());
     if (!d->pub && daemon_start_publisher(d) < 0)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
@@ -850,6 +889,56 @@ static int daemon_clock_start(struct daemon *d)
     return 0;
 }
 
+static void daemon_control_runs(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->runs_changed = true;
+}
+
+static void daemon_control_status(void *arg, struct control_status *st)
+{
+    struct daemon *d = arg;
+
+    *st = (struct control_status){
+        .started_us = d->started_us,
+        .recorded = d->rec.committed,
+        .mqtt = !d->pub                       ? "off"
+                : publisher_connected(d->pub) ? "connected"
+                                              : "disconnected",
+        .backlog = d->pub ? d->rec.last_seq - publisher_acked(d->pub) : 0,
+        .db_down = recorder_down(&d->rec) ? recorder_error(&d->rec) : NULL,
+        .last_seq = d->rec.last_seq,
+    };
+    for (size_t i = 0; i < d->npollers; i++) {
+        struct poller_stats ps;
+
+        poller_stats(d->pollers[i], &ps);
+        st->failed_polls += ps.failures;
+        st->missed_slots += ps.missed;
+        st->buses_down += !ps.connected;
+    }
+    clock_watch_status(&d->clock, &st->clock);
+}
+
+/* Opens the control channel: control_socket, or the database's own. */
+static int daemon_control_open(struct daemon *d)
+{
+    struct control_hooks h = {.store = d->store,
+                              .arg = d,
+                              .runs_changed = daemon_control_runs,
+                              .status = daemon_control_status};
+    struct control_addr a;
+    char err[CONTROL_SHOWN_MAX + PATH_MAX];
+
+    if (control_address(d->config->control_socket, d->config->database, &a, err,
+                        sizeof(err)) < 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    return (d->control = control_open(&a, &h)) ? 0 : -1;
+}
+
 static int daemon_run(struct daemon *d)
 {
     int64_t stop_at;
@@ -872,6 +961,7 @@ static int daemon_run(struct daemon *d)
             recorder_commit(&d->rec);
         daemon_watchdog(d, now);
         daemon_runs(d, false);
+        daemon_witness(d, false);
         daemon_publish(d, false);
         daemon_prune(d, now);
         if (atomic_exchange(&want_reload, false) && !daemon_stopping(d))
@@ -921,6 +1011,7 @@ static int daemon_run(struct daemon *d)
                 nanosleep(&pause, NULL);
         }
     }
+    daemon_witness(d, true);
     daemon_stop_publisher(d);
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->rec.committed);
@@ -1007,6 +1098,8 @@ int main(int argc, char **argv)
         goto out_store;
     if (store_set_site(d.store, d.config->site) < 0)
         log_err("%s", store_errmsg(d.store));
+    if (daemon_control_open(&d) < 0)
+        goto out_store;
     /* Every reading before this start is committed: seal runs that
      * ended while no daemon was running, and publish the run state. */
     daemon_runs(&d, true);
@@ -1043,6 +1136,7 @@ int main(int argc, char **argv)
         /* A poller thread still uses the queue, config and plan: leave
          * them to the end of the process, which is now. Everything taken
          * is committed and the database is closed. */
+        control_close(d.control);
         store_close(d.store);
         _exit(rc);
     }
@@ -1051,6 +1145,7 @@ out_queue:
     queue_free(d.queue);
     recorder_release(&d.rec);
 out_store:
+    control_close(d.control);
     if (d.pub)
         publisher_free(d.pub, 0);
     store_close(d.store);

@@ -22,6 +22,9 @@ audit_setup() {
     TAGS="F1 P1 GEN-2 DEAD-9"
     conf_write "$T/t.conf" "commit_interval_ms = 50;"
     start_daemon
+    # Runs go through the daemon (SPEC Control): wait for its channel.
+    wait_or_fail "\"\$BUILD/tbdaq\" -c '$T/t.conf' status 2>/dev/null |
+        grep -q '^tbdaqd: running since '" 10 "the daemon's control channel does not answer"
 }
 
 # tbq ARGS...: `tbdaq -c $T/t.conf ARGS`; stdout in $T/o, stderr in $T/e,

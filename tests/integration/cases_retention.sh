@@ -79,6 +79,8 @@ case_retention() {
     retention_past start_daemon
     wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge \
         $RETENTION_SIDE_READINGS ]" 15 "no readings before the run"
+    # The run's boundaries are the daemon's (SPEC Control): its clock, ten
+    # days back; the CLI only asks.
     retention_past retention_cli run start R1
     [ "$RC" = 0 ] || fail "run start R1 (in the past): $(cat "$T/e")"
     start=$(sql "SELECT started_us FROM runs WHERE name = 'R1';")
