@@ -38,6 +38,7 @@
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/clock.h"
 
 /* Bytes gathered before each write(2) and SHA-256 update: large enough
  * that the per-call costs vanish, small enough to be no burden. */
@@ -104,15 +105,23 @@ struct outfile {
     int fd;
 };
 
-/* A sensor of the manifest: as described in the database, and counted. */
+/* A version of a sensor's description in the manifest: as described in
+ * the database, and counted. */
 struct export_sensor {
-    char *tag, *kind, *unit, *bus, *table, *type, *byte_order;
+    char *tag;
+    int64_t version;
+    bool newest; /* the tag's newest version */
+    char *kind, *unit, *bus, *table, *type, *byte_order;
     char *cal_date, *cal_due, *cal_certificate;
     int unit_id, address, interval_ms;
     double scale, offset;
-    bool described;          /* the fields above came from the database */
-    int64_t counts[Q_COUNT]; /* what the manifest says */
-    int64_t tally[Q_COUNT];  /* what the rows streamed so far hold */
+    bool has_range_lo, has_range_hi; /* else unbounded: null */
+    double range_lo, range_hi;
+    bool described;            /* the fields above came from the database */
+    int64_t counts[Q_COUNT];   /* what the manifest says */
+    int64_t tally[Q_COUNT];    /* what the rows streamed so far hold */
+    int64_t first_us, last_us; /* the manifest's span (if counted) */
+    int64_t tally_first, tally_last; /* the rows': INT64_MAX, INT64_MIN */
 };
 
 struct export_run {
@@ -135,8 +144,8 @@ struct export_job {
     struct export_run run;
     char *site; /* or NULL */
     int64_t last_seq;
-    struct export_sensor *sensors; /* sorted by tag; grows as rows show
-                                      sensors (without --sensor) */
+    struct export_sensor *sensors; /* sorted by tag and version; grows as
+                                      rows show sensors (without --sensor) */
     size_t nsensors, cap_sensors;
     /* the rows */
     struct sink *sink;
@@ -490,22 +499,25 @@ static int export_run_fn(const struct store_run *r, void *arg)
 static int export_sensor_cmp(const void *a, const void *b)
 {
     const struct export_sensor *x = a, *y = b;
+    int c = strcmp(x->tag, y->tag);
 
-    return strcmp(x->tag, y->tag);
+    return c ? c : (x->version > y->version) - (x->version < y->version);
 }
 
-/* The sensor tagged tag, added (in tag order) if it is not there yet. */
+/* The version of the sensor tagged tag, added (in order) if it is not
+ * there yet. */
 static struct export_sensor *export_sensor_at(struct export_job *e,
-                                              const char *tag)
+                                              const char *tag, int64_t version)
 {
-    struct export_sensor key = {.tag = (char *)tag}, *o;
+    struct export_sensor key = {.tag = (char *)tag, .version = version}, *o;
     size_t lo = 0, hi = e->nsensors;
 
     /* rows of one time slot often come in tag order: try the sensor of
      * the previous row and the one after it first */
     for (size_t i = e->last_sensor; i < e->nsensors && i < e->last_sensor + 2;
          i++)
-        if (strcmp(e->sensors[i].tag, tag) == 0) {
+        if (e->sensors[i].version == version &&
+            strcmp(e->sensors[i].tag, tag) == 0) {
             e->last_sensor = i;
             return &e->sensors[i];
         }
@@ -529,6 +541,9 @@ static struct export_sensor *export_sensor_at(struct export_job *e,
     o = &e->sensors[lo];
     memset(o, 0, sizeof(*o));
     o->tag = xstrdup(tag);
+    o->version = version;
+    o->tally_first = INT64_MAX;
+    o->tally_last = INT64_MIN;
     e->last_sensor = lo;
     return o;
 }
@@ -536,11 +551,12 @@ static struct export_sensor *export_sensor_at(struct export_job *e,
 static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
 {
     struct export_job *e = arg;
-    struct export_sensor *o = export_sensor_at(e, in->tag);
+    struct export_sensor *o = export_sensor_at(e, in->tag, in->version);
 
     if (o->described)
         return 0;
     o->described = true;
+    o->newest = in->newest;
     o->kind = export_dup(in->kind);
     o->unit = export_dup(in->unit);
     o->bus = export_dup(in->bus);
@@ -553,6 +569,10 @@ static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
     o->unit_id = in->unit_id;
     o->address = in->address;
     o->interval_ms = in->interval_ms;
+    o->has_range_lo = in->has_range_lo;
+    o->has_range_hi = in->has_range_hi;
+    o->range_lo = in->range_lo;
+    o->range_hi = in->range_hi;
     o->scale = in->scale;
     o->offset = in->offset;
     o->counts[Q_GOOD] = in->good;
@@ -560,6 +580,8 @@ static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
     o->counts[Q_INVALID] = in->invalid;
     o->counts[Q_COMM_ERROR] = in->comm_error;
     o->counts[Q_MISSED] = in->missed;
+    o->first_us = in->has_span ? in->first_ts_us : 0;
+    o->last_us = in->has_span ? in->last_ts_us : 0;
     return 0;
 }
 
@@ -579,9 +601,10 @@ static int export_describe(struct export_job *e, struct store *s,
 
     if (!e->ntags && e->nsensors) {
         tags = xcalloc(e->nsensors, sizeof(*tags));
+        ntags = 0;
         for (size_t i = 0; i < e->nsensors; i++)
-            tags[i] = e->sensors[i].tag;
-        ntags = e->nsensors;
+            if (!ntags || strcmp(tags[ntags - 1], e->sensors[i].tag) != 0)
+                tags[ntags++] = e->sensors[i].tag;
     }
     /* export_sensor_fn may move the array, never the tags' strings */
     rc = store_sensor_infos(s, from_us, to_us, tags ? tags : e->tags, ntags,
@@ -617,25 +640,51 @@ static void export_release(struct export_job *e)
     free(e->run.chain_head);
 }
 
-/* Without --sensor, the manifest lists the sensors that have rows; the
- * sensors table may have shown one whose readings came after last_seq. */
+static int64_t export_sensor_rows(const struct export_sensor *o)
+{
+    int64_t n = 0;
+
+    for (int q = 0; q < Q_COUNT; q++)
+        n += o->counts[q];
+    return n;
+}
+
+/* Whether another version of o's tag (next to it) has rows. */
+static bool export_tag_has_rows(const struct export_job *e, size_t i)
+{
+    for (size_t j = i;
+         j-- > 0 && strcmp(e->sensors[j].tag, e->sensors[i].tag) == 0;)
+        if (export_sensor_rows(&e->sensors[j]))
+            return true;
+    for (size_t j = i + 1;
+         j < e->nsensors && strcmp(e->sensors[j].tag, e->sensors[i].tag) == 0;
+         j++)
+        if (export_sensor_rows(&e->sensors[j]))
+            return true;
+    return false;
+}
+
+/* The manifest lists the versions that have rows (the sensors table may
+ * have shown one whose readings came after last_seq, or versions of a
+ * --sensor outside the window); a --sensor without any row in the window
+ * is listed once, with its newest version. */
 static void export_drop_unseen(struct export_job *e)
 {
     size_t kept = 0;
+    bool *keep = xcalloc(e->nsensors ? e->nsensors : 1, sizeof(*keep));
 
-    if (e->ntags)
-        return;
+    for (size_t i = 0; i < e->nsensors; i++)
+        keep[i] =
+            export_sensor_rows(&e->sensors[i]) > 0 ||
+            (e->ntags && e->sensors[i].newest && !export_tag_has_rows(e, i));
     for (size_t i = 0; i < e->nsensors; i++) {
-        int64_t n = 0;
-
-        for (int q = 0; q < Q_COUNT; q++)
-            n += e->sensors[i].counts[q];
-        if (n)
+        if (keep[i])
             e->sensors[kept++] = e->sensors[i];
         else
             export_sensor_free(&e->sensors[i]);
     }
     e->nsensors = kept;
+    free(keep);
 }
 
 /* --- rows --------------------------------------------------------------- */
@@ -656,13 +705,19 @@ static enum export_quality export_quality(const char *q)
 static int export_tally(struct export_job *e, const struct store_export_row *r)
 {
     enum export_quality q = export_quality(r->quality);
+    struct export_sensor *o;
 
     if (q == Q_COUNT) {
         log_err("reading %lld: unknown quality '%s'", (long long)r->seq,
                 r->quality);
         return -1;
     }
-    export_sensor_at(e, r->sensor)->tally[q]++;
+    o = export_sensor_at(e, r->sensor, r->version);
+    o->tally[q]++;
+    if (r->ts_us < o->tally_first)
+        o->tally_first = r->ts_us;
+    if (r->ts_us > o->tally_last)
+        o->tally_last = r->ts_us;
     return 0;
 }
 
@@ -670,9 +725,14 @@ static int export_tally(struct export_job *e, const struct store_export_row *r)
 static void export_take_tally(struct export_job *e)
 {
     for (size_t i = 0; i < e->nsensors; i++) {
-        memcpy(e->sensors[i].counts, e->sensors[i].tally,
-               sizeof(e->sensors[i].counts));
-        memset(e->sensors[i].tally, 0, sizeof(e->sensors[i].tally));
+        struct export_sensor *o = &e->sensors[i];
+
+        memcpy(o->counts, o->tally, sizeof(o->counts));
+        memset(o->tally, 0, sizeof(o->tally));
+        o->first_us = o->tally_first <= o->tally_last ? o->tally_first : 0;
+        o->last_us = o->tally_first <= o->tally_last ? o->tally_last : 0;
+        o->tally_first = INT64_MAX;
+        o->tally_last = INT64_MIN;
     }
 }
 
@@ -875,6 +935,8 @@ static void export_manifest_sensor(const struct export_job *e,
 
     sink_puts(k, "{\"id\":");
     sink_jstr(k, o->tag);
+    sink_puts(k, ",\"version\":");
+    sink_jint(k, o->version);
     sink_puts(k, ",\"kind\":");
     sink_jstr(k, o->kind);
     sink_puts(k, ",\"unit\":");
@@ -903,11 +965,37 @@ static void export_manifest_sensor(const struct export_job *e,
     sink_jstr(k, o->cal_due);
     sink_puts(k, ",\"certificate\":");
     sink_jstr(k, o->cal_certificate);
-    /* expired: due before the end of the run (or window) */
-    sink_puts(k, o->cal_due && time_parse_iso(o->cal_due, &due_us) == 0 &&
-                         due_us < e->to_us
+    /* expired: due before the end of the run (or window); null without
+     * a due date (no calibration) */
+    sink_puts(k, !o->cal_due ? "},\"calibration_expired\":null"
+                 : time_parse_iso(o->cal_due, &due_us) == 0 && due_us < e->to_us
                      ? "},\"calibration_expired\":true"
                      : "},\"calibration_expired\":false");
+    /* the range: null for an unbounded side */
+    sink_puts(k, ",\"range\":[");
+    if (o->has_range_lo)
+        sink_jdouble(k, o->range_lo);
+    else
+        sink_puts(k, "null");
+    sink_puts(k, ",");
+    if (o->has_range_hi)
+        sink_jdouble(k, o->range_hi);
+    else
+        sink_puts(k, "null");
+    /* the instrument's identity: not read from devices yet */
+    sink_puts(k, "],\"device\":null");
+    /* the span this version was in force within the window: its first
+     * and last reading there */
+    sink_puts(k, ",\"valid_from\":");
+    if (export_sensor_rows(o))
+        sink_jtime(k, o->first_us);
+    else
+        sink_puts(k, "null");
+    sink_puts(k, ",\"valid_to\":");
+    if (export_sensor_rows(o))
+        sink_jtime(k, o->last_us);
+    else
+        sink_puts(k, "null");
     sink_puts(k, ",\"counts\":{");
     for (int q = 0; q < Q_COUNT; q++) {
         sink_puts(k, q ? ",\"" : "\"");
@@ -935,6 +1023,63 @@ static void export_manifest_sensor(const struct export_job *e,
  * is not NULL (the CSV's manifest file; JSON embeds it without them).
  * Returns 0, or -1 after logging a database error.
  */
+/* The newest `clock` event before the window: its detail (or NULL). */
+static int export_clock_before_fn(int64_t ts_us, const char *kind,
+                                  const char *detail, void *arg)
+{
+    char **last = arg;
+
+    (void)ts_us;
+    if (strcmp(kind, "clock") == 0) {
+        free(*last);
+        *last = xstrdup(detail ? detail : "");
+    }
+    return 0;
+}
+
+static int export_clock_fn(int64_t ts_us, const char *kind, const char *detail,
+                           void *arg)
+{
+    (void)ts_us;
+    clock_summary_add(arg, kind, detail);
+    return 0;
+}
+
+/*
+ * The manifest's "clock" (SPEC Export, Traceable time) from the events:
+ * the state in force when the window opens (the newest `clock` event
+ * before it), then every `clock` and `clock_step` event inside it, by
+ * time. Returns 0, or -1 on a database error.
+ */
+static int export_clock(const struct export_job *e, struct store *s,
+                        struct sink *k)
+{
+    struct clock_summary cs;
+    char *before = NULL;
+    int rc;
+
+    clock_summary_init(&cs);
+    rc = store_events(s, 0, e->from_us, export_clock_before_fn, &before);
+    if (rc == 0 && before)
+        clock_summary_add(&cs, "clock", before);
+    free(before);
+    if (rc == 0)
+        rc = store_events(s, e->from_us, e->to_us + 1, export_clock_fn, &cs);
+    if (rc != 0)
+        return -1;
+    sink_puts(k, "{\"synchronized\":");
+    sink_puts(k, !cs.known ? "null" : cs.synchronized ? "true" : "false");
+    sink_puts(k, ",\"max_error_us\":");
+    if (cs.max_error_us >= 0)
+        sink_jint(k, cs.max_error_us);
+    else
+        sink_puts(k, "null");
+    sink_puts(k, ",\"steps\":");
+    sink_jint(k, (int64_t)cs.steps);
+    sink_puts(k, "}");
+    return 0;
+}
+
 static int export_manifest(struct export_job *e, struct store *s,
                            struct sink *k, const char *file, const char *sha256)
 {
@@ -982,7 +1127,15 @@ static int export_manifest(struct export_job *e, struct store *s,
         sink_puts(k, i ? ",\n" : "\n");
         export_manifest_sensor(e, &e->sensors[i], k);
     }
-    sink_puts(k, "],\n\"events\":[");
+    sink_puts(k, "],\n\"clock\":");
+    if (export_clock(e, s, k) < 0) {
+        log_err("%s", store_errmsg(s));
+        return -1;
+    }
+    sink_puts(k, ",\"exported\":");
+    sink_jtime(k, time_real_us());
+    sink_puts(k, ",\"tool\":\"tbdaq " TBDAQ_VERSION "\"");
+    sink_puts(k, ",\n\"events\":[");
     /* The config in force when the window opens, then the window's own
      * events, the one at its end included (a run's run_stop). */
     rc = store_events(s, 0, e->from_us, export_config_fn, &cfg);

@@ -74,6 +74,10 @@ static void usage(FILE *out)
             "one run's\n"
             "               readings and its sealed chain head); exit 1 on "
             "any mismatch\n"
+            "  config show [--run NAME | --at TIME] [--list | --file PATH]\n"
+            "               the configuration in force then (default: the "
+            "newest), byte\n"
+            "               for byte; --list: its files with their SHA-256\n"
             "\n"
             "Exit status: 0 success, 1 failure, 2 usage error.\n",
             CONFIG_DEFAULT_PATH);
@@ -270,7 +274,7 @@ static const struct {
     int (*fn)(struct cli *, int, char **);
 } commands[] = {
     {"check", cmd_check},    {"status", cmd_status},  {"run", run_main},
-    {"export", export_main}, {"verify", verify_main},
+    {"export", export_main}, {"verify", verify_main}, {"config", confshow_main},
 };
 
 int main(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fmt.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -70,6 +71,39 @@
 static const char store_readings_v1[] = STORE_READINGS_SQL(STORE_CHECK_V1);
 static const char store_readings_v3[] = STORE_READINGS_SQL(STORE_CHECK_V3);
 
+/*
+ * sensors before version 4: one row per tag, updated in place. From
+ * version 4 on: one row per version of a tag's description, never
+ * changed but for chain_seq, set once by the commit that first stores a
+ * reading under it: the seq of that reading, whose batch's hash covers
+ * the description (0: a row of an older schema, under no hash).
+ */
+#define STORE_SENSORS_DESC_SQL                                                 \
+    " kind TEXT NOT NULL, unit TEXT NOT NULL,"                                 \
+    " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"   \
+    " address INTEGER NOT NULL, type TEXT NOT NULL,"                           \
+    " byte_order TEXT NOT NULL, scale REAL NOT NULL,"                          \
+    " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"                 \
+    " range_lo REAL, range_hi REAL,"                                           \
+    " cal_date TEXT, cal_due TEXT, cal_certificate TEXT"
+#define STORE_SENSORS_DESC_COLS                                                \
+    "kind unit bus unit_id reg_table address type byte_order scale"            \
+    " offset interval_ms range_lo range_hi cal_date cal_due cal_certificate"
+static const char store_sensors_v1[] =
+    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
+    " tag TEXT UNIQUE NOT NULL," STORE_SENSORS_DESC_SQL ")";
+static const char store_sensors_v4[] =
+    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
+    " tag TEXT NOT NULL, version INTEGER NOT NULL," STORE_SENSORS_DESC_SQL
+    ", chain_seq INTEGER, UNIQUE (tag, version))";
+#define STORE_SENSORS_DESC_LIST                                                \
+    "kind, unit, bus, unit_id, reg_table, address, type, byte_order, scale,"   \
+    " \"offset\", interval_ms, range_lo, range_hi, cal_date, cal_due,"         \
+    " cal_certificate"
+#define STORE_SENSORS_COLS_V1 "id tag " STORE_SENSORS_DESC_COLS
+#define STORE_SENSORS_COLS_V4                                                  \
+    "id tag version " STORE_SENSORS_DESC_COLS " chain_seq"
+
 /* The name of the immutability trigger: the one object a file may lack
  * (a forger drops it to change a reading; verify finds the change, and
  * the daemon puts it back). */
@@ -84,18 +118,7 @@ struct store_object {
 };
 
 static const struct store_object store_objects[] = {
-    {"table", "sensors", 1,
-     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
-     " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
-     " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"
-     " address INTEGER NOT NULL, type TEXT NOT NULL,"
-     " byte_order TEXT NOT NULL, scale REAL NOT NULL,"
-     " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"
-     " range_lo REAL, range_hi REAL,"
-     " cal_date TEXT, cal_due TEXT, cal_certificate TEXT)",
-     "id tag kind unit bus unit_id reg_table address type byte_order scale"
-     " offset interval_ms range_lo range_hi cal_date cal_due"
-     " cal_certificate"},
+    {"table", "sensors", 1, store_sensors_v4, STORE_SENSORS_COLS_V4},
     {"table", "readings", 1, store_readings_v3,
      "seq sensor_id ts_us value quality error raw"},
     {"index", "readings_ts", 1, "CREATE INDEX readings_ts ON readings(ts_us)",
@@ -149,6 +172,24 @@ static const struct store_object store_objects[] = {
      "CREATE INDEX readings_missed ON readings(sensor_id, ts_us, quality)"
      " WHERE quality = 'missed'",
      NULL},
+    /* The description versions a batch's hash covers, by its seqs. */
+    {"index", "sensors_chain_seq", 4,
+     "CREATE INDEX sensors_chain_seq ON sensors(chain_seq)", NULL},
+    /* Every configuration applied (start, reload), with its files: the
+     * main one (idx 0) and those it includes, bytes as read; chain_seq
+     * as for a description: the first seq of the batch that hashes it. */
+    {"table", "configs", 4,
+     "CREATE TABLE configs (id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL,"
+     " sha256 TEXT NOT NULL, chain_seq INTEGER)",
+     "id ts_us sha256 chain_seq"},
+    {"index", "configs_chain_seq", 4,
+     "CREATE INDEX configs_chain_seq ON configs(chain_seq)", NULL},
+    {"table", "config_files", 4,
+     "CREATE TABLE config_files (config_id INTEGER NOT NULL"
+     " REFERENCES configs(id), idx INTEGER NOT NULL, name TEXT NOT NULL,"
+     " sha256 TEXT NOT NULL, bytes BLOB NOT NULL,"
+     " PRIMARY KEY (config_id, idx))",
+     "config_id idx name sha256 bytes"},
 };
 #define STORE_NOBJECTS (sizeof(store_objects) / sizeof(store_objects[0]))
 
@@ -165,7 +206,17 @@ static const char *store_object_sql(const struct store_object *o, int64_t v)
 {
     if (v < 3 && strcmp(o->name, "readings") == 0)
         return store_readings_v1;
+    if (v < 4 && strcmp(o->name, "sensors") == 0)
+        return store_sensors_v1;
     return o->sql;
+}
+
+/* A table's columns in a file of the given version. */
+static const char *store_object_cols(const struct store_object *o, int64_t v)
+{
+    if (v < 4 && strcmp(o->name, "sensors") == 0)
+        return STORE_SENSORS_COLS_V1;
+    return o->cols;
 }
 
 /* The immutability trigger's definition. */
@@ -179,7 +230,7 @@ static const char *store_objects_trigger(void)
 
 /* A new schema version needs its objects above, a step in
  * store_upgrade_schema() and a look at store_object_sql(). */
-_Static_assert(STORE_SCHEMA_VERSION == 3, "the schema is version 3");
+_Static_assert(STORE_SCHEMA_VERSION == 4, "the schema is version 4");
 
 /* The prepared statements a store keeps, by what they do. */
 enum store_stmt {
@@ -189,7 +240,20 @@ enum store_stmt {
     STMT_ROLLBACK,
     STMT_INSERT_READING,
     STMT_INSERT_EVENT,
-    STMT_UPSERT_SENSOR,
+    STMT_SENSOR_SAME,
+    STMT_INSERT_SENSOR,
+    STMT_SENSOR_CHAIN,
+    STMT_SENSOR_COVER,
+    STMT_SENSOR_DESC,
+    STMT_SENSOR_BATCH,
+    STMT_SENSOR_VERSIONS,
+    STMT_CONFIG_INSERT,
+    STMT_CONFIG_FILE_INSERT,
+    STMT_CONFIG_DUE,
+    STMT_CONFIG_COVER,
+    STMT_CONFIG_ROW,
+    STMT_CONFIG_FILES,
+    STMT_CONFIG_BATCH,
     STMT_SENSOR_ID,
     STMT_STATUS_SENSORS,
     STMT_STATUS_BUSES,
@@ -290,31 +354,67 @@ static const char *const store_sql[STMT_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STMT_INSERT_EVENT] =
         "INSERT INTO events (ts_us, kind, detail) VALUES (?1, ?2, ?3)",
-    [STMT_UPSERT_SENSOR] =
-        "INSERT INTO sensors (tag, kind, unit, bus, unit_id, reg_table,"
-        " address, type, byte_order, scale, \"offset\", interval_ms,"
-        " range_lo, range_hi, cal_date, cal_due, cal_certificate)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?16, ?17)"
-        " ON CONFLICT(tag) DO UPDATE SET kind = excluded.kind,"
-        " unit = excluded.unit, bus = excluded.bus,"
-        " unit_id = excluded.unit_id, reg_table = excluded.reg_table,"
-        " address = excluded.address, type = excluded.type,"
-        " byte_order = excluded.byte_order, scale = excluded.scale,"
-        " \"offset\" = excluded.\"offset\","
-        " interval_ms = excluded.interval_ms,"
-        " range_lo = excluded.range_lo, range_hi = excluded.range_hi,"
-        " cal_date = excluded.cal_date, cal_due = excluded.cal_due,"
-        " cal_certificate = excluded.cal_certificate",
-    [STMT_SENSOR_ID] = "SELECT id FROM sensors WHERE tag = ?1",
+    /* The newest version of tag ?1 if it describes the sensor as ?2..?17
+     * do (IS: NULL equals NULL), and is of schema 4 (chain_seq not 0). */
+    [STMT_SENSOR_SAME] =
+        "SELECT id FROM sensors WHERE tag = ?1 AND version ="
+        " (SELECT max(version) FROM sensors WHERE tag = ?1)"
+        " AND kind IS ?2 AND unit IS ?3 AND bus IS ?4 AND unit_id IS ?5"
+        " AND reg_table IS ?6 AND address IS ?7 AND type IS ?8"
+        " AND byte_order IS ?9 AND scale IS ?10 AND \"offset\" IS ?11"
+        " AND interval_ms IS ?12 AND range_lo IS ?13 AND range_hi IS ?14"
+        " AND cal_date IS ?15 AND cal_due IS ?16 AND cal_certificate IS ?17"
+        " AND chain_seq IS NOT 0",
+    [STMT_INSERT_SENSOR] =
+        "INSERT INTO sensors (tag, version, " STORE_SENSORS_DESC_LIST ")"
+        " VALUES (?1, (SELECT coalesce(max(version), 0) + 1 FROM sensors"
+        " WHERE tag = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, ?16, ?17)",
+    [STMT_SENSOR_CHAIN] = "SELECT chain_seq FROM sensors WHERE id = ?1",
+    [STMT_SENSOR_COVER] = "UPDATE sensors SET chain_seq = ?2"
+                          " WHERE id = ?1 AND chain_seq IS NULL",
+    /* A description's canonical fields, in order (README). */
+    [STMT_SENSOR_DESC] =
+        "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST
+        " FROM sensors WHERE id = ?1",
+    /* The descriptions batch ?1..?2's hash covers, in order. */
+    [STMT_SENSOR_BATCH] = "SELECT id, tag, version, chain_seq FROM sensors"
+                          " WHERE chain_seq BETWEEN ?1 AND ?2"
+                          " ORDER BY chain_seq, id",
+    /* Every version, for verify: by tag, then the order they came in. */
+    [STMT_SENSOR_VERSIONS] = "SELECT id, tag, version, chain_seq FROM sensors"
+                             " ORDER BY tag, coalesce(chain_seq, 0), id",
+    [STMT_CONFIG_INSERT] =
+        "INSERT INTO configs (ts_us, sha256) VALUES (?1, ?2)",
+    [STMT_CONFIG_FILE_INSERT] =
+        "INSERT INTO config_files (config_id, idx, name, sha256, bytes)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_CONFIG_DUE] =
+        "SELECT id FROM configs WHERE chain_seq IS NULL ORDER BY id",
+    [STMT_CONFIG_COVER] = "UPDATE configs SET chain_seq = ?2"
+                          " WHERE id = ?1 AND chain_seq IS NULL",
+    [STMT_CONFIG_ROW] =
+        "SELECT id, chain_seq, ts_us, sha256 FROM configs WHERE id = ?1",
+    [STMT_CONFIG_FILES] = "SELECT idx, name, bytes FROM config_files"
+                          " WHERE config_id = ?1 ORDER BY idx",
+    /* The configurations batch ?1..?2's hash covers, in order. */
+    [STMT_CONFIG_BATCH] = "SELECT id, ts_us FROM configs"
+                          " WHERE chain_seq BETWEEN ?1 AND ?2 ORDER BY id",
+    [STMT_SENSOR_ID] = "SELECT id FROM sensors WHERE tag = ?1 LIMIT 1",
     /* The newest reading per sensor, through sensor_last: no index on
      * readings by sensor is kept, since one dirties a page per sensor at
      * every commit (the main cost of a commit at high rates). */
+    /* Per tag, the version holding its newest reading (else its newest
+     * version). */
     [STMT_STATUS_SENSORS] =
         "SELECT s.tag, s.kind, s.unit, s.bus, r.seq, r.ts_us, r.value,"
         " r.quality, r.error, l.last_seq FROM sensors AS s"
         " LEFT JOIN sensor_last AS l ON l.sensor_id = s.id"
-        " LEFT JOIN readings AS r ON r.seq = l.last_seq ORDER BY s.tag",
+        " LEFT JOIN readings AS r ON r.seq = l.last_seq"
+        " WHERE s.id = (SELECT x.id FROM sensors AS x"
+        " LEFT JOIN sensor_last AS y ON y.sensor_id = x.id"
+        " WHERE x.tag = s.tag ORDER BY y.last_seq IS NULL,"
+        " y.last_seq DESC, x.version DESC LIMIT 1) ORDER BY s.tag",
     [STMT_STATUS_BUSES] = STORE_STATUS_BUSES_SQL(
         STORE_MISSED_COUNT("ts_us >= ?1 AND"), STORE_MISSED_COUNT("")),
     /* Per sensor: its newest reading and how many it has. Kept in the
@@ -373,10 +473,12 @@ static const char *const store_sql[STMT_COUNT] = {
     [STMT_SENSOR_INFOS] =
         "SELECT id, tag, kind, unit, bus, unit_id, reg_table, address, type,"
         " byte_order, scale, \"offset\", interval_ms, cal_date, cal_due,"
-        " cal_certificate FROM sensors ORDER BY tag",
+        " cal_certificate, version, range_lo, range_hi,"
+        " version = (SELECT max(version) FROM sensors AS x"
+        " WHERE x.tag = sensors.tag) FROM sensors ORDER BY tag, version",
     /* The window's readings, counted in C per sensor: a GROUP BY would
      * sort the whole window first. */
-    [STMT_WINDOW_QUALITY] = "SELECT sensor_id, quality FROM readings"
+    [STMT_WINDOW_QUALITY] = "SELECT sensor_id, quality, ts_us FROM readings"
                             " WHERE ts_us >= ?1 AND ts_us < ?2",
     [STMT_BATCH_BEFORE] = "SELECT id, last_seq, hash FROM batches"
                           " WHERE id < ?1 ORDER BY id DESC LIMIT 1",
@@ -416,6 +518,23 @@ static const char *const store_sql[STMT_COUNT] = {
 static const char store_zero_hash[SHA256_HEX_LEN] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+/* A description version as verify checks readings against it: the seqs
+ * from which it was in force (chain, 0 before schema 4, -1 if none was
+ * recorded) up to the next version's (INT64_MAX if none). */
+struct store_vers {
+    bool present;
+    int64_t version;
+    int64_t chain;
+    int64_t next;
+};
+
+/* What the store knows of a description's place under the chain. */
+enum {
+    COVER_UNKNOWN, /* not looked up yet */
+    COVER_DONE,    /* a batch covers it, or it is older than schema 4 */
+    COVER_DUE,     /* the next batch with a reading of it covers it */
+};
+
 struct store_last {
     int64_t seq;
     int64_t count;
@@ -437,6 +556,17 @@ struct store {
     char *tag_scratch; /* the tag of an id beyond the cache */
     char *canon;       /* canonical lines being hashed */
     size_t canon_len, canon_cap;
+    int64_t version; /* the file's schema version */
+    uint8_t *cover;  /* by sensor id: COVER_* (ids below TAG_CACHE_MAX) */
+    struct store_vers *vers; /* by sensor id, during a verify */
+    size_t nvers;
+    size_t ncover;
+    int config_state; /* COVER_*: whether a configuration awaits a batch */
+    int64_t *newconf; /* configurations this batch covers */
+    size_t nnewconf, newconf_cap;
+    int64_t *newdesc;     /* ids whose description this batch covers */
+    int64_t *newdesc_seq; /* the seq of the first reading of each */
+    size_t nnewdesc, newdesc_cap, newdesc_seq_cap;
     uint8_t *digests; /* a batch's digests being built */
     size_t digests_cap;
     char *site;            /* what store_site() returned last */
@@ -557,7 +687,8 @@ static bool store_word_in(const char *word, const char *list)
  * the column that differs. Returns 0 (their definitions are compared
  * afterwards), or -1 with the message set.
  */
-static int store_check_columns(struct store *s, const struct store_object *o)
+static int store_check_columns(struct store *s, const struct store_object *o,
+                               const char *cols)
 {
     char sql[96], have[STORE_COLUMNS_MAX] = "";
     sqlite3_stmt *st = NULL;
@@ -578,7 +709,7 @@ static int store_check_columns(struct store *s, const struct store_object *o)
                                 "table '%s' has a hidden or generated "
                                 "column '%s'",
                                 o->name, name);
-        else if (!store_word_in(name, o->cols))
+        else if (!store_word_in(name, cols))
             ret = store_foreign(s, "table '%s' has an unexpected column '%s'",
                                 o->name, name);
         else if (len + strlen(name) + 2 < sizeof(have))
@@ -588,7 +719,7 @@ static int store_check_columns(struct store *s, const struct store_object *o)
     if (ret == 0 && rc != SQLITE_DONE)
         ret = store_fail(s, "cannot read the schema of '%s'", s->path);
     sqlite3_finalize(st);
-    for (const char *p = o->cols; ret == 0 && *p;
+    for (const char *p = cols; ret == 0 && *p;
          p += strcspn(p, " "), p += *p == ' ') {
         char want[64];
 
@@ -684,7 +815,8 @@ static int store_check_objects(struct store *s, int64_t version)
             seen[i - 1] = true;
             if (sql && strncmp(sql, "CREATE VIRTUAL TABLE", 20) == 0)
                 ret = store_foreign(s, "'%s' is a virtual table", name);
-            else if (o->cols && store_check_columns(s, o) < 0)
+            else if (o->cols && store_check_columns(
+                                    s, o, store_object_cols(o, version)) < 0)
                 ret = -1;
             else if (!sql || strcmp(sql, store_object_sql(o, version)) != 0)
                 ret = store_foreign(s,
@@ -806,6 +938,36 @@ done:
 }
 
 /*
+ * Version 3 to 4: sensors becomes one row per description version, its
+ * tag no longer unique, so the (small) table is copied into a new one:
+ * every existing row becomes its tag's version 1, with chain_seq 0 (a
+ * description no batch's hash covered). The old table is renamed aside
+ * first with legacy_alter_table on, so that readings' and sensor_last's
+ * REFERENCES sensors(id) are left as they are and name the new table,
+ * whose rows keep their ids. Inside the caller's transaction.
+ */
+
+static int store_upgrade_v4(struct store *s)
+{
+    static const char *const steps[] = {
+        "PRAGMA legacy_alter_table = ON",
+        "ALTER TABLE sensors RENAME TO sensors_v3",
+        store_sensors_v4,
+        "INSERT INTO sensors (id, tag, version, " STORE_SENSORS_DESC_LIST
+        ", chain_seq) SELECT id, tag, 1, " STORE_SENSORS_DESC_LIST
+        ", 0 FROM sensors_v3 ORDER BY id",
+        "DROP TABLE sensors_v3",
+    };
+    int ret = 0;
+
+    for (size_t i = 0; ret == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
+        if (sqlite3_exec(s->db, steps[i], NULL, NULL, NULL) != SQLITE_OK)
+            ret = store_fail(s, "cannot upgrade the schema in '%s'", s->path);
+    sqlite3_exec(s->db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+    return ret;
+}
+
+/*
  * Creates the schema in a new file, or upgrades an older one, and puts
  * back a missing immutability trigger, in one transaction. The check is
  * repeated under the write lock, in case another process did it since
@@ -816,14 +978,21 @@ static int store_upgrade_schema(struct store *s, int64_t *version)
     char sql[64];
     bool trigger;
 
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    /* Off while the version 4 step renames sensors aside (with foreign
+     * keys on, SQLite would point readings' REFERENCES at the old
+     * table); a pragma that only takes effect outside a transaction. */
+    sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
         return store_fail(s, "cannot create schema in '%s'", s->path);
+    }
     if (store_check_schema(s, true, version) < 0)
         goto fail;
     trigger = s->no_trigger;
     if (*version < STORE_SCHEMA_VERSION) {
-        if (store_create_objects(s, *version) < 0 ||
-            (*version > 0 && *version < 3 && store_upgrade_v3(s) < 0))
+        if ((*version > 0 && *version < 3 && store_upgrade_v3(s) < 0) ||
+            (*version > 0 && *version < 4 && store_upgrade_v4(s) < 0) ||
+            store_create_objects(s, *version) < 0)
             goto fail;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
                  STORE_SCHEMA_VERSION);
@@ -843,6 +1012,7 @@ static int store_upgrade_schema(struct store *s, int64_t *version)
                    *version ? "upgrade the" : "create", s->path);
         goto fail;
     }
+    sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     if (*version > 0 && *version < STORE_SCHEMA_VERSION)
         log_info("database '%s' upgraded from schema version %lld to %d",
                  s->path, (long long)*version, STORE_SCHEMA_VERSION);
@@ -857,6 +1027,7 @@ fail:
     /* The statements are not prepared yet: no store_rollback(). */
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     return -1;
 }
 
@@ -1075,6 +1246,95 @@ static bool store_has_wal(const char *path)
  * it: no missed readings there, and no readings_missed index. */
 static const char store_status_buses_v2[] = STORE_STATUS_BUSES_SQL("0", "0");
 
+/*
+ * A statement as a file of the given version can run it, read as it is
+ * (a reader does not upgrade): before version 4 every sensors row is its
+ * tag's version 1, under no hash (chain_seq 0). The writer's statements
+ * on descriptions are never run on such a file (store_sync_sensors()
+ * refuses it): a statement that prepares stands in for them.
+ */
+static const char *store_sql_of(int i, int64_t version)
+{
+    if (i == STMT_STATUS_BUSES && version < 3)
+        return store_status_buses_v2;
+    if (version >= 4)
+        return store_sql[i];
+    switch (i) {
+    case STMT_STATUS_SENSORS:
+        return "SELECT s.tag, s.kind, s.unit, s.bus, r.seq, r.ts_us, r.value,"
+               " r.quality, r.error, l.last_seq FROM sensors AS s"
+               " LEFT JOIN sensor_last AS l ON l.sensor_id = s.id"
+               " LEFT JOIN readings AS r ON r.seq = l.last_seq ORDER BY s.tag";
+    case STMT_SENSOR_INFOS:
+        return "SELECT id, tag, kind, unit, bus, unit_id, reg_table, address,"
+               " type, byte_order, scale, \"offset\", interval_ms, cal_date,"
+               " cal_due, cal_certificate, 1, range_lo, range_hi, 1"
+               " FROM sensors ORDER BY tag";
+    case STMT_SENSOR_VERSIONS:
+        return "SELECT id, tag, 1, 0 FROM sensors ORDER BY tag, id";
+    case STMT_SENSOR_CHAIN:
+        return "SELECT 0 WHERE ?1 IS NULL";
+    case STMT_SENSOR_BATCH:
+        return "SELECT id, tag, 1, 0 FROM sensors WHERE ?1 < 0 AND ?2 < 0";
+    case STMT_CONFIG_BATCH:
+        return "SELECT 0, 0 WHERE ?1 < 0 AND ?2 < 0";
+    case STMT_CONFIG_FILES:
+        return "SELECT 0, '', x'' WHERE ?1 < 0";
+    case STMT_CONFIG_ROW:
+        return "SELECT 0, 0, 0, '' WHERE ?1 < 0";
+    case STMT_SENSOR_SAME:
+    case STMT_INSERT_SENSOR:
+    case STMT_SENSOR_COVER:
+    case STMT_SENSOR_DESC:
+    case STMT_CONFIG_INSERT:
+    case STMT_CONFIG_FILE_INSERT:
+    case STMT_CONFIG_DUE:
+    case STMT_CONFIG_COVER:
+        return "SELECT NULL";
+    default:
+        return store_sql[i];
+    }
+}
+
+/* Prepares every statement for a file of the given version (again, if
+ * they were). */
+static int store_prepare(struct store *s, int64_t version)
+{
+    s->version = version;
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(s->stmt[i]);
+        s->stmt[i] = NULL;
+        /* Only a writer prunes, and it has upgraded the file first: a
+         * version 1 file opened otherwise has no pruned table. */
+        if (i == STMT_PRUNE_INSERT && s->mode != STORE_READ_WRITE)
+            continue;
+        if (sqlite3_prepare_v3(s->db, store_sql_of(i, version), -1,
+                               SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                               NULL) != SQLITE_OK)
+            return store_fail(s, "cannot prepare statements on '%s'", s->path);
+    }
+    return 0;
+}
+
+/*
+ * A daemon may upgrade the file while a reader has it open: inside the
+ * caller's read transaction, re-prepares the statements that depend on
+ * the schema version if the snapshot's is newer than they were made for.
+ * Returns 0 or -1.
+ */
+static int store_follow_upgrade(struct store *s)
+{
+    int64_t v = s->version;
+
+    if (s->version >= STORE_SCHEMA_VERSION)
+        return 0;
+    if (store_query_int(s, "PRAGMA user_version", &v) < 0)
+        return store_fail(s, "cannot read the schema version");
+    if (v == s->version)
+        return 0;
+    return store_prepare(s, v);
+}
+
 struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX])
 {
@@ -1127,21 +1387,8 @@ struct store *store_open(const char *path, enum store_mode mode,
         (version < STORE_SCHEMA_VERSION || s->no_trigger) &&
         store_upgrade_schema(s, &version) < 0)
         goto fail;
-    for (int i = 0; i < STMT_COUNT; i++) {
-        const char *sql = store_sql[i];
-
-        /* Only a writer prunes, and it has upgraded the file first: a
-         * version 1 file opened otherwise has no pruned table. */
-        if (i == STMT_PRUNE_INSERT && mode != STORE_READ_WRITE)
-            continue;
-        if (i == STMT_STATUS_BUSES && version < 3)
-            sql = store_status_buses_v2;
-        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                               &s->stmt[i], NULL) != SQLITE_OK) {
-            store_fail(s, "cannot prepare statements on '%s'", path);
-            goto fail;
-        }
-    }
+    if (store_prepare(s, version) < 0)
+        goto fail;
     return s;
 fail:
     snprintf(err, STORE_ERR_MAX, "%s", s->err);
@@ -1162,6 +1409,11 @@ void store_close(struct store *s)
     free(s->tag_scratch);
     free(s->canon);
     free(s->digests);
+    free(s->cover);
+    free(s->vers);
+    free(s->newdesc);
+    free(s->newconf);
+    free(s->newdesc_seq);
     free(s->site);
     sha256_free(s->digest);
     free(s->last);
@@ -1328,23 +1580,29 @@ enum {
  * Appends one canonical line to s->canon: the fields separated by TAB
  * and ended by LF (see README, "Audit chain"). Returns where it starts.
  */
-static size_t store_canon_add(struct store *s,
-                              const struct store_field f[CANON_FIELDS])
+static size_t store_canon_addn(struct store *s, const struct store_field *f,
+                               int n)
 {
-    size_t need = CANON_FIELDS, start = s->canon_len;
+    size_t need = (size_t)n, start = s->canon_len;
     char *p;
 
-    for (int i = 0; i < CANON_FIELDS; i++)
+    for (int i = 0; i < n; i++)
         need += f[i].n;
     xgrow(&s->canon, &s->canon_cap, s->canon_len + need, 1);
     p = s->canon + s->canon_len;
-    for (int i = 0; i < CANON_FIELDS; i++) {
+    for (int i = 0; i < n; i++) {
         memcpy(p, f[i].p, f[i].n);
         p += f[i].n;
-        *p++ = i + 1 < CANON_FIELDS ? '\t' : '\n';
+        *p++ = i + 1 < n ? '\t' : '\n';
     }
     s->canon_len += need;
     return start;
+}
+
+static size_t store_canon_add(struct store *s,
+                              const struct store_field f[CANON_FIELDS])
+{
+    return store_canon_addn(s, f, CANON_FIELDS);
 }
 
 /* The first DIGEST_LEN bytes of the SHA-256 of len bytes at p, with the
@@ -1361,15 +1619,12 @@ static void store_digest(struct store *s, const char *p, size_t len,
     memcpy(out, md, DIGEST_LEN);
 }
 
-/* Upserts one sensor and reads back its id. */
-static int store_sync_one(struct store *s, const struct config *c,
-                          const struct sensor_conf *sc, int64_t *id)
+/* Binds a sensor's tag and description to ?1..?17 of st. */
+static int store_bind_desc(sqlite3_stmt *st, const struct config *c,
+                           const struct sensor_conf *sc)
 {
-    sqlite3_stmt *st = s->stmt[STMT_UPSERT_SENSOR];
     int rc = 0;
 
-    if (sc->bus >= c->nbuses)
-        return store_errorf(s, "sensor '%s' has no bus", sc->id);
     rc |= store_bind_text(st, 1, sc->id);
     rc |= store_bind_text(st, 2, kind_name(sc->kind));
     rc |= store_bind_text(st, 3, sc->unit);
@@ -1387,43 +1642,110 @@ static int store_sync_one(struct store *s, const struct config *c,
     rc |= store_bind_text(st, 15, sc->cal.date);
     rc |= store_bind_text(st, 16, sc->cal.due);
     rc |= store_bind_text(st, 17, sc->cal.certificate);
-    if (rc != SQLITE_OK) {
+    return rc;
+}
+
+/* The row of the sensor's description: its newest version if that
+ * describes it as the config does, else a new version. */
+static int store_sync_one(struct store *s, const struct config *c,
+                          const struct sensor_conf *sc, int64_t *id)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_SAME];
+    int rc;
+
+    if (sc->bus >= c->nbuses)
+        return store_errorf(s, "sensor '%s' has no bus", sc->id);
+    if (store_bind_desc(st, c, sc) != SQLITE_OK) {
         sqlite3_clear_bindings(st);
         return store_fail(s, "cannot store sensor '%s'", sc->id);
     }
     rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        store_fail(s, "cannot store sensor '%s'", sc->id);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE)
-        return -1;
-
-    st = s->stmt[STMT_SENSOR_ID];
-    sqlite3_bind_text(st, 1, sc->id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(st, 0);
-    else
-        store_fail(s, "cannot read id of sensor '%s'", sc->id);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensor '%s'", sc->id);
+
+    st = s->stmt[STMT_INSERT_SENSOR];
+    rc = store_bind_desc(st, c, sc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        store_fail(s, "cannot store sensor '%s'", sc->id);
+    else
+        *id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Records the configuration c was loaded from, with its files, inside the
+ * open transaction (nothing if c holds no file: a config built by hand). */
+static int store_config_put(struct store *s, const struct config *c)
+{
+    sqlite3_stmt *st = s->stmt[STMT_CONFIG_INSERT];
+    int64_t id;
+    int rc = 0;
+
+    if (!c->nfiles)
+        return 0;
+    rc |= sqlite3_bind_int64(st, 1, time_real_us());
+    rc |= sqlite3_bind_text(st, 2, c->sha256, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot store the configuration");
+    id = sqlite3_last_insert_rowid(s->db);
+    st = s->stmt[STMT_CONFIG_FILE_INSERT];
+    for (size_t i = 0; i < c->nfiles; i++) {
+        const struct config_file *f = &c->files[i];
+
+        rc = 0;
+        rc |= sqlite3_bind_int64(st, 1, id);
+        rc |= sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        rc |= sqlite3_bind_text(st, 3, f->name, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_text(st, 4, f->sha256, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_blob64(st, 5, f->len ? f->bytes : "",
+                                  (sqlite3_uint64)f->len, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+            return store_fail(s, "cannot store configuration file '%s'",
+                              f->name);
+    }
+    return 0;
 }
 
 int store_sync_sensors(struct store *s, struct config *c)
 {
     /* The ids are handed to the config only once the transaction has
      * committed, so that a failure changes nothing anywhere. */
-    int64_t *ids = xcalloc(c->nsensors ? c->nsensors : 1, sizeof(*ids));
+    int64_t *ids;
 
+    if (s->version < STORE_SCHEMA_VERSION)
+        return store_errorf(s,
+                            "cannot update sensors: '%s' has schema version "
+                            "%lld (open it read-write to upgrade it)",
+                            s->path, (long long)s->version);
+    ids = xcalloc(c->nsensors ? c->nsensors : 1, sizeof(*ids));
     if (store_run(s, STMT_BEGIN, "cannot update sensors") < 0)
         goto fail;
     for (size_t i = 0; i < c->nsensors; i++)
         if (store_sync_one(s, c, &c->sensors[i], &ids[i]) < 0)
             goto fail;
+    if (store_config_put(s, c) < 0)
+        goto fail;
     if (store_run(s, STMT_COMMIT, "cannot update sensors") < 0)
         goto fail;
+    if (c->nfiles)
+        s->config_state = COVER_DUE;
     for (size_t i = 0; i < c->nsensors; i++) {
         c->sensors[i].db_id = ids[i];
         store_tag_put(s, ids[i], c->sensors[i].id);
@@ -1526,6 +1848,118 @@ static int store_canon_reading(struct store *s, const struct reading *r,
     return 0;
 }
 
+static int store_canon_desc(struct store *s, int64_t id, uint8_t *digest);
+
+/* Whether a reading of sensor id makes this batch cover its description
+ * (the first reading ever stored under it); notes it in s->newdesc with
+ * the reading's seq. */
+static int store_cover_note(struct store *s, int64_t id, int64_t seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_CHAIN];
+    uint8_t state = COVER_UNKNOWN;
+    int rc;
+
+    if (id >= 0 && (size_t)id < s->ncover)
+        state = s->cover[id];
+    if (state == COVER_DONE)
+        return 0;
+    for (size_t i = 0; i < s->nnewdesc; i++)
+        if (s->newdesc[i] == id)
+            return 0;
+    if (state == COVER_UNKNOWN) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st);
+        state = rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL
+                    ? COVER_DUE
+                    : COVER_DONE;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return store_fail(s, "cannot read sensor %lld", (long long)id);
+        if (id >= 0 && id < TAG_CACHE_MAX) {
+            if ((size_t)id >= s->ncover) {
+                size_t old = s->ncover;
+
+                xgrow(&s->cover, &s->ncover, (size_t)id + 1, 1);
+                memset(s->cover + old, COVER_UNKNOWN, s->ncover - old);
+            }
+            s->cover[id] = state;
+        }
+        if (state == COVER_DONE)
+            return 0;
+    }
+    xgrow(&s->newdesc, &s->newdesc_cap, s->nnewdesc + 1, sizeof(int64_t));
+    xgrow(&s->newdesc_seq, &s->newdesc_seq_cap, s->nnewdesc + 1,
+          sizeof(int64_t));
+    s->newdesc[s->nnewdesc] = id;
+    s->newdesc_seq[s->nnewdesc++] = seq;
+    return 0;
+}
+
+static int store_canon_config(struct store *s, int64_t id, uint8_t *digest);
+
+/* The configurations no batch covers yet: this one will (first_seq is its
+ * first reading's seq); appends their canonical text after the
+ * descriptions', a digest each after theirs (nd digests so far). */
+static int store_cover_configs(struct store *s, int64_t first_seq, size_t nd)
+{
+    sqlite3_stmt *st = s->stmt[STMT_CONFIG_DUE];
+    int rc;
+
+    s->nnewconf = 0;
+    if (s->config_state == COVER_DONE || s->version < 4)
+        return 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(&s->newconf, &s->newconf_cap, s->nnewconf + 1,
+              sizeof(*s->newconf));
+        s->newconf[s->nnewconf++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read configurations");
+    st = s->stmt[STMT_CONFIG_COVER];
+    for (size_t i = 0; i < s->nnewconf; i++) {
+        sqlite3_bind_int64(st, 1, s->newconf[i]);
+        sqlite3_bind_int64(st, 2, first_seq);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE || sqlite3_changes(s->db) != 1)
+            return store_fail(s, "cannot record configuration %lld",
+                              (long long)s->newconf[i]);
+        xgrow(&s->digests, &s->digests_cap, (nd + i + 1) * DIGEST_LEN, 1);
+        if (store_canon_config(s, s->newconf[i],
+                               s->digests + (nd + i) * DIGEST_LEN) != 0)
+            return store_fail(s, "cannot read configuration %lld",
+                              (long long)s->newconf[i]);
+    }
+    return 0;
+}
+
+/* Records the seq of each description this batch covers and appends its
+ * canonical line after the readings', its digest after theirs (nr of
+ * them). */
+static int store_cover_descs(struct store *s, size_t nr)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_COVER];
+
+    for (size_t i = 0; i < s->nnewdesc; i++) {
+        int rc;
+
+        sqlite3_bind_int64(st, 1, s->newdesc[i]);
+        sqlite3_bind_int64(st, 2, s->newdesc_seq[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE || sqlite3_changes(s->db) != 1)
+            return store_fail(s, "cannot record sensor %lld's description",
+                              (long long)s->newdesc[i]);
+        xgrow(&s->digests, &s->digests_cap, (nr + i + 1) * DIGEST_LEN, 1);
+        if (store_canon_desc(s, s->newdesc[i],
+                             s->digests + (nr + i) * DIGEST_LEN) != 0)
+            return store_fail(s, "cannot read sensor %lld",
+                              (long long)s->newdesc[i]);
+    }
+    return 0;
+}
+
 /* The newest batch's hash and last seq (64 zeros and 0 before any). */
 static int store_chain_last(struct store *s, char head[SHA256_HEX_LEN],
                             int64_t *last_seq)
@@ -1553,7 +1987,7 @@ static int store_chain_last(struct store *s, char head[SHA256_HEX_LEN],
  * whoever wrote the batch before.
  */
 static int store_chain_append(struct store *s, int64_t first_seq,
-                              int64_t last_seq, size_t nr)
+                              int64_t last_seq, size_t nr, size_t ndigests)
 {
     sqlite3_stmt *st = s->stmt[STMT_INSERT_BATCH];
     char prev[SHA256_HEX_LEN], hash[SHA256_HEX_LEN];
@@ -1573,7 +2007,7 @@ static int store_chain_append(struct store *s, int64_t first_seq,
     rc |= sqlite3_bind_int64(st, 4, time_real_us());
     rc |= sqlite3_bind_text(st, 5, prev, -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_blob(st, 7, s->digests, (int)(nr * DIGEST_LEN),
+    rc |= sqlite3_bind_blob(st, 7, s->digests, (int)(ndigests * DIGEST_LEN),
                             SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -1668,6 +2102,7 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
     s->canon_len = 0;
     s->batch++;
     s->ntouched = 0;
+    s->nnewdesc = 0;
     for (size_t i = 0; i < nr; i++) {
         if (store_insert_reading(s, &r[i], raw) < 0)
             goto fail;
@@ -1679,12 +2114,15 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
             goto fail;
         }
         if (store_canon_reading(s, &r[i], raw, i) < 0 ||
-            store_sensor_last_note(s, r[i].sensor_id, r[i].seq) < 0)
+            store_sensor_last_note(s, r[i].sensor_id, r[i].seq) < 0 ||
+            store_cover_note(s, r[i].sensor_id, r[i].seq) < 0)
             goto fail;
     }
-    if (store_sensor_last_flush(s) < 0)
+    if (store_sensor_last_flush(s) < 0 || store_cover_descs(s, nr) < 0 ||
+        (nr > 0 && store_cover_configs(s, r[0].seq, nr + s->nnewdesc) < 0))
         goto fail;
-    if (nr > 0 && store_chain_append(s, r[0].seq, r[nr - 1].seq, nr) < 0)
+    if (nr > 0 && store_chain_append(s, r[0].seq, r[nr - 1].seq, nr,
+                                     nr + s->nnewdesc + s->nnewconf) < 0)
         goto fail;
     for (size_t i = 0; i < nev; i++)
         if (store_insert_event(
@@ -1694,12 +2132,21 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
             goto fail;
     if (store_run(s, STMT_COMMIT, "cannot commit batch") < 0)
         goto fail;
+    for (size_t i = 0; i < s->nnewdesc; i++)
+        if (s->newdesc[i] >= 0 && (size_t)s->newdesc[i] < s->ncover)
+            s->cover[s->newdesc[i]] = COVER_DONE;
+    s->nnewdesc = 0;
+    if (nr > 0)
+        s->config_state = COVER_DONE;
+    s->nnewconf = 0;
     /* The bindings point into the caller's arrays: drop them. */
     sqlite3_clear_bindings(s->stmt[STMT_INSERT_READING]);
     sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
     return 0;
 fail:
     store_rollback(s);
+    s->nnewdesc = 0;
+    s->nnewconf = 0;
     sqlite3_clear_bindings(s->stmt[STMT_INSERT_READING]);
     sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
     for (size_t i = 0; i < nr; i++)
@@ -1806,6 +2253,10 @@ int store_status(struct store *s, int64_t since_us,
      * even while the daemon commits between the two queries. */
     if (store_run(s, STMT_BEGIN_READ, "cannot read status") < 0)
         return -1;
+    if (store_follow_upgrade(s) < 0) {
+        store_rollback(s);
+        return -1;
+    }
     if (fn)
         ret = store_status_sensors(s, fn, arg);
     if (ret == 0 && bus_fn)
@@ -2290,6 +2741,109 @@ static int64_t store_canon_row(struct store *s, sqlite3_stmt *st)
     return (int64_t)start;
 }
 
+/*
+ * The canonical line of a description version (README, "Description
+ * versions"): "sensor", then the columns of STMT_SENSOR_DESC (id, tag,
+ * version, chain_seq and the description), each as a reading's fields
+ * are written (integers in decimal, reals as %.17g, NULL empty, a
+ * column of the wrong type marked), TAB-separated, LF-ended. Appends it
+ * to s->canon and, if digest is not NULL, its digest there. Returns 0,
+ * 1 if there is no such row (nothing appended), or -1.
+ */
+#define CANON_DESC_COLS 20
+static int store_canon_desc(struct store *s, int64_t id, uint8_t *digest)
+{
+    static const int types[CANON_DESC_COLS] = {
+        SQLITE_INTEGER, SQLITE_TEXT,    SQLITE_INTEGER, SQLITE_INTEGER,
+        SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_INTEGER,
+        SQLITE_TEXT,    SQLITE_INTEGER, SQLITE_TEXT,    SQLITE_TEXT,
+        SQLITE_FLOAT,   SQLITE_FLOAT,   SQLITE_INTEGER, SQLITE_FLOAT,
+        SQLITE_FLOAT,   SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_TEXT};
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_DESC];
+    struct store_field f[CANON_DESC_COLS + 1];
+    char buf[CANON_DESC_COLS][32];
+    char *alien[CANON_DESC_COLS] = {NULL};
+    size_t start;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE
+                   ? 1
+                   : store_fail(s, "cannot read sensor %lld", (long long)id);
+    }
+    f[0] = (struct store_field){"sensor", 6};
+    for (int i = 0; i < CANON_DESC_COLS; i++)
+        f[i + 1] = store_canon_column(st, i, types[i], buf[i], &alien[i]);
+    start = store_canon_addn(s, f, CANON_DESC_COLS + 1);
+    sqlite3_reset(st);
+    for (int i = 0; i < CANON_DESC_COLS; i++)
+        free(alien[i]);
+    if (digest)
+        store_digest(s, s->canon + start, s->canon_len - start, digest);
+    return 0;
+}
+
+/*
+ * The canonical text of a configuration (README, "Configuration kept"):
+ * a line "config TAB id TAB chain_seq TAB ts_us TAB sha256" (the main
+ * file's, as the config event carries it), then per file, in order, "file
+ * TAB idx TAB name TAB the SHA-256 of its stored bytes", computed here:
+ * the bytes themselves are what is under the chain. Appends it, and its
+ * digest if digest is not NULL. Returns 0, 1 if there is no such
+ * configuration, or -1.
+ */
+static int store_canon_config(struct store *s, int64_t id, uint8_t *digest)
+{
+    static const int types[4] = {SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER,
+                                 SQLITE_TEXT};
+    sqlite3_stmt *st = s->stmt[STMT_CONFIG_ROW];
+    struct store_field f[5];
+    char buf[4][32], sha[SHA256_HEX_LEN];
+    char *alien[4] = {NULL};
+    size_t start = s->canon_len;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 1
+                                 : store_fail(s, "cannot read configuration");
+    }
+    f[0] = (struct store_field){"config", 6};
+    for (int i = 0; i < 4; i++)
+        f[i + 1] = store_canon_column(st, i, types[i], buf[i], &alien[i]);
+    store_canon_addn(s, f, 5);
+    sqlite3_reset(st);
+    for (int i = 0; i < 4; i++)
+        free(alien[i]);
+    st = s->stmt[STMT_CONFIG_FILES];
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char *idx_alien = NULL, *name_alien = NULL;
+        const void *bytes = sqlite3_column_blob(st, 2);
+
+        sha256_hex(bytes ? bytes : "", (size_t)sqlite3_column_bytes(st, 2),
+                   sha);
+        f[0] = (struct store_field){"file", 4};
+        f[1] = store_canon_column(st, 0, SQLITE_INTEGER, buf[0], &idx_alien);
+        f[2] = store_canon_column(st, 1, SQLITE_TEXT, NULL, &name_alien);
+        f[3] = (struct store_field){sha, SHA256_HEX_LEN - 1};
+        store_canon_addn(s, f, 4);
+        free(idx_alien);
+        free(name_alien);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read configuration files");
+    if (digest)
+        store_digest(s, s->canon + start, s->canon_len - start, digest);
+    return 0;
+}
+
 /* A batch row as verify reads it. */
 struct store_batch {
     int64_t id;
@@ -2322,6 +2876,108 @@ static void store_hash_column(sqlite3_stmt *st, int i, char buf[SHA256_HEX_LEN])
     const char *t = (const char *)sqlite3_column_text(st, i);
 
     snprintf(buf, SHA256_HEX_LEN, "%s", t ? t : "");
+}
+
+/* As store_blame_descs() for the configurations batch b covers, whose
+ * digests start at index first. */
+static int store_blame_configs(struct store *s, const struct store_batch *b,
+                               const uint8_t *digests, size_t ndigests,
+                               size_t first, struct store_verify_result *out)
+{
+    sqlite3_stmt *st = s->stmt[STMT_CONFIG_BATCH];
+    int64_t *ids = NULL, *ts = NULL;
+    size_t n = 0, c1 = 0, c2 = 0;
+    int rc, ret = 1;
+
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(&ids, &c1, n + 1, sizeof(*ids));
+        xgrow(&ts, &c2, n + 1, sizeof(*ts));
+        ids[n] = sqlite3_column_int64(st, 0);
+        ts[n++] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read configurations");
+    for (size_t j = 0; ret == 1 && j < n; j++) {
+        uint8_t d[DIGEST_LEN];
+        char when[TIME_ISO_LEN];
+
+        s->canon_len = 0;
+        fmt_time_iso(ts[j], when);
+        if (store_canon_config(s, ids[j], d) < 0)
+            ret = -1;
+        else if (first + j >= ndigests ||
+                 memcmp(digests + (first + j) * DIGEST_LEN, d, DIGEST_LEN))
+            ret = store_verify_fail(out, b->id, 0,
+                                    "configuration %lld (applied %s) was "
+                                    "changed",
+                                    (long long)ids[j], when);
+    }
+    free(ids);
+    free(ts);
+    return ret;
+}
+
+/*
+ * Names the description of batch b that changed or was added, by the
+ * digests kept after its readings' (ndigests in all). Returns 0
+ * with out filled in, 1 if every description matches, -1 on error.
+ */
+static int store_blame_descs(struct store *s, const struct store_batch *b,
+                             const uint8_t *digests, size_t ndigests,
+                             struct store_verify_result *out)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_BATCH];
+    size_t nr = (size_t)(b->last_seq - b->first_seq + 1), j = 0;
+    int64_t *ids = NULL, *vers = NULL, *seqs = NULL;
+    size_t n = 0, c1 = 0, c2 = 0, c3 = 0;
+    int rc, ret = 1;
+
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(&ids, &c1, n + 1, sizeof(*ids));
+        xgrow(&vers, &c2, n + 1, sizeof(*vers));
+        xgrow(&seqs, &c3, n + 1, sizeof(*seqs));
+        ids[n] = sqlite3_column_int64(st, 0);
+        vers[n] = sqlite3_column_int64(st, 2);
+        seqs[n++] = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read sensors");
+    for (j = 0; ret == 1 && j < n; j++) {
+        uint8_t d[DIGEST_LEN];
+        const char *tag = NULL;
+
+        s->canon_len = 0;
+        if (store_canon_desc(s, ids[j], d) < 0 ||
+            store_tag(s, ids[j], &tag) < 0)
+            ret = -1;
+        else if (nr + j >= ndigests)
+            ret = store_verify_fail(out, b->id, seqs[j],
+                                    "sensor '%s' version %lld was added to "
+                                    "batch %lld's descriptions",
+                                    tag ? tag : "?", (long long)vers[j],
+                                    (long long)b->id);
+        else if (memcmp(digests + (nr + j) * DIGEST_LEN, d, DIGEST_LEN))
+            ret = store_verify_fail(out, b->id, seqs[j],
+                                    "sensor '%s' version %lld's description "
+                                    "was changed",
+                                    tag ? tag : "?", (long long)vers[j]);
+    }
+    /* then the configurations, after the descriptions' digests */
+    if (ret == 1)
+        ret = store_blame_configs(s, b, digests, ndigests, nr + n, out);
+    /* One fewer: a removed description leaves its readings under no
+     * version (store_vers_check() names them); else the batch's range
+     * or hash changed. */
+    free(ids);
+    free(vers);
+    free(seqs);
+    return ret;
 }
 
 /*
@@ -2381,7 +3037,7 @@ static int store_verify_blame(struct store *s, const struct store_batch *b,
     if (expect <= b->last_seq)
         ret = store_verify_fail(out, b->id, expect, "seq %lld was deleted",
                                 (long long)expect);
-    else
+    else if ((ret = store_blame_descs(s, b, digests, ndigests, out)) == 1)
         ret = store_verify_fail(out, b->id, 0, "batch %lld's hash was altered",
                                 (long long)b->id);
 done:
@@ -2424,6 +3080,11 @@ static int store_walk_next(struct store *s, struct store_walk *w)
  * reading at or after b's first seq) and leaves the cursor past b.
  * *bad is set if a seq is missing or the hash differs.
  */
+static int store_verify_descs(struct store *s, const struct store_batch *b,
+                              struct store_verify_result *out);
+static bool store_vers_check(struct store *s, sqlite3_stmt *rd,
+                             struct store_verify_result *out, int64_t batch);
+
 static int store_verify_batch(struct store *s, struct store_walk *w,
                               const struct store_batch *b,
                               struct store_verify_result *out, bool *bad)
@@ -2439,12 +3100,19 @@ static int store_verify_batch(struct store *s, struct store_walk *w,
         if (w->rd_seq != expect)
             *bad = true;
         expect = w->rd_seq + 1;
+        if (out->ok && !store_vers_check(s, w->rd, out, b->id))
+            *bad = true;
         if (store_canon_row(s, w->rd) < 0 || store_walk_next(s, w) < 0) {
             sha256_final_hex(h, hash);
             return -1;
         }
         out->readings++;
         store_verify_flush(s, h, false);
+    }
+    store_verify_flush(s, h, true);
+    if (store_verify_descs(s, b, out) < 0) {
+        sha256_final_hex(h, hash);
+        return -1;
     }
     store_verify_flush(s, h, true);
     sha256_final_hex(h, hash);
@@ -2704,6 +3372,156 @@ static int store_verify_pruned(struct store *s, const struct store_walk *w,
     return 1;
 }
 
+/* Fills in the versions of one tag (rows first..n-1 of ids/chains, in
+ * the order they came in). */
+static void store_vers_group(struct store *s, const int64_t *ids,
+                             const int64_t *chains, const int64_t *versions,
+                             size_t n)
+{
+    int64_t first = INT64_MAX;
+
+    for (size_t i = 0; i < n && first == INT64_MAX; i++)
+        if (chains[i] > 0)
+            first = chains[i];
+    for (size_t i = 0; i < n; i++) {
+        struct store_vers *v;
+        int64_t next = INT64_MAX;
+
+        if (ids[i] < 0 || (size_t)ids[i] >= s->nvers)
+            continue;
+        if (chains[i] <= 0)
+            next = first;
+        else
+            for (size_t j = i + 1; j < n && next == INT64_MAX; j++)
+                if (chains[j] > chains[i])
+                    next = chains[j];
+        v = &s->vers[ids[i]];
+        *v = (struct store_vers){true, versions[i], chains[i], next};
+    }
+}
+
+/* Loads every description version into s->vers, inside the caller's read
+ * transaction, and counts those older than schema 4. */
+static int store_vers_load(struct store *s, struct store_verify_result *out)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_VERSIONS];
+    int64_t *ids = NULL, *chains = NULL, *versions = NULL;
+    size_t n = 0, cap1 = 0, cap2 = 0, cap3 = 0;
+    char *tag = NULL;
+    int rc;
+
+    free(s->vers);
+    s->nvers = TAG_CACHE_MAX < s->ntags + 1 ? TAG_CACHE_MAX : s->ntags + 1;
+    s->vers = xcalloc(s->nvers, sizeof(*s->vers));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = store_column_text(st, 1);
+
+        if (!t)
+            t = "";
+        if (tag && strcmp(tag, t) != 0) {
+            store_vers_group(s, ids, chains, versions, n);
+            n = 0;
+        }
+        if (!tag || strcmp(tag, t) != 0) {
+            free(tag);
+            tag = xstrdup(t);
+        }
+        xgrow(&ids, &cap1, n + 1, sizeof(*ids));
+        xgrow(&chains, &cap2, n + 1, sizeof(*chains));
+        xgrow(&versions, &cap3, n + 1, sizeof(*versions));
+        ids[n] = sqlite3_column_int64(st, 0);
+        versions[n] = sqlite3_column_int64(st, 2);
+        chains[n] = sqlite3_column_type(st, 3) == SQLITE_NULL
+                        ? -1
+                        : sqlite3_column_int64(st, 3);
+        if (chains[n] == 0)
+            out->uncovered++;
+        n++;
+    }
+    sqlite3_reset(st);
+    if (tag)
+        store_vers_group(s, ids, chains, versions, n);
+    free(tag);
+    free(ids);
+    free(chains);
+    free(versions);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensors");
+    return 0;
+}
+
+/* The reading at rd's current row must be under the description version
+ * in force at its seq: the one that came in last before it. Returns
+ * false with out filled in if not. */
+static bool store_vers_check(struct store *s, sqlite3_stmt *rd,
+                             struct store_verify_result *out, int64_t batch)
+{
+    int64_t seq = sqlite3_column_int64(rd, 0);
+    int64_t id = sqlite3_column_int64(rd, 1);
+    const struct store_vers *v;
+    const char *tag = NULL;
+
+    if (!s->vers || id < 0 || (size_t)id >= s->nvers || !s->vers[id].present)
+        return true;
+    v = &s->vers[id];
+    if (v->chain == -1 || (v->chain > 0 && seq < v->chain) || seq >= v->next) {
+        store_tag(s, id, &tag);
+        store_verify_fail(out, batch, seq,
+                          "seq %lld (sensor '%s') is recorded under its "
+                          "version %lld, not the version in force then",
+                          (long long)seq, tag ? tag : "?",
+                          (long long)v->version);
+        return false;
+    }
+    return true;
+}
+
+/* Appends the canonical lines of the descriptions batch b covers and
+ * counts them. */
+static int store_verify_descs(struct store *s, const struct store_batch *b,
+                              struct store_verify_result *out)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_BATCH];
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc, ret = 0;
+
+    /* The rows first: store_canon_desc() runs a statement of its own. */
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(&ids, &cap, n + 1, sizeof(*ids));
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read sensors");
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        if (store_canon_desc(s, ids[i], NULL) < 0)
+            ret = -1;
+        out->descriptions++;
+    }
+    /* then the configurations it covers */
+    st = s->stmt[STMT_CONFIG_BATCH];
+    n = 0;
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        xgrow(&ids, &cap, n + 1, sizeof(*ids));
+        ids[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read configurations");
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        if (store_canon_config(s, ids[i], NULL) < 0)
+            ret = -1;
+        out->configs++;
+    }
+    free(ids);
+    return ret;
+}
+
 /*
  * store_verify() inside the caller's read transaction. The walk merges
  * two cursors in seq order, the batches and the readings, so that its
@@ -2722,11 +3540,12 @@ static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
 
     memset(out, 0, sizeof(*out));
     out->ok = true;
-    if (store_tags_load(s) < 0 || store_has_pruned(s, &has_pruned) < 0 ||
+    if (store_tags_load(s) < 0 || store_vers_load(s, out) < 0 ||
+        store_has_pruned(s, &has_pruned) < 0 ||
         store_batch_reaching(s, from_seq, &b, &found) < 0)
-        return -1;
+        goto done;
     if (store_batch_before(s, found ? b.id : INT64_MAX, &prev) < 0)
-        return -1;
+        goto done;
     if (sqlite3_prepare_v2(s->db, store_verify_sql, -1, &w.rd, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(
@@ -2777,7 +3596,8 @@ static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
         if (store_verify_batch(s, &w, &b, out, &bad) < 0)
             goto done;
         if (bad) {
-            ret = store_verify_blame(s, &b, out);
+            /* A reading under the wrong version is named already. */
+            ret = out->ok ? store_verify_blame(s, &b, out) : 0;
             goto done;
         }
         out->batches++;
@@ -2796,8 +3616,84 @@ done:
     sqlite3_finalize(bt);
     sqlite3_finalize(w.rd);
     store_spans_release(&runs);
+    free(s->vers);
+    s->vers = NULL;
+    s->nvers = 0;
     s->canon_len = 0;
     return ret;
+}
+
+/* Decodes the stored hex words raw ("41c8 0000") as type and order name
+ * it; false if they do not fit. */
+static bool store_decode_words(const char *raw, const char *type_name,
+                               const char *order_name, double scale,
+                               double offset, double *value)
+{
+    uint16_t w[REG_MAX_WORDS];
+    enum reg_type type;
+    enum byte_order order;
+    unsigned n = 0;
+    const char *p = raw;
+
+    if (!raw || !type_name || !order_name ||
+        reg_type_parse(type_name, &type) < 0 ||
+        byte_order_parse(order_name, type, &order) < 0)
+        return false;
+    while (*p) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 16);
+
+        if (end == p || v > 0xffff || n == REG_MAX_WORDS)
+            return false;
+        w[n++] = (uint16_t)v;
+        p = end;
+        while (*p == ' ')
+            p++;
+    }
+    if (n != reg_type_words(type))
+        return false;
+    *value = decode_value(type, decode_raw(type, order, w), scale, offset);
+    return true;
+}
+
+/* Fills in where out's failure is: the sensor, time and decoded value of
+ * the reading at out->bad_seq, if it is still there. Inside the caller's
+ * read transaction; a failure to read leaves them out. */
+static void store_verify_where(struct store *s, struct store_verify_result *out)
+{
+    sqlite3_stmt *st = NULL;
+    const char *what = out->what;
+    size_t wl = strlen(what);
+
+    out->no_trigger = s->no_trigger;
+    if (out->ok || out->bad_seq <= 0 ||
+        sqlite3_prepare_v2(
+            s->db,
+            "SELECT s.tag, r.ts_us, r.raw, s.type, s.byte_order, s.scale,"
+            " s.\"offset\" FROM readings AS r LEFT JOIN sensors AS s"
+            " ON s.id = r.sensor_id WHERE r.seq = ?1",
+            -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, out->bad_seq);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *tag = store_column_text(st, 0);
+        const char *raw = store_column_text(st, 2);
+
+        snprintf(out->tag, sizeof(out->tag), "%s", tag ? tag : "");
+        out->has_ts = sqlite3_column_type(st, 1) == SQLITE_INTEGER;
+        out->ts_us = sqlite3_column_int64(st, 1);
+        snprintf(out->raw, sizeof(out->raw), "%s",
+                 raw && strlen(raw) < sizeof(out->raw) ? raw : "");
+        if (wl > 12 && strcmp(what + wl - 12, " was changed") == 0 &&
+            strncmp(what, "seq ", 4) == 0)
+            out->has_decoded = store_decode_words(
+                raw, store_column_text(st, 3), store_column_text(st, 4),
+                sqlite3_column_double(st, 5), sqlite3_column_double(st, 6),
+                &out->decoded);
+    }
+    sqlite3_finalize(st);
 }
 
 int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
@@ -2808,7 +3704,11 @@ int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
     memset(out, 0, sizeof(*out));
     if (store_run(s, STMT_BEGIN_READ, "cannot verify") < 0)
         return -1;
-    ret = store_verify_range(s, from_seq, to_seq, out);
+    ret = store_follow_upgrade(s) < 0
+              ? -1
+              : store_verify_range(s, from_seq, to_seq, out);
+    if (ret == 0)
+        store_verify_where(s, out);
     store_rollback(s);
     return ret;
 }
@@ -2887,7 +3787,7 @@ static int store_verify_head(struct store *s, const struct store_run_span *sp,
 int store_verify_run(struct store *s, const char *name,
                      struct store_verify_result *out)
 {
-    sqlite3_stmt *st = s->stmt[STMT_RUN_BY_NAME];
+    sqlite3_stmt *st;
     struct store_run_span sp;
     int64_t first, last;
     int found = 0, ret = -1;
@@ -2896,6 +3796,9 @@ int store_verify_run(struct store *s, const char *name,
     memset(&sp, 0, sizeof(sp));
     if (store_run(s, STMT_BEGIN_READ, "cannot verify") < 0)
         return -1;
+    if (store_follow_upgrade(s) < 0)
+        goto done;
+    st = s->stmt[STMT_RUN_BY_NAME];
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (store_run_rows(s, st, store_run_span_take, &sp, &found) < 0)
         goto done;
@@ -2916,6 +3819,23 @@ int store_verify_run(struct store *s, const char *name,
         goto done;
     if (out->ok && sp.sealed && store_verify_head(s, &sp, out) < 0)
         goto done;
+    /* The run's readings, not those of the whole batches checked. */
+    if (out->ok) {
+        sqlite3_stmt *cnt = s->stmt[STMT_RUN_COUNT];
+        int rc;
+
+        sqlite3_bind_int64(cnt, 1, sp.started_us);
+        sqlite3_bind_int64(cnt, 2, sp.end_us);
+        rc = sqlite3_step(cnt);
+        if (rc == SQLITE_ROW)
+            out->readings = sqlite3_column_int64(cnt, 0);
+        sqlite3_reset(cnt);
+        if (rc != SQLITE_ROW) {
+            store_fail(s, "cannot count the readings of run '%s'", name);
+            goto done;
+        }
+    }
+    store_verify_where(s, out);
     ret = 0;
 done:
     store_rollback(s);
@@ -3140,16 +4060,23 @@ fail:
  * order as they are read, and SQLite sorts only each run of equal times
  * by tag and seq, so memory does not grow with the window.
  */
-static char *store_export_sql(size_t nsensors)
+static char *store_export_sql(size_t nsensors, int64_t version)
 {
-    static const char head[] =
-        "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, r.quality,"
-        " r.error FROM readings AS r CROSS JOIN sensors AS s"
-        " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2";
+    /* before schema 4, every row is its tag's version 1 */
+    const char *head =
+        version >= 4
+            ? "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, "
+              "r.quality,"
+              " r.error, s.version FROM readings AS r CROSS JOIN sensors AS s"
+              " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2"
+            : "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, "
+              "r.quality,"
+              " r.error, 1 FROM readings AS r CROSS JOIN sensors AS s"
+              " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2";
     static const char in[] = " AND s.tag IN (";
     static const char tail[] = " ORDER BY r.ts_us, s.tag, r.seq";
     /* ",?" and its number: at most 8 bytes per tag */
-    size_t len = sizeof(head) + sizeof(in) + 8 * nsensors + sizeof(tail);
+    size_t len = strlen(head) + sizeof(in) + 8 * nsensors + sizeof(tail);
     char *sql = xmalloc(len);
     size_t n = 0;
 
@@ -3170,21 +4097,21 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      int (*fn)(const struct store_export_row *, void *),
                      void *arg)
 {
-    char *sql = store_export_sql(nsensors);
+    char *sql = NULL;
     sqlite3_stmt *st = NULL;
     int64_t rows = 0;
     int rc;
 
     if (nsensors + 2 >
-        (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1)) {
-        free(sql);
+        (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
         return store_errorf(s, "cannot export: %zu sensors are too many",
                             nsensors);
-    }
     /* One read transaction: one snapshot, whatever the daemon commits
      * while the rows stream out. */
-    if (store_run(s, STMT_BEGIN_READ, "cannot export") < 0)
+    if (store_run(s, STMT_BEGIN_READ, "cannot export") < 0 ||
+        store_follow_upgrade(s) < 0)
         goto fail;
+    sql = store_export_sql(nsensors, s->version);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         store_fail(s, "cannot export");
         goto fail;
@@ -3204,6 +4131,7 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
             .unit = store_column_text(st, 5),
             .quality = store_column_text(st, 6),
             .error = store_column_text(st, 7),
+            .version = sqlite3_column_int64(st, 8),
         };
 
         if (fn(&row, arg) != 0) {
@@ -3231,6 +4159,7 @@ fail:
 struct store_counts {
     int64_t id;
     int64_t n[QUALITY_MISSED + 1]; /* by enum quality */
+    int64_t first_ts, last_ts;     /* INT64_MAX, INT64_MIN if none */
 };
 
 static int store_counts_cmp(const void *a, const void *b)
@@ -3272,6 +4201,8 @@ static int store_window_counts(struct store *s, int64_t from_us, int64_t to_us,
     while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
         xgrow(counts, &cap, *n + 1, sizeof(**counts));
         memset(&(*counts)[*n], 0, sizeof(**counts));
+        (*counts)[*n].first_ts = INT64_MAX;
+        (*counts)[*n].last_ts = INT64_MIN;
         (*counts)[(*n)++].id = sqlite3_column_int64(ids, 0);
     }
     sqlite3_reset(ids);
@@ -3282,14 +4213,20 @@ static int store_window_counts(struct store *s, int64_t from_us, int64_t to_us,
     sqlite3_bind_int64(st, 1, from_us);
     sqlite3_bind_int64(st, 2, to_us);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_counts key = {sqlite3_column_int64(st, 0), {0}};
+        struct store_counts key = {sqlite3_column_int64(st, 0), {0}, 0, 0};
         struct store_counts *c =
             *n ? bsearch(&key, *counts, *n, sizeof(key), store_counts_cmp)
                : NULL;
         int q = store_quality_of(store_column_text(st, 1));
+        int64_t ts = sqlite3_column_int64(st, 2);
 
-        if (c && q >= 0)
+        if (c && q >= 0) {
             c->n[q]++;
+            if (ts < c->first_ts)
+                c->first_ts = ts;
+            if (ts > c->last_ts)
+                c->last_ts = ts;
+        }
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -3333,22 +4270,25 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        int (*fn)(const struct store_sensor_info *, void *),
                        void *arg)
 {
-    sqlite3_stmt *st = s->stmt[STMT_SENSOR_INFOS];
+    sqlite3_stmt *st;
     struct store_counts *counts = NULL;
     size_t ncounts = 0;
     int rc, ret;
 
     if (store_run(s, STMT_BEGIN_READ, "cannot read sensors") < 0)
         return -1;
-    if ((ret = store_tags_known(s, sensors, nsensors)) != 0 ||
+    if ((ret = store_follow_upgrade(s)) != 0 ||
+        (ret = store_tags_known(s, sensors, nsensors)) != 0 ||
         (ret = store_window_counts(s, from_us, to_us, &counts, &ncounts)) != 0)
         goto done;
+    st = s->stmt[STMT_SENSOR_INFOS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_counts key = {sqlite3_column_int64(st, 0), {0}};
+        struct store_counts key = {sqlite3_column_int64(st, 0), {0}, 0, 0};
         struct store_counts *c =
             ncounts
                 ? bsearch(&key, counts, ncounts, sizeof(key), store_counts_cmp)
                 : NULL;
+        bool any;
         struct store_sensor_info si = {
             .tag = store_column_text(st, 1),
             .kind = store_column_text(st, 2),
@@ -3365,19 +4305,30 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
             .cal_date = store_column_text(st, 13),
             .cal_due = store_column_text(st, 14),
             .cal_certificate = store_column_text(st, 15),
+            .version = sqlite3_column_int64(st, 16),
+            .has_range_lo = sqlite3_column_type(st, 17) != SQLITE_NULL,
+            .range_lo = sqlite3_column_double(st, 17),
+            .has_range_hi = sqlite3_column_type(st, 18) != SQLITE_NULL,
+            .range_hi = sqlite3_column_double(st, 18),
         };
 
+        if (!si.tag)
+            si.tag = "";
+        si.newest = sqlite3_column_int(st, 19) != 0;
         if (c) {
             si.good = c->n[QUALITY_GOOD];
             si.out_of_range = c->n[QUALITY_OUT_OF_RANGE];
             si.invalid = c->n[QUALITY_INVALID];
             si.comm_error = c->n[QUALITY_COMM_ERROR];
             si.missed = c->n[QUALITY_MISSED];
+            si.has_span = c->first_ts <= c->last_ts;
+            si.first_ts_us = si.has_span ? c->first_ts : 0;
+            si.last_ts_us = si.has_span ? c->last_ts : 0;
         }
-        if (nsensors ? !store_tag_listed(si.tag, sensors, nsensors)
-                     : si.good + si.out_of_range + si.invalid + si.comm_error +
-                               si.missed ==
-                           0)
+        any =
+            si.good + si.out_of_range + si.invalid + si.comm_error + si.missed >
+            0;
+        if (nsensors ? !store_tag_listed(si.tag, sensors, nsensors) : !any)
             continue;
         if ((ret = fn(&si, arg)) != 0)
             break;
@@ -3408,6 +4359,90 @@ int store_events(struct store *s, int64_t from_us, int64_t to_us,
     if (ret == 0 && rc != SQLITE_DONE)
         ret = store_fail(s, "cannot read events");
     sqlite3_reset(st);
+    return ret;
+}
+
+/* --- configurations (issue 11) --------------------------------------- */
+
+int store_config_at(struct store *s, int64_t at_us, int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+
+    *id = 0;
+    if (store_run(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+        return -1;
+    if (store_follow_upgrade(s) < 0)
+        goto done;
+    if (s->version < 4) {
+        ret = 1;
+        goto done;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM configs WHERE ts_us <= ?1"
+                           " ORDER BY ts_us DESC, id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "cannot read configurations");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, at_us);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        store_fail(s, "cannot read configurations");
+    }
+done:
+    sqlite3_finalize(st);
+    store_rollback(s);
+    return ret;
+}
+
+int store_config_files(struct store *s, int64_t id,
+                       int (*fn)(const struct store_config_file *, void *),
+                       void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    if (store_run(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+        return -1;
+    if (store_follow_upgrade(s) < 0 ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT c.id, c.ts_us, f.idx, f.name, f.bytes"
+                           " FROM configs AS c JOIN config_files AS f"
+                           " ON f.config_id = c.id WHERE c.id = ?1"
+                           " ORDER BY f.idx",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = store_fail(s, "cannot read configurations");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *bytes = sqlite3_column_blob(st, 4);
+        struct store_config_file f = {
+            .config_id = sqlite3_column_int64(st, 0),
+            .ts_us = sqlite3_column_int64(st, 1),
+            .idx = sqlite3_column_int(st, 2),
+            .name = store_column_text(st, 3),
+            .bytes = bytes ? bytes : "",
+            .len = (size_t)sqlite3_column_bytes(st, 4),
+        };
+
+        if (!f.name)
+            f.name = "";
+        sha256_hex(f.bytes, f.len, f.sha256);
+        if ((ret = fn(&f, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read configurations");
+done:
+    sqlite3_finalize(st);
+    store_rollback(s);
     return ret;
 }
 
@@ -3443,4 +4478,36 @@ int store_set_site(struct store *s, const char *site)
     rc = store_run(s, STMT_SET_META, "cannot record the site");
     sqlite3_clear_bindings(st);
     return rc;
+}
+
+/* ---- Chain witness (issue 11) ------------------------------------------ */
+
+int store_chain_at(struct store *s, int64_t seq, char head[SHA256_HEX_LEN],
+                   int64_t *batch_last_seq)
+{
+    /* batches_last_seq: one index lookup. */
+    static const char sql[] = "SELECT last_seq, hash FROM batches"
+                              " WHERE last_seq >= ?1 ORDER BY last_seq LIMIT 1";
+    sqlite3_stmt *st;
+    int rc, ret = 1;
+
+    head[0] = '\0';
+    *batch_last_seq = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot read the chain at seq %lld",
+                          (long long)seq);
+    sqlite3_bind_int64(st, 1, seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+
+        *batch_last_seq = sqlite3_column_int64(st, 0);
+        snprintf(head, SHA256_HEX_LEN, "%s", h ? h : "");
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret =
+            store_fail(s, "cannot read the chain at seq %lld", (long long)seq);
+    }
+    sqlite3_finalize(st);
+    return ret;
 }

@@ -22,9 +22,10 @@
 #include "daemon/reading.h"
 
 /* PRAGMA user_version of the schema this code writes. Versions 1 (no
- * `pruned` table) and 2 (no quality 'missed') are still read, and
- * upgraded by a read-write open. */
-#define STORE_SCHEMA_VERSION 3
+ * `pruned` table), 2 (no quality 'missed') and 3 (one `sensors` row per
+ * tag, descriptions not under the chain) are still read, and upgraded by
+ * a read-write open. */
+#define STORE_SCHEMA_VERSION 4
 /* How long a writer waits for another's lock before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest error message kept by the store. */
@@ -78,11 +79,15 @@ bool store_busy(const struct store *s);
 void store_set_busy_timeout(struct store *s, int ms);
 
 /*
- * Makes the sensors table agree with the config: inserts a row for each
- * sensor tag not yet there, updates the descriptive columns of those that
- * are (readings keep their sensor_id), and sets each sensor's db_id.
- * Sensors no longer configured keep their rows (old readings need them).
- * Returns 0, or -1 (nothing changed).
+ * Makes the sensors table agree with the config. A sensor's description
+ * (kind, unit, bus, unit_id, table, address, type, byte order, scale,
+ * offset, interval, range, calibration) is kept in one row per version:
+ * a sensor whose newest version (of schema 4: see README, "Description
+ * versions") describes it as the config does keeps that row; any other
+ * gets a new row, version one more than its newest (1 for a new tag).
+ * Rows are never changed: readings taken under an older version keep
+ * it. Sets each sensor's db_id to its row. Returns 0, or -1 (nothing
+ * changed).
  */
 int store_sync_sensors(struct store *s, struct config *c);
 
@@ -98,7 +103,10 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
 /* Convenience: one event in its own transaction (start, stop, config). */
 int store_add_event(struct store *s, const char *kind, const char *detail);
 
-/* The newest reading of each sensor, for `tbdaq status`. */
+/* The newest reading of each sensor (tag), across its description
+ * versions, for `tbdaq status`; kind, unit and bus are those of the
+ * version that reading was taken under (or of the newest version, if the
+ * tag has no reading). */
 struct store_sensor_status {
     const char *tag;
     const char *kind;
@@ -275,8 +283,23 @@ struct store_verify_result {
     int64_t pruned_readings; /* readings those batches held */
     int64_t bad_batch;       /* the first batch that fails (its id), or 0 */
     int64_t bad_seq;         /* the first seq that fails, or 0 if unknown */
-    char what[256];          /* e.g. "seq 1234 was changed", "seq 1234 was
-                                deleted", "seq 99 is in no batch (inserted)" */
+    int64_t descriptions;    /* sensor description versions checked */
+    int64_t configs;         /* configurations (with their files) checked */
+    /* Where the first failure is, when bad_seq names a reading that is
+     * still there: its sensor (tag), its time and, for "seq N was
+     * changed", the value its raw words decode to under its sensor's
+     * description version (type, byte order, scale, offset). */
+    char tag[128]; /* "" if unknown */
+    bool has_ts;
+    int64_t ts_us;
+    bool has_decoded; /* raw words that fit the type */
+    double decoded;
+    char raw[5 * 4 + 1]; /* the words as stored, "" if none */
+    bool no_trigger;     /* the file lacks the immutability trigger */
+    int64_t uncovered;   /* description versions older than schema 4:
+                            not under the chain, not checked */
+    char what[256];      /* e.g. "seq 1234 was changed", "seq 1234 was
+                            deleted", "seq 99 is in no batch (inserted)" */
 };
 
 /*
@@ -353,6 +376,7 @@ struct store_export_row {
     const char *unit;
     const char *quality;
     const char *error; /* NULL unless comm_error or missed */
+    int64_t version;   /* of the sensor's description it was taken under */
 };
 
 /*
@@ -369,10 +393,12 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      int (*fn)(const struct store_export_row *, void *),
                      void *arg);
 
-/* A sensor as described in the sensors table, with its counts in a window,
- * for the export manifest. */
+/* A version of a sensor's description, with its counts in a window, for
+ * the export manifest. */
 struct store_sensor_info {
     const char *tag;
+    int64_t version; /* 1, 2, ... per tag */
+    bool newest;     /* the tag's newest version */
     const char *kind;
     const char *unit;
     const char *bus;
@@ -384,6 +410,11 @@ struct store_sensor_info {
     double scale;
     double offset;
     int interval_ms;
+    bool has_range_lo, has_range_hi; /* else unbounded */
+    double range_lo, range_hi;
+    bool has_span;       /* a reading of this version is in the window */
+    int64_t first_ts_us; /* its first and last reading in the window */
+    int64_t last_ts_us;
     const char *cal_date; /* each NULL if absent */
     const char *cal_due;
     const char *cal_certificate;
@@ -391,10 +422,10 @@ struct store_sensor_info {
                                                                 window */
 };
 
-/* Calls fn for each sensor (of the given tags, or all that have readings
- * in the window if nsensors == 0), ordered by tag. Returns 0, -1, or fn's
- * non-zero return; 1 with a message if a given tag is unknown ("unknown
- * sensor 'X'"). */
+/* Calls fn for each description version with readings in the window, or
+ * for every version of the given tags if nsensors > 0, ordered by tag
+ * then version. Returns 0, -1, or fn's non-zero return;
+ * 1 with a message if a given tag is unknown ("unknown sensor 'X'"). */
 int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        const char *const *sensors, size_t nsensors,
                        int (*fn)(const struct store_sensor_info *, void *),
@@ -407,10 +438,54 @@ int store_events(struct store *s, int64_t from_us, int64_t to_us,
                            void *),
                  void *arg);
 
+/* ---- Configurations (issue 11) --------------------------------------- */
+
+/* A file of a stored configuration; strings and bytes valid during the
+ * callback only. */
+struct store_config_file {
+    int64_t config_id;
+    int64_t ts_us;    /* when the daemon applied the configuration */
+    int idx;          /* 0: the main file; then the files it includes */
+    const char *name; /* the main file's path as given to the daemon; an
+                         included file's name as its @include gives it */
+    const void *bytes;
+    size_t len;
+    char sha256[SHA256_HEX_LEN]; /* of the bytes, as stored now */
+};
+
+/*
+ * The configuration in force at at_us (INT64_MAX: the newest), i.e. the
+ * newest one the daemon applied (at start or reload, stored by
+ * store_sync_sensors() with every file it includes) at or before it.
+ * Returns 0 with *id, 1 if there is none (or the file's schema is older
+ * than 4, which stored none), or -1.
+ */
+int store_config_at(struct store *s, int64_t at_us, int64_t *id);
+
+/* Calls fn for each file of configuration id, main file first. Returns 0,
+ * -1 or fn's non-zero return. */
+int store_config_files(struct store *s, int64_t id,
+                       int (*fn)(const struct store_config_file *, void *),
+                       void *arg);
+
 /* The site recorded by the daemon (state table is integers, so kept in
  * a `meta` table: key 'site'), or NULL if none; valid until the next call. */
 const char *store_site(struct store *s);
 /* Records the site (the daemon does at start). Returns 0 or -1. */
 int store_set_site(struct store *s, const char *site);
+
+/* ---- Chain witness (issue 11) ------------------------------------------ */
+
+/*
+ * The chain at seq (>= 1), for `verify --witness`: the stored hash of the
+ * first batch whose readings reach seq (last_seq >= seq), and that batch's
+ * last seq. The chain has a head at seq when *batch_last_seq == seq; a
+ * greater one means seq falls inside a batch, where no head was ever
+ * published. The stored hash is what verify recomputes: run store_verify()
+ * too. Returns 0, 1 if no batch reaches seq (the chain ends before it:
+ * head "" and *batch_last_seq 0), or -1 on a database error.
+ */
+int store_chain_at(struct store *s, int64_t seq, char head[SHA256_HEX_LEN],
+                   int64_t *batch_last_seq);
 
 #endif

@@ -356,7 +356,7 @@ min_readings() {
     list=$(printf "'%s'," "${tags[@]}")
     c=$(sql "SELECT count(*), ifnull(min(c), 0) FROM (SELECT count(r.seq) AS c
              FROM sensors s LEFT JOIN readings r ON r.sensor_id = s.id $q
-             WHERE s.tag IN (${list%,}) GROUP BY s.id);") || return 1
+             WHERE s.tag IN (${list%,}) GROUP BY s.tag);") || return 1
     [ "${c%%$'\t'*}" = "${#tags[@]}" ] && ((${c##*$'\t'} >= n))
 }
 

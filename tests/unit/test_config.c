@@ -422,6 +422,49 @@ static void test_nul_byte(void **state)
     config_errors_release(&errs);
 }
 
+/* The config keeps the bytes of its file and of every file it includes,
+ * at any depth, each name once, as the daemon stores them (issue 11). */
+static void test_include_files(void **state)
+{
+    static const char buses[] = "buses = ({ name = \"a\"; type = \"tcp\";"
+                                " host = \"h\"; });\n@include \"deep.inc\"\n";
+    static const char deep[] = "# nothing but a comment\r\n";
+    static const char sensors[] = "sensors = ({ id = \"S\"; kind = \"flow\";"
+                                  " bus = \"a\"; address = 0;"
+                                  " type = \"int16\"; });\n";
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c;
+    char path[3][256], sha[SHA256_HEX_LEN];
+
+    snprintf(path[0], sizeof(path[0]), "%s/buses.inc", f->dir);
+    snprintf(path[1], sizeof(path[1]), "%s/deep.inc", f->dir);
+    snprintf(path[2], sizeof(path[2]), "%s/sensors.inc", f->dir);
+    write_file(path[0], buses, strlen(buses));
+    write_file(path[1], deep, strlen(deep));
+    write_file(path[2], sensors, strlen(sensors));
+    c = load_text(f,
+                  "site = \"s\";\n@include \"buses.inc\"\n"
+                  "@include \"sensors.inc\"\n",
+                  &errs);
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->nfiles, 4);
+    assert_string_equal(c->files[0].name, f->path);
+    assert_string_equal(c->files[0].sha256, c->sha256);
+    assert_string_equal(c->files[1].name, "buses.inc");
+    assert_int_equal(c->files[1].len, strlen(buses));
+    assert_memory_equal(c->files[1].bytes, buses, strlen(buses));
+    assert_string_equal(c->files[2].name, "deep.inc");
+    assert_memory_equal(c->files[2].bytes, deep, strlen(deep));
+    sha256_hex(deep, strlen(deep), sha);
+    assert_string_equal(c->files[2].sha256, sha);
+    assert_string_equal(c->files[3].name, "sensors.inc");
+    config_free(c);
+    for (int i = 0; i < 3; i++)
+        unlink(path[i]);
+}
+
 /* @include is relative to the config's directory; errors name the file. */
 static void test_include(void **state)
 {
@@ -1101,6 +1144,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_directory, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_nul_byte, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_include_files, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_include, fixture_setup,
                                         fixture_teardown),

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fmt.h"
 #include "common/hash.h"
 #include "common/util.h"
 #include "daemon/store.h"
@@ -361,8 +362,8 @@ static void test_open_refused(void **state)
         const char *before; /* the message: before, the path, after */
         const char *after;
     } cases[] = {
-        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 4", NULL,
-         "database '", "' has schema version 4, newer than this tbdaq (3)"},
+        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 5", NULL,
+         "database '", "' has schema version 5, newer than this tbdaq (4)"},
         {"foreign.db", "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)", NULL,
          "'",
          "' is not a tbdaq database: no tbdaq schema version (user_version "
@@ -417,6 +418,7 @@ static void test_open_readonly_missing(void **state)
 
 /* --- sensors --------------------------------------------------------- */
 
+/* The newest version of a sensor's description. */
 static void sensor_row(const char *path, const char *tag, char *row)
 {
     char sql[TEST_PATH_MAX];
@@ -425,7 +427,7 @@ static void sensor_row(const char *path, const char *tag, char *row)
              "SELECT id, kind, unit, bus, unit_id, reg_table, address, type,"
              " byte_order, scale, \"offset\", interval_ms, range_lo,"
              " range_hi, cal_date, cal_due, cal_certificate FROM sensors"
-             " WHERE tag = '%s'",
+             " WHERE tag = '%s' ORDER BY version DESC LIMIT 1",
              tag);
     raw_row(path, sql, row);
 }
@@ -463,7 +465,8 @@ static void test_sync_sensors(void **state)
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(f.sensors[i].db_id, ids[i]);
 
-    /* FT-101 changed, PT-201 removed, XT-401 added. */
+    /* FT-101 changed (a new version: its old one stays, for the readings
+     * taken under it), PT-201 removed, XT-401 added. */
     fixture_init(&f, NSENSORS);
     f.sensors[SENSOR_FT].unit = s_ls;
     f.sensors[SENSOR_FT].bus = 1;
@@ -475,17 +478,39 @@ static void test_sync_sensors(void **state)
     f.sensors[SENSOR_PT] = f.sensors[SENSOR_XT];
     f.c.nsensors = 3;
     assert_int_equal(store_sync_sensors(s, &f.c), 0);
-    assert_int_equal(f.sensors[SENSOR_FT].db_id, ids[SENSOR_FT]);
+    assert_true(f.sensors[SENSOR_FT].db_id > ids[SENSOR_AT]);
     assert_int_equal(f.sensors[SENSOR_AT].db_id, ids[SENSOR_AT]);
     ids[SENSOR_XT] = f.sensors[SENSOR_PT].db_id;
     for (size_t i = 0; i < 3; i++)
         assert_true(ids[SENSOR_XT] != ids[i]);
+    assert_true(ids[SENSOR_XT] != f.sensors[SENSOR_FT].db_id);
     sensor_row(path, "FT-101", row);
     snprintf(want, sizeof(want),
              "%lld|flow|l/s|rs485-1|1|input|0|float32|ABCD|2.5|0.0|1000|"
              "0.0|NULL|NULL|NULL|NULL",
-             (long long)ids[SENSOR_FT]);
+             (long long)f.sensors[SENSOR_FT].db_id);
     assert_string_equal(row, want);
+    raw_row(path,
+            "SELECT group_concat(id || ':' || version || ':' || unit, ' ')"
+            " FROM (SELECT * FROM sensors WHERE tag = 'FT-101' ORDER BY"
+            " version)",
+            row);
+    snprintf(want, sizeof(want), "%lld:1:m3/h %lld:2:l/s",
+             (long long)ids[SENSOR_FT], (long long)f.sensors[SENSOR_FT].db_id);
+    assert_string_equal(row, want);
+    /* and once more: the newest version again */
+    ids[SENSOR_PT] = f.sensors[SENSOR_FT].db_id;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_int_equal(f.sensors[SENSOR_FT].db_id, ids[SENSOR_PT]);
+    /* back to the first description: a third version, not the first */
+    fixture_init(&f, 1);
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_true(f.sensors[SENSOR_FT].db_id != ids[SENSOR_FT]);
+    assert_int_equal(raw_int(path, "SELECT max(version) FROM sensors"
+                                   " WHERE tag = 'FT-101'"),
+                     3);
+    ids[SENSOR_PT] = raw_int(path, "SELECT id FROM sensors"
+                                   " WHERE tag = 'PT-201'");
     sensor_row(path, "XT-401", row);
     snprintf(want, sizeof(want),
              "%lld|generic|mA|rs485-1|4|input|20|uint32|CDAB|0.5|-4.0|100|"
@@ -494,7 +519,7 @@ static void test_sync_sensors(void **state)
     assert_string_equal(row, want);
     sensor_row(path, "PT-201", row); /* kept for its old readings */
     assert_true(strtoll(row, NULL, 10) == ids[SENSOR_PT]);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"), 4);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"), 6);
 
     /* A failure part-way changes nothing, in the file or the config. */
     fixture_init(&f, 2);
@@ -503,12 +528,21 @@ static void test_sync_sensors(void **state)
     assert_int_equal(store_sync_sensors(s, &f.c), -1);
     assert_non_null(strstr(store_errmsg(s), "PT-201"));
     assert_int_equal(f.sensors[0].db_id, 0);
-    raw_row(path, "SELECT unit FROM sensors WHERE tag = 'FT-101'", row);
-    assert_string_equal(row, "l/s");
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"), 6);
     store_close(s);
 }
 
 /* --- batches --------------------------------------------------------- */
+
+/* The canonical lines of the fixture's first descriptions, first used by
+ * the reading at seq (README "Description versions"). */
+#define DESC_FT(seq)                                                           \
+    "sensor\t1\tFT-101\t1\t" seq "\tflow\tm3/h\tplant-a\t1\tinput\t0"          \
+    "\tfloat32\tABCD\t1\t0\t1000\t0\t50\t2026-10-01\t2027-10-01"               \
+    "\tKTL-2026-0412\n"
+#define DESC_PT(seq)                                                           \
+    "sensor\t2\tPT-201\t1\t" seq "\tpressure\tbar\tplant-a\t2\tholding"        \
+    "\t100\tint16\tAB\t0.01\t0\t500\t-1\t1000\t\t\t\n"
 
 static void reading_row(const char *path, int64_t seq, char *row)
 {
@@ -987,7 +1021,19 @@ static void test_chain_known_batch(void **state)
         "3\tAT-301\t1002\t\tinvalid\t\t7f80 0000\n"
         "4\tFT-101\t1003\t60.100000000000001\tout_of_range\t\t\n"
         "5\tPT-201\t1004\t0\tgood\t\t8000\n"
-        "6\tAT-301\t-7\t-1.5\tgood\t\t\n";
+        "6\tAT-301\t-7\t-1.5\tgood\t\t\n"
+        /* Then each description version a reading of the batch is the
+         * first under (README "Description versions"): "sensor", id,
+         * tag, version, the seq of that reading, kind, unit, bus,
+         * unit_id, table, address, type, byte order, scale, offset,
+         * interval_ms, range_lo, range_hi, calibration date, due,
+         * certificate. */
+        "sensor\t1\tFT-101\t1\t1\tflow\tm3/h\tplant-a\t1\tinput\t0\tfloat32"
+        "\tABCD\t1\t0\t1000\t0\t50\t2026-10-01\t2027-10-01\tKTL-2026-0412\n"
+        "sensor\t2\tPT-201\t1\t2\tpressure\tbar\tplant-a\t2\tholding\t100"
+        "\tint16\tAB\t0.01\t0\t500\t-1\t1000\t\t\t\n"
+        "sensor\t3\tAT-301\t1\t3\tph\tpH\trs485-1\t3\tholding\t10\tint16"
+        "\tAB\t0.01\t0\t1000\t0\t14\t\t\t\n";
     char path[TEST_PATH_MAX], row[TEST_ROW_MAX], want[SHA256_HEX_LEN];
     char head[SHA256_HEX_LEN], line_hash[SHA256_HEX_LEN];
     struct fixture f;
@@ -1029,10 +1075,11 @@ static void test_chain_known_batch(void **state)
     assert_string_equal(head, want);
     assert_int_equal(last, 6);
 
-    /* The digests: the first 8 bytes of each line's SHA-256. */
+    /* The digests: the first 8 bytes of each line's SHA-256, the
+     * descriptions' after the readings'. */
     raw_row(path, "SELECT lower(hex(digests)) FROM batches", row);
-    assert_int_equal(strlen(row), 6 * 16);
-    for (int i = 0, off = 0; i < 6; i++) {
+    assert_int_equal(strlen(row), 9 * 16);
+    for (int i = 0, off = 0; i < 9; i++) {
         size_t len = strcspn(lines + off, "\n") + 1;
 
         sha256_hex(lines + off, len, line_hash);
@@ -1058,7 +1105,14 @@ static void test_chain_across_batches(void **state)
     r[1] = mk_reading(ft, 30, QUALITY_COMM_ERROR, 0, "timeout", 0, NULL);
     assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
 
-    chain_hash(zero_hash, "1\tFT-101\t10\t2.5800000000000001\tgood\t\t\n", h1);
+    /* The first batch holds FT-101's description; the second, with
+     * none new, hashes its readings alone, as before schema 4. */
+    chain_hash(zero_hash,
+               "1\tFT-101\t10\t2.5800000000000001\tgood\t\t\n"
+               "sensor\t1\tFT-101\t1\t1\tflow\tm3/h\tplant-a\t1\tinput\t0"
+               "\tfloat32\tABCD\t1\t0\t1000\t0\t50\t2026-10-01\t2027-10-01"
+               "\tKTL-2026-0412\n",
+               h1);
     snprintf(line, sizeof(line),
              "2\tFT-101\t20\t1e-300\tgood\t\t\n"
              "3\tFT-101\t30\t\tcomm_error\ttimeout\t\n");
@@ -1891,13 +1945,16 @@ static void commit_span(struct store *s, const struct fixture *f, int64_t ts0,
  *   7  ts 700      old again (a clock step back): after batch 6
  *   8  ts 2600000  inside run R-B, still open (started 2500000)
  */
-static void make_prune_db(const char *name, char *path)
+static void make_prune_db_as(const char *name, char *path, bool old)
 {
     struct fixture f;
     struct store *s = open_rw(name, path);
 
     fixture_init(&f, NSENSORS);
     assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    /* descriptions as an older schema left them: under no hash */
+    if (old)
+        raw_exec(path, "UPDATE sensors SET chain_seq = 0");
     commit_span(s, &f, 100, NSENSORS);
     assert_int_equal(store_run_start(s, "R-A", NULL, NULL, 200), 0);
     commit_span(s, &f, 200, 3);
@@ -1911,6 +1968,18 @@ static void make_prune_db(const char *name, char *path)
     assert_int_equal(store_run_start(s, "R-B", NULL, NULL, 2500000), 0);
     commit_span(s, &f, 2600000, 3);
     store_close(s);
+}
+
+static void make_prune_db(const char *name, char *path)
+{
+    make_prune_db_as(name, path, false);
+}
+
+/* make_prune_db() as a schema before 4 would have made it: the batches
+ * hash no description. */
+static void make_old_prune_db(const char *name, char *path)
+{
+    make_prune_db_as(name, path, true);
 }
 
 /* Asserts that sensor_last's counts are the real ones. */
@@ -2206,17 +2275,21 @@ static void test_prune_keeps_damaged(void **state)
     " CHECK (quality IN ('good','out_of_range','invalid','comm_error')),"      \
     " error TEXT, raw TEXT)"
 
+/* sensors as versions 1 to 3 define it: one row per tag. */
+#define SENSORS_V3                                                             \
+    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"                            \
+    " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"       \
+    " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"   \
+    " address INTEGER NOT NULL, type TEXT NOT NULL,"                           \
+    " byte_order TEXT NOT NULL, scale REAL NOT NULL,"                          \
+    " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"                 \
+    " range_lo REAL, range_hi REAL,"                                           \
+    " cal_date TEXT, cal_due TEXT, cal_certificate TEXT)"
+
 /* The schema of version 2, as tbdaq wrote it (version 1: without
  * pruned): the files an upgrade starts from. */
-static const char schema_v2[] =
-    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
-    " tag TEXT UNIQUE NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,"
-    " bus TEXT NOT NULL, unit_id INTEGER NOT NULL, reg_table TEXT NOT NULL,"
-    " address INTEGER NOT NULL, type TEXT NOT NULL,"
-    " byte_order TEXT NOT NULL, scale REAL NOT NULL,"
-    " \"offset\" REAL NOT NULL, interval_ms INTEGER NOT NULL,"
-    " range_lo REAL, range_hi REAL,"
-    " cal_date TEXT, cal_due TEXT, cal_certificate TEXT);\n" READINGS_V2 ";\n"
+static const char schema_v2[] = SENSORS_V3
+    ";\n" READINGS_V2 ";\n"
     "CREATE INDEX readings_ts ON readings(ts_us);\n"
     "CREATE TABLE sensor_last (sensor_id INTEGER PRIMARY KEY"
     " REFERENCES sensors(id), last_seq INTEGER NOT NULL,"
@@ -2245,8 +2318,10 @@ static const char schema_v2[] =
     " pruned_us INTEGER NOT NULL);\n"
     "PRAGMA user_version = 2;\n";
 
-/* Turns a file this code wrote into the version given (1 or 2), as the
- * older code would have left it. */
+/* Turns a file this code wrote into the version given (1, 2 or 3), as
+ * the older code would have left it: its sensors one row per tag (the
+ * first version of each; the file must have been made with descriptions
+ * under no hash: see make_old_prune_db()). */
 static void downgrade(const char *path, int version)
 {
     sqlite3 *db = raw_open(path);
@@ -2254,6 +2329,26 @@ static void downgrade(const char *path, int version)
     char sql[TEST_ROW_MAX];
     int64_t cookie;
 
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"
+                                   " WHERE chain_seq IS NOT 0"),
+                     0);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA legacy_alter_table = ON;"
+                     " ALTER TABLE sensors RENAME TO sensors_v4;" SENSORS_V3
+                     "; INSERT INTO sensors SELECT id, tag, kind, unit, bus,"
+                     " unit_id, reg_table, address, type, byte_order, scale,"
+                     " \"offset\", interval_ms, range_lo, range_hi, cal_date,"
+                     " cal_due, cal_certificate FROM sensors_v4"
+                     " WHERE version = 1; DROP TABLE sensors_v4;"
+                     " DROP TABLE config_files; DROP TABLE configs;"
+                     " PRAGMA user_version = 3",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    if (version == 3) {
+        sqlite3_close(db);
+        return;
+    }
     cookie = raw_int(path, "PRAGMA schema_version");
     assert_int_equal(sqlite3_exec(db,
                                   "DROP INDEX readings_missed;"
@@ -2292,10 +2387,11 @@ static void bus_counts(struct store *s, struct status_seen *seen)
 static void test_missed_batch(void **state)
 {
     static const uint16_t w[] = {0x41c8, 0x0000};
-    static const char lines[] = "1\tFT-101\t1000000\t25\tgood\t\t41c8 0000\n"
-                                "2\tFT-101\t2000000\t\tmissed\tbus busy\t\n"
-                                "3\tPT-201\t2500000\t\tcomm_error\ttimeout\t\n"
-                                "4\tPT-201\t3000000\t\tmissed\tbus busy\t\n";
+    static const char lines[] =
+        "1\tFT-101\t1000000\t25\tgood\t\t41c8 0000\n"
+        "2\tFT-101\t2000000\t\tmissed\tbus busy\t\n"
+        "3\tPT-201\t2500000\t\tcomm_error\ttimeout\t\n"
+        "4\tPT-201\t3000000\t\tmissed\tbus busy\t\n" DESC_FT("1") DESC_PT("3");
     char path[TEST_PATH_MAX], row[TEST_ROW_MAX], want[SHA256_HEX_LEN];
     struct fixture f;
     struct store *s = open_synced("missed.db", path, &f);
@@ -2347,12 +2443,24 @@ static void test_missed_batch(void **state)
 
 /* Commits two batches of good and comm_error readings (all a version 1
  * or 2 file can hold) with s, which the caller opened on such a file. */
-static void commit_old(struct store *s, struct fixture *f)
+static void commit_old(struct store *s, const char *path, struct fixture *f)
 {
     struct reading r[6];
 
+    /* as the older code recorded the sensors: one row per tag */
     fixture_init(f, 3);
-    assert_int_equal(store_sync_sensors(s, &f->c), 0);
+    raw_exec(path,
+             "INSERT INTO sensors (id, tag, kind, unit, bus, unit_id,"
+             " reg_table, address, type, byte_order, scale, \"offset\","
+             " interval_ms, range_lo, range_hi) VALUES"
+             " (1, 'FT-101', 'flow', 'm3/h', 'plant-a', 1, 'input', 0,"
+             " 'float32', 'ABCD', 1.0, 0.0, 1000, 0.0, 50.0),"
+             " (2, 'PT-201', 'pressure', 'bar', 'plant-a', 2, 'holding', 100,"
+             " 'int16', 'AB', 0.01, 0.0, 500, -1.0, 1000.0),"
+             " (3, 'AT-301', 'ph', 'pH', 'rs485-1', 3, 'holding', 10,"
+             " 'int16', 'AB', 0.01, 0.0, 1000, 0.0, 14.0)");
+    for (int i = 0; i < 3; i++)
+        f->sensors[i].db_id = i + 1;
     for (int b = 0; b < 2; b++) {
         for (int i = 0; i < 6; i++)
             r[i] = mk_reading(f->sensors[i % 3].db_id, 1000 * b + i,
@@ -2399,7 +2507,7 @@ static void test_schema_upgrade(void **state)
         s = store_open(path, STORE_UPDATE, err);
         if (!s)
             fail_msg("store_open: %s", err);
-        commit_old(s, &f);
+        commit_old(s, path, &f);
         store_close(s);
         assert_int_equal(raw_int(path, "PRAGMA user_version"), versions[k]);
 
@@ -2409,7 +2517,7 @@ static void test_schema_upgrade(void **state)
         assert_int_equal(v.readings, 12);
 
         s = open_rw(name, path);
-        assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
         raw_row(path, "PRAGMA integrity_check", row);
         assert_string_equal(row, "ok");
         /* the same objects, with the same definitions, as a new file */
@@ -2516,7 +2624,7 @@ static void test_open_crafted(void **state)
     crafted("c_version.db", "PRAGMA user_version = 0",
             "no tbdaq schema version (user_version 0)");
     crafted("c_v2.db", "PRAGMA user_version = 2",
-            "table 'readings' is not defined as tbdaq defines it");
+            "table 'sensors' has an unexpected column 'version'");
 
     /* Without the immutability trigger the file is read (verify says
      * what was changed), and the daemon's open puts the trigger back. */
@@ -2681,7 +2789,7 @@ static void test_schema_v1(void **state)
 
     (void)state;
     /* A version 1 file: what this code wrote before the pruned table. */
-    make_prune_db("v1.db", path);
+    make_old_prune_db("v1.db", path);
     downgrade(path, 1);
 
     reader = open_ro(path);
@@ -2699,7 +2807,7 @@ static void test_schema_v1(void **state)
     /* The writer upgrades it; the reader, open since before, sees the
      * pruned batches at its next verify. */
     s = open_rw("v1.db", path);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
                                    " WHERE name = 'pruned'"),
                      1);
@@ -2712,13 +2820,438 @@ static void test_schema_v1(void **state)
 
     /* A version 1 file with an object of a later version is not one
      * tbdaq wrote: refused, and left as it is. */
-    make_prune_db("v1_bad.db", bad);
+    make_old_prune_db("v1_bad.db", bad);
     downgrade(bad, 1);
     raw_exec(bad, "CREATE TABLE pruned (x)");
     assert_null(store_open(bad, STORE_READ_WRITE, err));
     assert_non_null(strstr(err, "is not a tbdaq database: unexpected table "
                                 "'pruned'"));
     assert_int_equal(raw_int(bad, "PRAGMA user_version"), 1);
+}
+
+/* --- description versions (issue 11) --------------------------------- */
+
+/* The export's rows as "seq:sensor:unit:version", space-separated. */
+static int vers_row(const struct store_export_row *r, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, TEST_ROW_MAX - n, "%s%lld:%s:%s:%lld", n ? " " : "",
+             (long long)r->seq, r->sensor, r->unit, (long long)r->version);
+    return 0;
+}
+
+/* The replay's rows as "seq:unit ". */
+static int replay_row(const struct store_row *r, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, TEST_ROW_MAX - n, "%lld:%s ", (long long)r->seq, r->unit);
+    return 0;
+}
+
+/* Verifies path read-only: ok, with that many descriptions checked and
+ * uncovered. */
+static void expect_verify_ok(const char *path, int64_t descriptions,
+                             int64_t uncovered)
+{
+    struct store *s = open_ro(path);
+    struct store_verify_result v;
+
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    if (!v.ok)
+        fail_msg("%s: %s", path, v.what);
+    assert_int_equal(v.descriptions, descriptions);
+    assert_int_equal(v.uncovered, uncovered);
+    store_close(s);
+}
+
+/*
+ * A changed description is a new version: readings taken before keep
+ * the old one (export, infos, replay), status shows the newest reading
+ * per tag, and each version is hashed by the batch of its first
+ * reading; changing one, or moving a reading to another version, fails
+ * verify, naming the sensor and version.
+ */
+static void test_description_versions(void **state)
+{
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX] = "", want[TEST_ROW_MAX] = "";
+    struct fixture f;
+    struct store *s = open_synced("versions.db", path, &f);
+    int64_t ft1 = f.sensors[SENSOR_FT].db_id, ft2, pt;
+    struct status_seen *seen = xcalloc(1, sizeof(*seen));
+    struct infos_seen *infos = xcalloc(1, sizeof(*infos));
+    struct reading r[2];
+
+    (void)state;
+    pt = f.sensors[SENSOR_PT].db_id;
+    r[0] = mk_reading(ft1, 1000, QUALITY_GOOD, 1.0, "", 0, NULL);
+    r[1] = mk_reading(pt, 1000, QUALITY_GOOD, 2.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
+    r[0] = mk_reading(ft1, 2000, QUALITY_GOOD, 1.5, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 1, NULL, 0), 0);
+
+    /* unit, scale and calibration change: version 2 */
+    fixture_init(&f, 3);
+    f.sensors[SENSOR_FT].unit = s_ls;
+    f.sensors[SENSOR_FT].scale = 2.5;
+    f.sensors[SENSOR_FT].cal.due = s_cal_date;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    ft2 = f.sensors[SENSOR_FT].db_id;
+    assert_true(ft2 != ft1);
+    assert_int_equal(f.sensors[SENSOR_PT].db_id, pt);
+    r[0] = mk_reading(ft2, 3000, QUALITY_GOOD, 7.0, "", 0, NULL);
+    r[1] = mk_reading(pt, 3000, QUALITY_GOOD, 2.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
+    raw_row(path,
+            "SELECT group_concat(tag || ':' || version || ':' ||"
+            " coalesce(chain_seq, 'NULL'), ' ') FROM (SELECT * FROM sensors"
+            " ORDER BY id)",
+            row);
+    /* FT-101 v1 first read at seq 1, PT-201 at 2, AT-301 never, FT-101
+     * v2 at 4 */
+    assert_string_equal(row, "FT-101:1:1 PT-201:1:2 AT-301:1:NULL "
+                             "FT-101:2:4");
+
+    /* each reading with the version of its time */
+    row[0] = '\0';
+    assert_int_equal(store_export(s, 0, 10000, NULL, 0, vers_row, row), 5);
+    assert_string_equal(row, "1:FT-101:m3/h:1 2:PT-201:bar:1 3:FT-101:m3/h:1"
+                             " 4:FT-101:l/s:2 5:PT-201:bar:1");
+    /* a window before the change: the first version only */
+    row[0] = '\0';
+    assert_int_equal(store_export(s, 0, 2500, NULL, 0, vers_row, row), 3);
+    assert_string_equal(row, "1:FT-101:m3/h:1 2:PT-201:bar:1 3:FT-101:m3/h:1");
+
+    /* the manifest: one entry per version, with its span */
+    assert_int_equal(store_sensor_infos(s, 0, 10000, NULL, 0, seen_info, infos),
+                     0);
+    assert_int_equal(infos->n, 3);
+    assert_true(strstr(infos->text[0], "FT-101 flow m3/h") == infos->text[0]);
+    assert_int_equal(infos->si[0].version, 1);
+    assert_false(infos->si[0].newest);
+    assert_true(infos->si[0].has_span);
+    assert_int_equal(infos->si[0].first_ts_us, 1000);
+    assert_int_equal(infos->si[0].last_ts_us, 2000);
+    assert_int_equal(infos->si[0].good, 2);
+    assert_int_equal(infos->si[1].version, 2);
+    assert_true(infos->si[1].newest);
+    assert_int_equal(infos->si[1].first_ts_us, 3000);
+    assert_int_equal(infos->si[1].last_ts_us, 3000);
+    assert_true(infos->si[1].scale == 2.5);
+    assert_true(strstr(infos->text[1], "FT-101 flow l/s") == infos->text[1]);
+    assert_true(infos->si[0].has_range_hi && infos->si[0].range_hi == 50.0);
+    assert_true(strstr(infos->text[2], "PT-201 ") == infos->text[2]);
+    /* a given tag: every version, counted */
+    infos->n = 0;
+    {
+        const char *tags[] = {"FT-101"};
+
+        assert_int_equal(
+            store_sensor_infos(s, 0, 2500, tags, 1, seen_info, infos), 0);
+    }
+    assert_int_equal(infos->n, 2);
+    assert_int_equal(infos->si[0].good, 2);
+    assert_int_equal(infos->si[1].good, 0);
+    assert_false(infos->si[1].has_span);
+
+    /* status: one line per tag, its newest reading under its version */
+    assert_int_equal(store_status(s, 0, seen_sensor, NULL, seen), 0);
+    assert_int_equal(seen->nsensors, 3);
+    assert_string_equal(seen->text[1], "FT-101|flow|l/s|plant-a|good|NULL");
+    assert_int_equal(seen->sensors[1].seq, 4);
+
+    /* the replay: seq 3 as m3/h, seq 4 as l/s */
+    assert_int_equal(store_readings_after(s, 2, 2, replay_row, want), 2);
+    assert_string_equal(want, "3:m3/h 4:l/s ");
+    expect_verify_ok(path, 3, 0);
+    store_close(s);
+
+    /* a changed description fails, naming it */
+    {
+        char copy[TEST_PATH_MAX], sql[TEST_ROW_MAX];
+
+        path_of(copy, "versions_unit.db");
+        snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+        raw_exec(path, sql);
+        raw_exec(copy, "UPDATE sensors SET unit = 'l/min'"
+                       " WHERE tag = 'FT-101' AND version = 1");
+        expect_verify_fails(copy, "unit",
+                            "sensor 'FT-101' version 1's description was "
+                            "changed",
+                            1, 1);
+        path_of(copy, "versions_cal.db");
+        snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+        raw_exec(path, sql);
+        raw_exec(copy, "UPDATE sensors SET cal_due = '2099-01-01'"
+                       " WHERE tag = 'FT-101' AND version = 2");
+        expect_verify_fails(copy, "calibration",
+                            "sensor 'FT-101' version 2's description was "
+                            "changed",
+                            3, 4);
+        /* a reading moved to the other version, its line unchanged */
+        path_of(copy, "versions_move.db");
+        snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+        raw_exec(path, sql);
+        snprintf(sql, sizeof(sql),
+                 "DROP TRIGGER readings_immutable;"
+                 " UPDATE readings SET sensor_id = %lld WHERE seq = 4",
+                 (long long)ft1);
+        raw_exec(copy, sql);
+        expect_verify_fails(copy, "moved",
+                            "seq 4 (sensor 'FT-101') is recorded under its "
+                            "version 1, not the version in force then",
+                            3, 4);
+        /* a description taken out of its batch */
+        path_of(copy, "versions_out.db");
+        snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+        raw_exec(path, sql);
+        raw_exec(copy, "UPDATE sensors SET chain_seq = NULL, unit = 'x'"
+                       " WHERE tag = 'FT-101' AND version = 2");
+        expect_verify_fails(copy, "out",
+                            "seq 4 (sensor 'FT-101') is recorded under its "
+                            "version 2, not the version in force then",
+                            3, 4);
+    }
+    free(infos);
+    free(seen);
+}
+
+/*
+ * A failure says where (SPEC Evidence): the sensor and time of the
+ * reading, the value its raw words decode to under its description
+ * version, and a missing trigger; verify --run counts the run's readings,
+ * not those of the whole batches it checks.
+ */
+static void test_verify_where(void **state)
+{
+    static const uint16_t w[] = {0x41c8, 0x0001};
+    char path[TEST_PATH_MAX];
+    struct store_verify_result v;
+    struct store *s;
+    struct fixture f;
+    struct reading r[10];
+    double want;
+
+    (void)state;
+    make_chain_db("where.db", path);
+    raw_exec(path, "DROP TRIGGER readings_immutable;"
+                   " UPDATE readings SET value = 5.0 WHERE seq = 1");
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_false(v.ok);
+    assert_string_equal(v.what, "seq 1 was changed");
+    assert_string_equal(v.tag, "FT-101");
+    assert_true(v.has_ts);
+    assert_int_equal(v.ts_us, 1000);
+    assert_string_equal(v.raw, "41c8 0001");
+    assert_true(v.has_decoded);
+    want = decode_value(REG_FLOAT32, decode_raw(REG_FLOAT32, BO_ABCD, w), 1.0,
+                        0.0);
+    assert_true(v.decoded == want);
+    assert_true(v.no_trigger);
+    store_close(s);
+
+    /* a deleted reading: only its seq */
+    make_chain_db("where_del.db", path);
+    raw_exec(path, "DELETE FROM readings WHERE seq = 7");
+    s = open_ro(path);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_string_equal(v.what, "seq 7 was deleted");
+    assert_string_equal(v.tag, "");
+    assert_false(v.has_ts);
+    assert_false(v.no_trigger);
+    store_close(s);
+
+    /* a run of 3 readings inside a batch of 10 */
+    s = open_synced("where_run.db", path, &f);
+    for (int i = 0; i < 10; i++)
+        r[i] = mk_reading(f.sensors[i % 3].db_id, i + 1, QUALITY_GOOD, i, "", 0,
+                          NULL);
+    assert_int_equal(store_run_start(s, "W", NULL, NULL, 5), 0);
+    assert_int_equal(store_run_stop(s, "W", 8), 0);
+    assert_int_equal(store_commit_batch(s, r, 10, NULL, 0), 0);
+    assert_int_equal(store_verify_run(s, "W", &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.batches, 1);
+    assert_int_equal(v.readings, 3);
+    store_close(s);
+}
+
+/* The bytes of each file of a stored configuration, "name=bytes;". */
+static int conf_file_row(const struct store_config_file *cf, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, TEST_ROW_MAX - n, "%d:%s=%.*s;", cf->idx, cf->name,
+             (int)cf->len, (const char *)cf->bytes);
+    return 0;
+}
+
+/*
+ * Each configuration applied is stored with its files, found by time,
+ * and hashed by the next batch, after the descriptions: its line, then a
+ * line per file with the SHA-256 of the stored bytes; a changed file
+ * fails verify, naming the configuration.
+ */
+static void test_config_kept(void **state)
+{
+    static char main_name[] = "/etc/tbdaq/tbdaq.conf", inc_name[] = "x.inc";
+    static char main_bytes[] = "site = \"s\";\n@include \"x.inc\"\n",
+                inc_bytes[] = "retention_days = 0;\n";
+    struct config_file files[2] = {
+        {main_name, main_bytes, sizeof(main_bytes) - 1, ""},
+        {inc_name, inc_bytes, sizeof(inc_bytes) - 1, ""}};
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX] = "", text[4 * TEST_ROW_MAX];
+    char want[SHA256_HEX_LEN], sha[2][SHA256_HEX_LEN];
+    struct store_verify_result v;
+    struct fixture f;
+    struct store *s = open_rw("configs.db", path);
+    struct reading r;
+    int64_t id = -1, ts1;
+
+    (void)state;
+    fixture_init(&f, 1);
+    sha256_hex(main_bytes, files[0].len, sha[0]);
+    sha256_hex(inc_bytes, files[1].len, sha[1]);
+    memcpy(files[0].sha256, sha[0], SHA256_HEX_LEN);
+    memcpy(files[1].sha256, sha[1], SHA256_HEX_LEN);
+    memcpy(f.c.sha256, sha[0], SHA256_HEX_LEN);
+    f.c.files = files;
+    f.c.nfiles = 2;
+    assert_int_equal(store_config_at(s, INT64_MAX, &id), 1);
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_int_equal(store_config_at(s, INT64_MAX, &id), 0);
+    assert_int_equal(id, 1);
+    assert_int_equal(store_config_files(s, 1, conf_file_row, row), 0);
+    assert_string_equal(row, "0:/etc/tbdaq/tbdaq.conf=site = \"s\";\n"
+                             "@include \"x.inc\"\n;1:x.inc=retention_days = "
+                             "0;\n;");
+    ts1 = raw_int(path, "SELECT ts_us FROM configs WHERE id = 1");
+    assert_int_equal(store_config_at(s, ts1 - 1, &id), 1);
+
+    /* the next batch hashes it, after its readings and descriptions */
+    r = mk_reading(f.sensors[SENSOR_FT].db_id, 10, QUALITY_GOOD, 2.0, "", 0,
+                   NULL);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    snprintf(
+        text, sizeof(text),
+        "1\tFT-101\t10\t2\tgood\t\t\n" DESC_FT(
+            "1") "config\t1\t1\t%lld\t%s\nfile\t0\t/etc/tbdaq/tbdaq.conf\t%s\n"
+                 "file\t1\tx.inc\t%s\n",
+        (long long)ts1, sha[0], sha[0], sha[1]);
+    chain_hash(zero_hash, text, want);
+    raw_row(path, "SELECT hash FROM batches", row);
+    assert_string_equal(row, want);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.configs, 1);
+    /* a batch after it does not hash it again */
+    r = mk_reading(f.sensors[SENSOR_FT].db_id, 20, QUALITY_GOOD, 2.0, "", 0,
+                   NULL);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_int_equal(raw_int(path, "SELECT length(digests) FROM batches"
+                                   " WHERE id = 2"),
+                     8);
+
+    /* a reload: the second configuration, found by time */
+    files[1].bytes = main_bytes;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_int_equal(store_config_at(s, INT64_MAX, &id), 0);
+    assert_int_equal(id, 2);
+    assert_int_equal(store_config_at(s, ts1, &id), 0);
+    assert_int_equal(id, 1);
+    store_close(s);
+
+    /* an included file changed */
+    raw_exec(path, "UPDATE config_files SET bytes = CAST('retention_days ="
+                   " 9;' AS BLOB) WHERE config_id = 1 AND idx = 1");
+    {
+        struct store *ro = open_ro(path);
+        char when[TIME_ISO_LEN];
+
+        assert_int_equal(store_verify(ro, 0, INT64_MAX, &v), 0);
+        assert_false(v.ok);
+        fmt_time_iso(ts1, when);
+        snprintf(text, sizeof(text), "configuration 1 (applied %s) was changed",
+                 when);
+        assert_string_equal(v.what, text);
+        assert_int_equal(v.bad_batch, 1);
+        store_close(ro);
+    }
+}
+
+/*
+ * A version 3 file (one sensors row per tag, no description hashed) is
+ * read as it is and upgraded in one transaction: each row becomes its
+ * tag's version 1, under no hash (verify counts them as uncovered, and
+ * does not see them change); the daemon's next sync records new
+ * versions, hashed from then on, and old readings keep version 1.
+ */
+static void test_upgrade_v3(void **state)
+{
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX] = "";
+    struct store_verify_result v;
+    struct store *s, *reader;
+    struct fixture f;
+    struct reading r;
+    int64_t n;
+
+    (void)state;
+    make_old_prune_db("v3.db", path);
+    downgrade(path, 3);
+    n = raw_int(path, "SELECT count(*) FROM readings");
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"), 4);
+    expect_verify_ok(path, 0, 4);
+    reader = open_ro(path);
+
+    s = open_rw("v3.db", path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    raw_row(path, "PRAGMA integrity_check", row);
+    assert_string_equal(row, "ok");
+    raw_row(path,
+            "SELECT group_concat(id || ':' || tag || ':' || version || ':' ||"
+            " chain_seq, ' ') FROM (SELECT * FROM sensors ORDER BY id)",
+            row);
+    assert_string_equal(row, "1:FT-101:1:0 2:PT-201:1:0 3:AT-301:1:0 "
+                             "4:XT-401:1:0");
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM readings"), n);
+    expect_verify_ok(path, 0, 4);
+
+    /* the same config: new versions, under the chain from now on */
+    fixture_init(&f, 3);
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_int_equal(f.sensors[SENSOR_FT].db_id, 5);
+    r = mk_reading(f.sensors[SENSOR_FT].db_id, 3000000, QUALITY_GOOD, 1.0, "",
+                   0, NULL);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    expect_verify_ok(path, 1, 4);
+    /* the reader opened before the upgrade follows it */
+    assert_int_equal(store_verify(reader, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.descriptions, 1);
+    row[0] = '\0';
+    assert_int_equal(
+        store_export(reader, 2999999, 3000001, NULL, 0, vers_row, row), 1);
+    snprintf(row + strlen(row), 8, "%s", "");
+    assert_non_null(strstr(row, ":FT-101:m3/h:2"));
+    store_close(reader);
+    store_close(s);
+
+    /* an old description is not covered: a change goes unseen, and
+     * verify says how many are not covered */
+    raw_exec(path, "UPDATE sensors SET unit = 'x' WHERE id = 2");
+    expect_verify_ok(path, 1, 4);
+    /* a new one is */
+    raw_exec(path, "UPDATE sensors SET unit = 'x' WHERE id = 5");
+    expect_verify_fails(path, "new",
+                        "sensor 'FT-101' version 2's "
+                        "description was changed",
+                        raw_int(path, "SELECT max(id) FROM batches"),
+                        raw_int(path, "SELECT max(seq) FROM readings"));
 }
 
 static void test_prune_rate(void **state)
@@ -2809,6 +3342,10 @@ int main(void)
         cmocka_unit_test(test_schema_v1),
         cmocka_unit_test(test_missed_batch),
         cmocka_unit_test(test_schema_upgrade),
+        cmocka_unit_test(test_description_versions),
+        cmocka_unit_test(test_upgrade_v3),
+        cmocka_unit_test(test_config_kept),
+        cmocka_unit_test(test_verify_where),
         cmocka_unit_test(test_open_crafted),
         cmocka_unit_test(test_open_lone_copy),
         cmocka_unit_test(test_file_modes),
