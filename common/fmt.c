@@ -14,6 +14,7 @@
  * not.
  */
 #include "common/fmt.h"
+#include "common/pow10.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -181,30 +182,6 @@ static void fmt_round(const char *d17, double a, int prec, char *d, int *x)
     }
 }
 
-/* 10^0 .. 10^19 as integers. */
-static const uint64_t fmt_pow10_u64[] = {
-    UINT64_C(1),
-    UINT64_C(10),
-    UINT64_C(100),
-    UINT64_C(1000),
-    UINT64_C(10000),
-    UINT64_C(100000),
-    UINT64_C(1000000),
-    UINT64_C(10000000),
-    UINT64_C(100000000),
-    UINT64_C(1000000000),
-    UINT64_C(10000000000),
-    UINT64_C(100000000000),
-    UINT64_C(1000000000000),
-    UINT64_C(10000000000000),
-    UINT64_C(100000000000000),
-    UINT64_C(1000000000000000),
-    UINT64_C(10000000000000000),
-    UINT64_C(100000000000000000),
-    UINT64_C(1000000000000000000),
-    UINT64_C(10000000000000000000),
-};
-
 /* 128-bit integers: GCC and Clang have them; __extension__ keeps
  * -Wpedantic quiet about it. */
 __extension__ typedef unsigned __int128 fmt_u128;
@@ -222,14 +199,14 @@ __extension__ typedef unsigned __int128 fmt_u128;
  */
 static bool fmt_exact(uint64_t m, int l, int prec, int *x, uint64_t *q)
 {
-    uint64_t lo = fmt_pow10_u64[prec - 1], hi = fmt_pow10_u64[prec];
+    uint64_t lo = pow10_u64[prec - 1], hi = pow10_u64[prec];
     fmt_u128 prod, p10, r, half, dist;
     int s;
 
     for (;;) {
         s = prec - 1 - *x;
-        p10 = (fmt_u128)fmt_pow10_u64[s < 19 ? s : 19] *
-              (s > 19 ? fmt_pow10_u64[s - 19] : 1);
+        p10 = (fmt_u128)pow10_u64[s < 19 ? s : 19] *
+              (s > 19 ? pow10_u64[s - 19] : 1);
         prod = (fmt_u128)m * p10;
         *q = (uint64_t)(prod >> l);
         if (*q < lo)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "drivers/decode.h"
+#include "common/pow10.h"
 
 struct decode_name {
     const char *name;
@@ -56,10 +57,8 @@ static const char *const decode_orders[] = {
 #define DECODE_NORDERS (sizeof(decode_orders) / sizeof(decode_orders[0]))
 
 static const char *const decode_qualities[] = {
-    [QUALITY_GOOD] = "good",
-    [QUALITY_OUT_OF_RANGE] = "out_of_range",
-    [QUALITY_INVALID] = "invalid",
-    [QUALITY_COMM_ERROR] = "comm_error",
+    [QUALITY_GOOD] = "good",       [QUALITY_OUT_OF_RANGE] = "out_of_range",
+    [QUALITY_INVALID] = "invalid", [QUALITY_COMM_ERROR] = "comm_error",
     [QUALITY_MISSED] = "missed",
 };
 
@@ -281,30 +280,6 @@ static const double decode_pow10[] = {
 };
 #define DECODE_POW10_EXACT 22
 
-/* 10^0 .. 10^19 as integers. */
-static const uint64_t decode_pow10_u64[] = {
-    UINT64_C(1),
-    UINT64_C(10),
-    UINT64_C(100),
-    UINT64_C(1000),
-    UINT64_C(10000),
-    UINT64_C(100000),
-    UINT64_C(1000000),
-    UINT64_C(10000000),
-    UINT64_C(100000000),
-    UINT64_C(1000000000),
-    UINT64_C(10000000000),
-    UINT64_C(100000000000),
-    UINT64_C(1000000000000),
-    UINT64_C(10000000000000),
-    UINT64_C(100000000000000),
-    UINT64_C(1000000000000000),
-    UINT64_C(10000000000000000),
-    UINT64_C(100000000000000000),
-    UINT64_C(1000000000000000000),
-    UINT64_C(10000000000000000000),
-};
-
 /* Integers below 2^53 are exact doubles. */
 #define DECODE_EXACT_INT 9007199254740992.0
 /* Significant digits that always tell a float32, and a double, apart from
@@ -339,8 +314,8 @@ static const uint64_t decode_pow10_u64[] = {
 static decode_u128 decode_p10(int k)
 {
     if (k <= 19)
-        return decode_pow10_u64[k];
-    return (decode_u128)decode_pow10_u64[19] * decode_pow10_u64[k - 19];
+        return pow10_u64[k];
+    return (decode_u128)pow10_u64[19] * pow10_u64[k - 19];
 }
 
 static decode_u128 decode_abs(decode_i128 m)

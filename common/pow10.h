@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Powers of ten as 64-bit integers, for exact decimal arithmetic (the
+ * shortest-decimal formatter in fmt.c, value rounding in decode.c). A
+ * header only, so that a module built alone (a fuzz target) needs no
+ * other object for it.
+ */
+#ifndef TBDAQ_POW10_H
+#define TBDAQ_POW10_H
+
+#include <stdint.h>
+
+/* 10^0 .. 10^19: every power of ten a uint64_t holds. */
+#define POW10_U64_MAX 19
+static const uint64_t pow10_u64[POW10_U64_MAX + 1] = {
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+#endif
