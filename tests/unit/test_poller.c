@@ -567,13 +567,18 @@ static void test_reconnect_every_slot(void **state)
 
     n = readings_of(&d, 1, &r);
     for (size_t i = 0; i < n; i++) {
-        if (r[i].quality == QUALITY_GOOD && r[i].ts_us < down_us)
+        /* a response already on its way at the vanish may land just
+         * after down_us: the outage's readings are those after the last
+         * good one before the device came back */
+        if (r[i].quality == QUALITY_GOOD && r[i].ts_us < up_us)
             last_good = (int64_t)i;
         if (r[i].quality == QUALITY_GOOD && r[i].ts_us > up_us &&
             first_good < 0)
             first_good = (int64_t)i;
     }
     assert_true(last_good >= 0 && first_good > last_good);
+    /* no good reading while the device was away */
+    assert_true(r[last_good].ts_us < down_us + iv_us);
     print_message("first good reading %.1f ms after the device listened "
                   "again, after a %d ms outage\n",
                   (double)(r[first_good].ts_us - up_us) / 1000, OUTAGE_MS);
