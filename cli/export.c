@@ -128,6 +128,10 @@ struct export_run {
     char *name, *operator_name, *note, *config_sha256, *chain_head;
     int64_t started_us, ended_us;
     bool ended;
+    /* A run the daemon started holds first_seq <= seq <= last_seq
+     * (INT64_MAX while open), whatever the readings' times; first_seq 0:
+     * a run of an older database, held by time. */
+    int64_t first_seq, last_seq;
 };
 
 struct export_job {
@@ -493,7 +497,15 @@ static int export_run_fn(const struct store_run *r, void *arg)
     run->started_us = r->started_us;
     run->ended = r->ended;
     run->ended_us = r->ended_us;
+    run->first_seq = r->first_seq;
+    run->last_seq = r->ended ? r->last_seq : INT64_MAX;
     return 0;
+}
+
+/* Whether the rows are a run's seq range rather than a time window. */
+static bool export_by_seq(const struct export_job *e)
+{
+    return e->has_run && e->run.first_seq > 0;
 }
 
 static int export_sensor_cmp(const void *a, const void *b)
@@ -588,12 +600,11 @@ static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
 /*
  * Reads the description of the given sensors (--sensor, or else every
  * sensor seen so far; without either, every sensor with readings in the
- * window) from the database, with their counts in [from_us, to_us): an
- * empty window makes that cheap when the counts are not wanted. Returns
+ * window) from the database, with their counts in the window (the run's
+ * seq range) if counts, else in an empty window, which is cheap. Returns
  * 0, or -1 after logging the error ("unknown sensor 'X'").
  */
-static int export_describe(struct export_job *e, struct store *s,
-                           int64_t from_us, int64_t to_us)
+static int export_describe(struct export_job *e, struct store *s, bool counts)
 {
     const char **tags = NULL;
     size_t ntags = e->ntags;
@@ -607,8 +618,14 @@ static int export_describe(struct export_job *e, struct store *s,
                 tags[ntags++] = e->sensors[i].tag;
     }
     /* export_sensor_fn may move the array, never the tags' strings */
-    rc = store_sensor_infos(s, from_us, to_us, tags ? tags : e->tags, ntags,
-                            export_sensor_fn, e);
+    if (counts && export_by_seq(e))
+        rc = store_sensor_infos_seqs(s, e->run.first_seq, e->run.last_seq,
+                                     tags ? tags : e->tags, ntags,
+                                     export_sensor_fn, e);
+    else
+        rc = store_sensor_infos(s, e->from_us, counts ? e->to_us : e->from_us,
+                                tags ? tags : e->tags, ntags, export_sensor_fn,
+                                e);
     if (rc != 0)
         log_err("%s", store_errmsg(s));
     free(tags);
@@ -1175,7 +1192,11 @@ static int export_pass(struct export_job *e, struct store *s,
 {
     e->rows = 0;
     e->stopped = false;
-    if (store_export(s, e->from_us, e->to_us, e->tags, e->ntags, fn, e) < 0) {
+    if ((export_by_seq(e)
+             ? store_export_seqs(s, e->run.first_seq, e->run.last_seq, e->tags,
+                                 e->ntags, fn, e)
+             : store_export(s, e->from_us, e->to_us, e->tags, e->ntags, fn,
+                            e)) < 0) {
         if (!e->stopped)
             log_err("%s", store_errmsg(s));
         return -1;
@@ -1218,7 +1239,7 @@ static int export_csv(struct export_job *e, struct store *s)
 
     /* The manifest: the sensors the rows showed, described (cheaply: an
      * empty window), and counted from the rows. */
-    if (!e->ntags && export_describe(e, s, e->from_us, e->from_us) < 0)
+    if (!e->ntags && export_describe(e, s, false) < 0)
         goto fail;
     export_take_tally(e);
     export_drop_unseen(e);
@@ -1472,8 +1493,7 @@ int export_main(struct cli *cli, int argc, char **argv)
     }
     /* --sensor tags are checked before anything is written; JSON's
      * manifest needs the counts before the rows, CSV's only after. */
-    if ((e.ntags || e.json) &&
-        export_describe(&e, s, e.from_us, e.json ? e.to_us : e.from_us) < 0)
+    if ((e.ntags || e.json) && export_describe(&e, s, e.json) < 0)
         goto done;
     if ((site = store_site(s)))
         e.site = xstrdup(site);

@@ -356,14 +356,42 @@ static int control_run_fn(const struct store_run *r, void *arg)
     return 0;
 }
 
+/*
+ * Draws a run's line in the daemon's stream: commits what was taken so
+ * far (the flush hook) and gives the last seq given, or 0 without the
+ * hook (the run is then held by time). Replies and returns -1 if the
+ * database cannot be written.
+ */
+static int control_flush(struct control *c, struct control_client *cl,
+                         int64_t *last_seq)
+{
+    *last_seq = 0;
+    if (!c->h.flush)
+        return 0;
+    if (c->h.flush(c->h.arg, last_seq) < 0) {
+        control_reply(cl,
+                      "error database not writable: %s; the run's boundary "
+                      "cannot be recorded\n",
+                      store_errmsg(c->h.store));
+        return -1;
+    }
+    return 0;
+}
+
 static void control_run_start(struct control *c, struct control_client *cl,
                               const struct control_request *req)
 {
-    int64_t now = time_real_us();
+    int64_t now, last_seq;
     char ts[TIME_ISO_LEN];
 
+    /* The time first: what the flush commits was taken before it, what
+     * comes after the flush is taken after it, so that the run's times
+     * and seqs agree but for a reading a poller holds at this moment. */
+    now = time_real_us();
+    if (control_flush(c, cl, &last_seq) < 0)
+        return;
     if (store_run_start(c->h.store, req->name, req->operator_name, req->note,
-                        now) < 0) {
+                        now, c->h.flush ? last_seq + 1 : 0) < 0) {
         control_reply(cl, "error %s\n", store_errmsg(c->h.store));
         return;
     }
@@ -378,7 +406,7 @@ static void control_run_stop(struct control *c, struct control_client *cl,
                              const struct control_request *req)
 {
     struct control_run open = {.started_us = 0};
-    int64_t now = time_real_us();
+    int64_t now, last_seq;
     char ts[TIME_ISO_LEN];
     int found = store_run_open(c->h.store, control_run_fn, &open);
 
@@ -394,10 +422,13 @@ static void control_run_stop(struct control *c, struct control_client *cl,
             control_reply(cl, "error no run is open\n");
         return;
     }
+    now = time_real_us(); /* before the flush: see control_run_start() */
+    if (control_flush(c, cl, &last_seq) < 0)
+        return;
     /* With the open run's name, the stop refuses should another run have
      * replaced it meanwhile. */
-    if (store_run_stop(c->h.store, req->name ? req->name : open.name, now) <
-        0) {
+    if (store_run_stop(c->h.store, req->name ? req->name : open.name, now,
+                       last_seq) < 0) {
         control_reply(cl, "error %s\n", store_errmsg(c->h.store));
         return;
     }

@@ -131,6 +131,12 @@ struct control_hooks {
     /* Called after the runs changed (start, stop): the daemon re-reads
      * the open run and seals a stopped one once its readings are in. */
     void (*runs_changed)(void *arg);
+    /* Called before a run is started or stopped (may be NULL: the run is
+     * then held by time): commits every reading taken so far and sets
+     * *last_seq to the last seq given, so that the run's seq range draws
+     * its line there. Returns 0, or -1 if the database cannot be written
+     * (the run command then fails). */
+    int (*flush)(void *arg, int64_t *last_seq);
     /* Fills the live counters. */
     void (*status)(void *arg, struct control_status *st);
 };

@@ -896,6 +896,19 @@ static void daemon_control_runs(void *arg)
     d->runs_changed = true;
 }
 
+/* A run's line: everything taken so far is committed (the queue was
+ * drained into the batch just before control_service()). */
+static int daemon_control_flush(void *arg, int64_t *last_seq)
+{
+    struct daemon *d = arg;
+
+    while (recorder_pending(&d->rec) > 0)
+        if (recorder_commit(&d->rec) < 0)
+            return -1;
+    *last_seq = d->rec.last_seq;
+    return 0;
+}
+
 static void daemon_control_status(void *arg, struct control_status *st)
 {
     struct daemon *d = arg;
@@ -927,6 +940,7 @@ static int daemon_control_open(struct daemon *d)
     struct control_hooks h = {.store = d->store,
                               .arg = d,
                               .runs_changed = daemon_control_runs,
+                              .flush = daemon_control_flush,
                               .status = daemon_control_status};
     struct control_addr a;
     char err[CONTROL_SHOWN_MAX + PATH_MAX];

@@ -104,6 +104,22 @@ static const char store_sensors_v4[] =
 #define STORE_SENSORS_COLS_V4                                                  \
     "id tag version " STORE_SENSORS_DESC_COLS " chain_seq"
 
+/*
+ * runs: from version 4 on, first_seq and last_seq (NULL in the runs of
+ * older files, which hold their readings by time), added by ALTER TABLE
+ * ADD COLUMN, whose text is that of a new file's.
+ */
+#define STORE_RUNS_SQL                                                         \
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"    \
+    " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"           \
+    " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER"
+static const char store_runs_v1[] = STORE_RUNS_SQL ")";
+static const char store_runs_v4[] =
+    STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER)";
+#define STORE_RUNS_COLS_V1                                                     \
+    "id name started_us ended_us operator note config_sha256 chain_head"       \
+    " chain_seq"
+
 /* The name of the immutability trigger: the one object a file may lack
  * (a forger drops it to change a reading; verify finds the change, and
  * the daemon puts it back). */
@@ -140,12 +156,8 @@ static const struct store_object store_objects[] = {
      "id first_seq last_seq n ts_us prev_hash hash digests"},
     {"index", "batches_last_seq", 1,
      "CREATE INDEX batches_last_seq ON batches(last_seq)", NULL},
-    {"table", "runs", 1,
-     "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
-     " started_us INTEGER NOT NULL, ended_us INTEGER, operator TEXT,"
-     " note TEXT, config_sha256 TEXT, chain_head TEXT, chain_seq INTEGER)",
-     "id name started_us ended_us operator note config_sha256 chain_head"
-     " chain_seq"},
+    {"table", "runs", 1, store_runs_v4,
+     STORE_RUNS_COLS_V1 " first_seq last_seq"},
     {"table", "events", 1,
      "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
      " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT)",
@@ -208,6 +220,8 @@ static const char *store_object_sql(const struct store_object *o, int64_t v)
         return store_readings_v1;
     if (v < 4 && strcmp(o->name, "sensors") == 0)
         return store_sensors_v1;
+    if (v < 4 && strcmp(o->name, "runs") == 0)
+        return store_runs_v1;
     return o->sql;
 }
 
@@ -216,6 +230,8 @@ static const char *store_object_cols(const struct store_object *o, int64_t v)
 {
     if (v < 4 && strcmp(o->name, "sensors") == 0)
         return STORE_SENSORS_COLS_V1;
+    if (v < 4 && strcmp(o->name, "runs") == 0)
+        return STORE_RUNS_COLS_V1;
     return o->cols;
 }
 
@@ -271,6 +287,9 @@ enum store_stmt {
     STMT_RUN_OPEN,
     STMT_RUN_COUNT,
     STMT_RUN_SEQS,
+    STMT_RUN_COUNT_SEQ,
+    STMT_RUN_SEQS_SEQ,
+    STMT_SEQ_QUALITY,
     STMT_RUN_INSERT,
     STMT_RUN_END,
     STMT_RUNS_UNSEALED,
@@ -335,10 +354,24 @@ enum store_stmt {
     "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"   \
     " WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
 
-/* The columns of a run, in the order store_run_row() reads them. */
-#define STORE_RUN_COLUMNS                                                      \
+/* The columns of a run, in the order store_run_rows() reads them
+ * (seqs: "first_seq, last_seq", or "NULL, NULL" before version 4). */
+#define STORE_RUN_COLUMNS_OF(seqs)                                             \
     "SELECT id, name, started_us, ended_us, operator, note, config_sha256,"    \
-    " chain_head, chain_seq FROM runs"
+    " chain_head, chain_seq, " seqs " FROM runs"
+#define STORE_RUN_COLUMNS STORE_RUN_COLUMNS_OF("first_seq, last_seq")
+#define STORE_RUN_COLUMNS_V1 STORE_RUN_COLUMNS_OF("NULL, NULL")
+
+/* The run a reading belongs to: by seq for a run with a seq range, else
+ * by time (runs are few: the subquery scans them). */
+#define STORE_READINGS_AFTER_OF(member)                                        \
+    "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"        \
+    " r.error, (SELECT name FROM runs WHERE " member                           \
+    " ORDER BY started_us DESC LIMIT 1)"                                       \
+    " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"              \
+    " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2"
+#define STORE_BY_TIME                                                          \
+    "started_us <= r.ts_us AND (ended_us IS NULL OR r.ts_us < ended_us)"
 
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
@@ -429,13 +462,10 @@ static const char *const store_sql[STMT_COUNT] = {
     /* A page of the record in seq order: a range scan of the primary key
      * joined to the (small) sensors table, with the run open at each
      * reading's time (runs are few: the subquery scans them). */
-    [STMT_READINGS_AFTER] =
-        "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"
-        " r.error, (SELECT name FROM runs WHERE started_us <= r.ts_us"
-        " AND (ended_us IS NULL OR r.ts_us < ended_us)"
-        " ORDER BY started_us DESC LIMIT 1)"
-        " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"
-        " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2",
+    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(
+        "CASE WHEN first_seq IS NULL THEN " STORE_BY_TIME
+        " ELSE r.seq >= first_seq AND (ended_us IS NULL OR"
+        " r.seq <= last_seq) END"),
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
     [STMT_INSERT_BATCH] =
         "INSERT INTO batches (first_seq, last_seq, n, ts_us, prev_hash, hash,"
@@ -454,12 +484,25 @@ static const char *const store_sql[STMT_COUNT] = {
         "SELECT count(*) FROM readings WHERE ts_us >= ?1 AND ts_us < ?2",
     [STMT_RUN_SEQS] = "SELECT min(seq), max(seq) FROM readings"
                       " WHERE ts_us >= ?1 AND ts_us < ?2",
-    [STMT_RUN_INSERT] =
-        "INSERT INTO runs (name, started_us, operator, note, config_sha256)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [STMT_RUN_END] = "UPDATE runs SET ended_us = ?2 WHERE id = ?1",
-    [STMT_RUNS_UNSEALED] = "SELECT id FROM runs WHERE ended_us IS NOT NULL"
-                           " AND chain_head IS NULL ORDER BY started_us, id",
+    /* A run with a seq range: a range of the primary key. */
+    [STMT_RUN_COUNT_SEQ] =
+        "SELECT count(*) FROM readings WHERE seq BETWEEN ?1 AND ?2",
+    [STMT_RUN_SEQS_SEQ] = "SELECT min(seq), max(seq) FROM readings"
+                          " WHERE seq BETWEEN ?1 AND ?2",
+    [STMT_SEQ_QUALITY] = "SELECT sensor_id, quality, ts_us FROM readings"
+                         " WHERE seq BETWEEN ?1 AND ?2",
+    [STMT_RUN_INSERT] = "INSERT INTO runs (name, started_us, operator, note,"
+                        " config_sha256, first_seq)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* last_seq only for a run with a first seq; ?3 at least first_seq - 1
+     * (an empty run), and NULL (the last seq stored) if 0. */
+    [STMT_RUN_END] =
+        "UPDATE runs SET ended_us = ?2, last_seq = CASE WHEN first_seq IS"
+        " NULL THEN NULL ELSE max(first_seq - 1, coalesce(nullif(?3, 0),"
+        " (SELECT coalesce(max(seq), 0) FROM readings))) END WHERE id = ?1",
+    [STMT_RUNS_UNSEALED] =
+        "SELECT id, first_seq, last_seq FROM runs WHERE ended_us IS NOT NULL"
+        " AND chain_head IS NULL ORDER BY started_us, id",
     [STMT_RUN_SEAL] =
         "UPDATE runs SET chain_head = ?2, chain_seq = ?3 WHERE id = ?1",
     [STMT_CONFIG_SHA] = "SELECT detail FROM events WHERE kind = 'config'"
@@ -944,7 +987,9 @@ done:
  * description no batch's hash covered). The old table is renamed aside
  * first with legacy_alter_table on, so that readings' and sensor_last's
  * REFERENCES sensors(id) are left as they are and name the new table,
- * whose rows keep their ids. Inside the caller's transaction.
+ * whose rows keep their ids. runs gets first_seq and last_seq, NULL in
+ * the runs there are (they keep the time rule). Inside the caller's
+ * transaction.
  */
 
 static int store_upgrade_v4(struct store *s)
@@ -957,6 +1002,8 @@ static int store_upgrade_v4(struct store *s)
         ", chain_seq) SELECT id, tag, 1, " STORE_SENSORS_DESC_LIST
         ", 0 FROM sensors_v3 ORDER BY id",
         "DROP TABLE sensors_v3",
+        "ALTER TABLE runs ADD COLUMN first_seq INTEGER",
+        "ALTER TABLE runs ADD COLUMN last_seq INTEGER",
     };
     int ret = 0;
 
@@ -1276,6 +1323,27 @@ static const char *store_sql_of(int i, int64_t version)
         return "SELECT 0 WHERE ?1 IS NULL";
     case STMT_SENSOR_BATCH:
         return "SELECT id, tag, 1, 0 FROM sensors WHERE ?1 < 0 AND ?2 < 0";
+    /* runs without seqs: the time rule, and ?6 / ?3 unused */
+    case STMT_RUNS:
+        return STORE_RUN_COLUMNS_V1 " ORDER BY started_us, id";
+    case STMT_RUN_BY_NAME:
+        return STORE_RUN_COLUMNS_V1 " WHERE name = ?1";
+    case STMT_RUN_BY_ID:
+        return STORE_RUN_COLUMNS_V1 " WHERE id = ?1";
+    case STMT_RUN_OPEN:
+        return STORE_RUN_COLUMNS_V1 " WHERE ended_us IS NULL"
+                                    " ORDER BY started_us DESC LIMIT 1";
+    case STMT_READINGS_AFTER:
+        return STORE_READINGS_AFTER_OF(STORE_BY_TIME);
+    case STMT_RUN_INSERT:
+        return "INSERT INTO runs (name, started_us, operator, note,"
+               " config_sha256) SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?6 IS NULL";
+    case STMT_RUN_END:
+        return "UPDATE runs SET ended_us = ?2 WHERE id = ?1"
+               " AND ?3 IS NOT NULL";
+    case STMT_RUNS_UNSEALED:
+        return "SELECT id, NULL, NULL FROM runs WHERE ended_us IS NOT NULL"
+               " AND chain_head IS NULL ORDER BY started_us, id";
     case STMT_CONFIG_BATCH:
         return "SELECT 0, 0 WHERE ?1 < 0 AND ?2 < 0";
     case STMT_CONFIG_FILES:
@@ -2353,7 +2421,7 @@ static int store_run_rows(struct store *s, sqlite3_stmt *st,
                           int (*fn)(const struct store_run *, void *),
                           void *arg, int *found)
 {
-    sqlite3_stmt *cnt = s->stmt[STMT_RUN_COUNT];
+    sqlite3_stmt *cnt;
     int rc, ret = 0;
 
     *found = 0;
@@ -2369,11 +2437,20 @@ static int store_run_rows(struct store *s, sqlite3_stmt *st,
             .config_sha256 = store_column_text(st, 6),
             .chain_head = store_column_text(st, 7),
             .chain_seq = sqlite3_column_int64(st, 8),
+            .first_seq = sqlite3_column_int64(st, 9),
+            .last_seq = sqlite3_column_int64(st, 10),
         };
 
         (*found)++;
-        sqlite3_bind_int64(cnt, 1, run.started_us);
-        sqlite3_bind_int64(cnt, 2, run.ended ? run.ended_us : INT64_MAX);
+        if (run.first_seq > 0) {
+            cnt = s->stmt[STMT_RUN_COUNT_SEQ];
+            sqlite3_bind_int64(cnt, 1, run.first_seq);
+            sqlite3_bind_int64(cnt, 2, run.ended ? run.last_seq : INT64_MAX);
+        } else {
+            cnt = s->stmt[STMT_RUN_COUNT];
+            sqlite3_bind_int64(cnt, 1, run.started_us);
+            sqlite3_bind_int64(cnt, 2, run.ended ? run.ended_us : INT64_MAX);
+        }
         rc = sqlite3_step(cnt);
         run.readings = sqlite3_column_int64(cnt, 0);
         sqlite3_reset(cnt);
@@ -2476,7 +2553,8 @@ static int store_query_text(struct store *s, enum store_stmt id, char **out,
 }
 
 int store_run_start(struct store *s, const char *name,
-                    const char *operator_name, const char *note, int64_t now_us)
+                    const char *operator_name, const char *note, int64_t now_us,
+                    int64_t first_seq)
 {
     sqlite3_stmt *st = s->stmt[STMT_RUN_INSERT];
     struct store_run_ref open = {0, 0, NULL}, same = {0, 0, NULL};
@@ -2507,6 +2585,8 @@ int store_run_start(struct store *s, const char *name,
     rc |= store_bind_text(st, 3, operator_name);
     rc |= store_bind_text(st, 4, note);
     rc |= store_bind_text(st, 5, config);
+    rc |= first_seq > 0 ? sqlite3_bind_int64(st, 6, first_seq)
+                        : sqlite3_bind_null(st, 6);
     if (rc != SQLITE_OK ||
         store_run(s, STMT_RUN_INSERT, "cannot start run") < 0)
         goto fail;
@@ -2532,7 +2612,8 @@ fail:
     return -1;
 }
 
-int store_run_stop(struct store *s, const char *name, int64_t now_us)
+int store_run_stop(struct store *s, const char *name, int64_t now_us,
+                   int64_t last_seq)
 {
     sqlite3_stmt *st = s->stmt[STMT_RUN_END];
     struct store_run_ref open = {0, 0, NULL};
@@ -2558,6 +2639,7 @@ int store_run_stop(struct store *s, const char *name, int64_t now_us)
     sqlite3_bind_int64(st, 1, open.id);
     sqlite3_bind_int64(st, 2,
                        now_us > open.started_us ? now_us : open.started_us);
+    sqlite3_bind_int64(st, 3, last_seq > 0 ? last_seq : 0);
     if (store_run(s, STMT_RUN_END, "cannot stop run") < 0 ||
         store_insert_event(s, now_us, "run_stop", -1, open.name, -1) < 0 ||
         store_run(s, STMT_COMMIT, "cannot stop run") < 0)
@@ -2572,9 +2654,15 @@ fail:
     return -1;
 }
 
-/* The ids of the ended, unsealed runs, inside the caller's transaction
- * (or none). Returns how many, or -1; *ids is the caller's to free. */
-static int store_runs_unsealed(struct store *s, int64_t **ids)
+/* An ended, unsealed run: its id and last seq (0: by time). */
+struct store_unsealed {
+    int64_t id;
+    int64_t last_seq;
+};
+
+/* The ended, unsealed runs, inside the caller's transaction (or none).
+ * Returns how many, or -1; *ids is the caller's to free. */
+static int store_runs_unsealed(struct store *s, struct store_unsealed **ids)
 {
     sqlite3_stmt *st = s->stmt[STMT_RUNS_UNSEALED];
     size_t cap = 0;
@@ -2583,7 +2671,10 @@ static int store_runs_unsealed(struct store *s, int64_t **ids)
     *ids = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         xgrow(ids, &cap, (size_t)n + 1, sizeof(**ids));
-        (*ids)[n++] = sqlite3_column_int64(st, 0);
+        (*ids)[n].id = sqlite3_column_int64(st, 0);
+        (*ids)[n++].last_seq = sqlite3_column_type(st, 1) == SQLITE_NULL
+                                   ? 0
+                                   : sqlite3_column_int64(st, 2);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -2594,12 +2685,43 @@ static int store_runs_unsealed(struct store *s, int64_t **ids)
     return n;
 }
 
+/*
+ * The head a run with a seq range is sealed with, inside the caller's
+ * transaction: that of the batch holding its last seq (the daemon
+ * committed it before recording the stop); the current head (in head,
+ * *seq) if no batch reaches that seq yet or the run has no seq range.
+ */
+static int store_seal_head(struct store *s, int64_t run_last,
+                           char head[SHA256_HEX_LEN], int64_t *seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_BATCH_ENDING];
+    int rc;
+
+    if (store_chain_last(s, head, seq) < 0)
+        return -1;
+    if (run_last <= 0)
+        return 0;
+    sqlite3_bind_int64(st, 1, run_last);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = store_column_text(st, 3);
+
+        *seq = sqlite3_column_int64(st, 2);
+        snprintf(head, SHA256_HEX_LEN, "%s", h ? h : "");
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read the chain");
+    return 0;
+}
+
 int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
                    void *arg)
 {
     sqlite3_stmt *st = s->stmt[STMT_RUN_SEAL];
     char head[SHA256_HEX_LEN];
-    int64_t *ids = NULL, last_seq;
+    struct store_unsealed *ids = NULL;
+    int64_t last_seq;
     int n;
 
     /* The daemon calls this often: a read without the write lock first,
@@ -2609,11 +2731,12 @@ int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
     free(ids);
     if (store_run(s, STMT_BEGIN, "cannot seal runs") < 0)
         goto fail;
-    if ((n = store_runs_unsealed(s, &ids)) < 0 ||
-        store_chain_last(s, head, &last_seq) < 0)
+    if ((n = store_runs_unsealed(s, &ids)) < 0)
         goto fail;
     for (int i = 0; i < n; i++) {
-        sqlite3_bind_int64(st, 1, ids[i]);
+        if (store_seal_head(s, ids[i].last_seq, head, &last_seq) < 0)
+            goto fail;
+        sqlite3_bind_int64(st, 1, ids[i].id);
         sqlite3_bind_text(st, 2, head, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, last_seq);
         if (store_run(s, STMT_RUN_SEAL, "cannot seal run") < 0)
@@ -2625,7 +2748,7 @@ int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
     for (int i = 0; fn && i < n; i++) {
         int ret;
 
-        sqlite3_bind_int64(s->stmt[STMT_RUN_BY_ID], 1, ids[i]);
+        sqlite3_bind_int64(s->stmt[STMT_RUN_BY_ID], 1, ids[i].id);
         ret = store_run_query(s, s->stmt[STMT_RUN_BY_ID], fn, arg);
         if (ret != 0 && ret != 1) {
             free(ids);
@@ -3218,9 +3341,17 @@ struct store_span {
     int64_t max_end; /* of this run and every one before it */
 };
 
+/* A run with a seq range: it covers the batches its range meets. */
+struct store_seqspan {
+    char *name;
+    int64_t first, last; /* last INT64_MAX while open */
+};
+
 struct store_spans {
-    struct store_span *v;
+    struct store_span *v; /* the runs by time */
     size_t n, cap;
+    struct store_seqspan *seqv; /* the runs by seq (few: scanned) */
+    size_t nseq, seq_cap;
     int64_t *chain; /* chain_seq of each sealed run, ascending */
     size_t nchain, chain_cap;
     bool loaded;
@@ -3230,7 +3361,10 @@ static void store_spans_release(struct store_spans *sp)
 {
     for (size_t i = 0; i < sp->n; i++)
         free(sp->v[i].name);
+    for (size_t i = 0; i < sp->nseq; i++)
+        free(sp->seqv[i].name);
     free(sp->v);
+    free(sp->seqv);
     free(sp->chain);
     memset(sp, 0, sizeof(*sp));
 }
@@ -3250,14 +3384,37 @@ static int store_spans_load(struct store *s, struct store_spans *sp)
 
     sp->loaded = true;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT name, started_us, ended_us, chain_seq"
-                           " FROM runs ORDER BY started_us, id",
+                           s->version >= 4
+                               ? "SELECT name, started_us, ended_us, chain_seq,"
+                                 " first_seq, last_seq FROM runs"
+                                 " ORDER BY started_us, id"
+                               : "SELECT name, started_us, ended_us, chain_seq,"
+                                 " NULL, NULL FROM runs"
+                                 " ORDER BY started_us, id",
                            -1, &st, NULL) != SQLITE_OK)
         return store_fail(s, "cannot read runs");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_span *r;
         const char *name = store_column_text(st, 0);
 
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            xgrow(&sp->chain, &sp->chain_cap, sp->nchain + 1,
+                  sizeof(*sp->chain));
+            sp->chain[sp->nchain++] = sqlite3_column_int64(st, 3);
+        }
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            struct store_seqspan *q;
+
+            xgrow(&sp->seqv, &sp->seq_cap, sp->nseq + 1, sizeof(*sp->seqv));
+            q = &sp->seqv[sp->nseq++];
+            q->name = xstrdup(name ? name : "");
+            q->first = sqlite3_column_int64(st, 4);
+            q->last = sqlite3_column_type(st, 2) == SQLITE_NULL ||
+                              sqlite3_column_type(st, 5) == SQLITE_NULL
+                          ? INT64_MAX
+                          : sqlite3_column_int64(st, 5);
+            continue;
+        }
         xgrow(&sp->v, &sp->cap, sp->n + 1, sizeof(*sp->v));
         r = &sp->v[sp->n];
         r->name = xstrdup(name ? name : "");
@@ -3269,11 +3426,6 @@ static int store_spans_load(struct store *s, struct store_spans *sp)
                          ? sp->v[sp->n - 1].max_end
                          : r->end;
         sp->n++;
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            xgrow(&sp->chain, &sp->chain_cap, sp->nchain + 1,
-                  sizeof(*sp->chain));
-            sp->chain[sp->nchain++] = sqlite3_column_int64(st, 3);
-        }
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -3301,8 +3453,19 @@ static bool store_spans_chain_in(const struct store_spans *sp,
     return lo < sp->nchain && sp->chain[lo] <= last_seq;
 }
 
-/* The name of a run whose [start, end) overlaps [first_ts, last_ts], or
+/* The name of a run by seq whose range meets [first_seq, last_seq], or
  * NULL if none does. */
+static const char *store_spans_seq_overlap(const struct store_spans *sp,
+                                           int64_t first_seq, int64_t last_seq)
+{
+    for (size_t i = 0; i < sp->nseq; i++)
+        if (sp->seqv[i].first <= last_seq && first_seq <= sp->seqv[i].last)
+            return sp->seqv[i].name;
+    return NULL;
+}
+
+/* The name of a run by time whose [start, end) overlaps [first_ts,
+ * last_ts], or NULL if none does. */
 static const char *store_spans_overlap(const struct store_spans *sp,
                                        int64_t first_ts, int64_t last_ts)
 {
@@ -3364,7 +3527,9 @@ static int store_verify_pruned(struct store *s, const struct store_walk *w,
     }
     if (!runs->loaded && store_spans_load(s, runs) < 0)
         return -1;
-    if ((run = store_spans_overlap(runs, first_ts, last_ts)) != NULL) {
+    if ((run = store_spans_overlap(runs, first_ts, last_ts)) != NULL ||
+        (run = store_spans_seq_overlap(runs, b->first_seq, b->last_seq)) !=
+            NULL) {
         store_verify_fail(out, b->id, 0, "readings of run '%s' were pruned",
                           run);
         return 0;
@@ -3532,7 +3697,7 @@ static int store_verify_range(struct store *s, int64_t from_seq, int64_t to_seq,
                               struct store_verify_result *out)
 {
     struct store_walk w = {NULL, false, 0};
-    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, false};
+    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, false};
     struct store_batch prev, b;
     sqlite3_stmt *bt = NULL;
     bool found = false, bad, has_pruned = false;
@@ -3721,6 +3886,8 @@ struct store_run_span {
     bool sealed;
     char chain_head[SHA256_HEX_LEN];
     int64_t chain_seq;
+    int64_t first_seq; /* 0: by time */
+    int64_t last_seq;  /* INT64_MAX while open */
 };
 
 static int store_run_span_take(const struct store_run *run, void *arg)
@@ -3734,15 +3901,17 @@ static int store_run_span_take(const struct store_run *run, void *arg)
     snprintf(sp->chain_head, sizeof(sp->chain_head), "%s",
              run->chain_head ? run->chain_head : "");
     sp->chain_seq = run->chain_seq;
+    sp->first_seq = run->first_seq;
+    sp->last_seq = run->ended ? run->last_seq : INT64_MAX;
     return 0;
 }
 
-/* The first and last seq of the readings in [from_us, to_us); 0 and 0
- * if there are none. */
-static int store_window_seqs(struct store *s, int64_t from_us, int64_t to_us,
-                             int64_t *first, int64_t *last)
+/* The first and last seq of the readings in [from_us, to_us) (by_seq:
+ * with from_us <= seq <= to_us); 0 and 0 if there are none. */
+static int store_window_seqs(struct store *s, bool by_seq, int64_t from_us,
+                             int64_t to_us, int64_t *first, int64_t *last)
 {
-    sqlite3_stmt *st = s->stmt[STMT_RUN_SEQS];
+    sqlite3_stmt *st = s->stmt[by_seq ? STMT_RUN_SEQS_SEQ : STMT_RUN_SEQS];
     int rc;
 
     sqlite3_bind_int64(st, 1, from_us);
@@ -3806,7 +3975,10 @@ int store_verify_run(struct store *s, const char *name,
         ret = 1;
         goto done;
     }
-    if (store_window_seqs(s, sp.started_us, sp.end_us, &first, &last) < 0)
+    if (sp.first_seq > 0 ? store_window_seqs(s, true, sp.first_seq, sp.last_seq,
+                                             &first, &last) < 0
+                         : store_window_seqs(s, false, sp.started_us, sp.end_us,
+                                             &first, &last) < 0)
         goto done;
     /* A sealed run's chain head may lie past its last reading: verify up
      * to it, so that the head is checked against a recomputed batch. */
@@ -3821,11 +3993,13 @@ int store_verify_run(struct store *s, const char *name,
         goto done;
     /* The run's readings, not those of the whole batches checked. */
     if (out->ok) {
-        sqlite3_stmt *cnt = s->stmt[STMT_RUN_COUNT];
+        sqlite3_stmt *cnt =
+            s->stmt[sp.first_seq > 0 ? STMT_RUN_COUNT_SEQ : STMT_RUN_COUNT];
         int rc;
 
-        sqlite3_bind_int64(cnt, 1, sp.started_us);
-        sqlite3_bind_int64(cnt, 2, sp.end_us);
+        sqlite3_bind_int64(cnt, 1,
+                           sp.first_seq > 0 ? sp.first_seq : sp.started_us);
+        sqlite3_bind_int64(cnt, 2, sp.first_seq > 0 ? sp.last_seq : sp.end_us);
         rc = sqlite3_step(cnt);
         if (rc == SQLITE_ROW)
             out->readings = sqlite3_column_int64(cnt, 0);
@@ -3979,7 +4153,7 @@ static int store_prune_batch(struct store *s, const struct store_batch *b,
 int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
                 size_t max_readings, struct store_prune_result *res)
 {
-    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, false};
+    struct store_spans runs = {NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, false};
     struct store_batch b;
     int64_t cursor = 0, start, first_ts = 0, last_ts = 0, count = 0;
     uint64_t work = 0;
@@ -4017,11 +4191,13 @@ int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
             res->damaged++;
             continue;
         }
-        /* Covered: the run's times overlap the batch's, or the batch is
+        /* Covered: the run's times (seqs, for a run with a seq range)
+         * overlap the batch's, or the batch is
          * the one the run's chain head names. */
         if (!runs.loaded && store_spans_load(s, &runs) < 0)
             goto fail;
         if (store_spans_overlap(&runs, first_ts, last_ts) ||
+            store_spans_seq_overlap(&runs, b.first_seq, b.last_seq) ||
             store_spans_chain_in(&runs, b.first_seq, b.last_seq))
             continue;
         /* Hash with the tags the file holds, as verify does. */
@@ -4060,7 +4236,7 @@ fail:
  * order as they are read, and SQLite sorts only each run of equal times
  * by tag and seq, so memory does not grow with the window.
  */
-static char *store_export_sql(size_t nsensors, int64_t version)
+static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
 {
     /* before schema 4, every row is its tag's version 1 */
     const char *head =
@@ -4068,19 +4244,23 @@ static char *store_export_sql(size_t nsensors, int64_t version)
             ? "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, "
               "r.quality,"
               " r.error, s.version FROM readings AS r CROSS JOIN sensors AS s"
-              " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2"
+              " ON s.id = r.sensor_id WHERE "
             : "SELECT r.seq, r.ts_us, s.tag, s.kind, r.value, s.unit, "
               "r.quality,"
               " r.error, 1 FROM readings AS r CROSS JOIN sensors AS s"
-              " ON s.id = r.sensor_id WHERE r.ts_us >= ?1 AND r.ts_us < ?2";
+              " ON s.id = r.sensor_id WHERE ";
+    /* by seq: a range of the primary key, sorted by time afterwards */
+    const char *where =
+        by_seq ? "r.seq BETWEEN ?1 AND ?2" : "r.ts_us >= ?1 AND r.ts_us < ?2";
     static const char in[] = " AND s.tag IN (";
     static const char tail[] = " ORDER BY r.ts_us, s.tag, r.seq";
     /* ",?" and its number: at most 8 bytes per tag */
-    size_t len = strlen(head) + sizeof(in) + 8 * nsensors + sizeof(tail);
+    size_t len =
+        strlen(head) + strlen(where) + sizeof(in) + 8 * nsensors + sizeof(tail);
     char *sql = xmalloc(len);
     size_t n = 0;
 
-    n += (size_t)snprintf(sql + n, len - n, "%s", head);
+    n += (size_t)snprintf(sql + n, len - n, "%s%s", head, where);
     if (nsensors) {
         n += (size_t)snprintf(sql + n, len - n, "%s", in);
         for (size_t i = 0; i < nsensors; i++)
@@ -4092,10 +4272,12 @@ static char *store_export_sql(size_t nsensors, int64_t version)
     return sql;
 }
 
-int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
-                     const char *const *sensors, size_t nsensors,
-                     int (*fn)(const struct store_export_row *, void *),
-                     void *arg)
+/* store_export() and store_export_seqs(): [from, to) in time, or
+ * from <= seq <= to. */
+static int64_t
+store_export_by(struct store *s, bool by_seq, int64_t from, int64_t to,
+                const char *const *sensors, size_t nsensors,
+                int (*fn)(const struct store_export_row *, void *), void *arg)
 {
     char *sql = NULL;
     sqlite3_stmt *st = NULL;
@@ -4111,13 +4293,13 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
     if (store_run(s, STMT_BEGIN_READ, "cannot export") < 0 ||
         store_follow_upgrade(s) < 0)
         goto fail;
-    sql = store_export_sql(nsensors, s->version);
+    sql = store_export_sql(nsensors, s->version, by_seq);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         store_fail(s, "cannot export");
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, from_us);
-    sqlite3_bind_int64(st, 2, to_us);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
     for (size_t i = 0; i < nsensors; i++)
         sqlite3_bind_text(st, (int)i + 3, sensors[i], -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -4155,6 +4337,24 @@ fail:
     return -1;
 }
 
+int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
+                     const char *const *sensors, size_t nsensors,
+                     int (*fn)(const struct store_export_row *, void *),
+                     void *arg)
+{
+    return store_export_by(s, false, from_us, to_us, sensors, nsensors, fn,
+                           arg);
+}
+
+int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
+                          const char *const *sensors, size_t nsensors,
+                          int (*fn)(const struct store_export_row *, void *),
+                          void *arg)
+{
+    return store_export_by(s, true, first_seq, last_seq, sensors, nsensors, fn,
+                           arg);
+}
+
 /* Per-quality counts of one sensor, found by id. */
 struct store_counts {
     int64_t id;
@@ -4188,11 +4388,12 @@ static int store_quality_of(const char *q)
  * of readings_ts: *counts is sorted by id (the caller frees it) and *n
  * its length. Inside the caller's read transaction.
  */
-static int store_window_counts(struct store *s, int64_t from_us, int64_t to_us,
-                               struct store_counts **counts, size_t *n)
+static int store_window_counts(struct store *s, bool by_seq, int64_t from_us,
+                               int64_t to_us, struct store_counts **counts,
+                               size_t *n)
 {
     sqlite3_stmt *ids = s->stmt[STMT_SENSOR_TAGS];
-    sqlite3_stmt *st = s->stmt[STMT_WINDOW_QUALITY];
+    sqlite3_stmt *st = s->stmt[by_seq ? STMT_SEQ_QUALITY : STMT_WINDOW_QUALITY];
     size_t cap = 0;
     int rc;
 
@@ -4265,10 +4466,10 @@ static int store_tags_known(struct store *s, const char *const *tags, size_t n)
     return 0;
 }
 
-int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
-                       const char *const *sensors, size_t nsensors,
-                       int (*fn)(const struct store_sensor_info *, void *),
-                       void *arg)
+static int store_sensor_infos_by(
+    struct store *s, bool by_seq, int64_t from_us, int64_t to_us,
+    const char *const *sensors, size_t nsensors,
+    int (*fn)(const struct store_sensor_info *, void *), void *arg)
 {
     sqlite3_stmt *st;
     struct store_counts *counts = NULL;
@@ -4279,7 +4480,8 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
         return -1;
     if ((ret = store_follow_upgrade(s)) != 0 ||
         (ret = store_tags_known(s, sensors, nsensors)) != 0 ||
-        (ret = store_window_counts(s, from_us, to_us, &counts, &ncounts)) != 0)
+        (ret = store_window_counts(s, by_seq, from_us, to_us, &counts,
+                                   &ncounts)) != 0)
         goto done;
     st = s->stmt[STMT_SENSOR_INFOS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -4340,6 +4542,25 @@ done:
     store_rollback(s);
     free(counts);
     return ret;
+}
+
+int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
+                       const char *const *sensors, size_t nsensors,
+                       int (*fn)(const struct store_sensor_info *, void *),
+                       void *arg)
+{
+    return store_sensor_infos_by(s, false, from_us, to_us, sensors, nsensors,
+                                 fn, arg);
+}
+
+int store_sensor_infos_seqs(struct store *s, int64_t first_seq,
+                            int64_t last_seq, const char *const *sensors,
+                            size_t nsensors,
+                            int (*fn)(const struct store_sensor_info *, void *),
+                            void *arg)
+{
+    return store_sensor_infos_by(s, true, first_seq, last_seq, sensors,
+                                 nsensors, fn, arg);
 }
 
 int store_events(struct store *s, int64_t from_us, int64_t to_us,

@@ -207,31 +207,42 @@ struct store_run {
                                   if no daemon had recorded one */
     const char *chain_head;    /* set when the run is sealed, else NULL */
     int64_t chain_seq;         /* last seq the chain head covers, or 0 */
-    int64_t readings;          /* readings with started <= ts < ended (or
-                                  now if open) */
+    /* Membership: a run the daemon started records the seqs it drew its
+     * lines at, and holds the readings first_seq <= seq <= last_seq
+     * (no upper bound while open), whatever their times. first_seq 0: a
+     * run of an older database, holding started <= ts < ended. */
+    int64_t first_seq;
+    int64_t last_seq; /* meaningful if ended and first_seq > 0 */
+    int64_t readings; /* its readings (so far, if open) */
 };
 
 /*
  * Opens a run named name (the caller checked its characters) at now_us,
  * recording operator, note (either may be NULL), the config SHA-256 of the
  * newest `config` event and a `run_start` event (detail "NAME" or "NAME
- * (operator: WHO)"), in one transaction.
+ * (operator: WHO)"), in one transaction. first_seq > 0: the run holds the
+ * readings from that seq on (the daemon passes the next seq it will give,
+ * having committed everything taken before); 0: by time, as older
+ * databases' runs.
  * Returns 0, or -1 with a message: "run 'X' already exists", "run 'Y' is
  * still open; stop it first".
  */
 int store_run_start(struct store *s, const char *name,
-                    const char *operator_name, const char *note,
-                    int64_t now_us);
+                    const char *operator_name, const char *note, int64_t now_us,
+                    int64_t first_seq);
 
 /*
  * Closes the open run at now_us (if name is not NULL it must be the open
  * run's name; a now_us before its start ends it at its start) and records
- * a `run_stop` event (detail: the name). Does not seal it: the daemon
- * seals it once every reading taken before now_us is committed (see
- * store_run_seal). Returns 0, or -1: "no run is open", "run 'X' is not
- * open (the open run is 'Y')", "run 'X' is not open".
+ * a `run_stop` event (detail: the name). last_seq: the last seq the run
+ * holds (the daemon passes the last it gave, having committed everything
+ * taken before; ignored for a run started without a first seq), or 0 for
+ * "by time". Does not seal it (see store_run_seal). Returns 0, or -1: "no
+ * run is open", "run 'X' is not open (the open run is 'Y')", "run 'X' is
+ * not open".
  */
-int store_run_stop(struct store *s, const char *name, int64_t now_us);
+int store_run_stop(struct store *s, const char *name, int64_t now_us,
+                   int64_t last_seq);
 
 /* Calls fn for each run by start time; returns 0, -1 or fn's non-zero. */
 int store_runs(struct store *s, int (*fn)(const struct store_run *, void *),
@@ -246,11 +257,13 @@ int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
 
 /*
  * Seals every ended, unsealed run: records the current chain head and the
- * last seq it covers with the run (64 zeros and 0 if no batch exists yet).
- * The daemon calls it after a commit that holds readings taken after the
- * run's end. Calls fn (may be NULL) for each run sealed, after the commit.
- * Returns how many were sealed, or -1. Cheap when there is nothing to
- * seal (one read of the runs table, no write lock).
+ * last seq it covers with the run (64 zeros and 0 if no batch exists yet);
+ * for a run with a seq range, the head of the batch that holds its last
+ * seq (the current head if none does yet). The daemon calls it after a
+ * commit that holds readings taken after the run's end. Calls fn (may be NULL)
+ * for each run sealed, after the commit. Returns how many were sealed, or -1.
+ * Cheap when there is nothing to seal (one read of the runs table, no write
+ * lock).
  */
 int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
                    void *arg);
@@ -323,7 +336,8 @@ int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
 
 /*
  * store_verify() over the run named name: from the first to the last seq
- * of its readings (started <= ts < ended), extended to its chain_seq if
+ * of its readings (its seq range, or started <= ts < ended for a run
+ * without one; out->readings counts them), extended to its chain_seq if
  * sealed, and then, for a sealed run, checks that its chain_head is the
  * hash of the batch whose last seq is chain_seq ("run 'X''s chain head
  * does not match batch N"). Returns 0 with the result, -1 on a database
@@ -347,8 +361,10 @@ struct store_prune_result {
  * batches that are older than before_us (their newest reading is) and that
  * no run covers, oldest first, stopping once about max_readings are
  * deleted (whole batches: it may exceed it by one batch). A run covers a
- * batch when [started, ended) (ended: +infinity while open) overlaps the
- * batch's readings' times, or when the batch holds the run's chain_seq. A
+ * batch when its seq range (to +infinity while open) meets the batch's,
+ * or for a run without one, when [started, ended) (ended: +infinity
+ * while open) overlaps the batch's readings' times; or when the batch
+ * holds the run's chain_seq. A
  * batch whose readings do not hash to its stored hash is never pruned.
  * Each pruned batch keeps its `batches` row and gets a `pruned` row;
  * sensor_last's counts follow. Progress is kept in the state
@@ -392,6 +408,12 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
                      int (*fn)(const struct store_export_row *, void *),
                      void *arg);
+/* store_export() over the readings first_seq <= seq <= last_seq (a run
+ * with a seq range), in the same order, whatever their times. */
+int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
+                          const char *const *sensors, size_t nsensors,
+                          int (*fn)(const struct store_export_row *, void *),
+                          void *arg);
 
 /* A version of a sensor's description, with its counts in a window, for
  * the export manifest. */
@@ -430,6 +452,13 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        const char *const *sensors, size_t nsensors,
                        int (*fn)(const struct store_sensor_info *, void *),
                        void *arg);
+/* store_sensor_infos() with the counts of the readings first_seq <= seq
+ * <= last_seq instead of a window's. */
+int store_sensor_infos_seqs(struct store *s, int64_t first_seq,
+                            int64_t last_seq, const char *const *sensors,
+                            size_t nsensors,
+                            int (*fn)(const struct store_sensor_info *, void *),
+                            void *arg);
 
 /* Calls fn for each event with from_us <= ts_us < to_us in order (of
  * time, then seq); detail may be NULL. Returns 0, -1 or fn's non-zero. */

@@ -203,11 +203,23 @@ struct world {
     struct control *c;
     struct control_addr a;
     int runs_changed;
+    int flushes;      /* calls of the flush hook */
+    int64_t flushed;  /* the last seq it says it gave */
+    bool flush_fails; /* it says the database cannot be written */
 };
 
 static void on_runs(void *arg)
 {
     ((struct world *)arg)->runs_changed++;
+}
+
+static int on_flush(void *arg, int64_t *last_seq)
+{
+    struct world *w = arg;
+
+    w->flushes++;
+    *last_seq = w->flushed;
+    return w->flush_fails ? -1 : 0;
 }
 
 static void on_status(void *arg, struct control_status *st)
@@ -232,8 +244,11 @@ static int setup(void **state)
         return -1;
     if (control_address(NULL, w->db, &w->a, err, sizeof(err)) < 0)
         return -1;
-    h = (struct control_hooks){
-        .store = w->s, .arg = w, .runs_changed = on_runs, .status = on_status};
+    h = (struct control_hooks){.store = w->s,
+                               .arg = w,
+                               .runs_changed = on_runs,
+                               .flush = on_flush,
+                               .status = on_status};
     if (!(w->c = control_open(&w->a, &h)))
         return -1;
     *state = w;
@@ -428,6 +443,46 @@ static void test_runs(void **state)
     assert_non_null(strstr(buf, "\nrun -\n"));
 }
 
+/* What test_run_flush reads of a run. */
+static int run_seqs_of(const struct store_run *r, void *arg)
+{
+    ((int64_t *)arg)[0] = r->first_seq;
+    ((int64_t *)arg)[1] = r->ended ? r->last_seq : -1;
+    return 0;
+}
+
+/* A run's line is drawn in the daemon's stream: the flush hook commits
+ * what was taken, the run starts at the seq after the last it gave and
+ * stops at the last it gave; a database that cannot be written makes the
+ * run command fail and records no run. */
+static void test_run_flush(void **state)
+{
+    struct world *w = *state;
+    char buf[CONTROL_REPLY_MAX];
+    int64_t seqs[2] = {0, 0};
+
+    w->flushed = 41;
+    ask(w, "run-start\tF1\n", buf, sizeof(buf));
+    assert_true(strncmp(buf, "ok run 'F1' started at ", 23) == 0);
+    assert_int_equal(w->flushes, 1);
+    assert_int_equal(store_run_get(w->s, "F1", run_seqs_of, seqs), 0);
+    assert_int_equal(seqs[0], 42);
+    assert_int_equal(seqs[1], -1);
+    w->flushed = 57;
+    ask(w, "run-stop\n", buf, sizeof(buf));
+    assert_true(strncmp(buf, "ok run 'F1' stopped at ", 23) == 0);
+    assert_int_equal(w->flushes, 2);
+    assert_int_equal(store_run_get(w->s, "F1", run_seqs_of, seqs), 0);
+    assert_int_equal(seqs[0], 42);
+    assert_int_equal(seqs[1], 57);
+
+    w->flush_fails = true;
+    ask(w, "run-start\tF2\n", buf, sizeof(buf));
+    assert_true(strncmp(buf, "error database not writable", 27) == 0);
+    assert_int_equal(store_run_get(w->s, "F2", run_seqs_of, seqs), 1);
+    assert_int_equal(w->runs_changed, 2);
+}
+
 /* The channel of a database is one per realpath, whatever its length. */
 static void test_address(void **state)
 {
@@ -464,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_and_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_address, setup, teardown),
     };
 

@@ -1383,21 +1383,21 @@ static void test_runs(void **state)
 
     (void)state;
     assert_int_equal(store_run_open(s, seen_run, seen), 1);
-    assert_int_equal(store_run_stop(s, NULL, 10), -1);
+    assert_int_equal(store_run_stop(s, NULL, 10, 0), -1);
     assert_string_equal(store_errmsg(s), "no run is open");
-    assert_int_equal(store_run_stop(s, "R-1", 10), -1);
+    assert_int_equal(store_run_stop(s, "R-1", 10, 0), -1);
     assert_string_equal(store_errmsg(s), "run 'R-1' is not open");
 
     /* No config recorded yet: no config hash. */
-    assert_int_equal(store_run_start(s, "R-0", NULL, NULL, 100), 0);
-    assert_int_equal(store_run_stop(s, "R-0", 50), 0); /* clock went back */
+    assert_int_equal(store_run_start(s, "R-0", NULL, NULL, 100, 0), 0);
+    assert_int_equal(store_run_stop(s, "R-0", 50, 0), 0); /* clock went back */
     assert_int_equal(store_add_event(s, "config", "c0ffee"), 0);
     assert_int_equal(store_add_event(s, "config", "abc123"), 0);
     commit_at(s, ft, before, 2);
-    assert_int_equal(store_run_start(s, "R-1", "alice", "first", 1000), 0);
-    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1100), -1);
+    assert_int_equal(store_run_start(s, "R-1", "alice", "first", 1000, 0), 0);
+    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1100, 0), -1);
     assert_string_equal(store_errmsg(s), "run 'R-1' already exists");
-    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 1100), -1);
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 1100, 0), -1);
     assert_string_equal(store_errmsg(s),
                         "run 'R-1' is still open; stop it first");
     assert_int_equal(store_run_open(s, seen_run, seen), 0);
@@ -1405,14 +1405,14 @@ static void test_runs(void **state)
     assert_string_equal(seen->text[0], "R-1|alice|first|abc123|NULL");
     assert_false(seen->runs[0].ended);
     commit_at(s, ft, in1, 3);
-    assert_int_equal(store_run_stop(s, "R-9", 3000), -1);
+    assert_int_equal(store_run_stop(s, "R-9", 3000, 0), -1);
     assert_string_equal(store_errmsg(s),
                         "run 'R-9' is not open (the open run is 'R-1')");
-    assert_int_equal(store_run_stop(s, NULL, 3000), 0);
-    assert_int_equal(store_run_stop(s, NULL, 3001), -1);
+    assert_int_equal(store_run_stop(s, NULL, 3000, 0), 0);
+    assert_int_equal(store_run_stop(s, NULL, 3001, 0), -1);
     assert_string_equal(store_errmsg(s), "no run is open");
     commit_at(s, ft, gap, 2);
-    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 4000), 0);
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 4000, 0), 0);
     commit_at(s, ft, in2, 2);
 
     memset(seen, 0, sizeof(*seen));
@@ -1446,7 +1446,7 @@ static void test_runs(void **state)
                              " 3000 run_stop R-1, 4000 run_start R-2");
 
     /* Sealing: every ended run gets the chain head, once. */
-    assert_int_equal(store_run_stop(s, "R-2", 5000), 0);
+    assert_int_equal(store_run_stop(s, "R-2", 5000, 0), 0);
     assert_int_equal(store_chain_head(s, head, &last), 0);
     memset(seen, 0, sizeof(*seen));
     assert_int_equal(store_run_seal(s, seen_run, seen), 3);
@@ -1509,8 +1509,8 @@ static void *cli_main(void *arg)
     }
     for (int i = 0; i < CONCURRENT_RUNS; i++) {
         snprintf(name, sizeof(name), "C-%d", i);
-        if (store_run_start(s, name, "cli", NULL, time_real_us()) < 0 ||
-            store_run_stop(s, name, time_real_us()) < 0) {
+        if (store_run_start(s, name, "cli", NULL, time_real_us(), 0) < 0 ||
+            store_run_stop(s, name, time_real_us(), 0) < 0) {
             snprintf(job->err, sizeof(job->err), "%s", store_errmsg(s));
             job->failed++;
             break;
@@ -1539,13 +1539,13 @@ static void test_runs_two_connections(void **state)
         fail_msg("store_open: %s", err);
     /* The daemon notices the CLI's commits, not its own. */
     v0 = store_data_version(w);
-    assert_int_equal(store_run_start(cli, "A", NULL, NULL, 10), 0);
+    assert_int_equal(store_run_start(cli, "A", NULL, NULL, 10, 0), 0);
     v1 = store_data_version(w);
     assert_true(v1 != v0);
     commit_at(w, wj.sensor, ts, 1);
     v2 = store_data_version(w);
     assert_int_equal(v2, v1);
-    assert_int_equal(store_run_stop(cli, "A", 20), 0);
+    assert_int_equal(store_run_stop(cli, "A", 20, 0), 0);
     store_close(cli);
 
     snprintf(cj->path, sizeof(cj->path), "%s", path);
@@ -1588,9 +1588,9 @@ static void test_row_run(void **state)
     (void)state;
     for (size_t i = 0; i < N; i++)
         ts[i] = cases[i].ts;
-    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1000), 0);
-    assert_int_equal(store_run_stop(s, "R-1", 2000), 0);
-    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 3000), 0);
+    assert_int_equal(store_run_start(s, "R-1", NULL, NULL, 1000, 0), 0);
+    assert_int_equal(store_run_stop(s, "R-1", 2000, 0), 0);
+    assert_int_equal(store_run_start(s, "R-2", NULL, NULL, 3000, 0), 0);
     commit_at(s, f.sensors[0].db_id, ts, N);
     memset(&pg, 0, sizeof(pg));
     assert_int_equal(store_readings_after(s, 0, N, page_row, &pg), N);
@@ -1625,6 +1625,110 @@ static int seen_export(const struct store_export_row *row, void *arg)
                  row->error ? row->error : "NULL");
     e->n++;
     return e->stop_after && e->n == e->stop_after;
+}
+
+/* What test_run_seqs reads of a run. */
+struct seq_run {
+    int64_t first_seq, last_seq, readings, chain_seq;
+    bool sealed;
+};
+
+static int seq_run_take(const struct store_run *r, void *arg)
+{
+    struct seq_run *sr = arg;
+
+    sr->first_seq = r->first_seq;
+    sr->last_seq = r->last_seq;
+    sr->readings = r->readings;
+    sr->chain_seq = r->chain_seq;
+    sr->sealed = r->chain_head != NULL;
+    return 0;
+}
+
+/* Sums a sensor version's counts, for the manifest's. */
+static int seq_infos_count(const struct store_sensor_info *si, void *arg)
+{
+    *(int64_t *)arg +=
+        si->good + si->out_of_range + si->invalid + si->comm_error + si->missed;
+    return 0;
+}
+
+/*
+ * A run with a seq range (as the daemon starts one) holds exactly its
+ * readings whatever their times: a clock step back after its stop puts
+ * no later reading into it. Export, the manifest's counts, the run's count,
+ * verify --run, the MQTT "run" of a row and the seal follow the seqs; a run
+ * without seqs (an older database's) keeps the time rule.
+ */
+static void test_run_seqs(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("runseq.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, count = 0;
+    struct export_seen *e = xcalloc(1, sizeof(*e));
+    struct seq_run sr;
+    struct store_verify_result v;
+    struct page pg;
+    /* seq: 1, 2 before; 3, 4, 5 in S; 6 after its stop, stamped inside
+     * its times (a clock step back); 7 in T (by time); 8 after T's stop
+     * but inside its times (the time rule takes it in). */
+    static const int64_t ts[] = {100, 200, 1000, 1100, 1500, 1200, 3500, 3600};
+
+    (void)state;
+    commit_at(s, ft, &ts[0], 1);
+    commit_at(s, ft, &ts[1], 1);
+    assert_int_equal(store_run_start(s, "S", NULL, NULL, 1000, 3), 0);
+    for (int i = 2; i < 5; i++)
+        commit_at(s, ft, &ts[i], 1);
+    assert_int_equal(store_run_stop(s, "S", 2000, 5), 0);
+    commit_at(s, ft, &ts[5], 1);
+    assert_int_equal(store_run_seal(s, NULL, NULL), 1);
+
+    assert_int_equal(store_run_get(s, "S", seq_run_take, &sr), 0);
+    assert_int_equal(sr.first_seq, 3);
+    assert_int_equal(sr.last_seq, 5);
+    assert_int_equal(sr.readings, 3);
+    /* sealed with the head of the batch holding seq 5, not the newer one */
+    assert_true(sr.sealed);
+    assert_int_equal(sr.chain_seq, 5);
+
+    assert_int_equal(store_export_seqs(s, 3, 5, NULL, 0, seen_export, e), 3);
+    assert_string_equal(e->text[0], "3 1000 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[1], "4 1100 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[2], "5 1500 FT-101 flow 1 m3/h good");
+    assert_int_equal(
+        store_sensor_infos_seqs(s, 3, 5, NULL, 0, seq_infos_count, &count), 0);
+    assert_int_equal(count, 3);
+
+    assert_int_equal(store_verify_run(s, "S", &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, 3);
+
+    /* An older run: no seqs, by time. */
+    assert_int_equal(store_run_start(s, "T", NULL, NULL, 3000, 0), 0);
+    commit_at(s, ft, &ts[6], 1);
+    assert_int_equal(store_run_stop(s, "T", 4000, 0), 0);
+    commit_at(s, ft, &ts[7], 1);
+    assert_int_equal(store_run_get(s, "T", seq_run_take, &sr), 0);
+    assert_int_equal(sr.first_seq, 0);
+    assert_int_equal(sr.readings, 2);
+    assert_int_equal(store_verify_run(s, "T", &v), 0);
+    assert_int_equal(v.readings, 2);
+
+    memset(&pg, 0, sizeof(pg));
+    assert_int_equal(store_readings_after(s, 0, 8, page_row, &pg), 8);
+    {
+        static const char *const want[] = {"-", "-", "S", "S",
+                                           "S", "-", "T", "T"};
+
+        for (int i = 0; i < 8; i++)
+            if (strcmp(pg.runs[i], want[i]) != 0)
+                fail_msg("seq %d: run '%s', want '%s'", i + 1, pg.runs[i],
+                         want[i]);
+    }
+    free(e);
+    store_close(s);
 }
 
 static void test_export(void **state)
@@ -1840,7 +1944,7 @@ static void test_open_update(void **state)
     store_close(s);
     s = store_open(path, STORE_UPDATE, err);
     assert_non_null(s);
-    assert_int_equal(store_run_start(s, "U-1", NULL, NULL, 1), 0);
+    assert_int_equal(store_run_start(s, "U-1", NULL, NULL, 1, 0), 0);
     store_close(s);
 }
 
@@ -1956,16 +2060,16 @@ static void make_prune_db_as(const char *name, char *path, bool old)
     if (old)
         raw_exec(path, "UPDATE sensors SET chain_seq = 0");
     commit_span(s, &f, 100, NSENSORS);
-    assert_int_equal(store_run_start(s, "R-A", NULL, NULL, 200), 0);
+    assert_int_equal(store_run_start(s, "R-A", NULL, NULL, 200, 0), 0);
     commit_span(s, &f, 200, 3);
-    assert_int_equal(store_run_stop(s, "R-A", 300), 0);
+    assert_int_equal(store_run_stop(s, "R-A", 300, 0), 0);
     commit_span(s, &f, 300, 3);
     assert_int_equal(store_run_seal(s, NULL, NULL), 1);
     commit_span(s, &f, 400, 3);
     commit_span(s, &f, 500, 3);
     commit_span(s, &f, 2000000, 3);
     commit_span(s, &f, 700, 3);
-    assert_int_equal(store_run_start(s, "R-B", NULL, NULL, 2500000), 0);
+    assert_int_equal(store_run_start(s, "R-B", NULL, NULL, 2500000, 0), 0);
     commit_span(s, &f, 2600000, 3);
     store_close(s);
 }
@@ -2342,6 +2446,8 @@ static void downgrade(const char *path, int version)
                      " cal_due, cal_certificate FROM sensors_v4"
                      " WHERE version = 1; DROP TABLE sensors_v4;"
                      " DROP TABLE config_files; DROP TABLE configs;"
+                     " ALTER TABLE runs DROP COLUMN last_seq;"
+                     " ALTER TABLE runs DROP COLUMN first_seq;"
                      " PRAGMA user_version = 3",
                      NULL, NULL, NULL),
         SQLITE_OK);
@@ -3070,8 +3176,8 @@ static void test_verify_where(void **state)
     for (int i = 0; i < 10; i++)
         r[i] = mk_reading(f.sensors[i % 3].db_id, i + 1, QUALITY_GOOD, i, "", 0,
                           NULL);
-    assert_int_equal(store_run_start(s, "W", NULL, NULL, 5), 0);
-    assert_int_equal(store_run_stop(s, "W", 8), 0);
+    assert_int_equal(store_run_start(s, "W", NULL, NULL, 5, 0), 0);
+    assert_int_equal(store_run_stop(s, "W", 8, 0), 0);
     assert_int_equal(store_commit_batch(s, r, 10, NULL, 0), 0);
     assert_int_equal(store_verify_run(s, "W", &v), 0);
     assert_true(v.ok);
@@ -3269,9 +3375,9 @@ static void test_prune_rate(void **state)
         char name[16];
 
         snprintf(name, sizeof(name), "B-%d", i);
-        assert_int_equal(store_run_start(s, name, NULL, NULL, -1000 * (i + 2)),
-                         0);
-        assert_int_equal(store_run_stop(s, name, -1000 * (i + 1)), 0);
+        assert_int_equal(
+            store_run_start(s, name, NULL, NULL, -1000 * (i + 2), 0), 0);
+        assert_int_equal(store_run_stop(s, name, -1000 * (i + 1), 0), 0);
     }
     for (int b = 0; b < PRUNE_BENCH_BATCHES; b++) {
         for (int i = 0; i < PRUNE_BENCH_BATCH; i++, ts++)
@@ -3329,6 +3435,7 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_runs_two_connections),
         cmocka_unit_test(test_row_run),
+        cmocka_unit_test(test_run_seqs),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_sensor_infos),
         cmocka_unit_test(test_events_window),

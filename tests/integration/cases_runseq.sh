@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2016,SC2034,SC2154
+#
+# Integration case of issue 11, "exact runs" (SPEC Evidence: a reading
+# belongs to a run when it was taken between the daemon's handling of
+# `run start` and of `run stop`). Sourced by run.sh after lib.sh, with
+# the other cases_*.sh: it uses ctq/ctq_want (cases_control.sh) and
+# clock_faketime_lib/clock_set/clock_events (cases_clock.sh). Each
+# case_NAME runs in its own subshell with $T set.
+
+# Readings wanted in the run; the steps (forward, then back; seconds).
+RUNSEQ_READINGS=20
+RUNSEQ_STEP_S=3600
+
+# runseq_verify_count NAME: the readings `tbdaq verify --run NAME` counts
+# (it must pass).
+runseq_verify_count() {
+    ctq verify --run "$1"
+    ctq_want 0 "" "verify --run $1"
+    sed -n 's/^chain ok: [0-9]* batches, \([0-9]*\) readings.*$/\1/p' "$T/o"
+}
+
+# The daemon records under libfaketime; run R is started through it, the
+# wall clock steps forward an hour while R is open, and R is stopped; then
+# the clock steps back that hour, so that new readings are stamped inside
+# R's [started, ended). R keeps exactly its readings: export --run R gives
+# the same rows, verify --run R passes with the same count, and the step
+# back is recorded as a clock_step event.
+case_run_clock_step() {
+    local lib first last started ended n rows1 rows2 c1 c2 inside seq
+    lib=$(clock_faketime_lib) ||
+        fail "libfaketime is not installed (Debian: faketime)"
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor CF plant 1 holding flow 20 50
+    conf_write "$T/t.conf" "commit_interval_ms = 50;"
+    clock_set +0
+    # ASan would refuse a library loaded before it.
+    export LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/faketime \
+        FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    start_daemon
+    unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE \
+        FAKETIME_DONT_FAKE_MONOTONIC
+    wait_or_fail "ctq status; grep -q '^tbdaqd: running since ' '$T/o'" 10 \
+        "tbdaq status does not see the daemon running"
+    wait_or_fail "[ \$(count_readings CF) -ge 5 ]" 10 "no readings before R"
+
+    ctq run start R
+    ctq_want 0 "" "run start R"
+    first=$(sql "SELECT first_seq FROM runs WHERE name = 'R';")
+    [ -n "$first" ] || fail "run R has no first seq"
+    [ "$(sql "SELECT count(*) FROM readings WHERE seq < $first;")" -ge 5 ] ||
+        fail "R's first seq $first: the readings before the start are not all below it"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings
+        WHERE seq >= $first;\") -ge $RUNSEQ_READINGS ]" 15 "no readings in R"
+    # Forward an hour while R is open: R's time span then reaches an hour
+    # past the true time (a step recorded too).
+    clock_set "+$RUNSEQ_STEP_S"
+    wait_or_fail "[ -n \"\$(clock_events clock_step)\" ]" 10 \
+        "no clock_step event after the wall clock went forward by an hour"
+    seq=$(sql "SELECT max(seq) FROM readings;")
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings
+        WHERE seq > $seq;\") -ge 5 ]" 15 "no readings in R after the step forward"
+    ctq run stop
+    ctq_want 0 "" "run stop"
+    read -r last started ended <<<"$(sql "SELECT last_seq, started_us, ended_us
+        FROM runs WHERE name = 'R';" | tr '\t' ' ')"
+    { [ -n "$last" ] && ((last >= first + RUNSEQ_READINGS - 1)); } ||
+        fail "R's seqs: $first..$last, want at least $RUNSEQ_READINGS readings"
+    n=$((last - first + 1))
+    # Every seq of the range is a reading of R, each taken before the stop.
+    [ "$(sql "SELECT count(*) FROM readings WHERE seq BETWEEN $first AND $last
+        AND ts_us < $ended;")" = "$n" ] ||
+        fail "R's range $first..$last holds readings stamped after its end"
+    wait_or_fail "[ -n \"\$(sql \"SELECT chain_head FROM runs WHERE name = 'R'
+        AND chain_head IS NOT NULL;\")\" ]" 10 "run R was not sealed"
+    [ "$(sql "SELECT chain_seq FROM runs WHERE name = 'R';")" = "$last" ] ||
+        fail "R is sealed at seq $(sql "SELECT chain_seq FROM runs
+            WHERE name = 'R';"), not at its last seq $last"
+
+    ctq export --run R -o "$T/r1.csv"
+    ctq_want 0 "" "export --run R after the stop"
+    rows1=$(($(wc -l <"$T/r1.csv") - 1))
+    [ "$rows1" = "$n" ] || fail "export of R has $rows1 rows, its range $n"
+    c1=$(runseq_verify_count R)
+    [ "$c1" = "$n" ] || fail "verify --run R counts '$c1' readings, want $n"
+
+    # The step back: new readings are stamped inside R's time span.
+    clock_set +0
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM events
+        WHERE kind = 'clock_step';\") -ge 2 ]" 10 \
+        "no clock_step event after the wall clock went back by an hour"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings WHERE seq > $last
+        AND ts_us >= $started AND ts_us < $ended;\") -ge 5 ]" 20 \
+        "no readings stamped inside R's time span after the step"
+    inside=$(sql "SELECT count(*) FROM readings WHERE seq > $last
+        AND ts_us >= $started AND ts_us < $ended;")
+    echo "R: seqs $first..$last ($n readings); $inside later readings" \
+        "stamped inside its time span"
+
+    ctq export --run R -o "$T/r2.csv"
+    ctq_want 0 "" "export --run R after the step"
+    rows2=$(($(wc -l <"$T/r2.csv") - 1))
+    [ "$rows2" = "$rows1" ] ||
+        fail "export of R: $rows2 rows after the step, $rows1 before"
+    cmp -s "$T/r1.csv" "$T/r2.csv" ||
+        fail "export of R changed after the step: $(diff "$T/r1.csv" "$T/r2.csv" | head -3)"
+    grep -qE "\"rows\":${n}[,}]" "$T/r2.csv.manifest.json" ||
+        fail "the manifest does not count $n rows"
+    # JSON: the manifest's per-sensor counts come before the rows, from
+    # the run's range too.
+    ctq export --run R --format json -o "$T/r2.json"
+    ctq_want 0 "" "export --run R --format json after the step"
+    [ "$(jq '[.manifest.sensors[].counts[]] | add' "$T/r2.json")" = "$n" ] ||
+        fail "the JSON manifest counts $(jq -c '[.manifest.sensors[].counts]' "$T/r2.json"), want $n in all"
+    [ "$(jq '.readings | length' "$T/r2.json")" = "$n" ] ||
+        fail "the JSON export has $(jq '.readings | length' "$T/r2.json") readings, want $n"
+    c2=$(runseq_verify_count R)
+    [ "$c2" = "$c1" ] ||
+        fail "verify --run R counts $c2 readings after the step, $c1 before"
+    [ "$(sql "SELECT count(*) FROM events WHERE kind = 'clock_step'
+        AND detail LIKE 'wall clock stepped by -3%';")" = 1 ] ||
+        fail "no clock_step event of about -3600 s: $(clock_events clock_step)"
+    stop_daemon
+}
+
+EXTRA_CASES+=(run_clock_step)
