@@ -54,6 +54,20 @@ clock_events() {
     sql "SELECT seq, ts_us, detail FROM events WHERE kind = '$1' ORDER BY seq;"
 }
 
+# clock_start_daemon LIB: starts tbdaqd with libfaketime (LIB) preloaded,
+# its clock the real one plus what $T/faketime says (clock_set), the
+# monotonic clock untouched.
+clock_start_daemon() {
+    clock_set +0
+    # ASan would refuse a library loaded before it.
+    export LD_PRELOAD=$1 FAKETIME_TIMESTAMP_FILE=$T/faketime \
+        FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    start_daemon
+    unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE \
+        FAKETIME_DONT_FAKE_MONOTONIC
+}
+
 case_clock_step_event() {
     local lib kernel state first seq_before ts_before steps step n_after
     lib=$(clock_faketime_lib) ||
@@ -67,14 +81,7 @@ case_clock_step_event() {
     sim_sensor CF plant 1 holding flow 20 100
     conf_write "$T/t.conf" "commit_interval_ms = 100;"
 
-    clock_set +0
-    # ASan would refuse a library loaded before it.
-    export LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/faketime \
-        FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-    start_daemon
-    unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE \
-        FAKETIME_DONT_FAKE_MONOTONIC
+    clock_start_daemon "$lib"
 
     # The start: a clock event right after start and config, saying what
     # adjtimex says, and no step.

@@ -34,14 +34,7 @@ case_run_clock_step() {
     conf_tcp_bus plant
     sim_sensor CF plant 1 holding flow 20 50
     conf_write "$T/t.conf" "commit_interval_ms = 50;"
-    clock_set +0
-    # ASan would refuse a library loaded before it.
-    export LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$T/faketime \
-        FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-    start_daemon
-    unset LD_PRELOAD FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE \
-        FAKETIME_DONT_FAKE_MONOTONIC
+    clock_start_daemon "$lib"
     wait_or_fail "ctq status; grep -q '^tbdaqd: running since ' '$T/o'" 10 \
         "tbdaq status does not see the daemon running"
     wait_or_fail "[ \$(count_readings CF) -ge 5 ]" 10 "no readings before R"
