@@ -22,12 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Powers of ten that are exact doubles (10^22 is the last). */
-static const double fmt_pow10[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-#define FMT_POW10_EXACT_MAX 22
 /* Integers below 2^53 are exact doubles. */
 #define FMT_EXACT_INT_LIMIT 9007199254740992.0
 /* The fewest digits tried (%.15g: any 15-digit decimal survives a trip
@@ -136,10 +130,10 @@ static bool fmt_reads_back(const char *d, int n, int x, double a)
         m = m * 10 + (d[i] - '0');
     /* An exact integer times or over an exact power of ten is one
      * correctly rounded operation: the same double strtod() finds. */
-    if (m < FMT_EXACT_INT_LIMIT && scale >= -FMT_POW10_EXACT_MAX &&
-        scale <= FMT_POW10_EXACT_MAX)
+    if (m < FMT_EXACT_INT_LIMIT && scale >= -POW10_EXACT_MAX &&
+        scale <= POW10_EXACT_MAX)
         return fmt_same_bits(
-            scale >= 0 ? m * fmt_pow10[scale] : m / fmt_pow10[-scale], a);
+            scale >= 0 ? m * pow10_exact[scale] : m / pow10_exact[-scale], a);
     snprintf(tmp, sizeof(tmp), "%c.%.*se%d", d[0], n - 1, d + 1, x);
     return fmt_same_bits(strtod(tmp, NULL), a);
 }
@@ -256,9 +250,9 @@ size_t fmt_double(double v, char buf[FMT_DOUBLE_LEN])
         m = (uint64_t)ldexp(frexp(a, &e), 53);
         l = 53 - e;
         /* an estimate of the decimal exponent; fmt_exact corrects it */
-        while (x < 14 && a >= fmt_pow10[x + 1])
+        while (x < 14 && a >= pow10_exact[x + 1])
             x++;
-        while (x <= 0 && x > -4 && a * fmt_pow10[-x] < 1)
+        while (x <= 0 && x > -4 && a * pow10_exact[-x] < 1)
             x--;
         for (prec = FMT_DIGITS_MIN; prec < FMT_DIGITS_MAX; prec++)
             if (fmt_exact(m, l, prec, &x, &q))

@@ -10,6 +10,13 @@
 
 #include <stdint.h>
 
+/* Powers of ten that are exact doubles (10^22 is the last). */
+#define POW10_EXACT_MAX 22
+static const double pow10_exact[POW10_EXACT_MAX + 1] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
 /* 10^0 .. 10^19: every power of ten a uint64_t holds. */
 #define POW10_U64_MAX 19
 static const uint64_t pow10_u64[POW10_U64_MAX + 1] = {

@@ -273,13 +273,6 @@ struct decode_dec {
     int e;
 };
 
-/* Powers of ten that are exact doubles (10^22 is the last). */
-static const double decode_pow10[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-#define DECODE_POW10_EXACT 22
-
 /* Integers below 2^53 are exact doubles. */
 #define DECODE_EXACT_INT 9007199254740992.0
 /* Significant digits that always tell a float32, and a double, apart from
@@ -351,7 +344,7 @@ static bool decode_reads_back(double c, double a, bool isfloat)
  * N < 2^53 and |d| <= 22. */
 static double decode_scaled(double n, int d)
 {
-    return d >= 0 ? n / decode_pow10[d] : n * decode_pow10[-d];
+    return d >= 0 ? n / pow10_exact[d] : n * pow10_exact[-d];
 }
 
 /* One shortest-decimal search: a (> 0, finite) read back as a double, or
@@ -397,7 +390,7 @@ static void decode_short_init(struct decode_short *sh, double a, bool isfloat)
     sh->x = (int)floor((e2 - 1) * 0.30102999566398120);
     k = sh->x + 1;
     /* a product that rounds is still monotonic: never "below" in error */
-    if (k >= 0 ? a >= decode_pow10[k] : a * decode_pow10[-k] >= 1)
+    if (k >= 0 ? a >= pow10_exact[k] : a * pow10_exact[-k] >= 1)
         sh->x++;
 }
 
@@ -411,10 +404,10 @@ static int decode_try_fast(const struct decode_short *sh, int d, uint64_t *n)
     double a = sh->a, t, lo, half, c;
     bool up;
 
-    if (d > (sh->isfloat ? DECODE_FLT_FAST_DECIMALS : DECODE_POW10_EXACT) ||
-        d < -DECODE_POW10_EXACT || (sh->isfloat && a >= DECODE_FLT_FAST_MAX))
+    if (d > (sh->isfloat ? DECODE_FLT_FAST_DECIMALS : POW10_EXACT_MAX) ||
+        d < -POW10_EXACT_MAX || (sh->isfloat && a >= DECODE_FLT_FAST_MAX))
         return -1;
-    t = d >= 0 ? a * decode_pow10[d] : a / decode_pow10[-d];
+    t = d >= 0 ? a * pow10_exact[d] : a / pow10_exact[-d];
     if (t + 1 >= DECODE_EXACT_INT)
         return -1;
     lo = (double)(uint64_t)t;
@@ -425,8 +418,8 @@ static int decode_try_fast(const struct decode_short *sh, int d, uint64_t *n)
          * plus the rounding error, which fma() gives exactly (the error of
          * a product, the remainder of a quotient). An exact tie goes to
          * the even neighbour, as printf's does. */
-        double err = d >= 0 ? fma(a, decode_pow10[d], -t)
-                            : fma(-t, decode_pow10[-d], a) / decode_pow10[-d];
+        double err = d >= 0 ? fma(a, pow10_exact[d], -t)
+                            : fma(-t, pow10_exact[-d], a) / pow10_exact[-d];
 
         half += err;
         up = half > 0 || (half == 0 && ((uint64_t)lo & 1));
@@ -607,8 +600,8 @@ static double decode_dec_double(struct decode_dec d)
 
     if (u == 0)
         return 0.0;
-    if (u < (decode_u128)DECODE_EXACT_INT && d.e >= -DECODE_POW10_EXACT &&
-        d.e <= DECODE_POW10_EXACT) {
+    if (u < (decode_u128)DECODE_EXACT_INT && d.e >= -POW10_EXACT_MAX &&
+        d.e <= POW10_EXACT_MAX) {
         v = decode_scaled((double)(uint64_t)u, -d.e);
         return d.m < 0 ? -v : v;
     }

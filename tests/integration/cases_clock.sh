@@ -15,20 +15,6 @@ CLOCK_STEP_S=-3600
 # Readings wanted before and after the step.
 CLOCK_READINGS=20
 
-# libfaketime itself, preloaded directly: the faketime program forks and
-# waits, so a signal to its PID would never reach tbdaqd. Its MT variant:
-# the plain one parses the timestamp file in static buffers that threads
-# share, and tbdaqd's pollers and main thread read the clock at once; it
-# was seen to return the true time for a moment, one run in ten, which the
-# daemon rightly recorded as two more steps.
-clock_faketime_lib() {
-    local f
-    for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
-        [ -f "$f" ] && echo "$f" && return 0
-    done
-    return 1
-}
-
 # clock_set OFFSET: the wall clock the daemon sees, OFFSET from the true
 # one; renamed into place, so libfaketime never reads a half-written file.
 clock_set() {
@@ -70,7 +56,7 @@ clock_start_daemon() {
 
 case_clock_step_event() {
     local lib kernel state first seq_before ts_before steps step n_after
-    lib=$(clock_faketime_lib) ||
+    lib=$(faketime_lib) ||
         fail "libfaketime is not installed (Debian: faketime)"
     kernel=$(clock_kernel_state 2>&1) ||
         fail "cannot read adjtimex with perl: $kernel"

@@ -19,16 +19,6 @@ RETENTION_SIDE_READINGS=1200
 # Seconds pruning may take to catch up (generous: sanitizer builds).
 RETENTION_WAIT_S=20
 
-# libfaketime itself, preloaded directly: the faketime program forks and
-# waits, so a signal to its PID would never reach tbdaqd.
-retention_lib() {
-    local f
-    for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
-        [ -f "$f" ] && echo "$f" && return 0
-    done
-    return 1
-}
-
 # retention_past CMD...: runs CMD (a shell function or program) with the
 # clock RETENTION_PAST away; CLOCK_MONOTONIC stays true, so the daemon's
 # schedule is unaffected. ASan would refuse a library loaded before it.
@@ -64,7 +54,7 @@ retention_left() {
 
 case_retention() {
     local start end chain n_run n_old n_new cut t_restart left pruned bad
-    RETENTION_LIB=$(retention_lib) ||
+    RETENTION_LIB=$(faketime_lib) ||
         fail "libfaketime is not installed (Debian: faketime)"
     start_sim --port 0 --units 1
     conf_tcp_bus plant
@@ -156,7 +146,7 @@ case_retention() {
 # the broker is back and has them; then they go.
 case_retention_waits_for_mqtt() {
     local n_old cut
-    RETENTION_LIB=$(retention_lib) ||
+    RETENTION_LIB=$(faketime_lib) ||
         fail "libfaketime is not installed (Debian: faketime)"
     need_mqtt
     start_sim --port 0 --units 1

@@ -5,7 +5,7 @@
 # belongs to a run when it was taken between the daemon's handling of
 # `run start` and of `run stop`). Sourced by run.sh after lib.sh, with
 # the other cases_*.sh: it uses ctq/ctq_want (cases_control.sh) and
-# clock_faketime_lib/clock_set/clock_events (cases_clock.sh). Each
+# faketime_lib (lib.sh), clock_set/clock_events (cases_clock.sh). Each
 # case_NAME runs in its own subshell with $T set.
 
 # Readings wanted in the run; the steps (forward, then back; seconds).
@@ -28,7 +28,7 @@ runseq_verify_count() {
 # back is recorded as a clock_step event.
 case_run_clock_step() {
     local lib first last started ended n rows1 rows2 c1 c2 inside seq
-    lib=$(clock_faketime_lib) ||
+    lib=$(faketime_lib) ||
         fail "libfaketime is not installed (Debian: faketime)"
     start_sim --port 0 --units 1
     conf_tcp_bus plant

@@ -451,6 +451,20 @@ check_spacing() {
     }'
 }
 
+# faketime_lib: libfaketime's MT variant, to preload directly (the
+# faketime program forks and waits, so a signal to its PID would never
+# reach tbdaqd). The plain library parses its timestamp file in static
+# buffers that threads share: with tbdaqd's pollers and main thread
+# reading the clock at once it was seen to return the true time for a
+# moment, one run in ten. Fails if it is not installed (Debian: faketime).
+faketime_lib() {
+    local f
+    for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
+        [ -f "$f" ] && echo "$f" && return 0
+    done
+    return 1
+}
+
 # check_one_per_slot TAG N SLOTS TOL [LATE]: TAG has exactly one reading
 # per slot of its grid (SPEC: a slot with no request is a `missed`
 # reading): N readings of every quality for SLOTS slots between its first
