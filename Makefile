@@ -33,9 +33,15 @@ ifdef SANITIZE
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 endif
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
-ALL_CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE \
-	-DTBDAQ_VERSION='"$(VERSION)"' -I. $(CPPFLAGS)
+# The release number lives in VERSION alone; a build inside a git checkout
+# of this very tree (not a copy inside another repository, as make deb
+# makes) appends the git description: 0.2.0+d1eec27-dirty.
+RELEASE := $(shell cat VERSION)
+GIT_DESC := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = \
+	"$(CURDIR)" ] && git describe --always --dirty 2>/dev/null)
+VERSION := $(RELEASE)$(if $(GIT_DESC),+$(GIT_DESC))
+ALL_CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -I. -I$(BUILD)/gen \
+	$(CPPFLAGS)
 ALL_CFLAGS = $(WARN) $(SANFLAGS) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
@@ -63,7 +69,17 @@ ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS) \
 
 all: $(PROGS)
 
-$(BUILD)/%.o: %.c
+# version.h is rewritten only when the version changes, so only the files
+# that print it are compiled again.
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define TBDAQ_VERSION "$(VERSION)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/%.o: %.c | $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 

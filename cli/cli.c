@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/util.h"
 
 /* How long to wait before asking a daemon busy with clients again. */
@@ -105,21 +106,30 @@ int cli_ask(struct cli *cli, const struct control_request *req, char *reply,
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts,
-               const struct option *longopts)
+               const struct option *longopts, const char *command)
 {
+    char hint[64];
     int opt;
 
-    opterr = 0;
-    opt = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (opt == ':') {
-        log_err("option '%s' needs a value", argv[optind - 1]);
-        return '?';
-    }
-    if (opt == '?') {
-        if (optopt)
-            log_err("unknown option '-%c' (see tbdaq -h)", optopt);
-        else
-            log_err("unknown option '%s' (see tbdaq -h)", argv[optind - 1]);
-    }
+    snprintf(hint, sizeof(hint), "tbdaq %s --help", command);
+    opt = opt_next(argc, argv, shortopts, longopts, hint);
+    if (opt == 'h')
+        cli_help(command);
     return opt;
+}
+
+int cli_operands(int argc, char **argv, const char *command)
+{
+    static const struct option longopts[] = {
+        CLI_OPTION_HELP,
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    optind = 0;
+    /* '+': the first operand ends the options (run mark's text may hold
+     * anything after it). */
+    while ((opt = cli_getopt(argc, argv, "+:h", longopts, command)) != -1)
+        return opt == 'h' ? CLI_OK : CLI_USAGE;
+    return -1;
 }

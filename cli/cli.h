@@ -36,13 +36,6 @@ struct config *cli_config(struct cli *cli);
 struct store *cli_store(struct cli *cli, enum store_mode mode);
 
 /*
- * getopt_long() for a command's options (argv[0] is the command's name;
- * set optind = 0 before the first call, to start over after main's
- * options). shortopts must start with ':'. Returns the option, -1 at the
- * end, or '?' after logging what is wrong ("unknown option '--x' (see
- * tbdaq -h)", "option '--run' needs a value").
- */
-/*
  * Asks the running daemon (SPEC Control) over the channel of the
  * configuration's control_socket, or else of the database (-d alone names
  * the database's own channel; the configuration is read only when -d is
@@ -54,9 +47,37 @@ struct store *cli_store(struct cli *cli, enum store_mode mode);
 int cli_ask(struct cli *cli, const struct control_request *req, char *reply,
             size_t len, char *err, size_t errlen);
 
+/*
+ * getopt_long() for the options of command ("run", "export", ...; argv[0]
+ * is the command's or subcommand's name; set optind = 0 before the first
+ * call, to start over after main's options). shortopts must start with
+ * ':' and hold 'h', longopts CLI_OPTION_HELP. Returns the option, -1 at
+ * the end, 'h' after printing the command's help on stdout, or '?' after
+ * logging what is wrong ("unknown option '--x' (see tbdaq export
+ * --help)", "option '--run' needs a value (see ...)").
+ */
 struct option;
 int cli_getopt(int argc, char **argv, const char *shortopts,
-               const struct option *longopts);
+               const struct option *longopts, const char *command);
+
+/* The --help entry of every command's option table (shortopts "h"). */
+#define CLI_OPTION_HELP                                                        \
+    {                                                                          \
+        "help", no_argument, NULL, 'h'                                         \
+    }
+
+/* Prints the help of command ("run", "export", ...) on stdout; returns
+ * CLI_OK. In cli/tbdaq.c, beside the help of all commands. */
+int cli_help(const char *command);
+
+/*
+ * For a command without options of its own: parses argv (argv[0] the
+ * command's name) up to its first operand, which is then argv[optind] ("--"
+ * ends the options, for an operand starting with '-'). Returns -1 to go
+ * on, or the exit status to return: CLI_OK after --help (the help of
+ * command printed), CLI_USAGE after an unknown option.
+ */
+int cli_operands(int argc, char **argv, const char *command);
 
 /* The commands of cli/run.c, cli/export.c and cli/verify.c: argv[0] is
  * the command's name. */

@@ -59,6 +59,7 @@ int confshow_main(struct cli *cli, int argc, char **argv)
         {"at", required_argument, NULL, 'a'},
         {"list", no_argument, NULL, 'l'},
         {"file", required_argument, NULL, 'f'},
+        CLI_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     struct confshow c = {false, NULL, false, false};
@@ -68,16 +69,21 @@ int confshow_main(struct cli *cli, int argc, char **argv)
     int opt, rc = CLI_FAIL, got;
 
     /* argv[0] is "config": the subcommand comes next */
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cli_help("config");
     if (argc < 2 || strcmp(argv[1], "show") != 0) {
-        log_err("config: unknown command '%s' (see tbdaq -h)",
+        log_err("config: unknown command '%s' (see tbdaq config --help)",
                 argc < 2 ? "" : argv[1]);
         return CLI_USAGE;
     }
     argc--;
     argv++;
     optind = 0;
-    while ((opt = cli_getopt(argc, argv, ":", longopts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, ":h", longopts, "config")) != -1) {
         switch (opt) {
+        case 'h':
+            return CLI_OK;
         case 'r':
             run = optarg;
             break;

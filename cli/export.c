@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/clock.h"
+#include "version.h"
 
 /* Bytes gathered before each write(2) and SHA-256 update: large enough
  * that the per-call costs vanish, small enough to be no burden. */
@@ -1377,8 +1378,8 @@ static int export_time(const char *opt, const char *text, int64_t *us)
     return -1;
 }
 
-/* Parses the options into e. Returns 0, or CLI_USAGE / CLI_FAIL after
- * logging why. */
+/* Parses the options into e. Returns 0, -1 after printing the help, or
+ * CLI_USAGE / CLI_FAIL after logging why. */
 static int export_parse(struct export_job *e, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1388,14 +1389,17 @@ static int export_parse(struct export_job *e, int argc, char **argv)
         {"sensor", required_argument, NULL, 's'},
         {"format", required_argument, NULL, 'F'},
         {"output", required_argument, NULL, 'o'},
+        CLI_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     size_t cap = 0;
     int opt;
 
     optind = 0;
-    while ((opt = cli_getopt(argc, argv, ":o:", longopts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, ":o:h", longopts, "export")) != -1) {
         switch (opt) {
+        case 'h':
+            return -1;
         case 'r':
             e->run_name = optarg;
             break;
@@ -1431,7 +1435,8 @@ static int export_parse(struct export_job *e, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        log_err("unexpected argument '%s' (see tbdaq -h)", argv[optind]);
+        log_err("unexpected argument '%s' (see tbdaq export --help)",
+                argv[optind]);
         return CLI_USAGE;
     }
     if (e->run_name && (e->from_text || e->to_text)) {
@@ -1466,8 +1471,10 @@ int export_main(struct cli *cli, int argc, char **argv)
     const char *site;
     int rc, got;
 
-    if ((rc = export_parse(&e, argc, argv)) != 0)
+    if ((rc = export_parse(&e, argc, argv)) != 0) {
+        rc = rc < 0 ? CLI_OK : rc;
         goto done;
+    }
     rc = CLI_FAIL;
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         goto done;

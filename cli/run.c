@@ -73,14 +73,17 @@ static int run_start(struct cli *cli, int argc, char **argv)
     static const struct option longopts[] = {
         {"operator", required_argument, NULL, 'O'},
         {"note", required_argument, NULL, 'n'},
+        CLI_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     struct control_request req = {.cmd = CONTROL_RUN_START};
     int opt;
 
     optind = 0;
-    while ((opt = cli_getopt(argc, argv, ":", longopts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, ":h", longopts, "run")) != -1) {
         switch (opt) {
+        case 'h':
+            return CLI_OK;
         case 'O':
             req.operator_name = optarg;
             break;
@@ -108,7 +111,12 @@ static int run_start(struct cli *cli, int argc, char **argv)
 static int run_mark(struct cli *cli, int argc, char **argv)
 {
     struct control_request req = {.cmd = CONTROL_RUN_MARK};
+    int rc;
 
+    if ((rc = cli_operands(argc, argv, "run")) >= 0)
+        return rc;
+    argc -= optind - 1;
+    argv += optind - 1;
     if (argc != 2) {
         log_err(argc < 2 ? "run mark needs a text"
                          : "run mark takes one text "
@@ -128,13 +136,14 @@ static int run_mark(struct cli *cli, int argc, char **argv)
 static int run_stop(struct cli *cli, int argc, char **argv)
 {
     struct control_request req = {.cmd = CONTROL_RUN_STOP};
+    int rc;
 
+    if ((rc = cli_operands(argc, argv, "run")) >= 0)
+        return rc;
+    argc -= optind - 1;
+    argv += optind - 1;
     if (argc > 2) {
         log_err("run stop takes at most one run name");
-        return CLI_USAGE;
-    }
-    if (argc == 2 && argv[1][0] == '-') {
-        log_err("unknown option '%s' (see tbdaq -h)", argv[1]);
         return CLI_USAGE;
     }
     if (argc == 2) {
@@ -170,8 +179,9 @@ static int run_list(struct cli *cli, int argc, char **argv)
     struct store *s;
     int n = 0, rc;
 
-    (void)argv;
-    if (argc > 1) {
+    if ((rc = cli_operands(argc, argv, "run")) >= 0)
+        return rc;
+    if (optind < argc) {
         log_err("run list takes no arguments");
         return CLI_USAGE;
     }
@@ -201,12 +211,15 @@ int run_main(struct cli *cli, int argc, char **argv)
     };
 
     if (argc < 2) {
-        log_err("run needs 'start', 'mark', 'stop' or 'list'");
+        log_err("run needs 'start', 'mark', 'stop' or 'list' (see tbdaq run "
+                "--help)");
         return CLI_USAGE;
     }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cli_help("run");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(cli, argc - 1, argv + 1);
-    log_err("unknown run command '%s' (start, mark, stop or list)", argv[1]);
+    log_err("unknown run command '%s' (see tbdaq run --help)", argv[1]);
     return CLI_USAGE;
 }

@@ -5,7 +5,6 @@
  * not the daemon is running, except for `run start|mark|stop`, which ask
  * the running daemon over its control channel.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,13 +13,70 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/util.h"
 #include "daemon/config.h"
 #include "daemon/plan.h"
 #include "daemon/store.h"
+#include "version.h"
 
 /* `tbdaq status` counts bus errors over this recent window too. */
 #define CLI_STATUS_RECENT_S 3600
+
+/* The help of each command: `tbdaq -h` shows them all, `tbdaq COMMAND
+ * --help` its own. */
+static const struct {
+    const char *command;
+    const char *text;
+} cli_helps[] = {
+    {"check", "  check        validate the configuration; print buses, sensors "
+              "and the\n"
+              "               coalesced request plan\n"},
+    {"status",
+     "  status       whether tbdaqd runs (since when) and its live counters, "
+     "the\n"
+     "               open run; last reading and quality per sensor; per-bus "
+     "error\n"
+     "               and missed-slot counts; MQTT backlog\n"},
+    {"run", "  run start NAME [--operator WHO] [--note TEXT]\n"
+            "               have tbdaqd open a test run now; fails if one is "
+            "open or\n"
+            "               tbdaqd is not running. NAME: 1..64 of "
+            "[A-Za-z0-9_.-]; WHO\n"
+            "               (128 bytes) and TEXT (1024): UTF-8 without "
+            "control characters\n"
+            "  run mark [--] TEXT\n"
+            "               have tbdaqd record a mark (event run_mark) in "
+            "the open run\n"
+            "  run stop [NAME]\n"
+            "               have tbdaqd close the open run now (NAME: it "
+            "must be the open\n"
+            "               one)\n"
+            "  run list     runs with start, end, operator, readings and "
+            "sealed chain head\n"},
+    {"export",
+     "  export (--run NAME | --from TIME --to TIME) [--sensor ID]...\n"
+     "         [--format csv|json] [-o, --output FILE]\n"
+     "               the readings of a run or of the window [from, to), by "
+     "time\n"
+     "               then sensor; CSV (default) or JSON, to stdout or FILE; "
+     "with\n"
+     "               -o and CSV also FILE.manifest.json. TIME is ISO 8601 "
+     "with a\n"
+     "               zone: 2026-11-25T09:00:00Z, 2026-11-25T18:00:00+09:00\n"},
+    {"verify", "  verify [--run NAME] [--witness FILE]\n"
+               "               recompute the hash chain of the database (or "
+               "of one run's\n"
+               "               readings and its sealed chain head), and check "
+               "it against\n"
+               "               the chain witnesses recorded in FILE; exit 1 "
+               "on any mismatch\n"},
+    {"config", "  config show [--run NAME | --at TIME] [--list | --file PATH]\n"
+               "               the configuration in force then (default: the "
+               "newest), byte\n"
+               "               for byte; --list: its files with their "
+               "SHA-256\n"},
+};
 
 static void usage(FILE *out)
 {
@@ -29,69 +85,44 @@ static void usage(FILE *out)
             "\n"
             "Operator and auditor tool for the tbdaq daemon.\n"
             "\n"
-            "  -c FILE      configuration file (default %s)\n"
-            "  -d DATABASE  database file (default: the configuration's "
-            "'database')\n"
-            "  -h           print this help and exit\n"
+            "  -c, --config FILE      configuration file (default %s)\n"
+            "  -d, --database FILE    database file (default: the "
+            "configuration's\n"
+            "                         'database')\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             print this help and exit\n"
             "\n"
-            "Commands:\n"
-            "  check        validate the configuration; print buses, "
-            "sensors and the\n"
-            "               coalesced request plan\n"
-            "  status       whether tbdaqd runs (since when) and its live "
-            "counters; last\n"
-            "               reading and quality per sensor, per-bus error "
-            "and missed-slot\n"
-            "               counts, MQTT backlog\n"
-            "  run start NAME [--operator WHO] [--note TEXT]\n"
-            "               have tbdaqd open a test run now; fails if one is "
-            "open or\n"
-            "               tbdaqd is not running. NAME: 1..64 of "
-            "[A-Za-z0-9_.-]; WHO\n"
-            "               (128 bytes) and TEXT (1024): UTF-8 without "
-            "control characters\n"
-            "  run mark TEXT\n"
-            "               have tbdaqd record a mark (event run_mark) in "
-            "the open run\n"
-            "  run stop [NAME]\n"
-            "               have tbdaqd close the open run now (NAME: it "
-            "must be the open\n"
-            "               one)\n"
-            "  run list     runs with start, end, operator, readings and "
-            "sealed chain head\n"
-            "  export (--run NAME | --from TIME --to TIME) [--sensor ID]...\n"
-            "         [--format csv|json] [-o FILE]\n"
-            "               the readings of a run or of the window "
-            "[from, to), by time\n"
-            "               then sensor; CSV (default) or JSON, to stdout "
-            "or FILE; with\n"
-            "               -o and CSV also FILE.manifest.json. TIME is ISO "
-            "8601 with a\n"
-            "               zone: 2026-11-25T09:00:00Z, "
-            "2026-11-25T18:00:00+09:00\n"
-            "  verify [--run NAME]\n"
-            "               recompute the hash chain of the database (or of "
-            "one run's\n"
-            "               readings and its sealed chain head); exit 1 on "
-            "any mismatch\n"
-            "  config show [--run NAME | --at TIME] [--list | --file PATH]\n"
-            "               the configuration in force then (default: the "
-            "newest), byte\n"
-            "               for byte; --list: its files with their SHA-256\n"
-            "\n"
-            "Exit status: 0 success, 1 failure, 2 usage error.\n",
+            "Commands (each also takes --help):\n",
             CONFIG_DEFAULT_PATH);
+    for (size_t i = 0; i < sizeof(cli_helps) / sizeof(cli_helps[0]); i++)
+        fputs(cli_helps[i].text, out);
+    fputs("\nExit status: 0 success, 1 failure, 2 usage error.\n"
+          "See tbdaq(1) and tbdaq.conf(5).\n",
+          out);
+}
+
+int cli_help(const char *command)
+{
+    printf("usage: tbdaq [-c FILE] [-d DATABASE] COMMAND [ARGS]\n\n");
+    for (size_t i = 0; i < sizeof(cli_helps) / sizeof(cli_helps[0]); i++)
+        if (strcmp(cli_helps[i].command, command) == 0)
+            fputs(cli_helps[i].text, stdout);
+    printf("\nSee tbdaq --help for the global options, tbdaq(1) for "
+           "more.\n");
+    return CLI_OK;
 }
 
 static int cmd_check(struct cli *cli, int argc, char **argv)
 {
     struct config *c;
     struct plan p;
+    int rc;
 
-    (void)argv;
-    if (argc > 1) {
+    if ((rc = cli_operands(argc, argv, "check")) >= 0)
+        return rc;
+    if (optind < argc) {
         log_err("check takes no arguments");
-        return 2;
+        return CLI_USAGE;
     }
     if (!(c = cli_config(cli)))
         return 1;
@@ -227,10 +258,11 @@ static int cmd_status(struct cli *cli, int argc, char **argv)
     int64_t now = time_real_us();
     int rc, asked;
 
-    (void)argv;
-    if (argc > 1) {
+    if ((rc = cli_operands(argc, argv, "status")) >= 0)
+        return rc;
+    if (optind < argc) {
         log_err("status takes no arguments");
-        return 2;
+        return CLI_USAGE;
     }
     /* The daemon is asked first, but shown only once the database could
      * be opened: a database that cannot be read gets one error, no more. */
@@ -279,12 +311,20 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"database", required_argument, NULL, 'd'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     struct cli cli = {.config_path = CONFIG_DEFAULT_PATH};
-    int opt, rc = 2;
+    int opt, rc = CLI_USAGE;
 
-    log_init("tbdaq", LOG_LEVEL_INFO);
+    log_init("tbdaq", LOG_LEVEL_INFO, LOG_PLAIN);
     /* '+': stop at the command; its own options are its business. */
-    while ((opt = getopt(argc, argv, "+c:d:h")) != -1) {
+    while ((opt = opt_next(argc, argv, "+:c:d:Vh", longopts, "tbdaq --help")) !=
+           -1) {
         switch (opt) {
         case 'c':
             cli.config_path = optarg;
@@ -293,18 +333,19 @@ int main(int argc, char **argv)
         case 'd':
             cli.database = optarg;
             break;
+        case 'V':
+            printf("tbdaq %s\n", TBDAQ_VERSION);
+            return CLI_OK;
         case 'h':
             usage(stdout);
-            return 0;
+            return CLI_OK;
         default:
-            usage(stderr);
-            return 2;
+            return CLI_USAGE;
         }
     }
     if (optind >= argc) {
-        log_err("no command given");
-        usage(stderr);
-        return 2;
+        log_err("no command given (see tbdaq --help)");
+        return CLI_USAGE;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[optind], commands[i].name) == 0) {
@@ -313,6 +354,6 @@ int main(int argc, char **argv)
             return rc;
         }
     }
-    log_err("unknown command '%s' (see tbdaq -h)", argv[optind]);
-    return 2;
+    log_err("unknown command '%s' (see tbdaq --help)", argv[optind]);
+    return CLI_USAGE;
 }

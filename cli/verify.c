@@ -68,6 +68,7 @@ int verify_main(struct cli *cli, int argc, char **argv)
     static const struct option longopts[] = {
         {"run", required_argument, NULL, 'r'},
         {"witness", required_argument, NULL, 'w'},
+        CLI_OPTION_HELP,
         {NULL, 0, NULL, 0},
     };
     struct store_verify_result res;
@@ -77,7 +78,9 @@ int verify_main(struct cli *cli, int argc, char **argv)
     int opt, rc = CLI_FAIL, got, witnessed = CLI_OK;
 
     optind = 0;
-    while ((opt = cli_getopt(argc, argv, ":", longopts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, ":h", longopts, "verify")) != -1) {
+        if (opt == 'h')
+            return CLI_OK;
         if (opt == 'r')
             name = optarg;
         else if (opt == 'w')

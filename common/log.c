@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Longest line written; longer messages are cut, never split. */
@@ -18,6 +20,7 @@
 static const char *log_progname = "tbdaq";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static int log_journal; /* stderr is connected to journald */
+static int log_stamped; /* lines start with the local time */
 
 static const struct {
     const char *name;
@@ -29,11 +32,49 @@ static const struct {
     [LOG_LEVEL_DEBUG] = {"debug", 7},
 };
 
-void log_init(const char *progname, enum log_level level)
+/* Whether stderr is the stream systemd connected to the journal: its
+ * device and inode are in JOURNAL_STREAM ("dev:ino"). A program started
+ * from a service with its stderr redirected inherits the variable but
+ * not the stream. */
+static int log_stderr_is_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(STDERR_FILENO, &st) < 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(const char *progname, enum log_level level, int flags)
 {
     log_progname = progname;
     log_threshold = level;
-    log_journal = getenv("JOURNAL_STREAM") != NULL;
+    log_journal = log_stderr_is_journal();
+    log_stamped = (flags & LOG_STAMP) && !log_journal;
+}
+
+/* Writes the local time now into buf ("2026-12-02T17:40:01.123+01:00 ");
+ * returns its length, 0 if the clock cannot be read. */
+static size_t log_stamp(char *buf, size_t len)
+{
+    struct timespec now;
+    struct tm tm;
+    char date[32], zone[8];
+    int n;
+
+    if (clock_gettime(CLOCK_REALTIME, &now) < 0 ||
+        !localtime_r(&now.tv_sec, &tm) ||
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0 ||
+        strftime(zone, sizeof(zone), "%z", &tm) != 5)
+        return 0;
+    /* %z gives +0100; ISO 8601's extended form wants +01:00 */
+    n = snprintf(buf, len, "%s.%03ld%.3s:%s ", date, now.tv_nsec / 1000000,
+                 zone, zone + 3);
+    return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
 }
 
 void log_set_level(enum log_level level)
@@ -74,13 +115,14 @@ static void log_vwrite(enum log_level level, int errnum, const char *fmt,
 
     if (level > log_threshold)
         return;
+    len = log_stamped ? log_stamp(line, sizeof(line)) : 0;
     if (log_journal)
         n = snprintf(line, sizeof(line), "<%d>",
                      log_levels[level].syslog_priority);
     else
-        n = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
+        n = snprintf(line + len, sizeof(line) - len, "%s: %s: ", log_progname,
                      log_levels[level].name);
-    len = n < 0 ? 0 : (size_t)n;
+    len += n < 0 ? 0 : (size_t)n;
     if (len < sizeof(line)) {
         n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
         if (n > 0)

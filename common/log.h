@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Logging for all tbdaq programs, in the manner of OpenBSD ntpd: one line
- * per event on stderr with a level word. Under systemd (JOURNAL_STREAM set)
- * each line starts with a "<N>" syslog priority instead, which journald
- * turns into the entry's priority.
+ * per event on stderr with a level word. When stderr is the journal
+ * (JOURNAL_STREAM names it) each line starts with a "<N>" syslog priority
+ * instead, which journald turns into the entry's priority, and journald
+ * adds the time; elsewhere a daemon's lines start with the local time.
  *
  * Every function is thread-safe (one write per line) and preserves errno.
  */
@@ -19,8 +20,17 @@ enum log_level {
     LOG_LEVEL_DEBUG,
 };
 
-/* Sets the program name shown on each line and the initial level. */
-void log_init(const char *progname, enum log_level level);
+enum log_flags {
+    LOG_PLAIN = 0,
+    /* Start each line with the local time to the millisecond and its UTC
+     * offset (2026-12-02T17:40:01.123+01:00), unless stderr is the
+     * journal: for daemons, whose lines are read later. */
+    LOG_STAMP = 1,
+};
+
+/* Sets the program name shown on each line, the initial level and flags
+ * (LOG_PLAIN or LOG_STAMP). Call before any thread logs. */
+void log_init(const char *progname, enum log_level level, int flags);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 

@@ -13,11 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The build sets it from git; this is for builds outside the Makefile. */
-#ifndef TBDAQ_VERSION
-#define TBDAQ_VERSION "0.1"
-#endif
-
 /* Allocation: never return NULL; out of memory aborts the program. */
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);

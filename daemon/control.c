@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
+#include "version.h"
 
 /* The abstract name's prefix (after its NUL). */
 #define CONTROL_ABSTRACT_PREFIX "tbdaq-"

@@ -7,7 +7,6 @@
  * after its first reading was taken.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/util.h"
 #include "drivers/kind.h"
 #include "daemon/clock.h"
@@ -34,6 +34,7 @@
 #include "daemon/recorder.h"
 #include "daemon/retention.h"
 #include "daemon/store.h"
+#include "version.h"
 
 /* The queue holds this many seconds of the plan's readings, within the
  * bounds below (an item is ~300 bytes and every slot gets touched: the
@@ -140,21 +141,25 @@ static void usage(FILE *out)
             "\n"
             "The tbdaq data-acquisition daemon: polls Modbus sensors, records "
             "every\n"
-            "reading in SQLite. Stays in the foreground and logs to stderr.\n"
+            "reading in SQLite, publishes it over MQTT. Stays in the "
+            "foreground and logs\n"
+            "to stderr.\n"
             "\n"
-            "  -c FILE  configuration file (default %s)\n"
-            "  -t       check the configuration, print the poll plan, exit\n"
-            "           (0 valid, 1 not)\n"
-            "  -v       log at debug level\n"
-            "  -V       print the version and exit\n"
-            "  -h       print this help and exit\n"
+            "  -c, --config FILE  configuration file (default %s)\n"
+            "  -t, --check        check the configuration, print the poll "
+            "plan, exit\n"
+            "                     (0 valid, 1 not)\n"
+            "  -v, --verbose      log at debug level\n"
+            "  -V, --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n"
             "\n"
             "Signals: SIGHUP reloads the configuration (an invalid one is "
             "rejected\n"
             "and the running one kept); SIGTERM or SIGINT stop after "
             "committing\n"
             "every reading taken.\n"
-            "Exit status: 0 success, 1 failure, 2 usage error.\n",
+            "Exit status: 0 success, 1 failure, 2 usage error.\n"
+            "See tbdaqd(8) and tbdaq.conf(5).\n",
             CONFIG_DEFAULT_PATH);
 }
 
@@ -1041,8 +1046,18 @@ int main(int argc, char **argv)
     char err[STORE_ERR_MAX];
     int opt, rc = 1;
 
-    log_init("tbdaqd", LOG_LEVEL_INFO);
-    while ((opt = getopt(argc, argv, "c:tvVh")) != -1) {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 't'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+
+    log_init("tbdaqd", LOG_LEVEL_INFO, LOG_STAMP);
+    while ((opt = opt_next(argc, argv, ":c:tvVh", longopts, "tbdaqd --help")) !=
+           -1) {
         switch (opt) {
         case 'c':
             d.config_path = optarg;
@@ -1060,13 +1075,11 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
             return 2;
         }
     }
     if (optind != argc) {
-        log_err("unexpected argument '%s'", argv[optind]);
-        usage(stderr);
+        log_err("unexpected argument '%s' (see tbdaqd --help)", argv[optind]);
         return 2;
     }
 

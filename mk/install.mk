@@ -42,9 +42,6 @@ $(BUILD)/tbdaqd.service: systemd/tbdaqd.service FORCE
 	    echo "$@: unsubstituted placeholder" >&2; rm -f $@.tmp; exit 1; fi
 	mv -f $@.tmp $@
 
-.PHONY: FORCE
-FORCE:
-
 install: all $(BUILD)/tbdaqd.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(INST_CONFDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)

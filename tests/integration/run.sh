@@ -819,7 +819,7 @@ case_mqtt_auth() {
     spawn_daemon bad "$T/b.conf" "$T/b.db"
     wait_or_fail "sub_topics_min all 5 FT-A" 15 \
         "fewer than 5 readings from the daemon with the right password"
-    wait_or_fail "awk 'tolower(\$0) ~ /^tbdaqd: (error|warning): / &&
+    wait_or_fail "awk 'tolower(\$0) ~ /^([0-9t:.+-]+ )?tbdaqd: (error|warning): / &&
             index(\$0, \"127.0.0.1\") &&
             tolower(\$0) ~ /not authori[sz]ed|bad user ?name or password/ { f = 1 }
             END { exit !f }' '$T/bad.err'" 10 \
@@ -871,7 +871,7 @@ case_mqtt_tls() {
     spawn_daemon bad "$T/b.conf" "$T/b.db"
     wait_or_fail "sub_topics_min all 5 FT-A" 15 \
         "fewer than 5 readings over TLS"
-    wait_or_fail "awk 'tolower(\$0) ~ /^tbdaqd: (error|warning): / &&
+    wait_or_fail "awk 'tolower(\$0) ~ /^([0-9t:.+-]+ )?tbdaqd: (error|warning): / &&
             index(\$0, \"127.0.0.1\") { f = 1 } END { exit !f }' '$T/bad.err'" 10 \
         "no error naming the broker (127.0.0.1) from the daemon with a certificate of another CA"
     grep -E '^tbdaqd: (error|warning): .*127\.0\.0\.1' "$T/bad.err" | head -1

@@ -19,7 +19,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -35,9 +34,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/util.h"
 #include "tests/sim/frame.h"
 #include "tests/sim/regmap.h"
+#include "version.h"
 
 #define SIM_EXIT_OK 0
 #define SIM_EXIT_FAIL 1
@@ -237,6 +238,7 @@ static const char *const sim_help[] = {
     "  --malformed UNIT:MODE",
     "                   start with UNIT answering malformed frames of MODE",
     "                   (see 'malformed' below; repeatable)",
+    "  -V, --version    print the version and exit",
     "  -h, --help       print this help and exit",
     "",
     "register map: the same for every unit u, on the holding (function 3)",
@@ -1202,7 +1204,7 @@ static void sim_usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_err("%s (try 'tbdaq-sim --help')", msg);
+    log_err("%s (see tbdaq-sim --help)", msg);
 }
 
 static int sim_add_start(struct sim_options *opt, enum sim_cmd_kind kind,
@@ -1263,6 +1265,7 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
         {"exception", required_argument, NULL, 'e'},
         {"malformed", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int have_port = 0, ch;
@@ -1270,8 +1273,8 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
 
     opt->port = SIM_DEFAULT_PORT;
     opt->units = SIM_DEFAULT_UNITS;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((ch = opt_next(argc, argv, ":hV", longopts, "tbdaq-sim --help")) !=
+           -1) {
         switch (ch) {
         case 'p':
             if (sim_parse_long(optarg, 0, SIM_MAX_PORT, &opt->port) < 0) {
@@ -1312,11 +1315,10 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
             for (size_t i = 0; i < sizeof(sim_help) / sizeof(sim_help[0]); i++)
                 puts(sim_help[i]);
             return 1;
-        case ':':
-            sim_usage_error("option '%s' needs an argument", argv[optind - 1]);
-            return -1;
+        case 'V':
+            printf("tbdaq-sim %s\n", TBDAQ_VERSION);
+            return 1;
         default:
-            sim_usage_error("unknown option '%s'", argv[optind - 1]);
             return -1;
         }
     }
@@ -1339,7 +1341,7 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
             opt->start[i].arg = sim_mode_parse(
                 opt->start[i].mode, opt->rtu_path != NULL, "--malformed");
             if (opt->start[i].arg < 0) {
-                log_err("bad --malformed mode '%s' (try 'tbdaq-sim --help')",
+                log_err("bad --malformed mode '%s' (see tbdaq-sim --help)",
                         opt->start[i].mode);
                 return -1;
             }
@@ -1353,7 +1355,7 @@ int main(int argc, char **argv)
     struct sim_options opt;
     int rc;
 
-    log_init("tbdaq-sim", LOG_LEVEL_INFO);
+    log_init("tbdaq-sim", LOG_LEVEL_INFO, LOG_STAMP);
     memset(&opt, 0, sizeof(opt));
     rc = sim_options_parse(&opt, argc, argv);
     if (rc == 0)

@@ -1740,7 +1740,7 @@ int main(void)
     };
     int rc;
 
-    log_init("test_publish", LOG_LEVEL_INFO);
+    log_init("test_publish", LOG_LEVEL_INFO, LOG_PLAIN);
     snprintf(test_dir, sizeof(test_dir), "/tmp/test_publish.XXXXXX");
     if (!mkdtemp(test_dir))
         return 1;

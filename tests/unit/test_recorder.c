@@ -245,6 +245,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_lock, setup, teardown),
     };
 
-    log_init("test_recorder", LOG_LEVEL_WARNING);
+    log_init("test_recorder", LOG_LEVEL_WARNING, LOG_PLAIN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
