@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/opt.h"
@@ -21,8 +22,14 @@
 
 struct config *cli_config(struct cli *cli)
 {
-    if (!cli->config)
-        cli->config = config_load_logged(cli->config_path);
+    if (cli->config || cli->config_failed)
+        return cli->config;
+    cli->config = config_load_logged(cli->config_path);
+    cli->config_failed = !cli->config;
+    if (cli->config_failed && !cli->config_given &&
+        access(cli->config_path, R_OK) < 0)
+        log_err("name the configuration with -c FILE, or the database "
+                "alone with -d FILE (see tbdaq --help)");
     return cli->config;
 }
 

@@ -23,9 +23,11 @@ struct cli {
     bool config_given; /* -c was given */
     const char *database;
     struct config *config; /* loaded on first use; freed by main */
+    bool config_failed;    /* and it could not be */
 };
 
-/* The configuration, loaded once (errors logged), or NULL. */
+/* The configuration, loaded once (errors logged once, with a hint at -c
+ * and -d when the default one cannot be read), or NULL. */
 struct config *cli_config(struct cli *cli);
 
 /*
@@ -82,6 +84,7 @@ int cli_operands(int argc, char **argv, const char *command);
 /* The commands of cli/run.c, cli/export.c and cli/verify.c: argv[0] is
  * the command's name. */
 int run_main(struct cli *cli, int argc, char **argv);
+int status_main(struct cli *cli, int argc, char **argv);
 int export_main(struct cli *cli, int argc, char **argv);
 int verify_main(struct cli *cli, int argc, char **argv);
 /* cli/confshow.c: `config show ...` (argv[0] "config", argv[1] "show"). */

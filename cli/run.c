@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
@@ -158,7 +159,7 @@ static int run_list_fn(const struct store_run *r, void *arg)
 {
     char started[TIME_ISO_LEN], ended[TIME_ISO_LEN] = "open";
     char head[RUN_HEAD_SHOWN + 1] = "-";
-    int *n = arg;
+    struct table *t = arg;
 
     time_format_iso(r->started_us, started);
     if (r->ended)
@@ -167,17 +168,23 @@ static int run_list_fn(const struct store_run *r, void *arg)
         snprintf(head, sizeof(head), "%s", r->chain_head);
     else if (r->ended)
         snprintf(head, sizeof(head), "(unsealed)");
-    printf("%-20s %-27s %-27s %-16s %10lld %s\n", r->name, started, ended,
-           r->operator_name ? r->operator_name : "-", (long long)r->readings,
-           head);
-    (*n)++;
+    table_cell(t, "%s", r->name);
+    table_cell(t, "%s", started);
+    table_cell(t, "%s", ended);
+    table_cell(t, "%s", r->operator_name ? r->operator_name : "-");
+    table_cell(t, "%lld", (long long)r->readings);
+    table_cell(t, "%s", head);
     return 0;
 }
 
 static int run_list(struct cli *cli, int argc, char **argv)
 {
+    static const char *const head[] = {
+        "NAME", "STARTED", "ENDED", "OPERATOR", ">READINGS", "CHAIN HEAD", NULL,
+    };
+    struct table t;
     struct store *s;
-    int n = 0, rc;
+    int rc;
 
     if ((rc = cli_operands(argc, argv, "run")) >= 0)
         return rc;
@@ -187,13 +194,15 @@ static int run_list(struct cli *cli, int argc, char **argv)
     }
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return CLI_FAIL;
-    printf("%-20s %-27s %-27s %-16s %10s %s\n", "NAME", "STARTED", "ENDED",
-           "OPERATOR", "READINGS", "CHAIN HEAD");
-    rc = store_runs(s, run_list_fn, &n);
+    table_init(&t, head);
+    rc = store_runs(s, run_list_fn, &t);
     if (rc != 0)
         log_err("%s", store_errmsg(s));
-    else if (n == 0)
+    else if (t.ncells == t.ncols)
         printf("(no runs)\n");
+    else
+        table_print(&t, stdout);
+    table_release(&t);
     store_close(s);
     return rc ? CLI_FAIL : CLI_OK;
 }

@@ -1141,10 +1141,11 @@ int main(int argc, char **argv)
     if (daemon_start_pollers(&d, NULL, NULL) < 0) {
         daemon_fail(&d);
     } else {
-        log_info("started: %zu sensors in %zu requests on %zu buses, "
+        log_info("started: %zu sensor%s in %zu request%s on %zu bus%s, "
                  "database %s",
-                 d.config->nsensors, d.plan.nrequests, d.npollers,
-                 d.config->database);
+                 d.config->nsensors, d.config->nsensors == 1 ? "" : "s",
+                 d.plan.nrequests, d.plan.nrequests == 1 ? "" : "s", d.npollers,
+                 d.npollers == 1 ? "" : "es", d.config->database);
         notify_ready();
         d.last_status = time_mono_ns();
         /* Half the manager's interval, so one late loop is not fatal. */

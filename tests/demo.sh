@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # make demo: start the simulator, a mosquitto broker and the daemon on
-# 127.0.0.1, and show the live MQTT feed and the database's status, until
-# Ctrl-C (or DEMO_SECONDS pass).
+# 127.0.0.1, and show the database's status with the newest MQTT messages
+# every few seconds, until Ctrl-C (or DEMO_SECONDS pass). On a terminal the
+# screen is redrawn in place; otherwise each view follows the last.
 set -euo pipefail
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 mkdir -p demo
-rm -f demo/tbdaq.db demo/tbdaq.db-wal demo/tbdaq.db-shm
-pids=()
+rm -f demo/tbdaq.db demo/tbdaq.db-wal demo/tbdaq.db-shm demo/feed.log
+# Seconds between two views of the status.
+every=${DEMO_EVERY:-$([ -t 1 ] && echo 2 || echo 10)}
+
+pids=() # started in this order; stopped in reverse: the daemon first
 cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    local i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${pids[i]}" 2>/dev/null || continue
+        wait "${pids[i]}" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
@@ -38,28 +45,39 @@ pids+=($!)
 wait_line demo/sim.out 'listening on' \
     "the simulator did not start (port 5020 busy?)" demo/sim.log
 
-mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'tbdaq/#' &
+mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'tbdaq/#' >demo/feed.log &
 pids+=($!)
 "$build/tbdaqd" -c config/demo.conf 2>demo/tbdaqd.log &
 daemon=$!
 pids+=("$daemon")
+
+show() {
+    echo "--- tbdaq -c config/demo.conf status ($(date +%T))"
+    "$build/tbdaq" -c config/demo.conf status || true
+    echo
+    echo "--- the newest MQTT messages (all in demo/feed.log)"
+    tail -n 4 demo/feed.log | cut -c1-100
+}
+
 echo "demo: simulator, broker and daemon running; logs in demo/;" \
-    "the live feed follows; Ctrl-C stops" >&2
+    "Ctrl-C stops" >&2
 end=$(($(date +%s) + ${DEMO_SECONDS:-1000000000}))
-n=0
+next=$(($(date +%s) + 3))
 while [ "$(date +%s)" -lt "$end" ]; do
-    sleep 1
+    sleep 0.5
     kill -0 "$daemon" 2>/dev/null || {
         echo "demo: tbdaqd stopped:" >&2
         cat demo/tbdaqd.log >&2
         exit 1
     }
-    # Every 10 s, what the database holds.
-    if [ $((++n % 10)) = 3 ]; then
-        echo "--- tbdaq status ---"
-        "$build/tbdaq" -d demo/tbdaq.db status || true
-        echo "---"
+    [ "$(date +%s)" -ge "$next" ] || continue
+    next=$(($(date +%s) + every))
+    if [ -t 1 ]; then
+        view=$(show)
+        printf '\033[H\033[2J%s\n' "$view"
+    else
+        show
+        echo
     fi
 done
-echo "--- tbdaq status ---"
-"$build/tbdaq" -d demo/tbdaq.db status
+show

@@ -761,11 +761,11 @@ make_certs() {
 # The site conf_write puts in every config.
 SITE=itest
 
-# mqtt_backlog [DB]: N of tbdaq status's "MQTT backlog: N readings ..." line
-# (nothing if the line is not there).
+# mqtt_backlog [DB]: N of tbdaq status's "MQTT: ... backlog N readings ..."
+# line (nothing if there is no backlog older than a few seconds).
 mqtt_backlog() {
     timeout 10 "$BUILD/tbdaq" -d "${1:-$T/t.db}" status 2>/dev/null |
-        sed -n 's/^MQTT backlog: \([0-9][0-9]*\) readings not acknowledged.*/\1/p'
+        sed -n 's/^  MQTT: .*backlog \([0-9][0-9]*\) readings not acknowledged.*/\1/p'
 }
 
 # expected_payloads: every reading of the database as "seq TAB payload TAB
