@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 #
 # make install / make uninstall: the programs, the example configuration,
-# the systemd unit and the sysusers.d entry of the tbdaq user. Included by
+# the systemd unit, the sysusers.d entry of the tbdaq user, the manual
+# pages (MANDIR) and the README with the contract (DOCDIR). Included by
 # the Makefile, whose PREFIX, DESTDIR, BINDIR, SBINDIR and BUILD it uses.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]
@@ -24,6 +25,14 @@
 SYSCONFDIR  ?= /etc
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/tbdaq
+
+# The pages by section, as they are in man/ (mdoc, installed as written).
+MAN_PAGES = $(wildcard man/*.[158])
+INST_MAN = $(foreach p,$(MAN_PAGES),\
+	$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+INST_DOCS = $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/SPEC.md
 
 # Where things land, DESTDIR included.
 INST_CONFDIR = $(DESTDIR)$(SYSCONFDIR)/tbdaq
@@ -50,6 +59,13 @@ install: all $(BUILD)/tbdaqd.service
 	install -m 755 $(BUILD)/tbdaq-sim $(DESTDIR)$(BINDIR)/tbdaq-sim
 	install -m 644 $(BUILD)/tbdaqd.service $(INST_UNIT)
 	install -m 644 systemd/tbdaq.sysusers $(INST_SYSUSERS)
+	@set -e; for p in $(MAN_PAGES); do \
+	    sec=$${p##*.}; \
+	    echo "install -D -m 644 $$p $(DESTDIR)$(MANDIR)/man$$sec/$${p##*/}"; \
+	    install -D -m 644 $$p $(DESTDIR)$(MANDIR)/man$$sec/$${p##*/}; \
+	done
+	install -D -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 644 docs/SPEC.md $(DESTDIR)$(DOCDIR)/SPEC.md
 	@if [ ! -e $(INST_CONF) ]; then \
 	    echo "install -m 644 config/tbdaq.conf $(INST_CONF)"; \
 	    install -m 644 config/tbdaq.conf $(INST_CONF); \
@@ -76,7 +92,8 @@ install: all $(BUILD)/tbdaqd.service
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tbdaqd $(DESTDIR)$(BINDIR)/tbdaq \
 	    $(DESTDIR)$(BINDIR)/tbdaq-sim $(INST_UNIT) $(INST_SYSUSERS) \
-	    $(INST_CONF).example
+	    $(INST_CONF).example $(INST_MAN) $(INST_DOCS)
+	-@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if [ -e $(INST_CONF) ]; then \
 	    if cmp -s config/tbdaq.conf $(INST_CONF); then \
 	        echo "rm -f $(INST_CONF)"; rm -f $(INST_CONF); \

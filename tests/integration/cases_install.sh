@@ -41,7 +41,13 @@ case_install_tree() {
 755 usr/bin/tbdaq-sim
 644 usr/lib/systemd/system/tbdaqd.service
 644 usr/lib/sysusers.d/tbdaq.conf
-755 usr/sbin/tbdaqd"
+755 usr/sbin/tbdaqd
+644 usr/share/doc/tbdaq/README.md
+644 usr/share/doc/tbdaq/SPEC.md
+644 usr/share/man/man1/tbdaq-sim.1
+644 usr/share/man/man1/tbdaq.1
+644 usr/share/man/man5/tbdaq.conf.5
+644 usr/share/man/man8/tbdaqd.8"
     got=$(
         cd "$d" && find etc/tbdaq -maxdepth 0 -printf '%m %p\n'
         tree "$d"
@@ -52,6 +58,12 @@ case_install_tree() {
     cmp -s "$d/usr/bin/tbdaq" "$BUILD/tbdaq" || fail "usr/bin/tbdaq is not $BUILD/tbdaq"
     cmp -s "$d/etc/tbdaq/tbdaq.conf" "$INSTALL_TOP/config/tbdaq.conf" ||
         fail "etc/tbdaq/tbdaq.conf is not config/tbdaq.conf"
+    # man finds the installed pages by name
+    for p in tbdaqd.8 tbdaq.1 tbdaq-sim.1 tbdaq.conf.5; do
+        MANPATH=$d/usr/share/man timeout 10 man -w "${p%.*}" 2>/dev/null |
+            grep -qx "$d/usr/share/man/man${p##*.}/$p" ||
+            fail "man -w ${p%.*} does not find the installed $p"
+    done
     "$d/usr/sbin/tbdaqd" -t -c "$d/etc/tbdaq/tbdaq.conf" >"$T/check.out" 2>&1 ||
         fail "the installed example config does not pass tbdaqd -t: $(head -3 "$T/check.out")"
 
