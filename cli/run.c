@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/table.h"
+#include "common/table.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"

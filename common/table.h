@@ -2,7 +2,8 @@
 /*
  * Tables for the terminal: rows of text cells printed in columns as wide
  * as their widest cell (header included), two spaces apart, numbers
- * flush right. For `tbdaq status` and `tbdaq run list`.
+ * flush right; a column no row fills is left out. For `tbdaq status` and
+ * `tbdaq run list`.
  */
 #ifndef TBDAQ_TABLE_H
 #define TBDAQ_TABLE_H

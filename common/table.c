@@ -3,7 +3,7 @@
  * Column tables for the terminal. Widths count characters, not bytes:
  * operators' names and notes are UTF-8.
  */
-#include "cli/table.h"
+#include "common/table.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
