@@ -70,13 +70,15 @@ void table_print(const struct table *t, FILE *out)
     bool shown[TABLE_COLS_MAX] = {false};
     char *line = NULL;
 
-    /* A column no row fills is left out, header and all. */
+    /* A column no row fills is left out, header and all (a table without
+     * rows shows its header whole). */
     for (size_t i = 0; i < t->ncells; i++) {
         size_t w = table_width(t->cells[i]), col = i % t->ncols;
 
         if (w > width[col])
             width[col] = w;
-        shown[col] |= i >= t->ncols && t->cells[i][0] != '\0';
+        shown[col] |=
+            t->ncells == t->ncols || (i >= t->ncols && t->cells[i][0] != '\0');
     }
     for (size_t i = 0; i < t->ncells; i++) {
         size_t col = i % t->ncols, pad = width[col] - table_width(t->cells[i]);
