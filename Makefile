@@ -62,7 +62,7 @@ ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS) \
 	tests/integration/notifyrecv.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
-	format format-check clean
+	format format-check clean spec-check
 .DELETE_ON_ERROR:
 # Keep test objects: they are intermediates of a pattern rule.
 .SECONDARY:
@@ -146,9 +146,22 @@ test: unit integration
 check: deps
 	$(MAKE) all
 	$(MAKE) test
+	$(MAKE) man-check spec-check
 	$(MAKE) fuzz-regress
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
+
+# docs/SPEC.md is the contract's copy inside the repository; where the
+# contract's own file sits beside this checkout, the two must not differ.
+SPEC_SOURCE ?= ../shared/SPEC.md
+spec-check:
+	@if [ -f $(SPEC_SOURCE) ] && ! cmp -s $(SPEC_SOURCE) docs/SPEC.md; then \
+	    echo "docs/SPEC.md differs from $(SPEC_SOURCE): copy the new" \
+	        "revision in, and move the code and the README with it" >&2; \
+	    exit 1; \
+	fi
+	@echo "spec-check: docs/SPEC.md is revision" \
+	    "$$(sed -n 's/^- \([0-9][0-9]*\) (.*/\1/p' docs/SPEC.md | head -1)"
 
 demo: deps
 	$(MAKE) all

@@ -100,7 +100,7 @@ static void usage(FILE *out)
 
 int cli_help(const char *command)
 {
-    printf("usage: tbdaq [-c FILE] [-d DATABASE] COMMAND [ARGS]\n\n");
+    printf("usage: tbdaq [-c FILE] [-d DATABASE] %s ...\n\n", command);
     for (size_t i = 0; i < sizeof(cli_helps) / sizeof(cli_helps[0]); i++)
         if (strcmp(cli_helps[i].command, command) == 0)
             fputs(cli_helps[i].text, stdout);

@@ -210,7 +210,8 @@ struct sim {
 };
 
 static const char *const sim_help[] = {
-    "usage: tbdaq-sim [--port N | --rtu PATH] [--units N] [--log FILE]",
+    "usage: tbdaq-sim [-h] [-V] [--port N | --rtu PATH] [--units N] [--log "
+    "FILE]",
     "                 [--control PATH] [--mute UNIT]...",
     "                 [--exception UNIT:CODE]... [--malformed UNIT:MODE]...",
     "",
