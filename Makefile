@@ -7,6 +7,9 @@
 #   make bench      install, build, run the benchmarks and print the figures
 #   make valgrind   the integration cases with tbdaqd and tbdaq under memcheck
 #   make fuzz       libFuzzer targets for a bounded time (mk/fuzz.mk)
+#   make deb        the Debian package in $(BUILD)/deb/, lintian-clean;
+#                   make check-package also checks its contents (mk/deb.mk)
+#   make man-check  lint the manual pages, check them against the code
 #   make format     clang-format every source; format-check only checks
 #
 # User CFLAGS/CPPFLAGS/LDFLAGS are honoured; PREFIX and DESTDIR for install
@@ -140,14 +143,16 @@ integration: $(PROGS) $(BUILD)/tests/notifyrecv
 
 test: unit integration
 
-# The ordinary build and tests, every fuzzing corpus and crash reproducer
-# once (mk/fuzz.mk), then the build and tests again with sanitizers in a
-# separate build tree (the sanitized run's summary line comes last).
+# The ordinary build and tests, the manual pages (mk/man.mk), every fuzzing
+# corpus and crash reproducer once (mk/fuzz.mk), the Debian package built
+# and checked (mk/deb.mk), then the build and tests again with sanitizers
+# in a separate build tree (the sanitized run's summary line comes last).
 check: deps
 	$(MAKE) all
 	$(MAKE) test
 	$(MAKE) man-check spec-check
 	$(MAKE) fuzz-regress
+	$(MAKE) check-package
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
 
