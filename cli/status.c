@@ -171,14 +171,17 @@ static int status_mqtt(struct store *s, struct status *st)
         return -1;
     if (st->backlog <= 0 || oldest_us == 0 ||
         st->now_us - oldest_us < STATUS_BACKLOG_AGE_S * US_PER_S) {
-        printf("nothing waiting\n");
-        return 0;
+        printf("nothing waiting");
+    } else {
+        time_format_iso(oldest_us, ts);
+        status_age(st->now_us - oldest_us, age, sizeof(age));
+        printf("backlog %lld readings not acknowledged by the broker, the "
+               "oldest taken %s (%s ago)",
+               (long long)st->backlog, ts, age);
     }
-    time_format_iso(oldest_us, ts);
-    status_age(st->now_us - oldest_us, age, sizeof(age));
-    printf("backlog %lld readings not acknowledged by the broker, the oldest "
-           "taken %s (%s ago)\n",
-           (long long)st->backlog, ts, age);
+    printf(" (acknowledged up to seq %lld of %lld)\n",
+           (long long)(st->last_seq - (st->backlog > 0 ? st->backlog : 0)),
+           (long long)st->last_seq);
     return 0;
 }
 

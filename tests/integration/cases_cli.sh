@@ -235,7 +235,7 @@ case_status_view() {
     # readings in flight to the broker are not a backlog
     for _ in 1 2 3 4 5; do
         cli_status
-        grep -q '^  MQTT: *connected; nothing waiting$' "$T/o" ||
+        grep -qE '^  MQTT: *connected; nothing waiting \(acknowledged up to seq [0-9]+ of [0-9]+\)$' "$T/o" ||
             fail "status with a broker acknowledging everything: $(grep MQTT "$T/o")"
     done
     grep -q "^tbdaqd: running since .*; pid $PID_daemon, tbdaqd " "$T/o" ||

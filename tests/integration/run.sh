@@ -619,7 +619,7 @@ case_mqtt_offline_on_sigterm() {
         fail "state mqtt_acked_seq is '$out' after a clean stop, want the last seq $last"
     timeout 10 "$BUILD/tbdaq" -d "$T/t.db" status >"$T/status.out" 2>&1 ||
         fail "tbdaq status failed: $(head -3 "$T/status.out")"
-    grep -qxF "MQTT backlog: 0 readings not acknowledged by the broker (acknowledged up to seq $last of $last)" \
+    grep -qxF "  MQTT:      nothing waiting (acknowledged up to seq $last of $last)" \
         "$T/status.out" ||
         fail "tbdaq status does not show an empty backlog up to seq $last: $(grep MQTT "$T/status.out")"
 }
@@ -827,6 +827,8 @@ case_mqtt_auth() {
     grep -i 'authori' "$T/bad.err" | head -1
     wait_or_fail "[ \$(count_lines 'disconnected, not authorised' '$T/broker.log') -ge 2 ]" 10 \
         "the daemon with the wrong password did not try again"
+    # status shows a backlog once its oldest reading is 5 s old
+    wait_for "[ -n \"\$(mqtt_backlog '$T/b.db')\" ]" 15
     c=$(SQL_DB=$T/b.db sql "SELECT count(*) FROM readings;")
     b1=$(mqtt_backlog "$T/b.db")
     wait_or_fail "[ \$(SQL_DB=$T/b.db sql 'SELECT count(*) FROM readings;') -ge $((c + 10)) ]" 10 \
@@ -842,7 +844,7 @@ case_mqtt_auth() {
         fail "password auth: $(sub_received all 1 "$line")"
     # Last, as it is the least of it: the operator sees the backlog grow.
     if ! [[ $b1 =~ ^[0-9]+$ && $b2 =~ ^[0-9]+$ ]] || ((b2 < b1 + 10)); then
-        fail "tbdaq status, refused by the broker: backlog '$b1' then '$b2' (want a growing 'MQTT backlog: N readings' line): $(timeout 10 "$BUILD/tbdaq" -d "$T/b.db" status 2>&1 | grep -i mqtt)"
+        fail "tbdaq status, refused by the broker: backlog '$b1' then '$b2' (want a growing 'backlog N readings' on the MQTT line): $(timeout 10 "$BUILD/tbdaq" -d "$T/b.db" status 2>&1 | grep -i mqtt)"
     fi
 }
 
@@ -907,6 +909,8 @@ case_mqtt_broker_down_at_start() {
     start_daemon
     wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge 20 ]" 10 \
         "fewer than 20 readings recorded without a broker"
+    # status shows a backlog once its oldest reading is 5 s old
+    wait_for "b=\$(mqtt_backlog) && [ \"\${b:-0}\" -ge 20 ]" 15
     b=$(mqtt_backlog)
     st=$(timeout 10 "$BUILD/tbdaq" -d "$T/t.db" status 2>&1 | grep -i mqtt)
     s_before=$(sql "SELECT max(seq) FROM readings;")
