@@ -51,17 +51,22 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-# Everything but the programs' main() files goes into one static library;
-# programs and unit tests link it and take only the objects they use.
-LIB_SRCS = $(wildcard common/*.c drivers/*.c) \
-	$(filter-out daemon/main.c, $(wildcard daemon/*.c))
+# libtbdaq.a, the library every program links (as git's libgit.a): the
+# generic helpers (common/), Modbus (drivers/) and the record (lib/: the
+# configuration, the poll plan, the store, the control protocol).
+# libtbdaqd.a holds what only the daemon does (daemon/ but main.c); the
+# daemon and the unit tests link it too, the command-line tool does not.
+LIB_SRCS = $(wildcard common/*.c drivers/*.c lib/*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+DAEMON_SRCS = $(filter-out daemon/main.c, $(wildcard daemon/*.c))
+DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS = $(wildcard cli/*.c)
 SIM_SRCS = $(wildcard tests/sim/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
-ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS) \
+ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
+	$(UNIT_SRCS) \
 	tests/integration/notifyrecv.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
@@ -90,7 +95,11 @@ $(BUILD)/libtbdaq.a: $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tbdaqd: $(BUILD)/daemon/main.o $(BUILD)/libtbdaq.a
+$(BUILD)/libtbdaqd.a: $(DAEMON_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tbdaqd: $(BUILD)/daemon/main.o $(BUILD)/libtbdaqd.a $(BUILD)/libtbdaq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tbdaq: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
@@ -99,7 +108,8 @@ $(BUILD)/tbdaq: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
 $(BUILD)/tbdaq-sim: $(SIM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaq.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaqd.a \
+	$(BUILD)/libtbdaq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 

@@ -9,9 +9,9 @@
 
 #include <stdbool.h>
 
-#include "daemon/config.h"
-#include "daemon/control.h"
-#include "daemon/store.h"
+#include "lib/config.h"
+#include "lib/control.h"
+#include "lib/store.h"
 
 /* Exit statuses of every command (SPEC). */
 #define CLI_OK 0

@@ -38,7 +38,7 @@
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/clock.h"
+#include "lib/clock_summary.h"
 #include "version.h"
 
 /* Bytes gathered before each write(2) and SHA-256 update: large enough

@@ -2,7 +2,7 @@
 /*
  * `tbdaq run start|mark|stop|list`: test runs, which scope the record for
  * an audit. Start, mark and stop are carried out by the running daemon,
- * asked over its control channel (daemon/control.h), so that a run's
+ * asked over its control channel (lib/control.h), so that a run's
  * boundaries are points in the daemon's own stream of readings and the
  * daemon stays its database's only writer; with no daemon they fail. The
  * daemon publishes the change, and seals a stopped run with the chain

@@ -17,7 +17,7 @@
 #include "common/table.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/store.h"
+#include "lib/store.h"
 
 /* Bus errors are also counted over this recent window. */
 #define STATUS_RECENT_S 3600

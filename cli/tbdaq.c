@@ -15,9 +15,9 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/util.h"
-#include "daemon/config.h"
-#include "daemon/plan.h"
-#include "daemon/store.h"
+#include "lib/config.h"
+#include "lib/plan.h"
+#include "lib/store.h"
 #include "version.h"
 
 /* The help of each command: `tbdaq -h` shows them all, `tbdaq COMMAND

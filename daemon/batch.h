@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/reading.h"
+#include "lib/reading.h"
 
 /* Readings committed in one transaction at most. A batch this large is
  * due at once, whatever its interval: a backlog (after a database

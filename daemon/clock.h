@@ -44,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/reading.h"
+#include "lib/reading.h"
 
 /* The smallest jump of the wall clock against the monotonic clock that is
  * a step (SPEC: more than 100 ms). */
@@ -131,31 +131,5 @@ size_t clock_watch_check(struct clock_watch *w, const struct clock_sample *s,
 size_t clock_watch_poll(struct clock_watch *w, struct event *out, size_t max);
 
 void clock_watch_status(const struct clock_watch *w, struct clock_status *st);
-
-/*
- * The clock over a window of the record, for an export's manifest, from
- * the events: feed, in time order, the newest `clock` event at or before
- * the window's start (the state in force then) and every `clock` and
- * `clock_step` event inside it; other kinds are ignored.
- * - known: some `clock` event was fed (else the record cannot tell:
- *   "synchronized" is then null in the manifest, as for a database older
- *   than these events);
- * - synchronized: every `clock` event fed says synchronized;
- * - max_error_us: the largest estimated error those events report, -1
- *   (null) unless synchronized;
- * - steps: the `clock_step` events fed.
- */
-struct clock_summary {
-    bool known;
-    bool synchronized;
-    int64_t max_error_us;
-    uint64_t steps;
-};
-
-void clock_summary_init(struct clock_summary *cs);
-/* Returns 0, or -1 for a `clock` or `clock_step` event whose detail it
- * cannot read (counted as unsynchronized, or as a step). */
-int clock_summary_add(struct clock_summary *cs, const char *kind,
-                      const char *detail);
 
 #endif

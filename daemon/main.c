@@ -24,16 +24,16 @@
 #include "common/util.h"
 #include "drivers/kind.h"
 #include "daemon/clock.h"
-#include "daemon/config.h"
-#include "daemon/control.h"
+#include "lib/config.h"
+#include "daemon/channel.h"
 #include "daemon/notify.h"
-#include "daemon/plan.h"
+#include "lib/plan.h"
 #include "daemon/poller.h"
 #include "daemon/publish.h"
 #include "daemon/queue.h"
 #include "daemon/recorder.h"
 #include "daemon/retention.h"
-#include "daemon/store.h"
+#include "lib/store.h"
 #include "version.h"
 
 /* The queue holds this many seconds of the plan's readings, within the
@@ -112,7 +112,7 @@ struct daemon {
     struct clock_watch clock;
     /* The control channel (control.c); runs_changed: it opened or closed
      * a run, which daemon_runs() then follows. */
-    struct control *control;
+    struct channel *control;
     bool runs_changed;
 
     /* The first bus found stuck inside a request ("" if none is): while
@@ -242,9 +242,9 @@ static void daemon_publish_live(void *arg, const struct reading *r)
  */
 static void daemon_drain(struct daemon *d, int64_t deadline)
 {
-    struct pollfd fds[2 + CONTROL_FDS_MAX] = {
+    struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
         {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
-    size_t nctl = control_pollfds(d->control, fds + 2);
+    size_t nctl = channel_pollfds(d->control, fds + 2);
     int64_t wait_ns = deadline - time_mono_ns();
     int timeout_ms = 0, ct;
     size_t n;
@@ -259,7 +259,7 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
         if (pt < timeout_ms)
             timeout_ms = pt;
     }
-    if ((ct = control_timeout_ms(d->control)) < timeout_ms)
+    if ((ct = channel_timeout_ms(d->control)) < timeout_ms)
         timeout_ms = ct;
     if (poll(fds, 2 + nctl, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
@@ -270,7 +270,7 @@ static void daemon_drain(struct daemon *d, int64_t deadline)
     while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
         for (size_t i = 0; i < n; i++)
             recorder_take(&d->rec, &d->items[i]);
-    control_service(d->control, fds + 2, nctl);
+    channel_service(d->control, fds + 2, nctl);
 }
 
 static int publish_row(const struct store_row *row, void *arg)
@@ -902,7 +902,7 @@ static void daemon_control_runs(void *arg)
 }
 
 /* A run's line: everything taken so far is committed (the queue was
- * drained into the batch just before control_service()). */
+ * drained into the batch just before channel_service()). */
 static int daemon_control_flush(void *arg, int64_t *last_seq)
 {
     struct daemon *d = arg;
@@ -914,11 +914,11 @@ static int daemon_control_flush(void *arg, int64_t *last_seq)
     return 0;
 }
 
-static void daemon_control_status(void *arg, struct control_status *st)
+static void daemon_control_status(void *arg, struct channel_status *st)
 {
     struct daemon *d = arg;
 
-    *st = (struct control_status){
+    *st = (struct channel_status){
         .started_us = d->started_us,
         .recorded = d->rec.committed,
         .mqtt = !d->pub                       ? "off"
@@ -942,7 +942,7 @@ static void daemon_control_status(void *arg, struct control_status *st)
 /* Opens the control channel: control_socket, or the database's own. */
 static int daemon_control_open(struct daemon *d)
 {
-    struct control_hooks h = {.store = d->store,
+    struct channel_hooks h = {.store = d->store,
                               .arg = d,
                               .runs_changed = daemon_control_runs,
                               .flush = daemon_control_flush,
@@ -955,7 +955,7 @@ static int daemon_control_open(struct daemon *d)
         log_err("%s", err);
         return -1;
     }
-    return (d->control = control_open(&a, &h)) ? 0 : -1;
+    return (d->control = channel_open(&a, &h)) ? 0 : -1;
 }
 
 static int daemon_run(struct daemon *d)
@@ -1164,7 +1164,7 @@ int main(int argc, char **argv)
         /* A poller thread still uses the queue, config and plan: leave
          * them to the end of the process, which is now. Everything taken
          * is committed and the database is closed. */
-        control_close(d.control);
+        channel_close(d.control);
         store_close(d.store);
         _exit(rc);
     }
@@ -1173,7 +1173,7 @@ out_queue:
     queue_free(d.queue);
     recorder_release(&d.rec);
 out_store:
-    control_close(d.control);
+    channel_close(d.control);
     if (d.pub)
         publisher_free(d.pub, 0);
     store_close(d.store);

@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
-#include "daemon/plan.h"
+#include "lib/config.h"
+#include "lib/plan.h"
 #include "daemon/queue.h"
 
 /* Missed slots are summed and recorded as events at most this often. */

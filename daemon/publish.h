@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
+#include "lib/config.h"
 
 /* Messages in flight (sent, not yet acknowledged) at most. */
 #define PUBLISH_WINDOW 1000

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/reading.h"
+#include "lib/reading.h"
 
 enum queue_item_type {
     QUEUE_READING,

@@ -21,7 +21,7 @@
 
 #include "daemon/batch.h"
 #include "daemon/queue.h"
-#include "daemon/store.h"
+#include "lib/store.h"
 
 /* While commits fail, one is tried this often; sooner while another
  * connection holds the lock, which passes by itself. */

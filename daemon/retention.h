@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon/store.h"
+#include "lib/store.h"
 
 /* Readings deleted by one step: a transaction of a few ms. */
 #define RETENTION_STEP 2000

@@ -29,14 +29,14 @@ FUZZ_ENV = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
 FUZZ_TARGETS = decode config time text fmt
 # The project sources each target links.
 FUZZ_SRCS_decode = drivers/decode.c
-FUZZ_SRCS_config = daemon/config.c drivers/decode.c drivers/kind.c \
+FUZZ_SRCS_config = lib/config.c drivers/decode.c drivers/kind.c \
 	drivers/bus.c common/util.c common/log.c common/hash.c
 FUZZ_SRCS_time = common/util.c common/log.c common/fmt.c
 FUZZ_SRCS_text = common/text.c common/csv.c
 FUZZ_SRCS_fmt = common/fmt.c common/jsonw.c common/util.c common/log.c
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_HDRS = $(wildcard common/*.h drivers/*.h daemon/*.h)
+FUZZ_HDRS = $(wildcard common/*.h drivers/*.h lib/*.h daemon/*.h)
 
 .PHONY: fuzz fuzz-regress fuzz-deps
 

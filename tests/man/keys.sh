@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# tests/man/keys.sh: every configuration key that daemon/config.c accepts
+# tests/man/keys.sh: every configuration key that lib/config.c accepts
 # is documented in man/tbdaq.conf.5, and the page documents no other.
 #
 #   tests/man/keys.sh [CONFIG_C [PAGE]]     (from the repository root)
@@ -15,7 +15,7 @@
 
 set -u
 export LC_ALL=C
-src=${1:-daemon/config.c}
+src=${1:-lib/config.c}
 page=${2:-man/tbdaq.conf.5}
 
 for f in "$src" "$page"; do

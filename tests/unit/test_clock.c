@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "daemon/clock.h"
+#include "lib/clock_summary.h"
 
 #define MS NS_PER_MS
 /* Where the test's wall clock starts: 2026-11-25T00:00:00Z. */

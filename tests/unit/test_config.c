@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/config.h"
+#include "lib/config.h"
 
 /* Where the test's files live; made once per test. */
 struct fixture {

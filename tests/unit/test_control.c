@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "daemon/control.h"
-#include "daemon/store.h"
+#include "daemon/channel.h"
+#include "lib/store.h"
 
 #define PATH_LEN 256
 
@@ -200,7 +200,7 @@ static void test_peer_allowed(void **state)
 struct world {
     char dir[PATH_LEN], db[PATH_LEN + 16];
     struct store *s;
-    struct control *c;
+    struct channel *c;
     struct control_addr a;
     int runs_changed;
     int flushes;      /* calls of the flush hook */
@@ -222,17 +222,17 @@ static int on_flush(void *arg, int64_t *last_seq)
     return w->flush_fails ? -1 : 0;
 }
 
-static void on_status(void *arg, struct control_status *st)
+static void on_status(void *arg, struct channel_status *st)
 {
     (void)arg;
-    *st = (struct control_status){.started_us = 1, .recorded = 42};
+    *st = (struct channel_status){.started_us = 1, .recorded = 42};
 }
 
 static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
     char err[STORE_ERR_MAX];
-    struct control_hooks h;
+    struct channel_hooks h;
 
     if (!w)
         return -1;
@@ -244,12 +244,12 @@ static int setup(void **state)
         return -1;
     if (control_address(NULL, w->db, &w->a, err, sizeof(err)) < 0)
         return -1;
-    h = (struct control_hooks){.store = w->s,
+    h = (struct channel_hooks){.store = w->s,
                                .arg = w,
                                .runs_changed = on_runs,
                                .flush = on_flush,
                                .status = on_status};
-    if (!(w->c = control_open(&w->a, &h)))
+    if (!(w->c = channel_open(&w->a, &h)))
         return -1;
     *state = w;
     return 0;
@@ -260,7 +260,7 @@ static int teardown(void **state)
     struct world *w = *state;
     char path[PATH_LEN + 32];
 
-    control_close(w->c);
+    channel_close(w->c);
     store_close(w->s);
     for (const char *const *sfx =
              (const char *const[]){"", "-wal", "-shm", NULL};
@@ -286,12 +286,12 @@ static int client(struct world *w)
 /* One turn of the daemon's loop for the channel: poll, then service. */
 static void turn(struct world *w, int ms)
 {
-    struct pollfd fds[CONTROL_FDS_MAX];
-    size_t n = control_pollfds(w->c, fds);
-    int t = control_timeout_ms(w->c);
+    struct pollfd fds[CHANNEL_FDS_MAX];
+    size_t n = channel_pollfds(w->c, fds);
+    int t = channel_timeout_ms(w->c);
 
     poll(fds, n, t < ms ? t : ms);
-    control_service(w->c, fds, n);
+    channel_service(w->c, fds, n);
 }
 
 /* Serves the channel until fd's reply is complete (the daemon closed) or
@@ -383,33 +383,33 @@ static void test_oversize(void **state)
 }
 
 /* A silent client is dropped at its deadline; others are served meanwhile;
- * more than CONTROL_CLIENTS_MAX at once are told "busy". */
+ * more than CHANNEL_CLIENTS_MAX at once are told "busy". */
 static void test_silent_and_busy(void **state)
 {
     struct world *w = *state;
     char buf[CONTROL_REPLY_MAX];
-    int silent[CONTROL_CLIENTS_MAX], extra;
+    int silent[CHANNEL_CLIENTS_MAX], extra;
     int64_t t0 = time_mono_ns(), took;
 
-    for (int i = 0; i < CONTROL_CLIENTS_MAX - 1; i++) {
+    for (int i = 0; i < CHANNEL_CLIENTS_MAX - 1; i++) {
         silent[i] = client(w);
         turn(w, 0);
     }
     ask(w, "status\n", buf, sizeof(buf));
     assert_true(strncmp(buf, "ok tbdaqd ", 10) == 0);
-    silent[CONTROL_CLIENTS_MAX - 1] = client(w);
+    silent[CHANNEL_CLIENTS_MAX - 1] = client(w);
     turn(w, 0);
     extra = client(w);
     reply_of(w, extra, 1000, buf, sizeof(buf));
     close(extra);
     assert_string_equal(buf, "error busy: too many clients\n");
-    reply_of(w, silent[0], CONTROL_CLIENT_MS + 1000, buf, sizeof(buf));
+    reply_of(w, silent[0], CHANNEL_CLIENT_MS + 1000, buf, sizeof(buf));
     took = (time_mono_ns() - t0) / NS_PER_MS;
     assert_string_equal(buf, "");
-    if (took < CONTROL_CLIENT_MS - 100 || took > CONTROL_CLIENT_MS + 900)
+    if (took < CHANNEL_CLIENT_MS - 100 || took > CHANNEL_CLIENT_MS + 900)
         fail_msg("the silent client was dropped after %lld ms",
                  (long long)took);
-    for (int i = 0; i < CONTROL_CLIENTS_MAX; i++)
+    for (int i = 0; i < CHANNEL_CLIENTS_MAX; i++)
         close(silent[i]);
     ask(w, "status\n", buf, sizeof(buf));
     assert_true(strncmp(buf, "ok tbdaqd ", 10) == 0);

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/plan.h"
+#include "lib/plan.h"
 
 #define MAX_SENSORS 130
 

@@ -20,9 +20,9 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/config.h"
+#include "lib/config.h"
 #include "daemon/recorder.h"
-#include "daemon/store.h"
+#include "lib/store.h"
 
 #define MS NS_PER_MS
 #define PATH_MAX_LEN 256

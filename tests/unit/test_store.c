@@ -33,7 +33,7 @@
 #include "common/fmt.h"
 #include "common/hash.h"
 #include "common/util.h"
-#include "daemon/store.h"
+#include "lib/store.h"
 
 /* Longest path or query built by the tests. */
 #define TEST_PATH_MAX 512

@@ -15,7 +15,7 @@
  * One cause, one error: a setting that was wrong is marked bad, and checks
  * that depend on it are skipped rather than repeating the complaint.
  */
-#include "daemon/config.h"
+#include "lib/config.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -22,15 +22,12 @@
  * primary or supplementary groups) are served; the CLI in turn only
  * believes a daemon running as root or as the database file's owner.
  *
- * The daemon's side is non-blocking and bounded: at most
- * CONTROL_CLIENTS_MAX clients, each with CONTROL_CLIENT_MS to send a
- * request line of at most CONTROL_REQUEST_MAX bytes and take its reply,
- * or it is dropped. Main thread only.
+ * This module is what both ends share, and the asking end; the daemon's
+ * end is daemon/channel.h. Everything here is thread-safe (no state).
  */
 #ifndef TBDAQ_CONTROL_H
 #define TBDAQ_CONTROL_H
 
-#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,21 +35,12 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include "daemon/clock.h"
-#include "daemon/store.h"
-
 /* The longest request line, newline included. */
 #define CONTROL_REQUEST_MAX 4096
 /* The longest reply. */
 #define CONTROL_REPLY_MAX 4096
-/* Clients served at once; more are told "busy" and closed. */
-#define CONTROL_CLIENTS_MAX 8
-/* What a client gets to send its request and take the reply. */
-#define CONTROL_CLIENT_MS 2000
 /* How long the CLI waits for the daemon's answer. */
 #define CONTROL_ASK_MS 5000
-/* pollfds the daemon's channel uses at most: the listener and clients. */
-#define CONTROL_FDS_MAX (1 + CONTROL_CLIENTS_MAX)
 /* Limits of what a run records (bytes; names are ASCII): SPEC. */
 #define CONTROL_NAME_MAX 64
 #define CONTROL_OPERATOR_MAX 128
@@ -113,62 +101,9 @@ int control_format(const struct control_request *req, char *buf, size_t len);
 bool control_peer_allowed(uid_t uid, gid_t gid, const gid_t *groups,
                           size_t ngroups, uid_t daemon_uid, gid_t daemon_gid);
 
-/* The daemon's live counters, for `status`. */
-struct control_status {
-    int64_t started_us;
-    uint64_t recorded, failed_polls, missed_slots, buses_down;
-    const char *mqtt;    /* "off", "connected", "disconnected" */
-    int64_t backlog;     /* readings not acknowledged by the broker */
-    const char *db_down; /* the reason recording is held up, or NULL */
-    int64_t last_seq;
-    struct clock_status clock;
-};
-
-/* What the daemon lends the channel. */
-struct control_hooks {
-    struct store *store; /* the daemon's; for the runs */
-    void *arg;
-    /* Called after the runs changed (start, stop): the daemon re-reads
-     * the open run and seals a stopped one once its readings are in. */
-    void (*runs_changed)(void *arg);
-    /* Called before a run is started or stopped (may be NULL: the run is
-     * then held by time): commits every reading taken so far and sets
-     * *last_seq to the last seq given, so that the run's seq range draws
-     * its line there. Returns 0, or -1 if the database cannot be written
-     * (the run command then fails). */
-    int (*flush)(void *arg, int64_t *last_seq);
-    /* Fills the live counters. */
-    void (*status)(void *arg, struct control_status *st);
-};
-
-struct control;
-
 /*
- * Listens on a (a socket file left by a daemon that is gone is replaced;
- * one that answers is not). Returns the channel, or NULL with the error
- * logged. hooks is copied.
- */
-struct control *control_open(const struct control_addr *a,
-                             const struct control_hooks *hooks);
-/* Closes every connection and the listener (and unlinks a socket file);
- * NULL is fine. */
-void control_close(struct control *c);
-
-/* Fills fds (room for CONTROL_FDS_MAX) with what to poll; returns how
- * many. c may be NULL (then 0). */
-size_t control_pollfds(const struct control *c, struct pollfd *fds);
-/* The longest the poll may wait for the channel's sake (ms), or INT_MAX. */
-int control_timeout_ms(const struct control *c);
-/*
- * After the poll: accepts, reads, answers (calling the hooks), writes and
- * drops late clients. fds and n as control_pollfds() filled them, with
- * revents. c may be NULL.
- */
-void control_service(struct control *c, const struct pollfd *fds, size_t n);
-
-/*
- * The CLI's side: sends request (one line with its newline) to the daemon
- * at a and reads the whole reply into reply (NUL-terminated), within
+ * The asking side (tbdaq): sends request (one line with its newline) to the
+ * daemon at a and reads the whole reply into reply (NUL-terminated), within
  * CONTROL_ASK_MS. A daemon whose user is neither root nor expect_uid
  * ((uid_t)-1: any) is not believed. Returns 0, 1 if no daemon listens
  * there (err: "tbdaqd is not running: no control channel at X"), or -1

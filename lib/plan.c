@@ -6,7 +6,7 @@
  * request stays within max_registers; otherwise it starts a new one. The
  * sweep is greedy, which is optimal for this one-dimensional packing.
  */
-#include "daemon/plan.h"
+#include "lib/plan.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/config.h"
-#include "daemon/reading.h"
+#include "lib/config.h"
+#include "lib/reading.h"
 
 /* PRAGMA user_version of the schema this code writes. Versions 1 (no
  * `pruned` table), 2 (no quality 'missed') and 3 (one `sensors` row per

@@ -6,7 +6,7 @@
  * SQLite's errors become text once, here, prefixed with what was being
  * done, in the store's message buffer.
  */
-#include "daemon/store.h"
+#include "lib/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "daemon/config.h"
+#include "lib/config.h"
 
 struct plan_request {
     size_t bus;
