@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's lifecycle: start, the pollers, reload, stop. See daemon.h;
+ * the loop that turns between them is main.c.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/notify.h"
+#include "version.h"
+
+/* The queue holds this many seconds of the plan's readings, within the
+ * bounds below (an item is ~300 bytes and every slot gets touched: the
+ * queue is most of the daemon's memory at low rates). A reload keeps the
+ * queue: a much faster plan may then fill it, which makes pollers wait
+ * and shows as missed slots, never as lost readings. */
+#define DAEMON_QUEUE_SECONDS 2
+#define DAEMON_QUEUE_MIN 2048
+#define DAEMON_QUEUE_MAX 65536
+/*
+ * The shutdown budget, inside SPEC's 5 s (DAEMON_STOP_MS, with a margin
+ * for the exit): pollers finish the request in progress (one still waiting
+ * on a slow device after this is left behind: its reading is not taken
+ * yet, so nothing taken is lost); the last commits, which go on while they
+ * work until only the time to publish and to say offline is left, and
+ * give up after DAEMON_STOP_COMMIT_MS of failing; publishing the backlog;
+ * the offline status.
+ */
+#define DAEMON_STOP_MS 4700
+#define DAEMON_STOP_POLLERS_MS 2000
+/* What the pollers get at least, however much of their budget a reload
+ * spent waiting for a stuck bus. */
+#define DAEMON_STOP_POLLERS_MIN_MS 500
+#define DAEMON_STOP_COMMIT_MS 1000
+#define DAEMON_STOP_PUBLISH_MS 700
+#define DAEMON_STOP_OFFLINE_MS 500
+/* How long a statement of the running daemon waits for another
+ * connection's lock (SQLite's busy handler) before it fails: the main
+ * thread must not stall with it. Start-up waits STORE_BUSY_TIMEOUT_MS. */
+#define DAEMON_BUSY_TIMEOUT_MS 20
+/* One turn of waiting on pollers (a reload, the stop). */
+#define DAEMON_TURN_MS 10
+
+bool daemon_stopping(struct daemon *d)
+{
+    if (!atomic_load(d->want_stop))
+        return false;
+    if (d->stop_seen == 0) {
+        int64_t at = atomic_load(d->stop_signalled);
+
+        d->stop_seen = at ? at : time_mono_ns();
+    }
+    return true;
+}
+
+void daemon_fail(struct daemon *d)
+{
+    d->failed = true;
+    atomic_store(d->want_stop, true);
+}
+
+/* The recorder's live feed: readings the database has not taken. */
+static void daemon_live(void *arg, const struct reading *r)
+{
+    struct daemon *d = arg;
+
+    relay_live(&d->relay, r, runwatch_run_at(&d->runs, r->ts_us));
+}
+
+void daemon_wait(struct daemon *d, int64_t deadline)
+{
+    struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
+        {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
+    size_t nctl = channel_pollfds(d->channel, fds + 2);
+    struct publisher *pub = d->relay.pub;
+    int64_t wait_ns = deadline - time_mono_ns();
+    int timeout_ms = 0, ct;
+    size_t n;
+
+    if (wait_ns > 0)
+        timeout_ms = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
+    if (pub) {
+        int pt = publisher_timeout_ms(pub);
+
+        fds[1].fd = publisher_fd(pub);
+        fds[1].events = POLLIN | (publisher_wants_write(pub) ? POLLOUT : 0);
+        if (pt < timeout_ms)
+            timeout_ms = pt;
+    }
+    if ((ct = channel_timeout_ms(d->channel)) < timeout_ms)
+        timeout_ms = ct;
+    if (poll(fds, 2 + nctl, timeout_ms) < 0 && errno != EINTR)
+        fatal("poll");
+    if (pub)
+        publisher_service(pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
+                          fds[1].revents & POLLOUT);
+    queue_clear_fd(d->queue);
+    while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
+        for (size_t i = 0; i < n; i++)
+            recorder_take(&d->rec, &d->items[i]);
+    channel_service(d->channel, fds + 2, nctl);
+}
+
+/*
+ * One turn of waiting on pollers (a reload, the stop): take what they
+ * send, commit and publish as usual, and keep the watchdog informed, so
+ * that a slow bus holds up no other.
+ */
+static void daemon_turn(void *arg)
+{
+    struct daemon *d = arg;
+    int64_t now;
+
+    daemon_wait(d, time_mono_ns() + DAEMON_TURN_MS * NS_PER_MS);
+    now = time_mono_ns();
+    if (now >= recorder_due_at(&d->rec))
+        recorder_commit(&d->rec);
+    relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
+    health_watchdog(&d->health, d->pollers, d->npollers, now);
+}
+
+/* ---- Pollers ----------------------------------------------------------- */
+
+/* The queue's capacity for plan p: see DAEMON_QUEUE_SECONDS. */
+static size_t daemon_queue_capacity(const struct plan *p)
+{
+    double per_s = 0;
+    size_t n;
+
+    for (size_t i = 0; i < p->nrequests; i++)
+        per_s += (double)p->requests[i].nsensors * 1000.0 /
+                 p->requests[i].interval_ms;
+    n = (size_t)(per_s * DAEMON_QUEUE_SECONDS);
+    return n < DAEMON_QUEUE_MIN   ? DAEMON_QUEUE_MIN
+           : n > DAEMON_QUEUE_MAX ? DAEMON_QUEUE_MAX
+                                  : n;
+}
+
+static bool plan_uses_bus(const struct plan *p, size_t b)
+{
+    for (size_t i = 0; i < p->nrequests; i++)
+        if (p->requests[i].bus == b)
+            return true;
+    return false;
+}
+
+/* Starts a poller for every bus with requests, or takes the one in
+ * kept[bus] (kept may be NULL) that already serves it. since[bus] (since
+ * may be NULL) is when a reload stopped the bus's previous poller. */
+static int daemon_pollers_from(struct daemon *d, struct poller **kept,
+                               const int64_t *since)
+{
+    int rc = 0;
+
+    d->pollers = xcalloc(d->config->nbuses, sizeof(*d->pollers));
+    d->npollers = 0;
+    for (size_t b = 0; b < d->config->nbuses; b++) {
+        if (!plan_uses_bus(&d->plan, b)) {
+            log_warnx("bus '%s' has no sensors; not polled",
+                      d->config->buses[b].name);
+            continue;
+        }
+        if (kept && kept[b]) {
+            d->pollers[d->npollers++] = kept[b];
+            continue;
+        }
+        if (daemon_stopping(d))
+            continue; /* a stop came during a reload: nothing new starts */
+        d->pollers[d->npollers] = poller_start(d->config, &d->plan, b, d->queue,
+                                               since ? since[b] : 0);
+        if (!d->pollers[d->npollers]) {
+            /* Go on, so every kept poller is in d->pollers to be stopped. */
+            log_warn("cannot start the poller of bus '%s'",
+                     d->config->buses[b].name);
+            rc = -1;
+            continue;
+        }
+        d->npollers++;
+    }
+    return rc;
+}
+
+int daemon_start_pollers(struct daemon *d)
+{
+    int rc = daemon_pollers_from(d, NULL, NULL);
+
+    if (rc == 0)
+        log_info("started: %zu sensor%s in %zu request%s on %zu bus%s, "
+                 "database %s",
+                 d->config->nsensors, d->config->nsensors == 1 ? "" : "s",
+                 d->plan.nrequests, d->plan.nrequests == 1 ? "" : "s",
+                 d->npollers, d->npollers == 1 ? "" : "es",
+                 d->config->database);
+    return rc;
+}
+
+/*
+ * Stops every poller in list while still taking from the queue, so none
+ * waits on a full queue; afterwards everything they read is in the
+ * recorder. Waits until deadline (CLOCK_MONOTONIC), or with deadline 0
+ * for as long as it takes unless the daemon is asked to stop meanwhile:
+ * then until the stop's budget for pollers is spent. A poller still
+ * inside a request then is left behind (d->abandoned).
+ */
+static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
+                             int64_t deadline)
+{
+    bool running = true;
+
+    for (size_t i = 0; i < n; i++)
+        poller_request_stop(list[i]);
+    for (;;) {
+        if (deadline == 0 && daemon_stopping(d))
+            deadline = d->stop_seen + DAEMON_STOP_POLLERS_MS * NS_PER_MS;
+        if (!running || (deadline != 0 && time_mono_ns() >= deadline))
+            break;
+        running = false;
+        for (size_t i = 0; i < n; i++)
+            running |= !poller_finished(list[i]);
+        daemon_turn(d);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (poller_finished(list[i])) {
+            poller_stop(list[i]);
+            continue;
+        }
+        /* Only at a stop: a device that takes longer than the budget to
+         * answer or time out. Its thread ends with the process. */
+        log_warnx("bus '%s' is still waiting on a device; not waiting for it",
+                  poller_bus_name(list[i]));
+        d->abandoned = true;
+    }
+    daemon_wait(d, 0);
+}
+
+/* ---- Reload ------------------------------------------------------------ */
+
+/* Records a reloaded config's sensors. Another connection's lock that
+ * lasts less than RECORDER_BUSY_GRACE_MS only delays this (a CLI's
+ * transaction must not make a reload fail); commits and publishing go
+ * on meanwhile. */
+static int daemon_sync_sensors(struct daemon *d, struct config *nc)
+{
+    int64_t give_up = time_mono_ns() + RECORDER_BUSY_GRACE_MS * NS_PER_MS;
+
+    while (store_sync_sensors(d->store, nc) < 0) {
+        if (!store_busy(d->store) || time_mono_ns() >= give_up ||
+            daemon_stopping(d))
+            return -1;
+        daemon_turn(d);
+    }
+    return 0;
+}
+
+/*
+ * Stops the pollers the new plan np of nc cannot keep and returns the
+ * kept ones by bus of nc (the caller frees the array); since[bus]: when
+ * a changed bus's old poller was asked to stop. d->pollers is emptied.
+ */
+static struct poller **daemon_rebind(struct daemon *d, struct config *nc,
+                                     struct plan *np, int64_t *since,
+                                     size_t *nkept)
+{
+    struct poller **kept = xcalloc(nc->nbuses, sizeof(*kept));
+    struct poller **gone = xcalloc(d->npollers, sizeof(*gone));
+    size_t ngone = 0;
+
+    /* Buses whose settings and requests are unchanged keep their pollers
+     * (and grids): no gap. The others stop; new ones start after. */
+    for (size_t i = 0; i < d->npollers; i++) {
+        size_t b = config_find_bus(nc, poller_bus_name(d->pollers[i]));
+        int rc = 0;
+
+        /* A stop asked for meanwhile ends the wait: the bus is then
+         * stopped like a changed one, within the stop's budget. */
+        if (b != SIZE_MAX && plan_uses_bus(np, b))
+            while ((rc = poller_rebind(d->pollers[i], nc, np, b)) < 0 &&
+                   !daemon_stopping(d))
+                daemon_turn(d);
+        if (rc == 1)
+            kept[b] = d->pollers[i];
+        else
+            gone[ngone++] = d->pollers[i];
+    }
+    /* A bus that goes on under new settings restarts: its old poller
+     * counts the slots it missed before the stop, the new one those from
+     * the stop to its first. */
+    for (size_t i = 0; i < ngone; i++) {
+        size_t b = config_find_bus(nc, poller_bus_name(gone[i]));
+
+        poller_request_stop(gone[i]);
+        if (b != SIZE_MAX)
+            since[b] = poller_stop_asked(gone[i]);
+    }
+    daemon_stop_list(d, gone, ngone, 0);
+    *nkept = d->npollers - ngone;
+    free(gone);
+    free(d->pollers);
+    d->pollers = NULL;
+    d->npollers = 0;
+    return kept;
+}
+
+/* The reload has failed: say so in the log and in the record. */
+static void daemon_reload_failed(struct daemon *d, const char *why)
+{
+    log_err("configuration not applied: %s", why);
+    recorder_event(&d->rec,
+                   queue_event("reload_failed", "%s: %s", d->config_path, why));
+}
+
+void daemon_reload(struct daemon *d)
+{
+    struct config *nc;
+    struct plan np;
+    struct poller **kept;
+    int64_t *since;
+    size_t nkept;
+
+    notify_reloading();
+    log_info("reloading %s", d->config_path);
+    if (!(nc = config_load_logged(d->config_path))) {
+        log_err("configuration rejected; the running one stays in force");
+        recorder_event(&d->rec,
+                       queue_event("reload_failed", "%s: invalid configuration",
+                                   d->config_path));
+        goto done;
+    }
+    if (strcmp(nc->database, d->config->database) != 0)
+        log_warnx("a new 'database' takes effect only at restart");
+    if (daemon_sync_sensors(d, nc) < 0) {
+        daemon_reload_failed(d, store_errmsg(d->store));
+        config_free(nc);
+        goto done;
+    }
+    plan_build(nc, &np);
+    since = xcalloc(nc->nbuses, sizeof(*since));
+    kept = daemon_rebind(d, nc, &np, since, &nkept);
+    /* A poller left inside a request by a stop still reads the old config
+     * and plan: they stay, until the process ends, which is now. */
+    if (d->abandoned)
+        d->config = NULL;
+    else
+        plan_release(&d->plan);
+    if (d->config) {
+        nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
+        strcpy(nc->database, d->config->database);
+    }
+    if (relay_on(&d->relay) && d->config && !config_mqtt_equal(d->config, nc)) {
+        log_info("MQTT settings changed; reconnecting");
+        relay_stop(&d->relay, d->rec.last_seq, DAEMON_STOP_PUBLISH_MS,
+                   DAEMON_STOP_OFFLINE_MS, daemon_turn, d);
+    }
+    config_free(d->config);
+    d->config = nc;
+    d->plan = np;
+    recorder_configure(&d->rec, nc);
+    relay_index(&d->relay, nc);
+    relay_set_witness_interval(&d->relay, nc->witness_interval_s);
+    if (!relay_on(&d->relay) &&
+        relay_start(&d->relay, nc, d->rec.last_seq, d->started_us) < 0)
+        log_err("MQTT publishing stays off until the next good reload");
+    log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
+    recorder_event(&d->rec, queue_event("config", "%s", nc->sha256));
+    if (daemon_pollers_from(d, kept, since) < 0)
+        daemon_fail(d);
+    free(kept);
+    free(since);
+    log_info("configuration reloaded: %zu sensors in %zu requests; %zu of "
+             "%zu buses kept polling without a pause",
+             nc->nsensors, d->plan.nrequests, nkept, d->npollers);
+done:
+    notify_ready();
+}
+
+/* ---- The control channel's hooks --------------------------------------- */
+
+static void daemon_runs_changed(void *arg)
+{
+    struct daemon *d = arg;
+
+    runwatch_changed(&d->runs);
+}
+
+/* A run's line: everything taken so far is committed (the queue was
+ * drained into the recorder just before channel_service()). */
+static int daemon_flush(void *arg, int64_t *last_seq)
+{
+    struct daemon *d = arg;
+
+    while (recorder_pending(&d->rec) > 0)
+        if (recorder_commit(&d->rec) < 0)
+            return -1;
+    *last_seq = d->rec.last_seq;
+    return 0;
+}
+
+static void daemon_counters(void *arg, struct channel_status *st)
+{
+    struct daemon *d = arg;
+    struct health_counts c;
+
+    health_count(d->pollers, d->npollers, &c);
+    *st = (struct channel_status){
+        .started_us = d->started_us,
+        .recorded = d->rec.committed,
+        .failed_polls = c.failures,
+        .missed_slots = c.missed,
+        .buses_down = c.down,
+        .mqtt = relay_state(&d->relay),
+        .backlog = relay_backlog(&d->relay, d->rec.last_seq),
+        .db_down = recorder_down(&d->rec) ? recorder_error(&d->rec) : NULL,
+        .last_seq = d->rec.last_seq,
+    };
+    clock_watch_status(&d->clock, &st->clock);
+}
+
+/* Opens the control channel: control_socket, or the database's own. */
+static int daemon_channel_open(struct daemon *d)
+{
+    struct channel_hooks h = {.store = d->store,
+                              .arg = d,
+                              .runs_changed = daemon_runs_changed,
+                              .flush = daemon_flush,
+                              .status = daemon_counters};
+    struct control_addr a;
+    char err[CONTROL_SHOWN_MAX + PATH_MAX];
+
+    if (control_address(d->config->control_socket, d->config->database, &a, err,
+                        sizeof(err)) < 0) {
+        log_err("%s", err);
+        return -1;
+    }
+    return (d->channel = channel_open(&a, &h)) ? 0 : -1;
+}
+
+/* ---- Start and stop ---------------------------------------------------- */
+
+/* The clock's state at start, recorded with the start and config events. */
+static int daemon_clock_start(struct daemon *d)
+{
+    struct event ev[CLOCK_EVENTS_MAX];
+    size_t n;
+
+    clock_watch_init(&d->clock);
+    n = clock_watch_poll(&d->clock, ev, CLOCK_EVENTS_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (store_add_event(d->store, ev[i].kind, ev[i].detail) < 0)
+            return -1;
+    return 0;
+}
+
+int daemon_start(struct daemon *d)
+{
+    char err[STORE_ERR_MAX];
+
+    if (!(d->store = store_open(d->config->database, STORE_READ_WRITE, err))) {
+        log_err("%s", err);
+        return -1;
+    }
+    recorder_init(&d->rec, d->store, d->config, daemon_live, d);
+    relay_init(&d->relay, d->store);
+    /* Runs drawn before the first commit end at the newest seq there is. */
+    if (store_last_seq(d->store, &d->rec.last_seq) < 0 ||
+        store_sync_sensors(d->store, d->config) < 0 ||
+        store_add_event(d->store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
+        store_add_event(d->store, "config", d->config->sha256) < 0 ||
+        daemon_clock_start(d) < 0) {
+        log_err("%s", store_errmsg(d->store));
+        return -1;
+    }
+    d->started_us = time_real_us();
+    relay_index(&d->relay, d->config);
+    if (relay_start(&d->relay, d->config, d->rec.last_seq, d->started_us) < 0)
+        return -1;
+    if (store_set_site(d->store, d->config->site) < 0)
+        log_err("%s", store_errmsg(d->store));
+    if (daemon_channel_open(d) < 0)
+        return -1;
+    /* Every reading before this start is committed: seal runs that
+     * ended while no daemon was running, and publish the run state. */
+    runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
+                    d->config->commit_interval_ms, true);
+    store_set_busy_timeout(d->store, DAEMON_BUSY_TIMEOUT_MS);
+    d->queue = queue_new(daemon_queue_capacity(&d->plan));
+    d->items = xcalloc(DAEMON_POP_MAX, sizeof(*d->items));
+    return 0;
+}
+
+/* The last commits: they go on while they work until only the time to
+ * publish and to say offline is left, and give up after
+ * DAEMON_STOP_COMMIT_MS of failing. */
+static int daemon_last_commits(struct daemon *d, int64_t stop_at)
+{
+    int64_t failing_until = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
+    int64_t working_until = stop_at + (DAEMON_STOP_MS - DAEMON_STOP_PUBLISH_MS -
+                                       DAEMON_STOP_OFFLINE_MS) *
+                                          NS_PER_MS;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+
+    while (recorder_pending(&d->rec) > 0) {
+        int64_t now = time_mono_ns();
+
+        if (now >= working_until ||
+            (recorder_down(&d->rec) && now >= failing_until)) {
+            log_err("%zu readings taken are lost: they could not be "
+                    "committed in time (%s)",
+                    recorder_waiting(&d->rec),
+                    recorder_down(&d->rec) ? recorder_error(&d->rec)
+                                           : "too many waited");
+            return -1;
+        }
+        if (recorder_commit(&d->rec) < 0)
+            nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+int daemon_stop(struct daemon *d)
+{
+    int64_t stop_at = d->stop_seen ? d->stop_seen : time_mono_ns();
+    /* A reload that waited for a stuck bus may have spent the pollers'
+     * budget: the others still get a moment to finish the request in
+     * progress, or what they read would be lost. */
+    int64_t until = stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS;
+    int64_t least = time_mono_ns() + DAEMON_STOP_POLLERS_MIN_MS * NS_PER_MS;
+    int rc;
+
+    log_info("stopping");
+    notify_stopping();
+    daemon_stop_list(d, d->pollers, d->npollers, until > least ? until : least);
+    free(d->pollers);
+    d->pollers = NULL;
+    d->npollers = 0;
+    recorder_event(
+        &d->rec, queue_event("stop", "%llu readings recorded since start",
+                             (unsigned long long)(d->rec.committed +
+                                                  recorder_waiting(&d->rec))));
+    rc = daemon_last_commits(d, stop_at);
+    relay_witness(&d->relay, d->rec.last_seq, true);
+    relay_stop(&d->relay, d->rec.last_seq, DAEMON_STOP_PUBLISH_MS,
+               DAEMON_STOP_OFFLINE_MS, daemon_turn, d);
+    log_info("stopped; %llu readings recorded",
+             (unsigned long long)d->rec.committed);
+    return rc;
+}
+
+void daemon_release(struct daemon *d)
+{
+    free(d->items);
+    queue_free(d->queue);
+    recorder_release(&d->rec);
+    channel_close(d->channel);
+    relay_release(&d->relay);
+    runwatch_release(&d->runs);
+    store_close(d->store);
+    plan_release(&d->plan);
+    config_free(d->config);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's state and its lifecycle, for daemon/main.c only: start
+ * (open the store, record the start, the relay, the control channel, the
+ * pollers), reload (a new configuration beside the old, swapped in only
+ * if valid), and stop (pollers, the last commits, the relay), each within
+ * SPEC's budgets. main.c owns the loop that turns between them.
+ *
+ * Every module the daemon is made of has its own header and its own
+ * state (the recorder, the relay, the run watch, retention, the clock
+ * watch, health, the channel): struct daemon holds one of each and the
+ * few things they share (the configuration and plan, the store, the
+ * queue, the pollers). Main thread only, but the pollers' threads read
+ * config and plan until they are stopped.
+ */
+#ifndef TBDAQ_DAEMON_H
+#define TBDAQ_DAEMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/channel.h"
+#include "daemon/clock.h"
+#include "daemon/health.h"
+#include "daemon/poller.h"
+#include "daemon/queue.h"
+#include "daemon/recorder.h"
+#include "daemon/relay.h"
+#include "daemon/retention.h"
+#include "daemon/runwatch.h"
+#include "lib/config.h"
+#include "lib/plan.h"
+#include "lib/store.h"
+
+/* Items taken from the queue at once. */
+#define DAEMON_POP_MAX 1024
+
+struct daemon {
+    const char *config_path;
+    bool verbose; /* -v: debug logging whatever the config says */
+    struct config *config;
+    struct plan plan;
+    struct store *store;
+    struct queue *queue;
+    struct queue_item *items; /* DAEMON_POP_MAX, for queue_pop */
+    struct poller **pollers;
+    size_t npollers;
+    int64_t started_us; /* UTC, for the online status's "since" */
+
+    struct recorder rec;  /* the batch, its commits, outages */
+    struct relay relay;   /* the store to the broker */
+    struct runwatch runs; /* the open run, sealing */
+    struct retention retention;
+    struct clock_watch clock; /* the wall clock's synchronisation, steps */
+    struct health health;     /* watchdog and STATUS= */
+    struct channel *channel;  /* the control channel */
+
+    /* Stopping: asked by a signal (main.c sets it) or after a failure. */
+    atomic_bool *want_stop;
+    atomic_int_fast64_t *stop_signalled; /* when the signal came, or 0 */
+    int64_t stop_seen; /* when a stop was first noticed, CLOCK_MONOTONIC */
+    bool failed;       /* stopping because of a failure: exit 1 */
+    bool abandoned;    /* a poller was left inside a request at stop */
+};
+
+/*
+ * Opens the store of d->config (loaded, with its plan built), records
+ * the start, starts the relay and the control channel and seals what
+ * ended while no daemon ran. Returns 0, or -1 with the error logged
+ * (then daemon_release cleans up). The pollers start later
+ * (daemon_start_pollers), once the signal thread runs.
+ */
+int daemon_start(struct daemon *d);
+
+/* Starts a poller for every bus with requests; d->queue must exist.
+ * Returns 0, or -1 if one could not be started (logged). */
+int daemon_start_pollers(struct daemon *d);
+
+/* Applies the configuration file again if it is valid; otherwise keeps
+ * the running one (see SPEC Signals). */
+void daemon_reload(struct daemon *d);
+
+/*
+ * The stop: pollers (within the stop's budget counted from the signal),
+ * the last commits, the chain witness, the relay. Returns 0, or -1 if
+ * readings taken could not be committed in time (logged).
+ */
+int daemon_stop(struct daemon *d);
+
+/* Frees what is left. Not after daemon_stop left a poller behind
+ * (d->abandoned): its thread still reads the config and plan. */
+void daemon_release(struct daemon *d);
+
+/*
+ * Waits until the queue has items, the publisher or the channel has
+ * something to do, or deadline (CLOCK_MONOTONIC) passes; then services
+ * the publisher, takes everything the queue holds into the recorder and
+ * services the control channel.
+ */
+void daemon_wait(struct daemon *d, int64_t deadline);
+
+/* Whether the daemon is to stop; the first time it says so it notes
+ * when, for the budgets of everything after. */
+bool daemon_stopping(struct daemon *d);
+
+/* Stops the daemon because something failed: it exits 1, so that the
+ * service manager's Restart=on-failure applies. */
+void daemon_fail(struct daemon *d);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Following test runs. Runs are opened and closed through the control
+ * channel (daemon/channel.c, which says so with runwatch_changed), or by
+ * another writer of the database (seen in PRAGMA data_version). The run
+ * watch keeps the open run's name for the live feed, publishes the run
+ * state, and seals a closed run (its chain head recorded and published)
+ * once a reading taken after the moment the change was noticed is
+ * committed, so that every reading taken before the run's end is under
+ * the head.
+ *
+ * Main thread only. The watch owns its copy of the run's name; the store
+ * and the publisher are the caller's.
+ */
+#ifndef TBDAQ_RUNWATCH_H
+#define TBDAQ_RUNWATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/publish.h"
+#include "lib/store.h"
+
+struct runwatch {
+    char *name;         /* the open run, as last seen (NULL: none) */
+    int64_t started_us; /* its start */
+    int64_t data_version;
+    bool changed;          /* the control channel changed the runs */
+    bool seal_pending;     /* a run may have ended: seal it when... */
+    int64_t seal_after_us; /* ...a reading later than this is committed */
+};
+
+/* The control channel opened or closed a run. */
+void runwatch_changed(struct runwatch *w);
+
+/*
+ * Re-reads the open run if the runs may have changed (or with force) and
+ * publishes the run state through pub (may be NULL); seals ended runs
+ * once last_ts_us (the newest committed reading's time) passes the moment
+ * the change was seen plus commit_interval_ms, or at once with force (at
+ * start: every reading before it is committed). Errors are logged; a
+ * failed seal is tried again at the next call.
+ */
+void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
+                     int64_t last_ts_us, int commit_interval_ms, bool force);
+
+/* The open run a reading taken at ts_us belongs to, for the live feed,
+ * or NULL. */
+const char *runwatch_run_at(const struct runwatch *w, int64_t ts_us);
+
+void runwatch_release(struct runwatch *w);
+
+#endif
