@@ -113,6 +113,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaqd.a \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
+# The export's unit test links the export's own modules (cli/ is no
+# library), with the library they use after them.
+EXPORT_TEST_OBJS = $(addprefix $(BUILD)/cli/, export_rows.o \
+	export_sensors.o export_sink.o)
+$(BUILD)/tests/test_export: $(BUILD)/tests/unit/test_export.o \
+	$(EXPORT_TEST_OBJS) $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
 -include $(ALL_SRCS:%.c=$(BUILD)/%.d)
 
 # Feature fragments (install, fuzzing, valgrind): each owns its targets.

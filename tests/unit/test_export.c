@@ -1,441 +1,299 @@
 // SPDX-License-Identifier: MIT
 /*
- * The pure pieces of `tbdaq export` and the run commands: shortest
- * round-trip doubles, integers and time stamps (common/fmt), CSV quoting
- * (common/csv), JSON strings and numbers (common/jsonw), the ISO 8601
- * parser the export's --from/--to use (common/util), and the name and
- * free-text checks of `tbdaq run start` (common/text).
+ * The parts of `tbdaq export` that work without a database: the row
+ * writers (cli/export_rows.c) into a sink on a temporary file, byte for
+ * byte; the tally of the rows into the manifest's counts
+ * (cli/export_sensors.c); and the sink itself (cli/export_sink.c): a
+ * string larger than its buffers, the SHA-256 of what it wrote, a write
+ * error that it keeps. The integration cases audit_* cover the whole
+ * command against a real database.
  */
-#include <float.h>
-#include <inttypes.h>
-#include <math.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "common/csv.h"
-#include "common/fmt.h"
-#include "common/jsonw.h"
-#include "common/text.h"
-#include "common/util.h"
+#include "cli/export.h"
+#include "common/hash.h"
 
-/* Random values checked against the reference loop per family. */
-#define TEST_RANDOM_VALUES 200000
+/* Bytes a test reads back from its sink's file, at most. */
+#define TEST_READ_MAX (4u << 20)
 
-/* What fmt_double() must match: the first of %.15g, %.16g, %.17g that
- * strtod() reads back to the same bits. */
-static void reference_double(double v, char *buf, size_t len)
+/* 2026-11-25T09:00:00Z */
+#define T0 INT64_C(1795597200000000)
+
+/* A job writing to a sink on a temporary file. */
+struct fixture {
+    FILE *file;
+    struct sink sink;
+    struct export_job job;
+};
+
+static int fixture_setup(void **state)
 {
-    for (int digits = 15; digits <= 17; digits++) {
-        double back;
+    struct fixture *f = calloc(1, sizeof(*f));
 
-        snprintf(buf, len, "%.*g", digits, v);
-        back = strtod(buf, NULL);
-        if (memcmp(&back, &v, sizeof(v)) == 0)
-            return;
+    assert_non_null(f);
+    f->file = tmpfile();
+    assert_non_null(f->file);
+    sink_init(&f->sink, fileno(f->file), "test", true);
+    f->job.sink = &f->sink;
+    f->job.last_seq = INT64_MAX;
+    f->job.counting = true;
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    sink_release(&f->sink);
+    export_sensors_release(&f->job);
+    fclose(f->file);
+    free(f);
+    return 0;
+}
+
+/* Drains the sink and returns what its file holds (free it). */
+static char *fixture_output(struct fixture *f)
+{
+    char *buf = malloc(TEST_READ_MAX + 1);
+    ssize_t n;
+
+    assert_non_null(buf);
+    assert_int_equal(sink_drain(&f->sink), 0);
+    assert_int_equal(lseek(fileno(f->file), 0, SEEK_SET), 0);
+    n = read(fileno(f->file), buf, TEST_READ_MAX);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Rows of two sensors, one committed after the export began (seq 5). */
+static const struct store_export_row test_rows[] = {
+    {1, T0, "FT-101", "flow", true, 21.37, "m3/h", "good", NULL, 1},
+    {2, T0, "TT-1", "temperature", false, 0, "°C", "comm_error",
+     "not connected: Connection refused", 1},
+    {3, T0 + 500000, "FT-101", "flow", true, 1e6, "m3/h", "out_of_range", NULL,
+     2},
+    {5, T0 + 600000, "FT-101", "flow", true, 1.5, "m3/h", "good", NULL, 2},
+    {4, T0 + 1000000, "TT-1", "temperature", false, 0, "°C", "missed",
+     "bus busy, \"an earlier request\"", 1},
+};
+#define TEST_NROWS (sizeof(test_rows) / sizeof(test_rows[0]))
+
+static void write_rows(struct fixture *f,
+                       int (*fn)(const struct store_export_row *, void *))
+{
+    f->job.last_seq = 4;
+    for (size_t i = 0; i < TEST_NROWS; i++)
+        assert_int_equal(fn(&test_rows[i], &f->job), 0);
+}
+
+static void test_csv_rows(void **state)
+{
+    struct fixture *f = *state;
+    char *out;
+
+    write_rows(f, export_write_row);
+    out = fixture_output(f);
+    assert_string_equal(
+        out, "seq,ts,sensor,kind,value,unit,quality,error\r\n"
+             "1,2026-11-25T09:00:00.000000Z,FT-101,flow,21.37,m3/h,good,\r\n"
+             "2,2026-11-25T09:00:00.000000Z,TT-1,temperature,,°C,comm_error,"
+             "not connected: Connection refused\r\n"
+             "3,2026-11-25T09:00:00.500000Z,FT-101,flow,1000000,m3/h,"
+             "out_of_range,\r\n"
+             "4,2026-11-25T09:00:01.000000Z,TT-1,temperature,,°C,missed,"
+             "\"bus busy, \"\"an earlier request\"\"\"\r\n");
+    assert_int_equal(f->job.rows, 4);
+    free(out);
+}
+
+static void test_json_rows(void **state)
+{
+    struct fixture *f = *state;
+    char *out;
+
+    f->job.json = true;
+    write_rows(f, export_write_row);
+    out = fixture_output(f);
+    assert_string_equal(
+        out,
+        "{\"seq\":1,\"ts\":\"2026-11-25T09:00:00.000000Z\","
+        "\"ts_us\":1795597200000000,\"sensor\":\"FT-101\",\"kind\":\"flow\","
+        "\"value\":21.37,\"unit\":\"m3/h\",\"quality\":\"good\","
+        "\"error\":null},\n"
+        "{\"seq\":2,\"ts\":\"2026-11-25T09:00:00.000000Z\","
+        "\"ts_us\":1795597200000000,\"sensor\":\"TT-1\","
+        "\"kind\":\"temperature\",\"value\":null,\"unit\":\"°C\","
+        "\"quality\":\"comm_error\","
+        "\"error\":\"not connected: Connection refused\"},\n"
+        "{\"seq\":3,\"ts\":\"2026-11-25T09:00:00.500000Z\","
+        "\"ts_us\":1795597200500000,\"sensor\":\"FT-101\",\"kind\":\"flow\","
+        "\"value\":1000000,\"unit\":\"m3/h\",\"quality\":\"out_of_range\","
+        "\"error\":null},\n"
+        "{\"seq\":4,\"ts\":\"2026-11-25T09:00:01.000000Z\","
+        "\"ts_us\":1795597201000000,\"sensor\":\"TT-1\","
+        "\"kind\":\"temperature\",\"value\":null,\"unit\":\"°C\","
+        "\"quality\":\"missed\","
+        "\"error\":\"bus busy, \\\"an earlier request\\\"\"}");
+    free(out);
+}
+
+/* The tally: per version of a description, per quality, with the span
+ * of the rows; then the manifest's counts taken from it. */
+static void test_tally(void **state)
+{
+    struct fixture *f = *state;
+    struct export_job *e = &f->job;
+
+    write_rows(f, export_count_row);
+    assert_int_equal(e->rows, 4);
+    /* FT-101 v1, FT-101 v2, TT-1 v1: sorted by tag, then version */
+    assert_int_equal(e->nsensors, 3);
+    assert_string_equal(e->sensors[0].tag, "FT-101");
+    assert_int_equal(e->sensors[0].version, 1);
+    assert_int_equal(e->sensors[1].version, 2);
+    assert_string_equal(e->sensors[2].tag, "TT-1");
+    assert_int_equal(e->sensors[0].tally[QUALITY_GOOD], 1);
+    assert_int_equal(e->sensors[1].tally[QUALITY_OUT_OF_RANGE], 1);
+    assert_int_equal(e->sensors[1].tally[QUALITY_GOOD], 0); /* seq 5 */
+    assert_int_equal(e->sensors[2].tally[QUALITY_COMM_ERROR], 1);
+    assert_int_equal(e->sensors[2].tally[QUALITY_MISSED], 1);
+    assert_int_equal(export_counted(e), 0);
+    assert_false(export_tally_matches(e));
+
+    export_take_tally(e);
+    assert_int_equal(export_counted(e), 4);
+    assert_int_equal(export_sensor_rows(&e->sensors[2]), 2);
+    assert_int_equal(e->sensors[2].first_us, T0);
+    assert_int_equal(e->sensors[2].last_us, T0 + 1000000);
+    /* the same rows again match the counts they gave */
+    write_rows(f, export_count_row);
+    assert_true(export_tally_matches(e));
+}
+
+/* The manifest lists the versions that have rows; a --sensor without any
+ * is listed once, with its newest version. */
+static void test_drop_unseen(void **state)
+{
+    struct fixture *f = *state;
+    struct export_job *e = &f->job;
+    static const struct store_export_row row = {1, T0,     "A",    "flow", true,
+                                                1, "m3/h", "good", NULL,   2};
+    static const char *tags[] = {"A", "B"};
+
+    assert_int_equal(export_count_row(&row, e), 0);
+    export_take_tally(e);
+    /* as if described by the database: A v1 (no rows), B v1, B v2 */
+    e->tags = tags;
+    e->ntags = 2;
+    for (int i = 0; i < 3; i++) {
+        struct store_export_row r = row;
+
+        r.sensor = i ? "B" : "A";
+        r.version = i == 2 ? 2 : 1;
+        export_tally(e, &r);
     }
+    assert_int_equal(e->nsensors, 4);
+    for (size_t i = 0; i < e->nsensors; i++) {
+        memset(e->sensors[i].tally, 0, sizeof(e->sensors[i].tally));
+        e->sensors[i].newest = e->sensors[i].version == 2;
+    }
+    export_drop_unseen(e);
+    e->tags = NULL;
+    e->ntags = 0;
+    assert_int_equal(e->nsensors, 2);
+    assert_string_equal(e->sensors[0].tag, "A");
+    assert_int_equal(e->sensors[0].version, 2);
+    assert_string_equal(e->sensors[1].tag, "B");
+    assert_int_equal(e->sensors[1].version, 2);
+    assert_int_equal(export_sensor_rows(&e->sensors[1]), 0);
 }
 
-static void check_double(double v)
+static void test_unknown_quality(void **state)
 {
-    char got[FMT_DOUBLE_LEN], want[64];
-    size_t n = fmt_double(v, got);
-    double back = strtod(got, NULL);
+    struct fixture *f = *state;
+    static const struct store_export_row row = {
+        7, T0, "A", "flow", true, 1, "m3/h", "great", NULL, 1};
 
-    reference_double(v, want, sizeof(want));
-    if (strcmp(got, want) != 0 || n != strlen(got) ||
-        memcmp(&back, &v, sizeof(v)) != 0)
-        fail_msg("%a: got '%s' (len %zu), want '%s'", v, got, n, want);
+    assert_int_equal(export_write_row(&row, &f->job), 1);
+    assert_true(f->job.stopped);
+    assert_int_equal(f->job.nsensors, 0);
 }
 
-static void test_double_table(void **state)
+/* A string larger than both buffers goes out whole, hashed. */
+static void test_sink_large(void **state)
 {
-    static const struct {
-        double v;
-        const char *want;
-    } cases[] = {
-        {0.0, "0"},
-        {-0.0, "-0"},
-        {0.1, "0.1"},
-        {-0.1, "-0.1"},
-        {1.0 / 3.0, "0.3333333333333333"},
-        {0.1 + 0.2, "0.30000000000000004"},
-        {21.37, "21.37"},
-        {2137 * 0.01, "21.37"},
-        {1234.5, "1234.5"},
-        {-12345, "-12345"},
-        {1e-300, "1e-300"},
-        {5e-324, "4.94065645841247e-324"},
-        {DBL_MIN, "2.2250738585072014e-308"},
-        {DBL_MAX, "1.7976931348623157e+308"},
-        {-DBL_MAX, "-1.7976931348623157e+308"},
-        {1e15, "1e+15"},
-        {999999999999999.0, "999999999999999"},
-        {123456789012345.6, "123456789012345.6"},
-        {1e-4, "0.0001"},
-        {1.5e-5, "1.5e-05"},
-        {9007199254740993.0, "9007199254740992"},
-        {20.83721923828125, "20.83721923828125"},
-        {100, "100"},
-        {1e22, "1e+22"},
-        {1e23, "1e+23"},
-        /* exact ties at the 17th digit go to the even digit, as printf */
-        {12345678901234.4375, "12345678901234.438"},
-        {98765432109876.5625, "98765432109876.56"},
-        {0.00048828125, "0.00048828125"},
-        {4503599627370495.5, "4503599627370495.5"},
-    };
+    struct fixture *f = *state;
+    size_t n = 3u << 20;
+    char *big = malloc(n + 1), *out, want[SHA256_HEX_LEN], got[SHA256_HEX_LEN];
+
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    big[n] = '\0';
+    sink_puts(&f->sink, "[");
+    sink_jstr(&f->sink, big);
+    sink_puts(&f->sink, ",");
+    sink_jstr(&f->sink, NULL);
+    sink_puts(&f->sink, "]");
+    out = fixture_output(f);
+    assert_int_equal(strlen(out), n + 9);
+    assert_memory_equal(out + 2, big, n);
+    assert_string_equal(out + n + 2, "\",null]");
+    sha256_hex(out, strlen(out), want);
+    sha256_final_hex(f->sink.hash, got);
+    f->sink.hash = NULL;
+    assert_string_equal(got, want);
+    free(out);
+    free(big);
+}
+
+/* A failed write is kept, and what follows is discarded. */
+static void test_sink_error(void **state)
+{
+    struct sink k;
+    int fd = open("/dev/null", O_RDONLY);
     (void)state;
 
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char got[FMT_DOUBLE_LEN];
-
-        fmt_double(cases[i].v, got);
-        if (strcmp(got, cases[i].want) != 0)
-            fail_msg("%a: got '%s', want '%s'", cases[i].v, got, cases[i].want);
-        check_double(cases[i].v);
-    }
-}
-
-/* A deterministic generator, so that a failure can be reproduced. */
-static uint64_t rnd_state = 0x9e3779b97f4a7c15u;
-static uint64_t rnd(void)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
-}
-
-static void test_double_random(void **state)
-{
-    (void)state;
-    for (int i = 0; i < TEST_RANDOM_VALUES; i++) {
-        uint64_t bits = rnd();
-        double v;
-        float f;
-        uint32_t fb = (uint32_t)rnd();
-
-        /* every bit pattern: all exponents, subnormals included */
-        memcpy(&v, &bits, sizeof(v));
-        if (isfinite(v))
-            check_double(v);
-        /* what sensors give: float32 values, scaled int16 readings, short
-         * decimals, integers, values near powers of ten */
-        memcpy(&f, &fb, sizeof(f));
-        if (isfinite(f))
-            check_double((double)f);
-        check_double((int16_t)bits * 0.01);
-        check_double((int32_t)bits * 0.001 + 0.5);
-        check_double((double)(int64_t)(bits >> 14) / 1000.0);
-        check_double((double)(int64_t)(bits >> 11));
-        check_double(pow(10, (int)(bits % 40) - 20) *
-                     (1 + (double)(bits >> 40) * 1e-16));
-        check_double(nextafter((double)(bits % 1000000) / 1e4, 0));
-    }
-    for (int e = -324; e <= 308; e++) {
-        double v = pow(10, e);
-
-        check_double(v);
-        check_double(nextafter(v, 0));
-        check_double(nextafter(v, INFINITY));
-    }
-}
-
-static void test_double_nonfinite(void **state)
-{
-    char buf[FMT_DOUBLE_LEN], *end;
-    (void)state;
-
-    fmt_double(INFINITY, buf);
-    assert_string_equal(buf, "inf");
-    fmt_double(-INFINITY, buf);
-    assert_string_equal(buf, "-inf");
-    end = jsonw_double(buf, NAN);
-    *end = '\0';
-    assert_string_equal(buf, "null");
-    end = jsonw_double(buf, -INFINITY);
-    *end = '\0';
-    assert_string_equal(buf, "null");
-    end = jsonw_double(buf, 0.1);
-    *end = '\0';
-    assert_string_equal(buf, "0.1");
-}
-
-static void test_int64(void **state)
-{
-    static const struct {
-        int64_t v;
-        const char *want;
-    } cases[] = {
-        {0, "0"},
-        {7, "7"},
-        {-7, "-7"},
-        {1795568523456789, "1795568523456789"},
-        {INT64_MAX, "9223372036854775807"},
-        {INT64_MIN, "-9223372036854775808"},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char got[FMT_INT64_LEN];
-
-        assert_int_equal(fmt_int64(cases[i].v, got), strlen(cases[i].want));
-        assert_string_equal(got, cases[i].want);
-    }
-}
-
-static void check_time(int64_t us)
-{
-    char got[TIME_ISO_LEN], want[TIME_ISO_LEN];
-    size_t n = fmt_time_iso(us, got);
-
-    time_format_iso(us, want);
-    if (strcmp(got, want) != 0 || n != strlen(want))
-        fail_msg("%" PRId64 ": got '%s', want '%s'", us, got, want);
-}
-
-static void test_time_format(void **state)
-{
-    static const struct {
-        const char *iso;
-        const char *want;
-    } cases[] = {
-        {"1970-01-01T00:00:00Z", "1970-01-01T00:00:00.000000Z"},
-        {"2026-11-25T01:02:03.456789Z", "2026-11-25T01:02:03.456789Z"},
-        {"2000-02-29T23:59:59.999999Z", "2000-02-29T23:59:59.999999Z"},
-        {"2100-03-01T00:00:00Z", "2100-03-01T00:00:00.000000Z"},
-        {"2024-12-31T12:00:00.5Z", "2024-12-31T12:00:00.500000Z"},
-        {"9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z"},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char got[TIME_ISO_LEN];
-        int64_t us;
-
-        assert_int_equal(time_parse_iso(cases[i].iso, &us), 0);
-        fmt_time_iso(us, got);
-        assert_string_equal(got, cases[i].want);
-        check_time(us);
-    }
-    /* outside 1970..9999 it defers to time_format_iso */
-    check_time(-1);
-    check_time(-86400 * US_PER_S * 365);
-    check_time(INT64_C(253402300800000000));
-    for (int i = 0; i < TEST_RANDOM_VALUES; i++)
-        check_time((int64_t)(rnd() % INT64_C(253402300800000000)));
-}
-
-static void test_time_parse(void **state)
-{
-    static const struct {
-        const char *in;
-        int ok;
-        const char *utc; /* what it means, if ok */
-    } cases[] = {
-        {"2026-11-25T09:00:00Z", 1, "2026-11-25T09:00:00.000000Z"},
-        {"2026-11-25T18:00:00+09:00", 1, "2026-11-25T09:00:00.000000Z"},
-        {"2026-11-25T03:30:00-05:30", 1, "2026-11-25T09:00:00.000000Z"},
-        {"2026-11-25T03:30:00.25-0530", 1, "2026-11-25T09:00:00.250000Z"},
-        {"2026-01-01T05:00:00+09:00", 1, "2025-12-31T20:00:00.000000Z"},
-        {"2026-11-25T09:00:00.123456789Z", 1, "2026-11-25T09:00:00.123456Z"},
-        {"2026-11-25", 1, "2026-11-25T00:00:00.000000Z"},
-        {"2024-02-29T00:00:00Z", 1, "2024-02-29T00:00:00.000000Z"},
-        {"2026-11-25T09:00:00", 0, NULL},  /* no zone: ambiguous */
-        {"2026-11-25T09:00Z", 0, NULL},    /* no seconds */
-        {"2026-13-01T00:00:00Z", 0, NULL}, /* month */
-        {"2026-02-29T00:00:00Z", 0, NULL}, /* not a leap year */
-        {"2026-11-25T24:00:00Z", 0, NULL}, /* hour */
-        {"2026-11-25T09:00:00+24:00", 0, NULL},
-        {"2026-11-25T09:00:00Zjunk", 0, NULL},
-        {"2026-11-25T09:00:00.Z", 0, NULL}, /* empty fraction */
-        {"26-11-25", 0, NULL},
-        {"yesterday", 0, NULL},
-        {"", 0, NULL},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int64_t us = 0;
-        int rc = time_parse_iso(cases[i].in, &us);
-
-        if (!cases[i].ok) {
-            if (rc != -1)
-                fail_msg("'%s' was accepted", cases[i].in);
-            continue;
-        }
-        char got[TIME_ISO_LEN];
-
-        if (rc != 0)
-            fail_msg("'%s' was refused", cases[i].in);
-        fmt_time_iso(us, got);
-        if (strcmp(got, cases[i].utc) != 0)
-            fail_msg("'%s': got %s, want %s", cases[i].in, got, cases[i].utc);
-    }
-}
-
-static void test_csv(void **state)
-{
-    static const struct {
-        const char *in, *want;
-    } cases[] = {
-        {"", ""},
-        {"FT-101", "FT-101"},
-        {"m3/h", "m3/h"},
-        {" spaced ", " spaced "},
-        {"a,b", "\"a,b\""},
-        {"say \"hi\"", "\"say \"\"hi\"\"\""},
-        {"\"", "\"\"\"\""},
-        {"line\nbreak", "\"line\nbreak\""},
-        {"cr\r", "\"cr\r\""},
-        {"Connection timed out", "Connection timed out"},
-        {"µS/cm", "µS/cm"},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t n = strlen(cases[i].in);
-        char *buf = xmalloc(CSV_FIELD_MAX(n) + 1), *end;
-
-        end = csv_field(buf, cases[i].in, n);
-        assert_true((size_t)(end - buf) <= CSV_FIELD_MAX(n));
-        *end = '\0';
-        assert_string_equal(buf, cases[i].want);
-        assert_int_equal(csv_needs_quotes(cases[i].in, n),
-                         strcmp(cases[i].in, cases[i].want) != 0);
-        free(buf);
-    }
-    /* the worst case fills the bound exactly */
-    {
-        char buf[CSV_FIELD_MAX(3)], *end = csv_field(buf, "\"\"\"", 3);
-
-        assert_int_equal(end - buf, CSV_FIELD_MAX(3));
-    }
-}
-
-static void test_json_string(void **state)
-{
-    static const struct {
-        const char *in, *want;
-    } cases[] = {
-        {"", "\"\""},
-        {"FT-101", "\"FT-101\""},
-        {"a\"b", "\"a\\\"b\""},
-        {"back\\slash", "\"back\\\\slash\""},
-        {"tab\there", "\"tab\\there\""},
-        {"nl\ncr\r", "\"nl\\ncr\\r\""},
-        {"\b\f", "\"\\b\\f\""},
-        {"\x01\x1f", "\"\\u0001\\u001f\""},
-        {"µS/cm °C", "\"µS/cm °C\""},
-        {"/", "\"/\""},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t n = strlen(cases[i].in);
-        char *buf = xmalloc(JSONW_STRING_MAX(n) + 1), *end;
-
-        end = jsonw_string(buf, cases[i].in, n);
-        assert_true((size_t)(end - buf) <= JSONW_STRING_MAX(n));
-        *end = '\0';
-        assert_string_equal(buf, cases[i].want);
-        free(buf);
-    }
-    {
-        char buf[JSONW_STRING_MAX(2)], *end = jsonw_string(buf, "\x01\x02", 2);
-
-        assert_int_equal(end - buf, JSONW_STRING_MAX(2));
-        end = jsonw_string_or_null(buf, NULL);
-        *end = '\0';
-        assert_string_equal(buf, "null");
-    }
-}
-
-static void test_names(void **state)
-{
-    static const struct {
-        const char *in;
-        bool ok;
-    } cases[] = {
-        {"R-001", true},
-        {"run_2026.11.25", true},
-        {"a", true},
-        {"0123456789012345678901234567890123456789012345678901234567890123",
-         true}, /* 64 */
-        {"01234567890123456789012345678901234567890123456789012345678901234",
-         false}, /* 65 */
-        {"", false},
-        {"a b", false},
-        {"a/b", false},
-        {"a+b", false},
-        {"run#1", false},
-        {"caf\xc3\xa9", false},
-        {"a\nb", false},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (text_is_name(cases[i].in, 64) != cases[i].ok)
-            fail_msg("'%s': want %s", cases[i].in,
-                     cases[i].ok ? "accepted" : "refused");
-}
-
-static void test_clean_text(void **state)
-{
-    static const struct {
-        const char *in;
-        bool ok;
-    } cases[] = {
-        {"", true},
-        {"J. Kim", true},
-        {"김지수", true},
-        {"pH probe \"B\", 25 °C; flow 3 m³/h", true},
-        {"emoji \xf0\x9f\x92\xa7", true},
-        {"tab\there", false},
-        {"new\nline", false},
-        {"del\x7f", false},
-        {"c1 \xc2\x85", false},   /* U+0085 NEL */
-        {"bad \xff", false},      /* never in UTF-8 */
-        {"cut \xe2\x82", false},  /* truncated sequence */
-        {"over \xc0\xaf", false}, /* overlong '/' */
-        {"over \xe0\x80\xaf", false},
-        {"surrogate \xed\xa0\x80", false},
-        {"big \xf4\x90\x80\x80", false}, /* above U+10FFFF */
-        {"lone \x80", false},
-    };
-    (void)state;
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (text_is_clean(cases[i].in, 128) != cases[i].ok)
-            fail_msg("case %zu: want %s", i,
-                     cases[i].ok ? "accepted" : "refused");
-    /* the limit counts bytes */
-    assert_true(text_is_clean("abcd", 4));
-    assert_false(text_is_clean("abcde", 4));
-    assert_false(text_is_clean("\xc3\xa9\xc3\xa9\xc3\xa9", 5));
+    assert_true(fd >= 0);
+    sink_init(&k, fd, "ro", false);
+    sink_puts(&k, "lost");
+    assert_int_equal(sink_drain(&k), -1);
+    assert_int_equal(k.err, EBADF);
+    sink_puts(&k, "also lost");
+    assert_int_equal(sink_drain(&k), -1);
+    sink_release(&k);
+    close(fd);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_double_table),
-        cmocka_unit_test(test_double_random),
-        cmocka_unit_test(test_double_nonfinite),
-        cmocka_unit_test(test_int64),
-        cmocka_unit_test(test_time_format),
-        cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_csv),
-        cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_clean_text),
+        cmocka_unit_test_setup_teardown(test_csv_rows, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_json_rows, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tally, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_drop_unseen, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_quality, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_large, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test(test_sink_error),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
