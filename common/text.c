@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Name and free-text checks.
+ * Name and free-text checks: the one place that says what a name is and
+ * what clean text is, for the configuration (lib/config*.c), the CLI, the
+ * control channel and the export alike.
  */
 #include "common/text.h"
 
@@ -71,5 +73,13 @@ bool text_is_clean(const char *s, size_t max)
             return false;
         p += len;
     }
+    return true;
+}
+
+bool text_is_printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
     return true;
 }

@@ -163,23 +163,41 @@ static void bus_tcp_nop(struct bus *b)
     (void)b;
 }
 
-/* termios knows only these rates; libmodbus would quietly fall back to
- * 9600 for any other. */
-static const int bus_rtu_bauds[] = {
-    110,     300,     600,     1200,    2400,    4800,    9600,    19200,
-    38400,   57600,   115200,  230400,  460800,  500000,  576000,  921600,
-    1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000,
-};
+/*
+ * The rates an RTU bus runs at: the configuration accepts these and no
+ * others, and tbdaq.conf(5) lists them. Each is one termios can set and
+ * libmodbus maps to its B constant; libmodbus quietly runs any rate it
+ * does not know at 9600 (2000000, for one, has a B constant but no case
+ * in libmodbus's _get_termios_speed()). Nothing below 1200:
+ * BUS_RTU_BYTE_TIMEOUT_MS allows for a few characters at 1200 baud, and
+ * at 300 one character takes 37 ms of its 50. Nothing above 230400, the
+ * fastest rate common Modbus devices and every Linux serial driver offer.
+ */
+static const int bus_rtu_baud_table[] = {1200,  2400,  4800,   9600,  19200,
+                                         38400, 57600, 115200, 230400};
+
+const int *bus_rtu_bauds(size_t *n)
+{
+    *n = sizeof(bus_rtu_baud_table) / sizeof(bus_rtu_baud_table[0]);
+    return bus_rtu_baud_table;
+}
+
+int bus_rtu_baud_is_valid(int baud)
+{
+    size_t n;
+    const int *rates = bus_rtu_bauds(&n);
+
+    for (size_t i = 0; i < n; i++)
+        if (rates[i] == baud)
+            return 1;
+    return 0;
+}
 
 static int bus_rtu_check(const struct bus_params *p)
 {
-    size_t i, n = sizeof(bus_rtu_bauds) / sizeof(bus_rtu_bauds[0]);
-
     if (p->device[0] == '\0' || memchr(p->device, '\0', BUS_ADDR_MAX) == NULL)
         return -1;
-    for (i = 0; i < n && bus_rtu_bauds[i] != p->baud; i++)
-        ;
-    if (i == n)
+    if (!bus_rtu_baud_is_valid(p->baud))
         return -1;
     if (p->parity != 'N' && p->parity != 'E' && p->parity != 'O')
         return -1;

@@ -11,6 +11,7 @@
 #ifndef TBDAQ_BUS_H
 #define TBDAQ_BUS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "drivers/decode.h"
@@ -69,6 +70,13 @@ int bus_read(struct bus *b, int unit, enum reg_table table, int address,
 /* True if errno from bus_read() was a Modbus exception from the device
  * (the link is fine), false for timeouts and connection errors. */
 int bus_error_is_exception(int errnum);
+
+/* The serial rates an RTU bus can run at, ascending: a static array (do
+ * not free it) of *n rates. bus_new() refuses any other, and the
+ * configuration names these in its error. Thread-safe. */
+const int *bus_rtu_bauds(size_t *n);
+/* True if baud is one of bus_rtu_bauds(). */
+int bus_rtu_baud_is_valid(int baud);
 
 /* Text for an errno from this module: "Connection timed out",
  * "Illegal data address", ... Never NULL; thread-safe (the text may live in

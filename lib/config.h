@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The configuration: loaded from a libconfig file, validated completely,
- * and immutable once loaded. This module is the only user of libconfig.
+ * and immutable once loaded. This module (lib/config*.c) is the only user
+ * of libconfig.
  *
  * config_load() checks everything SPEC lists and reports each problem as
  * "file:line: message"; it collects every error before failing, so one run
  * of `tbdaqd -t` lists them all. A config that loaded is valid: nothing
  * after this needs to check it again.
+ *
+ * Ownership: a struct config owns every string and array it points to;
+ * config_free() releases them all. Callers never free a member.
+ * Thread-safety: loads share no state, so any thread may load. The thread
+ * that loaded a config may still fill in what the load cannot know
+ * (sensors[].db_id, by store_sync_sensors()) before it hands the config to
+ * other threads; from then on it is read-only and any number of threads
+ * may read it at once. Free it only once no thread reads it.
  */
 #ifndef TBDAQ_CONFIG_H
 #define TBDAQ_CONFIG_H
@@ -133,9 +142,11 @@ struct config_errors {
  * read) are "file: message".
  */
 struct config *config_load(const char *path, struct config_errors *errs);
+/* Frees c and everything it holds; c may be NULL. */
 void config_free(struct config *c);
-/* config_load(), logging each error with log_err(). */
+/* config_load(), logging each error with log_err(); NULL on any error. */
 struct config *config_load_logged(const char *path);
+/* Frees the messages in errs and leaves it empty, ready for reuse. */
 void config_errors_release(struct config_errors *errs);
 
 /* True if a and b publish the same way: same site and mqtt settings. */

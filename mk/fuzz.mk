@@ -29,8 +29,9 @@ FUZZ_ENV = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
 FUZZ_TARGETS = decode config time text fmt
 # The project sources each target links.
 FUZZ_SRCS_decode = drivers/decode.c
-FUZZ_SRCS_config = lib/config.c drivers/decode.c drivers/kind.c \
-	drivers/bus.c common/util.c common/log.c common/hash.c
+FUZZ_SRCS_config = $(wildcard lib/config*.c) drivers/decode.c \
+	drivers/kind.c drivers/bus.c common/util.c common/log.c common/hash.c \
+	common/text.c common/fmt.c
 FUZZ_SRCS_time = common/util.c common/log.c common/fmt.c
 FUZZ_SRCS_text = common/text.c common/csv.c
 FUZZ_SRCS_fmt = common/fmt.c common/jsonw.c common/util.c common/log.c

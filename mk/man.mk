@@ -4,7 +4,7 @@
 # mk/install.mk): checks only.
 #
 #   make man-lint      mandoc's lint and lintian's groff check, both silent
-#   make man-keys      every key of lib/config.c in tbdaq.conf(5) and
+#   make man-keys      every key of lib/config_table.c in tbdaq.conf(5) and
 #                      none else (tests/man/keys.sh)
 #   make man-options   every option of each program's --help in its page
 #                      and none else (tests/man/options.sh)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for lib/config.c (and libconfig under it): any text
+ * libFuzzer target for lib/config*.c (and libconfig under it): any text
  * as a config file. config_load() takes a path, so the input goes into a
  * memfd created once per process and is read back through
  * /proc/self/fd/N: nothing is written to disk and parallel fuzzers do not

@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# tests/man/keys.sh: every configuration key that lib/config.c accepts
-# is documented in man/tbdaq.conf.5, and the page documents no other.
+# tests/man/keys.sh: every configuration key that lib/config_table.c
+# accepts is documented in man/tbdaq.conf.5, and the page documents no
+# other.
 #
-#   tests/man/keys.sh [CONFIG_C [PAGE]]     (from the repository root)
+#   tests/man/keys.sh [CONFIG_TABLE_C [PAGE]]   (from the repository root)
 #
-# config.c describes each group by a table "static const struct key
+# config_table.c describes each group by a table "static const struct key
 # GROUP_keys[...]" whose rows name their keys, ROW_INT("port", ...). The
 # page lists each group's keys as ".It Ic KEY" items of the list that
 # follows a line ".\" keys: GROUP" (items of lists nested inside one are
@@ -15,7 +16,7 @@
 
 set -u
 export LC_ALL=C
-src=${1:-lib/config.c}
+src=${1:-lib/config_table.c}
 page=${2:-man/tbdaq.conf.5}
 
 for f in "$src" "$page"; do

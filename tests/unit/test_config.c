@@ -587,6 +587,15 @@ static const struct bad_case bad_cases[] = {
     {"missing site", BUS("") SENSOR(ADDR0), 0, "missing 'site'"},
     {"bad site chars", "site = \"a b\";\n" BUS("") SENSOR(ADDR0), 1,
      "site 'a b' may only hold letters, digits, '_' and '-'"},
+    /* A site names topics and files: a bus or sensor name may hold '.',
+     * a site may not. */
+    {"site with a dot", "site = \"a.b\";\n" BUS("") SENSOR(ADDR0), 1,
+     "site 'a.b' may only hold letters, digits, '_' and '-'"},
+    {"bad bus name",
+     SITE "buses = ({ name = \"a/b\"; type = \"tcp\"; host = \"h\"; });\n"
+          "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a/b\";"
+          " type = \"int16\"; address = 0; });\n",
+     2, "bus name 'a/b' may only hold letters, digits, '_', '.' and '-'"},
     {"site too long",
      "site = \"0123456789012345678901234567890123456789012345678901234567890123"
      "4\";\n" BUS("") SENSOR(ADDR0),
@@ -774,6 +783,19 @@ static const struct bad_case bad_cases[] = {
     {"topic_prefix ending in '/'",
      SITE "mqtt = { topic_prefix = \"a/\"; };\n" BUS("") SENSOR(ADDR0), 2,
      "topic_prefix 'a/' must not start or end with '/'"},
+    {"topic_prefix with a control character",
+     SITE "mqtt = { topic_prefix = \"a\\tb\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "topic_prefix 'a\tb' must be UTF-8 without control characters"},
+    {"topic_prefix not UTF-8",
+     SITE "mqtt = { topic_prefix = \"a\xc0\xaf"
+          "b\"; };\n" BUS("") SENSOR(ADDR0),
+     2,
+     "topic_prefix 'a\xc0\xaf"
+     "b' must be UTF-8 without control characters"},
+    {"client_id not ASCII",
+     SITE "mqtt = { client_id = \"d\xc3\xa9j\xc3\xa0\"; };\n" BUS("")
+         SENSOR(ADDR0),
+     2, "client_id 'd\xc3\xa9j\xc3\xa0' must be printable ASCII"},
     {"client_id not printable",
      SITE "mqtt = { client_id = \"a\\nb\"; };\n" BUS("") SENSOR(ADDR0), 2,
      "client_id 'a\nb' must be printable ASCII"},

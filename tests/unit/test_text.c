@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The checks of common/text that `tbdaq run start` applies: a run's name
- * (letters, digits and ._-, at most a limit) and free text (printable
- * UTF-8, no control characters, at most a limit of bytes).
+ * The checks of common/text that `tbdaq run start` and the configuration
+ * apply: a run's name (letters, digits and ._-, at most a limit), free
+ * text (printable UTF-8, no control characters, at most a limit of bytes)
+ * and printable ASCII (MQTT client ids, certificate numbers).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,11 +79,36 @@ static void test_clean_text(void **state)
     assert_false(text_is_clean("\xc3\xa9\xc3\xa9\xc3\xa9", 5));
 }
 
+static void test_printable_ascii(void **state)
+{
+    static const struct {
+        const char *in;
+        bool ok;
+    } cases[] = {
+        {"", true},
+        {"tbdaq-plant_a", true},
+        {" !~", true}, /* 0x20 and 0x7e, the ends */
+        {"a\x1f"
+         "b",
+         false}, /* below the space */
+        {"del\x7f", false},
+        {"caf\xc3\xa9", false}, /* UTF-8, not ASCII */
+        {"tab\there", false},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (text_is_printable_ascii(cases[i].in) != cases[i].ok)
+            fail_msg("case %zu: want %s", i,
+                     cases[i].ok ? "accepted" : "refused");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_clean_text),
+        cmocka_unit_test(test_printable_ascii),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
