@@ -66,7 +66,7 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
-	$(UNIT_SRCS) \
+	$(UNIT_SRCS) tests/bench/store_rate.c \
 	tests/integration/notifyrecv.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \

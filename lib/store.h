@@ -2,10 +2,19 @@
 /*
  * The SQLite store: the record of every reading and event. This module is
  * the only user of SQLite. Schema and guarantees are SPEC's "Database".
+ * It is built of parts, lib/store_*.c, which share lib/store_private.h
+ * (nothing else includes that).
  *
  * The daemon's main thread owns one read-write store; the CLI opens its own
  * (read-only or read-write) while the daemon runs: WAL mode and a busy
  * timeout make that safe. A struct store is not thread-safe.
+ *
+ * Errors: a function that returns int returns -1 on failure, with the
+ * reason, prefixed with what was being done, in store_errmsg() (and
+ * store_busy() saying whether another connection's lock was the cause);
+ * a failed write leaves the database as it was. Strings and structs handed
+ * to a callback belong to the store and are valid during the call only;
+ * what the caller passes in stays the caller's.
  *
  * Durability: every batch is one transaction with synchronous=FULL, so a
  * committed batch survives power loss, and a crash loses only the batch
@@ -50,7 +59,7 @@ enum store_mode {
 /*
  * Opens (and in read-write mode creates or upgrades, in one transaction)
  * the database at path, defensively in every mode: SQLite's advice for
- * files of uncertain provenance (see store_harden() in store.c), and the
+ * files of uncertain provenance (see store_harden() in store_open.c), and the
  * file must hold exactly the tables, columns, indexes and trigger that
  * tbdaq makes, else it is refused before anything is read ("'x.db' is not
  * a tbdaq database: table 'readings' has no column 'raw'"). Only the
@@ -100,7 +109,8 @@ int store_sync_sensors(struct store *s, struct config *c);
 int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                        const struct event *ev, size_t nev);
 
-/* Convenience: one event in its own transaction (start, stop, config). */
+/* Convenience: one event in its own transaction (start, stop, config).
+ * Returns 0 or -1. */
 int store_add_event(struct store *s, const char *kind, const char *detail);
 
 /* The newest reading of each sensor (tag), across its description

@@ -20,6 +20,9 @@
 #   baseline: a bare libmodbus read loop (baseline.c) on the same
 #       simulator, the limit of this machine; W4's ceiling is reported as a
 #       fraction of it
+#   store: the store alone, no daemon (store_rate.c, built by make bench):
+#       commit, status, verify, export and prune rates over a few hundred
+#       thousand readings
 #
 # It ends with one table, a row per workload, and the issue's targets.
 #
@@ -42,7 +45,7 @@ ME=bench
 . "$TOP/tests/bench/lib.sh"
 
 # Which workloads run, in this order.
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W3 W4 baseline}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W3 W4 baseline store}
 # Seconds of the measured window of W1, W2 and W3.
 BENCH_W_SECONDS=${BENCH_W_SECONDS:-30}
 # W4: readings per second of its first step (issue: at least 20,000), its
@@ -358,6 +361,19 @@ run_baseline() {
         "(requests back to back, nothing stored)")")
 }
 
+# The store alone: its figures as store_rate prints them. It fails (and
+# so does the run) only if a store call fails or a count is wrong.
+run_store() {
+    local rate=$BUILD/bench/store_rate out
+    [ -x "$rate" ] || die "no program $rate (make bench builds it)"
+    say "== store: commit, status, verify, export and prune, no daemon"
+    if ! out=$("$rate" "$WORK" 2>&1); then
+        err "store_rate failed"
+        STATUS=1
+    fi
+    printf '%s\n' "$out" | sed 's/^/   /'
+}
+
 # met VALUE OP LIMIT: "met" or "NOT met".
 met() {
     awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
@@ -416,6 +432,7 @@ for w in $BENCH_WORKLOADS; do
     W3) run_fixed W3 4 4 100 mixed ;;
     W4) run_w4 ;;
     baseline) run_baseline ;;
+    store) run_store ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;;
     esac
 done

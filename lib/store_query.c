@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Read queries: the status report (each sensor's newest reading, each
+ * bus's counts), the pages of readings the publisher sends, the last seq,
+ * the chain head and the head at a seq (the witness), the configurations
+ * kept, the site name and the data version.
+ */
+#include "lib/store_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+/* Reports each sensor's newest reading to fn; returns 0, -1 or fn's first
+ * non-zero return. */
+static int store_status_sensors(struct store *s,
+                                int (*fn)(const struct store_sensor_status *,
+                                          void *),
+                                void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_STATUS_SENSORS];
+    int rc, ret = 0;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_sensor_status ss = {
+            .tag = store_column_text(st, 0),
+            .kind = store_column_text(st, 1),
+            .unit = store_column_text(st, 2),
+            .bus = store_column_text(st, 3),
+            .has_reading = sqlite3_column_type(st, 4) != SQLITE_NULL,
+        };
+
+        ss.pruned =
+            !ss.has_reading && sqlite3_column_type(st, 9) != SQLITE_NULL;
+        if (ss.has_reading) {
+            ss.seq = sqlite3_column_int64(st, 4);
+            ss.ts_us = sqlite3_column_int64(st, 5);
+            ss.has_value = sqlite3_column_type(st, 6) != SQLITE_NULL;
+            ss.value = ss.has_value ? sqlite3_column_double(st, 6) : 0.0;
+            ss.quality = store_column_text(st, 7);
+            ss.error = store_column_text(st, 8);
+        }
+        if ((ret = fn(&ss, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read sensor status");
+    sqlite3_reset(st);
+    return ret;
+}
+
+/* Reports each bus's counts to bus_fn; returns as above. */
+static int store_status_buses(struct store *s, int64_t since_us,
+                              int (*bus_fn)(const struct store_bus_status *,
+                                            void *),
+                              void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_STATUS_BUSES];
+    int rc, ret = 0;
+
+    sqlite3_bind_int64(st, 1, since_us);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_bus_status bs = {
+            .bus = store_column_text(st, 0),
+            .errors_recent = sqlite3_column_int64(st, 1),
+            .errors_total = sqlite3_column_int64(st, 2),
+            .readings_total = sqlite3_column_int64(st, 3),
+            .missed_recent = sqlite3_column_int64(st, 4),
+            .missed_total = sqlite3_column_int64(st, 5),
+        };
+
+        if ((ret = bus_fn(&bs, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read bus status");
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_status(struct store *s, int64_t since_us,
+                 int (*fn)(const struct store_sensor_status *, void *),
+                 int (*bus_fn)(const struct store_bus_status *, void *),
+                 void *arg)
+{
+    int ret = 0;
+
+    /* A read transaction, so that sensors and counts are one snapshot
+     * even while the daemon commits between the two queries. */
+    if (store_step(s, STMT_BEGIN_READ, "cannot read status") < 0)
+        return -1;
+    if (store_follow_upgrade(s) < 0) {
+        store_rollback(s);
+        return -1;
+    }
+    if (fn)
+        ret = store_status_sensors(s, fn, arg);
+    if (ret == 0 && bus_fn)
+        ret = store_status_buses(s, since_us, bus_fn, arg);
+    /* Nothing was written: ending the read cannot lose anything. */
+    store_rollback(s);
+    return ret;
+}
+
+int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
+                         int (*fn)(const struct store_row *, void *), void *arg)
+{
+    sqlite3_stmt *st = s->stmt[STMT_READINGS_AFTER];
+    int rc, n = 0;
+
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_row row = {
+            .seq = sqlite3_column_int64(st, 0),
+            .tag = store_column_text(st, 1),
+            .kind = store_column_text(st, 2),
+            .unit = store_column_text(st, 3),
+            .ts_us = sqlite3_column_int64(st, 4),
+            .has_value = sqlite3_column_type(st, 5) != SQLITE_NULL,
+            .value = sqlite3_column_double(st, 5),
+            .quality = store_column_text(st, 6),
+            .error = store_column_text(st, 7),
+            .run = store_column_text(st, 8),
+        };
+
+        n++;
+        if (fn(&row, arg) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, "cannot read readings after seq %lld",
+                          (long long)after_seq);
+    return n;
+}
+
+int store_last_seq(struct store *s, int64_t *seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_LAST_SEQ];
+    int rc = sqlite3_step(st);
+
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, "cannot read the last seq");
+    return 0;
+}
+
+int64_t store_data_version(struct store *s)
+{
+    sqlite3_stmt *st = s->stmt[STMT_DATA_VERSION];
+    int64_t v = -1;
+
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        store_fail(s, "cannot read the data version");
+    sqlite3_reset(st);
+    return v;
+}
+
+int store_chain_head(struct store *s, char head[SHA256_HEX_LEN],
+                     int64_t *last_seq)
+{
+    if (store_chain_last(s, head, last_seq) < 0)
+        return -1;
+    if (*last_seq == 0)
+        head[0] = '\0';
+    return 0;
+}
+
+int store_config_at(struct store *s, int64_t at_us, int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+
+    *id = 0;
+    if (store_step(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+        return -1;
+    if (store_follow_upgrade(s) < 0)
+        goto done;
+    if (s->version < 4) {
+        ret = 1;
+        goto done;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM configs WHERE ts_us <= ?1"
+                           " ORDER BY ts_us DESC, id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        store_fail(s, "cannot read configurations");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, at_us);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    } else {
+        store_fail(s, "cannot read configurations");
+    }
+done:
+    sqlite3_finalize(st);
+    store_rollback(s);
+    return ret;
+}
+
+int store_config_files(struct store *s, int64_t id,
+                       int (*fn)(const struct store_config_file *, void *),
+                       void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    if (store_step(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+        return -1;
+    if (store_follow_upgrade(s) < 0 ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT c.id, c.ts_us, f.idx, f.name, f.bytes"
+                           " FROM configs AS c JOIN config_files AS f"
+                           " ON f.config_id = c.id WHERE c.id = ?1"
+                           " ORDER BY f.idx",
+                           -1, &st, NULL) != SQLITE_OK) {
+        ret = store_fail(s, "cannot read configurations");
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *bytes = sqlite3_column_blob(st, 4);
+        struct store_config_file f = {
+            .config_id = sqlite3_column_int64(st, 0),
+            .ts_us = sqlite3_column_int64(st, 1),
+            .idx = sqlite3_column_int(st, 2),
+            .name = store_column_text(st, 3),
+            .bytes = bytes ? bytes : "",
+            .len = (size_t)sqlite3_column_bytes(st, 4),
+        };
+
+        if (!f.name)
+            f.name = "";
+        sha256_hex(f.bytes, f.len, f.sha256);
+        if ((ret = fn(&f, arg)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_fail(s, "cannot read configurations");
+done:
+    sqlite3_finalize(st);
+    store_rollback(s);
+    return ret;
+}
+
+/* The meta key of the site. */
+#define STORE_META_SITE "site"
+
+const char *store_site(struct store *s)
+{
+    sqlite3_stmt *st = s->stmt[STMT_GET_META];
+    int rc;
+
+    free(s->site);
+    s->site = NULL;
+    sqlite3_bind_text(st, 1, STORE_META_SITE, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        s->site = xstrdup(store_column_text(st, 0));
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        store_fail(s, "cannot read the site");
+    sqlite3_reset(st);
+    return s->site;
+}
+
+int store_set_site(struct store *s, const char *site)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SET_META];
+    int rc;
+
+    sqlite3_bind_text(st, 1, STORE_META_SITE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, site, -1, SQLITE_STATIC);
+    rc = store_step(s, STMT_SET_META, "cannot record the site");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* ---- Chain witness (issue 11) ------------------------------------------ */
+
+int store_chain_at(struct store *s, int64_t seq, char head[SHA256_HEX_LEN],
+                   int64_t *batch_last_seq)
+{
+    /* batches_last_seq: one index lookup. */
+    static const char sql[] = "SELECT last_seq, hash FROM batches"
+                              " WHERE last_seq >= ?1 ORDER BY last_seq LIMIT 1";
+    sqlite3_stmt *st;
+    int rc, ret = 1;
+
+    head[0] = '\0';
+    *batch_last_seq = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot read the chain at seq %lld",
+                          (long long)seq);
+    sqlite3_bind_int64(st, 1, seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 1);
+
+        *batch_last_seq = sqlite3_column_int64(st, 0);
+        snprintf(head, SHA256_HEX_LEN, "%s", h ? h : "");
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret =
+            store_fail(s, "cannot read the chain at seq %lld", (long long)seq);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
