@@ -3,8 +3,8 @@
  * Number and time formatting for output that is written a million times a
  * second (the export) and must still be exact: doubles in the fewest
  * digits that read back to the same bits, integers, and ISO 8601 time
- * stamps identical to time_format_iso()'s. No locale, no allocation;
- * thread-safe.
+ * stamps. The one implementation of each for the whole tree (payloads,
+ * logs, the export). No locale, no allocation, no errors; thread-safe.
  */
 #ifndef TBDAQ_FMT_H
 #define TBDAQ_FMT_H
@@ -33,9 +33,12 @@ size_t fmt_double(double v, char buf[FMT_DOUBLE_LEN]);
 size_t fmt_int64(int64_t v, char buf[FMT_INT64_LEN]);
 
 /*
- * Writes what time_format_iso() writes ("2026-11-25T01:02:03.456789Z"),
- * without calling gmtime_r or snprintf for years 1970..9999. Returns the
- * length.
+ * Writes UTC microseconds as ISO 8601 with microseconds and 'Z'
+ * ("2026-11-25T01:02:03.456789Z") and NUL-terminates it: the tree's one
+ * time formatter (time_format_iso() in common/util.h is this one). Any
+ * int64 works: dates are proleptic Gregorian as gmtime_r() has them, a
+ * year outside 0..9999 written as "%04d" would ("-001", "10000"). No
+ * gmtime_r or snprintf for years 0..9999. Returns the length.
  */
 size_t fmt_time_iso(int64_t us, char buf[TIME_ISO_LEN]);
 

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Allocation wrappers, clocks and ISO 8601 time stamps.
+ * Allocation wrappers, clocks, and ISO 8601 time stamps: parsed here,
+ * formatted by common/fmt.c (time_format_iso() is its fmt_time_iso()).
  */
 #include "common/util.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/log.h"
+#include "common/fmt.h"
 
 void *xmalloc(size_t size)
 {
@@ -62,6 +64,24 @@ void xgrow(void *v, size_t *cap, size_t need, size_t elem)
     *cap = n;
 }
 
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *s;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    s = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 int64_t time_mono_ns(void)
 {
     struct timespec ts;
@@ -78,7 +98,7 @@ int64_t time_real_us(void)
     return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
-/* Floor division, so times before 1970 format correctly too. */
+/* Floor division, so dates before 1970 parse correctly too. */
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
@@ -86,25 +106,10 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* One formatter for the whole tree: fmt.c's, which the export needs fast. */
 void time_format_iso(int64_t us, char buf[TIME_ISO_LEN])
 {
-    int64_t secs = floor_div(us, US_PER_S);
-    int64_t frac = us - secs * US_PER_S;
-    time_t t = (time_t)secs;
-    struct tm tm;
-
-    char tmp[96]; /* room for any int the compiler imagines */
-    size_t len;
-
-    gmtime_r(&t, &tm);
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (long)frac);
-    len = strlen(tmp);
-    if (len >= TIME_ISO_LEN)
-        len = TIME_ISO_LEN - 1;
-    memcpy(buf, tmp, len);
-    buf[len] = '\0';
+    fmt_time_iso(us, buf);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */

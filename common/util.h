@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small helpers every program uses: allocation that aborts on exhaustion,
- * the two clocks, and ISO 8601 time stamps.
+ * the two clocks, and ISO 8601 time stamps. Every function here is
+ * thread-safe; none reports an error except time_parse_iso() (-1).
  *
  * Clocks: time_mono_ns() (CLOCK_MONOTONIC) is for scheduling only,
  * time_real_us() (CLOCK_REALTIME) for the time stamps of readings and
@@ -20,6 +21,8 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 /* Grows *v (of *cap elements of size elem) to hold at least need. */
 void xgrow(void *v, size_t *cap, size_t need, size_t elem);
+/* printf into a new string; the caller frees it. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int64_t time_mono_ns(void);
 int64_t time_real_us(void);
@@ -30,7 +33,10 @@ int64_t time_real_us(void);
 
 /* Enough for "2026-11-25T01:02:03.456789Z" and its NUL. */
 #define TIME_ISO_LEN 32
-/* Formats UTC microseconds as ISO 8601 with microseconds and 'Z'. */
+/* Formats UTC microseconds as ISO 8601 with microseconds and 'Z':
+ * "2026-11-25T01:02:03.456789Z". It is fmt_time_iso() (common/fmt.h),
+ * the one implementation, without the length; any int64 is fine.
+ * Thread-safe. */
 void time_format_iso(int64_t us, char buf[TIME_ISO_LEN]);
 /*
  * Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", or a bare

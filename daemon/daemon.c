@@ -229,7 +229,8 @@ static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         if (poller_finished(list[i])) {
-            poller_stop(list[i]);
+            poller_join(list[i]);
+            poller_free(list[i]);
             continue;
         }
         /* Only at a stop: a device that takes longer than the budget to

@@ -15,15 +15,16 @@
  * slots that passed while a request ran are recorded before its reading,
  * and a reading that came after its request's next slot began is held
  * back until that slot is served (then it goes first) or missed (then the
- * missed one does). A request that ran long and another due before it
- * take turns on a frozen device, so the latter is common, not a corner.
+ * missed one does: poller_missed.c records missed slots). A request that
+ * ran long and another due before it take turns on a frozen device, so
+ * the latter is common, not a corner.
  *
  * For the watchdog, the thread publishes one deadline: the time by which
  * it must have finished what it is doing (waiting for a slot, or one
  * request on the bus). The main thread compares it with the clock and so
  * tells a wedged bus from a slow one without ever waiting on the poller.
  */
-#include "daemon/poller.h"
+#include "daemon/poller_private.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,8 +42,6 @@
 #include "common/util.h"
 #include "daemon/sched.h"
 
-/* The highest Modbus unit id, for per-unit failure tracking. */
-#define POLLER_MAX_UNIT 255
 /* RTU framing, for the time a request and its answer take on the line:
  * a read request is 8 bytes; a response 5 (unit, function, byte count,
  * CRC) plus 2 per register; a character is a start bit, the data bits,
@@ -51,89 +50,7 @@
 #define POLLER_RTU_RESPONSE_BYTES 5
 #define POLLER_RTU_START_BITS 1
 
-struct poller_request {
-    const struct plan_request *req;
-    struct grid grid;
-    int64_t missed_pending; /* slots missed, not yet in a `missed` event */
-    /* The span (CLOCK_MONOTONIC) of the poller's waits for room in the
-     * queue since this request was last taken; qwait_to is 0 if it did
-     * not wait. A slot missed within it is the daemon's doing. */
-    int64_t qwait_from, qwait_to;
-    /* The last reading, held back while a slot of this request that began
-     * before its response (CLOCK_MONOTONIC held_at) may still be missed:
-     * that slot's missed reading goes first. nheld is 0 or nsensors. */
-    struct queue_item *held;
-    size_t nheld;
-    int64_t held_at;
-};
-
-struct poller {
-    const struct config *config;
-    const struct bus_conf *busconf;
-    struct queue *queue;
-    struct bus *bus;
-    pthread_t thread;
-
-    pthread_mutex_t lock; /* guards stopping, for the interruptible sleep */
-    /* Held by the thread while it serves a request, and by
-     * poller_rebind(): the config and plan pointers change only between
-     * requests. */
-    pthread_mutex_t use;
-    pthread_cond_t wake;
-    bool stopping;
-    int64_t stop_asked; /* when stopping was set (CLOCK_MONOTONIC ns) */
-    atomic_bool finished;
-
-    struct poller_request *requests;
-    size_t nrequests;
-    uint16_t regs[BUS_MAX_REGISTERS];
-    /* One per sensor of the largest request. */
-    struct queue_item *items;
-    size_t nitems;
-    /* POLLER_MISSED_CHUNK items for missed readings, pushed that many at a
-     * time; allocated at the first miss (a healthy bus never pays). */
-    struct queue_item *missed_items;
-
-    /* Link state. */
-    atomic_bool down;   /* a bus_down is recorded, no bus_up yet */
-    int link_errno;     /* why it is down */
-    int64_t down_since; /* CLOCK_MONOTONIC */
-    /* When the last connection attempt that failed began (CLOCK_MONOTONIC),
-     * or 0: requests whose slots began before it share its result. */
-    int64_t connect_failed_at;
-    int64_t missed_report_at;
-    /* When the thread last began to wait for a slot (CLOCK_MONOTONIC). */
-    int64_t idle_since;
-    /* Consecutive failed polls per unit while the link is up. */
-    uint32_t unit_failures[POLLER_MAX_UNIT + 1];
-
-    atomic_uint_fast64_t polls, failures, readings, missed;
-
-    /* Stall detection (poller.h): by when the thread must be done with
-     * what it is doing, CLOCK_MONOTONIC; 0 while it waits on the queue or
-     * has ended. The allowance is fixed at start and at rebind. */
-    atomic_int_fast64_t due_by;
-    atomic_int_fast64_t allowed_ns;
-};
-
-/* Remembers, for every request, that the poller waited for the queue from
- * t0 to t1: slots of theirs that pass meanwhile are missed for that. */
-static void poller_note_wait(struct poller *pl, int64_t t0, int64_t t1)
-{
-    for (size_t i = 0; i < pl->nrequests; i++) {
-        struct poller_request *pr = &pl->requests[i];
-
-        if (!pr->qwait_to)
-            pr->qwait_from = t0;
-        pr->qwait_to = t1;
-    }
-}
-
-/* Pushes into the queue; returns false if the queue was closed before all
- * of them were in. Waiting for room is the main thread's doing, not the
- * bus's: that time is not held against the poller's deadline. */
-static bool poller_push(struct poller *pl, const struct queue_item *items,
-                        size_t n)
+bool poller_push(struct poller *pl, const struct queue_item *items, size_t n)
 {
     int64_t due = atomic_load(&pl->due_by), t0 = time_mono_ns(), t1;
     size_t done;
@@ -145,11 +62,11 @@ static bool poller_push(struct poller *pl, const struct queue_item *items,
     if (due)
         atomic_store(&pl->due_by, due + (t1 - t0));
     if (t1 - t0 >= POLLER_QUEUE_WAIT_MS * NS_PER_MS)
-        poller_note_wait(pl, t0, t1);
+        poller_missed_note_wait(pl, t0, t1);
     return done == n;
 }
 
-static void poller_push_event(struct poller *pl, struct queue_item it)
+void poller_push_event(struct poller *pl, struct queue_item it)
 {
     poller_push(pl, &it, 1);
 }
@@ -277,104 +194,6 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
     }
 }
 
-/* Why slot k of pr passed with no request, for its missed reading, given
- * the queue-wait span [qfrom, qto] (none if qto is 0). */
-static const char *poller_missed_why(const struct poller *pl,
-                                     const struct poller_request *pr, int64_t k,
-                                     int64_t qfrom, int64_t qto, bool stopping)
-{
-    int64_t start = grid_slot_mono(&pr->grid, k);
-
-    if (k < 0)
-        return POLLER_WHY_RELOAD;
-    if (qto && start < qto && start + pr->grid.interval_ns > qfrom)
-        return POLLER_WHY_QUEUE;
-    if (stopping && start >= pl->idle_since)
-        return POLLER_WHY_STOP;
-    return POLLER_WHY_BUS;
-}
-
-/*
- * Records slots first .. first + n - 1 of pr as missed: one reading per
- * sensor and slot, in slot order, pushed POLLER_MISSED_CHUNK items at a
- * time (however long the gap, nothing larger is allocated; the queue's
- * back-pressure paces the rest). Counts them for the `missed` event. The
- * reasons are judged by the queue waits seen before the first push.
- */
-static void poller_miss(struct poller *pl, struct poller_request *pr,
-                        int64_t first, int64_t n, bool stopping)
-{
-    const struct plan_request *r = pr->req;
-    int64_t qfrom = pr->qwait_from, qto = pr->qwait_to;
-    int64_t real_minus_mono;
-    size_t fill = 0;
-
-    if (n <= 0)
-        return;
-    if (!pl->missed_items)
-        pl->missed_items =
-            xcalloc(POLLER_MISSED_CHUNK, sizeof(*pl->missed_items));
-    /* The wall clock as it reads now: after a step, missed readings are
-     * stamped in the same time as the readings around them. */
-    real_minus_mono = time_real_us() * 1000 - time_mono_ns();
-    pr->missed_pending += n;
-    pl->missed += (uint64_t)n;
-    for (int64_t k = first; k < first + n; k++) {
-        const char *why = poller_missed_why(pl, pr, k, qfrom, qto, stopping);
-        int64_t ts_us = grid_slot_real_us(&pr->grid, k, real_minus_mono);
-
-        for (size_t i = 0; i < r->nsensors; i++) {
-            struct queue_item *it = &pl->missed_items[fill++];
-            struct reading *rd = &it->u.reading;
-
-            it->type = QUEUE_READING;
-            memset(rd, 0, sizeof(*rd));
-            rd->sensor_id = pl->config->sensors[r->sensors[i]].db_id;
-            rd->ts_us = ts_us;
-            rd->quality = QUALITY_MISSED;
-            snprintf(rd->error, sizeof(rd->error), "%s", why);
-            if (fill == POLLER_MISSED_CHUNK) {
-                if (!poller_push(pl, pl->missed_items, fill))
-                    return; /* closed: nobody takes the rest */
-                fill = 0;
-            }
-        }
-    }
-    if (fill)
-        poller_push(pl, pl->missed_items, fill);
-}
-
-/* Records the missed slots first .. first + n - 1 of pr and its held
- * reading, if any, in the order of their times. */
-static void poller_release(struct poller *pl, struct poller_request *pr,
-                           int64_t first, int64_t n, bool stopping)
-{
-    int64_t before = 0;
-
-    if (pr->nheld == 0) {
-        poller_miss(pl, pr, first, n, stopping);
-        return;
-    }
-    while (before < n &&
-           grid_slot_mono(&pr->grid, first + before) < pr->held_at)
-        before++;
-    poller_miss(pl, pr, first, before, stopping);
-    poller_push(pl, pr->held, pr->nheld);
-    pr->nheld = 0;
-    poller_miss(pl, pr, first + before, n - before, stopping);
-}
-
-/* Records as missed the slots of pr that start before before_ns and were
- * neither taken nor recorded yet (and its held reading after those that
- * began before it). */
-static void poller_skip(struct poller *pl, struct poller_request *pr,
-                        int64_t before_ns, bool stopping)
-{
-    int64_t first, n = grid_skip(&pr->grid, before_ns, &first);
-
-    poller_release(pl, pr, first, n, stopping);
-}
-
 static void poller_serve(struct poller *pl, struct poller_request *pr,
                          int64_t slot)
 {
@@ -413,7 +232,7 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
     stop = poller_stop_asked(pl);
     if (stop && stop < before)
         before = stop;
-    poller_skip(pl, pr, before, false);
+    poller_missed_skip(pl, pr, before, false);
     poller_fill(pl, r, ts_us, err, sent);
     /* Taken now, whenever it is pushed: its commit is due
      * commit_interval_ms from here (queue.h). */
@@ -432,46 +251,6 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
         return;
     }
     poller_push(pl, pl->items, r->nsensors);
-}
-
-static void poller_report_missed(struct poller *pl, int64_t now, bool force)
-{
-    if (!force && now < pl->missed_report_at)
-        return;
-    pl->missed_report_at = now + POLLER_MISSED_REPORT_MS * NS_PER_MS;
-    for (size_t i = 0; i < pl->nrequests; i++) {
-        struct poller_request *pr = &pl->requests[i];
-        const struct plan_request *r = pr->req;
-        /* Room for the names, leaving the rest of the detail for the
-         * count and the bus, which must never be cut off. */
-        char names[EVENT_DETAIL_MAX - 96];
-        size_t len = 0, j;
-
-        if (pr->missed_pending == 0)
-            continue;
-        names[0] = '\0';
-        for (j = 0; j < r->nsensors; j++) {
-            const char *id = pl->config->sensors[r->sensors[j]].id;
-
-            /* keep room for " and 99999 more" */
-            if (len + strlen(id) + 1 + 16 >= sizeof(names))
-                break;
-            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
-                                    j ? "," : "", id);
-        }
-        if (j < r->nsensors)
-            snprintf(names + len, sizeof(names) - len, " and %zu more",
-                     r->nsensors - j);
-        log_warnx("bus '%s' unit %d: %lld slots of %d ms missed (%s)",
-                  pl->busconf->name, r->unit_id, (long long)pr->missed_pending,
-                  r->interval_ms, names);
-        poller_push_event(
-            pl,
-            queue_event("missed", "%s: %lld slots missed on bus '%s' unit %d",
-                        names, (long long)pr->missed_pending, pl->busconf->name,
-                        r->unit_id));
-        pr->missed_pending = 0;
-    }
 }
 
 /* True if host is an IPv4 or IPv6 address: connecting needs no lookup. */
@@ -556,7 +335,7 @@ static void *poller_main(void *arg)
             if (missed > 0 || next->nheld) {
                 /* Recording them is not using the bus. */
                 atomic_store(&pl->due_by, 0);
-                poller_release(pl, next, slot - missed, missed, false);
+                poller_missed_release(pl, next, slot - missed, missed, false);
             }
             /* From here on only the waits since this take count. */
             if (next->qwait_to != qto)
@@ -569,11 +348,11 @@ static void *poller_main(void *arg)
              * now, so it is held no longer than one request. */
             for (size_t i = 0; i < pl->nrequests; i++)
                 if (&pl->requests[i] != next && pl->requests[i].nheld)
-                    poller_skip(pl, &pl->requests[i], now, false);
+                    poller_missed_skip(pl, &pl->requests[i], now, false);
             atomic_store(&pl->due_by,
                          time_mono_ns() + atomic_load(&pl->allowed_ns));
             poller_serve(pl, next, slot);
-            poller_report_missed(pl, time_mono_ns(), false);
+            poller_missed_report(pl, time_mono_ns(), false);
         }
         pthread_mutex_unlock(&pl->use);
     }
@@ -582,11 +361,24 @@ static void *poller_main(void *arg)
      * was asked for went unserved: a reload's restart of this bus records
      * its slots from the stop on (poller_stop_asked()). */
     for (size_t i = 0; i < pl->nrequests; i++)
-        poller_skip(pl, &pl->requests[i], poller_stop_asked(pl), true);
-    poller_report_missed(pl, time_mono_ns(), true);
+        poller_missed_skip(pl, &pl->requests[i], poller_stop_asked(pl), true);
+    poller_missed_report(pl, time_mono_ns(), true);
     bus_close(pl->bus);
     atomic_store(&pl->finished, true);
     return NULL;
+}
+
+/* Frees the bus and the memory of pl, and pl. */
+static void poller_free_memory(struct poller *pl)
+{
+    if (pl->bus)
+        bus_free(pl->bus);
+    free(pl->items);
+    free(pl->missed_items);
+    for (size_t i = 0; i < pl->nrequests; i++)
+        free(pl->requests[i].held);
+    free(pl->requests);
+    free(pl);
 }
 
 struct poller *poller_start(const struct config *c, const struct plan *p,
@@ -644,14 +436,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     return pl;
 fail:
     rc = errno;
-    if (pl->bus)
-        bus_free(pl->bus);
-    free(pl->items);
-    free(pl->missed_items);
-    for (size_t i = 0; i < pl->nrequests; i++)
-        free(pl->requests[i].held);
-    free(pl->requests);
-    free(pl);
+    poller_free_memory(pl);
     errno = rc;
     return NULL;
 }
@@ -681,22 +466,26 @@ int poller_finished(struct poller *pl)
     return atomic_load(&pl->finished);
 }
 
-void poller_stop(struct poller *pl)
+void poller_join(struct poller *pl)
 {
-    if (!pl)
+    if (pl->joined)
         return;
     poller_request_stop(pl);
     pthread_join(pl->thread, NULL);
+    pl->joined = true;
+}
+
+void poller_free(struct poller *pl)
+{
+    if (!pl)
+        return;
+    /* Its thread would go on using what is freed here. */
+    if (!pl->joined)
+        abort();
     pthread_cond_destroy(&pl->wake);
     pthread_mutex_destroy(&pl->lock);
     pthread_mutex_destroy(&pl->use);
-    bus_free(pl->bus);
-    free(pl->items);
-    free(pl->missed_items);
-    for (size_t i = 0; i < pl->nrequests; i++)
-        free(pl->requests[i].held);
-    free(pl->requests);
-    free(pl);
+    poller_free_memory(pl);
 }
 
 void poller_stats(struct poller *pl, struct poller_stats *out)

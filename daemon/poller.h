@@ -16,7 +16,15 @@
  * their times, missed ones included.
  *
  * The poller reads the config and plan it was started with; both must stay
- * alive and unchanged until poller_stop() returns.
+ * alive and unchanged until poller_join() returns (or poller_rebind()
+ * gives it others).
+ *
+ * Errors: poller_start() returns NULL with errno; nothing else fails.
+ * Ownership: the caller owns the poller from poller_start() to
+ * poller_free(); the thread owns the bus. Threads: every function here is
+ * called from one thread (the main one); those that say "any thread" may
+ * be called from others. The poller's thread touches nothing outside it
+ * but the queue (thread-safe) and the config and plan (read only).
  */
 #ifndef TBDAQ_POLLER_H
 #define TBDAQ_POLLER_H
@@ -118,10 +126,15 @@ void poller_request_stop(struct poller *pl);
 int64_t poller_stop_asked(struct poller *pl);
 /* True once the poller's thread has pushed its last item. */
 int poller_finished(struct poller *pl);
-/* Stops the poller (if not yet asked), waits for its thread and frees it.
- * Everything it read is in the queue when this returns. The queue must not
- * be full, or must be closed, or this may wait forever. */
-void poller_stop(struct poller *pl);
+/* Asks the poller to stop (if not yet asked) and BLOCKS until its thread
+ * has ended; a second call returns at once. Everything it read is in the
+ * queue when this returns. The queue must not be full, or must be closed,
+ * or this may wait forever: poller_finished() says when it will not. */
+void poller_join(struct poller *pl);
+/* Frees a poller whose thread was joined (poller_join()); NULL is fine.
+ * Freeing one that was not joined aborts: its thread would use the
+ * memory. Never waits. */
+void poller_free(struct poller *pl);
 
 void poller_stats(struct poller *pl, struct poller_stats *out);
 /*

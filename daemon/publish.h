@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * MQTT publishing, the only user of libmosquitto. The publisher runs in the
- * main thread, driven by the main loop's poll(2): it never blocks, not even
- * on the broker's name: that is looked up on a detached helper thread per
+ * main thread, driven by the main loop's poll(2): it never blocks (but for
+ * publisher_close(), for as long as it is told), not even on the broker's
+ * name: that is looked up on a detached helper thread per
  * connection attempt (resolve.h; at most one running per publisher), which
  * nothing ever waits for. It knows nothing of the database; the main loop
  * feeds it readings that are already committed, in seq order, as long as
@@ -19,7 +20,13 @@
  * after publisher_acked(). After a restart it starts again from the
  * persisted acknowledged seq.
  *
- * Topics and payloads are SPEC's "MQTT". Not thread-safe.
+ * Topics and payloads are SPEC's "MQTT" (payload.h writes them).
+ *
+ * Errors: broker trouble is never returned: it is logged once per streak
+ * and retried; publisher_send() and publisher_send_live() say -1 when a
+ * reading was not taken. Ownership: the publisher copies what it keeps
+ * (settings, payloads, topics); arguments are borrowed for the call.
+ * Threads: the main thread only; nothing here is thread-safe.
  */
 #ifndef TBDAQ_PUBLISH_H
 #define TBDAQ_PUBLISH_H
@@ -28,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/payload.h"
 #include "lib/config.h"
 
 /* Messages in flight (sent, not yet acknowledged) at most. */
@@ -35,99 +43,6 @@
 /* Reconnection backoff: first and longest wait. */
 #define PUBLISH_BACKOFF_MIN_MS 250
 #define PUBLISH_BACKOFF_MAX_MS 30000
-/* Longest payload of one reading. */
-#define PUBLISH_PAYLOAD_MAX 1024
-
-/* One reading, as published. Strings are borrowed for the call. */
-struct pub_reading {
-    int64_t seq;        /* 0: not recorded yet (publisher_send_live()) */
-    const char *sensor; /* the tag */
-    const char *kind;
-    const char *unit;
-    int64_t ts_us;
-    bool has_value; /* false: "value":null */
-    double value;
-    const char *quality;
-    const char *error; /* why there is no value: comm_error, missed */
-    const char *run;   /* NULL unless a run is open */
-};
-
-/*
- * Writes SPEC's reading payload for site into buf (NUL-terminated):
- * {"seq":..,"site":..,"sensor":..,"kind":..,"ts":"<ISO 8601 UTC µs>",
- *  "ts_us":..,"value":..,"unit":..,"quality":..[,"error":..][,"run":..]}
- * "error" is written whenever r->error is not NULL (comm_error and missed
- * readings have one).
- * A reading without a seq (not recorded yet) has "seq":null and ends with
- * ,"recorded":false.
- * Numbers round-trip the double exactly (%.17g, shortest form preferred);
- * NaN or infinite values are written as null. Strings are JSON-escaped.
- * Returns the length, or -1 if it does not fit in len.
- */
-int payload_reading(char *buf, size_t len, const char *site,
-                    const struct pub_reading *r);
-
-/* A test run, for the run topics. */
-struct pub_run {
-    const char *name; /* NULL: no run is open */
-    int64_t started_us;
-    const char *operator_name; /* or NULL */
-    bool sealed;               /* then the fields below count */
-    int64_t ended_us;
-    const char *chain_head;
-    int64_t chain_seq;
-    int64_t readings;
-};
-
-/*
- * The payload of <prefix>/<site>/run: {"name":..,"started":..,"operator":..}
- * for an open run, {"state":"idle"} when name is NULL; and, for a sealed
- * run's <prefix>/<site>/runs/<name>, the same with "ended", "chain_head",
- * "chain_seq" and "readings" added. Same returns as payload_reading().
- */
-int payload_run(char *buf, size_t len, const struct pub_run *r);
-
-/*
- * The chain witness's payload, for <prefix>/<site>/chain (SPEC "The chain
- * witness"): {"seq":N,"head":"<64 hex>","ts":"<ISO 8601 UTC µs>"}, head
- * being the chain head covering every reading up to seq, ts when it was
- * witnessed. Same returns as payload_reading().
- */
-int payload_witness(char *buf, size_t len, int64_t seq, const char *head,
-                    int64_t ts_us);
-
-/*
- * When a chain witness is due: every interval (at the first commit after
- * it) and at stop, each time only if readings were committed since the
- * last witness. Intervals follow a fixed grid from init (next += interval),
- * so witnesses do not drift; after a long pause the grid restarts from now.
- * Plain arithmetic on CLOCK_MONOTONIC nanoseconds: no I/O.
- */
-struct pub_witness_timer {
-    int64_t interval_ns; /* 0: no witness at all */
-    int64_t next_ns;     /* not due before this, unless stopping */
-    int64_t seq;         /* the last seq witnessed (0: none yet) */
-};
-
-/* interval_s as the config's witness_interval_s (0: none); the first
- * witness is due interval_s after now_ns. */
-void pub_witness_init(struct pub_witness_timer *t, int interval_s,
-                      int64_t now_ns);
-/* A reload's witness_interval_s: unless unchanged, the next witness is due
- * interval_s after now_ns; the last seq witnessed is kept. */
-void pub_witness_set_interval(struct pub_witness_timer *t, int interval_s,
-                              int64_t now_ns);
-/* Whether to publish a witness now, last_seq being the newest committed
- * seq: time has come (or stopping) and last_seq is past the last one. */
-bool pub_witness_due(const struct pub_witness_timer *t, int64_t now_ns,
-                     int64_t last_seq, bool stopping);
-/* A witness of seq was published at now_ns: the next is due one interval
- * on. */
-void pub_witness_done(struct pub_witness_timer *t, int64_t now_ns, int64_t seq);
-
-/* Topic of a reading: <prefix>/<site>/<kind>/<sensor>. Same returns. */
-int topic_reading(char *buf, size_t len, const struct config *c,
-                  const char *kind, const char *sensor);
 
 struct publisher;
 
@@ -156,12 +71,17 @@ struct publisher *publisher_new(const struct config *c, const char *version,
                                 int64_t started_us);
 
 /*
- * Publishes the retained offline status, waits at most timeout_ms for it
- * (and for messages in flight) to be acknowledged, disconnects and frees.
- * Only a connected publisher waits; a name still being resolved is left
- * to its helper thread, not waited for.
+ * Says goodbye and frees p (NULL is fine): publishes the retained offline
+ * status, BLOCKS for at most timeout_ms while it (and the readings in
+ * flight, and the chain witness) are acknowledged, sends DISCONNECT (so
+ * the broker drops the will) and frees everything. Only a connected
+ * publisher waits; with timeout_ms 0 the offline status is queued and
+ * written only if the socket takes it at once. A name still being
+ * resolved is left to its helper thread, not waited for. What was not
+ * acknowledged by then is lost to this process: the caller persists
+ * publisher_acked() first and offers the rest again after the next start.
  */
-void publisher_free(struct publisher *p, int timeout_ms);
+void publisher_close(struct publisher *p, int timeout_ms);
 
 /* The descriptor to poll for POLLIN: the broker's socket, or while the
  * broker's name is being resolved, one that becomes readable when it is;
@@ -234,7 +154,7 @@ void publisher_seal_run(struct publisher *p, const char *name,
  * Publishes the chain witness, retained, on <prefix>/<site>/chain with the
  * configured QoS: now if connected, and again after every reconnection
  * (only the newest is kept: a witness the broker never got is superseded
- * by the next). publisher_free() waits for it as for the offline status,
+ * by the next). publisher_close() waits for it as for the offline status,
  * so the witness at stop goes out within the stop's budget. head is the
  * chain head covering every reading up to seq (store_chain_head()). Does
  * nothing if the payload cannot be made (logged).

@@ -49,7 +49,7 @@ int relay_start(struct relay *r, const struct config *c, int64_t last_seq,
     if (!(r->pub = publisher_new(c, TBDAQ_VERSION, started_us)))
         return -1;
     publisher_set_acked(r->pub, acked);
-    pub_witness_init(&r->witness, c->witness_interval_s, time_mono_ns());
+    witness_timer_init(&r->witness, c->witness_interval_s, time_mono_ns());
     r->cursor = acked;
     r->acked_saved = acked;
     if (acked < last_seq)
@@ -76,14 +76,14 @@ void relay_stop(struct relay *r, int64_t last_seq, int publish_ms,
         log_info("%lld readings not acknowledged by the broker; they are "
                  "published after the next start",
                  (long long)(last_seq - publisher_acked(r->pub)));
-    publisher_free(r->pub, offline_ms);
+    publisher_close(r->pub, offline_ms);
     r->pub = NULL;
 }
 
 void relay_release(struct relay *r)
 {
     if (r->pub)
-        publisher_free(r->pub, 0);
+        publisher_close(r->pub, 0);
     r->pub = NULL;
     free(r->by_db_id);
     r->by_db_id = NULL;
@@ -190,7 +190,7 @@ void relay_witness(struct relay *r, int64_t last_seq, bool stopping)
     char head[SHA256_HEX_LEN];
     int64_t seq, now = time_mono_ns();
 
-    if (!r->pub || !pub_witness_due(&r->witness, now, last_seq, stopping))
+    if (!r->pub || !witness_timer_due(&r->witness, now, last_seq, stopping))
         return;
     if (store_chain_head(r->store, head, &seq) < 0) {
         log_err("%s", store_errmsg(r->store));
@@ -198,12 +198,12 @@ void relay_witness(struct relay *r, int64_t last_seq, bool stopping)
     }
     if (seq > 0)
         publisher_witness(r->pub, seq, head, time_real_us());
-    pub_witness_done(&r->witness, now, seq);
+    witness_timer_done(&r->witness, now, seq);
 }
 
 void relay_set_witness_interval(struct relay *r, int interval_s)
 {
-    pub_witness_set_interval(&r->witness, interval_s, time_mono_ns());
+    witness_timer_set_interval(&r->witness, interval_s, time_mono_ns());
 }
 
 bool relay_on(const struct relay *r)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "daemon/publish.h"
+#include "daemon/witness.h"
 #include "lib/config.h"
 #include "lib/reading.h"
 #include "lib/store.h"
@@ -36,7 +37,7 @@ struct relay {
     int64_t cursor;        /* highest seq handed to the publisher */
     int64_t acked_saved;   /* the acknowledged seq last persisted */
     int64_t acked_save_at; /* next time to persist it, CLOCK_MONOTONIC */
-    struct pub_witness_timer witness;
+    struct witness_timer witness;
     /* The configuration's sensors by sensors.id, for the live feed. */
     const struct sensor_conf **by_db_id;
     size_t nby_db_id;

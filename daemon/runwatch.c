@@ -33,7 +33,7 @@ struct runwatch_ctx {
 static int runwatch_opened(const struct store_run *r, void *arg)
 {
     struct runwatch_ctx *ctx = arg;
-    char payload[PUBLISH_PAYLOAD_MAX];
+    char payload[PAYLOAD_MAX];
     struct pub_run pr;
 
     runwatch_pub_run(&pr, r);
@@ -50,7 +50,7 @@ static int runwatch_opened(const struct store_run *r, void *arg)
 static int runwatch_sealed(const struct store_run *r, void *arg)
 {
     struct runwatch_ctx *ctx = arg;
-    char payload[PUBLISH_PAYLOAD_MAX];
+    char payload[PAYLOAD_MAX];
     struct pub_run pr;
 
     log_info("run '%s' sealed: %lld readings, chain head %s at seq %lld",

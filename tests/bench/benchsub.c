@@ -44,7 +44,7 @@
 #define BENCHSUB_KEEPALIVE_S 30
 /* Missing seqs named as examples in the stats. */
 #define BENCHSUB_EXAMPLES 5
-/* Longest payload kept: tbdaqd's are at most PUBLISH_PAYLOAD_MAX. */
+/* Longest payload kept: tbdaqd's are at most PAYLOAD_MAX. */
 #define BENCHSUB_PAYLOAD_MAX 1024
 /* Longest line of an input file of `stats` and `timing`. */
 #define BENCHSUB_INPUT_LINE 256

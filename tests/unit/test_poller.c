@@ -415,7 +415,8 @@ static void test_stall_follows_request(void **state)
     assert_int_equal(poller_stalled_ns(pl, now), 0);
     assert_int_equal(poller_stalled_ns(pl, now + allowed / 2), 0);
 
-    poller_stop(pl);
+    poller_join(pl);
+    poller_free(pl);
     queue_free(q);
     server_stop(&sv);
 }
@@ -450,7 +451,8 @@ static void test_queue_wait_is_not_stall(void **state)
                      0);
 
     queue_close(q);
-    poller_stop(pl);
+    poller_join(pl);
+    poller_free(pl);
     queue_free(q);
     server_stop(&sv);
 }
@@ -489,7 +491,8 @@ static void stop_draining(struct poller *pl, struct queue *q, struct drained *d)
         drain(q, d);
         nanosleep(&tick, NULL);
     }
-    poller_stop(pl);
+    poller_join(pl);
+    poller_free(pl);
     drain(q, d);
 }
 
