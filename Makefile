@@ -41,7 +41,7 @@ endif
 # makes) appends the git description: 0.2.0+d1eec27-dirty.
 RELEASE := $(shell cat VERSION)
 GIT_DESC := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = \
-	"$(CURDIR)" ] && git describe --always --dirty 2>/dev/null)
+	"$(CURDIR)" ] && git describe --always --dirty --exclude='*' 2>/dev/null)
 VERSION := $(RELEASE)$(if $(GIT_DESC),+$(GIT_DESC))
 ALL_CPPFLAGS = -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -I. -I$(BUILD)/gen \
 	$(CPPFLAGS)
