@@ -62,7 +62,7 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) $(UNIT_SRCS) \
-	tests/integration/notifyrecv.c
+	tests/integration/notifyrecv.c tests/integration/latency.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean spec-check
@@ -138,7 +138,12 @@ $(BUILD)/tests/notifyrecv: $(BUILD)/tests/integration/notifyrecv.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-integration: $(PROGS) $(BUILD)/tests/notifyrecv
+# How late threads wake on this machine now, for the timing checks.
+$(BUILD)/tests/latency: $(BUILD)/tests/integration/latency.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency
 	tests/integration/run.sh $(BUILD)
 
 test: unit integration
