@@ -1116,7 +1116,9 @@ int main(int argc, char **argv)
         goto out_config;
     }
     recorder_init(&d.rec, d.store, d.config, daemon_publish_live, &d);
-    if (store_sync_sensors(d.store, d.config) < 0 ||
+    /* Runs drawn before the first commit end at the newest seq there is. */
+    if (store_last_seq(d.store, &d.rec.last_seq) < 0 ||
+        store_sync_sensors(d.store, d.config) < 0 ||
         store_add_event(d.store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
         store_add_event(d.store, "config", d.config->sha256) < 0 ||
         daemon_clock_start(&d) < 0) {

@@ -118,4 +118,40 @@ case_run_clock_step() {
     stop_daemon
 }
 
-EXTRA_CASES+=(run_clock_step)
+# A daemon without MQTT restarted on a database with readings: a run
+# started before it committed anything begins after the readings already
+# there (the daemon's last seq is the database's from its start; it was
+# read only when publishing, and such a run began at seq 1, holding every
+# earlier reading). The sensor reads every 10 s on the wall clock's
+# multiples, so the run is nearly always started before the first
+# reading of the second start; either way the run must hold none of the
+# first start's readings.
+case_run_start_first() {
+    local before first
+    start_sim --port 0 --units 1
+    conf_tcp_bus plant
+    sim_sensor F1 plant 1 holding flow 20 100
+    conf_write "$T/t.conf" "commit_interval_ms = 50;"
+    start_daemon
+    wait_or_fail "[ \$(count_readings F1) -ge 5 ]" 10 "no readings at the first start"
+    stop_daemon
+    before=$(sql "SELECT max(seq) FROM readings;")
+    CONF_SENSORS=()
+    sim_sensor F1 plant 1 holding flow 20 10000
+    conf_write "$T/t.conf" "commit_interval_ms = 50;"
+    DAEMON_STOPPED=
+    start_daemon
+    wait_or_fail "ctq status; grep -q '^tbdaqd: running since ' '$T/o'" 10 \
+        "tbdaq status does not see the daemon running"
+    ctq run start R
+    ctq_want 0 "" "run start R"
+    first=$(sql "SELECT first_seq FROM runs WHERE name = 'R';")
+    echo "readings before: up to seq $before; R's first seq: $first"
+    ((first > before)) ||
+        fail "run R begins at seq $first, inside the readings before it (up to $before)"
+    ctq run stop
+    ctq_want 0 "" "run stop"
+    stop_daemon
+}
+
+EXTRA_CASES+=(run_clock_step run_start_first)
