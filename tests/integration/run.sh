@@ -842,8 +842,9 @@ case_mqtt_auth() {
         "the daemon with the wrong password did not try again"
     # status shows a backlog once its oldest reading is 5 s old
     wait_for "[ -n \"\$(mqtt_backlog '$T/b.db')\" ]" 15
-    c=$(SQL_DB=$T/b.db sql "SELECT count(*) FROM readings;")
+    # (the count after the backlog: nothing acknowledged, b1 <= c)
     b1=$(mqtt_backlog "$T/b.db")
+    c=$(SQL_DB=$T/b.db sql "SELECT count(*) FROM readings;")
     wait_or_fail "[ \$(SQL_DB=$T/b.db sql 'SELECT count(*) FROM readings;') -ge $((c + 10)) ]" 10 \
         "refused by the broker, the daemon stopped recording"
     b2=$(mqtt_backlog "$T/b.db")
