@@ -26,7 +26,7 @@ struct config *cli_config(struct cli *cli)
         return cli->config;
     cli->config = config_load_logged(cli->config_path);
     cli->config_failed = !cli->config;
-    if (cli->config_failed && !cli->config_given &&
+    if (cli->config_failed && !cli->config_given && !cli->database &&
         access(cli->config_path, R_OK) < 0)
         log_err("name the configuration with -c FILE, or the database "
                 "alone with -d FILE (see tbdaq --help)");
@@ -136,7 +136,7 @@ int cli_operands(int argc, char **argv, const char *command)
     optind = 0;
     /* '+': the first operand ends the options (run mark's text may hold
      * anything after it). */
-    while ((opt = cli_getopt(argc, argv, "+:h", longopts, command)) != -1)
+    if ((opt = cli_getopt(argc, argv, "+:h", longopts, command)) != -1)
         return opt == 'h' ? CLI_OK : CLI_USAGE;
     return -1;
 }

@@ -73,8 +73,11 @@ int confshow_main(struct cli *cli, int argc, char **argv)
         (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return cli_help("config");
     if (argc < 2 || strcmp(argv[1], "show") != 0) {
-        log_err("config: unknown command '%s' (see tbdaq config --help)",
-                argc < 2 ? "" : argv[1]);
+        if (argc < 2)
+            log_err("config needs 'show' (see tbdaq config --help)");
+        else
+            log_err("config: unknown %s '%s' (see tbdaq config --help)",
+                    argv[1][0] == '-' ? "option" : "command", argv[1]);
         return CLI_USAGE;
     }
     argc--;

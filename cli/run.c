@@ -189,7 +189,7 @@ static int run_list(struct cli *cli, int argc, char **argv)
     if ((rc = cli_operands(argc, argv, "run")) >= 0)
         return rc;
     if (optind < argc) {
-        log_err("run list takes no arguments");
+        log_err("run list takes no arguments (see tbdaq run --help)");
         return CLI_USAGE;
     }
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
@@ -229,6 +229,7 @@ int run_main(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(cli, argc - 1, argv + 1);
-    log_err("unknown run command '%s' (see tbdaq run --help)", argv[1]);
+    log_err("run: unknown %s '%s' (see tbdaq run --help)",
+            argv[1][0] == '-' ? "option" : "command", argv[1]);
     return CLI_USAGE;
 }

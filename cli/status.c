@@ -280,7 +280,7 @@ int status_main(struct cli *cli, int argc, char **argv)
     if ((rc = cli_operands(argc, argv, "status")) >= 0)
         return rc;
     if (optind < argc) {
-        log_err("status takes no arguments");
+        log_err("status takes no arguments (see tbdaq status --help)");
         return CLI_USAGE;
     }
     /* The daemon is asked first, but shown only once the database could

@@ -5,6 +5,7 @@
  * not the daemon is running, except for `run start|mark|stop`, which ask
  * the running daemon over its control channel.
  */
+#include <locale.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -118,7 +119,7 @@ static int cmd_check(struct cli *cli, int argc, char **argv)
     if ((rc = cli_operands(argc, argv, "check")) >= 0)
         return rc;
     if (optind < argc) {
-        log_err("check takes no arguments");
+        log_err("check takes no arguments (see tbdaq check --help)");
         return CLI_USAGE;
     }
     if (!(c = cli_config(cli)))
@@ -151,6 +152,9 @@ int main(int argc, char **argv)
     int opt, rc = CLI_USAGE;
 
     log_init("tbdaq", LOG_LEVEL_INFO, LOG_PLAIN);
+    /* Text in the record is UTF-8 whatever the user's locale: tables
+     * measure it so (common/table.h). Numbers stay in the C locale. */
+    setlocale(LC_CTYPE, "C.UTF-8");
     /* '+': stop at the command; its own options are its business. */
     while ((opt = opt_next(argc, argv, "+:c:d:Vh", longopts, "tbdaq --help")) !=
            -1) {

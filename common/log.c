@@ -55,6 +55,11 @@ void log_init(const char *progname, enum log_level level, int flags)
     log_threshold = level;
     log_journal = log_stderr_is_journal();
     log_stamped = (flags & LOG_STAMP) && !log_journal;
+    /* The zone is read now, before threads and sandboxing: a change of
+     * zone shows in the stamps after a restart (their offset says which
+     * zone they are in either way). */
+    if (log_stamped)
+        tzset();
 }
 
 /* Writes the local time now into buf ("2026-12-02T17:40:01.123+01:00 ");

@@ -28,8 +28,9 @@ enum log_flags {
     LOG_STAMP = 1,
 };
 
-/* Sets the program name shown on each line, the initial level and flags
- * (LOG_PLAIN or LOG_STAMP). Call before any thread logs. */
+/* Sets the program name shown on each line, the level and flags
+ * (LOG_PLAIN or LOG_STAMP). Call before any thread starts; again to
+ * change the flags (a daemon stamps only once its options are read). */
 void log_init(const char *progname, enum log_level level, int flags);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);

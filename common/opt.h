@@ -9,10 +9,13 @@
 #include <getopt.h>
 
 /*
- * getopt_long() on argc/argv; shortopts must begin with ':'. Returns the
- * next option as getopt_long() does, -1 at the end, or '?' after logging
- * what is wrong: "unknown option '--x' (see HINT)" or "option '-c' needs
- * a value (see HINT)", where hint is e.g. "tbdaqd --help".
+ * getopt_long() on argc/argv; shortopts must hold ':' first (after a
+ * leading '+' or '-'). Returns the next option as getopt_long() does, -1
+ * at the end, or '?' after logging what is wrong: "unknown option '--x'
+ * (see HINT)", "option '--config' needs a value (see HINT)", "option
+ * '--check' takes no value", "option '--c' is ambiguous", where hint is
+ * e.g. "tbdaqd --help". Long options are named in full even when the
+ * user abbreviated them.
  */
 int opt_next(int argc, char **argv, const char *shortopts,
              const struct option *longopts, const char *hint);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Column tables for the terminal. Widths count characters, not bytes:
- * operators' names and notes are UTF-8.
+ * Column tables for the terminal. Widths count terminal columns, not
+ * bytes: operators' names and notes are UTF-8, Korean ones included.
  */
 #include "common/table.h"
 
@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "common/util.h"
 
@@ -54,13 +55,32 @@ void table_cell(struct table *t, const char *fmt, ...)
     t->cells[t->ncells++] = cell;
 }
 
-/* Characters of UTF-8 text: bytes that do not continue a sequence. */
+/* Terminal columns of UTF-8 text (LC_CTYPE must be a UTF-8 locale): a
+ * Hangul or CJK character takes two; a byte that is no character, one. */
 static size_t table_width(const char *s)
 {
-    size_t n = 0;
+    mbstate_t st;
+    size_t n = 0, len = strlen(s);
 
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
+    memset(&st, 0, sizeof(st));
+    while (len > 0) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, s, len, &st);
+        int w;
+
+        if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+            memset(&st, 0, sizeof(st));
+            k = 1;
+            w = 1;
+        } else {
+            w = wcwidth(wc);
+            if (w < 0)
+                w = 1;
+        }
+        n += (size_t)w;
+        s += k;
+        len -= k;
+    }
     return n;
 }
 

@@ -2,8 +2,9 @@
 /*
  * Tables for the terminal: rows of text cells printed in columns as wide
  * as their widest cell (header included), two spaces apart, numbers
- * flush right; a column no row fills is left out. For `tbdaq status` and
- * `tbdaq run list`.
+ * flush right; a column no row fills is left out. Widths are terminal
+ * columns of UTF-8 text: the program must have set LC_CTYPE to a UTF-8
+ * locale (tbdaq sets C.UTF-8). For `tbdaq status` and `tbdaq run list`.
  */
 #ifndef TBDAQ_TABLE_H
 #define TBDAQ_TABLE_H

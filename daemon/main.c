@@ -235,7 +235,9 @@ int main(int argc, char **argv)
     pthread_t sig_thread;
     int opt, rc = 1;
 
-    log_init("tbdaqd", LOG_LEVEL_INFO, LOG_STAMP);
+    /* Mistakes on the command line and -t's findings are for whoever
+     * typed it: no time stamp (file:line: stays first, for editors). */
+    log_init("tbdaqd", LOG_LEVEL_INFO, LOG_PLAIN);
     while ((opt = opt_next(argc, argv, ":c:tvVh", longopts, "tbdaqd --help")) !=
            -1) {
         switch (opt) {
@@ -263,6 +265,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (!check_only)
+        log_init("tbdaqd", LOG_LEVEL_INFO, LOG_STAMP);
     if (!(d.config = config_load_logged(d.config_path)))
         return 1;
     plan_build(d.config, &d.plan);

@@ -58,6 +58,14 @@ deb: deb-deps
 	        "for $(RELEASE) (dch -v $(RELEASE), package devscripts)" >&2; \
 	    exit 1; \
 	fi
+	@if [ -z "$(DEB_ALLOW_DIRTY)" ] && \
+	    [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+	    [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
+	    echo "make deb: the checkout has uncommitted changes, which the" \
+	        "package would carry as release $(RELEASE): commit them, or" \
+	        "DEB_ALLOW_DIRTY=1 for a package not to be shipped" >&2; \
+	    exit 1; \
+	fi
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_SRC)
 	@echo "copying the tree into $(DEB_SRC)"
@@ -80,9 +88,13 @@ deb: deb-deps
 	lintian --fail-on error,warning $(DEB_CHANGES)
 	@echo "make deb: $(DEB_FILE)"
 
-check-package: deb
+# The package of the tree as it is, committed or not: a test of the
+# packaging, not a package to ship.
+check-package:
+	$(MAKE) deb DEB_ALLOW_DIRTY=1
 	tests/package/check.sh $(DEB_FILE) $(DEB_SRC)
 
 # Each check of check.sh, made to fail once on a package broken for it.
-check-package-mutants: deb
+check-package-mutants:
+	$(MAKE) deb DEB_ALLOW_DIRTY=1
 	tests/package/mutants.sh $(DEB_FILE) $(DEB_SRC)

@@ -12,12 +12,19 @@ rm -f demo/tbdaq.db demo/tbdaq.db-wal demo/tbdaq.db-shm demo/feed.log
 # Seconds between two views of the status.
 every=${DEMO_EVERY:-$([ -t 1 ] && echo 2 || echo 10)}
 
-pids=() # started in this order; stopped in reverse: the daemon first
+# Started in this order, each in a session of its own (setsid), so that
+# Ctrl-C reaches this script alone and not the broker at the same time as
+# the daemon; stopped in reverse: the daemon first, which commits and
+# publishes what it took and says offline while the broker is still
+# there. Each gets 10 s (the daemon needs at most 5) before SIGKILL.
+pids=()
 cleanup() {
-    local i
+    local i pid
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${pids[i]}" 2>/dev/null || continue
-        wait "${pids[i]}" 2>/dev/null || true
+        pid=${pids[i]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        timeout 10 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
     done
 }
 trap cleanup EXIT
@@ -35,19 +42,19 @@ wait_line() {
 }
 
 printf 'listener 18830 127.0.0.1\nallow_anonymous true\n' >demo/mosquitto.conf
-mosquitto -v -c demo/mosquitto.conf >demo/mosquitto.log 2>&1 &
+setsid mosquitto -v -c demo/mosquitto.conf >demo/mosquitto.log 2>&1 &
 pids+=($!)
 wait_line demo/mosquitto.log 'Opening ipv4 listen socket on port 18830' \
     "the broker did not start (port 18830 busy?)" demo/mosquitto.log
 
-"$build/tbdaq-sim" --port 5020 --units 2 >demo/sim.out 2>demo/sim.log &
+setsid "$build/tbdaq-sim" --port 5020 --units 2 >demo/sim.out 2>demo/sim.log &
 pids+=($!)
 wait_line demo/sim.out 'listening on' \
     "the simulator did not start (port 5020 busy?)" demo/sim.log
 
-mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'tbdaq/#' >demo/feed.log &
+setsid mosquitto_sub -h 127.0.0.1 -p 18830 -v -t 'tbdaq/#' >demo/feed.log &
 pids+=($!)
-"$build/tbdaqd" -c config/demo.conf 2>demo/tbdaqd.log &
+setsid "$build/tbdaqd" -c config/demo.conf 2>demo/tbdaqd.log &
 daemon=$!
 pids+=("$daemon")
 

@@ -62,11 +62,20 @@ cli_conventions() {
     # option unknown.
     # (tbdaq's commands have options of their own: case cli_command_help)
     for opt in $(sed '/^Commands/,$d' "$T/help.$prog" |
-        grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        grep -oE -- '(--[a-z][a-z-]+|^ +-[a-zA-Z]\b)' | sort -u); do
         cli_run "$prog $opt" "$exe" "$@" "$opt"
         ! grep -q "unknown option" "$T/e" ||
             fail "$prog --help names $opt, but: $(cat "$T/e")"
     done
+}
+
+# cli_expect_error PROG MESSAGE ARGS...: PROG ARGS exits 2 saying MESSAGE.
+cli_expect_error() {
+    local prog=$1 msg=$2
+    shift 2
+    cli_run "$prog $*" "$BUILD/$prog" "$@"
+    [ "$RC" = 2 ] && grep -qF -- "$msg" "$T/e" ||
+        fail "$prog $*: exit $RC, said '$(cat "$T/e")'; want exit 2 and '$msg'"
 }
 
 case_gnu_options() {
@@ -75,6 +84,15 @@ case_gnu_options() {
     cli_conventions tbdaqd -c "$T/none.conf"
     cli_conventions tbdaq -c "$T/none.conf" -d "$T/none.db"
     cli_conventions tbdaq-sim --port 0 --control "$T/no/such/dir/fifo"
+    # A long option is named in full, even abbreviated; an abbreviation
+    # that fits two is ambiguous.
+    cli_expect_error tbdaqd "option '--check' takes no value" --che=1
+    cli_expect_error tbdaqd "option '--config' needs a value" --conf
+    cli_expect_error tbdaqd "option '--c' is ambiguous" --c
+    cli_expect_error tbdaqd "unknown option '-x'" --config=a.conf -xt
+    cli_expect_error tbdaq "option '--list' takes no value" -d "$T/none.db" config show --lis=1
+    cli_expect_error tbdaq "option '--f' is ambiguous" -d "$T/none.db" export --f x
+    cli_expect_error tbdaq "run: unknown option '--bogus'" -d "$T/none.db" run --bogus
     # The long form of each short option does what the short one does.
     cli_run "tbdaqd --config" "$BUILD/tbdaqd" --check --config "$T/none.conf"
     [ "$RC" = 1 ] && grep -qF "$T/none.conf: cannot read" "$T/e" ||
@@ -101,9 +119,10 @@ case_cli_command_help() {
         [ ! -s "$T/e" ] || fail "tbdaq $cmd --help wrote to stderr: $(cat "$T/e")"
         grep -q "^  ${cmd%% *}" "$T/o" ||
             fail "tbdaq $cmd --help does not show the help of ${cmd%% *}: $(head -3 "$T/o")"
-        # each option in the command's block of the help is its own
+        # each option in the command's block of the help is its own (the
+        # options of run and config are their subcommands')
         cp "$T/o" "$T/help"
-        for opt in $(awk -v cmd="  $cmd" '
+        [ "$cmd" = run ] || [ "$cmd" = config ] || for opt in $(awk -v cmd="  $cmd" '
             /^  [^ ]/ { on = index($0, cmd) == 1 && substr($0, length(cmd) + 1, 1) ~ /^( |)$/ }
             on' "$T/help" | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
             # shellcheck disable=SC2086
@@ -140,7 +159,7 @@ case_cli_command_help() {
 case_log_stamps() {
     local t0 t1 line stamp when ino
     t0=$(date +%s.%N)
-    cli_run "tbdaqd in Tokyo" env -u JOURNAL_STREAM TZ=Asia/Tokyo \
+    cli_run "tbdaqd in Tokyo" env -u JOURNAL_STREAM TZ=JST-9 \
         "$BUILD/tbdaqd" -c "$T/none.conf"
     t1=$(date +%s.%N)
     line=$(head -1 "$T/e")
@@ -177,7 +196,7 @@ case_log_stamps() {
         fail "tbdaq's error is '$(head -1 "$T/e")', want 'tbdaq: error: ...' unstamped"
 }
 
-# status_daemon_line: the first line of tbdaq status into $T/o.
+# cli_status: tbdaq status into $T/o; it must exit 0.
 cli_status() {
     cli_run "tbdaq status" "$BUILD/tbdaq" -c "$T/t.conf" status
     [ "$RC" = 0 ] || fail "tbdaq status exited $RC: $(cat "$T/e")"
@@ -213,7 +232,7 @@ cli_columns_aligned() {
 }
 
 case_status_view() {
-    local t b before
+    local b line
     # Without a configuration: say how to name one, and fail.
     if [ ! -e /etc/tbdaq/tbdaq.conf ]; then
         cli_run "tbdaq status" "$BUILD/tbdaq" status
@@ -248,7 +267,6 @@ case_status_view() {
     ! grep -q ' $' "$T/o" || fail "status has lines ending in spaces"
     # The broker goes: the backlog shows once its oldest reading is 5 s old,
     # not before.
-    before=$(now_us)
     stop_broker
     wait_or_fail "cli_status; grep -q 'backlog [0-9]* readings not acknowledged' '$T/o'" 20 \
         "status never shows the backlog with the broker gone"

@@ -94,7 +94,7 @@ malformed_check_readings() {
 # Modbus TCP: every malformed mode in turn on unit 1 (bus line-a), unit 2
 # on its own connection (bus line-b) polled every 100 ms throughout.
 case_malformed_tcp() {
-    local out n
+    local out n tol
     start_sim --port 0 --units 2
     conf_tcp_bus line-a
     conf_tcp_bus line-b
@@ -102,6 +102,7 @@ case_malformed_tcp() {
     sim_sensor MA-f32 line-a 1 holding flow 20 100
     sim_sensor MB-f32 line-b 2 holding flow 20 100
     conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    latency_start
     start_daemon
     wait_or_fail "min_readings 3 good" 15 "no good readings before the faults"
     # libmodbus 3.1.6 checks neither the unit id nor the MBAP length of a
@@ -110,11 +111,11 @@ case_malformed_tcp() {
         tid garbage length:tolerated extra
     stop_daemon
     echo "stopped in $DAEMON_STOP_MS ms"
+    tol=$(latency_tol "${ITEST_TIMING_TOL_US:-$TIMING_TOL_US}")
 
     malformed_check_readings "MA-i16 MA-f32" MB-f32
     # ITEST_TIMING_TOL_US: a slower run (valgrind) widens the tolerance.
-    out=$(dump_readings MB-f32 |
-        check_spacing 100000 "${ITEST_TIMING_TOL_US:-$TIMING_TOL_US}") ||
+    out=$(dump_readings MB-f32 | check_spacing 100000 "$tol") ||
         fail "unit 2 (bus line-b) readings disturbed by unit 1's malformed frames: $out"
     echo "unit 2 spacing: $out"
     n=$(sql "SELECT count(*) FROM events WHERE kind IN ('missed', 'bus_down',

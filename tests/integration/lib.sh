@@ -430,6 +430,30 @@ check_formula() {
 # check_spacing INTERVAL_US TOL_US: reads "tag ts_us ..." lines; every
 # consecutive pair of one tag must be INTERVAL_US +- TOL_US apart. Prints
 # the worst pair; returns 1 if any is outside.
+# latency_start: runs tests/latency (a wake-up every 10 ms) as "latency",
+# for a case whose timing checks must hold on a busy machine: start it
+# before the daemon, and take latency_tol after the daemon stopped.
+latency_start() {
+    [ -x "$BUILD/tests/latency" ] || fail "no program $BUILD/tests/latency"
+    spawn latency "$BUILD/tests/latency" 10
+    wait_or_fail "grep -q '^ready' '$T/latency.out'" 5 "the latency probe did not start"
+}
+
+# latency_tol BASE_US: stops the probe and prints the timing tolerance to
+# use: BASE_US plus twice the worst wake-up lateness the probe saw over
+# the same time (an interval spans two time stamps, each as late as a
+# thread of this machine was then). On a quiet machine the probe sees
+# well under a millisecond and BASE_US stands; under load the checks
+# widen by what the load did, and say so (in the case's log).
+latency_tol() {
+    local worst
+    stop_pid "$PID_latency" >/dev/null 2>&1
+    worst=$(sed -n 's/^wakeups [0-9]* worst_us \([0-9]*\) .*/\1/p' "$T/latency.out")
+    [ -n "$worst" ] || fail "the latency probe said nothing: $(cat "$T/latency.out")"
+    echo "latency probe: $(tail -1 "$T/latency.out"); tolerance $(($1 + 2 * worst)) us" >&2
+    echo $(($1 + 2 * worst))
+}
+
 check_spacing() {
     awk -F'\t' -v iv="$1" -v tol="$2" '
     function abs(x) { return x < 0 ? -x : x }

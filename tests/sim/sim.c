@@ -1356,12 +1356,13 @@ int main(int argc, char **argv)
     struct sim_options opt;
     int rc;
 
-    log_init("tbdaq-sim", LOG_LEVEL_INFO, LOG_STAMP);
+    log_init("tbdaq-sim", LOG_LEVEL_INFO, LOG_PLAIN);
     memset(&opt, 0, sizeof(opt));
     rc = sim_options_parse(&opt, argc, argv);
-    if (rc == 0)
+    if (rc == 0) {
+        log_init("tbdaq-sim", LOG_LEVEL_INFO, LOG_STAMP);
         rc = sim_run(&opt);
-    else
+    } else
         rc = rc > 0 ? SIM_EXIT_OK : SIM_EXIT_USAGE;
     free(opt.start);
     return rc;

@@ -703,10 +703,13 @@ static void rtu_answer(struct rtu *r, const uint8_t *q)
     }
     a[n++] = (uint8_t)(crc & 0xff);
     a[n++] = (uint8_t)(crc >> 8);
-    /* Counted before the answer goes out: the test reads the count as
-     * soon as it has the answer, and on a busy machine this thread can be
-     * preempted right after the write (seen failing 1 run in 30 under
-     * ASan with the count one short). */
+    /* Stamped and counted before the write: the master cannot have the
+     * answer sooner, so the gap measured is never shorter than the one
+     * on the line, and the count is there when its read returns (after
+     * the write, a preemption on a busy machine would make a correct gap
+     * look short, or the test read a count one short). */
+    if (i < RTU_MAX_REQ)
+        r->resp_ns[i] = time_mono_ns();
     atomic_store(&r->nreq, i + 1);
     /* No cmocka assertions here: they may only fail in the test's own
      * thread. A short write shows as a failed read there. */
@@ -714,8 +717,6 @@ static void rtu_answer(struct rtu *r, const uint8_t *q)
         atomic_fetch_sub(&r->mute, 1);
     else if (write(r->master, a, (size_t)n) != n)
         return;
-    if (i < RTU_MAX_REQ)
-        r->resp_ns[i] = time_mono_ns();
 }
 
 static void *rtu_main(void *arg)

@@ -3,6 +3,7 @@
  * Unit tests of common/table.c: each case a table and the exact text it
  * must print.
  */
+#include <locale.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +54,12 @@ static const struct {
      "A   DETAIL\n"
      "1\n"
      "22  comm_error: timeout\n"},
+    {"Hangul takes two columns a character",
+     {"OPERATOR", ">N", NULL},
+     {"\xea\xb9\x80\xeb\xaf\xbc\xec\x88\x98", "12", "Bob", "3", NULL},
+     "OPERATOR   N\n"
+     "\xea\xb9\x80\xeb\xaf\xbc\xec\x88\x98    12\n"
+     "Bob        3\n"},
     {"the header alone", {"NAME", ">N", NULL}, {NULL}, "NAME  N\n"},
 };
 
@@ -105,6 +112,9 @@ static void test_table_format(void **state)
 
 int main(void)
 {
+    /* as tbdaq does: the widths are of UTF-8 text */
+    if (!setlocale(LC_CTYPE, "C.UTF-8"))
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_print),
         cmocka_unit_test(test_table_format),
