@@ -123,7 +123,7 @@ static int export_csv(struct export_job *e, struct store *s)
         rc = 0;
         goto fail;
     }
-    sha256_final_hex(k.hash, sha);
+    sha256_finish_hex(k.hash, sha);
     k.hash = NULL;
     if (outfile_close(&data) < 0)
         goto fail;

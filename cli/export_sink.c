@@ -177,7 +177,7 @@ void sink_release(struct sink *k)
     free(k->spare);
     k->buf = k->spare = NULL;
     if (k->hash)
-        sha256_final_hex(k->hash, discard);
+        sha256_finish_hex(k->hash, discard);
     k->hash = NULL;
 }
 

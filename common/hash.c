@@ -34,12 +34,12 @@ void sha256_update(struct sha256 *h, const void *data, size_t len)
         abort();
 }
 
-void sha256_final_hex(struct sha256 *h, char out[SHA256_HEX_LEN])
+void sha256_finish_hex(struct sha256 *h, char out[SHA256_HEX_LEN])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char md[SHA256_LEN];
 
-    sha256_final_raw(h, md);
+    sha256_digest(h, md);
     for (unsigned int i = 0; i < SHA256_LEN; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 0xf];
@@ -54,7 +54,7 @@ void sha256_reset(struct sha256 *h)
         abort();
 }
 
-void sha256_final_raw(struct sha256 *h, unsigned char out[SHA256_LEN])
+void sha256_digest(struct sha256 *h, unsigned char out[SHA256_LEN])
 {
     if (SHA256_Final(out, &h->ctx) != 1)
         abort();
@@ -70,5 +70,5 @@ void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
     struct sha256 *h = sha256_new();
 
     sha256_update(h, data, len);
-    sha256_final_hex(h, out);
+    sha256_finish_hex(h, out);
 }

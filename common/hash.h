@@ -16,15 +16,16 @@ struct sha256; /* an incremental hash; opaque */
 /* Returns a new context. Aborts if OpenSSL cannot make one. */
 struct sha256 *sha256_new(void);
 void sha256_update(struct sha256 *h, const void *data, size_t len);
-/* Writes the digest as lower-case hex and frees h. */
-void sha256_final_hex(struct sha256 *h, char out[SHA256_HEX_LEN]);
+/* Finishes: writes the digest as lower-case hex and frees h. */
+void sha256_finish_hex(struct sha256 *h, char out[SHA256_HEX_LEN]);
 
 /* Starts h over for a new message: much cheaper than a new context, for
  * callers that hash many small messages. */
 void sha256_reset(struct sha256 *h);
-/* Writes the raw digest; h is kept (reset it before reuse). */
-void sha256_final_raw(struct sha256 *h, unsigned char out[SHA256_LEN]);
-/* Frees a context that was not given to sha256_final_hex(). */
+/* Writes the raw digest of what h took so far; h is kept (reset it
+ * before reuse, free it with sha256_free()). */
+void sha256_digest(struct sha256 *h, unsigned char out[SHA256_LEN]);
+/* Frees a context that was not given to sha256_finish_hex(). */
 void sha256_free(struct sha256 *h);
 
 /* One-shot: the hex SHA-256 of len bytes. */

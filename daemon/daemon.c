@@ -314,8 +314,8 @@ static struct poller **daemon_rebind(struct daemon *d, struct config *nc,
 static void daemon_reload_failed(struct daemon *d, const char *why)
 {
     log_err("configuration not applied: %s", why);
-    recorder_event(&d->rec,
-                   queue_event("reload_failed", "%s: %s", d->config_path, why));
+    recorder_event(&d->rec, queue_item_event("reload_failed", "%s: %s",
+                                             d->config_path, why));
 }
 
 void daemon_reload(struct daemon *d)
@@ -330,9 +330,9 @@ void daemon_reload(struct daemon *d)
     log_info("reloading %s", d->config_path);
     if (!(nc = config_load_logged(d->config_path))) {
         log_err("configuration rejected; the running one stays in force");
-        recorder_event(&d->rec,
-                       queue_event("reload_failed", "%s: invalid configuration",
-                                   d->config_path));
+        recorder_event(&d->rec, queue_item_event("reload_failed",
+                                                 "%s: invalid configuration",
+                                                 d->config_path));
         goto done;
     }
     if (strcmp(nc->database, d->config->database) != 0)
@@ -370,7 +370,7 @@ void daemon_reload(struct daemon *d)
         relay_start(&d->relay, nc, d->rec.last_seq, d->started_us) < 0)
         log_err("MQTT publishing stays off until the next good reload");
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
-    recorder_event(&d->rec, queue_event("config", "%s", nc->sha256));
+    recorder_event(&d->rec, queue_item_event("config", "%s", nc->sha256));
     if (daemon_pollers_from(d, kept, since) < 0)
         daemon_fail(d);
     free(kept);
@@ -542,9 +542,10 @@ int daemon_stop(struct daemon *d)
     d->pollers = NULL;
     d->npollers = 0;
     recorder_event(
-        &d->rec, queue_event("stop", "%llu readings recorded since start",
-                             (unsigned long long)(d->rec.committed +
-                                                  recorder_waiting(&d->rec))));
+        &d->rec,
+        queue_item_event("stop", "%llu readings recorded since start",
+                         (unsigned long long)(d->rec.committed +
+                                              recorder_waiting(&d->rec))));
     rc = daemon_last_commits(d, stop_at);
     relay_witness(&d->relay, d->rec.last_seq, true);
     relay_stop(&d->relay, d->rec.last_seq, DAEMON_STOP_PUBLISH_MS,

@@ -96,8 +96,9 @@ static void poller_link_down(struct poller *pl, int err, int64_t now)
     pl->down = true;
     pl->down_since = now;
     log_warnx("bus '%s' is down: %s", pl->busconf->name, bus_strerror(err));
-    poller_push_event(pl, queue_event("bus_down", "bus '%s': %s",
-                                      pl->busconf->name, bus_strerror(err)));
+    poller_push_event(pl,
+                      queue_item_event("bus_down", "bus '%s': %s",
+                                       pl->busconf->name, bus_strerror(err)));
 }
 
 /* Called when the device answered (a response or an exception): the link
@@ -109,11 +110,11 @@ static void poller_link_up(struct poller *pl, int64_t now)
     pl->down = false;
     log_info("bus '%s' is up again after %.1f s", pl->busconf->name,
              (double)(now - pl->down_since) / NS_PER_S);
-    poller_push_event(pl, queue_event("bus_up",
-                                      "bus '%s': up after %.1f s (was: %s)",
-                                      pl->busconf->name,
-                                      (double)(now - pl->down_since) / NS_PER_S,
-                                      bus_strerror(pl->link_errno)));
+    poller_push_event(
+        pl, queue_item_event("bus_up", "bus '%s': up after %.1f s (was: %s)",
+                             pl->busconf->name,
+                             (double)(now - pl->down_since) / NS_PER_S,
+                             bus_strerror(pl->link_errno)));
 }
 
 /*

@@ -160,10 +160,10 @@ void poller_missed_report(struct poller *pl, int64_t now, bool force)
                   pl->busconf->name, r->unit_id, (long long)pr->missed_pending,
                   r->interval_ms, names);
         poller_push_event(
-            pl,
-            queue_event("missed", "%s: %lld slots missed on bus '%s' unit %d",
-                        names, (long long)pr->missed_pending, pl->busconf->name,
-                        r->unit_id));
+            pl, queue_item_event("missed",
+                                 "%s: %lld slots missed on bus '%s' unit %d",
+                                 names, (long long)pr->missed_pending,
+                                 pl->busconf->name, r->unit_id));
         pr->missed_pending = 0;
     }
 }

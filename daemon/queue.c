@@ -51,7 +51,7 @@ static void cond_init_monotonic(pthread_cond_t *c)
     pthread_condattr_destroy(&attr);
 }
 
-struct queue_item queue_event(const char *kind, const char *fmt, ...)
+struct queue_item queue_item_event(const char *kind, const char *fmt, ...)
 {
     struct queue_item it = {.type = QUEUE_EVENT};
     va_list ap;

@@ -34,9 +34,9 @@ struct queue_item {
     } u;
 };
 
-/* Makes an event item: now, kind, and the formatted detail (cut to
- * EVENT_DETAIL_MAX). */
-struct queue_item queue_event(const char *kind, const char *fmt, ...)
+/* Makes (queues nothing) an event item: now, kind, and the formatted
+ * detail (cut to EVENT_DETAIL_MAX), for queue_push() or the recorder. */
+struct queue_item queue_item_event(const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 struct queue;

@@ -92,7 +92,7 @@ static void recorder_down_now(struct recorder *rc, int64_t now)
             "memory (published live meanwhile), committing is tried again "
             "every %d ms",
             rc->error, rc->buffer_readings, recorder_retry_ms(rc));
-    recorder_event(rc, queue_event("db_down", "%s", rc->error));
+    recorder_event(rc, queue_item_event("db_down", "%s", rc->error));
     for (size_t i = b->head; i < b->nreadings; i++)
         recorder_live(rc, &b->readings[i]);
 }
@@ -119,11 +119,11 @@ static void recorder_up(struct recorder *rc, size_t waiting)
         log_err("%llu events were lost while the database could not be "
                 "written",
                 (unsigned long long)rc->lost_events);
-    recorder_event(rc, queue_event("db_up",
-                                   "after %.1f s: %zu readings recorded "
-                                   "late, %s, %llu events lost",
-                                   secs, waiting, lost,
-                                   (unsigned long long)rc->lost_events));
+    recorder_event(rc, queue_item_event("db_up",
+                                        "after %.1f s: %zu readings recorded "
+                                        "late, %s, %llu events lost",
+                                        secs, waiting, lost,
+                                        (unsigned long long)rc->lost_events));
     rc->down = false;
     rc->lost = 0;
     rc->lost_events = 0;

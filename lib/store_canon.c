@@ -163,7 +163,7 @@ void store_digest(struct store *s, const char *p, size_t len,
 
     sha256_reset(s->digest);
     sha256_update(s->digest, p, len);
-    sha256_final_raw(s->digest, md);
+    sha256_digest(s->digest, md);
     memcpy(out, md, DIGEST_LEN);
 }
 

@@ -89,7 +89,7 @@ int store_verify_batch(struct store *s, struct store_walk *w,
         if (out->ok && !store_vers_check(s, w->rd, out, b->id))
             *bad = true;
         if (store_canon_row(s, w->rd) < 0 || store_walk_next(s, w) < 0) {
-            sha256_final_hex(h, hash);
+            sha256_finish_hex(h, hash);
             return -1;
         }
         out->readings++;
@@ -97,11 +97,11 @@ int store_verify_batch(struct store *s, struct store_walk *w,
     }
     store_verify_flush(s, h, true);
     if (store_verify_descs(s, b, out) < 0) {
-        sha256_final_hex(h, hash);
+        sha256_finish_hex(h, hash);
         return -1;
     }
     store_verify_flush(s, h, true);
-    sha256_final_hex(h, hash);
+    sha256_finish_hex(h, hash);
     if (expect != b->last_seq + 1 || strcmp(hash, b->hash) != 0)
         *bad = true;
     return 0;

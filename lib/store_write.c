@@ -350,7 +350,7 @@ static int store_chain_append(struct store *s, int64_t first_seq,
     h = sha256_new();
     sha256_update(h, prev, SHA256_HEX_LEN - 1);
     sha256_update(h, s->canon, s->canon_len);
-    sha256_final_hex(h, hash);
+    sha256_finish_hex(h, hash);
     rc |= sqlite3_bind_int64(st, 1, first_seq);
     rc |= sqlite3_bind_int64(st, 2, last_seq);
     rc |= sqlite3_bind_int64(st, 3, (sqlite3_int64)nr);

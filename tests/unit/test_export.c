@@ -253,7 +253,7 @@ static void test_sink_large(void **state)
     assert_memory_equal(out + 2, big, n);
     assert_string_equal(out + n + 2, "\",null]");
     sha256_hex(out, strlen(out), want);
-    sha256_final_hex(f->sink.hash, got);
+    sha256_finish_hex(f->sink.hash, got);
     f->sink.hash = NULL;
     assert_string_equal(got, want);
     free(out);

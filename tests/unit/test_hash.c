@@ -45,14 +45,14 @@ static void test_pieces_and_reset(void **state)
     (void)state;
     for (size_t i = 0; in[i]; i++)
         sha256_update(h, in + i, 1);
-    sha256_final_raw(h, raw);
+    sha256_digest(h, raw);
     sha256_reset(h);
     sha256_update(h, in, strlen(in));
-    sha256_final_raw(h, again);
+    sha256_digest(h, again);
     assert_memory_equal(raw, again, SHA256_LEN);
     sha256_reset(h);
     sha256_update(h, "abc", 3);
-    sha256_final_hex(h, hex); /* frees h */
+    sha256_finish_hex(h, hex); /* frees h */
     assert_string_equal(hex, vectors[1].want);
     assert_int_equal(raw[0], 0x24);
     assert_int_equal(raw[31], 0xc1);
@@ -75,7 +75,7 @@ static void test_million(void **state)
         left -= take;
         n = n % 997 + 1;
     }
-    sha256_final_hex(h, hex);
+    sha256_finish_hex(h, hex);
     assert_string_equal(
         hex,
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
