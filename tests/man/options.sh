@@ -73,7 +73,21 @@ check() {
     fi
 }
 
-check tbdaqd "$man/tbdaqd.8"
-check tbdaq "$man/tbdaq.1"
-check tbdaq-sim "$man/tbdaq-sim.1"
+# Every program the build makes has its page, in section 8 for a daemon
+# or service (tbdaqd, tbdaq-web), 1 for the others: a new program fails
+# here until it is documented.
+for exe in "$build"/tbdaq*; do
+    [ -f "$exe" ] && [ -x "$exe" ] || continue
+    prog=${exe##*/}
+    case $prog in
+    tbdaqd | tbdaq-web) page=$man/$prog.8 ;;
+    *) page=$man/$prog.1 ;;
+    esac
+    if [ ! -f "$page" ]; then
+        echo "options.sh: $prog has no manual page $page"
+        fail=1
+        continue
+    fi
+    check "$prog" "$page"
+done
 exit $fail
