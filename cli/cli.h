@@ -2,7 +2,13 @@
 /*
  * What the commands of `tbdaq` share: the global options, the config and
  * database they name, and each command's entry point. A command returns
- * the exit status: 0 success, 1 failure, 2 usage error (SPEC).
+ * the exit status: 0 success, 1 failure, 2 usage error (SPEC); what
+ * failed is logged.
+ *
+ * Threads: tbdaq is one thread (but the export's writer, cli/export.h);
+ * nothing here is thread-safe, and the option parsing uses getopt's
+ * globals. Ownership: struct cli owns the configuration it loads (main
+ * frees it); a store from cli_store() is the caller's to store_close().
  */
 #ifndef TBDAQ_CLI_H
 #define TBDAQ_CLI_H
@@ -43,8 +49,11 @@ struct store *cli_store(struct cli *cli, enum store_mode mode);
  * the database's own channel; the configuration is read only when -d is
  * not given or -c is). On success reply holds the daemon's answer with its
  * leading "ok " taken off. Returns 0; 1 if no daemon runs (err says so:
- * "tbdaqd is not running: no control channel at X"); -1 with err set (the
- * daemon's "error" answer, or why it could not be asked).
+ * "tbdaqd is not running: no control channel at X", or no database for
+ * it); -1 with err set (the daemon's "error" answer, or why it could not
+ * be asked). Logs nothing itself, but a configuration's errors when it
+ * loads one (cli_config()). Each ask waits up to CONTROL_ASK_MS; a
+ * daemon busy with other clients is asked again for up to as long.
  */
 int cli_ask(struct cli *cli, const struct control_request *req, char *reply,
             size_t len, char *err, size_t errlen);

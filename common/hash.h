@@ -2,6 +2,12 @@
 /*
  * SHA-256, the only use tbdaq makes of OpenSSL's libcrypto. Wrapped here so
  * nothing else includes an OpenSSL header.
+ *
+ * Errors: none are returned; OpenSSL failing (or memory running out)
+ * aborts. Ownership: a context from sha256_new() is the caller's until
+ * sha256_finish_hex() or sha256_free() frees it. Threads: a context is
+ * used by one thread at a time; sha256_hex() keeps no state and is
+ * thread-safe.
  */
 #ifndef TBDAQ_HASH_H
 #define TBDAQ_HASH_H
@@ -25,7 +31,8 @@ void sha256_reset(struct sha256 *h);
 /* Writes the raw digest of what h took so far; h is kept (reset it
  * before reuse, free it with sha256_free()). */
 void sha256_digest(struct sha256 *h, unsigned char out[SHA256_LEN]);
-/* Frees a context that was not given to sha256_finish_hex(). */
+/* Frees a context that was not given to sha256_finish_hex(); NULL is
+ * fine. */
 void sha256_free(struct sha256 *h);
 
 /* One-shot: the hex SHA-256 of len bytes. */

@@ -6,7 +6,11 @@
  * instead, which journald turns into the entry's priority, and journald
  * adds the time; elsewhere a daemon's lines start with the local time.
  *
- * Every function is thread-safe (one write per line) and preserves errno.
+ * Logging is thread-safe (one write per line) and preserves errno; it
+ * cannot fail (a long line is cut, never split; a failed write is
+ * dropped). log_init() and log_set_level() set plain globals the logging
+ * functions read, unlocked: call them from the main thread (log_init()
+ * before any other thread starts).
  */
 #ifndef TBDAQ_LOG_H
 #define TBDAQ_LOG_H
@@ -28,15 +32,18 @@ enum log_flags {
     LOG_STAMP = 1,
 };
 
-/* Sets the program name shown on each line, the level and flags
- * (LOG_PLAIN or LOG_STAMP). Call before any thread starts; again to
- * change the flags (a daemon stamps only once its options are read). */
+/* Sets the program name shown on each line (kept, not copied: it must
+ * outlive logging), the level and flags (LOG_PLAIN or LOG_STAMP). Call
+ * before any thread starts; again to change the flags (a daemon stamps
+ * only once its options are read). */
 void log_init(const char *progname, enum log_level level, int flags);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
 /* Parses "error", "warning", "info", "debug". Returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *out);
+/* The level's name, a static string; level must be one of the enum (it
+ * is not checked). */
 const char *log_level_name(enum log_level level);
 
 /* log_warn appends ": strerror(errno)"; the x variants do not. */
@@ -46,7 +53,9 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Logs at error level and exits with status 1. Only for "cannot happen". */
+/* Logs at error level (fatal appends ": strerror(errno)", fatalx does
+ * not) and exits with status 1. Only for "cannot happen"; exit(3) is not
+ * thread-safe: the main thread only. */
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

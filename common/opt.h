@@ -2,6 +2,10 @@
 /*
  * Command-line options the GNU way, with one wording of every mistake for
  * all programs: getopt_long() with its own messages turned off.
+ *
+ * Not thread-safe: getopt_long()'s state (optind, optarg, optopt, and
+ * opterr, which opt_next() sets to 0) is global. Call it from the main
+ * thread, before any other thread starts.
  */
 #ifndef TBDAQ_OPT_H
 #define TBDAQ_OPT_H

@@ -3,7 +3,7 @@
  * Powers of ten as 64-bit integers, for exact decimal arithmetic (the
  * shortest-decimal formatter in fmt.c, value rounding in decode.c). A
  * header only, so that a module built alone (a fuzz target) needs no
- * other object for it.
+ * other object for it. Constant tables: no state, thread-safe.
  */
 #ifndef TBDAQ_POW10_H
 #define TBDAQ_POW10_H

@@ -5,6 +5,13 @@
  * flush right; a column no row fills is left out. Widths are terminal
  * columns of UTF-8 text: the program must have set LC_CTYPE to a UTF-8
  * locale (tbdaq sets C.UTF-8). For `tbdaq status` and `tbdaq run list`.
+ *
+ * Errors: none are returned. Out of memory aborts, and so does a header
+ * of no names or more than TABLE_COLS_MAX (a programming error);
+ * table_print() leaves out's errors to the caller (ferror()). Ownership:
+ * the table owns its cells (copies) until table_release(). Threads: a
+ * table is used by one thread at a time; nothing else is shared but the
+ * locale.
  */
 #ifndef TBDAQ_TABLE_H
 #define TBDAQ_TABLE_H

@@ -7,8 +7,9 @@
  * a time counted from when the main thread got round to draining the
  * queue.
  *
- * Plain data owned by the main thread; no locking, no I/O: the caller
- * commits what batch_next() gives and reports the outcome.
+ * Plain data owned by the main thread; no locking, no I/O, nothing
+ * logged, no errors (out of memory aborts): the caller commits what
+ * batch_next() gives and reports the outcome.
  */
 #ifndef TBDAQ_BATCH_H
 #define TBDAQ_BATCH_H
@@ -61,8 +62,9 @@ int64_t batch_due_at(const struct batch *b);
 
 /*
  * What to commit next: the oldest readings, at most BATCH_MAX, in
- * *nreadings (they stay the batch's), and every event (in b->events,
- * b->nevents).
+ * *nreadings (they stay the batch's: the pointer is good until the next
+ * batch_add_reading(), batch_done() or batch_release()), and every event
+ * (in b->events, b->nevents).
  */
 struct reading *batch_next(struct batch *b, size_t *nreadings);
 /*

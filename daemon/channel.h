@@ -7,6 +7,12 @@
  * CHANNEL_CLIENTS_MAX clients, each with CHANNEL_CLIENT_MS to send a
  * request line of at most CONTROL_REQUEST_MAX bytes and take its reply,
  * or it is dropped. Main thread only; the channel owns its sockets.
+ *
+ * Errors: channel_open() returns NULL with the error logged; nothing
+ * else fails: a client in error is dropped, a refused one is told why in
+ * its reply, complaints about clients are logged at most once a second
+ * (with a count of those held back), and every run started or stopped is
+ * logged. The hooks' store is lent: it must outlive the channel.
  */
 #ifndef TBDAQ_CHANNEL_H
 #define TBDAQ_CHANNEL_H
@@ -26,7 +32,8 @@
 /* pollfds the daemon's channel uses at most: the listener and clients. */
 #define CHANNEL_FDS_MAX (1 + CHANNEL_CLIENTS_MAX)
 
-/* The daemon's live counters, for `status`. */
+/* The daemon's live counters, for `status`. The strings are the
+ * daemon's, read while the status hook's caller writes the reply. */
 struct channel_status {
     int64_t started_us;
     uint64_t recorded, failed_polls, missed_slots, buses_down;
@@ -50,7 +57,7 @@ struct channel_hooks {
      * its line there. Returns 0, or -1 if the database cannot be written
      * (the run command then fails). */
     int (*flush)(void *arg, int64_t *last_seq);
-    /* Fills the live counters. */
+    /* Fills the live counters. runs_changed and status must be set. */
     void (*status)(void *arg, struct channel_status *st);
 };
 

@@ -35,7 +35,9 @@
  *
  * The decisions (clock_watch_check) take samples from the caller, so that
  * tests feed them; clock_watch_poll is the daemon's entry, which reads the
- * real clocks. Main thread only; nothing here is thread-safe.
+ * real clocks. Main thread only; nothing here is thread-safe. Nothing
+ * fails or allocates: an adjtimex(2) that fails is the state "unknown",
+ * with its errno; only clock_watch_poll() logs.
  */
 #ifndef TBDAQ_CLOCK_H
 #define TBDAQ_CLOCK_H

@@ -12,6 +12,12 @@
  * few things they share (the configuration and plan, the store, the
  * queue, the pollers). Main thread only, but the pollers' threads read
  * config and plan until they are stopped.
+ *
+ * Ownership: struct daemon owns its config, plan, store, queue, items,
+ * pollers and channel: daemon_stop() frees the pollers, daemon_release()
+ * the rest. config_path, want_stop and stop_signalled are main.c's (the
+ * last two set by its signal thread). Errors are logged where they
+ * happen; a poll(2) that fails in daemon_wait() is fatal (logged, exit 1).
  */
 #ifndef TBDAQ_DAEMON_H
 #define TBDAQ_DAEMON_H
@@ -79,7 +85,9 @@ int daemon_start(struct daemon *d);
 int daemon_start_pollers(struct daemon *d);
 
 /* Applies the configuration file again if it is valid; otherwise keeps
- * the running one (see SPEC Signals). */
+ * the running one (see SPEC Signals), logs why and records a
+ * `reload_failed` event. A poller that cannot be started fails the
+ * daemon (daemon_fail()). */
 void daemon_reload(struct daemon *d);
 
 /*

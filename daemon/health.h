@@ -6,7 +6,9 @@
  * is what a restart is for: the watchdog is then withheld), and the
  * STATUS= line with the live counters every HEALTH_STATUS_MS.
  *
- * Main thread only; the pollers are the caller's.
+ * Main thread only; the pollers are the caller's, and so are the strings
+ * passed in (read during the call). Nothing fails: a notification that
+ * does not arrive is the service manager's to act on (notify.h).
  */
 #ifndef TBDAQ_HEALTH_H
 #define TBDAQ_HEALTH_H

@@ -3,6 +3,10 @@
  * The service manager's notification protocol (sd_notify), the only use of
  * libsystemd. Without NOTIFY_SOCKET (not under systemd) every call does
  * nothing, successfully.
+ *
+ * Errors are ignored, not returned or logged: the manager acts on a
+ * notification's absence (a missed READY or WATCHDOG). No state of its
+ * own; the daemon calls it from the main thread.
  */
 #ifndef TBDAQ_NOTIFY_H
 #define TBDAQ_NOTIFY_H
@@ -13,7 +17,7 @@
 void notify_ready(void);
 void notify_stopping(void);
 void notify_reloading(void);
-/* STATUS=<text>; printf-style. */
+/* STATUS=<text>; printf-style, the text cut to 248 bytes. */
 void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The watchdog interval the manager asked for, in microseconds; 0 if none. */
 uint64_t notify_watchdog_usec(void);

@@ -19,7 +19,10 @@
  * alive and unchanged until poller_join() returns (or poller_rebind()
  * gives it others).
  *
- * Errors: poller_start() returns NULL with errno; nothing else fails.
+ * Errors: poller_start() returns NULL with errno; nothing else fails
+ * (out of memory aborts). The thread logs a bus going down and coming
+ * back and a unit's first failure and recovery once each, and missed
+ * slots summed at most every POLLER_MISSED_REPORT_MS (and when it ends).
  * Ownership: the caller owns the poller from poller_start() to
  * poller_free(); the thread owns the bus. Threads: every function here is
  * called from one thread (the main one); those that say "any thread" may
@@ -166,7 +169,8 @@ int64_t poller_stalled_ns(struct poller *pl, int64_t now_mono_ns);
  * poller_stalled_ns() + this. Any thread. */
 int64_t poller_allowed_ns(struct poller *pl);
 
-/* The name of the poller's bus. */
+/* The name of the poller's bus: it points into the poller's config, valid
+ * until poller_rebind() gives it another or that config is freed. */
 const char *poller_bus_name(const struct poller *pl);
 
 #endif

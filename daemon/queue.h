@@ -2,7 +2,9 @@
 /*
  * The one place poller threads and the main thread meet: a bounded FIFO of
  * readings and events, many producers, one consumer. Memory is fixed at
- * creation. Every function is thread-safe.
+ * creation. Every function is thread-safe but queue_free(); nothing
+ * fails or logs (a short count from queue_push() or queue_pop() is a
+ * deadline, a close or a wake-up). Items are copied in and out.
  *
  * A full queue makes producers wait (back-pressure) rather than drop: a
  * poller that waits misses slots, and missed slots are recorded as events,
@@ -41,7 +43,9 @@ struct queue_item queue_item_event(const char *kind, const char *fmt, ...)
 
 struct queue;
 
-/* A queue of capacity items. Aborts if out of memory. */
+/* A queue of capacity items. Aborts if out of memory or if no eventfd can
+ * be made. The caller owns it: queue_free() frees it (NULL is fine) once
+ * no other thread can touch it (every producer joined). */
 struct queue *queue_new(size_t capacity);
 void queue_free(struct queue *q);
 

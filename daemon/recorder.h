@@ -10,7 +10,9 @@
  * lost, every reading is handed to the live callback, and the outage's
  * start and end are recorded as the events db_down and db_up.
  *
- * Main thread only; the store is the caller's and must outlive it.
+ * Main thread only; the store is the caller's and must outlive it. An
+ * outage is logged when it begins and when it ends (with what was lost),
+ * not at each failed commit.
  */
 #ifndef TBDAQ_RECORDER_H
 #define TBDAQ_RECORDER_H

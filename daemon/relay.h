@@ -11,6 +11,9 @@
  * Without an mqtt group (or while the publisher could not be started)
  * every call but relay_start does nothing. Main thread only. The relay
  * owns its publisher; the store is the daemon's and must outlive it.
+ * Database errors are logged; relay_start also returns them, the other
+ * calls try again when next called (another connection's lock on saving
+ * the acknowledged seq is retried without a word).
  */
 #ifndef TBDAQ_RELAY_H
 #define TBDAQ_RELAY_H

@@ -3,7 +3,10 @@
  * Retention's pacing: one short pruning step at a time between commits
  * (store_prune() does the deleting and knows what may never go), at once
  * while there is more to do, every RETENTION_IDLE_MS once caught up, and
- * a log line for what was deleted at most once a minute. Main thread only.
+ * a log line for what was deleted at most once a minute. Main thread only;
+ * the store is the caller's. Nothing is returned: a failed step is logged
+ * once per streak and tried again after RETENTION_IDLE_MS, and batches
+ * kept because they do not verify are logged as a warning.
  */
 #ifndef TBDAQ_RETENTION_H
 #define TBDAQ_RETENTION_H
@@ -30,9 +33,10 @@ struct retention {
 
 /*
  * Takes one step if one is due at now (CLOCK_MONOTONIC): deletes readings
- * older than days (counted back from the wall clock) that no run covers
- * and whose seq is at most max_seq (what the broker has acknowledged).
- * A failure is logged once per streak and tried again later.
+ * older than days (counted back from the wall clock; 0 or less: none)
+ * that no run covers and whose seq is at most max_seq (what the broker
+ * has acknowledged). A failure is logged once per streak and tried again
+ * later.
  */
 void retention_step(struct retention *rt, struct store *s, int days,
                     int64_t max_seq, int64_t now);

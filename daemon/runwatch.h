@@ -9,8 +9,10 @@
  * committed, so that every reading taken before the run's end is under
  * the head.
  *
- * Main thread only. The watch owns its copy of the run's name; the store
- * and the publisher are the caller's.
+ * Main thread only. A zeroed struct is a watch that knows no run yet. The
+ * watch owns its copy of the run's name (runwatch_release() frees it);
+ * the store and the publisher are the caller's. Nothing is returned: a
+ * failure to read or seal the runs is logged.
  */
 #ifndef TBDAQ_RUNWATCH_H
 #define TBDAQ_RUNWATCH_H
@@ -45,7 +47,8 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
                      int64_t last_ts_us, int commit_interval_ms, bool force);
 
 /* The open run a reading taken at ts_us belongs to, for the live feed,
- * or NULL. */
+ * or NULL: the watch's copy, valid until the next runwatch_follow() or
+ * runwatch_release(). */
 const char *runwatch_run_at(const struct runwatch *w, int64_t ts_us);
 
 void runwatch_release(struct runwatch *w);

@@ -11,6 +11,10 @@
  * once, in order: the caller turns each skipped slot into a `missed`
  * reading stamped with the slot's own wall-clock time (grid_slot_real_us).
  * Slots before k = 0 exist only after grid_backdate().
+ *
+ * Plain arithmetic on the caller's struct: no I/O, no allocation, no
+ * errors (interval_ns must be positive). A grid belongs to one thread
+ * at a time (its poller's); separate grids are independent.
  */
 #ifndef TBDAQ_SCHED_H
 #define TBDAQ_SCHED_H

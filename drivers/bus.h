@@ -6,7 +6,10 @@
  *
  * A struct bus belongs to one thread at a time: it is not thread-safe.
  * Errors are returned as -1 with errno set; bus_strerror() turns errno
- * (including libmodbus's own codes) into text.
+ * (including libmodbus's own codes) into text. Nothing is logged but a
+ * debug line when bus_read() reconnects. bus_connect() and bus_read()
+ * block on the network or the line (each response up to timeout_ms; a
+ * TCP host name also waits for the resolver).
  */
 #ifndef TBDAQ_BUS_H
 #define TBDAQ_BUS_H
@@ -43,12 +46,17 @@ struct bus_params {
 
 struct bus;
 
-/* Makes a bus for the parameters; does not connect. Returns NULL with
- * errno set if libmodbus refuses them. Free with bus_free(). */
+/* Makes a bus for the parameters (copied); does not connect. Returns NULL
+ * with errno set: EINVAL for parameters out of range, or libmodbus's
+ * reason if it refuses them. Aborts if out of memory. The caller owns the
+ * bus: bus_free() closes it and frees it (NULL is fine). */
 struct bus *bus_new(const struct bus_params *p);
 void bus_free(struct bus *b);
 
-/* Opens the connection or the serial device. Returns 0 or -1 (errno). */
+/* Opens the connection or the serial device (0 at once if open). Returns
+ * 0 or -1 (errno; a TCP host name that does not resolve has a code of its
+ * own: "Host name not found"). bus_close() keeps errno; closing a closed
+ * bus is harmless. */
 int bus_connect(struct bus *b);
 void bus_close(struct bus *b);
 int bus_is_connected(const struct bus *b);
@@ -57,12 +65,14 @@ int bus_is_connected(const struct bus *b);
  * Reads count (1..max_registers) registers from address of table on unit
  * into dest, trying 1 + retries times. Honours the RTU delay between
  * requests. A Modbus exception is returned at once (the link is fine). A
- * timeout or garbled answer is retried after discarding what may still
- * arrive, and leaves the connection open: one silent unit must not take the
- * others on its line down. A broken connection is reopened once within the
- * attempts; if that fails or the attempts run out on a broken connection,
- * the bus is left closed, so the caller can tell and reconnect. Returns 0,
- * or -1 with errno (EINVAL for bad arguments, ENOTCONN if not connected).
+ * timeout, or on RTU a garbled answer, is retried after discarding what
+ * may still arrive, and leaves the connection open: one silent unit must
+ * not take the others on its line down. On TCP a garbled or mismatched
+ * answer puts the stream out of step: it counts as a broken connection.
+ * A broken connection is reopened once within the attempts; if that
+ * fails or the attempts run out on a broken connection, the bus is left
+ * closed, so the caller can tell and reconnect. Returns 0, or -1 with
+ * errno (EINVAL for bad arguments, ENOTCONN if not connected).
  */
 int bus_read(struct bus *b, int unit, enum reg_table table, int address,
              int count, uint16_t *dest);

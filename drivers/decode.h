@@ -53,6 +53,7 @@ int reg_table_parse(const char *name, enum reg_table *out);
 int byte_order_parse(const char *name, enum reg_type type,
                      enum byte_order *out);
 
+/* Names are static strings; "unknown" for a value outside the enum. */
 const char *reg_type_name(enum reg_type type);
 const char *reg_table_name(enum reg_table table);
 const char *byte_order_name(enum byte_order order);
@@ -157,6 +158,8 @@ enum quality {
     QUALITY_MISSED,
 };
 
+/* "good", "out_of_range", ...: a static string; "unknown" for a value
+ * outside the enum. */
 const char *quality_name(enum quality q);
 
 /*

@@ -2,6 +2,10 @@
 /*
  * The sensor kinds of a water test-bed and what each implies when the
  * config says nothing: its engineering unit and its plausible range.
+ * One constant table: no state, thread-safe; names and units are static
+ * strings. A value outside the enum is a caller's bug, answered safely:
+ * kind_name() says "unknown", kind_default_unit() NULL, and
+ * kind_default_range() gives generic's range.
  */
 #ifndef TBDAQ_KIND_H
 #define TBDAQ_KIND_H

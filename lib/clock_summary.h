@@ -3,6 +3,7 @@
  * The clock as the record tells it: the `clock` and `clock_step` events
  * the daemon wrote (daemon/clock.h has their texts) read back and summed
  * up for an export's manifest. No state beyond the summary; thread-safe.
+ * Nothing is logged or allocated; kind and detail are read, not kept.
  */
 #ifndef TBDAQ_CLOCK_SUMMARY_H
 #define TBDAQ_CLOCK_SUMMARY_H

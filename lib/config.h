@@ -9,8 +9,10 @@
  * of `tbdaqd -t` lists them all. A config that loaded is valid: nothing
  * after this needs to check it again.
  *
- * Ownership: a struct config owns every string and array it points to;
- * config_free() releases them all. Callers never free a member.
+ * Errors: config_load() logs nothing (config_load_logged() does); out of
+ * memory aborts. Ownership: a struct config owns every string and array
+ * it points to; config_free() releases them all. Callers never free a
+ * member.
  * Thread-safety: loads share no state, so any thread may load. The thread
  * that loaded a config may still fill in what the load cannot know
  * (sensors[].db_id, by store_sync_sensors()) before it hands the config to

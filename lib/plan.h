@@ -4,6 +4,11 @@
  * bus, unit, table and interval whose registers lie close together (gaps of
  * at most the bus's max_gap unused registers) are read by one request of at
  * most the bus's max_registers.
+ *
+ * No state: any thread may build a plan. A plan owns its arrays, which
+ * plan_release() frees; its indexes are into the config it was built
+ * from, which must outlive the plan's use. A built plan is read-only: any
+ * number of threads may read it at once (the pollers do).
  */
 #ifndef TBDAQ_PLAN_H
 #define TBDAQ_PLAN_H
@@ -29,11 +34,15 @@ struct plan {
     size_t nrequests;
 };
 
-/* Builds the plan of a valid config. Aborts only when out of memory. */
+/* Builds the plan of a valid config into p (what p held is not freed).
+ * Aborts only when out of memory. */
 void plan_build(const struct config *c, struct plan *p);
+/* Frees the plan's arrays and leaves it empty (releasing it again is
+ * harmless). */
 void plan_release(struct plan *p);
 
-/* Prints buses, sensors and requests for `tbdaqd -t` and `tbdaq check`. */
+/* Prints buses, sensors and requests for `tbdaqd -t` and `tbdaq check`;
+ * out's errors are the caller's to check (ferror()). */
 void plan_print(const struct config *c, const struct plan *p, FILE *out);
 
 #endif

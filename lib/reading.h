@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A reading: one sample of one sensor, as it travels from a poller thread
- * through the queue to the store. Plain data, copied by value.
+ * through the queue to the store. Plain data, copied by value; the helpers
+ * below are pure (no errors, thread-safe), and reading_error() points
+ * into the reading it is given.
  */
 #ifndef TBDAQ_READING_H
 #define TBDAQ_READING_H
