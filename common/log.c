@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 #define LOG_LINE_MAX 1024
 
 static const char *log_progname = "tbdaq";
-static enum log_level log_threshold = LOG_LEVEL_INFO;
+/* A reload changes the level while pollers log: atomic, relaxed (a line
+ * logged at the old level during the change is fine). */
+static atomic_int log_threshold = LOG_LEVEL_INFO;
 static int log_journal; /* stderr is connected to journald */
 static int log_stamped; /* lines start with the local time */
 
@@ -52,7 +55,7 @@ static int log_stderr_is_journal(void)
 void log_init(const char *progname, enum log_level level, int flags)
 {
     log_progname = progname;
-    log_threshold = level;
+    atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
     log_journal = log_stderr_is_journal();
     log_stamped = (flags & LOG_STAMP) && !log_journal;
     /* The zone is read now, before threads and sandboxing: a change of
@@ -84,12 +87,13 @@ static size_t log_stamp(char *buf, size_t len)
 
 void log_set_level(enum log_level level)
 {
-    log_threshold = level;
+    atomic_store_explicit(&log_threshold, (int)level, memory_order_relaxed);
 }
 
 enum log_level log_get_level(void)
 {
-    return log_threshold;
+    return (enum log_level)atomic_load_explicit(&log_threshold,
+                                                memory_order_relaxed);
 }
 
 int log_level_parse(const char *name, enum log_level *out)
@@ -105,6 +109,8 @@ int log_level_parse(const char *name, enum log_level *out)
 
 const char *log_level_name(enum log_level level)
 {
+    if ((size_t)level >= sizeof(log_levels) / sizeof(log_levels[0]))
+        return "unknown";
     return log_levels[level].name;
 }
 
@@ -118,7 +124,7 @@ static void log_vwrite(enum log_level level, int errnum, const char *fmt,
     int n;
     size_t len;
 
-    if (level > log_threshold)
+    if ((int)level > atomic_load_explicit(&log_threshold, memory_order_relaxed))
         return;
     len = log_stamped ? log_stamp(line, sizeof(line)) : 0;
     if (log_journal)

@@ -76,7 +76,9 @@ struct reading *batch_next(struct batch *b, size_t *nreadings)
     size_t n = batch_readings(b);
 
     *nreadings = n > BATCH_MAX ? BATCH_MAX : n;
-    return b->readings + b->head;
+    /* no array (only events wait, or its memory went back): no pointer
+     * arithmetic on NULL */
+    return b->readings ? b->readings + b->head : NULL;
 }
 
 void batch_done(struct batch *b, size_t n)

@@ -27,7 +27,7 @@ void notify_reloading(void)
 
 void notify_status(const char *fmt, ...)
 {
-    char buf[256];
+    char buf[1024]; /* the counters and a database error of up to 511 */
     va_list ap;
     int n = snprintf(buf, sizeof(buf), "STATUS=");
 

@@ -164,12 +164,15 @@ void relay_pump(struct relay *r, int64_t last_seq, bool save_now, bool db_down)
                                      room < RELAY_PAGE ? room : RELAY_PAGE,
                                      relay_row, r);
 
-        if (n <= 0) {
-            if (n < 0)
-                log_err("cannot read readings to publish: %s",
-                        store_errmsg(r->store));
+        if (n < 0 && !r->read_failing)
+            log_err("cannot read readings to publish: %s (tried again "
+                    "at every turn)",
+                    store_errmsg(r->store));
+        if (n >= 0 && r->read_failing)
+            log_info("reading readings to publish again");
+        r->read_failing = n < 0;
+        if (n <= 0)
             break;
-        }
         if (r->cursor == before)
             break; /* the publisher refused; offer it again later */
     }
@@ -193,9 +196,15 @@ void relay_witness(struct relay *r, int64_t last_seq, bool stopping)
     if (!r->pub || !witness_timer_due(&r->witness, now, last_seq, stopping))
         return;
     if (store_chain_head(r->store, head, &seq) < 0) {
-        log_err("%s", store_errmsg(r->store));
+        if (!r->head_failing)
+            log_err("chain witness: %s (tried again at every turn)",
+                    store_errmsg(r->store));
+        r->head_failing = true;
         return;
     }
+    if (r->head_failing)
+        log_info("chain witness: the chain head can be read again");
+    r->head_failing = false;
     if (seq > 0)
         publisher_witness(r->pub, seq, head, time_real_us());
     witness_timer_done(&r->witness, now, seq);

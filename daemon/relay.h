@@ -41,6 +41,9 @@ struct relay {
     int64_t acked_saved;   /* the acknowledged seq last persisted */
     int64_t acked_save_at; /* next time to persist it, CLOCK_MONOTONIC */
     struct witness_timer witness;
+    /* A read of the store that failed is logged once, and its recovery
+     * once: the loop tries again every turn. */
+    bool read_failing, head_failing;
     /* The configuration's sensors by sensors.id, for the live feed. */
     const struct sensor_conf **by_db_id;
     size_t nby_db_id;
