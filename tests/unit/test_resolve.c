@@ -367,7 +367,8 @@ static void test_abandoned(void **state)
     assert_true(pending_becomes(HELD_LOOKUPS - HELD_LOOKUPS / 2));
     for (size_t i = HELD_LOOKUPS / 2; i < HELD_LOOKUPS; i++)
         resolve_free(r[i]);
-    assert_int_equal(resolve_pending(), 0);
+    /* a helper that posted its result may still be on its way out */
+    assert_true(pending_becomes(0));
     resolve_free(NULL);
 }
 
