@@ -8,13 +8,15 @@
  * constant however many rows there are. Formatting avoids printf
  * (common/fmt.h).
  *
- * What is exported is fixed when the export starts: the highest seq then
- * committed bounds every pass, so readings the daemon commits meanwhile
- * (a window that reaches into the last commit interval, an open run) are
- * left out, and the manifest's counts are those of the rows exported:
+ * What is exported is fixed when the export starts: every read it makes
+ * (the run, the sensors, each pass over the rows, the manifest's clock
+ * and events) runs inside one read snapshot of the store
+ * (store_snapshot_begin()), so none of them sees what the daemon commits
+ * meanwhile (into a window that reaches into the last commit interval, or
+ * an open run), and the manifest's counts are those of the rows exported:
  * CSV tallies them as they stream and writes the manifest after; JSON,
- * whose manifest comes first, takes the database's counts and checks them
- * against the tally (see export_json).
+ * whose manifest comes first, takes the database's counts, read in the
+ * same snapshot (see export_json).
  *
  * With -o FILE nothing is ever left half-written: the data (and the
  * manifest) go to temporary files beside FILE, are synced, and are renamed
@@ -23,7 +25,6 @@
  * This file is the command: its options, and the job that drives the
  * parts (listed in cli/export.h) for either format.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,9 +40,6 @@
 
 /* The suffix of the manifest file written beside -o FILE. */
 #define EXPORT_MANIFEST_SUFFIX ".manifest.json"
-/* A window that ended this long ago (us) is taken to be complete: the
- * daemon commits within commit_interval_ms (at most a minute). */
-#define EXPORT_SETTLED_US (120 * US_PER_S)
 
 static void export_on_signal(int sig)
 {
@@ -110,7 +108,6 @@ static int export_csv(struct export_job *e, struct store *s)
     sink_init(&k, e->out_path ? data.fd : STDOUT_FILENO,
               e->out_path ? e->out_path : "stdout", e->out_path != NULL);
     e->sink = &k;
-    e->counting = true;
     if (export_pass(e, s, export_write_row) < 0)
         goto fail;
     if (e->rows == 0) {
@@ -166,37 +163,20 @@ fail:
     return rc;
 }
 
-/* True if no reading can still be committed into the window: a sealed
- * run, or a window that ended a while ago. */
-static bool export_settled(const struct export_job *e)
-{
-    if (e->has_run)
-        return e->run.chain_head != NULL;
-    return e->to_us <= time_real_us() - EXPORT_SETTLED_US;
-}
-
 /*
  * JSON puts the manifest, with its counts, before the rows. The counts
- * come from the database's per-sensor counts (cheap); the rows are
- * tallied as they stream, and must agree. They can only disagree if
- * readings were committed into the window after the export began; then
- * a file is written again from the tally (the same rows, by the seq
- * bound). Standard output cannot be rewritten, so a window that may still
- * fill is first counted with a pass of its own.
+ * are the database's per-sensor counts (cheap), read in the snapshot that
+ * the rows are read in, so they count exactly the rows that follow. The
+ * rows are tallied as they stream all the same: should the two ever
+ * differ (a bug in a query), that is an internal error, and the export
+ * fails rather than leave a manifest that does not describe its rows.
  */
 static int export_json(struct export_job *e, struct store *s)
 {
     struct outfile data = {.fd = -1};
     struct sink k = {.fd = -1};
-    bool counted = !e->out_path && !export_settled(e);
     int rc = -1;
 
-    if (counted) {
-        e->counting = true;
-        if (export_pass(e, s, export_count_row) < 0)
-            return -1;
-        export_take_tally(e);
-    }
     export_drop_unseen(e);
     if (export_counted(e) == 0) {
         export_log_empty(e);
@@ -207,34 +187,19 @@ static int export_json(struct export_job *e, struct store *s)
     sink_init(&k, e->out_path ? data.fd : STDOUT_FILENO,
               e->out_path ? e->out_path : "stdout", false);
     e->sink = &k;
-    for (int attempt = 0;; attempt++) {
-        e->rows = export_counted(e);
-        sink_puts(&k, "{\"manifest\":");
-        if (manifest_write(e, s, &k, NULL, NULL) < 0)
-            goto fail;
-        sink_puts(&k, ",\n\"readings\":[\n");
-        e->counting = true;
-        if (export_pass(e, s, export_write_row) < 0)
-            goto fail;
-        if (export_tally_matches(e))
-            break;
-        if (!e->out_path || attempt > 0) {
-            log_err("readings were committed into the window during the "
-                    "export; export again");
-            goto fail;
-        }
-        /* start the file over, counted from the rows */
-        sink_discard(&k);
-        if (lseek(data.fd, 0, SEEK_SET) < 0 || ftruncate(data.fd, 0) < 0) {
-            log_err("cannot write '%s': %s", e->out_path, strerror(errno));
-            goto fail;
-        }
-        export_take_tally(e);
-        export_drop_unseen(e);
-        if (export_counted(e) == 0) {
-            export_log_empty(e);
-            goto fail;
-        }
+    e->rows = export_counted(e);
+    sink_puts(&k, "{\"manifest\":");
+    if (manifest_write(e, s, &k, NULL, NULL) < 0)
+        goto fail;
+    sink_puts(&k, ",\n\"readings\":[\n");
+    if (export_pass(e, s, export_write_row) < 0)
+        goto fail;
+    if (!export_tally_matches(e)) {
+        log_err("internal error: the manifest counts %lld readings, but "
+                "%lld were exported%s",
+                (long long)export_counted(e), (long long)e->rows,
+                e->out_path ? "" : " (the output is not valid)");
+        goto fail;
     }
     sink_puts(&k, "\n]}\n");
     if (sink_finish(&k) < 0)
@@ -364,6 +329,11 @@ int export_main(struct cli *cli, int argc, char **argv)
     rc = CLI_FAIL;
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         goto done;
+    /* Everything below reads one snapshot: see the top of this file. */
+    if (store_snapshot_begin(s) < 0) {
+        log_err("%s", store_errmsg(s));
+        goto done;
+    }
     if (e.run_name) {
         got = store_run_get(s, e.run_name, export_run_fn, &e.run);
         if (got == 1) {
@@ -377,12 +347,6 @@ int export_main(struct cli *cli, int argc, char **argv)
         e.has_run = true;
         e.from_us = e.run.started_us;
         e.to_us = e.run.ended ? e.run.ended_us : time_real_us();
-    }
-    /* The bound of every pass: first, so that the sensors read next
-     * include every sensor of the rows up to it. */
-    if (store_last_seq(s, &e.last_seq) < 0) {
-        log_err("%s", store_errmsg(s));
-        goto done;
     }
     /* --sensor tags are checked before anything is written; JSON's
      * manifest needs the counts before the rows, CSV's only after. */
@@ -401,6 +365,12 @@ int export_main(struct cli *cli, int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     if ((e.json ? export_json(&e, s) : export_csv(&e, s)) == 0)
         rc = CLI_OK;
+    /* A snapshot that a database error ended early: the reads were not
+     * all of one state of the file. */
+    if (store_snapshot_end(s) < 0) {
+        log_err("internal error: %s", store_errmsg(s));
+        rc = CLI_FAIL;
+    }
 done:
     if (s)
         store_close(s);

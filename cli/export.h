@@ -4,7 +4,7 @@
  *
  *   cli/export.c          the command: options, the job, CSV and JSON
  *   cli/export_rows.c     the passes over the store's rows and the row
- *                         writers (CSV, JSON, counting only)
+ *                         writer (CSV, JSON)
  *   cli/export_sensors.c  the manifest's sensors: described from the
  *                         database, counted from the rows
  *   cli/manifest.c        the manifest itself (JSON): run, window, sensors,
@@ -91,9 +91,6 @@ void sink_make_room(struct sink *k, size_t n);
 int sink_drain(struct sink *k);
 /* sink_drain(), and on failure logs "cannot write 'NAME': REASON". */
 int sink_finish(struct sink *k);
-/* Drops what is buffered, once the writer is idle (then the caller may
- * move around in fd). */
-void sink_discard(struct sink *k);
 /* Stops the writer and frees everything; unwritten data is dropped. A
  * sink that was never started (buf NULL) is left alone. */
 void sink_release(struct sink *k);
@@ -188,14 +185,12 @@ struct export_job {
     /* what the database says */
     bool has_run;
     struct export_run run;
-    char *site; /* or NULL */
-    int64_t last_seq;
+    char *site;                    /* or NULL */
     struct export_sensor *sensors; /* sorted by tag and version; grows as
                                       rows show sensors (without --sensor) */
     size_t nsensors, cap_sensors;
     /* the rows */
     struct sink *sink;
-    bool counting; /* tally the rows into the sensors */
     int64_t rows;
     size_t last_sensor; /* where the previous row's sensor was found */
     bool stopped;       /* a callback stopped the export, and said why */
@@ -217,23 +212,20 @@ static inline char *export_dup(const char *s)
 
 /*
  * One pass over the job's rows (its run's seq range, or else its window;
- * its --sensor tags), each given to fn, which is one of the row writers
- * below. Rows above e->last_seq are skipped; e->rows counts the others.
- * Returns 0, or -1 after logging why (a database error, or what stopped
- * the writer).
+ * its --sensor tags), each given to fn (export_write_row()); e->rows
+ * counts them. Inside the export's snapshot, every pass sees the same
+ * rows. Returns 0, or -1 after logging why (a database error, or what
+ * stopped the writer).
  */
 int export_pass(struct export_job *e, struct store *s,
                 int (*fn)(const struct store_export_row *, void *));
 
-/* The row writers, store_export() callbacks with the job as arg. Each
- * skips rows committed after the export began, stops when interrupted,
- * and tallies the row into its sensor if e->counting (an unknown quality
- * stops it). They return 0 to go on, 1 after logging why they stop. */
-/* Counts only. */
-int export_count_row(const struct store_export_row *r, void *arg);
-/* Writes the row to e->sink: a JSON object if e->json, after ",\n" but
- * for the first; else a CSV line (SPEC), the header before the first. A
- * failed write stops it. */
+/* The row writer, a store_export() callback with the job as arg: stops
+ * when interrupted, tallies the row into its sensor (an unknown quality
+ * stops it), and writes the row to e->sink: a JSON object if e->json,
+ * after ",\n" but for the first; else a CSV line (SPEC), the header
+ * before the first. A failed write stops it. Returns 0 to go on, 1 after
+ * logging why it stops. */
 int export_write_row(const struct store_export_row *r, void *arg);
 
 /* ---- cli/export_sensors.c --------------------------------------------- */

@@ -2,7 +2,7 @@
 /*
  * The export's rows: one pass over the store's rows of the job's run or
  * window, each handed to a row writer that formats it straight into the
- * sink as CSV or JSON (SPEC "Export"), or only counts it. This is the
+ * sink as CSV or JSON (SPEC "Export"), tallied. This is the
  * inner loop of an export, a million rows a second and more: formatting
  * avoids printf (common/fmt.h), and each row reserves room for its
  * longest form once and writes into it.
@@ -25,41 +25,29 @@ struct export_row_len {
     size_t sensor, kind, unit, quality, error;
 };
 
-/* What every row callback does first: skip rows committed after the
- * export began, stop when asked to, count, and measure the row's strings
- * into len (if not NULL). Returns 1 to skip the row, -1 to stop, 0 to go
+/* What the row writer does first: stop when asked to, tally and count
+ * the row, and measure its strings into len. Returns -1 to stop, 0 to go
  * on. */
 static int export_row_begin(struct export_job *e,
                             const struct store_export_row *r,
                             struct export_row_len *len)
 {
-    if (r->seq > e->last_seq)
-        return 1;
     if (export_interrupted) {
         log_err("interrupted");
         e->stopped = true;
         return -1;
     }
-    if (e->counting && export_tally(e, r) < 0) {
+    if (export_tally(e, r) < 0) {
         e->stopped = true;
         return -1;
     }
     e->rows++;
-    if (len) {
-        len->sensor = strlen(r->sensor);
-        len->kind = strlen(r->kind);
-        len->unit = strlen(r->unit);
-        len->quality = strlen(r->quality);
-        len->error = r->error ? strlen(r->error) : 0;
-    }
+    len->sensor = strlen(r->sensor);
+    len->kind = strlen(r->kind);
+    len->unit = strlen(r->unit);
+    len->quality = strlen(r->quality);
+    len->error = r->error ? strlen(r->error) : 0;
     return 0;
-}
-
-int export_count_row(const struct store_export_row *r, void *arg)
-{
-    struct export_job *e = arg;
-
-    return export_row_begin(e, r, NULL) < 0;
 }
 
 /* A CSV line (SPEC), the header before the first. */
@@ -147,10 +135,9 @@ int export_write_row(const struct store_export_row *r, void *arg)
 {
     struct export_job *e = arg;
     struct export_row_len n;
-    int begin = export_row_begin(e, r, &n);
 
-    if (begin)
-        return begin < 0;
+    if (export_row_begin(e, r, &n) < 0)
+        return 1;
     if (e->json)
         export_json_row(e, r, &n);
     else

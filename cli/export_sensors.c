@@ -5,7 +5,7 @@
  * describes it, with its counts per quality and the span of its rows.
  * The counts come from the database (JSON needs them before the rows) or
  * from the tally of the rows as they stream (CSV, and JSON's check that
- * nothing was committed into the window meanwhile).
+ * the database's counts are those of its rows).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +181,10 @@ static bool export_tag_has_rows(const struct export_job *e, size_t i)
     return false;
 }
 
-/* The manifest lists the versions that have rows (the sensors table may
- * have shown one whose readings came after last_seq, or versions of a
- * --sensor outside the window); a --sensor without any row in the window
- * is listed once, with its newest version. */
+/* The manifest lists the versions that have rows (a tag is described
+ * with every version of it, those without rows in the window too); a
+ * --sensor without any row in the window is listed once, with its newest
+ * version. */
 void export_drop_unseen(struct export_job *e)
 {
     size_t kept = 0;

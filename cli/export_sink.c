@@ -144,18 +144,6 @@ int sink_finish(struct sink *k)
     return -1;
 }
 
-/* Drops what is buffered, once the writer is idle (then the caller may
- * move around in fd). */
-void sink_discard(struct sink *k)
-{
-    if (k->threaded) {
-        pthread_mutex_lock(&k->mu);
-        sink_wait_idle(k);
-        pthread_mutex_unlock(&k->mu);
-    }
-    k->len = 0;
-}
-
 /* Stops the writer and frees everything; unwritten data is dropped. */
 void sink_release(struct sink *k)
 {

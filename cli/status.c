@@ -4,7 +4,10 @@
  * and since when, its live counters, the open run, the clock, whether
  * MQTT is behind; then the newest reading of each sensor and each bus's
  * error counts, from the database. Works with the daemon stopped (then
- * from the database alone).
+ * from the database alone). What it shows of the database (the run, the
+ * MQTT line, both tables) is read in one snapshot of it
+ * (store_snapshot_begin()): a commit of the daemon's between two of them
+ * does not make them disagree.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -235,7 +238,7 @@ static int status_bus_fn(const struct store_bus_status *r, void *arg)
     return 0;
 }
 
-/* The sensor table, then the bus table, from one snapshot each. */
+/* The sensor table, then the bus table (inside the caller's snapshot). */
 static int status_tables(struct store *s, int64_t now_us)
 {
     static const char *const sensor_head[] = {
@@ -288,6 +291,11 @@ int status_main(struct cli *cli, int argc, char **argv)
     asked = cli_ask(cli, &req, reply, sizeof(reply), err, sizeof(err));
     if (!(s = cli_store(cli, STORE_READ_SNAPSHOT)))
         return CLI_FAIL;
+    if (store_snapshot_begin(s) < 0) {
+        log_err("%s", store_errmsg(s));
+        store_close(s);
+        return CLI_FAIL;
+    }
     status_daemon(&st, asked, reply, err);
     rc = store_run_open(s, status_run_fn, NULL);
     if (rc == 1)
@@ -296,6 +304,8 @@ int status_main(struct cli *cli, int argc, char **argv)
         rc = status_mqtt(s, &st);
     if (rc == 0)
         rc = status_tables(s, st.now_us);
+    if (rc == 0)
+        rc = store_snapshot_end(s);
     if (rc != 0)
         log_err("%s", store_errmsg(s));
     store_close(s);

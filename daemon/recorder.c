@@ -13,7 +13,8 @@
 void recorder_init(struct recorder *rc, struct store *s, const struct config *c,
                    recorder_live_fn *live, void *arg)
 {
-    *rc = (struct recorder){.store = s, .live = live, .live_arg = arg};
+    *rc = (struct recorder){
+        .store = s, .live = live, .live_arg = arg, .mono_ns = time_mono_ns};
     batch_init(&rc->batch, c->commit_interval_ms);
     rc->buffer_readings = c->buffer_readings;
 }
@@ -70,7 +71,7 @@ void recorder_take(struct recorder *rc, const struct queue_item *it)
 void recorder_event(struct recorder *rc, struct queue_item it)
 {
     if (it.taken_ns == 0)
-        it.taken_ns = time_mono_ns();
+        it.taken_ns = rc->mono_ns();
     recorder_take(rc, &it);
 }
 
@@ -85,14 +86,17 @@ static void recorder_down_now(struct recorder *rc, int64_t now)
 {
     struct batch *b = &rc->batch;
 
-    rc->down = true;
     rc->down_us = time_real_us() - (now - rc->failing_since) / NS_PER_MS * 1000;
     snprintf(rc->error, sizeof(rc->error), "%s", store_errmsg(rc->store));
     log_err("cannot write the database: %s; up to %d readings wait in "
             "memory (published live meanwhile), committing is tried again "
             "every %d ms",
             rc->error, rc->buffer_readings, recorder_retry_ms(rc));
+    /* Taken before the outage is under way, so that the event cap (which
+     * only applies during one) never drops the outage's own record, however
+     * many events waited when it began. */
     recorder_event(rc, queue_item_event("db_down", "%s", rc->error));
+    rc->down = true;
     for (size_t i = b->head; i < b->nreadings; i++)
         recorder_live(rc, &b->readings[i]);
 }
@@ -139,7 +143,7 @@ int recorder_commit(struct recorder *rc)
         return 0;
     r = batch_next(b, &n);
     if (store_commit_batch(rc->store, r, n, b->events, b->nevents) < 0) {
-        int64_t now = time_mono_ns();
+        int64_t now = rc->mono_ns();
 
         if (rc->failures++ == 0)
             rc->failing_since = now;

@@ -46,6 +46,10 @@ struct recorder {
     int buffer_readings;
     recorder_live_fn *live;
     void *live_arg;
+    /* CLOCK_MONOTONIC in ns: time_mono_ns, or a test's own clock (set
+     * after recorder_init()) that drives the busy grace period and the
+     * retries without waiting. */
+    int64_t (*mono_ns)(void);
 
     uint64_t committed; /* readings, since init */
     int64_t last_seq;   /* of the newest committed reading (0: none yet) */

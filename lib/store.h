@@ -7,14 +7,18 @@
  *
  * The daemon's main thread owns one read-write store; the CLI opens its own
  * (read-only or read-write) while the daemon runs: WAL mode and a busy
- * timeout make that safe. A struct store is not thread-safe.
+ * timeout make that safe. A struct store is not thread-safe: one thread
+ * at a time uses it (separate stores on separate threads are fine; each
+ * is its own SQLite connection, opened without SQLite's mutexes).
  *
  * Errors: a function that returns int returns -1 on failure, with the
  * reason, prefixed with what was being done, in store_errmsg() (and
  * store_busy() saying whether another connection's lock was the cause);
  * a failed write leaves the database as it was. Strings and structs handed
  * to a callback belong to the store and are valid during the call only;
- * what the caller passes in stays the caller's.
+ * what the caller passes in stays the caller's. Nothing is logged but by
+ * store_open() (a file mode narrowed, a schema upgraded, a trigger put
+ * back). Out of memory aborts (inside SQLite, it fails the call).
  *
  * Durability: every batch is one transaction with synchronous=FULL, so a
  * committed batch survives power loss, and a crash loses only the batch
@@ -75,6 +79,8 @@ enum store_mode {
  */
 struct store *store_open(const char *path, enum store_mode mode,
                          char err[STORE_ERR_MAX]);
+/* Closes the database and frees s (the caller's from store_open()); NULL
+ * is fine. */
 void store_close(struct store *s);
 
 /* The last error of this store, as text; never NULL. */
@@ -86,6 +92,41 @@ bool store_busy(const struct store *s);
 /* How long a statement waits for another connection's lock before it
  * fails (STORE_BUSY_TIMEOUT_MS after store_open()). */
 void store_set_busy_timeout(struct store *s, int ms);
+
+/*
+ * A read snapshot: several reads that see the database as it was at one
+ * instant, whatever another connection (the daemon) commits meanwhile.
+ * store_snapshot_begin() opens a read transaction and reads once, which
+ * fixes what this connection sees; every store read called until
+ * store_snapshot_end() runs inside it. The reads that take a transaction
+ * of their own to be consistent (store_status(), store_export*(),
+ * store_sensor_infos*(), store_runs(), store_run_get(), store_run_open(),
+ * store_verify*(), store_config_at(), store_config_files()) join it
+ * instead; the others are single statements, inside it anyway. For a
+ * command that reads one thing several times: `tbdaq export` (its passes
+ * and its manifest), `tbdaq status` (its lines and tables).
+ *
+ * Only reads: inside a snapshot the connection is query-only, and a write
+ * function (store_commit_batch(), store_run_start(), store_set_state(),
+ * ...) fails with -1 and changes nothing; the snapshot stays open.
+ *
+ * Cost: in WAL mode it does not block the writer, nor the writer it; but
+ * a checkpoint cannot copy into the database the pages committed after
+ * the snapshot began, so the -wal file grows for as long as one is held.
+ * Hold it for one command (an export of millions of rows is seconds),
+ * never for the life of a process.
+ *
+ * store_snapshot_begin() returns 0, or -1 with store_errmsg() ("cannot
+ * begin a snapshot: one is already open", or SQLite's error); nothing is
+ * then open. store_snapshot_end() ends it and returns 0, or -1 if a
+ * database error had rolled its transaction back before (then the reads
+ * since are not known to be of one snapshot: the caller must not trust
+ * them; a read function inside it fails then too, "...: the snapshot
+ * ended early"); without a snapshot open it does nothing and returns 0.
+ * store_close() ends an open snapshot too.
+ */
+int store_snapshot_begin(struct store *s);
+int store_snapshot_end(struct store *s);
 
 /*
  * Makes the sensors table agree with the config. A sensor's description
@@ -409,10 +450,11 @@ struct store_export_row {
  * Streams the readings with from_us <= ts_us < to_us, of the given sensor
  * tags (all if nsensors == 0), ordered by ts_us then sensor tag then seq,
  * to fn, without holding more than one row in memory. One read
- * transaction: a consistent snapshot while the daemon writes. Returns the
- * number of rows delivered, or -1 on a database error (message set) or if
- * fn returned non-zero (then fn reports its own error). Unknown tags
- * simply match nothing: check them with store_sensor_infos() first.
+ * transaction (or the caller's snapshot): a consistent state of the file
+ * while the daemon writes. Returns the number of rows delivered, or -1 on
+ * a database error (message set) or if fn returned non-zero (then fn
+ * reports its own error). Unknown tags simply match nothing: check them
+ * with store_sensor_infos() first.
  */
 int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
@@ -508,7 +550,9 @@ int store_config_files(struct store *s, int64_t id,
                        void *arg);
 
 /* The site recorded by the daemon (state table is integers, so kept in
- * a `meta` table: key 'site'), or NULL if none; valid until the next call. */
+ * a `meta` table: key 'site'), or NULL if none or on a database error
+ * (message set; the two look alike); owned by the store, valid until the
+ * next call or store_close(). */
 const char *store_site(struct store *s);
 /* Records the site (the daemon does at start). Returns 0 or -1. */
 int store_set_site(struct store *s, const char *site);

@@ -70,10 +70,9 @@ store_export_by(struct store *s, bool by_seq, int64_t from, int64_t to,
         (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
         return store_errorf(s, "cannot export: %zu sensors are too many",
                             nsensors);
-    /* One read transaction: one snapshot, whatever the daemon commits
-     * while the rows stream out. */
-    if (store_step(s, STMT_BEGIN_READ, "cannot export") < 0 ||
-        store_follow_upgrade(s) < 0)
+    /* One read transaction (or the caller's snapshot): one state of the
+     * file, whatever the daemon commits while the rows stream out. */
+    if (store_read_begin(s, "cannot export") < 0 || store_follow_upgrade(s) < 0)
         goto fail;
     sql = store_export_sql(nsensors, s->version, by_seq);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -258,7 +257,7 @@ static int store_sensor_infos_by(
     size_t ncounts = 0;
     int rc, ret;
 
-    if (store_step(s, STMT_BEGIN_READ, "cannot read sensors") < 0)
+    if (store_read_begin(s, "cannot read sensors") < 0)
         return -1;
     if ((ret = store_follow_upgrade(s)) != 0 ||
         (ret = store_tags_known(s, sensors, nsensors)) != 0 ||

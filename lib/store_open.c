@@ -71,10 +71,11 @@ int store_step(struct store *s, enum store_stmt id, const char *what)
     return 0;
 }
 
-/* Ends a failed transaction, if one is open; keeps the first message. */
+/* Ends a failed transaction, if one is open, but for a snapshot (only
+ * store_snapshot_end() ends that); keeps the first message. */
 void store_rollback(struct store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
+    if (s->snapshot || sqlite3_get_autocommit(s->db))
         return;
     sqlite3_step(s->stmt[STMT_ROLLBACK]);
     sqlite3_reset(s->stmt[STMT_ROLLBACK]);

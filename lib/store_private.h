@@ -11,7 +11,8 @@
  * The parts: store_open.c (open, close, shared helpers), store_schema.c,
  * store_stmt.c, store_canon.c (the canonical form commit and verify
  * share), store_write.c, store_query.c, store_runs.c, store_verify.c,
- * store_blame.c, store_spans.c, store_prune.c, store_export.c.
+ * store_blame.c, store_spans.c, store_prune.c, store_export.c,
+ * store_snapshot.c.
  *
  * Unless said otherwise a function here returns 0, or -1 with the store's
  * message set; those taking a struct store run on its owner's thread,
@@ -176,6 +177,7 @@ struct store {
     size_t ntouched, touched_cap;
     bool no_trigger; /* the file lacks the immutability trigger */
     bool busy;       /* the last failure: another connection's lock */
+    bool snapshot;   /* a store_snapshot_begin() transaction is open */
 };
 
 /* A batch row as verify reads it. */
@@ -236,7 +238,8 @@ struct store_walk {
  * (and notes whether that was another connection's lock); both return -1.
  * store_step() steps a statement that returns no rows and resets it (0,
  * or -1 with store_fail()'s message prefixed with what). store_rollback()
- * ends a failed transaction, if one is open, keeping the first message.
+ * ends a transaction, if one is open and is not a snapshot, keeping the
+ * first message.
  * store_query_int() reads one integer from a one-row query (0 or -1,
  * message not set). The bind and column helpers after them are inline:
  * they run for every reading and row.
@@ -272,6 +275,15 @@ static inline const char *store_column_text(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
 }
+
+/*
+ * store_snapshot.c: store_read_begin() begins the read transaction of a
+ * function that reads more than once and must see one state of the file
+ * (prefix of the message: what), or, inside a snapshot, joins it (-1 if
+ * the snapshot's transaction has ended early). Such a function ends it
+ * with store_rollback(), which leaves a snapshot open.
+ */
+int store_read_begin(struct store *s, const char *what);
 
 /*
  * store_schema.c: store_check_schema() reads the schema version and

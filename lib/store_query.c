@@ -87,9 +87,10 @@ int store_status(struct store *s, int64_t since_us,
 {
     int ret = 0;
 
-    /* A read transaction, so that sensors and counts are one snapshot
-     * even while the daemon commits between the two queries. */
-    if (store_step(s, STMT_BEGIN_READ, "cannot read status") < 0)
+    /* A read transaction (or the caller's snapshot), so that sensors and
+     * counts are one state of the file even while the daemon commits
+     * between the two queries. */
+    if (store_read_begin(s, "cannot read status") < 0)
         return -1;
     if (store_follow_upgrade(s) < 0) {
         store_rollback(s);
@@ -180,7 +181,7 @@ int store_config_at(struct store *s, int64_t at_us, int64_t *id)
     int rc, ret = -1;
 
     *id = 0;
-    if (store_step(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+    if (store_read_begin(s, "cannot read configurations") < 0)
         return -1;
     if (store_follow_upgrade(s) < 0)
         goto done;
@@ -218,7 +219,7 @@ int store_config_files(struct store *s, int64_t id,
     sqlite3_stmt *st = NULL;
     int rc, ret = 0;
 
-    if (store_step(s, STMT_BEGIN_READ, "cannot read configurations") < 0)
+    if (store_read_begin(s, "cannot read configurations") < 0)
         return -1;
     if (store_follow_upgrade(s) < 0 ||
         sqlite3_prepare_v2(s->db,

@@ -77,7 +77,7 @@ static int store_run_query(struct store *s, sqlite3_stmt *st,
 {
     int found = 0, ret;
 
-    if (store_step(s, STMT_BEGIN_READ, "cannot read runs") < 0) {
+    if (store_read_begin(s, "cannot read runs") < 0) {
         sqlite3_clear_bindings(st);
         return -1;
     }

@@ -498,7 +498,7 @@ int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
     int ret;
 
     memset(out, 0, sizeof(*out));
-    if (store_step(s, STMT_BEGIN_READ, "cannot verify") < 0)
+    if (store_read_begin(s, "cannot verify") < 0)
         return -1;
     ret = store_follow_upgrade(s) < 0
               ? -1
@@ -594,7 +594,7 @@ int store_verify_run(struct store *s, const char *name,
 
     memset(out, 0, sizeof(*out));
     memset(&sp, 0, sizeof(sp));
-    if (store_step(s, STMT_BEGIN_READ, "cannot verify") < 0)
+    if (store_read_begin(s, "cannot verify") < 0)
         return -1;
     if (store_follow_upgrade(s) < 0)
         goto done;

@@ -155,7 +155,8 @@ static void test_failed_commit_keeps_all(void **state)
     batch_release(&b);
 }
 
-/* A reload's new interval applies to what comes next. */
+/* A reload's new interval applies to what comes next; what waits keeps
+ * its deadline, unless something new is due sooner. */
 static void test_set_interval(void **state)
 {
     struct batch b;
@@ -166,6 +167,17 @@ static void test_set_interval(void **state)
     batch_set_interval(&b, 20);
     batch_add_reading(&b, &r, 1000 * MS);
     assert_true(batch_due_at(&b) == 1020 * MS);
+    batch_set_interval(&b, 500);
+    assert_true(batch_due_at(&b) == 1020 * MS);
+    batch_add_reading(&b, &r, 900 * MS);
+    assert_true(batch_due_at(&b) == 1020 * MS);
+    batch_set_interval(&b, 10);
+    batch_add_reading(&b, &r, 1005 * MS);
+    assert_true(batch_due_at(&b) == 1015 * MS);
+    /* batch_release() keeps the interval */
+    batch_release(&b);
+    batch_add_reading(&b, &r, 2000 * MS);
+    assert_true(batch_due_at(&b) == 2010 * MS);
     batch_release(&b);
 }
 
