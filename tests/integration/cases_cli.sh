@@ -196,6 +196,12 @@ case_log_stamps() {
         fail "tbdaq's error is '$(head -1 "$T/e")', want 'tbdaq: error: ...' unstamped"
 }
 
+# cli_status_try: tbdaq status into $T/o; true if it exited 0 (for wait
+# conditions: a daemon just started may not have its schema yet).
+cli_status_try() {
+    timeout 10 "$BUILD/tbdaq" -c "$T/t.conf" status </dev/null >"$T/o" 2>"$T/e"
+}
+
 # cli_status: tbdaq status into $T/o; it must exit 0.
 cli_status() {
     cli_run "tbdaq status" "$BUILD/tbdaq" -c "$T/t.conf" status
@@ -249,7 +255,7 @@ case_status_view() {
     sim_sensor A-MUCH-LONGER-SENSOR-ID plant 1 input pressure 20 100
     conf_write "$T/t.conf" "commit_interval_ms = 50;" "$(conf_mqtt)"
     start_daemon
-    wait_or_fail "cli_status; grep -q '^  MQTT: *connected' '$T/o'" 10 \
+    wait_or_fail "cli_status_try && grep -q '^  MQTT: *connected' '$T/o'" 10 \
         "status does not show MQTT connected"
     # readings in flight to the broker are not a backlog
     for _ in 1 2 3 4 5; do
@@ -268,7 +274,7 @@ case_status_view() {
     # The broker goes: the backlog shows once its oldest reading is 5 s old,
     # not before.
     stop_broker
-    wait_or_fail "cli_status; grep -q 'backlog [0-9]* readings not acknowledged' '$T/o'" 20 \
+    wait_or_fail "cli_status_try && grep -q 'backlog [0-9]* readings not acknowledged' '$T/o'" 20 \
         "status never shows the backlog with the broker gone"
     line=$(grep '^  MQTT:' "$T/o")
     echo "$line"
