@@ -80,6 +80,17 @@ static void export_release(struct export_job *e)
 
 /* --- the two formats ----------------------------------------------------- */
 
+/* Every read is done: ends the snapshot before the files are put in
+ * place, so that one a database error ended early fails the export with
+ * nothing left behind (the reads were not all of one state of the file). */
+static int export_reads_done(struct store *s)
+{
+    if (store_snapshot_end(s) == 0)
+        return 0;
+    log_err("internal error: %s", store_errmsg(s));
+    return -1;
+}
+
 /* Logs that the window holds no rows. */
 static void export_log_empty(const struct export_job *e)
 {
@@ -141,7 +152,7 @@ static int export_csv(struct export_job *e, struct store *s)
     if (manifest_write(e, s, &mk, base ? base + 1 : e->out_path, sha) < 0)
         goto fail;
     sink_puts(&mk, "\n");
-    if (sink_finish(&mk) < 0)
+    if (sink_finish(&mk) < 0 || export_reads_done(s) < 0)
         goto fail;
     if (outfile_close(&man) < 0 || outfile_commit(&data) < 0)
         goto fail;
@@ -202,7 +213,7 @@ static int export_json(struct export_job *e, struct store *s)
         goto fail;
     }
     sink_puts(&k, "\n]}\n");
-    if (sink_finish(&k) < 0)
+    if (sink_finish(&k) < 0 || export_reads_done(s) < 0)
         goto fail;
     if (e->out_path) {
         if (outfile_close(&data) < 0 || outfile_commit(&data) < 0)

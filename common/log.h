@@ -8,9 +8,9 @@
  *
  * Logging is thread-safe (one write per line) and preserves errno; it
  * cannot fail (a long line is cut, never split; a failed write is
- * dropped). log_init() and log_set_level() set plain globals the logging
- * functions read, unlocked: call them from the main thread (log_init()
- * before any other thread starts).
+ * dropped). log_set_level() may be called while other threads log (the
+ * level is atomic); log_init() sets the name and flags, unlocked: call it
+ * before any other thread starts.
  */
 #ifndef TBDAQ_LOG_H
 #define TBDAQ_LOG_H
@@ -42,8 +42,8 @@ enum log_level log_get_level(void);
 
 /* Parses "error", "warning", "info", "debug". Returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *out);
-/* The level's name, a static string; level must be one of the enum (it
- * is not checked). */
+/* The level's name, a static string ("unknown" for a value outside the
+ * enum). */
 const char *log_level_name(enum log_level level);
 
 /* log_warn appends ": strerror(errno)"; the x variants do not. */

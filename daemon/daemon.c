@@ -48,6 +48,8 @@
 #define DAEMON_BUSY_TIMEOUT_MS 20
 /* One turn of waiting on pollers (a reload, the stop). */
 #define DAEMON_TURN_MS 10
+/* One turn of waiting on the publisher at its stop. */
+#define DAEMON_PUBLISH_TURN_MS 20
 
 bool daemon_stopping(struct daemon *d)
 {
@@ -75,7 +77,7 @@ static void daemon_live(void *arg, const struct reading *r)
     relay_live(&d->relay, r, runwatch_run_at(&d->runs, r->ts_us));
 }
 
-void daemon_wait(struct daemon *d, int64_t deadline)
+void daemon_poll_once(struct daemon *d, int64_t deadline)
 {
     struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
         {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
@@ -119,12 +121,22 @@ static void daemon_turn(void *arg)
     struct daemon *d = arg;
     int64_t now;
 
-    daemon_wait(d, time_mono_ns() + DAEMON_TURN_MS * NS_PER_MS);
+    daemon_poll_once(d, time_mono_ns() + DAEMON_TURN_MS * NS_PER_MS);
     now = time_mono_ns();
     if (now >= recorder_due_at(&d->rec))
         recorder_commit(&d->rec);
     relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
     health_watchdog(&d->health, d->pollers, d->npollers, now);
+}
+
+/* While the publisher says goodbye (a stop, or new MQTT settings): poll
+ * and service, but commit nothing: at a stop the last commits are over
+ * (and their outcome logged), and the budget left is the publisher's. */
+static void daemon_publish_turn(void *arg)
+{
+    struct daemon *d = arg;
+
+    daemon_poll_once(d, time_mono_ns() + DAEMON_PUBLISH_TURN_MS * NS_PER_MS);
 }
 
 /* ---- Pollers ----------------------------------------------------------- */
@@ -239,7 +251,7 @@ static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
                   poller_bus_name(list[i]));
         d->abandoned = true;
     }
-    daemon_wait(d, 0);
+    daemon_poll_once(d, 0);
 }
 
 /* ---- Reload ------------------------------------------------------------ */
@@ -357,8 +369,9 @@ void daemon_reload(struct daemon *d)
     }
     if (relay_on(&d->relay) && d->config && !config_mqtt_equal(d->config, nc)) {
         log_info("MQTT settings changed; reconnecting");
-        relay_stop(&d->relay, d->rec.last_seq, DAEMON_STOP_PUBLISH_MS,
-                   DAEMON_STOP_OFFLINE_MS, daemon_turn, d);
+        relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
+                   DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
+                   daemon_publish_turn, d);
     }
     config_free(d->config);
     d->config = nc;
@@ -548,8 +561,9 @@ int daemon_stop(struct daemon *d)
                                               recorder_waiting(&d->rec))));
     rc = daemon_last_commits(d, stop_at);
     relay_witness(&d->relay, d->rec.last_seq, true);
-    relay_stop(&d->relay, d->rec.last_seq, DAEMON_STOP_PUBLISH_MS,
-               DAEMON_STOP_OFFLINE_MS, daemon_turn, d);
+    relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
+               DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
+               daemon_publish_turn, d);
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->rec.committed);
     return rc;

@@ -17,7 +17,7 @@
  * pollers and channel: daemon_stop() frees the pollers, daemon_release()
  * the rest. config_path, want_stop and stop_signalled are main.c's (the
  * last two set by its signal thread). Errors are logged where they
- * happen; a poll(2) that fails in daemon_wait() is fatal (logged, exit 1).
+ * happen; a poll(2) that fails in daemon_poll_once() is fatal (logged, exit 1).
  */
 #ifndef TBDAQ_DAEMON_H
 #define TBDAQ_DAEMON_H
@@ -107,7 +107,7 @@ void daemon_release(struct daemon *d);
  * the publisher, takes everything the queue holds into the recorder and
  * services the control channel.
  */
-void daemon_wait(struct daemon *d, int64_t deadline);
+void daemon_poll_once(struct daemon *d, int64_t deadline);
 
 /* Whether the daemon is to stop; the first time it says so it notes
  * when, for the budgets of everything after. */

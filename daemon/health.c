@@ -82,7 +82,7 @@ void health_status(struct health *h, struct poller *const *pollers, size_t n,
     double secs = (double)(now - h->status_at) / NS_PER_S;
     struct health_counts c;
 
-    if (now - h->status_at < HEALTH_STATUS_MS * NS_PER_MS)
+    if (now <= h->status_at)
         return;
     health_count(pollers, n, &c);
     notify_status(

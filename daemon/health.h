@@ -55,8 +55,8 @@ void health_count(struct poller *const *pollers, size_t n,
                   struct health_counts *out);
 
 /*
- * Sends STATUS= when HEALTH_STATUS_MS passed since the last: readings/s
- * since then, committed (in all), the pollers' counters, mqtt ("off",
+ * Sends STATUS= (the caller calls it every HEALTH_STATUS_MS): readings/s
+ * since the last call, committed (in all), the pollers' counters, mqtt ("off",
  * "connected", "disconnected") and backlog, and db_error (the reason the
  * database cannot be written, or NULL).
  */

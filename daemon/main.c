@@ -205,7 +205,7 @@ static void main_loop(struct daemon *d)
     for (size_t i = 0; i < NJOBS; i++)
         job_at[i] = now + jobs[i].period_ms * NS_PER_MS;
     while (!daemon_stopping(d)) {
-        daemon_wait(d, main_deadline(d, job_at, time_mono_ns()));
+        daemon_poll_once(d, main_deadline(d, job_at, time_mono_ns()));
         now = time_mono_ns();
         for (size_t i = 0; i < NJOBS; i++) {
             if (now < job_at[i])

@@ -130,9 +130,10 @@ int64_t poller_stop_asked(struct poller *pl);
 /* True once the poller's thread has pushed its last item. */
 int poller_finished(struct poller *pl);
 /* Asks the poller to stop (if not yet asked) and BLOCKS until its thread
- * has ended; a second call returns at once. Everything it read is in the
- * queue when this returns. The queue must not be full, or must be closed,
- * or this may wait forever: poller_finished() says when it will not. */
+ * has ended; a second call returns at once; pl must not be NULL. Everything it
+ * read is in the queue when this returns. The queue must not be full, or must
+ * be closed, or this may wait forever: poller_finished() says when it will not.
+ */
 void poller_join(struct poller *pl);
 /* Frees a poller whose thread was joined (poller_join()); NULL is fine.
  * Freeing one that was not joined aborts: its thread would use the

@@ -59,7 +59,7 @@ int relay_start(struct relay *r, const struct config *c, int64_t last_seq,
     return 0;
 }
 
-void relay_stop(struct relay *r, int64_t last_seq, int publish_ms,
+void relay_stop(struct relay *r, int64_t last_seq, bool db_down, int publish_ms,
                 int offline_ms, void (*turn)(void *), void *arg)
 {
     int64_t give_up = time_mono_ns() + publish_ms * NS_PER_MS;
@@ -68,10 +68,10 @@ void relay_stop(struct relay *r, int64_t last_seq, int publish_ms,
         return;
     while (publisher_connected(r->pub) && publisher_acked(r->pub) < last_seq &&
            time_mono_ns() < give_up) {
-        relay_pump(r, last_seq, false, false);
+        relay_pump(r, last_seq, false, db_down);
         turn(arg);
     }
-    relay_pump(r, last_seq, true, false);
+    relay_pump(r, last_seq, true, db_down);
     if (publisher_acked(r->pub) < last_seq)
         log_info("%lld readings not acknowledged by the broker; they are "
                  "published after the next start",

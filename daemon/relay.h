@@ -9,8 +9,9 @@
  * publishes readings live from memory (seq 0), so the feed goes on.
  *
  * Without an mqtt group (or while the publisher could not be started)
- * every call but relay_start does nothing. Main thread only. The relay
- * owns its publisher; the store is the daemon's and must outlive it.
+ * nothing is published: relay_index still indexes, relay_prunable still
+ * reads the acknowledged seq, every other call does nothing. Main thread only.
+ * The relay owns its publisher; the store is the daemon's and must outlive it.
  * Database errors are logged; relay_start also returns them, the other
  * calls try again when next called (another connection's lock on saving
  * the acknowledged seq is retried without a word).
@@ -69,7 +70,7 @@ int relay_start(struct relay *r, const struct config *c, int64_t last_seq,
  * and disconnects. The relay is then off; relay_start may start it
  * again.
  */
-void relay_stop(struct relay *r, int64_t last_seq, int publish_ms,
+void relay_stop(struct relay *r, int64_t last_seq, bool db_down, int publish_ms,
                 int offline_ms, void (*turn)(void *), void *arg);
 
 /* Frees what is left (a relay stopped, or never started): no network. */

@@ -225,4 +225,37 @@ case_disk_fsize() {
     storage_case fsize
 }
 
-EXTRA_CASES+=(disk_full disk_fsize)
+# SIGTERM while the database cannot be written (a file-size limit), with
+# MQTT: the daemon says what it could not commit, exits 1 within 5 s,
+# still says offline to the broker, and does not try to write the
+# acknowledged seq into the database it knows is down.
+case_stop_during_outage() {
+    local t0 t1 st
+    storage_setup fsize
+    need_mqtt
+    start_sim --port 0 --units 1
+    start_broker
+    conf_tcp_bus b1
+    sim_sensor S0 b1 1 holding flow 0 100
+    conf_write "$T/t.conf" "buffer_readings = $STORAGE_BUFFER;" "$(conf_mqtt)"
+    storage_daemon
+    wait_or_fail "min_readings 5" 10 "no readings recorded at start"
+    storage_break
+    wait_or_fail "grep -q 'cannot write the database' '$T/daemon.err'" 10 \
+        "no outage logged after the file-size limit"
+    t0=$(now_us)
+    DAEMON_STOPPED=1
+    stop_pid "$PID_daemon" 5 || fail "the daemon did not exit within 5 s of SIGTERM"
+    t1=$(now_us)
+    echo "exit $STOP_RC after $(((t1 - t0) / 1000)) ms"
+    [ "$STOP_RC" = 1 ] || fail "a stop that lost readings exited $STOP_RC (want 1)"
+    grep -q 'readings taken are lost' "$T/daemon.err" ||
+        fail "the stop did not say which readings are lost: $(tail -3 "$T/daemon.err")"
+    ! grep -q 'cannot write state' "$T/daemon.err" ||
+        fail "the stop wrote the acknowledged seq into a database it knew was down: $(grep 'cannot write state' "$T/daemon.err")"
+    st=$(mqtt_get "tbdaq/$SITE/status")
+    [ "$st" = '1 {"state":"offline"}' ] ||
+        fail "the retained status after the stop is '$st', want offline"
+}
+
+EXTRA_CASES+=(disk_full disk_fsize stop_during_outage)
