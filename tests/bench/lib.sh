@@ -178,8 +178,8 @@ port_open() {
 # ---------------------------------------------------------------------
 # The programs
 
-# build_helper NAME PKG...: tests/bench/NAME.c (with common/util.c and
-# log.c) into $BUILD/bench/NAME; its path in the variable NAME (upper
+# build_helper NAME PKG...: tests/bench/NAME.c (with common/util.c, fmt.c
+# and log.c) into $BUILD/bench/NAME; its path in the variable NAME (upper
 # case).
 build_helper() {
     local name=$1 out var
@@ -190,7 +190,7 @@ build_helper() {
     (cd "$TOP" && ${CC:-cc} $WARN_FLAGS -D_XOPEN_SOURCE=700 \
         -D_DEFAULT_SOURCE -I. ${CPPFLAGS:-} ${CFLAGS:--O2 -g} \
         $(pkg-config --cflags "$@") "tests/bench/$name.c" common/util.c \
-        common/log.c ${LDFLAGS:-} $(pkg-config --libs "$@") -lpthread \
+        common/fmt.c common/log.c ${LDFLAGS:-} $(pkg-config --libs "$@") -lpthread \
         -o "$out") || die "cannot build $out"
     var=${name^^}
     printf -v "$var" '%s' "$out"
