@@ -218,7 +218,7 @@ static inline char *export_dup(const char *s)
  * stopped the writer).
  */
 int export_pass(struct export_job *e, struct store *s,
-                int (*fn)(const struct store_export_row *, void *));
+                int (*fn)(const struct reading_row *, void *));
 
 /* The row writer, a store_export() callback with the job as arg: stops
  * when interrupted, tallies the row into its sensor (an unknown quality
@@ -226,7 +226,7 @@ int export_pass(struct export_job *e, struct store *s,
  * after ",\n" but for the first; else a CSV line (SPEC), the header
  * before the first. A failed write stops it. Returns 0 to go on, 1 after
  * logging why it stops. */
-int export_write_row(const struct store_export_row *r, void *arg);
+int export_write_row(const struct reading_row *r, void *arg);
 
 /* ---- cli/export_sensors.c --------------------------------------------- */
 
@@ -240,7 +240,7 @@ int export_write_row(const struct store_export_row *r, void *arg);
 int export_describe(struct export_job *e, struct store *s, bool counts);
 /* Counts a row for its sensor (added if new); logs and returns -1 if its
  * quality is none of SPEC's. */
-int export_tally(struct export_job *e, const struct store_export_row *r);
+int export_tally(struct export_job *e, const struct reading_row *r);
 /* Makes the streamed rows' tally the manifest's counts. */
 void export_take_tally(struct export_job *e);
 /* True if the rows streamed are exactly those the counts count. */

@@ -28,8 +28,7 @@ struct export_row_len {
 /* What the row writer does first: stop when asked to, tally and count
  * the row, and measure its strings into len. Returns -1 to stop, 0 to go
  * on. */
-static int export_row_begin(struct export_job *e,
-                            const struct store_export_row *r,
+static int export_row_begin(struct export_job *e, const struct reading_row *r,
                             struct export_row_len *len)
 {
     if (export_interrupted) {
@@ -51,8 +50,7 @@ static int export_row_begin(struct export_job *e,
 }
 
 /* A CSV line (SPEC), the header before the first. */
-static void export_csv_row(struct export_job *e,
-                           const struct store_export_row *r,
+static void export_csv_row(struct export_job *e, const struct reading_row *r,
                            const struct export_row_len *n)
 {
     char *p;
@@ -91,8 +89,7 @@ static void export_csv_row(struct export_job *e,
     (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
 /* A JSON object, after ",\n" but for the first. */
-static void export_json_row(struct export_job *e,
-                            const struct store_export_row *r,
+static void export_json_row(struct export_job *e, const struct reading_row *r,
                             const struct export_row_len *n)
 {
     char *p;
@@ -131,7 +128,7 @@ static void export_json_row(struct export_job *e,
     sink_commit(e->sink, p);
 }
 
-int export_write_row(const struct store_export_row *r, void *arg)
+int export_write_row(const struct reading_row *r, void *arg)
 {
     struct export_job *e = arg;
     struct export_row_len n;
@@ -153,7 +150,7 @@ int export_write_row(const struct store_export_row *r, void *arg)
 
 /* Runs store_export with fn; logs what went wrong. Returns 0 or -1. */
 int export_pass(struct export_job *e, struct store *s,
-                int (*fn)(const struct store_export_row *, void *))
+                int (*fn)(const struct reading_row *, void *))
 {
     e->rows = 0;
     e->stopped = false;

@@ -218,7 +218,7 @@ static int export_quality(const char *q)
 }
 
 /* Counts a row for its sensor; logs and returns -1 if it fits nowhere. */
-int export_tally(struct export_job *e, const struct store_export_row *r)
+int export_tally(struct export_job *e, const struct reading_row *r)
 {
     int q = export_quality(r->quality);
     struct export_sensor *o;

@@ -139,7 +139,7 @@ static int status_run_fn(const struct store_run *r, void *arg)
     return 0;
 }
 
-static int status_oldest_fn(const struct store_row *r, void *arg)
+static int status_oldest_fn(const struct reading_row *r, void *arg)
 {
     *(int64_t *)arg = r->ts_us;
     return 0;
@@ -194,21 +194,22 @@ struct status_table {
     int64_t now_us;
 };
 
-static int status_sensor_fn(const struct store_sensor_status *r, void *arg)
+static int status_sensor_fn(const struct store_sensor_status *ss, void *arg)
 {
+    const struct reading_row *r = &ss->row;
     struct status_table *st = arg;
     struct table *t = &st->t;
     char ts[TIME_ISO_LEN], age[32];
 
-    table_cell(t, "%s", r->tag);
+    table_cell(t, "%s", r->sensor);
     table_cell(t, "%s", r->kind);
-    table_cell(t, "%s", r->bus);
-    if (!r->has_reading) {
+    table_cell(t, "%s", ss->bus);
+    if (!ss->has_reading) {
         for (int i = 0; i < 5; i++)
             table_cell(t, "-");
         table_cell(t, "%s",
-                   r->pruned ? "newest reading pruned by retention"
-                             : "no readings yet");
+                   ss->pruned ? "newest reading pruned by retention"
+                              : "no readings yet");
         return 0;
     }
     if (r->has_value)

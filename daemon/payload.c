@@ -117,7 +117,7 @@ static void out_json_or_null(struct out *o, const char *key, const char *s)
 }
 
 int payload_reading(char *buf, size_t len, const char *site,
-                    const struct pub_reading *r)
+                    const struct reading_row *r)
 {
     struct out o = out_begin(buf, len);
 

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/reading.h"
+
 /* Longest payload of one reading (and the buffer size callers use for
  * any payload). */
 #define PAYLOAD_MAX 1024
@@ -26,22 +28,9 @@
 #define PAYLOAD_OFFLINE "{\"state\":\"offline\"}"
 #define PAYLOAD_IDLE "{\"state\":\"idle\"}"
 
-/* One reading, as published. Strings are borrowed for the call. */
-struct pub_reading {
-    int64_t seq;        /* 0: not recorded yet (publisher_send_live()) */
-    const char *sensor; /* the tag */
-    const char *kind;
-    const char *unit;
-    int64_t ts_us;
-    bool has_value; /* false: "value":null */
-    double value;
-    const char *quality; /* quality_name() */
-    const char *error;   /* why there is no value: comm_error, missed */
-    const char *run;     /* NULL unless a run is open */
-};
-
 /*
- * Writes SPEC's reading payload for site into buf (NUL-terminated):
+ * Writes SPEC's reading payload of r (its version not used) for site into
+ * buf (NUL-terminated):
  * {"seq":..,"site":..,"sensor":..,"kind":..,"ts":"<ISO 8601 UTC µs>",
  *  "ts_us":..,"value":..,"unit":..,"quality":..[,"error":..][,"run":..]}
  * "error" is written whenever r->error is not NULL (comm_error and missed
@@ -52,7 +41,7 @@ struct pub_reading {
  * NaN or infinite values are written as null.
  */
 int payload_reading(char *buf, size_t len, const char *site,
-                    const struct pub_reading *r);
+                    const struct reading_row *r);
 
 /* A test run, for the run topics. Strings are borrowed for the call. */
 struct pub_run {

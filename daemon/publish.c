@@ -326,7 +326,7 @@ size_t publisher_room(const struct publisher *p)
 /* The topic and payload of r; returns the payload's length, or -1 if
  * either does not fit. */
 static int publish_format(const struct publisher *p,
-                          const struct pub_reading *r,
+                          const struct reading_row *r,
                           char topic[PUBLISH_TOPIC_MAX],
                           char payload[PAYLOAD_MAX])
 {
@@ -338,7 +338,7 @@ static int publish_format(const struct publisher *p,
     return len;
 }
 
-int publisher_send(struct publisher *p, const struct pub_reading *r)
+int publisher_send(struct publisher *p, const struct reading_row *r)
 {
     char topic[PUBLISH_TOPIC_MAX];
     char payload[PAYLOAD_MAX];
@@ -376,7 +376,7 @@ int publisher_send(struct publisher *p, const struct pub_reading *r)
     return 0;
 }
 
-int publisher_send_live(struct publisher *p, const struct pub_reading *r)
+int publisher_send_live(struct publisher *p, const struct reading_row *r)
 {
     char topic[PUBLISH_TOPIC_MAX];
     char payload[PAYLOAD_MAX];

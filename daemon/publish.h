@@ -109,7 +109,7 @@ size_t publisher_room(const struct publisher *p);
  * or -1 if it was not accepted (then nothing is in flight for it and the
  * caller offers it again later).
  */
-int publisher_send(struct publisher *p, const struct pub_reading *r);
+int publisher_send(struct publisher *p, const struct reading_row *r);
 
 /*
  * Publishes one reading that the database could not take yet (seq 0), at
@@ -119,7 +119,7 @@ int publisher_send(struct publisher *p, const struct pub_reading *r);
  * best-effort, the recorded one is not): not connected, readings handed to
  * publisher_send() still in flight, or the socket not keeping up.
  */
-int publisher_send_live(struct publisher *p, const struct pub_reading *r);
+int publisher_send_live(struct publisher *p, const struct reading_row *r);
 
 /*
  * The highest seq such that every reading handed to publisher_send() with

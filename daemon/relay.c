@@ -108,42 +108,30 @@ void relay_index(struct relay *r, const struct config *c)
 void relay_live(struct relay *r, const struct reading *rd, const char *run)
 {
     const struct sensor_conf *sc;
-    struct pub_reading pr;
+    struct reading_row row;
 
     if (!r->pub || rd->sensor_id < 0 || (size_t)rd->sensor_id >= r->nby_db_id ||
         !(sc = r->by_db_id[rd->sensor_id]))
         return;
-    pr = (struct pub_reading){
+    row = (struct reading_row){
+        .ts_us = rd->ts_us, /* seq 0: not recorded yet */
         .sensor = sc->id,
         .kind = kind_name(sc->kind),
         .unit = sc->unit,
-        .ts_us = rd->ts_us,
         .has_value = reading_has_value(rd),
         .value = rd->value,
         .quality = quality_name(rd->quality),
         .error = reading_error(rd),
         .run = run,
     };
-    publisher_send_live(r->pub, &pr);
+    publisher_send_live(r->pub, &row);
 }
 
-static int relay_row(const struct store_row *row, void *arg)
+static int relay_row(const struct reading_row *row, void *arg)
 {
     struct relay *r = arg;
-    struct pub_reading pr = {
-        .seq = row->seq,
-        .sensor = row->tag,
-        .kind = row->kind,
-        .unit = row->unit,
-        .ts_us = row->ts_us,
-        .has_value = row->has_value,
-        .value = row->value,
-        .quality = row->quality,
-        .error = row->error,
-        .run = row->run,
-    };
 
-    if (publisher_send(r->pub, &pr) < 0)
+    if (publisher_send(r->pub, row) < 0)
         return 1;
     r->cursor = row->seq;
     return 0;

@@ -46,6 +46,32 @@ static inline const char *reading_error(const struct reading *r)
                : NULL;
 }
 
+/*
+ * A recorded reading as read back from the store, with the description of
+ * its sensor: the one row the publisher sends (store_readings_after(),
+ * publisher_send()), the export writes (store_export()) and the status
+ * shows (store_status()). Strings are borrowed: valid during the callback
+ * that delivers the row, or for the call it is passed to. A live reading
+ * not recorded yet (publisher_send_live()) has seq 0. The last fields are
+ * filled only by the reads that ask for them, and are NULL or 0 otherwise.
+ */
+struct reading_row {
+    int64_t seq;        /* readings.seq; 0: not recorded yet */
+    int64_t ts_us;      /* UTC microseconds the response arrived */
+    const char *sensor; /* the sensor's tag */
+    const char *kind;   /* kind_name() */
+    const char *unit;
+    bool has_value;      /* false: NULL in the database, null in JSON */
+    double value;        /* meaningless unless has_value */
+    const char *quality; /* quality_name() */
+    const char *error;   /* why there is no value: NULL unless comm_error
+                            or missed */
+    const char *run;     /* the run open at ts_us (issue 4), or NULL:
+                            store_readings_after() and publishing only */
+    int64_t version;     /* of the sensor's description it was taken
+                            under: store_export() only, else 0 */
+};
+
 /* Something that happened, for the events table (kind as in SPEC). */
 #define EVENT_KIND_MAX 16
 #define EVENT_DETAIL_MAX 256

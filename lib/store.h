@@ -159,18 +159,12 @@ int store_add_event(struct store *s, const char *kind, const char *detail);
  * version that reading was taken under (or of the newest version, if the
  * tag has no reading). */
 struct store_sensor_status {
-    const char *tag;
-    const char *kind;
-    const char *unit;
+    /* The newest reading (run and version unset): only row.sensor,
+     * row.kind and row.unit count unless has_reading. */
+    struct reading_row row;
     const char *bus;
     bool has_reading;
     bool pruned; /* no reading kept: retention pruned the newest */
-    int64_t seq;
-    int64_t ts_us;
-    bool has_value;
-    double value;
-    const char *quality;
-    const char *error; /* NULL unless comm_error or missed */
 };
 
 /* Per bus: comm_error and missed readings since since_us, and in all. */
@@ -214,27 +208,14 @@ int store_get_state(struct store *s, const char *key, int64_t *value);
 /* Writes a state value in its own transaction. Returns 0 or -1. */
 int store_set_state(struct store *s, const char *key, int64_t value);
 
-/* A committed reading with its sensor's description, as read back. */
-struct store_row {
-    int64_t seq;
-    const char *tag;
-    const char *kind;
-    const char *unit;
-    int64_t ts_us;
-    bool has_value;
-    double value;
-    const char *quality;
-    const char *error; /* NULL unless comm_error or missed */
-    const char *run;   /* the run open at ts_us (issue 4), or NULL */
-};
-
 /*
- * Calls fn for up to limit readings with seq > after_seq, in seq order;
- * the strings are valid during the call only. A non-zero return from fn
- * stops early. Returns how many rows fn saw, or -1.
+ * Calls fn for up to limit readings with seq > after_seq, in seq order,
+ * each with its run (version 0); the strings are valid during the call
+ * only. A non-zero return from fn stops early. Returns how many rows fn
+ * saw, or -1.
  */
 int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
-                         int (*fn)(const struct store_row *, void *),
+                         int (*fn)(const struct reading_row *, void *),
                          void *arg);
 
 /* The highest seq in readings, 0 if none. Returns 0 or -1. */
@@ -433,38 +414,25 @@ int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
 
 /* ---- Export (issue 4) ------------------------------------------------- */
 
-struct store_export_row {
-    int64_t seq;
-    int64_t ts_us;
-    const char *sensor;
-    const char *kind;
-    bool has_value;
-    double value;
-    const char *unit;
-    const char *quality;
-    const char *error; /* NULL unless comm_error or missed */
-    int64_t version;   /* of the sensor's description it was taken under */
-};
-
 /*
  * Streams the readings with from_us <= ts_us < to_us, of the given sensor
  * tags (all if nsensors == 0), ordered by ts_us then sensor tag then seq,
- * to fn, without holding more than one row in memory. One read
- * transaction (or the caller's snapshot): a consistent state of the file
- * while the daemon writes. Returns the number of rows delivered, or -1 on
- * a database error (message set) or if fn returned non-zero (then fn
- * reports its own error). Unknown tags simply match nothing: check them
- * with store_sensor_infos() first.
+ * to fn (each row with its version; run NULL), without holding more
+ * than one row in memory. One read transaction (or the caller's
+ * snapshot): a consistent state of the file while the daemon writes.
+ * Returns the number of rows delivered, or -1 on a database error
+ * (message set) or if fn returned non-zero (then fn reports its own
+ * error). Unknown tags simply match nothing: check them with
+ * store_sensor_infos() first.
  */
 int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
-                     int (*fn)(const struct store_export_row *, void *),
-                     void *arg);
+                     int (*fn)(const struct reading_row *, void *), void *arg);
 /* store_export() over the readings first_seq <= seq <= last_seq (a run
  * with a seq range), in the same order, whatever their times. */
 int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
                           const char *const *sensors, size_t nsensors,
-                          int (*fn)(const struct store_export_row *, void *),
+                          int (*fn)(const struct reading_row *, void *),
                           void *arg);
 
 /* A version of a sensor's description, with its counts in a window, for

@@ -56,10 +56,11 @@ static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
 
 /* store_export() and store_export_seqs(): [from, to) in time, or
  * from <= seq <= to. */
-static int64_t
-store_export_by(struct store *s, bool by_seq, int64_t from, int64_t to,
-                const char *const *sensors, size_t nsensors,
-                int (*fn)(const struct store_export_row *, void *), void *arg)
+static int64_t store_export_by(struct store *s, bool by_seq, int64_t from,
+                               int64_t to, const char *const *sensors,
+                               size_t nsensors,
+                               int (*fn)(const struct reading_row *, void *),
+                               void *arg)
 {
     char *sql = NULL;
     sqlite3_stmt *st = NULL;
@@ -84,7 +85,7 @@ store_export_by(struct store *s, bool by_seq, int64_t from, int64_t to,
     for (size_t i = 0; i < nsensors; i++)
         sqlite3_bind_text(st, (int)i + 3, sensors[i], -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_export_row row = {
+        struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
             .ts_us = sqlite3_column_int64(st, 1),
             .sensor = store_column_text(st, 2),
@@ -120,8 +121,7 @@ fail:
 
 int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
-                     int (*fn)(const struct store_export_row *, void *),
-                     void *arg)
+                     int (*fn)(const struct reading_row *, void *), void *arg)
 {
     return store_export_by(s, false, from_us, to_us, sensors, nsensors, fn,
                            arg);
@@ -129,7 +129,7 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
 
 int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
                           const char *const *sensors, size_t nsensors,
-                          int (*fn)(const struct store_export_row *, void *),
+                          int (*fn)(const struct reading_row *, void *),
                           void *arg)
 {
     return store_export_by(s, true, first_seq, last_seq, sensors, nsensors, fn,

@@ -25,9 +25,9 @@ static int store_status_sensors(struct store *s,
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_sensor_status ss = {
-            .tag = store_column_text(st, 0),
-            .kind = store_column_text(st, 1),
-            .unit = store_column_text(st, 2),
+            .row.sensor = store_column_text(st, 0),
+            .row.kind = store_column_text(st, 1),
+            .row.unit = store_column_text(st, 2),
             .bus = store_column_text(st, 3),
             .has_reading = sqlite3_column_type(st, 4) != SQLITE_NULL,
         };
@@ -35,12 +35,13 @@ static int store_status_sensors(struct store *s,
         ss.pruned =
             !ss.has_reading && sqlite3_column_type(st, 9) != SQLITE_NULL;
         if (ss.has_reading) {
-            ss.seq = sqlite3_column_int64(st, 4);
-            ss.ts_us = sqlite3_column_int64(st, 5);
-            ss.has_value = sqlite3_column_type(st, 6) != SQLITE_NULL;
-            ss.value = ss.has_value ? sqlite3_column_double(st, 6) : 0.0;
-            ss.quality = store_column_text(st, 7);
-            ss.error = store_column_text(st, 8);
+            ss.row.seq = sqlite3_column_int64(st, 4);
+            ss.row.ts_us = sqlite3_column_int64(st, 5);
+            ss.row.has_value = sqlite3_column_type(st, 6) != SQLITE_NULL;
+            ss.row.value =
+                ss.row.has_value ? sqlite3_column_double(st, 6) : 0.0;
+            ss.row.quality = store_column_text(st, 7);
+            ss.row.error = store_column_text(st, 8);
         }
         if ((ret = fn(&ss, arg)) != 0)
             break;
@@ -106,7 +107,8 @@ int store_status(struct store *s, int64_t since_us,
 }
 
 int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
-                         int (*fn)(const struct store_row *, void *), void *arg)
+                         int (*fn)(const struct reading_row *, void *),
+                         void *arg)
 {
     sqlite3_stmt *st = s->stmt[STMT_READINGS_AFTER];
     int rc, n = 0;
@@ -114,9 +116,9 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_row row = {
+        struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
-            .tag = store_column_text(st, 1),
+            .sensor = store_column_text(st, 1),
             .kind = store_column_text(st, 2),
             .unit = store_column_text(st, 3),
             .ts_us = sqlite3_column_int64(st, 4),

@@ -140,7 +140,7 @@ static int rate_count_bus(const struct store_bus_status *bs, void *arg)
     return 0;
 }
 
-static int rate_export_nothing(const struct store_export_row *row, void *arg)
+static int rate_export_nothing(const struct reading_row *row, void *arg)
 {
     (void)row, (void)arg;
     return 0;

@@ -77,19 +77,19 @@ static char *fixture_output(struct fixture *f)
 }
 
 /* Rows of two sensors, in the export's order (time, tag, seq). */
-static const struct store_export_row test_rows[] = {
-    {1, T0, "FT-101", "flow", true, 21.37, "m3/h", "good", NULL, 1},
-    {2, T0, "TT-1", "temperature", false, 0, "°C", "comm_error",
-     "not connected: Connection refused", 1},
-    {3, T0 + 500000, "FT-101", "flow", true, 1e6, "m3/h", "out_of_range", NULL,
-     2},
-    {4, T0 + 1000000, "TT-1", "temperature", false, 0, "°C", "missed",
-     "bus busy, \"an earlier request\"", 1},
+static const struct reading_row test_rows[] = {
+    {1, T0, "FT-101", "flow", "m3/h", true, 21.37, "good", NULL, NULL, 1},
+    {2, T0, "TT-1", "temperature", "°C", false, 0, "comm_error",
+     "not connected: Connection refused", NULL, 1},
+    {3, T0 + 500000, "FT-101", "flow", "m3/h", true, 1e6, "out_of_range", NULL,
+     NULL, 2},
+    {4, T0 + 1000000, "TT-1", "temperature", "°C", false, 0, "missed",
+     "bus busy, \"an earlier request\"", NULL, 1},
 };
 #define TEST_NROWS (sizeof(test_rows) / sizeof(test_rows[0]))
 
 static void write_rows(struct fixture *f,
-                       int (*fn)(const struct store_export_row *, void *))
+                       int (*fn)(const struct reading_row *, void *))
 {
     for (size_t i = 0; i < TEST_NROWS; i++)
         assert_int_equal(fn(&test_rows[i], &f->job), 0);
@@ -188,8 +188,8 @@ static void test_drop_unseen(void **state)
 {
     struct fixture *f = *state;
     struct export_job *e = &f->job;
-    static const struct store_export_row row = {1, T0,     "A",    "flow", true,
-                                                1, "m3/h", "good", NULL,   2};
+    static const struct reading_row row = {
+        1, T0, "A", "flow", "m3/h", true, 1, "good", NULL, NULL, 2};
     static const char *tags[] = {"A", "B"};
 
     assert_int_equal(export_write_row(&row, e), 0);
@@ -198,7 +198,7 @@ static void test_drop_unseen(void **state)
     e->tags = tags;
     e->ntags = 2;
     for (int i = 0; i < 3; i++) {
-        struct store_export_row r = row;
+        struct reading_row r = row;
 
         r.sensor = i ? "B" : "A";
         r.version = i == 2 ? 2 : 1;
@@ -223,8 +223,8 @@ static void test_drop_unseen(void **state)
 static void test_unknown_quality(void **state)
 {
     struct fixture *f = *state;
-    static const struct store_export_row row = {
-        7, T0, "A", "flow", true, 1, "m3/h", "great", NULL, 1};
+    static const struct reading_row row = {
+        7, T0, "A", "flow", "m3/h", true, 1, "great", NULL, NULL, 1};
 
     assert_int_equal(export_write_row(&row, &f->job), 1);
     assert_true(f->job.stopped);

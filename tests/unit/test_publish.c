@@ -516,11 +516,18 @@ struct world {
     int64_t service_max_ms; /* longest publisher_service() seen */
 };
 
-static struct pub_reading reading_make(int64_t seq)
+static struct reading_row reading_make(int64_t seq)
 {
-    struct pub_reading r = {
-        seq,  "FT-101",        "flow", "m3/h", STARTED_US + seq * 1000,
-        true, (double)seq / 8, "good", NULL,   NULL};
+    struct reading_row r = {
+        .seq = seq,
+        .ts_us = STARTED_US + seq * 1000,
+        .sensor = "FT-101",
+        .kind = "flow",
+        .unit = "m3/h",
+        .has_value = true,
+        .value = (double)seq / 8,
+        .quality = "good",
+    };
     return r;
 }
 
@@ -533,7 +540,7 @@ static void feeder_run(struct world *w)
     if (publisher_take_rewind(w->pub))
         f->cursor = publisher_acked(w->pub);
     while (f->cursor < f->committed && publisher_room(w->pub) > 0) {
-        struct pub_reading r = reading_make(f->cursor + 1);
+        struct reading_row r = reading_make(f->cursor + 1);
 
         if (publisher_send(w->pub, &r) < 0)
             break;
@@ -716,7 +723,7 @@ static void test_broker_basic(void **state)
     w.pub = publisher_new(&c, VERSION, STARTED_US);
     assert_non_null(w.pub);
     assert_int_equal(publisher_room(w.pub), 0);
-    assert_int_equal(publisher_send(w.pub, &(struct pub_reading){0}), -1);
+    assert_int_equal(publisher_send(w.pub, &(struct reading_row){0}), -1);
     publisher_set_acked(w.pub, 100);
     assert_int_equal(publisher_acked(w.pub), 100);
     assert_true(pump(&w, is_connected, WAIT_MS));
@@ -732,7 +739,7 @@ static void test_broker_basic(void **state)
     feed.paused = true;
     assert_true(pump(&w, seen_250, WAIT_MS));
     for (int64_t seq = 101; seq <= 350; seq++) {
-        struct pub_reading r = reading_make(seq);
+        struct reading_row r = reading_make(seq);
         char want[PAYLOAD_MAX];
 
         assert_true(payload_reading(want, sizeof(want), SITE, &r) > 0);
@@ -1237,7 +1244,7 @@ static void test_tls(void **state)
 /* Bytes of the PUBLISH packet of reading seq. */
 static size_t publish_packet_len(int64_t seq, int qos)
 {
-    struct pub_reading r = reading_make(seq);
+    struct reading_row r = reading_make(seq);
     char payload[PAYLOAD_MAX];
     size_t rem = 2 + strlen(PREFIX "/" SITE "/flow/FT-101") +
                  (qos > 0 ? 2 : 0) +

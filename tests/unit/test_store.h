@@ -345,9 +345,10 @@ static inline int seen_sensor(const struct store_sensor_status *ss, void *arg)
 
     assert_true(i < STATUS_MAX);
     seen->sensors[i] = *ss;
-    snprintf(seen->text[i], TEST_ROW_MAX, "%s|%s|%s|%s|%s|%s", ss->tag,
-             ss->kind, ss->unit, ss->bus, ss->quality ? ss->quality : "NULL",
-             ss->error ? ss->error : "NULL");
+    snprintf(seen->text[i], TEST_ROW_MAX, "%s|%s|%s|%s|%s|%s", ss->row.sensor,
+             ss->row.kind, ss->row.unit, ss->bus,
+             ss->row.quality ? ss->row.quality : "NULL",
+             ss->row.error ? ss->row.error : "NULL");
     return seen->stop_with;
 }
 
@@ -372,13 +373,13 @@ struct page {
     int stop_after; /* 0: never */
 };
 
-static inline int page_row(const struct store_row *row, void *arg)
+static inline int page_row(const struct reading_row *row, void *arg)
 {
     struct page *p = arg;
 
     p->seqs[p->n] = row->seq;
-    snprintf(p->tags[p->n], sizeof(p->tags[0]), "%s/%s/%s", row->tag, row->kind,
-             row->unit);
+    snprintf(p->tags[p->n], sizeof(p->tags[0]), "%s/%s/%s", row->sensor,
+             row->kind, row->unit);
     p->has_value[p->n] = row->has_value;
     snprintf(p->errors[p->n], sizeof(p->errors[0]), "%s",
              row->error ? row->error : "-");
@@ -558,7 +559,7 @@ static inline void prune_expect(struct store *s, int64_t before, size_t max,
 }
 
 /* The export's rows as "seq:sensor:unit:version", space-separated. */
-static inline int vers_row(const struct store_export_row *r, void *arg)
+static inline int vers_row(const struct reading_row *r, void *arg)
 {
     char *out = arg;
     size_t n = strlen(out);

@@ -287,7 +287,7 @@ static void test_verify_range(void **state)
 }
 
 /* The replay's rows as "seq:unit ". */
-static int replay_row(const struct store_row *r, void *arg)
+static int replay_row(const struct reading_row *r, void *arg)
 {
     char *out = arg;
     size_t n = strlen(out);
@@ -392,7 +392,7 @@ static void test_description_versions(void **state)
     assert_int_equal(store_status(s, 0, seen_sensor, NULL, seen), 0);
     assert_int_equal(seen->nsensors, 3);
     assert_string_equal(seen->text[1], "FT-101|flow|l/s|plant-a|good|NULL");
-    assert_int_equal(seen->sensors[1].seq, 4);
+    assert_int_equal(seen->sensors[1].row.seq, 4);
 
     /* the replay: seq 3 as m3/h, seq 4 as l/s */
     assert_int_equal(store_readings_after(s, 2, 2, replay_row, want), 2);

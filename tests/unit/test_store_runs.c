@@ -280,7 +280,7 @@ struct export_seen {
     int stop_after; /* 0: never */
 };
 
-static int seen_export(const struct store_export_row *row, void *arg)
+static int seen_export(const struct reading_row *row, void *arg)
 {
     struct export_seen *e = arg;
 

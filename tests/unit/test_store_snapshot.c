@@ -31,7 +31,7 @@ static struct store *open_reader(const char *path)
     return r;
 }
 
-static int count_row(const struct store_export_row *row, void *arg)
+static int count_row(const struct reading_row *row, void *arg)
 {
     (void)row;
     ++*(int64_t *)arg;

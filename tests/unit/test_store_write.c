@@ -343,15 +343,15 @@ static void test_status(void **state)
     assert_string_equal(seen->text[1],
                         "FT-101|flow|m3/h|plant-a|out_of_range|NULL");
     assert_true(seen->sensors[1].has_reading);
-    assert_int_equal(seen->sensors[1].seq, r[4].seq);
-    assert_int_equal(seen->sensors[1].ts_us, 3000);
-    assert_true(seen->sensors[1].has_value);
-    assert_true(seen->sensors[1].value == 60.5);
+    assert_int_equal(seen->sensors[1].row.seq, r[4].seq);
+    assert_int_equal(seen->sensors[1].row.ts_us, 3000);
+    assert_true(seen->sensors[1].row.has_value);
+    assert_true(seen->sensors[1].row.value == 60.5);
     assert_string_equal(
         seen->text[2],
         "PT-201|pressure|bar|plant-a|comm_error|Illegal data address");
-    assert_int_equal(seen->sensors[2].seq, r[3].seq);
-    assert_false(seen->sensors[2].has_value);
+    assert_int_equal(seen->sensors[2].row.seq, r[3].seq);
+    assert_false(seen->sensors[2].row.has_value);
 
     assert_int_equal(seen->nbuses, 2);
     assert_string_equal(seen->bus[0], "plant-a");
