@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The daemon's lifecycle: start, the pollers, reload, stop. See daemon.h;
- * the loop that turns between them is main.c.
+ * The daemon's lifecycle: start, the pollers, stop (reload is reload.c).
+ * See daemon.h; the loop that turns between them is main.c.
  */
 #include "daemon/daemon.h"
 
@@ -40,8 +40,6 @@
  * spent waiting for a stuck bus. */
 #define DAEMON_STOP_POLLERS_MIN_MS 500
 #define DAEMON_STOP_COMMIT_MS 1000
-#define DAEMON_STOP_PUBLISH_MS 700
-#define DAEMON_STOP_OFFLINE_MS 500
 /* How long a statement of the running daemon waits for another
  * connection's lock (SQLite's busy handler) before it fails: the main
  * thread must not stall with it. Start-up waits STORE_BUSY_TIMEOUT_MS. */
@@ -50,6 +48,8 @@
 #define DAEMON_TURN_MS 10
 /* One turn of waiting on the publisher at its stop. */
 #define DAEMON_PUBLISH_TURN_MS 20
+/* DAEMON_STOP_PUBLISH_MS and DAEMON_STOP_OFFLINE_MS, the publisher's
+ * share of the budget, are in daemon.h: a reload spends them too. */
 
 bool daemon_stopping(struct daemon *d)
 {
@@ -116,7 +116,7 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
  * send, commit and publish as usual, and keep the watchdog informed, so
  * that a slow bus holds up no other.
  */
-static void daemon_turn(void *arg)
+void daemon_turn(void *arg)
 {
     struct daemon *d = arg;
     int64_t now;
@@ -132,7 +132,7 @@ static void daemon_turn(void *arg)
 /* While the publisher says goodbye (a stop, or new MQTT settings): poll
  * and service, but commit nothing: at a stop the last commits are over
  * (and their outcome logged), and the budget left is the publisher's. */
-static void daemon_publish_turn(void *arg)
+void daemon_publish_turn(void *arg)
 {
     struct daemon *d = arg;
 
@@ -156,7 +156,7 @@ static size_t daemon_queue_capacity(const struct plan *p)
                                   : n;
 }
 
-static bool plan_uses_bus(const struct plan *p, size_t b)
+bool daemon_plan_uses_bus(const struct plan *p, size_t b)
 {
     for (size_t i = 0; i < p->nrequests; i++)
         if (p->requests[i].bus == b)
@@ -167,15 +167,15 @@ static bool plan_uses_bus(const struct plan *p, size_t b)
 /* Starts a poller for every bus with requests, or takes the one in
  * kept[bus] (kept may be NULL) that already serves it. since[bus] (since
  * may be NULL) is when a reload stopped the bus's previous poller. */
-static int daemon_pollers_from(struct daemon *d, struct poller **kept,
-                               const int64_t *since)
+int daemon_pollers_from(struct daemon *d, struct poller **kept,
+                        const int64_t *since)
 {
     int rc = 0;
 
     d->pollers = xcalloc(d->config->nbuses, sizeof(*d->pollers));
     d->npollers = 0;
     for (size_t b = 0; b < d->config->nbuses; b++) {
-        if (!plan_uses_bus(&d->plan, b)) {
+        if (!daemon_plan_uses_bus(&d->plan, b)) {
             log_warnx("bus '%s' has no sensors; not polled",
                       d->config->buses[b].name);
             continue;
@@ -222,8 +222,8 @@ int daemon_start_pollers(struct daemon *d)
  * then until the stop's budget for pollers is spent. A poller still
  * inside a request then is left behind (d->abandoned).
  */
-static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
-                             int64_t deadline)
+void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
+                      int64_t deadline)
 {
     bool running = true;
 
@@ -252,147 +252,6 @@ static void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
         d->abandoned = true;
     }
     daemon_poll_once(d, 0);
-}
-
-/* ---- Reload ------------------------------------------------------------ */
-
-/* Records a reloaded config's sensors. Another connection's lock that
- * lasts less than RECORDER_BUSY_GRACE_MS only delays this (a CLI's
- * transaction must not make a reload fail); commits and publishing go
- * on meanwhile. */
-static int daemon_sync_sensors(struct daemon *d, struct config *nc)
-{
-    int64_t give_up = time_mono_ns() + RECORDER_BUSY_GRACE_MS * NS_PER_MS;
-
-    while (store_sync_sensors(d->store, nc) < 0) {
-        if (!store_busy(d->store) || time_mono_ns() >= give_up ||
-            daemon_stopping(d))
-            return -1;
-        daemon_turn(d);
-    }
-    return 0;
-}
-
-/*
- * Stops the pollers the new plan np of nc cannot keep and returns the
- * kept ones by bus of nc (the caller frees the array); since[bus]: when
- * a changed bus's old poller was asked to stop. d->pollers is emptied.
- */
-static struct poller **daemon_rebind(struct daemon *d, struct config *nc,
-                                     struct plan *np, int64_t *since,
-                                     size_t *nkept)
-{
-    struct poller **kept = xcalloc(nc->nbuses, sizeof(*kept));
-    struct poller **gone = xcalloc(d->npollers, sizeof(*gone));
-    size_t ngone = 0;
-
-    /* Buses whose settings and requests are unchanged keep their pollers
-     * (and grids): no gap. The others stop; new ones start after. */
-    for (size_t i = 0; i < d->npollers; i++) {
-        size_t b = config_find_bus(nc, poller_bus_name(d->pollers[i]));
-        int rc = 0;
-
-        /* A stop asked for meanwhile ends the wait: the bus is then
-         * stopped like a changed one, within the stop's budget. */
-        if (b != SIZE_MAX && plan_uses_bus(np, b))
-            while ((rc = poller_rebind(d->pollers[i], nc, np, b)) < 0 &&
-                   !daemon_stopping(d))
-                daemon_turn(d);
-        if (rc == 1)
-            kept[b] = d->pollers[i];
-        else
-            gone[ngone++] = d->pollers[i];
-    }
-    /* A bus that goes on under new settings restarts: its old poller
-     * counts the slots it missed before the stop, the new one those from
-     * the stop to its first. */
-    for (size_t i = 0; i < ngone; i++) {
-        size_t b = config_find_bus(nc, poller_bus_name(gone[i]));
-
-        poller_request_stop(gone[i]);
-        if (b != SIZE_MAX)
-            since[b] = poller_stop_asked(gone[i]);
-    }
-    daemon_stop_list(d, gone, ngone, 0);
-    *nkept = d->npollers - ngone;
-    free(gone);
-    free(d->pollers);
-    d->pollers = NULL;
-    d->npollers = 0;
-    return kept;
-}
-
-/* The reload has failed: say so in the log and in the record. */
-static void daemon_reload_failed(struct daemon *d, const char *why)
-{
-    log_err("configuration not applied: %s", why);
-    recorder_event(&d->rec, queue_item_event("reload_failed", "%s: %s",
-                                             d->config_path, why));
-}
-
-void daemon_reload(struct daemon *d)
-{
-    struct config *nc;
-    struct plan np;
-    struct poller **kept;
-    int64_t *since;
-    size_t nkept;
-
-    notify_reloading();
-    log_info("reloading %s", d->config_path);
-    if (!(nc = config_load_logged(d->config_path))) {
-        log_err("configuration rejected; the running one stays in force");
-        recorder_event(&d->rec, queue_item_event("reload_failed",
-                                                 "%s: invalid configuration",
-                                                 d->config_path));
-        goto done;
-    }
-    if (strcmp(nc->database, d->config->database) != 0)
-        log_warnx("a new 'database' takes effect only at restart");
-    if (daemon_sync_sensors(d, nc) < 0) {
-        daemon_reload_failed(d, store_errmsg(d->store));
-        config_free(nc);
-        goto done;
-    }
-    plan_build(nc, &np);
-    since = xcalloc(nc->nbuses, sizeof(*since));
-    kept = daemon_rebind(d, nc, &np, since, &nkept);
-    /* A poller left inside a request by a stop still reads the old config
-     * and plan: they stay, until the process ends, which is now. */
-    if (d->abandoned)
-        d->config = NULL;
-    else
-        plan_release(&d->plan);
-    if (d->config) {
-        nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
-        strcpy(nc->database, d->config->database);
-    }
-    if (relay_on(&d->relay) && d->config && !config_mqtt_equal(d->config, nc)) {
-        log_info("MQTT settings changed; reconnecting");
-        relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
-                   DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
-                   daemon_publish_turn, d);
-    }
-    config_free(d->config);
-    d->config = nc;
-    d->plan = np;
-    recorder_configure(&d->rec, nc);
-    relay_index(&d->relay, nc);
-    relay_set_witness_interval(&d->relay, nc->witness_interval_s);
-    if (!relay_on(&d->relay) &&
-        relay_start(&d->relay, nc, d->rec.last_seq, d->started_us) < 0)
-        log_err("MQTT publishing stays off until the next good reload");
-    log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
-    recorder_event(&d->rec, queue_item_event("config", "%s", nc->sha256));
-    if (daemon_pollers_from(d, kept, since) < 0)
-        daemon_fail(d);
-    free(kept);
-    free(since);
-    log_info("configuration reloaded: %zu sensors in %zu requests; %zu of "
-             "%zu buses kept polling without a pause",
-             nc->nsensors, d->plan.nrequests, nkept, d->npollers);
-done:
-    notify_ready();
 }
 
 /* ---- The control channel's hooks --------------------------------------- */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's state and its lifecycle, for daemon/main.c only: start
+ * The daemon's state and its lifecycle, for daemon/main.c (the loop that
+ * turns between them), daemon/daemon.c and daemon/reload.c only: start
  * (open the store, record the start, the relay, the control channel, the
- * pollers), reload (a new configuration beside the old, swapped in only
- * if valid), and stop (pollers, the last commits, the relay), each within
- * SPEC's budgets. main.c owns the loop that turns between them.
+ * pollers) and stop (pollers, the last commits, the relay) in daemon.c,
+ * reload (a new configuration beside the old, swapped in only if valid)
+ * in reload.c, each within SPEC's budgets.
  *
  * Every module the daemon is made of has its own header and its own
  * state (the recorder, the relay, the run watch, retention, the clock
@@ -116,5 +117,34 @@ bool daemon_stopping(struct daemon *d);
 /* Stops the daemon because something failed: it exits 1, so that the
  * service manager's Restart=on-failure applies. */
 void daemon_fail(struct daemon *d);
+
+/* ---- Between daemon.c and reload.c (the lifecycle's two files) ---- */
+
+/* The publisher's share of the stop budget (DAEMON_STOP_MS in daemon.c):
+ * publishing what can be, then the offline status. A reload that
+ * reconnects MQTT spends the same. */
+#define DAEMON_STOP_PUBLISH_MS 700
+#define DAEMON_STOP_OFFLINE_MS 500
+
+/* One turn of waiting on pollers: poll, commit when due, publish, keep
+ * the watchdog informed (arg: the daemon). */
+void daemon_turn(void *arg);
+/* One turn of waiting on the publisher as it says goodbye: poll and
+ * service only, no commit (arg: the daemon). */
+void daemon_publish_turn(void *arg);
+/* Whether plan p has requests on bus b. */
+bool daemon_plan_uses_bus(const struct plan *p, size_t b);
+/* Fills d->pollers: for every bus of d->plan with requests, kept[bus]
+ * (kept may be NULL) or a new poller, since[bus] (may be NULL) when its
+ * previous one was asked to stop. Returns 0, or -1 if one could not be
+ * started (logged; the others are in d->pollers all the same). */
+int daemon_pollers_from(struct daemon *d, struct poller **kept,
+                        const int64_t *since);
+/* Stops the n pollers in list (frees them), taking from the queue
+ * meanwhile, until deadline (CLOCK_MONOTONIC; 0: as long as it takes,
+ * unless a stop is asked, then the stop's budget); one still inside a
+ * request then is left behind (d->abandoned). */
+void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
+                      int64_t deadline);
 
 #endif
