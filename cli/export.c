@@ -61,8 +61,7 @@ static int export_run_fn(const struct store_run *r, void *arg)
     run->started_us = r->started_us;
     run->ended = r->ended;
     run->ended_us = r->ended_us;
-    run->first_seq = r->first_seq;
-    run->last_seq = r->ended ? r->last_seq : INT64_MAX;
+    store_run_scope(r, &run->scope);
     return 0;
 }
 
@@ -358,6 +357,9 @@ int export_main(struct cli *cli, int argc, char **argv)
         e.has_run = true;
         e.from_us = e.run.started_us;
         e.to_us = e.run.ended ? e.run.ended_us : time_real_us();
+        e.scope = e.run.scope;
+    } else {
+        store_window_scope(e.from_us, e.to_us, &e.scope);
     }
     /* --sensor tags are checked before anything is written; JSON's
      * manifest needs the counts before the rows, CSV's only after. */

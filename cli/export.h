@@ -167,10 +167,7 @@ struct export_run {
     char *name, *operator_name, *note, *config_sha256, *chain_head;
     int64_t started_us, ended_us;
     bool ended;
-    /* A run the daemon started holds first_seq <= seq <= last_seq
-     * (INT64_MAX while open), whatever the readings' times; first_seq 0:
-     * a run of an older database, held by time. */
-    int64_t first_seq, last_seq;
+    struct store_scope scope; /* its readings (struct store_run) */
 };
 
 struct export_job {
@@ -178,6 +175,7 @@ struct export_job {
     const char *run_name;
     const char *from_text, *to_text;
     int64_t from_us, to_us; /* the window [from, to) */
+    struct store_scope scope; /* the rows: the run's, or the window's */
     const char **tags;      /* --sensor, deduplicated */
     size_t ntags;
     bool json;
@@ -195,12 +193,6 @@ struct export_job {
     size_t last_sensor; /* where the previous row's sensor was found */
     bool stopped;       /* a callback stopped the export, and said why */
 };
-
-/* Whether the rows are a run's seq range rather than a time window. */
-static inline bool export_by_seq(const struct export_job *e)
-{
-    return e->has_run && e->run.first_seq > 0;
-}
 
 /* A copy of s, or NULL for NULL. Aborts if out of memory. */
 static inline char *export_dup(const char *s)

@@ -154,11 +154,7 @@ int export_pass(struct export_job *e, struct store *s,
 {
     e->rows = 0;
     e->stopped = false;
-    if ((export_by_seq(e)
-             ? store_export_seqs(s, e->run.first_seq, e->run.last_seq, e->tags,
-                                 e->ntags, fn, e)
-             : store_export(s, e->from_us, e->to_us, e->tags, e->ntags, fn,
-                            e)) < 0) {
+    if (store_export_scope(s, &e->scope, e->tags, e->ntags, fn, e) < 0) {
         if (!e->stopped)
             log_err("%s", store_errmsg(s));
         return -1;

@@ -123,12 +123,11 @@ int export_describe(struct export_job *e, struct store *s, bool counts)
                 tags[ntags++] = e->sensors[i].tag;
     }
     /* export_sensor_fn may move the array, never the tags' strings */
-    if (counts && export_by_seq(e))
-        rc = store_sensor_infos_seqs(s, e->run.first_seq, e->run.last_seq,
-                                     tags ? tags : e->tags, ntags,
-                                     export_sensor_fn, e);
+    if (counts)
+        rc = store_sensor_infos_scope(s, &e->scope, tags ? tags : e->tags,
+                                      ntags, export_sensor_fn, e);
     else
-        rc = store_sensor_infos(s, e->from_us, counts ? e->to_us : e->from_us,
+        rc = store_sensor_infos(s, e->from_us, e->from_us,
                                 tags ? tags : e->tags, ntags, export_sensor_fn,
                                 e);
     if (rc != 0)

@@ -77,6 +77,16 @@ static void daemon_live(void *arg, const struct reading *r)
     relay_live(&d->relay, r, runwatch_run_at(&d->runs, r->ts_us));
 }
 
+/* Hands everything in the queue to the recorder. */
+static void daemon_take_queue(struct daemon *d)
+{
+    size_t n;
+
+    while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
+        for (size_t i = 0; i < n; i++)
+            recorder_take(&d->rec, &d->items[i]);
+}
+
 void daemon_poll_once(struct daemon *d, int64_t deadline)
 {
     struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
@@ -85,7 +95,6 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
     struct publisher *pub = d->relay.pub;
     int64_t wait_ns = deadline - time_mono_ns();
     int timeout_ms = 0, ct;
-    size_t n;
 
     if (wait_ns > 0)
         timeout_ms = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
@@ -105,9 +114,7 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
         publisher_service(pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
                           fds[1].revents & POLLOUT);
     queue_clear_fd(d->queue);
-    while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
-        for (size_t i = 0; i < n; i++)
-            recorder_take(&d->rec, &d->items[i]);
+    daemon_take_queue(d);
     channel_service(d->channel, fds + 2, nctl);
 }
 
@@ -263,6 +270,20 @@ static void daemon_runs_changed(void *arg)
     runwatch_changed(&d->runs);
 }
 
+/* The earliest of the pollers' frontiers (poller.h). */
+static int64_t daemon_frontier(const struct daemon *d)
+{
+    int64_t f = INT64_MAX;
+
+    for (size_t i = 0; i < d->npollers; i++) {
+        int64_t t = poller_frontier(d->pollers[i]);
+
+        if (t < f)
+            f = t;
+    }
+    return f;
+}
+
 /* A run's line: everything taken so far is committed (the queue was
  * drained into the recorder just before channel_service()). */
 static int daemon_flush(void *arg, int64_t *last_seq)
@@ -331,6 +352,31 @@ static int daemon_clock_start(struct daemon *d)
     return 0;
 }
 
+/*
+ * Draws the last seq of the exact runs stopped (struct store_run): once
+ * every poller has pushed what it took before the stop was noticed (its
+ * frontier, read first), the queue is taken and committed, and the runs
+ * end at the last seq given. Readings taken before the stop but pushed
+ * late (held, or missed slots recorded after a slow request) are then
+ * inside; those taken after it are kept out by their times.
+ */
+void daemon_settle_runs(struct daemon *d)
+{
+    int64_t last_seq;
+
+    if (!runwatch_settle_due(&d->runs) ||
+        daemon_frontier(d) < d->runs.settle_after)
+        return;
+    daemon_take_queue(d);
+    if (daemon_flush(d, &last_seq) < 0)
+        return; /* the recorder logged it; tried again at the next turn */
+    if (store_runs_settle(d->store, last_seq) < 0) {
+        log_err("%s; tried again", store_errmsg(d->store));
+        return;
+    }
+    runwatch_settled(&d->runs);
+}
+
 int daemon_start(struct daemon *d)
 {
     char err[STORE_ERR_MAX];
@@ -358,8 +404,13 @@ int daemon_start(struct daemon *d)
         log_err("%s", store_errmsg(d->store));
     if (daemon_channel_open(d) < 0)
         return -1;
-    /* Every reading before this start is committed: seal runs that
-     * ended while no daemon was running, and publish the run state. */
+    /* Every reading before this start is committed: the runs a daemon
+     * before this one stopped end at the newest seq (anything it took
+     * later is lost), they are sealed, and the run state published. */
+    if (store_runs_settle(d->store, d->rec.last_seq) < 0) {
+        log_err("%s", store_errmsg(d->store));
+        return -1;
+    }
     runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
                     d->config->commit_interval_ms, true);
     store_set_busy_timeout(d->store, DAEMON_BUSY_TIMEOUT_MS);
@@ -419,6 +470,16 @@ int daemon_stop(struct daemon *d)
                          (unsigned long long)(d->rec.committed +
                                               recorder_waiting(&d->rec))));
     rc = daemon_last_commits(d, stop_at);
+    /* Every poller has ended: a run stopped is drawn and sealed now, if
+     * all it took is committed (otherwise at the next start). */
+    if (rc == 0 && !d->abandoned) {
+        if (store_runs_settle(d->store, d->rec.last_seq) < 0)
+            log_err("%s", store_errmsg(d->store));
+        else
+            runwatch_settled(&d->runs);
+        runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
+                        d->config->commit_interval_ms, true);
+    }
     relay_witness(&d->relay, d->rec.last_seq, true);
     relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
                DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,

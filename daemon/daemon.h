@@ -110,6 +110,15 @@ void daemon_release(struct daemon *d);
  */
 void daemon_poll_once(struct daemon *d, int64_t deadline);
 
+/*
+ * Draws the last seq of the exact runs stopped, once every poller has
+ * pushed what it took before the stop (struct store_run, poller.h:
+ * poller_frontier()): takes the queue, commits, and records it. Does
+ * nothing until then; a database error is logged and it is tried again
+ * at the next call. Main loop only.
+ */
+void daemon_settle_runs(struct daemon *d);
+
 /* Whether the daemon is to stop; the first time it says so it notes
  * when, for the budgets of everything after. */
 bool daemon_stopping(struct daemon *d);

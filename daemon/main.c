@@ -114,6 +114,7 @@ static void job_watchdog(struct daemon *d, int64_t now)
 static void job_runs(struct daemon *d, int64_t now)
 {
     (void)now;
+    daemon_settle_runs(d);
     runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
                     d->config->commit_interval_ms, false);
 }

@@ -299,6 +299,36 @@ static void poller_set_allowance(struct poller *pl)
                      NS_PER_MS);
 }
 
+/*
+ * Publishes the frontier (poller.h) before a wait for the next slot: every
+ * reading this poller has still to push is of a slot not yet served, or
+ * held (taken at held_at). A served reading is stamped after its slot
+ * began and a missed one with its slot's time, so the earliest such slot's
+ * start bounds them all, whatever happens to them later (held, missed,
+ * waiting for room in the queue). While the thread serves a slot, the
+ * frontier stays at or before that slot's start.
+ */
+static void poller_set_frontier(struct poller *pl)
+{
+    int64_t f = INT64_MAX;
+
+    for (size_t i = 0; i < pl->nrequests; i++) {
+        const struct poller_request *pr = &pl->requests[i];
+        int64_t t = grid_slot_mono(&pr->grid, pr->grid.next);
+
+        if (t < f)
+            f = t;
+        if (pr->nheld && pr->held_at < f)
+            f = pr->held_at;
+    }
+    atomic_store(&pl->frontier, f);
+}
+
+int64_t poller_frontier(struct poller *pl)
+{
+    return atomic_load(&pl->frontier);
+}
+
 /* How late the kernel may wake a poller for its slot: the default 50 us
  * of timer slack would be most of the timing deviation on a quiet bus. */
 #define POLLER_TIMER_SLACK_NS 1000
@@ -319,6 +349,7 @@ static void *poller_main(void *arg)
                 next = &pl->requests[i];
         atomic_store(&pl->due_by,
                      grid_deadline(&next->grid) + atomic_load(&pl->allowed_ns));
+        poller_set_frontier(pl);
         pl->idle_since = time_mono_ns();
         if (!poller_sleep_until(pl, grid_deadline(&next->grid)))
             break;
@@ -365,6 +396,7 @@ static void *poller_main(void *arg)
         poller_missed_skip(pl, &pl->requests[i], poller_stop_asked(pl), true);
     poller_missed_report(pl, time_mono_ns(), true);
     bus_close(pl->bus);
+    atomic_store(&pl->frontier, INT64_MAX);
     atomic_store(&pl->finished, true);
     return NULL;
 }
@@ -418,6 +450,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     }
     pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
     poller_set_allowance(pl);
+    poller_set_frontier(pl);
     pl->missed_report_at = now_mono;
     if (!(pl->bus = bus_new(&pl->busconf->params)))
         goto fail;

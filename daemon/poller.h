@@ -129,6 +129,14 @@ void poller_request_stop(struct poller *pl);
 int64_t poller_stop_asked(struct poller *pl);
 /* True once the poller's thread has pushed its last item. */
 int poller_finished(struct poller *pl);
+/*
+ * How far the poller's record is complete: a CLOCK_MONOTONIC time such
+ * that every reading (missed ones included) it takes at or after it, and
+ * none before it, is still to be pushed; INT64_MAX once it has ended. A
+ * run's end is drawn in seqs once every poller's frontier has passed it
+ * (daemon.c: daemon_settle_runs()). Any thread; never waits.
+ */
+int64_t poller_frontier(struct poller *pl);
 /* Asks the poller to stop (if not yet asked) and BLOCKS until its thread
  * has ended; a second call returns at once; pl must not be NULL. Everything it
  * read is in the queue when this returns. The queue must not be full, or must

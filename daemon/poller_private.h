@@ -93,6 +93,8 @@ struct poller {
      * has ended. The allowance is fixed at start and at rebind. */
     atomic_int_fast64_t due_by;
     atomic_int_fast64_t allowed_ns;
+    /* poller_frontier(), set by the thread before each wait for a slot */
+    atomic_int_fast64_t frontier;
 };
 
 /* --- poller.c ----------------------------------------------------------- */

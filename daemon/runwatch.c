@@ -5,6 +5,7 @@
 #include "daemon/runwatch.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -62,9 +63,37 @@ static int runwatch_sealed(const struct store_run *r, void *arg)
     return 0;
 }
 
+/* The run closed since the last look, kept for runwatch_run_at(). */
+static int runwatch_closed(const struct store_run *r, void *arg)
+{
+    struct runwatch *w = arg;
+
+    if (!r->ended)
+        return 0;
+    free(w->closed);
+    w->closed = xstrdup(r->name);
+    w->closed_started_us = r->started_us;
+    w->closed_ended_us = r->ended_us;
+    return 0;
+}
+
 void runwatch_changed(struct runwatch *w)
 {
     w->changed = true;
+}
+
+bool runwatch_settle_due(const struct runwatch *w)
+{
+    return w->settle_after != 0;
+}
+
+void runwatch_settled(struct runwatch *w)
+{
+    w->settle_after = 0;
+    free(w->closed);
+    w->closed = NULL;
+    w->seal_pending = true;
+    w->seal_after_us = INT64_MIN;
 }
 
 void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
@@ -78,11 +107,17 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
         struct pub_run none = {0};
         int rc;
 
+        char *was = w->name;
+
         w->data_version = v;
         w->changed = false;
-        free(w->name);
+        w->settle_after = time_mono_ns();
         w->name = NULL;
         rc = store_run_open(s, runwatch_opened, &ctx);
+        if (rc >= 0 && was && (!w->name || strcmp(was, w->name) != 0) &&
+            store_run_get(s, was, runwatch_closed, w) < 0)
+            log_err("%s", store_errmsg(s));
+        free(was);
         if (rc == 1 && pub && payload_run(idle, sizeof(idle), &none) > 0)
             publisher_set_run(pub, idle);
         if (rc < 0)
@@ -100,11 +135,18 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
 
 const char *runwatch_run_at(const struct runwatch *w, int64_t ts_us)
 {
-    return w->name && ts_us >= w->started_us ? w->name : NULL;
+    if (w->name && ts_us >= w->started_us)
+        return w->name;
+    if (w->closed && ts_us >= w->closed_started_us &&
+        ts_us < w->closed_ended_us)
+        return w->closed;
+    return NULL;
 }
 
 void runwatch_release(struct runwatch *w)
 {
     free(w->name);
     w->name = NULL;
+    free(w->closed);
+    w->closed = NULL;
 }

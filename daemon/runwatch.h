@@ -3,11 +3,14 @@
  * Following test runs. Runs are opened and closed through the control
  * channel (daemon/channel.c, which says so with runwatch_changed), or by
  * another writer of the database (seen in PRAGMA data_version). The run
- * watch keeps the open run's name for the live feed, publishes the run
- * state, and seals a closed run (its chain head recorded and published)
- * once a reading taken after the moment the change was noticed is
- * committed, so that every reading taken before the run's end is under
- * the head.
+ * watch keeps the open run's name for the live feed (and the run just
+ * closed, for readings taken before its end that come later), publishes
+ * the run state, says when an exact run's last seq may be drawn (once
+ * every poller's frontier has passed the moment the change was noticed:
+ * the daemon draws it, then calls runwatch_settled()), and seals a closed
+ * run (its chain head recorded and published) once a reading taken after
+ * that moment is committed, so that every reading taken before the run's
+ * end is under the head.
  *
  * Main thread only. A zeroed struct is a watch that knows no run yet. The
  * watch owns its copy of the run's name (runwatch_release() frees it);
@@ -26,6 +29,10 @@
 struct runwatch {
     char *name;         /* the open run, as last seen (NULL: none) */
     int64_t started_us; /* its start */
+    char *closed;       /* the run closed last, until settled (or NULL) */
+    int64_t closed_started_us, closed_ended_us;
+    int64_t settle_after; /* CLOCK_MONOTONIC: draw the last seqs of exact
+                             runs once the pollers are past it; 0: none */
     int64_t data_version;
     bool changed;          /* the control channel changed the runs */
     bool seal_pending;     /* a run may have ended: seal it when... */
@@ -34,6 +41,13 @@ struct runwatch {
 
 /* The control channel opened or closed a run. */
 void runwatch_changed(struct runwatch *w);
+
+/* Whether exact runs may be waiting for their last seq: then the daemon
+ * draws it once its pollers' frontiers are at or after w->settle_after. */
+bool runwatch_settle_due(const struct runwatch *w);
+/* The daemon drew the last seqs (store_runs_settle()): seal at the next
+ * runwatch_follow(). */
+void runwatch_settled(struct runwatch *w);
 
 /*
  * Re-reads the open run if the runs may have changed (or with force) and
@@ -46,9 +60,9 @@ void runwatch_changed(struct runwatch *w);
 void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
                      int64_t last_ts_us, int commit_interval_ms, bool force);
 
-/* The open run a reading taken at ts_us belongs to, for the live feed,
- * or NULL: the watch's copy, valid until the next runwatch_follow() or
- * runwatch_release(). */
+/* The run a reading taken at ts_us belongs to, for the live feed (the
+ * open one, or the one just closed), or NULL: the watch's copy, valid
+ * until the next runwatch_follow() or runwatch_release(). */
 const char *runwatch_run_at(const struct runwatch *w, int64_t ts_us);
 
 void runwatch_release(struct runwatch *w);

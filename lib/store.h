@@ -38,7 +38,7 @@
  * `pruned` table), 2 (no quality 'missed') and 3 (one `sensors` row per
  * tag, descriptions not under the chain) are still read, and upgraded by
  * a read-write open. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* How long a writer waits for another's lock before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest error message kept by the store. */
@@ -239,14 +239,37 @@ struct store_run {
                                   if no daemon had recorded one */
     const char *chain_head;    /* set when the run is sealed, else NULL */
     int64_t chain_seq;         /* last seq the chain head covers, or 0 */
-    /* Membership: a run the daemon started records the seqs it drew its
-     * lines at, and holds the readings first_seq <= seq <= last_seq
-     * (no upper bound while open), whatever their times. first_seq 0: a
-     * run of an older database, holding started <= ts < ended. */
+    /* Membership (store_run_scope()): a run the daemon started records
+     * the seqs it drew its lines at. An exact run (schema 5 on) holds
+     * the readings taken in [started, ended) whose seqs lie in
+     * [first_seq, last_seq]: the times say which readings were taken
+     * inside it, the seqs keep a wall-clock step after the run from
+     * putting later readings into it. last_seq is drawn after the stop,
+     * once every reading taken before it is committed (no upper bound
+     * until then). A run of schema 4 (exact false) holds its seq range
+     * whatever the times; first_seq 0: a run of an older database,
+     * holding started <= ts < ended. */
     int64_t first_seq;
-    int64_t last_seq; /* meaningful if ended and first_seq > 0 */
+    int64_t last_seq; /* if ended and first_seq > 0; INT64_MAX: not yet */
+    bool exact;
     int64_t readings; /* its readings (so far, if open) */
 };
+
+/*
+ * Which readings a run holds, or an export's window: those whose seq is
+ * in [first_seq, last_seq] and whose time is in [from_us, to_us). An
+ * unbounded side is 1 or INT64_MAX (seqs), INT64_MIN or INT64_MAX
+ * (times).
+ */
+struct store_scope {
+    int64_t first_seq, last_seq;
+    int64_t from_us, to_us;
+};
+
+/* The readings run r holds (see struct store_run). */
+void store_run_scope(const struct store_run *r, struct store_scope *sp);
+/* The readings taken in [from_us, to_us). */
+void store_window_scope(int64_t from_us, int64_t to_us, struct store_scope *sp);
 
 /*
  * Opens a run named name (the caller checked its characters) at now_us,
@@ -266,15 +289,26 @@ int store_run_start(struct store *s, const char *name,
 /*
  * Closes the open run at now_us (if name is not NULL it must be the open
  * run's name; a now_us before its start ends it at its start) and records
- * a `run_stop` event (detail: the name). last_seq: the last seq the run
- * holds (the daemon passes the last it gave, having committed everything
- * taken before; ignored for a run started without a first seq), or 0 for
- * "by time". Does not seal it (see store_run_seal). Returns 0, or -1: "no
+ * a `run_stop` event (detail: the name). last_seq, for a run of schema 4
+ * only (not exact, with a first seq): the last seq it holds (the daemon
+ * passes the last it gave, having committed everything taken before); an
+ * exact run's is drawn later (store_runs_settle()). Does not seal it
+ * (see store_run_seal). Returns 0, or -1: "no
  * run is open", "run 'X' is not open (the open run is 'Y')", "run 'X' is
  * not open".
  */
 int store_run_stop(struct store *s, const char *name, int64_t now_us,
                    int64_t last_seq);
+
+/*
+ * Draws the last seq of every exact run that ended and has none yet:
+ * last_seq, which the daemon passes once every reading taken before
+ * those runs' ends is committed (it follows its pollers for that; at its
+ * start, what a daemon before it left is all in the file). Readings with
+ * later seqs are not the runs', whatever their times. Returns how many
+ * runs were settled, or -1.
+ */
+int store_runs_settle(struct store *s, int64_t last_seq);
 
 /* Calls fn for each run by start time; returns 0, -1 or fn's non-zero. */
 int store_runs(struct store *s, int (*fn)(const struct store_run *, void *),
@@ -291,7 +325,8 @@ int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
  * Seals every ended, unsealed run: records the current chain head and the
  * last seq it covers with the run (64 zeros and 0 if no batch exists yet);
  * for a run with a seq range, the head of the batch that holds its last
- * seq (the current head if none does yet). The daemon calls it after a
+ * seq (the current head if none does yet); an exact run only once its
+ * last seq is drawn (store_runs_settle()). The daemon calls it after a
  * commit that holds readings taken after the run's end. Calls fn (may be NULL)
  * for each run sealed, after the commit. Returns how many were sealed, or -1.
  * Cheap when there is nothing to seal (one read of the runs table, no write
@@ -428,9 +463,9 @@ int store_prune(struct store *s, int64_t before_us, int64_t max_seq,
 int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
                      int (*fn)(const struct reading_row *, void *), void *arg);
-/* store_export() over the readings first_seq <= seq <= last_seq (a run
- * with a seq range), in the same order, whatever their times. */
-int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
+/* store_export() over the readings of scope (a run's, store_run_scope()),
+ * in the same order. */
+int64_t store_export_scope(struct store *s, const struct store_scope *scope,
                           const char *const *sensors, size_t nsensors,
                           int (*fn)(const struct reading_row *, void *),
                           void *arg);
@@ -472,11 +507,10 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        const char *const *sensors, size_t nsensors,
                        int (*fn)(const struct store_sensor_info *, void *),
                        void *arg);
-/* store_sensor_infos() with the counts of the readings first_seq <= seq
- * <= last_seq instead of a window's. */
-int store_sensor_infos_seqs(struct store *s, int64_t first_seq,
-                            int64_t last_seq, const char *const *sensors,
-                            size_t nsensors,
+/* store_sensor_infos() with the counts of the readings of scope (a
+ * run's) instead of a window's. */
+int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
+                            const char *const *sensors, size_t nsensors,
                             int (*fn)(const struct store_sensor_info *, void *),
                             void *arg);
 

@@ -31,9 +31,11 @@ static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
               "r.quality,"
               " r.error, 1 FROM readings AS r CROSS JOIN sensors AS s"
               " ON s.id = r.sensor_id WHERE ";
-    /* by seq: a range of the primary key, sorted by time afterwards */
-    const char *where =
-        by_seq ? "r.seq BETWEEN ?1 AND ?2" : "r.ts_us >= ?1 AND r.ts_us < ?2";
+    /* by seq: a range of the primary key, sorted by time afterwards
+     * (store_bind_scope(): ?1 to ?4; the tags from ?5 either way) */
+    const char *where = by_seq ? "r.seq BETWEEN ?1 AND ?2 AND +r.ts_us >= ?3"
+                                 " AND +r.ts_us < ?4"
+                               : "r.ts_us >= ?1 AND r.ts_us < ?2";
     static const char in[] = " AND s.tag IN (";
     static const char tail[] = " ORDER BY r.ts_us, s.tag, r.seq";
     /* ",?" and its number: at most 8 bytes per tag */
@@ -47,27 +49,24 @@ static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
         n += (size_t)snprintf(sql + n, len - n, "%s", in);
         for (size_t i = 0; i < nsensors; i++)
             n += (size_t)snprintf(sql + n, len - n, "%s?%zu", i ? "," : "",
-                                  i + 3);
+                                  i + 5);
         n += (size_t)snprintf(sql + n, len - n, ")");
     }
     snprintf(sql + n, len - n, "%s", tail);
     return sql;
 }
 
-/* store_export() and store_export_seqs(): [from, to) in time, or
- * from <= seq <= to. */
-static int64_t store_export_by(struct store *s, bool by_seq, int64_t from,
-                               int64_t to, const char *const *sensors,
-                               size_t nsensors,
-                               int (*fn)(const struct reading_row *, void *),
-                               void *arg)
+int64_t store_export_scope(struct store *s, const struct store_scope *scope,
+                           const char *const *sensors, size_t nsensors,
+                           int (*fn)(const struct reading_row *, void *),
+                           void *arg)
 {
     char *sql = NULL;
     sqlite3_stmt *st = NULL;
     int64_t rows = 0;
     int rc;
 
-    if (nsensors + 2 >
+    if (nsensors + 4 >
         (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
         return store_errorf(s, "cannot export: %zu sensors are too many",
                             nsensors);
@@ -75,15 +74,14 @@ static int64_t store_export_by(struct store *s, bool by_seq, int64_t from,
      * file, whatever the daemon commits while the rows stream out. */
     if (store_read_begin(s, "cannot export") < 0 || store_follow_upgrade(s) < 0)
         goto fail;
-    sql = store_export_sql(nsensors, s->version, by_seq);
+    sql = store_export_sql(nsensors, s->version, store_scope_by_seq(scope));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
         store_fail(s, "cannot export");
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
+    store_bind_scope(st, scope);
     for (size_t i = 0; i < nsensors; i++)
-        sqlite3_bind_text(st, (int)i + 3, sensors[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)i + 5, sensors[i], -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
@@ -123,17 +121,10 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
                      const char *const *sensors, size_t nsensors,
                      int (*fn)(const struct reading_row *, void *), void *arg)
 {
-    return store_export_by(s, false, from_us, to_us, sensors, nsensors, fn,
-                           arg);
-}
+    struct store_scope scope;
 
-int64_t store_export_seqs(struct store *s, int64_t first_seq, int64_t last_seq,
-                          const char *const *sensors, size_t nsensors,
-                          int (*fn)(const struct reading_row *, void *),
-                          void *arg)
-{
-    return store_export_by(s, true, first_seq, last_seq, sensors, nsensors, fn,
-                           arg);
+    store_window_scope(from_us, to_us, &scope);
+    return store_export_scope(s, &scope, sensors, nsensors, fn, arg);
 }
 
 /* Per-quality counts of one sensor, found by id. */
@@ -169,12 +160,13 @@ static int store_quality_of(const char *q)
  * of readings_ts: *counts is sorted by id (the caller frees it) and *n
  * its length. Inside the caller's read transaction.
  */
-static int store_window_counts(struct store *s, bool by_seq, int64_t from_us,
-                               int64_t to_us, struct store_counts **counts,
-                               size_t *n)
+static int store_window_counts(struct store *s,
+                               const struct store_scope *scope,
+                               struct store_counts **counts, size_t *n)
 {
     sqlite3_stmt *ids = s->stmt[STMT_SENSOR_TAGS];
-    sqlite3_stmt *st = s->stmt[by_seq ? STMT_SEQ_QUALITY : STMT_WINDOW_QUALITY];
+    sqlite3_stmt *st = s->stmt[store_scope_by_seq(scope) ? STMT_SEQ_QUALITY
+                                                         : STMT_WINDOW_QUALITY];
     size_t cap = 0;
     int rc;
 
@@ -192,8 +184,7 @@ static int store_window_counts(struct store *s, bool by_seq, int64_t from_us,
         return store_fail(s, "cannot read sensors");
     if (*n > 1)
         qsort(*counts, *n, sizeof(**counts), store_counts_cmp);
-    sqlite3_bind_int64(st, 1, from_us);
-    sqlite3_bind_int64(st, 2, to_us);
+    store_bind_scope(st, scope);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_counts key = {sqlite3_column_int64(st, 0), {0}, 0, 0};
         struct store_counts *c =
@@ -247,10 +238,11 @@ static int store_tags_known(struct store *s, const char *const *tags, size_t n)
     return 0;
 }
 
-static int store_sensor_infos_by(
-    struct store *s, bool by_seq, int64_t from_us, int64_t to_us,
-    const char *const *sensors, size_t nsensors,
-    int (*fn)(const struct store_sensor_info *, void *), void *arg)
+int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
+                             const char *const *sensors, size_t nsensors,
+                             int (*fn)(const struct store_sensor_info *,
+                                       void *),
+                             void *arg)
 {
     sqlite3_stmt *st;
     struct store_counts *counts = NULL;
@@ -261,8 +253,7 @@ static int store_sensor_infos_by(
         return -1;
     if ((ret = store_follow_upgrade(s)) != 0 ||
         (ret = store_tags_known(s, sensors, nsensors)) != 0 ||
-        (ret = store_window_counts(s, by_seq, from_us, to_us, &counts,
-                                   &ncounts)) != 0)
+        (ret = store_window_counts(s, scope, &counts, &ncounts)) != 0)
         goto done;
     st = s->stmt[STMT_SENSOR_INFOS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -330,18 +321,10 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
                        int (*fn)(const struct store_sensor_info *, void *),
                        void *arg)
 {
-    return store_sensor_infos_by(s, false, from_us, to_us, sensors, nsensors,
-                                 fn, arg);
-}
+    struct store_scope scope;
 
-int store_sensor_infos_seqs(struct store *s, int64_t first_seq,
-                            int64_t last_seq, const char *const *sensors,
-                            size_t nsensors,
-                            int (*fn)(const struct store_sensor_info *, void *),
-                            void *arg)
-{
-    return store_sensor_infos_by(s, true, first_seq, last_seq, sensors,
-                                 nsensors, fn, arg);
+    store_window_scope(from_us, to_us, &scope);
+    return store_sensor_infos_scope(s, &scope, sensors, nsensors, fn, arg);
 }
 
 int store_events(struct store *s, int64_t from_us, int64_t to_us,

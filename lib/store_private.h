@@ -74,6 +74,7 @@ enum store_stmt {
     STMT_SEQ_QUALITY,
     STMT_RUN_INSERT,
     STMT_RUN_END,
+    STMT_RUNS_SETTLE,
     STMT_RUNS_UNSEALED,
     STMT_RUN_SEAL,
     STMT_CONFIG_SHA,
@@ -249,6 +250,16 @@ __attribute__((format(printf, 2, 3))) int store_errorf(struct store *s,
 __attribute__((format(printf, 2, 3))) int store_fail(struct store *s,
                                                      const char *fmt, ...);
 int store_step(struct store *s, enum store_stmt id, const char *what);
+
+/*
+ * A scope (store.h) as the statements take it: by seq (a range of the
+ * primary key, ?1..?2, times ?3 <= ts < ?4 checked on its rows) when it
+ * bounds the seqs, else by time (?1 <= ts < ?2, along readings_ts).
+ * store_bind_scope() binds st, a statement of the kind the scope asks
+ * for (STORE_IN_SCOPE, or a window's).
+ */
+bool store_scope_by_seq(const struct store_scope *sp);
+void store_bind_scope(sqlite3_stmt *st, const struct store_scope *sp);
 void store_rollback(struct store *s);
 int store_query_int(struct store *s, const char *sql, int64_t *out);
 

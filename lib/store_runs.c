@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Test runs: listing them with their reading counts, starting and
- * stopping one (a run holds the readings of its seq range, or of its time
- * span in an older file), and sealing ended runs with the chain head that
- * covers their last reading.
+ * stopping one, drawing an exact run's last seq once everything taken
+ * before its end is committed (which readings a run holds: struct
+ * store_run), and sealing ended runs with the chain head that covers
+ * their last reading.
  */
 #include "lib/store_private.h"
 
@@ -39,19 +40,18 @@ int store_run_rows(struct store *s, sqlite3_stmt *st,
             .chain_head = store_column_text(st, 7),
             .chain_seq = sqlite3_column_int64(st, 8),
             .first_seq = sqlite3_column_int64(st, 9),
-            .last_seq = sqlite3_column_int64(st, 10),
+            .last_seq = sqlite3_column_type(st, 10) == SQLITE_NULL
+                            ? INT64_MAX
+                            : sqlite3_column_int64(st, 10),
+            .exact = sqlite3_column_type(st, 11) != SQLITE_NULL,
         };
+        struct store_scope scope;
 
         (*found)++;
-        if (run.first_seq > 0) {
-            cnt = s->stmt[STMT_RUN_COUNT_SEQ];
-            sqlite3_bind_int64(cnt, 1, run.first_seq);
-            sqlite3_bind_int64(cnt, 2, run.ended ? run.last_seq : INT64_MAX);
-        } else {
-            cnt = s->stmt[STMT_RUN_COUNT];
-            sqlite3_bind_int64(cnt, 1, run.started_us);
-            sqlite3_bind_int64(cnt, 2, run.ended ? run.ended_us : INT64_MAX);
-        }
+        store_run_scope(&run, &scope);
+        cnt = s->stmt[store_scope_by_seq(&scope) ? STMT_RUN_COUNT_SEQ
+                                                 : STMT_RUN_COUNT];
+        store_bind_scope(cnt, &scope);
         rc = sqlite3_step(cnt);
         run.readings = sqlite3_column_int64(cnt, 0);
         sqlite3_reset(cnt);
@@ -151,6 +151,39 @@ static int store_query_text(struct store *s, enum store_stmt id, char **out,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_fail(s, "%s", what);
     return 0;
+}
+
+void store_run_scope(const struct store_run *r, struct store_scope *sp)
+{
+    bool by_seq = r->first_seq > 0, by_time = !by_seq || r->exact;
+
+    sp->first_seq = by_seq ? r->first_seq : 1;
+    sp->last_seq = by_seq && r->ended ? r->last_seq : INT64_MAX;
+    sp->from_us = by_time ? r->started_us : INT64_MIN;
+    sp->to_us = by_time && r->ended ? r->ended_us : INT64_MAX;
+}
+
+void store_window_scope(int64_t from_us, int64_t to_us, struct store_scope *sp)
+{
+    *sp = (struct store_scope){1, INT64_MAX, from_us, to_us};
+}
+
+bool store_scope_by_seq(const struct store_scope *sp)
+{
+    return sp->first_seq > 1 || sp->last_seq < INT64_MAX;
+}
+
+void store_bind_scope(sqlite3_stmt *st, const struct store_scope *sp)
+{
+    if (store_scope_by_seq(sp)) {
+        sqlite3_bind_int64(st, 1, sp->first_seq);
+        sqlite3_bind_int64(st, 2, sp->last_seq);
+        sqlite3_bind_int64(st, 3, sp->from_us);
+        sqlite3_bind_int64(st, 4, sp->to_us);
+    } else {
+        sqlite3_bind_int64(st, 1, sp->from_us);
+        sqlite3_bind_int64(st, 2, sp->to_us);
+    }
 }
 
 int store_run_start(struct store *s, const char *name,
@@ -253,6 +286,16 @@ fail:
     sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
     free(open.name);
     return -1;
+}
+
+int store_runs_settle(struct store *s, int64_t last_seq)
+{
+    sqlite3_stmt *st = s->stmt[STMT_RUNS_SETTLE];
+
+    sqlite3_bind_int64(st, 1, last_seq);
+    if (store_step(s, STMT_RUNS_SETTLE, "cannot draw the end of a run") < 0)
+        return -1;
+    return sqlite3_changes(s->db);
 }
 
 /* An ended, unsealed run: its id and last seq (0: by time). */

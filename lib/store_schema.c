@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The schema: every table, index and trigger tbdaq makes, in creation
- * order, for each version still read (1 to 4); the check that a file
+ * order, for each version still read (1 to 5); the check that a file
  * holds exactly those objects before anything is read from it; and the
  * upgrades a read-write open makes, in one transaction.
  */
@@ -14,7 +14,7 @@
 #include "common/log.h"
 
 /*
- * The schema, version 3, as a list of its objects in creation order: a
+ * The schema, newest version, as a list of its objects in creation order: a
  * new file gets them all in one transaction, an older one the objects of
  * the versions it lacks (and the change of readings' CHECK, see
  * store_upgrade_v3()), and every open compares the file with the list
@@ -91,8 +91,11 @@ static const char store_sensors_v4[] =
 
 /*
  * runs: from version 4 on, first_seq and last_seq (NULL in the runs of
- * older files, which hold their readings by time), added by ALTER TABLE
- * ADD COLUMN, whose text is that of a new file's.
+ * older files, which hold their readings by time); from version 5 on,
+ * exact (1: the run holds the readings of its seq range taken between
+ * its start and end; NULL in the runs of older files, which hold their
+ * seq range whatever the times). Each added by ALTER TABLE ADD COLUMN,
+ * whose text is that of a new file's.
  */
 #define STORE_RUNS_SQL                                                         \
     "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"    \
@@ -101,6 +104,8 @@ static const char store_sensors_v4[] =
 static const char store_runs_v1[] = STORE_RUNS_SQL ")";
 static const char store_runs_v4[] =
     STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER)";
+static const char store_runs_v5[] =
+    STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER, exact INTEGER)";
 #define STORE_RUNS_COLS_V1                                                     \
     "id name started_us ended_us operator note config_sha256 chain_head"       \
     " chain_seq"
@@ -141,8 +146,8 @@ static const struct store_object store_objects[] = {
      "id first_seq last_seq n ts_us prev_hash hash digests"},
     {"index", "batches_last_seq", 1,
      "CREATE INDEX batches_last_seq ON batches(last_seq)", NULL},
-    {"table", "runs", 1, store_runs_v4,
-     STORE_RUNS_COLS_V1 " first_seq last_seq"},
+    {"table", "runs", 1, store_runs_v5,
+     STORE_RUNS_COLS_V1 " first_seq last_seq exact"},
     {"table", "events", 1,
      "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
      " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT)",
@@ -207,6 +212,8 @@ static const char *store_object_sql(const struct store_object *o, int64_t v)
         return store_sensors_v1;
     if (v < 4 && strcmp(o->name, "runs") == 0)
         return store_runs_v1;
+    if (v < 5 && strcmp(o->name, "runs") == 0)
+        return store_runs_v4;
     return o->sql;
 }
 
@@ -217,6 +224,8 @@ static const char *store_object_cols(const struct store_object *o, int64_t v)
         return STORE_SENSORS_COLS_V1;
     if (v < 4 && strcmp(o->name, "runs") == 0)
         return STORE_RUNS_COLS_V1;
+    if (v < 5 && strcmp(o->name, "runs") == 0)
+        return STORE_RUNS_COLS_V1 " first_seq last_seq";
     return o->cols;
 }
 
@@ -231,7 +240,7 @@ static const char *store_objects_trigger(void)
 
 /* A new schema version needs its objects above, a step in
  * store_upgrade_schema() and a look at store_object_sql(). */
-_Static_assert(STORE_SCHEMA_VERSION == 4, "the schema is version 4");
+_Static_assert(STORE_SCHEMA_VERSION == 5, "the schema is version 5");
 
 /* Sets the message "'PATH' is not a tbdaq database: WHAT"; returns -1. */
 __attribute__((format(printf, 2, 3))) static int
@@ -551,6 +560,18 @@ static int store_upgrade_v4(struct store *s)
 }
 
 /*
+ * Version 4 to 5: runs gets exact, NULL in the runs there are (they keep
+ * the seq rule, or the time rule). Inside the caller's transaction.
+ */
+static int store_upgrade_v5(struct store *s)
+{
+    if (sqlite3_exec(s->db, "ALTER TABLE runs ADD COLUMN exact INTEGER", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        return store_fail(s, "cannot upgrade the schema in '%s'", s->path);
+    return 0;
+}
+
+/*
  * Creates the schema in a new file, or upgrades an older one, and puts
  * back a missing immutability trigger, in one transaction. The check is
  * repeated under the write lock, in case another process did it since
@@ -575,6 +596,7 @@ int store_upgrade_schema(struct store *s, int64_t *version)
     if (*version < STORE_SCHEMA_VERSION) {
         if ((*version > 0 && *version < 3 && store_upgrade_v3(s) < 0) ||
             (*version > 0 && *version < 4 && store_upgrade_v4(s) < 0) ||
+            (*version > 0 && *version < 5 && store_upgrade_v5(s) < 0) ||
             store_create_objects(s, *version) < 0)
             goto fail;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -34,15 +34,18 @@
     " FROM (SELECT DISTINCT bus FROM sensors) AS b ORDER BY b.bus"
 
 /* The columns of a run, in the order store_run_rows() reads them
- * (seqs: "first_seq, last_seq", or "NULL, NULL" before version 4). */
+ * (seqs: "first_seq, last_seq, exact"; NULL for the columns a file of an
+ * older version lacks). */
 #define STORE_RUN_COLUMNS_OF(seqs)                                             \
     "SELECT id, name, started_us, ended_us, operator, note, config_sha256,"    \
     " chain_head, chain_seq, " seqs " FROM runs"
-#define STORE_RUN_COLUMNS STORE_RUN_COLUMNS_OF("first_seq, last_seq")
-#define STORE_RUN_COLUMNS_V1 STORE_RUN_COLUMNS_OF("NULL, NULL")
+#define STORE_RUN_COLUMNS STORE_RUN_COLUMNS_OF("first_seq, last_seq, exact")
+#define STORE_RUN_COLUMNS_V4 STORE_RUN_COLUMNS_OF("first_seq, last_seq, NULL")
+#define STORE_RUN_COLUMNS_V1 STORE_RUN_COLUMNS_OF("NULL, NULL, NULL")
 
-/* The run a reading belongs to: by seq for a run with a seq range, else
- * by time (runs are few: the subquery scans them). */
+/* The run a reading belongs to (struct store_run: membership): by seq
+ * and time for an exact run, by seq for a run of schema 4 with a seq
+ * range, else by time (runs are few: the subquery scans them). */
 #define STORE_READINGS_AFTER_OF(member)                                        \
     "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"        \
     " r.error, (SELECT name FROM runs WHERE " member                           \
@@ -51,6 +54,24 @@
     " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2"
 #define STORE_BY_TIME                                                          \
     "started_us <= r.ts_us AND (ended_us IS NULL OR r.ts_us < ended_us)"
+#define STORE_BY_SEQ                                                           \
+    "r.seq >= first_seq AND (ended_us IS NULL OR last_seq IS NULL OR"          \
+    " r.seq <= last_seq)"
+#define STORE_MEMBER(exact)                                                    \
+    "CASE WHEN first_seq IS NULL THEN " STORE_BY_TIME " ELSE " STORE_BY_SEQ    \
+    " AND (" exact " IS NULL OR " STORE_BY_TIME ") END"
+
+/* A range of seqs ?1..?2 whose times are ?3 <= ts < ?4 (struct
+ * store_scope). */
+#define STORE_IN_SCOPE                                                         \
+    "seq BETWEEN ?1 AND ?2 AND +ts_us >= ?3 AND +ts_us < ?4"
+/* Ends run ?1 at ?2; last_seq: NULL if no_last (a run by time, or an
+ * exact run, whose last seq is drawn later), else ?3, at least
+ * first_seq - 1 (an empty run), the last seq stored if 0. */
+#define STORE_RUN_END_OF(no_last)                                              \
+    "UPDATE runs SET ended_us = ?2, last_seq = CASE WHEN " no_last            \
+    " THEN NULL ELSE max(first_seq - 1, coalesce(nullif(?3, 0),"               \
+    " (SELECT coalesce(max(seq), 0) FROM readings))) END WHERE id = ?1"
 
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
@@ -141,10 +162,7 @@ static const char *const store_sql[STMT_COUNT] = {
     /* A page of the record in seq order: a range scan of the primary key
      * joined to the (small) sensors table, with the run open at each
      * reading's time (runs are few: the subquery scans them). */
-    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(
-        "CASE WHEN first_seq IS NULL THEN " STORE_BY_TIME
-        " ELSE r.seq >= first_seq AND (ended_us IS NULL OR"
-        " r.seq <= last_seq) END"),
+    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(STORE_MEMBER("exact")),
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
     [STMT_INSERT_BATCH] =
         "INSERT INTO batches (first_seq, last_seq, n, ts_us, prev_hash, hash,"
@@ -163,25 +181,28 @@ static const char *const store_sql[STMT_COUNT] = {
         "SELECT count(*) FROM readings WHERE ts_us >= ?1 AND ts_us < ?2",
     [STMT_RUN_SEQS] = "SELECT min(seq), max(seq) FROM readings"
                       " WHERE ts_us >= ?1 AND ts_us < ?2",
-    /* A run with a seq range: a range of the primary key. */
-    [STMT_RUN_COUNT_SEQ] =
-        "SELECT count(*) FROM readings WHERE seq BETWEEN ?1 AND ?2",
-    [STMT_RUN_SEQS_SEQ] = "SELECT min(seq), max(seq) FROM readings"
-                          " WHERE seq BETWEEN ?1 AND ?2",
+    /* A run with a seq range: a range of the primary key, its times
+     * ?3 <= ts < ?4 checked on the rows (+: not by readings_ts). */
+    [STMT_RUN_COUNT_SEQ] = "SELECT count(*) FROM readings WHERE " STORE_IN_SCOPE,
+    [STMT_RUN_SEQS_SEQ] =
+        "SELECT min(seq), max(seq) FROM readings WHERE " STORE_IN_SCOPE,
     [STMT_SEQ_QUALITY] = "SELECT sensor_id, quality, ts_us FROM readings"
-                         " WHERE seq BETWEEN ?1 AND ?2",
+                         " WHERE " STORE_IN_SCOPE,
+    /* A run with a first seq is exact. */
     [STMT_RUN_INSERT] = "INSERT INTO runs (name, started_us, operator, note,"
-                        " config_sha256, first_seq)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* last_seq only for a run with a first seq; ?3 at least first_seq - 1
-     * (an empty run), and NULL (the last seq stored) if 0. */
-    [STMT_RUN_END] =
-        "UPDATE runs SET ended_us = ?2, last_seq = CASE WHEN first_seq IS"
-        " NULL THEN NULL ELSE max(first_seq - 1, coalesce(nullif(?3, 0),"
-        " (SELECT coalesce(max(seq), 0) FROM readings))) END WHERE id = ?1",
+                        " config_sha256, first_seq, exact)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                        " CASE WHEN ?6 IS NULL THEN NULL ELSE 1 END)",
+    [STMT_RUN_END] = STORE_RUN_END_OF("first_seq IS NULL OR exact IS NOT NULL"),
+    /* An exact run's last seq: at least first_seq - 1 (an empty run). */
+    [STMT_RUNS_SETTLE] = "UPDATE runs SET last_seq = max(first_seq - 1, ?1)"
+                         " WHERE exact IS NOT NULL AND ended_us IS NOT NULL"
+                         " AND last_seq IS NULL",
+    /* An exact run once its last seq is drawn. */
     [STMT_RUNS_UNSEALED] =
         "SELECT id, first_seq, last_seq FROM runs WHERE ended_us IS NOT NULL"
-        " AND chain_head IS NULL ORDER BY started_us, id",
+        " AND chain_head IS NULL AND (exact IS NULL OR last_seq IS NOT NULL)"
+        " ORDER BY started_us, id",
     [STMT_RUN_SEAL] =
         "UPDATE runs SET chain_head = ?2, chain_seq = ?3 WHERE id = ?1",
     [STMT_CONFIG_SHA] = "SELECT detail FROM events WHERE kind = 'config'"
@@ -240,8 +261,37 @@ static const char *store_sql_of(int i, int64_t version)
 {
     if (i == STMT_STATUS_BUSES && version < 3)
         return store_status_buses_v2;
-    if (version >= 4)
+    if (version >= 5)
         return store_sql[i];
+    /* version 4: runs without exact, all of them by seq (or by time) */
+    if (version == 4) {
+        switch (i) {
+        case STMT_RUNS:
+            return STORE_RUN_COLUMNS_V4 " ORDER BY started_us, id";
+        case STMT_RUN_BY_NAME:
+            return STORE_RUN_COLUMNS_V4 " WHERE name = ?1";
+        case STMT_RUN_BY_ID:
+            return STORE_RUN_COLUMNS_V4 " WHERE id = ?1";
+        case STMT_RUN_OPEN:
+            return STORE_RUN_COLUMNS_V4 " WHERE ended_us IS NULL"
+                                        " ORDER BY started_us DESC LIMIT 1";
+        case STMT_READINGS_AFTER:
+            return STORE_READINGS_AFTER_OF(STORE_MEMBER("NULL"));
+        case STMT_RUN_INSERT:
+            return "INSERT INTO runs (name, started_us, operator, note,"
+                   " config_sha256, first_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        case STMT_RUN_END:
+            return STORE_RUN_END_OF("first_seq IS NULL");
+        case STMT_RUNS_SETTLE:
+            return "SELECT NULL WHERE ?1 IS NULL";
+        case STMT_RUNS_UNSEALED:
+            return "SELECT id, first_seq, last_seq FROM runs"
+                   " WHERE ended_us IS NOT NULL AND chain_head IS NULL"
+                   " ORDER BY started_us, id";
+        default:
+            return store_sql[i];
+        }
+    }
     switch (i) {
     case STMT_STATUS_SENSORS:
         return "SELECT s.tag, s.kind, s.unit, s.bus, r.seq, r.ts_us, r.value,"
@@ -277,6 +327,8 @@ static const char *store_sql_of(int i, int64_t version)
     case STMT_RUN_END:
         return "UPDATE runs SET ended_us = ?2 WHERE id = ?1"
                " AND ?3 IS NOT NULL";
+    case STMT_RUNS_SETTLE:
+        return "SELECT NULL WHERE ?1 IS NULL";
     case STMT_RUNS_UNSEALED:
         return "SELECT id, NULL, NULL FROM runs WHERE ended_us IS NOT NULL"
                " AND chain_head IS NULL ORDER BY started_us, id";

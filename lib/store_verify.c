@@ -512,13 +512,10 @@ int store_verify(struct store *s, int64_t from_seq, int64_t to_seq,
 /* What verify needs of a run. */
 struct store_run_span {
     char name[256];
-    int64_t started_us;
-    int64_t end_us; /* INT64_MAX while open */
     bool sealed;
     char chain_head[SHA256_HEX_LEN];
     int64_t chain_seq;
-    int64_t first_seq; /* 0: by time */
-    int64_t last_seq;  /* INT64_MAX while open */
+    struct store_scope scope; /* its readings */
 };
 
 static int store_run_span_take(const struct store_run *run, void *arg)
@@ -526,27 +523,24 @@ static int store_run_span_take(const struct store_run *run, void *arg)
     struct store_run_span *sp = arg;
 
     snprintf(sp->name, sizeof(sp->name), "%s", run->name);
-    sp->started_us = run->started_us;
-    sp->end_us = run->ended ? run->ended_us : INT64_MAX;
     sp->sealed = run->chain_head != NULL;
     snprintf(sp->chain_head, sizeof(sp->chain_head), "%s",
              run->chain_head ? run->chain_head : "");
     sp->chain_seq = run->chain_seq;
-    sp->first_seq = run->first_seq;
-    sp->last_seq = run->ended ? run->last_seq : INT64_MAX;
+    store_run_scope(run, &sp->scope);
     return 0;
 }
 
-/* The first and last seq of the readings in [from_us, to_us) (by_seq:
- * with from_us <= seq <= to_us); 0 and 0 if there are none. */
-static int store_window_seqs(struct store *s, bool by_seq, int64_t from_us,
-                             int64_t to_us, int64_t *first, int64_t *last)
+/* The first and last seq of the readings of scope; 0 and 0 if there are
+ * none. */
+static int store_scope_seqs(struct store *s, const struct store_scope *scope,
+                            int64_t *first, int64_t *last)
 {
-    sqlite3_stmt *st = s->stmt[by_seq ? STMT_RUN_SEQS_SEQ : STMT_RUN_SEQS];
+    sqlite3_stmt *st = s->stmt[store_scope_by_seq(scope) ? STMT_RUN_SEQS_SEQ
+                                                         : STMT_RUN_SEQS];
     int rc;
 
-    sqlite3_bind_int64(st, 1, from_us);
-    sqlite3_bind_int64(st, 2, to_us);
+    store_bind_scope(st, scope);
     rc = sqlite3_step(st);
     *first = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
@@ -606,10 +600,7 @@ int store_verify_run(struct store *s, const char *name,
         ret = 1;
         goto done;
     }
-    if (sp.first_seq > 0 ? store_window_seqs(s, true, sp.first_seq, sp.last_seq,
-                                             &first, &last) < 0
-                         : store_window_seqs(s, false, sp.started_us, sp.end_us,
-                                             &first, &last) < 0)
+    if (store_scope_seqs(s, &sp.scope, &first, &last) < 0)
         goto done;
     /* A sealed run's chain head may lie past its last reading: verify up
      * to it, so that the head is checked against a recomputed batch. */
@@ -624,13 +615,12 @@ int store_verify_run(struct store *s, const char *name,
         goto done;
     /* The run's readings, not those of the whole batches checked. */
     if (out->ok) {
-        sqlite3_stmt *cnt =
-            s->stmt[sp.first_seq > 0 ? STMT_RUN_COUNT_SEQ : STMT_RUN_COUNT];
+        sqlite3_stmt *cnt = s->stmt[store_scope_by_seq(&sp.scope)
+                                        ? STMT_RUN_COUNT_SEQ
+                                        : STMT_RUN_COUNT];
         int rc;
 
-        sqlite3_bind_int64(cnt, 1,
-                           sp.first_seq > 0 ? sp.first_seq : sp.started_us);
-        sqlite3_bind_int64(cnt, 2, sp.first_seq > 0 ? sp.last_seq : sp.end_us);
+        store_bind_scope(cnt, &sp.scope);
         rc = sqlite3_step(cnt);
         if (rc == SQLITE_ROW)
             out->readings = sqlite3_column_int64(cnt, 0);

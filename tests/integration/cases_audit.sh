@@ -78,14 +78,14 @@ db_rows() {
         list=$(printf "'%s'," "$@")
         where="AND s.tag IN (${list%,})"
     fi
-    # With RUN: the run's readings are its seq range, whatever their
-    # times (SPEC Evidence): a reading taken just before the stop may be
-    # given its seq after the range was drawn, and is not the run's.
+    # With RUN (sealed): the run's readings are those of its seq range
+    # taken in [FROM, TO), its times (SPEC Evidence): the range keeps out
+    # what a wall-clock step would stamp inside it later.
     if [ -n "${RUN:-}" ]; then
         range=$(sql "SELECT first_seq || ' AND ' || last_seq FROM runs
             WHERE name = '$RUN' AND first_seq > 0 AND ended_us IS NOT NULL;")
-        [ -n "$range" ] && where="$where AND r.seq BETWEEN $range"
-        from=-9223372036854775807 to=9223372036854775807
+        [ -n "$range" ] || fail "run $RUN has no seq range"
+        where="$where AND r.seq BETWEEN $range"
     fi
     sql "SELECT r.seq,
         strftime('%Y-%m-%dT%H:%M:%S', r.ts_us / 1000000, 'unixepoch') ||

@@ -106,9 +106,11 @@ case_control_runs() {
 
     read -r started ended <<<"$(sql "SELECT started_us, ended_us FROM runs
         WHERE name = 'C1';" | tr '\t' ' ')"
-    # The run's readings are its seq range (the daemon's own stream).
+    # The run's readings: those of its seq range (the daemon's own
+    # stream) taken between its start and its stop.
     n=$(sql "SELECT count(*) FROM readings r, runs u WHERE u.name = 'C1'
-             AND r.seq BETWEEN u.first_seq AND u.last_seq;")
+             AND r.seq BETWEEN u.first_seq AND u.last_seq
+             AND r.ts_us >= u.started_us AND r.ts_us < u.ended_us;")
     ((started > 0 && ended > started)) || fail "C1's times: $started $ended"
     ctq export --run C1 -o "$T/c1.csv"
     ctq_want 0 "" "export --run C1"

@@ -57,17 +57,22 @@ case_run_clock_step() {
         WHERE seq > $seq;\") -ge 5 ]" 15 "no readings in R after the step forward"
     ctq run stop
     ctq_want 0 "" "run stop"
-    read -r last started ended <<<"$(sql "SELECT last_seq, started_us, ended_us
-        FROM runs WHERE name = 'R';" | tr '\t' ' ')"
-    { [ -n "$last" ] && ((last >= first + RUNSEQ_READINGS - 1)); } ||
-        fail "R's seqs: $first..$last, want at least $RUNSEQ_READINGS readings"
-    n=$((last - first + 1))
-    # Every seq of the range is a reading of R, each taken before the stop.
-    [ "$(sql "SELECT count(*) FROM readings WHERE seq BETWEEN $first AND $last
-        AND ts_us < $ended;")" = "$n" ] ||
-        fail "R's range $first..$last holds readings stamped after its end"
+    # Its last seq is drawn once everything taken before the stop is
+    # committed; it is sealed after that.
     wait_or_fail "[ -n \"\$(sql \"SELECT chain_head FROM runs WHERE name = 'R'
         AND chain_head IS NOT NULL;\")\" ]" 10 "run R was not sealed"
+    read -r last started ended <<<"$(sql "SELECT last_seq, started_us, ended_us
+        FROM runs WHERE name = 'R';" | tr '\t' ' ')"
+    [ -n "$last" ] || fail "R is sealed without a last seq"
+    # R's readings: those of its range taken before its stop (the range
+    # may end with readings taken after it).
+    n=$(sql "SELECT count(*) FROM readings WHERE seq BETWEEN $first AND $last
+        AND ts_us >= $started AND ts_us < $ended;")
+    ((n >= RUNSEQ_READINGS)) ||
+        fail "R's seqs: $first..$last hold $n readings, want at least $RUNSEQ_READINGS"
+    [ "$(sql "SELECT count(*) FROM readings WHERE seq > $last
+        AND ts_us < $ended;")" = 0 ] ||
+        fail "a reading taken before R's stop lies after its last seq $last"
     [ "$(sql "SELECT chain_seq FROM runs WHERE name = 'R';")" = "$last" ] ||
         fail "R is sealed at seq $(sql "SELECT chain_seq FROM runs
             WHERE name = 'R';"), not at its last seq $last"

@@ -452,9 +452,11 @@ static int run_seqs_of(const struct store_run *r, void *arg)
 }
 
 /* A run's line is drawn in the daemon's stream: the flush hook commits
- * what was taken, the run starts at the seq after the last it gave and
- * stops at the last it gave; a database that cannot be written makes the
- * run command fail and records no run. */
+ * what was taken, and the run starts at the seq after the last it gave;
+ * its last seq is not drawn at the stop but later, once the pollers
+ * have pushed everything taken before it (store_runs_settle(), the
+ * daemon's). A database that cannot be written makes the run command
+ * fail and records no run. */
 static void test_run_flush(void **state)
 {
     struct world *w = *state;
@@ -474,6 +476,9 @@ static void test_run_flush(void **state)
     assert_int_equal(w->flushes, 2);
     assert_int_equal(store_run_get(w->s, "F1", run_seqs_of, seqs), 0);
     assert_int_equal(seqs[0], 42);
+    assert_int_equal(seqs[1], INT64_MAX);
+    assert_int_equal(store_runs_settle(w->s, 57), 1);
+    assert_int_equal(store_run_get(w->s, "F1", run_seqs_of, seqs), 0);
     assert_int_equal(seqs[1], 57);
 
     w->flush_fails = true;

@@ -86,8 +86,8 @@ static void test_open_refused(void **state)
         const char *before; /* the message: before, the path, after */
         const char *after;
     } cases[] = {
-        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 5", NULL,
-         "database '", "' has schema version 5, newer than this tbdaq (4)"},
+        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 6", NULL,
+         "database '", "' has schema version 6, newer than this tbdaq (5)"},
         {"foreign.db", "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)", NULL,
          "'",
          "' is not a tbdaq database: no tbdaq schema version (user_version "

@@ -298,10 +298,10 @@ static int seen_export(const struct reading_row *row, void *arg)
     return e->stop_after && e->n == e->stop_after;
 }
 
-/* What test_run_seqs reads of a run. */
+/* What test_run_exact reads of a run. */
 struct seq_run {
     int64_t first_seq, last_seq, readings, chain_seq;
-    bool sealed;
+    bool exact, sealed;
 };
 
 static int seq_run_take(const struct store_run *r, void *arg)
@@ -310,9 +310,16 @@ static int seq_run_take(const struct store_run *r, void *arg)
 
     sr->first_seq = r->first_seq;
     sr->last_seq = r->last_seq;
+    sr->exact = r->exact;
     sr->readings = r->readings;
     sr->chain_seq = r->chain_seq;
     sr->sealed = r->chain_head != NULL;
+    return 0;
+}
+
+static int scope_take(const struct store_run *r, void *arg)
+{
+    store_run_scope(r, arg);
     return 0;
 }
 
@@ -324,27 +331,57 @@ static int seq_infos_count(const struct store_sensor_info *si, void *arg)
     return 0;
 }
 
+/* The readings of run name, as export, the manifest's counts, the run's
+ * own count and verify --run see them: all four must agree on want. */
+static void expect_run_rows(struct store *s, const char *name, int64_t want,
+                            struct export_seen *e)
+{
+    struct seq_run sr;
+    struct store_scope scope;
+    struct store_verify_result v;
+    int64_t count = 0;
+
+    assert_int_equal(store_run_get(s, name, seq_run_take, &sr), 0);
+    assert_int_equal(sr.readings, want);
+    assert_int_equal(store_run_get(s, name, scope_take, &scope), 0);
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(store_export_scope(s, &scope, NULL, 0, seen_export, e),
+                     want);
+    assert_int_equal(store_sensor_infos_scope(s, &scope, NULL, 0,
+                                              seq_infos_count, &count),
+                     0);
+    assert_int_equal(count, want);
+    assert_int_equal(store_verify_run(s, name, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, want);
+}
+
 /*
- * A run with a seq range (as the daemon starts one) holds exactly its
- * readings whatever their times: a clock step back after its stop puts
- * no later reading into it. Export, the manifest's counts, the run's count,
- * verify --run, the MQTT "run" of a row and the seal follow the seqs; a run
- * without seqs (an older database's) keeps the time rule.
+ * An exact run (as the daemon starts one, SPEC Evidence) holds the
+ * readings taken between its start and its stop: one taken before the
+ * start but committed after it is not in it, one taken before the stop
+ * but committed after it is (until the run's last seq is drawn, and
+ * after); once drawn, a clock step back puts no later reading into it.
+ * Export, the manifest's counts, the run's count, verify --run, the MQTT
+ * "run" of a row and the seal agree; a run without seqs (an older
+ * database's) keeps the time rule.
  */
-static void test_run_seqs(void **state)
+static void test_run_exact(void **state)
 {
     char path[TEST_PATH_MAX];
     struct fixture f;
-    struct store *s = open_synced("runseq.db", path, &f);
-    int64_t ft = f.sensors[SENSOR_FT].db_id, count = 0;
+    struct store *s = open_synced("runexact.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id;
     struct export_seen *e = xcalloc(1, sizeof(*e));
     struct seq_run sr;
-    struct store_verify_result v;
     struct page pg;
-    /* seq: 1, 2 before; 3, 4, 5 in S; 6 after its stop, stamped inside
-     * its times (a clock step back); 7 in T (by time); 8 after T's stop
-     * but inside its times (the time rule takes it in). */
-    static const int64_t ts[] = {100, 200, 1000, 1100, 1500, 1200, 3500, 3600};
+    /* seq 1, 2 before S; 3 taken before S's start (1000), committed
+     * after it; 4, 5 in S; 6 taken before S's stop (2000), committed
+     * after it; 7 after the stop; 8 after S's last seq is drawn, stamped
+     * inside its times (a clock step back); 9 in T (by time); 10 after
+     * T's stop but inside its times (the time rule takes it in). */
+    static const int64_t ts[] = {100, 200, 900,  1000, 1100,
+                                 1500, 2100, 1200, 3500, 3600};
 
     (void)state;
     commit_at(s, ft, &ts[0], 1);
@@ -354,50 +391,123 @@ static void test_run_seqs(void **state)
         commit_at(s, ft, &ts[i], 1);
     assert_int_equal(store_run_stop(s, "S", 2000, 5), 0);
     commit_at(s, ft, &ts[5], 1);
-    assert_int_equal(store_run_seal(s, NULL, NULL), 1);
-
+    commit_at(s, ft, &ts[6], 1);
+    /* stopped, its last seq not drawn: not sealed, and open-ended */
+    assert_int_equal(store_run_seal(s, NULL, NULL), 0);
     assert_int_equal(store_run_get(s, "S", seq_run_take, &sr), 0);
+    assert_true(sr.exact);
     assert_int_equal(sr.first_seq, 3);
-    assert_int_equal(sr.last_seq, 5);
-    assert_int_equal(sr.readings, 3);
-    /* sealed with the head of the batch holding seq 5, not the newer one */
+    assert_int_equal(sr.last_seq, INT64_MAX);
+    assert_false(sr.sealed);
+    expect_run_rows(s, "S", 3, e);
+
+    assert_int_equal(store_runs_settle(s, 7), 1);
+    assert_int_equal(store_runs_settle(s, 9), 0); /* drawn once */
+    commit_at(s, ft, &ts[7], 1);
+    assert_int_equal(store_run_seal(s, NULL, NULL), 1);
+    assert_int_equal(store_run_get(s, "S", seq_run_take, &sr), 0);
+    assert_int_equal(sr.last_seq, 7);
+    /* sealed with the head of the batch holding seq 7, not the newer one */
     assert_true(sr.sealed);
-    assert_int_equal(sr.chain_seq, 5);
-
-    assert_int_equal(store_export_seqs(s, 3, 5, NULL, 0, seen_export, e), 3);
-    assert_string_equal(e->text[0], "3 1000 FT-101 flow 1 m3/h good");
-    assert_string_equal(e->text[1], "4 1100 FT-101 flow 1 m3/h good");
-    assert_string_equal(e->text[2], "5 1500 FT-101 flow 1 m3/h good");
-    assert_int_equal(
-        store_sensor_infos_seqs(s, 3, 5, NULL, 0, seq_infos_count, &count), 0);
-    assert_int_equal(count, 3);
-
-    assert_int_equal(store_verify_run(s, "S", &v), 0);
-    assert_true(v.ok);
-    assert_int_equal(v.readings, 3);
+    assert_int_equal(sr.chain_seq, 7);
+    expect_run_rows(s, "S", 3, e);
+    assert_string_equal(e->text[0], "4 1000 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[1], "5 1100 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[2], "6 1500 FT-101 flow 1 m3/h good");
 
     /* An older run: no seqs, by time. */
     assert_int_equal(store_run_start(s, "T", NULL, NULL, 3000, 0), 0);
-    commit_at(s, ft, &ts[6], 1);
+    commit_at(s, ft, &ts[8], 1);
     assert_int_equal(store_run_stop(s, "T", 4000, 0), 0);
-    commit_at(s, ft, &ts[7], 1);
+    commit_at(s, ft, &ts[9], 1);
     assert_int_equal(store_run_get(s, "T", seq_run_take, &sr), 0);
     assert_int_equal(sr.first_seq, 0);
-    assert_int_equal(sr.readings, 2);
-    assert_int_equal(store_verify_run(s, "T", &v), 0);
-    assert_int_equal(v.readings, 2);
+    assert_false(sr.exact);
+    expect_run_rows(s, "T", 2, e);
 
     memset(&pg, 0, sizeof(pg));
-    assert_int_equal(store_readings_after(s, 0, 8, page_row, &pg), 8);
+    assert_int_equal(store_readings_after(s, 0, 10, page_row, &pg), 10);
     {
-        static const char *const want[] = {"-", "-", "S", "S",
-                                           "S", "-", "T", "T"};
+        static const char *const want[] = {"-", "-", "-", "S", "S",
+                                           "S", "-", "-", "T", "T"};
 
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 10; i++)
             if (strcmp(pg.runs[i], want[i]) != 0)
                 fail_msg("seq %d: run '%s', want '%s'", i + 1, pg.runs[i],
                          want[i]);
     }
+    free(e);
+    store_close(s);
+}
+
+/* An empty exact run: its last seq is first_seq - 1, and it holds none. */
+static void test_run_exact_empty(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("runempty.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id;
+    struct export_seen *e = xcalloc(1, sizeof(*e));
+    struct seq_run sr;
+    static const int64_t ts[] = {100, 500};
+
+    (void)state;
+    commit_at(s, ft, &ts[0], 1);
+    assert_int_equal(store_run_start(s, "E", NULL, NULL, 1000, 2), 0);
+    assert_int_equal(store_run_stop(s, "E", 2000, 0), 0);
+    assert_int_equal(store_runs_settle(s, 1), 1);
+    commit_at(s, ft, &ts[1], 1); /* a step back: seq 2, inside the times */
+    assert_int_equal(store_run_get(s, "E", seq_run_take, &sr), 0);
+    assert_int_equal(sr.last_seq, 1);
+    expect_run_rows(s, "E", 0, e);
+    free(e);
+    store_close(s);
+}
+
+/*
+ * A file of schema 4: its runs hold their seq ranges whatever the times
+ * (a reading taken before the start but committed after it is in), read
+ * as it is and after the upgrade alike; a run started after the upgrade
+ * is exact.
+ */
+static void test_run_seqs_v4(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("runv4.db", path, &f);
+    int64_t ft = f.sensors[SENSOR_FT].db_id;
+    struct export_seen *e = xcalloc(1, sizeof(*e));
+    struct seq_run sr;
+    static const int64_t ts[] = {100, 900, 1000, 1500, 2500, 5000};
+
+    (void)state;
+    commit_at(s, ft, &ts[0], 1);
+    assert_int_equal(store_run_start(s, "V", NULL, NULL, 1000, 2), 0);
+    commit_at(s, ft, &ts[1], 3); /* seqs 2, 3, 4 */
+    assert_int_equal(store_run_stop(s, "V", 2000, 0), 0);
+    assert_int_equal(store_runs_settle(s, 4), 1);
+    store_close(s);
+    /* as schema 4 left it: no exact column */
+    raw_exec(path, "ALTER TABLE runs DROP COLUMN exact;"
+                   " PRAGMA user_version = 4");
+
+    s = open_ro(path);
+    assert_int_equal(store_run_get(s, "V", seq_run_take, &sr), 0);
+    assert_false(sr.exact);
+    expect_run_rows(s, "V", 3, e);
+    store_close(s);
+
+    s = open_rw("runv4.db", path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"),
+                     STORE_SCHEMA_VERSION);
+    assert_int_equal(store_run_get(s, "V", seq_run_take, &sr), 0);
+    assert_false(sr.exact);
+    expect_run_rows(s, "V", 3, e);
+    assert_int_equal(store_run_start(s, "W", NULL, NULL, 4000, 5), 0);
+    commit_at(s, ft, &ts[4], 2); /* 2500: before W's start */
+    assert_int_equal(store_run_get(s, "W", seq_run_take, &sr), 0);
+    assert_true(sr.exact);
+    expect_run_rows(s, "W", 1, e);
     free(e);
     store_close(s);
 }
@@ -565,7 +675,9 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_runs_two_connections),
         cmocka_unit_test(test_row_run),
-        cmocka_unit_test(test_run_seqs),
+        cmocka_unit_test(test_run_exact),
+        cmocka_unit_test(test_run_exact_empty),
+        cmocka_unit_test(test_run_seqs_v4),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_sensor_infos),
         cmocka_unit_test(test_events_window),

@@ -84,6 +84,7 @@ static void downgrade(const char *path, int version)
                      " cal_due, cal_certificate FROM sensors_v4"
                      " WHERE version = 1; DROP TABLE sensors_v4;"
                      " DROP TABLE config_files; DROP TABLE configs;"
+                     " ALTER TABLE runs DROP COLUMN exact;"
                      " ALTER TABLE runs DROP COLUMN last_seq;"
                      " ALTER TABLE runs DROP COLUMN first_seq;"
                      " PRAGMA user_version = 3",
@@ -261,7 +262,8 @@ static void test_schema_upgrade(void **state)
         assert_int_equal(v.readings, 12);
 
         s = open_rw(name, path);
-        assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+        assert_int_equal(raw_int(path, "PRAGMA user_version"),
+                         STORE_SCHEMA_VERSION);
         raw_row(path, "PRAGMA integrity_check", row);
         assert_string_equal(row, "ok");
         /* the same objects, with the same definitions, as a new file */
@@ -327,7 +329,8 @@ static void test_schema_v1(void **state)
     /* The writer upgrades it; the reader, open since before, sees the
      * pruned batches at its next verify. */
     s = open_rw("v1.db", path);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"),
+                         STORE_SCHEMA_VERSION);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
                                    " WHERE name = 'pruned'"),
                      1);
@@ -374,7 +377,8 @@ static void test_upgrade_v3(void **state)
     reader = open_ro(path);
 
     s = open_rw("v3.db", path);
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"),
+                         STORE_SCHEMA_VERSION);
     raw_row(path, "PRAGMA integrity_check", row);
     assert_string_equal(row, "ok");
     raw_row(path,
