@@ -22,12 +22,15 @@
 enum bus_type {
     BUS_TCP,
     BUS_RTU,
+    BUS_RTU_OVER_TCP, /* RTU frames (with CRC) over a TCP connection */
 };
 
 /* Longest host name or device path accepted. */
 #define BUS_ADDR_MAX 256
 /* Longest Modbus read (function 3/4) the protocol allows. */
 #define BUS_MAX_REGISTERS 125
+/* Longest read of bits (function 1/2) the protocol allows. */
+#define BUS_MAX_BITS 2000
 
 struct bus_params {
     enum bus_type type;
@@ -42,6 +45,7 @@ struct bus_params {
     int retries;       /* extra attempts after a failed request */
     int delay_ms;      /* RTU: quiet time on the line between requests */
     int max_registers; /* per request, 1..125 */
+    int max_bits;      /* per request of bits, 1..2000 */
 };
 
 struct bus;

@@ -33,11 +33,14 @@ struct decode_name {
 static const struct decode_name decode_types[] = {
     {"int16", REG_INT16},   {"uint16", REG_UINT16},   {"int32", REG_INT32},
     {"uint32", REG_UINT32}, {"float32", REG_FLOAT32}, {"float64", REG_FLOAT64},
+    {"int64", REG_INT64},   {"uint64", REG_UINT64},   {"bool", REG_BOOL},
 };
 
 static const struct decode_name decode_tables[] = {
     {"holding", TABLE_HOLDING},
     {"input", TABLE_INPUT},
+    {"coil", TABLE_COIL},
+    {"discrete", TABLE_DISCRETE},
 };
 
 /* Indexed by enum byte_order; the name's length is twice the words. */
@@ -157,7 +160,22 @@ const char *byte_order_name(enum byte_order order)
 
 int reg_table_function(enum reg_table table)
 {
-    return table == TABLE_INPUT ? 4 : 3;
+    switch (table) {
+    case TABLE_COIL:
+        return 1;
+    case TABLE_DISCRETE:
+        return 2;
+    case TABLE_INPUT:
+        return 4;
+    case TABLE_HOLDING:
+        break;
+    }
+    return 3;
+}
+
+bool reg_table_bits(enum reg_table table)
+{
+    return table == TABLE_COIL || table == TABLE_DISCRETE;
 }
 
 unsigned reg_type_words(enum reg_type type)
@@ -165,12 +183,15 @@ unsigned reg_type_words(enum reg_type type)
     switch (type) {
     case REG_INT16:
     case REG_UINT16:
+    case REG_BOOL:
         return 1;
     case REG_INT32:
     case REG_UINT32:
     case REG_FLOAT32:
         return 2;
     case REG_FLOAT64:
+    case REG_INT64:
+    case REG_UINT64:
         return 4;
     }
     return 1;
@@ -226,9 +247,14 @@ double decode_raw(enum reg_type type, enum byte_order order,
         return decode_signed(u, 16);
     case REG_UINT16:
     case REG_UINT32:
+    case REG_UINT64:
         return (double)u;
     case REG_INT32:
         return decode_signed(u, 32);
+    case REG_INT64:
+        return decode_signed(u, 64);
+    case REG_BOOL:
+        return u != 0;
     case REG_FLOAT32: {
         uint32_t bits = (uint32_t)u;
         float f;

@@ -21,6 +21,9 @@ enum reg_type {
     REG_UINT32,
     REG_FLOAT32,
     REG_FLOAT64,
+    REG_INT64,
+    REG_UINT64,
+    REG_BOOL, /* a coil or discrete input: one bit, 0 or 1 */
 };
 
 enum byte_order {
@@ -37,11 +40,13 @@ enum byte_order {
 };
 
 enum reg_table {
-    TABLE_HOLDING, /* function 3 */
-    TABLE_INPUT,   /* function 4 */
+    TABLE_HOLDING,  /* function 3 */
+    TABLE_INPUT,    /* function 4 */
+    TABLE_COIL,     /* function 1: bits */
+    TABLE_DISCRETE, /* function 2: bits */
 };
 
-/* The most registers one value occupies (float64). */
+/* The most registers one value occupies (float64, int64, uint64). */
 #define REG_MAX_WORDS 4
 
 /* Parse a config name; return 0, or -1 if it names nothing known. */
@@ -57,9 +62,13 @@ int byte_order_parse(const char *name, enum reg_type type,
 const char *reg_type_name(enum reg_type type);
 const char *reg_table_name(enum reg_table table);
 const char *byte_order_name(enum byte_order order);
-/* The Modbus function code reading the table: 3 or 4. */
+/* The Modbus function code reading the table: 1, 2, 3 or 4. */
 int reg_table_function(enum reg_table table);
-/* How many 16-bit registers a value of this type occupies: 1, 2 or 4. */
+/* True for the tables of bits (coils, discrete inputs): read one bit per
+ * address, each given as a word 0 or 1 (drivers/bus.h), of type bool. */
+bool reg_table_bits(enum reg_table table);
+/* How many 16-bit registers a value of this type occupies: 1, 2 or 4
+ * (a bool: one bit, given as one word). */
 unsigned reg_type_words(enum reg_type type);
 /* The default order for a type: AB, ABCD or ABCDEFGH. */
 enum byte_order byte_order_default(enum reg_type type);
@@ -67,8 +76,10 @@ enum byte_order byte_order_default(enum reg_type type);
 /*
  * Decodes the reg_type_words(type) registers at regs into the raw number
  * (before scale and offset). The order must fit the type; the result is
- * exact for every integer type, and NaN or infinite only for a float type
- * whose bits say so.
+ * exact for every integer type up to 2^53 in magnitude (an int64 or
+ * uint64 beyond is the nearest double: the raw words keep the exact
+ * value), NaN or infinite only for a float type whose bits say so; a
+ * bool is 1 for any word but 0.
  */
 double decode_raw(enum reg_type type, enum byte_order order,
                   const uint16_t *regs);

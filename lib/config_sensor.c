@@ -214,8 +214,12 @@ static bool config_sensor_read_registers(struct loader *ld,
                      label, c->buses[s->bus].name, CONFIG_UNIT_ID_MAX);
         ok = false;
     }
+    /* Coils, discrete inputs and the 64-bit and bool types are decoded
+     * but not yet read by the pollers (issue 14): refused here until
+     * they are. */
     if (group_ok(g, SK_TABLE) &&
-        reg_table_parse(group_str(g, SK_TABLE), &s->table) < 0) {
+        (reg_table_parse(group_str(g, SK_TABLE), &s->table) < 0 ||
+         reg_table_bits(s->table))) {
         loader_error(ld, group_at(g, SK_TABLE),
                      "unknown table '%s' (use holding or input)",
                      group_str(g, SK_TABLE));
@@ -225,7 +229,7 @@ static bool config_sensor_read_registers(struct loader *ld,
     if (group_has(g, SK_TYPE)) {
         const char *type = group_str(g, SK_TYPE);
 
-        if (reg_type_parse(type, &s->type) == 0) {
+        if (reg_type_parse(type, &s->type) == 0 && s->type <= REG_FLOAT64) {
             type_ok = true;
         } else {
             char names[NAMES_MAX];

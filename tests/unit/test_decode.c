@@ -327,8 +327,11 @@ static void test_type_names(void **state)
         {"uint32", REG_UINT32, 2, BO_ABCD},
         {"float32", REG_FLOAT32, 2, BO_ABCD},
         {"float64", REG_FLOAT64, 4, BO_ABCDEFGH},
+        {"int64", REG_INT64, 4, BO_ABCDEFGH},
+        {"uint64", REG_UINT64, 4, BO_ABCDEFGH},
+        {"bool", REG_BOOL, 1, BO_AB},
     };
-    static const char *const bad[] = {"INT16",  "int", "int64",  "float",
+    static const char *const bad[] = {"INT16",  "int", "Int64",  "float",
                                       "double", "",    "int16 ", " int16",
                                       "uint8",  "real"};
     (void)state;
@@ -352,9 +355,9 @@ static void test_type_names(void **state)
 
 static void test_table_names(void **state)
 {
-    static const char *const bad[] = {"Holding",  "coil",    "coils",
-                                      "discrete", "",        "holding ",
-                                      "inputs",   "register"};
+    static const char *const bad[] = {"Holding",   "Coil",    "coils",
+                                      "discretes", "",        "holding ",
+                                      "inputs",    "register"};
     enum reg_table got = (enum reg_table) - 1;
 
     (void)state;
@@ -364,8 +367,16 @@ static void test_table_names(void **state)
     assert_int_equal(got, TABLE_INPUT);
     assert_string_equal(reg_table_name(TABLE_HOLDING), "holding");
     assert_string_equal(reg_table_name(TABLE_INPUT), "input");
+    assert_int_equal(reg_table_parse("coil", &got), 0);
+    assert_int_equal(got, TABLE_COIL);
+    assert_int_equal(reg_table_parse("discrete", &got), 0);
+    assert_int_equal(got, TABLE_DISCRETE);
     assert_int_equal(reg_table_function(TABLE_HOLDING), 3);
     assert_int_equal(reg_table_function(TABLE_INPUT), 4);
+    assert_int_equal(reg_table_function(TABLE_COIL), 1);
+    assert_int_equal(reg_table_function(TABLE_DISCRETE), 2);
+    assert_false(reg_table_bits(TABLE_HOLDING));
+    assert_true(reg_table_bits(TABLE_DISCRETE));
     for (size_t i = 0; i < N(bad); i++)
         assert_int_equal(reg_table_parse(bad[i], &got), -1);
 }
