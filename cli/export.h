@@ -174,9 +174,9 @@ struct export_job {
     /* the request */
     const char *run_name;
     const char *from_text, *to_text;
-    int64_t from_us, to_us; /* the window [from, to) */
+    int64_t from_us, to_us;   /* the window [from, to) */
     struct store_scope scope; /* the rows: the run's, or the window's */
-    const char **tags;      /* --sensor, deduplicated */
+    const char **tags;        /* --sensor, deduplicated */
     size_t ntags;
     bool json;
     const char *out_path; /* NULL: stdout */

@@ -127,9 +127,9 @@ int export_describe(struct export_job *e, struct store *s, bool counts)
         rc = store_sensor_infos_scope(s, &e->scope, tags ? tags : e->tags,
                                       ntags, export_sensor_fn, e);
     else
-        rc = store_sensor_infos(s, e->from_us, e->from_us,
-                                tags ? tags : e->tags, ntags, export_sensor_fn,
-                                e);
+        rc =
+            store_sensor_infos(s, e->from_us, e->from_us, tags ? tags : e->tags,
+                               ntags, export_sensor_fn, e);
     if (rc != 0)
         log_err("%s", store_errmsg(s));
     free(tags);

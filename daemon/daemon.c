@@ -353,19 +353,21 @@ static int daemon_clock_start(struct daemon *d)
 }
 
 /*
- * Draws the last seq of the exact runs stopped (struct store_run): once
- * every poller has pushed what it took before the stop was noticed (its
- * frontier, read first), the queue is taken and committed, and the runs
- * end at the last seq given. Readings taken before the stop but pushed
- * late (held, or missed slots recorded after a slow request) are then
- * inside; those taken after it are kept out by their times.
+ * Draws the edges of the exact runs started or stopped (struct
+ * store_run): once every poller has pushed what it took before the change
+ * was noticed (its frontier, read first), the queue is taken and
+ * committed, and the edges are the last seq given. Readings taken before
+ * a stop but pushed late (held, or missed slots recorded after a slow
+ * request) are then inside; readings near an edge are placed by their
+ * times. Not while the database is down: the recorder retries on its own
+ * schedule, and this follows.
  */
 void daemon_settle_runs(struct daemon *d)
 {
     int64_t last_seq;
 
-    if (!runwatch_settle_due(&d->runs) ||
-        daemon_frontier(d) < d->runs.settle_after)
+    if (recorder_down(&d->rec) ||
+        !runwatch_settle_due(&d->runs, daemon_frontier(d)))
         return;
     daemon_take_queue(d);
     if (daemon_flush(d, &last_seq) < 0)

@@ -111,11 +111,11 @@ void daemon_release(struct daemon *d);
 void daemon_poll_once(struct daemon *d, int64_t deadline);
 
 /*
- * Draws the last seq of the exact runs stopped, once every poller has
- * pushed what it took before the stop (struct store_run, poller.h:
- * poller_frontier()): takes the queue, commits, and records it. Does
- * nothing until then; a database error is logged and it is tried again
- * at the next call. Main loop only.
+ * Draws the edges of the exact runs started or stopped, once every poller
+ * has pushed what it took before the change (struct store_run, poller.h:
+ * poller_frontier()): takes the queue, commits, and records them. Does
+ * nothing until then, or while the database is down; a database error is
+ * logged and it is tried again at the next call. Main loop only.
  */
 void daemon_settle_runs(struct daemon *d);
 

@@ -77,14 +77,23 @@ static int runwatch_closed(const struct store_run *r, void *arg)
     return 0;
 }
 
+/* A run may have started or stopped now: its edges are drawn once the
+ * pollers are past this moment. Noted at once, before the next follow, so
+ * that a settle in between cannot draw an edge too early. */
+static void runwatch_edge(struct runwatch *w)
+{
+    w->settle_after = time_mono_ns();
+}
+
 void runwatch_changed(struct runwatch *w)
 {
     w->changed = true;
+    runwatch_edge(w);
 }
 
-bool runwatch_settle_due(const struct runwatch *w)
+bool runwatch_settle_due(const struct runwatch *w, int64_t frontier)
 {
-    return w->settle_after != 0;
+    return w->settle_after != 0 && frontier >= w->settle_after;
 }
 
 void runwatch_settled(struct runwatch *w)
@@ -109,9 +118,10 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
 
         char *was = w->name;
 
+        if (v != w->data_version)
+            runwatch_edge(w); /* another writer */
         w->data_version = v;
         w->changed = false;
-        w->settle_after = time_mono_ns();
         w->name = NULL;
         rc = store_run_open(s, runwatch_opened, &ctx);
         if (rc >= 0 && was && (!w->name || strcmp(was, w->name) != 0) &&

@@ -42,10 +42,11 @@ struct runwatch {
 /* The control channel opened or closed a run. */
 void runwatch_changed(struct runwatch *w);
 
-/* Whether exact runs may be waiting for their last seq: then the daemon
- * draws it once its pollers' frontiers are at or after w->settle_after. */
-bool runwatch_settle_due(const struct runwatch *w);
-/* The daemon drew the last seqs (store_runs_settle()): seal at the next
+/* Whether the edges of exact runs may be drawn now: a run started or
+ * stopped, and frontier (the pollers' earliest, CLOCK_MONOTONIC) has
+ * passed the moment it was noticed. */
+bool runwatch_settle_due(const struct runwatch *w, int64_t frontier);
+/* The daemon drew the edges (store_runs_settle()): seal at the next
  * runwatch_follow(). */
 void runwatch_settled(struct runwatch *w);
 
@@ -61,8 +62,9 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
                      int64_t last_ts_us, int commit_interval_ms, bool force);
 
 /* The run a reading taken at ts_us belongs to, for the live feed (the
- * open one, or the one just closed), or NULL: the watch's copy, valid
- * until the next runwatch_follow() or runwatch_release(). */
+ * open one, or the one just closed until its last seq is drawn), or
+ * NULL: the watch's copy, valid until the next runwatch_follow(),
+ * runwatch_settled() or runwatch_release(). */
 const char *runwatch_run_at(const struct runwatch *w, int64_t ts_us);
 
 void runwatch_release(struct runwatch *w);

@@ -241,29 +241,39 @@ struct store_run {
     int64_t chain_seq;         /* last seq the chain head covers, or 0 */
     /* Membership (store_run_scope()): a run the daemon started records
      * the seqs it drew its lines at. An exact run (schema 5 on) holds
-     * the readings taken in [started, ended) whose seqs lie in
-     * [first_seq, last_seq]: the times say which readings were taken
-     * inside it, the seqs keep a wall-clock step after the run from
-     * putting later readings into it. last_seq is drawn after the stop,
-     * once every reading taken before it is committed (no upper bound
-     * until then). A run of schema 4 (exact false) holds its seq range
-     * whatever the times; first_seq 0: a run of an older database,
-     * holding started <= ts < ended. */
+     * the readings of [first_seq, last_seq] taken in [started, ended),
+     * the times checked only at its edges: a reading of seq up to
+     * start_edge_seq may have been taken before the start (those after
+     * it were all taken after: the daemon draws it once every poller has
+     * handed over what it took before the start), one past stop_edge_seq
+     * after the stop (those up to it were handed over before the stop);
+     * last_seq is drawn once everything taken before the stop is
+     * committed. So a wall-clock step during the run takes nothing out,
+     * and one after it puts nothing in. An edge not drawn yet checks
+     * every reading's time; no last_seq yet: no upper bound. A run of
+     * schema 4 (exact false) holds its seq range whatever the times;
+     * first_seq 0: a run of an older database, holding started <= ts <
+     * ended. */
     int64_t first_seq;
     int64_t last_seq; /* if ended and first_seq > 0; INT64_MAX: not yet */
     bool exact;
-    int64_t readings; /* its readings (so far, if open) */
+    int64_t start_edge_seq; /* exact: -1 while not drawn */
+    int64_t stop_edge_seq;  /* exact and ended */
+    int64_t readings;       /* its readings (so far, if open) */
 };
 
 /*
  * Which readings a run holds, or an export's window: those whose seq is
- * in [first_seq, last_seq] and whose time is in [from_us, to_us). An
- * unbounded side is 1 or INT64_MAX (seqs), INT64_MIN or INT64_MAX
- * (times).
+ * in [first_seq, last_seq] and whose time is at or after from_us unless
+ * their seq is past from_seq, and before to_us unless their seq is at
+ * most to_seq (a run's edges; a window checks every time: INT64_MAX and
+ * -1). An unbounded side is 1 or INT64_MAX (seqs), INT64_MIN or
+ * INT64_MAX (times).
  */
 struct store_scope {
     int64_t first_seq, last_seq;
     int64_t from_us, to_us;
+    int64_t from_seq, to_seq;
 };
 
 /* The readings run r holds (see struct store_run). */
@@ -301,12 +311,12 @@ int store_run_stop(struct store *s, const char *name, int64_t now_us,
                    int64_t last_seq);
 
 /*
- * Draws the last seq of every exact run that ended and has none yet:
- * last_seq, which the daemon passes once every reading taken before
- * those runs' ends is committed (it follows its pollers for that; at its
- * start, what a daemon before it left is all in the file). Readings with
- * later seqs are not the runs', whatever their times. Returns how many
- * runs were settled, or -1.
+ * Draws the edges still open of every exact run: its start edge, and if
+ * it ended its last seq, as last_seq, which the daemon passes once every
+ * reading taken before those starts and stops is committed (it follows
+ * its pollers for that; at its start, what a daemon before it left is all
+ * in the file). Returns how many runs changed (0 on a file older than
+ * schema 5), or -1.
  */
 int store_runs_settle(struct store *s, int64_t last_seq);
 
@@ -466,9 +476,9 @@ int64_t store_export(struct store *s, int64_t from_us, int64_t to_us,
 /* store_export() over the readings of scope (a run's, store_run_scope()),
  * in the same order. */
 int64_t store_export_scope(struct store *s, const struct store_scope *scope,
-                          const char *const *sensors, size_t nsensors,
-                          int (*fn)(const struct reading_row *, void *),
-                          void *arg);
+                           const char *const *sensors, size_t nsensors,
+                           int (*fn)(const struct reading_row *, void *),
+                           void *arg);
 
 /* A version of a sensor's description, with its counts in a window, for
  * the export manifest. */
@@ -510,9 +520,10 @@ int store_sensor_infos(struct store *s, int64_t from_us, int64_t to_us,
 /* store_sensor_infos() with the counts of the readings of scope (a
  * run's) instead of a window's. */
 int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
-                            const char *const *sensors, size_t nsensors,
-                            int (*fn)(const struct store_sensor_info *, void *),
-                            void *arg);
+                             const char *const *sensors, size_t nsensors,
+                             int (*fn)(const struct store_sensor_info *,
+                                       void *),
+                             void *arg);
 
 /* Calls fn for each event with from_us <= ts_us < to_us in order (of
  * time, then seq); detail may be NULL. Returns 0, -1 or fn's non-zero. */

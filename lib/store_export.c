@@ -32,10 +32,11 @@ static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
               " r.error, 1 FROM readings AS r CROSS JOIN sensors AS s"
               " ON s.id = r.sensor_id WHERE ";
     /* by seq: a range of the primary key, sorted by time afterwards
-     * (store_bind_scope(): ?1 to ?4; the tags from ?5 either way) */
-    const char *where = by_seq ? "r.seq BETWEEN ?1 AND ?2 AND +r.ts_us >= ?3"
-                                 " AND +r.ts_us < ?4"
-                               : "r.ts_us >= ?1 AND r.ts_us < ?2";
+     * (store_bind_scope(): ?1 to ?6; the tags from ?7 either way) */
+    const char *where =
+        by_seq ? "r.seq BETWEEN ?1 AND ?2 AND (+r.ts_us >= ?3 OR r.seq > ?5)"
+                 " AND (+r.ts_us < ?4 OR r.seq <= ?6)"
+               : "r.ts_us >= ?1 AND r.ts_us < ?2";
     static const char in[] = " AND s.tag IN (";
     static const char tail[] = " ORDER BY r.ts_us, s.tag, r.seq";
     /* ",?" and its number: at most 8 bytes per tag */
@@ -49,7 +50,7 @@ static char *store_export_sql(size_t nsensors, int64_t version, bool by_seq)
         n += (size_t)snprintf(sql + n, len - n, "%s", in);
         for (size_t i = 0; i < nsensors; i++)
             n += (size_t)snprintf(sql + n, len - n, "%s?%zu", i ? "," : "",
-                                  i + 5);
+                                  i + 7);
         n += (size_t)snprintf(sql + n, len - n, ")");
     }
     snprintf(sql + n, len - n, "%s", tail);
@@ -66,7 +67,7 @@ int64_t store_export_scope(struct store *s, const struct store_scope *scope,
     int64_t rows = 0;
     int rc;
 
-    if (nsensors + 4 >
+    if (nsensors + 6 >
         (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
         return store_errorf(s, "cannot export: %zu sensors are too many",
                             nsensors);
@@ -81,7 +82,7 @@ int64_t store_export_scope(struct store *s, const struct store_scope *scope,
     }
     store_bind_scope(st, scope);
     for (size_t i = 0; i < nsensors; i++)
-        sqlite3_bind_text(st, (int)i + 5, sensors[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, (int)i + 7, sensors[i], -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
@@ -160,8 +161,7 @@ static int store_quality_of(const char *q)
  * of readings_ts: *counts is sorted by id (the caller frees it) and *n
  * its length. Inside the caller's read transaction.
  */
-static int store_window_counts(struct store *s,
-                               const struct store_scope *scope,
+static int store_window_counts(struct store *s, const struct store_scope *scope,
                                struct store_counts **counts, size_t *n)
 {
     sqlite3_stmt *ids = s->stmt[STMT_SENSOR_TAGS];

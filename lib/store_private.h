@@ -253,8 +253,9 @@ int store_step(struct store *s, enum store_stmt id, const char *what);
 
 /*
  * A scope (store.h) as the statements take it: by seq (a range of the
- * primary key, ?1..?2, times ?3 <= ts < ?4 checked on its rows) when it
- * bounds the seqs, else by time (?1 <= ts < ?2, along readings_ts).
+ * primary key, ?1..?2, times ?3 <= ts < ?4 checked on its rows but past
+ * seq ?5 and up to seq ?6) when it bounds the seqs, else by time (?1 <=
+ * ts < ?2, along readings_ts).
  * store_bind_scope() binds st, a statement of the kind the scope asks
  * for (STORE_IN_SCOPE, or a window's).
  */

@@ -44,6 +44,10 @@ int store_run_rows(struct store *s, sqlite3_stmt *st,
                             ? INT64_MAX
                             : sqlite3_column_int64(st, 10),
             .exact = sqlite3_column_type(st, 11) != SQLITE_NULL,
+            .start_edge_seq = sqlite3_column_type(st, 12) == SQLITE_NULL
+                                  ? -1
+                                  : sqlite3_column_int64(st, 12),
+            .stop_edge_seq = sqlite3_column_int64(st, 13),
         };
         struct store_scope scope;
 
@@ -161,11 +165,15 @@ void store_run_scope(const struct store_run *r, struct store_scope *sp)
     sp->last_seq = by_seq && r->ended ? r->last_seq : INT64_MAX;
     sp->from_us = by_time ? r->started_us : INT64_MIN;
     sp->to_us = by_time && r->ended ? r->ended_us : INT64_MAX;
+    /* an exact run checks times at its edges only */
+    sp->from_seq =
+        r->exact && r->start_edge_seq >= 0 ? r->start_edge_seq : INT64_MAX;
+    sp->to_seq = r->exact && r->ended ? r->stop_edge_seq : -1;
 }
 
 void store_window_scope(int64_t from_us, int64_t to_us, struct store_scope *sp)
 {
-    *sp = (struct store_scope){1, INT64_MAX, from_us, to_us};
+    *sp = (struct store_scope){1, INT64_MAX, from_us, to_us, INT64_MAX, -1};
 }
 
 bool store_scope_by_seq(const struct store_scope *sp)
@@ -180,6 +188,8 @@ void store_bind_scope(sqlite3_stmt *st, const struct store_scope *sp)
         sqlite3_bind_int64(st, 2, sp->last_seq);
         sqlite3_bind_int64(st, 3, sp->from_us);
         sqlite3_bind_int64(st, 4, sp->to_us);
+        sqlite3_bind_int64(st, 5, sp->from_seq);
+        sqlite3_bind_int64(st, 6, sp->to_seq);
     } else {
         sqlite3_bind_int64(st, 1, sp->from_us);
         sqlite3_bind_int64(st, 2, sp->to_us);
@@ -292,8 +302,10 @@ int store_runs_settle(struct store *s, int64_t last_seq)
 {
     sqlite3_stmt *st = s->stmt[STMT_RUNS_SETTLE];
 
+    if (s->version < 5)
+        return 0;
     sqlite3_bind_int64(st, 1, last_seq);
-    if (store_step(s, STMT_RUNS_SETTLE, "cannot draw the end of a run") < 0)
+    if (store_step(s, STMT_RUNS_SETTLE, "cannot draw the edges of a run") < 0)
         return -1;
     return sqlite3_changes(s->db);
 }

@@ -93,9 +93,11 @@ static const char store_sensors_v4[] =
  * runs: from version 4 on, first_seq and last_seq (NULL in the runs of
  * older files, which hold their readings by time); from version 5 on,
  * exact (1: the run holds the readings of its seq range taken between
- * its start and end; NULL in the runs of older files, which hold their
- * seq range whatever the times). Each added by ALTER TABLE ADD COLUMN,
- * whose text is that of a new file's.
+ * its start and end, the times checked only at its edges: struct
+ * store_run; NULL in the runs of older files, which hold their seq range
+ * whatever the times), start_edge_seq and stop_edge_seq (the edges).
+ * Each added by ALTER TABLE ADD COLUMN, whose text is that of a new
+ * file's.
  */
 #define STORE_RUNS_SQL                                                         \
     "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"    \
@@ -105,7 +107,8 @@ static const char store_runs_v1[] = STORE_RUNS_SQL ")";
 static const char store_runs_v4[] =
     STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER)";
 static const char store_runs_v5[] =
-    STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER, exact INTEGER)";
+    STORE_RUNS_SQL ", first_seq INTEGER, last_seq INTEGER, exact INTEGER,"
+                   " start_edge_seq INTEGER, stop_edge_seq INTEGER)";
 #define STORE_RUNS_COLS_V1                                                     \
     "id name started_us ended_us operator note config_sha256 chain_head"       \
     " chain_seq"
@@ -147,7 +150,8 @@ static const struct store_object store_objects[] = {
     {"index", "batches_last_seq", 1,
      "CREATE INDEX batches_last_seq ON batches(last_seq)", NULL},
     {"table", "runs", 1, store_runs_v5,
-     STORE_RUNS_COLS_V1 " first_seq last_seq exact"},
+     STORE_RUNS_COLS_V1 " first_seq last_seq exact start_edge_seq"
+                        " stop_edge_seq"},
     {"table", "events", 1,
      "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
      " ts_us INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT)",
@@ -560,13 +564,17 @@ static int store_upgrade_v4(struct store *s)
 }
 
 /*
- * Version 4 to 5: runs gets exact, NULL in the runs there are (they keep
- * the seq rule, or the time rule). Inside the caller's transaction.
+ * Version 4 to 5: runs gets exact and its edges, NULL in the runs there
+ * are (they keep the seq rule, or the time rule). Inside the caller's
+ * transaction.
  */
 static int store_upgrade_v5(struct store *s)
 {
-    if (sqlite3_exec(s->db, "ALTER TABLE runs ADD COLUMN exact INTEGER", NULL,
-                     NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(s->db,
+                     "ALTER TABLE runs ADD COLUMN exact INTEGER;"
+                     " ALTER TABLE runs ADD COLUMN start_edge_seq INTEGER;"
+                     " ALTER TABLE runs ADD COLUMN stop_edge_seq INTEGER",
+                     NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, "cannot upgrade the schema in '%s'", s->path);
     return 0;
 }

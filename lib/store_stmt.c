@@ -33,19 +33,24 @@
     ", " STORE_BUS_READINGS ", " missed_recent ", " missed_total               \
     " FROM (SELECT DISTINCT bus FROM sensors) AS b ORDER BY b.bus"
 
-/* The columns of a run, in the order store_run_rows() reads them
- * (seqs: "first_seq, last_seq, exact"; NULL for the columns a file of an
- * older version lacks). */
+/* The columns of a run, in the order store_run_rows() reads them (seqs:
+ * "first_seq, last_seq, exact, start_edge_seq, stop_edge_seq"; NULL for
+ * the columns a file of an older version lacks). */
 #define STORE_RUN_COLUMNS_OF(seqs)                                             \
     "SELECT id, name, started_us, ended_us, operator, note, config_sha256,"    \
     " chain_head, chain_seq, " seqs " FROM runs"
-#define STORE_RUN_COLUMNS STORE_RUN_COLUMNS_OF("first_seq, last_seq, exact")
-#define STORE_RUN_COLUMNS_V4 STORE_RUN_COLUMNS_OF("first_seq, last_seq, NULL")
-#define STORE_RUN_COLUMNS_V1 STORE_RUN_COLUMNS_OF("NULL, NULL, NULL")
+#define STORE_RUN_COLUMNS                                                      \
+    STORE_RUN_COLUMNS_OF(                                                      \
+        "first_seq, last_seq, exact, start_edge_seq, stop_edge_seq")
+#define STORE_RUN_COLUMNS_V4                                                   \
+    STORE_RUN_COLUMNS_OF("first_seq, last_seq, NULL, NULL, NULL")
+#define STORE_RUN_COLUMNS_V1                                                   \
+    STORE_RUN_COLUMNS_OF("NULL, NULL, NULL, NULL, NULL")
 
-/* The run a reading belongs to (struct store_run: membership): by seq
- * and time for an exact run, by seq for a run of schema 4 with a seq
- * range, else by time (runs are few: the subquery scans them). */
+/* The run a reading belongs to (struct store_run: membership): by seq,
+ * and by time at its edges, for an exact run; by seq for a run of schema
+ * 4 with a seq range; else by time (runs are few: the subquery scans
+ * them). An edge not drawn yet (NULL) checks every reading's time. */
 #define STORE_READINGS_AFTER_OF(member)                                        \
     "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"        \
     " r.error, (SELECT name FROM runs WHERE " member                           \
@@ -57,21 +62,27 @@
 #define STORE_BY_SEQ                                                           \
     "r.seq >= first_seq AND (ended_us IS NULL OR last_seq IS NULL OR"          \
     " r.seq <= last_seq)"
-#define STORE_MEMBER(exact)                                                    \
+#define STORE_AT_EDGES                                                         \
+    "(r.ts_us >= started_us OR r.seq > start_edge_seq) AND (ended_us IS NULL"  \
+    " OR r.ts_us < ended_us OR r.seq <= stop_edge_seq)"
+#define STORE_MEMBER(at_edges)                                                 \
     "CASE WHEN first_seq IS NULL THEN " STORE_BY_TIME " ELSE " STORE_BY_SEQ    \
-    " AND (" exact " IS NULL OR " STORE_BY_TIME ") END"
+    " AND " at_edges " END"
 
-/* A range of seqs ?1..?2 whose times are ?3 <= ts < ?4 (struct
- * store_scope). */
+/* A range of seqs ?1..?2 whose times are ?3 <= ts (but past seq ?5) and
+ * ts < ?4 (but up to seq ?6): struct store_scope. */
 #define STORE_IN_SCOPE                                                         \
-    "seq BETWEEN ?1 AND ?2 AND +ts_us >= ?3 AND +ts_us < ?4"
-/* Ends run ?1 at ?2; last_seq: NULL if no_last (a run by time, or an
- * exact run, whose last seq is drawn later), else ?3, at least
- * first_seq - 1 (an empty run), the last seq stored if 0. */
-#define STORE_RUN_END_OF(no_last)                                              \
-    "UPDATE runs SET ended_us = ?2, last_seq = CASE WHEN " no_last            \
+    "seq BETWEEN ?1 AND ?2 AND (+ts_us >= ?3 OR seq > ?5)"                     \
+    " AND (+ts_us < ?4 OR seq <= ?6)"
+/* Ends run ?1 at ?2, ?3 the last seq given before it (0: none, or by
+ * time); last_seq: NULL if no_last (a run by time, or an exact run, whose
+ * last seq is drawn later), else ?3, at least first_seq - 1 (an empty
+ * run), the last seq stored if 0; then edge (an exact run's stop edge). */
+#define STORE_RUN_END_OF(no_last, edge)                                        \
+    "UPDATE runs SET ended_us = ?2, last_seq = CASE WHEN " no_last             \
     " THEN NULL ELSE max(first_seq - 1, coalesce(nullif(?3, 0),"               \
-    " (SELECT coalesce(max(seq), 0) FROM readings))) END WHERE id = ?1"
+    " (SELECT coalesce(max(seq), 0) FROM readings))) END" edge                 \
+    " WHERE id = ?1"
 
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
@@ -162,7 +173,8 @@ static const char *const store_sql[STMT_COUNT] = {
     /* A page of the record in seq order: a range scan of the primary key
      * joined to the (small) sensors table, with the run open at each
      * reading's time (runs are few: the subquery scans them). */
-    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(STORE_MEMBER("exact")),
+    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(
+        STORE_MEMBER("(exact IS NULL OR (" STORE_AT_EDGES "))")),
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
     [STMT_INSERT_BATCH] =
         "INSERT INTO batches (first_seq, last_seq, n, ts_us, prev_hash, hash,"
@@ -183,7 +195,8 @@ static const char *const store_sql[STMT_COUNT] = {
                       " WHERE ts_us >= ?1 AND ts_us < ?2",
     /* A run with a seq range: a range of the primary key, its times
      * ?3 <= ts < ?4 checked on the rows (+: not by readings_ts). */
-    [STMT_RUN_COUNT_SEQ] = "SELECT count(*) FROM readings WHERE " STORE_IN_SCOPE,
+    [STMT_RUN_COUNT_SEQ] =
+        "SELECT count(*) FROM readings WHERE " STORE_IN_SCOPE,
     [STMT_RUN_SEQS_SEQ] =
         "SELECT min(seq), max(seq) FROM readings WHERE " STORE_IN_SCOPE,
     [STMT_SEQ_QUALITY] = "SELECT sensor_id, quality, ts_us FROM readings"
@@ -193,11 +206,18 @@ static const char *const store_sql[STMT_COUNT] = {
                         " config_sha256, first_seq, exact)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
                         " CASE WHEN ?6 IS NULL THEN NULL ELSE 1 END)",
-    [STMT_RUN_END] = STORE_RUN_END_OF("first_seq IS NULL OR exact IS NOT NULL"),
-    /* An exact run's last seq: at least first_seq - 1 (an empty run). */
-    [STMT_RUNS_SETTLE] = "UPDATE runs SET last_seq = max(first_seq - 1, ?1)"
-                         " WHERE exact IS NOT NULL AND ended_us IS NOT NULL"
-                         " AND last_seq IS NULL",
+    [STMT_RUN_END] =
+        STORE_RUN_END_OF("first_seq IS NULL OR exact IS NOT NULL",
+                         ", stop_edge_seq = CASE WHEN exact IS NULL THEN NULL"
+                         " ELSE max(first_seq - 1, ?3) END"),
+    /* An exact run's start edge, and if it ended its last seq: each at
+     * least first_seq - 1 (an empty run), each drawn once. */
+    [STMT_RUNS_SETTLE] =
+        "UPDATE runs SET start_edge_seq = coalesce(start_edge_seq,"
+        " max(first_seq - 1, ?1)), last_seq = CASE WHEN ended_us IS NULL"
+        " THEN NULL ELSE coalesce(last_seq, max(first_seq - 1, ?1)) END"
+        " WHERE exact IS NOT NULL AND (start_edge_seq IS NULL OR"
+        " (ended_us IS NOT NULL AND last_seq IS NULL))",
     /* An exact run once its last seq is drawn. */
     [STMT_RUNS_UNSEALED] =
         "SELECT id, first_seq, last_seq FROM runs WHERE ended_us IS NOT NULL"
@@ -276,12 +296,12 @@ static const char *store_sql_of(int i, int64_t version)
             return STORE_RUN_COLUMNS_V4 " WHERE ended_us IS NULL"
                                         " ORDER BY started_us DESC LIMIT 1";
         case STMT_READINGS_AFTER:
-            return STORE_READINGS_AFTER_OF(STORE_MEMBER("NULL"));
+            return STORE_READINGS_AFTER_OF(STORE_MEMBER("1"));
         case STMT_RUN_INSERT:
             return "INSERT INTO runs (name, started_us, operator, note,"
                    " config_sha256, first_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
         case STMT_RUN_END:
-            return STORE_RUN_END_OF("first_seq IS NULL");
+            return STORE_RUN_END_OF("first_seq IS NULL", "");
         case STMT_RUNS_SETTLE:
             return "SELECT NULL WHERE ?1 IS NULL";
         case STMT_RUNS_UNSEALED:

@@ -536,8 +536,8 @@ static int store_run_span_take(const struct store_run *run, void *arg)
 static int store_scope_seqs(struct store *s, const struct store_scope *scope,
                             int64_t *first, int64_t *last)
 {
-    sqlite3_stmt *st = s->stmt[store_scope_by_seq(scope) ? STMT_RUN_SEQS_SEQ
-                                                         : STMT_RUN_SEQS];
+    sqlite3_stmt *st =
+        s->stmt[store_scope_by_seq(scope) ? STMT_RUN_SEQS_SEQ : STMT_RUN_SEQS];
     int rc;
 
     store_bind_scope(st, scope);
@@ -615,9 +615,9 @@ int store_verify_run(struct store *s, const char *name,
         goto done;
     /* The run's readings, not those of the whole batches checked. */
     if (out->ok) {
-        sqlite3_stmt *cnt = s->stmt[store_scope_by_seq(&sp.scope)
-                                        ? STMT_RUN_COUNT_SEQ
-                                        : STMT_RUN_COUNT];
+        sqlite3_stmt *cnt =
+            s->stmt[store_scope_by_seq(&sp.scope) ? STMT_RUN_COUNT_SEQ
+                                                  : STMT_RUN_COUNT];
         int rc;
 
         store_bind_scope(cnt, &sp.scope);

@@ -19,7 +19,7 @@
 
 /* Fixed part of the input: type, order, 8 wire bytes, 3 doubles. */
 #define FUZZ_DECODE_HEAD (2 + 2 * REG_MAX_WORDS + 3 * sizeof(double))
-#define FUZZ_DECODE_NTYPES 6
+#define FUZZ_DECODE_NTYPES (REG_BOOL + 1)
 #define FUZZ_DECODE_NORDERS 10
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +66,12 @@ static double fuzz_decode_ref(enum reg_type type, const char *order,
         memcpy(&d, &bits, sizeof(d));
         return d;
     }
+    case REG_INT64:
+        return (double)(int64_t)bits;
+    case REG_UINT64:
+        return (double)bits;
+    case REG_BOOL:
+        return bits != 0;
     }
     abort();
 }

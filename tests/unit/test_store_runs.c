@@ -347,9 +347,9 @@ static void expect_run_rows(struct store *s, const char *name, int64_t want,
     memset(e, 0, sizeof(*e));
     assert_int_equal(store_export_scope(s, &scope, NULL, 0, seen_export, e),
                      want);
-    assert_int_equal(store_sensor_infos_scope(s, &scope, NULL, 0,
-                                              seq_infos_count, &count),
-                     0);
+    assert_int_equal(
+        store_sensor_infos_scope(s, &scope, NULL, 0, seq_infos_count, &count),
+        0);
     assert_int_equal(count, want);
     assert_int_equal(store_verify_run(s, name, &v), 0);
     assert_true(v.ok);
@@ -360,11 +360,11 @@ static void expect_run_rows(struct store *s, const char *name, int64_t want,
  * An exact run (as the daemon starts one, SPEC Evidence) holds the
  * readings taken between its start and its stop: one taken before the
  * start but committed after it is not in it, one taken before the stop
- * but committed after it is (until the run's last seq is drawn, and
- * after); once drawn, a clock step back puts no later reading into it.
- * Export, the manifest's counts, the run's count, verify --run, the MQTT
- * "run" of a row and the seal agree; a run without seqs (an older
- * database's) keeps the time rule.
+ * but committed after it is; times are checked only at the edges, so a
+ * clock step back during the run takes nothing out, and one after its
+ * last seq is drawn puts nothing in. Export, the manifest's counts, the
+ * run's count, verify --run, the MQTT "run" of a row and the seal agree;
+ * a run without seqs (an older database's) keeps the time rule.
  */
 static void test_run_exact(void **state)
 {
@@ -376,19 +376,26 @@ static void test_run_exact(void **state)
     struct seq_run sr;
     struct page pg;
     /* seq 1, 2 before S; 3 taken before S's start (1000), committed
-     * after it; 4, 5 in S; 6 taken before S's stop (2000), committed
-     * after it; 7 after the stop; 8 after S's last seq is drawn, stamped
-     * inside its times (a clock step back); 9 in T (by time); 10 after
-     * T's stop but inside its times (the time rule takes it in). */
-    static const int64_t ts[] = {100, 200, 900,  1000, 1100,
+     * after it (the start edge, drawn at 3); 4 in S; 5 in S, stamped
+     * before its start (the clock stepped back during S); 6 taken before
+     * S's stop (2000), committed after it (the stop edge is 5); 7 after
+     * the stop; 8 after S's last seq (7) is drawn, stamped inside its
+     * times (a step back after it); 9 in T (by time); 10 after T's stop
+     * but inside its times (the time rule takes it in). */
+    static const int64_t ts[] = {100,  200,  900,  1000, 500,
                                  1500, 2100, 1200, 3500, 3600};
 
     (void)state;
     commit_at(s, ft, &ts[0], 1);
     commit_at(s, ft, &ts[1], 1);
     assert_int_equal(store_run_start(s, "S", NULL, NULL, 1000, 3), 0);
-    for (int i = 2; i < 5; i++)
-        commit_at(s, ft, &ts[i], 1);
+    commit_at(s, ft, &ts[2], 1);
+    /* the start edge not drawn: every reading's time is checked */
+    expect_run_rows(s, "S", 0, e);
+    assert_int_equal(store_runs_settle(s, 3), 1);
+    commit_at(s, ft, &ts[3], 1);
+    commit_at(s, ft, &ts[4], 1);
+    expect_run_rows(s, "S", 2, e);
     assert_int_equal(store_run_stop(s, "S", 2000, 5), 0);
     commit_at(s, ft, &ts[5], 1);
     commit_at(s, ft, &ts[6], 1);
@@ -411,8 +418,8 @@ static void test_run_exact(void **state)
     assert_true(sr.sealed);
     assert_int_equal(sr.chain_seq, 7);
     expect_run_rows(s, "S", 3, e);
-    assert_string_equal(e->text[0], "4 1000 FT-101 flow 1 m3/h good");
-    assert_string_equal(e->text[1], "5 1100 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[0], "5 500 FT-101 flow 1 m3/h good");
+    assert_string_equal(e->text[1], "4 1000 FT-101 flow 1 m3/h good");
     assert_string_equal(e->text[2], "6 1500 FT-101 flow 1 m3/h good");
 
     /* An older run: no seqs, by time. */
@@ -488,7 +495,9 @@ static void test_run_seqs_v4(void **state)
     assert_int_equal(store_runs_settle(s, 4), 1);
     store_close(s);
     /* as schema 4 left it: no exact column */
-    raw_exec(path, "ALTER TABLE runs DROP COLUMN exact;"
+    raw_exec(path, "ALTER TABLE runs DROP COLUMN stop_edge_seq;"
+                   " ALTER TABLE runs DROP COLUMN start_edge_seq;"
+                   " ALTER TABLE runs DROP COLUMN exact;"
                    " PRAGMA user_version = 4");
 
     s = open_ro(path);

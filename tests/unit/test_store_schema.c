@@ -84,6 +84,8 @@ static void downgrade(const char *path, int version)
                      " cal_due, cal_certificate FROM sensors_v4"
                      " WHERE version = 1; DROP TABLE sensors_v4;"
                      " DROP TABLE config_files; DROP TABLE configs;"
+                     " ALTER TABLE runs DROP COLUMN stop_edge_seq;"
+                     " ALTER TABLE runs DROP COLUMN start_edge_seq;"
                      " ALTER TABLE runs DROP COLUMN exact;"
                      " ALTER TABLE runs DROP COLUMN last_seq;"
                      " ALTER TABLE runs DROP COLUMN first_seq;"
@@ -330,7 +332,7 @@ static void test_schema_v1(void **state)
      * pruned batches at its next verify. */
     s = open_rw("v1.db", path);
     assert_int_equal(raw_int(path, "PRAGMA user_version"),
-                         STORE_SCHEMA_VERSION);
+                     STORE_SCHEMA_VERSION);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"
                                    " WHERE name = 'pruned'"),
                      1);
@@ -378,7 +380,7 @@ static void test_upgrade_v3(void **state)
 
     s = open_rw("v3.db", path);
     assert_int_equal(raw_int(path, "PRAGMA user_version"),
-                         STORE_SCHEMA_VERSION);
+                     STORE_SCHEMA_VERSION);
     raw_row(path, "PRAGMA integrity_check", row);
     assert_string_equal(row, "ok");
     raw_row(path,
