@@ -96,6 +96,9 @@ int run_main(struct cli *cli, int argc, char **argv);
 int status_main(struct cli *cli, int argc, char **argv);
 int export_main(struct cli *cli, int argc, char **argv);
 int verify_main(struct cli *cli, int argc, char **argv);
+/* cli/probe.c: `probe ...`, which needs neither configuration nor
+ * database. */
+int probe_main(struct cli *cli, int argc, char **argv);
 /* cli/confshow.c: `config show ...` (argv[0] "config", argv[1] "show"). */
 int confshow_main(struct cli *cli, int argc, char **argv);
 

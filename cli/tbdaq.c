@@ -74,6 +74,21 @@ static const struct {
                "newest), byte\n"
                "               for byte; --list: its files with their "
                "SHA-256\n"},
+    {"probe",
+     "  probe (--tcp HOST[:PORT] | --rtu-over-tcp HOST[:PORT] |\n"
+     "         --rtu DEVICE [--baud N] [--parity none|even|odd]\n"
+     "         [--stop-bits 1|2]) [--unit N]\n"
+     "         [--table holding|input|coil|discrete] ADDRESS [COUNT]\n"
+     "               read COUNT registers (default 4) or bits (default 16) "
+     "of one\n"
+     "               device once and print the raw words and every type x "
+     "byte\n"
+     "               order reading of them: for finding a device's layout. "
+     "Port\n"
+     "               502, unit 1, holding, 9600 baud, no parity, 1 stop bit "
+     "and a\n"
+     "               1000 ms timeout unless given; no configuration "
+     "needed\n"},
 };
 
 static void usage(FILE *out)
@@ -137,6 +152,7 @@ static const struct {
 } commands[] = {
     {"check", cmd_check},    {"status", status_main}, {"run", run_main},
     {"export", export_main}, {"verify", verify_main}, {"config", confshow_main},
+    {"probe", probe_main},
 };
 
 int main(int argc, char **argv)

@@ -220,18 +220,14 @@ static double decode_signed(uint64_t u, unsigned bits)
     return (double)u;
 }
 
-double decode_raw(enum reg_type type, enum byte_order order,
-                  const uint16_t *regs)
+uint64_t decode_bits(enum byte_order order, const uint16_t *regs)
 {
-    unsigned words = reg_type_words(type);
-    unsigned nbytes = 2 * words;
+    unsigned nbytes;
     uint64_t u = 0;
 
-    /* A mismatch is the caller's bug; NaN makes it an invalid reading
-     * rather than a plausible wrong number. */
-    if ((unsigned)order >= DECODE_NORDERS || byte_order_words(order) != words)
-        return NAN;
-
+    if ((unsigned)order >= DECODE_NORDERS)
+        return 0;
+    nbytes = 2 * byte_order_words(order);
     const char *letters = decode_orders[order];
     for (unsigned i = 0; i < nbytes; i++) {
         uint16_t w = regs[i / 2];
@@ -241,6 +237,20 @@ double decode_raw(enum reg_type type, enum byte_order order,
 
         u |= byte << (8 * (nbytes - 1 - significance));
     }
+    return u;
+}
+
+double decode_raw(enum reg_type type, enum byte_order order,
+                  const uint16_t *regs)
+{
+    unsigned words = reg_type_words(type);
+    uint64_t u;
+
+    /* A mismatch is the caller's bug; NaN makes it an invalid reading
+     * rather than a plausible wrong number. */
+    if ((unsigned)order >= DECODE_NORDERS || byte_order_words(order) != words)
+        return NAN;
+    u = decode_bits(order, regs);
 
     switch (type) {
     case REG_INT16:

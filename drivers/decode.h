@@ -73,6 +73,12 @@ unsigned reg_type_words(enum reg_type type);
 /* The default order for a type: AB, ABCD or ABCDEFGH. */
 enum byte_order byte_order_default(enum reg_type type);
 
+/* The value's bits, its most significant byte first, from the
+ * registers at regs (as many as the order's width) in order: what
+ * decode_raw() reads, for a caller that wants the exact integer of a
+ * 64-bit type. 0 for an unknown order. */
+uint64_t decode_bits(enum byte_order order, const uint16_t *regs);
+
 /*
  * Decodes the reg_type_words(type) registers at regs into the raw number
  * (before scale and offset). The order must fit the type; the result is

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2016,SC2034,SC2154
+#
+# Integration cases of `tbdaq probe` (issue 14, the commissioning tool).
+# Sourced by run.sh after lib.sh; each case_NAME runs in its own subshell
+# with $T set. The probe's type x byte order tables are checked cell by
+# cell by tools/probe_check.py, a decoder of its own (Python's struct
+# module: no code shared with tbdaq), and the simulator's fixed registers
+# (its --help: 900 int16 -12345, 902 int32 -123456789, 904 uint32
+# 3000000000, 906 float32 1234.5, 908 float64 -9876.54321, all ABCD) must
+# show in their own type's row and byte order's column.
+
+PROBE_CHECK=$HERE/tools/probe_check.py
+
+# probe ARGS...: `tbdaq probe ARGS`, stdout in $T/o, stderr in $T/e, the
+# exit status in RC.
+probe() {
+    timeout 20 "$BUILD/tbdaq" probe "$@" >"$T/o" 2>"$T/e"
+    RC=$?
+}
+
+# probe_ok WHAT: the probe exited 0 and the independent decoder agrees.
+probe_ok() {
+    [ "$RC" = 0 ] || fail "$1: exit $RC: $(cat "$T/e")"
+    python3 "$PROBE_CHECK" <"$T/o" >"$T/check" ||
+        fail "$1: $(cat "$T/check")"
+}
+
+# probe_cell TYPE ORDER WANT: the cell of row TYPE under column ORDER is
+# WANT.
+probe_cell() {
+    local got
+    got=$(awk -v type="$1" -v order="$2" '
+        $1 ~ /^(16|32|64)-bit$/ { col = 0
+            for (i = 2; i <= NF; i++) if ($i == order) col = i }
+        $1 == type && col { print $col; exit }' "$T/o")
+    [ "$got" = "$3" ] ||
+        fail "probe: $1 $2 shows '$got', want '$3': $(cat "$T/o")"
+}
+
+# probe_usage WHY ARGS...: exit 2 with an error on stderr, nothing on
+# stdout.
+probe_usage() {
+    local why=$1
+    shift
+    probe "$@"
+    [ "$RC" = 2 ] || fail "probe $*: exit $RC, want 2 ($why)"
+    [ -s "$T/e" ] && [ ! -s "$T/o" ] ||
+        fail "probe $*: want a message on stderr only ($why)"
+}
+
+case_probe_tcp() {
+    start_sim --port 0 --units 2
+    local at=127.0.0.1:$SIM_PORT
+
+    probe --tcp "$at" 900 12
+    probe_ok "probe 900 12"
+    grep -q "^127.0.0.1:$SIM_PORT unit 1, holding registers 900..911 (function 3):" \
+        "$T/o" || fail "no title line: $(head -2 "$T/o")"
+    probe_cell int16 AB -12345
+    cat "$T/check"
+    probe --tcp "$at" 902
+    probe_ok "probe 902"
+    probe_cell int32 ABCD -123456789
+    probe --tcp "$at" 904 2
+    probe_ok "probe 904 2"
+    probe_cell uint32 ABCD 3000000000
+    ! grep -q '^64-bit' "$T/o" || fail "64-bit rows from 2 registers"
+    probe --tcp "$at" --table holding 906
+    probe_ok "probe 906"
+    probe_cell float32 ABCD 1234.5
+    probe --tcp "$at" --unit 2 --table input 908
+    probe_ok "probe --unit 2 --table input 908"
+    probe_cell float64 ABCDEFGH -9876.54321
+    grep -q 'unit 2, input registers 908..911 (function 4)' "$T/o" ||
+        fail "probe --unit 2 --table input: $(head -1 "$T/o")"
+    # the flow block at 0 (int16 AB, about 2000 + 100 u)
+    probe --tcp "$at" 0 1
+    probe_ok "probe 0 1"
+
+    # what the device refuses, and what is not there
+    probe --tcp "$at" 2999 4
+    [ "$RC" = 1 ] || fail "probe past the map: exit $RC, want 1"
+    grep -q 'the device answered: Illegal data address' "$T/e" ||
+        fail "probe past the map: $(cat "$T/e")"
+    probe --tcp "$at" --unit 9 900
+    [ "$RC" = 1 ] || fail "probe of unit 9 (of 2): exit $RC, want 1"
+    stop_pid "$PID_sim"
+    probe --tcp "$at" 900
+    [ "$RC" = 1 ] && grep -q "cannot connect to 127.0.0.1:$SIM_PORT" "$T/e" ||
+        fail "probe with nothing listening: exit $RC: $(cat "$T/e")"
+
+    probe_usage "no transport" 900
+    probe_usage "two transports" --tcp "$at" --rtu /dev/null 900
+    probe_usage "no address" --tcp "$at"
+    probe_usage "unknown table" --tcp "$at" --table coils 0
+    probe_usage "too many registers" --tcp "$at" 0 126
+    probe_usage "past 65535" --tcp "$at" 65534 4
+    probe_usage "serial option on tcp" --tcp "$at" --baud 9600 0
+    probe_usage "bad port" --tcp 127.0.0.1:0 0
+}
+
+case_probe_rtu() {
+    start_pty_pair
+    start_sim --rtu "$T/simtty" --units 3
+    probe --rtu "$T/daqtty" --baud 9600 --parity none --stop-bits 1 \
+        --unit 3 900 12
+    probe_ok "probe --rtu --unit 3 900 12"
+    probe_cell int16 AB -12345
+    grep -q "^$T/daqtty unit 3, holding registers 900..911" "$T/o" ||
+        fail "no title line: $(head -1 "$T/o")"
+    probe --rtu "$T/daqtty" --unit 3 916 1
+    probe_ok "probe --rtu 916 (unit id register)"
+    probe_cell uint16 AB 3
+}
+
+EXTRA_CASES+=(probe_tcp probe_rtu)
