@@ -13,9 +13,9 @@
  * logs: the programs that check a config or start with it do.
  *
  * Errors: config_load() logs nothing (config_load_logged() logs the
- * errors, not the warnings); out of memory aborts. Ownership: a struct config owns every string and array
- * it points to; config_free() releases them all. Callers never free a
- * member.
+ * errors, not the warnings); out of memory aborts. Ownership: a struct
+ * config owns every string and array it points to; config_free()
+ * releases them all. Callers never free a member.
  * Thread-safety: loads share no state, so any thread may load. The thread
  * that loaded a config may still fill in what the load cannot know
  * (sensors[].db_id, by store_sync_sensors()) before it hands the config to
@@ -60,15 +60,15 @@ struct sensor_conf {
     size_t bus;  /* index into config.buses */
     int unit_id; /* 0..247 (0 only meaningful on TCP) */
     enum reg_table table;
-    int address; /* 0..65535, and address + words - 1 <= 65535 */
+    int address;        /* 0..65535, and address + words - 1 <= 65535 */
     enum reg_type type; /* REG_BOOL exactly on the tables of bits */
     enum byte_order order;
     /* `bit` given (int16 and uint16 only): the value is bit `bit` (0..15,
      * 0 the least significant) of the register after its byte order. */
     bool has_bit;
-    int bit; /* 0 unless has_bit */
-    double scale;  /* 1 for a bit or a bool: they take none */
-    double offset; /* 0 for a bit or a bool */
+    int bit;         /* 0 unless has_bit */
+    double scale;    /* 1 for a bit or a bool: they take none */
+    double offset;   /* 0 for a bit or a bool */
     char *unit;      /* never NULL: given, or the kind's default */
     int interval_ms; /* >= 10 */
     double range_lo; /* given, or the kind's default; may be -inf */

@@ -158,8 +158,7 @@ static bool tok_is_int(enum tok k)
  * libconfig meets it: true if it is on line and one of the two is an
  * integer, the other a float; *lit is then an integer of that array.
  */
-static bool explain_mismatch_find(const char *text, int line,
-                                  struct token *lit)
+static bool explain_mismatch_find(const char *text, int line, struct token *lit)
 {
     struct lexer lx = {text, 1};
     struct token t, first = {0}, an_int = {0};
@@ -187,8 +186,7 @@ static bool explain_mismatch_find(const char *text, int line,
     return false;
 }
 
-static void explain_mismatch(char *out, size_t size, const char *text,
-                             int line)
+static void explain_mismatch(char *out, size_t size, const char *text, int line)
 {
     struct token lit;
     char num[EXPLAIN_LITERAL_MAX];
@@ -214,8 +212,9 @@ static void explain_mismatch(char *out, size_t size, const char *text,
 
 static const char *bracket_noun(char c)
 {
-    return c == '{' || c == '}' ? "group" : c == '[' || c == ']' ? "array"
-                                                                 : "list";
+    return c == '{' || c == '}'   ? "group"
+           : c == '[' || c == ']' ? "array"
+                                  : "list";
 }
 
 /*

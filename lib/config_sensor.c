@@ -72,7 +72,7 @@ static const char *names_kind(int i)
 
 /* The types in the order a message offers them: by width, then bool. */
 static const enum reg_type types_shown[] = {
-    REG_INT16, REG_UINT16,  REG_INT32,   REG_UINT32, REG_INT64,
+    REG_INT16,  REG_UINT16,  REG_INT32,   REG_UINT32, REG_INT64,
     REG_UINT64, REG_FLOAT32, REG_FLOAT64, REG_BOOL,
 };
 #define NTYPES (sizeof(types_shown) / sizeof(types_shown[0]))
@@ -366,8 +366,7 @@ static bool config_sensor_read_registers(struct loader *ld,
 
 /* Scale and offset: never 0 for a scale, and neither (not even a neutral
  * one) for a bit or a bool, whose value is 0 or 1. */
-static void config_sensor_read_scaling(struct loader *ld,
-                                       const struct group *g,
+static void config_sensor_read_scaling(struct loader *ld, const struct group *g,
                                        struct sensor_conf *s, bool type_ok,
                                        const char *label)
 {

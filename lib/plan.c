@@ -91,8 +91,7 @@ void plan_build(const struct config *c, struct plan *p)
             p->nrequests ? &p->requests[p->nrequests - 1] : NULL;
 
         if (r && plan_same_group(&keys[i - 1], &keys[i]) &&
-            s->address - (r->address + r->count) <=
-                plan_max_gap(b, s->table) &&
+            s->address - (r->address + r->count) <= plan_max_gap(b, s->table) &&
             end - r->address <= plan_max_count(b, s->table)) {
             if (end > r->address + r->count)
                 r->count = end - r->address;
@@ -133,8 +132,7 @@ static void plan_print_bus(const struct bus_conf *b, FILE *out)
         fprintf(out, "  %-16s tcp %s:%d", b->name, bp->host, bp->port);
         break;
     case BUS_RTU_OVER_TCP:
-        fprintf(out, "  %-16s rtu-over-tcp %s:%d", b->name, bp->host,
-                bp->port);
+        fprintf(out, "  %-16s rtu-over-tcp %s:%d", b->name, bp->host, bp->port);
         break;
     case BUS_RTU:
         fprintf(out, "  %-16s rtu %s %d %d%c%d", b->name, bp->device, bp->baud,

@@ -24,8 +24,8 @@ struct plan_request {
     int unit_id;
     enum reg_table table;
     int interval_ms;
-    int address;     /* first register (or bit) read */
-    int count;       /* registers read, 1..max_registers; or bits, 1..max_bits */
+    int address; /* first register (or bit) read */
+    int count;   /* registers read, 1..max_registers; or bits, 1..max_bits */
     size_t *sensors; /* indexes into config.sensors, by address */
     size_t nsensors;
 };

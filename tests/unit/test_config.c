@@ -535,7 +535,7 @@ static void test_include(void **state)
 #define ADDR0 "address = 0;"
 /* A sensor without a type, for the tables of bits and the type checks. */
 #define NOTYPE(more)                                                           \
-    "sensors = ({ id = \"S1\"; kind = \"generic\"; unit = \"u\";"             \
+    "sensors = ({ id = \"S1\"; kind = \"generic\"; unit = \"u\";"              \
     " bus = \"a\"; " more " });\n"
 
 struct bad_case {
@@ -652,12 +652,12 @@ static const struct bad_case bad_cases[] = {
     {"unknown table", SITE BUS("") SENSOR(ADDR0 " table = \"coils\";"), 3,
      "unknown table 'coils' (use holding, input, coil or discrete)"},
     /* Issue 14: coils, discrete inputs, bits and 64-bit types. */
-    {"a register type on a coil", SITE BUS("") SENSOR(ADDR0 " table = \"coil\";"),
-     3,
+    {"a register type on a coil",
+     SITE BUS("") SENSOR(ADDR0 " table = \"coil\";"), 3,
      "type 'int16' does not fit table 'coil': coils and discrete inputs are "
      "bool (the default)"},
-    {"bool on a holding register", SITE BUS("") NOTYPE(ADDR0 " type = \"bool\";"),
-     3,
+    {"bool on a holding register",
+     SITE BUS("") NOTYPE(ADDR0 " type = \"bool\";"), 3,
      "type 'bool' is for coils and discrete inputs, not table 'holding' (one "
      "bit of a register: type uint16 and 'bit')"},
     {"no type on a register", SITE BUS("") NOTYPE(ADDR0), 3,
@@ -665,25 +665,29 @@ static const struct bad_case bad_cases[] = {
     {"no type on an input register",
      SITE BUS("") NOTYPE(ADDR0 " table = \"input\";"), 3,
      "missing 'type' in sensor 'S1'"},
-    {"scale on a coil", SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; scale = 2;"),
-     3, "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
+    {"scale on a coil",
+     SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; scale = 2;"), 3,
+     "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
     {"a neutral scale on a discrete input",
      SITE BUS("") NOTYPE(ADDR0 " table = \"discrete\"; type = \"bool\";"
                                " scale = 1.0;"),
-     3, "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
-    {"a neutral offset with bit", SITE BUS("") SENSOR(ADDR0 " bit = 3; offset = 0.0;"),
-     3, "'offset' in sensor 'S1' does not go with 'bit' (the value is 0 or 1)"},
+     3,
+     "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
+    {"a neutral offset with bit",
+     SITE BUS("") SENSOR(ADDR0 " bit = 3; offset = 0.0;"), 3,
+     "'offset' in sensor 'S1' does not go with 'bit' (the value is 0 or 1)"},
     {"bit of a float32",
      SITE BUS("") NOTYPE(ADDR0 " type = \"float32\"; bit = 1;"), 3,
      "'bit' in sensor 'S1' needs type int16 or uint16, not float32"},
-    {"bit of a coil", SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; bit = 0;"), 3,
-     "'bit' in sensor 'S1' needs type int16 or uint16, not bool"},
+    {"bit of a coil", SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; bit = 0;"),
+     3, "'bit' in sensor 'S1' needs type int16 or uint16, not bool"},
     {"bit 16", SITE BUS("") SENSOR(ADDR0 " bit = 16;"), 3,
      "'bit' in sensor 'S1' must be 0..15, not 16"},
     {"bit -1", SITE BUS("") SENSOR(ADDR0 " bit = -1;"), 3,
      "'bit' in sensor 'S1' must be 0..15, not -1"},
     {"byte order of a discrete input",
-     SITE BUS("") NOTYPE(ADDR0 " table = \"discrete\"; byte_order = \"AB\";"), 3,
+     SITE BUS("") NOTYPE(ADDR0 " table = \"discrete\"; byte_order = \"AB\";"),
+     3,
      "'byte_order' in sensor 'S1' does not go with type bool (one bit has no "
      "byte order)"},
     {"a bit and a whole register of another type",
@@ -702,8 +706,8 @@ static const struct bad_case bad_cases[] = {
      "byte order 'cdab' does not fit uint64 (use ABCDEFGH, GHEFCDAB, "
      "BADCFEHG or HGFEDCBA)"},
     {"unknown byte order in lower case",
-     SITE BUS("") NOTYPE(ADDR0 " type = \"float32\"; byte_order = \"abdc\";"), 3,
-     "unknown byte order 'abdc' (use ABCD, CDAB, BADC or DCBA for float32)"},
+     SITE BUS("") NOTYPE(ADDR0 " type = \"float32\"; byte_order = \"abdc\";"),
+     3, "unknown byte order 'abdc' (use ABCD, CDAB, BADC or DCBA for float32)"},
     /* libconfig's own errors, with their obvious cause. */
     {"integer and float in a range array",
      SITE BUS("") SENSOR(ADDR0 "\n range = [-1, 10.0];"), 4,
@@ -1183,28 +1187,28 @@ static void test_include_integers(void **state)
 /* ---- issue 14: coils, discrete inputs, bits, 64-bit types ---- */
 
 static const char bits_text[] =
-    "site = \"t\";\n"                                                  /* 1 */
-    "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; });\n"     /* 2 */
-    "sensors = (\n"                                                    /* 3 */
+    "site = \"t\";\n"                                              /* 1 */
+    "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; });\n" /* 2 */
+    "sensors = (\n"                                                /* 3 */
     "  { id = \"RUN\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
-    "    table = \"coil\"; address = 5; },\n"                          /* 5 */
+    "    table = \"coil\"; address = 5; },\n" /* 5 */
     "  { id = \"TRIP\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
     "    table = \"discrete\"; address = 65535; type = \"bool\"; },\n" /* 7 */
     "  { id = \"RUN2\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
-    "    table = \"coil\"; address = 5; interval_ms = 100; },\n"       /* 9 */
+    "    table = \"coil\"; address = 5; interval_ms = 100; },\n" /* 9 */
     "  { id = \"AL3\"; kind = \"generic\"; unit = \"bit\"; bus = \"a\";\n"
     "    address = 20; type = \"uint16\"; bit = 3;"
-    " byte_order = \"ba\"; },\n"                                       /* 11 */
+    " byte_order = \"ba\"; },\n" /* 11 */
     "  { id = \"AL15\"; kind = \"generic\"; unit = \"bit\"; bus = \"a\";\n"
-    "    address = 20; type = \"uint16\"; bit = 15; },\n"              /* 13 */
+    "    address = 20; type = \"uint16\"; bit = 15; },\n" /* 13 */
     "  { id = \"STATUS\"; kind = \"generic\"; unit = \"-\"; bus = \"a\";\n"
-    "    address = 20; type = \"uint16\"; scale = 2; },\n"             /* 15 */
+    "    address = 20; type = \"uint16\"; scale = 2; },\n" /* 15 */
     "  { id = \"FQ\"; kind = \"generic\"; unit = \"m3\"; bus = \"a\";\n"
     "    address = 200; type = \"uint64\"; byte_order = \"ghefcdab\";"
-    " scale = 0.001; },\n"                                             /* 17 */
+    " scale = 0.001; },\n" /* 17 */
     "  { id = \"CNT\"; kind = \"generic\"; unit = \"1\"; bus = \"a\";\n"
     "    table = \"input\"; address = 65532; type = \"int64\";"
-    " byte_order = \"HgFeDcBa\"; }\n"                                  /* 19 */
+    " byte_order = \"HgFeDcBa\"; }\n" /* 19 */
     ");\n";
 
 /* Every new table, type and key, valid together: bit sensors and the whole
@@ -1275,39 +1279,34 @@ static const struct warn_case warn_cases[] = {
     {"40001 is holding register 1",
      SITE TCP_OK AT("40001"),
      1,
-     {{3,
-       "address 40001 in sensor 'S1' looks like register-number notation "
-       "(one off, with the table's prefix: 4xxxx is holding register 1 "
-       "counted from 1): if so, use address = 0"}}},
+     {{3, "address 40001 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 4xxxx is holding register 1 "
+          "counted from 1): if so, use address = 0"}}},
     {"49999, the last of the holding notation",
      SITE TCP_OK AT("49999"),
      1,
-     {{3,
-       "address 49999 in sensor 'S1' looks like register-number notation "
-       "(one off, with the table's prefix: 4xxxx is holding register 9999 "
-       "counted from 1): if so, use address = 9998"}}},
+     {{3, "address 49999 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 4xxxx is holding register 9999 "
+          "counted from 1): if so, use address = 9998"}}},
     {"30017 on a holding sensor suggests the input table",
      SITE TCP_OK AT("30017"),
      1,
-     {{3,
-       "address 30017 in sensor 'S1' looks like register-number notation "
-       "(one off, with the table's prefix: 3xxxx is input register 17 "
-       "counted from 1): if so, use address = 16 and table = \"input\""}}},
+     {{3, "address 30017 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 3xxxx is input register 17 "
+          "counted from 1): if so, use address = 16 and table = \"input\""}}},
     {"39999 on an input sensor",
      SITE TCP_OK SENSOR("table = \"input\";\n address = 39999;"),
      1,
-     {{4,
-       "address 39999 in sensor 'S1' looks like register-number notation "
-       "(one off, with the table's prefix: 3xxxx is input register 9999 "
-       "counted from 1): if so, use address = 9998"}}},
+     {{4, "address 39999 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 3xxxx is input register 9999 "
+          "counted from 1): if so, use address = 9998"}}},
     {"30000, 40000 and 50000 are plain addresses",
-     SITE TCP_OK
-     "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
-     " type = \"int16\"; address = 30000; },\n"
-     " { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
-     " type = \"int16\"; address = 40000; },\n"
-     " { id = \"S3\"; kind = \"flow\"; bus = \"a\";"
-     " type = \"int16\"; address = 50000; });\n",
+     SITE TCP_OK "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 30000; },\n"
+                 " { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 40000; },\n"
+                 " { id = \"S3\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 50000; });\n",
      0,
      {{0, NULL}}},
     {"unit_id 0 on tcp",
@@ -1330,10 +1329,10 @@ static const struct warn_case warn_cases[] = {
       {5, "key_file '/nonexistent/tbdaq/k' cannot be read now: No such file "
           "or directory"}}},
     {"a serial device that cannot be opened, and one that can",
-     SITE "buses = ({ name = \"a\"; type = \"rtu\";\n"
-          " device = \"/nonexistent/ttyUSB9\"; },\n"
-          " { name = \"b\"; type = \"rtu\"; device = \"/dev/null\"; });\n" AT(
-              "0"),
+     SITE
+     "buses = ({ name = \"a\"; type = \"rtu\";\n"
+     " device = \"/nonexistent/ttyUSB9\"; },\n"
+     " { name = \"b\"; type = \"rtu\"; device = \"/dev/null\"; });\n" AT("0"),
      1,
      {{3, "device '/nonexistent/ttyUSB9' of bus 'a' cannot be opened now: No "
           "such file or directory"}}},
@@ -1363,13 +1362,13 @@ static void test_warnings(void **state)
         for (size_t j = 0; !bad && j < n; j++) {
             char want[1024];
 
-            snprintf(want, sizeof(want), "%s:%d: %s", f->path,
-                     wc->want[j].line, wc->want[j].msg);
+            snprintf(want, sizeof(want), "%s:%d: %s", f->path, wc->want[j].line,
+                     wc->want[j].msg);
             bad = strcmp(got[j], want) != 0;
         }
         if (bad) {
-            print_message("case '%s': %zu warnings, want %zu\n", wc->name,
-                          ngot, n);
+            print_message("case '%s': %zu warnings, want %zu\n", wc->name, ngot,
+                          n);
             for (size_t j = 0; j < ngot; j++)
                 print_message("  got: %s\n", got[j]);
             print_errors(&errs);

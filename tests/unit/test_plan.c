@@ -215,8 +215,7 @@ static size_t case_nsensors(const struct plan_case *pc)
     return n;
 }
 
-static void run_case(const struct plan_case *pc, int max_bits,
-                     const int *bits)
+static void run_case(const struct plan_case *pc, int max_bits, const int *bits)
 {
     struct bus_conf buses[2] = {{.name = (char *)"a"}, {.name = (char *)"b"}};
     struct sensor_conf sensors[12];
@@ -347,21 +346,46 @@ static void test_print(void **state)
 {
     struct bus_conf bus = {.name = (char *)"gw", .max_gap = 8};
     struct sensor_conf sensors[] = {
-        {.id = (char *)"RUN", .unit = (char *)"on", .kind = KIND_GENERIC,
-         .unit_id = 7, .table = TABLE_COIL, .type = REG_BOOL,
-         .scale = 1, .interval_ms = 1000, .range_lo = -INFINITY,
+        {.id = (char *)"RUN",
+         .unit = (char *)"on",
+         .kind = KIND_GENERIC,
+         .unit_id = 7,
+         .table = TABLE_COIL,
+         .type = REG_BOOL,
+         .scale = 1,
+         .interval_ms = 1000,
+         .range_lo = -INFINITY,
          .range_hi = INFINITY},
-        {.id = (char *)"AL3", .unit = (char *)"bit", .kind = KIND_GENERIC,
-         .unit_id = 7, .address = 20, .type = REG_UINT16, .order = BO_BA,
-         .has_bit = true, .bit = 3, .scale = 1, .interval_ms = 1000,
-         .range_lo = -INFINITY, .range_hi = INFINITY},
-        {.id = (char *)"FQ", .unit = (char *)"m3", .kind = KIND_GENERIC,
-         .unit_id = 7, .address = 200, .type = REG_UINT64,
-         .order = BO_GHEFCDAB, .scale = 0.001, .interval_ms = 1000,
-         .range_lo = -INFINITY, .range_hi = INFINITY},
+        {.id = (char *)"AL3",
+         .unit = (char *)"bit",
+         .kind = KIND_GENERIC,
+         .unit_id = 7,
+         .address = 20,
+         .type = REG_UINT16,
+         .order = BO_BA,
+         .has_bit = true,
+         .bit = 3,
+         .scale = 1,
+         .interval_ms = 1000,
+         .range_lo = -INFINITY,
+         .range_hi = INFINITY},
+        {.id = (char *)"FQ",
+         .unit = (char *)"m3",
+         .kind = KIND_GENERIC,
+         .unit_id = 7,
+         .address = 200,
+         .type = REG_UINT64,
+         .order = BO_GHEFCDAB,
+         .scale = 0.001,
+         .interval_ms = 1000,
+         .range_lo = -INFINITY,
+         .range_hi = INFINITY},
     };
-    struct config c = {.site = (char *)"s", .database = (char *)"d",
-                       .buses = &bus, .nbuses = 1, .sensors = sensors,
+    struct config c = {.site = (char *)"s",
+                       .database = (char *)"d",
+                       .buses = &bus,
+                       .nbuses = 1,
+                       .sensors = sensors,
                        .nsensors = 3};
     static const char *const want[] = {
         "  gw               tcp 127.0.0.1:502  timeout 500 ms, retries 1, "
@@ -400,10 +424,8 @@ static void test_print(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_bits_cases),
-        cmocka_unit_test(test_full_request),
-        cmocka_unit_test(test_full_bits),
+        cmocka_unit_test(test_cases),        cmocka_unit_test(test_bits_cases),
+        cmocka_unit_test(test_full_request), cmocka_unit_test(test_full_bits),
         cmocka_unit_test(test_print),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

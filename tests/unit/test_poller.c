@@ -205,9 +205,9 @@ static size_t server_data(const struct server *sv, int function, int address,
         for (int i = 0; i < count && i / 8 < MB_DATA_MAX; i++) {
             if (i % 8 == 0)
                 out[len++] = 0;
-            out[len - 1] |= (unsigned char)(sv->bits[(address + i) %
-                                                     SERVER_SPAN]
-                                            << (i % 8));
+            out[len - 1] |=
+                (unsigned char)(sv->bits[(address + i) % SERVER_SPAN]
+                                << (i % 8));
         }
         return len;
     }
@@ -941,8 +941,8 @@ static void test_fill_registers(void **state)
     sv.words[11] = 0x0000;
     sv.words[12] = 0x0000;
     sv.words[13] = 0x0020;
-    sv.words[14] = 0x0008;  /* bit 3 */
-    sv.words[15] = 0x0080;  /* BA: 0x8000, bit 15 */
+    sv.words[14] = 0x0008; /* bit 3 */
+    sv.words[15] = 0x0080; /* BA: 0x8000, bit 15 */
     kinds_init(&k, sv.port);
     kinds_add(&k, TABLE_HOLDING, 10, REG_UINT64, BO_GHEFCDAB, -1);
     kinds_add(&k, TABLE_HOLDING, 14, REG_UINT16, BO_AB, 3);
