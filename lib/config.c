@@ -72,8 +72,9 @@ void loader_add(struct loader *ld, const char *file, int line, const char *msg)
 }
 
 /* Formats the message of a setting and records it in list. */
-static void loader_vpush(struct loader *ld, struct load_list *list,
-                         const config_setting_t *s, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+loader_vpush(struct loader *ld, struct load_list *list,
+             const config_setting_t *s, const char *fmt, va_list ap)
 {
     const char *file = s ? config_setting_source_file(s) : NULL;
     va_list again;

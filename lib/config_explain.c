@@ -132,7 +132,8 @@ static void lex_next(struct lexer *lx, struct token *t)
         t->len = (size_t)(p - t->start);
         t->kind = lex_number_kind(t);
     } else if (isalpha((unsigned char)*p) || *p == '*') {
-        while (isalnum((unsigned char)*p) || strchr("-_*", *p))
+        /* strchr() finds the NUL too: test for it first */
+        while (*p && (isalnum((unsigned char)*p) || strchr("-_*", *p)))
             p++;
         t->kind = ((size_t)(p - t->start) == 4 &&
                    strncasecmp(t->start, "true", 4) == 0) ||

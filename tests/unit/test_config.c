@@ -735,6 +735,10 @@ static const struct bad_case bad_cases[] = {
      2,
      "syntax error: missing ',' before this group: the group before it ends "
      "at line 2, and the entries of a list are separated by commas"},
+    /* the explaining lexer stops at the NUL after a name at the very end
+     * (found by tests/fuzz/fuzz_config; the sanitizer build sees it) */
+    {"a name at the very end of the file", SITE BUS("") SENSOR(ADDR0) "xyz", 4,
+     "syntax error"},
     {"two groups at the top stay libconfig's",
      SITE "g = { a = 1; }\n{ b = 2; }\n" BUS("") SENSOR(ADDR0), 3,
      "syntax error"},
