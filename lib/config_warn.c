@@ -19,9 +19,10 @@
 #include "lib/config_private.h"
 
 /* The register-number notation of many manuals: a table's digit, then the
- * register counted from 1 (40001 is holding register address 0). Only
- * the two tables of registers are warned about, as SPEC says: coils
- * (00001..) and discrete inputs (10001..) are seldom written so. */
+ * register counted from 1 (40001 is holding register address 0). SPEC
+ * names the two ranges of the register tables; those of coils (00001..)
+ * and discrete inputs (10001..) are ordinary addresses too often to
+ * warn about. */
 #define NOTATION_INPUT_FIRST 30001
 #define NOTATION_HOLDING_FIRST 40001
 #define NOTATION_SPAN 9999
