@@ -29,7 +29,9 @@ static const struct {
 } cli_helps[] = {
     {"check", "  check        validate the configuration; print buses, sensors "
               "and the\n"
-              "               coalesced request plan\n"},
+              "               coalesced request plan; warn (on stderr, exit "
+              "0) of likely\n"
+              "               commissioning mistakes\n"},
     {"status",
      "  status       whether tbdaqd runs (since when) and its live counters, "
      "the\n"
@@ -139,6 +141,8 @@ static int cmd_check(struct cli *cli, int argc, char **argv)
     }
     if (!(c = cli_config(cli)))
         return 1;
+    /* Mistakes that parse: on stderr, and the config is still valid. */
+    config_warnings_log(c);
     plan_build(c, &p);
     plan_print(c, &p, stdout);
     plan_release(&p);

@@ -164,7 +164,10 @@ static void poller_unit_result(struct poller *pl, int unit, int err)
 
 /* Makes one reading per sensor of r from the registers just read, or, if
  * err, a comm_error reading each; "not connected" when no request could be
- * sent at all. */
+ * sent at all. A coil or discrete input is its word (0 or 1); a `bit`
+ * sensor is one bit of its register; either keeps the one word read as
+ * its raw words. An int64 or uint64 beyond 2^53 is stored as the nearest
+ * double: its raw words keep it exactly. */
 static void poller_fill(struct poller *pl, const struct plan_request *r,
                         int64_t ts_us, int err, bool sent)
 {
@@ -186,7 +189,8 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
             continue;
         }
         const uint16_t *w = pl->regs + (s->address - r->address);
-        double raw = decode_raw(s->type, s->order, w);
+        double raw = s->has_bit ? decode_bit(s->type, s->order, w, s->bit)
+                                : decode_raw(s->type, s->order, w);
 
         rd->nraw = (uint8_t)reg_type_words(s->type);
         memcpy(rd->raw, w, rd->nraw * sizeof(uint16_t));

@@ -65,7 +65,9 @@ struct poller {
 
     struct poller_request *requests;
     size_t nrequests;
-    uint16_t regs[BUS_MAX_REGISTERS];
+    /* The words of the last request: a register each, or a bit each (0 or
+     * 1) on coils and discrete inputs (bus_read()). */
+    uint16_t regs[BUS_MAX_BITS];
     /* One per sensor of the largest request. */
     struct queue_item *items;
     size_t nitems;

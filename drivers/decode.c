@@ -282,6 +282,21 @@ double decode_raw(enum reg_type type, enum byte_order order,
     return NAN;
 }
 
+double decode_bit(enum reg_type type, enum byte_order order,
+                  const uint16_t *regs, int bit)
+{
+    double word;
+
+    if ((type != REG_INT16 && type != REG_UINT16) || bit < 0 ||
+        bit > DECODE_BIT_MAX)
+        return NAN;
+    /* The register's 16 bits as a number, whatever its sign. */
+    word = decode_raw(REG_UINT16, order, regs);
+    if (isnan(word))
+        return NAN;
+    return ((unsigned)word >> bit) & 1u;
+}
+
 const char *quality_name(enum quality q)
 {
     if ((unsigned)q >= sizeof(decode_qualities) / sizeof(decode_qualities[0]))

@@ -90,6 +90,18 @@ uint64_t decode_bits(enum byte_order order, const uint16_t *regs);
 double decode_raw(enum reg_type type, enum byte_order order,
                   const uint16_t *regs);
 
+/* The most significant bit a `bit` sensor may name: one register. */
+#define DECODE_BIT_MAX 15
+
+/*
+ * Bit `bit` (0..DECODE_BIT_MAX, 0 the least significant) of the int16 or
+ * uint16 at regs[0], taken after its byte order: 0 or 1. NaN for another
+ * type, an order that does not fit or a bit out of range (a caller's
+ * bug, as in decode_raw()).
+ */
+double decode_bit(enum reg_type type, enum byte_order order,
+                  const uint16_t *regs, int bit);
+
 /*
  * Value rounding (SPEC, Configuration): what decode_value() stores.
  *

@@ -35,12 +35,9 @@ int loader_line(const config_setting_t *s)
     return s ? (int)config_setting_source_line(s) : 0;
 }
 
-/*
- * Records "file:line: msg" ("file: msg" when line is 0). file is NULL for
- * the config itself, or a file it included, named as in its @include and
- * so relative to the config's directory.
- */
-void loader_add(struct loader *ld, const char *file, int line, const char *msg)
+/* Appends "file:line: msg" ("file: msg" when line is 0) to list. */
+static void loader_push(struct loader *ld, struct load_list *list,
+                        const char *file, int line, const char *msg)
 {
     const char *dir = "", *sep = "";
     struct load_error *e;
@@ -55,33 +52,64 @@ void loader_add(struct loader *ld, const char *file, int line, const char *msg)
     }
     if (line > 0)
         snprintf(at, sizeof(at), ":%d", line);
-    xgrow(&ld->v, &ld->cap, ld->n + 1, sizeof(*ld->v));
-    e = &ld->v[ld->n];
+    xgrow(&list->v, &list->cap, list->n + 1, sizeof(*list->v));
+    e = &list->v[list->n];
     e->line = line;
-    e->seq = ld->n++;
+    e->seq = list->n++;
     len = snprintf(NULL, 0, "%s%s%s%s: %s", dir, sep, file, at, msg);
     e->msg = xmalloc((size_t)len + 1);
     snprintf(e->msg, (size_t)len + 1, "%s%s%s%s: %s", dir, sep, file, at, msg);
+}
+
+/*
+ * Records "file:line: msg" ("file: msg" when line is 0). file is NULL for
+ * the config itself, or a file it included, named as in its @include and
+ * so relative to the config's directory.
+ */
+void loader_add(struct loader *ld, const char *file, int line, const char *msg)
+{
+    loader_push(ld, &ld->errors, file, line, msg);
+}
+
+/* Formats the message of a setting and records it in list. */
+__attribute__((format(printf, 4, 0))) static void
+loader_vpush(struct loader *ld, struct load_list *list,
+             const config_setting_t *s, const char *fmt, va_list ap)
+{
+    const char *file = s ? config_setting_source_file(s) : NULL;
+    va_list again;
+    char *msg;
+    int len;
+
+    va_copy(again, ap);
+    len = vsnprintf(NULL, 0, fmt, ap);
+    msg = xmalloc((size_t)len + 1);
+    vsnprintf(msg, (size_t)len + 1, fmt, again);
+    va_end(again);
+    loader_push(ld, list, file, loader_line(s), msg);
+    free(msg);
 }
 
 /* Records an error at the line of s (an included file names itself). */
 void loader_error(struct loader *ld, const config_setting_t *s, const char *fmt,
                   ...)
 {
-    const char *file = s ? config_setting_source_file(s) : NULL;
     va_list ap;
-    char *msg;
-    int len;
 
     va_start(ap, fmt);
-    len = vsnprintf(NULL, 0, fmt, ap);
+    loader_vpush(ld, &ld->errors, s, fmt, ap);
     va_end(ap);
-    msg = xmalloc((size_t)len + 1);
+}
+
+/* Records a warning at the line of s: the config stays valid. */
+void loader_warning(struct loader *ld, const config_setting_t *s,
+                    const char *fmt, ...)
+{
+    va_list ap;
+
     va_start(ap, fmt);
-    vsnprintf(msg, (size_t)len + 1, fmt, ap);
+    loader_vpush(ld, &ld->warnings, s, fmt, ap);
     va_end(ap);
-    loader_add(ld, file, loader_line(s), msg);
-    free(msg);
 }
 
 static int loader_error_cmp(const void *a, const void *b)
@@ -93,16 +121,29 @@ static int loader_error_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Hands the errors, in line order, to errs. */
-static void loader_flush(struct loader *ld, struct config_errors *errs)
+/* Empties list into *v (grown from *n, capacity *cap), in line order. */
+static void loader_flush(struct load_list *list, char ***v, size_t *n,
+                         size_t *cap)
 {
-    qsort(ld->v, ld->n, sizeof(*ld->v), loader_error_cmp);
-    xgrow(&errs->v, &errs->cap, errs->n + ld->n, sizeof(*errs->v));
-    for (size_t i = 0; i < ld->n; i++)
-        errs->v[errs->n++] = ld->v[i].msg;
-    free(ld->v);
-    ld->v = NULL;
-    ld->n = ld->cap = 0;
+    if (list->n == 0)
+        return; /* qsort() must not see the NULL of an empty list */
+    qsort(list->v, list->n, sizeof(*list->v), loader_error_cmp);
+    xgrow(v, cap, *n + list->n, sizeof(**v));
+    for (size_t i = 0; i < list->n; i++)
+        (*v)[(*n)++] = list->v[i].msg;
+    free(list->v);
+    list->v = NULL;
+    list->n = list->cap = 0;
+}
+
+/* Frees the messages of list. */
+static void loader_drop(struct load_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->v[i].msg);
+    free(list->v);
+    list->v = NULL;
+    list->n = list->cap = 0;
 }
 
 /* ---- the top level ---- */
@@ -171,8 +212,8 @@ static void config_parse(struct loader *ld, const char *text)
     config_init(&cf);
     config_set_include_dir(&cf, ld->dir);
     if (config_read_string(&cf, text) != CONFIG_TRUE) {
-        loader_add(ld, config_error_file(&cf), config_error_line(&cf),
-                   config_error_text(&cf));
+        config_explain(ld, config_error_file(&cf), config_error_line(&cf),
+                       config_error_text(&cf));
         goto fail;
     }
     root = config_root_setting(&cf);
@@ -184,6 +225,9 @@ static void config_parse(struct loader *ld, const char *text)
         config_buses_read(ld, g.set[TK_BUSES]);
     if (group_has(&g, TK_SENSORS))
         config_sensors_read(ld, g.set[TK_SENSORS]);
+    /* A config with errors will not run: its warnings would be noise. */
+    if (ld->errors.n == 0)
+        config_warn(ld, root);
 fail:
     config_destroy(&cf);
 }
@@ -192,7 +236,7 @@ struct config *config_load(const char *path, struct config_errors *errs)
 {
     struct loader ld = {.path = path};
     struct config *c = xcalloc(1, sizeof(*c));
-    size_t len = 0;
+    size_t len = 0, wcap = 0;
     char *text = config_slurp(path, &len);
     int nul;
 
@@ -217,8 +261,9 @@ struct config *config_load(const char *path, struct config_errors *errs)
     if (config_check_integers(&ld, text) > 0)
         goto fail;
     config_parse(&ld, text);
-    if (ld.n > 0)
+    if (ld.errors.n > 0)
         goto fail;
+    loader_flush(&ld.warnings, &c->warnings, &c->nwarnings, &wcap);
     free(text);
     free(ld.dir);
     free(ld.bus_ok);
@@ -229,7 +274,8 @@ fail:
     free(ld.dir);
     free(ld.bus_ok);
     free(ld.regs_ok);
-    loader_flush(&ld, errs);
+    loader_flush(&ld.errors, &errs->v, &errs->n, &errs->cap);
+    loader_drop(&ld.warnings);
     config_free(c);
     return NULL;
 }
@@ -268,6 +314,9 @@ void config_free(struct config *c)
         free(s->cal.certificate);
     }
     free(c->sensors);
+    for (size_t i = 0; i < c->nwarnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     free(c);
 }
 
@@ -286,6 +335,13 @@ size_t config_find_bus(const struct config *c, const char *name)
         if (c->buses[i].name && strcmp(c->buses[i].name, name) == 0)
             return i;
     return SIZE_MAX;
+}
+
+size_t config_warnings_log(const struct config *c)
+{
+    for (size_t i = 0; i < c->nwarnings; i++)
+        log_warnx("%s", c->warnings[i]);
+    return c->nwarnings;
 }
 
 struct config *config_load_logged(const char *path)

@@ -7,12 +7,15 @@
  * config_load() checks everything SPEC lists and reports each problem as
  * "file:line: message"; it collects every error before failing, so one run
  * of `tbdaqd -t` lists them all. A config that loaded is valid: nothing
- * after this needs to check it again.
+ * after this needs to check it again. What is valid but most likely a
+ * commissioning mistake (an address in register-number notation, a file
+ * that cannot be read now) is kept in its warnings, which the load never
+ * logs: the programs that check a config or start with it do.
  *
- * Errors: config_load() logs nothing (config_load_logged() does); out of
- * memory aborts. Ownership: a struct config owns every string and array
- * it points to; config_free() releases them all. Callers never free a
- * member.
+ * Errors: config_load() logs nothing (config_load_logged() logs the
+ * errors, not the warnings); out of memory aborts. Ownership: a struct
+ * config owns every string and array it points to; config_free()
+ * releases them all. Callers never free a member.
  * Thread-safety: loads share no state, so any thread may load. The thread
  * that loaded a config may still fill in what the load cannot know
  * (sensors[].db_id, by store_sync_sensors()) before it hands the config to
@@ -57,11 +60,15 @@ struct sensor_conf {
     size_t bus;  /* index into config.buses */
     int unit_id; /* 0..247 (0 only meaningful on TCP) */
     enum reg_table table;
-    int address; /* 0..65535, and address + words - 1 <= 65535 */
-    enum reg_type type;
+    int address;        /* 0..65535, and address + words - 1 <= 65535 */
+    enum reg_type type; /* REG_BOOL exactly on the tables of bits */
     enum byte_order order;
-    double scale;
-    double offset;
+    /* `bit` given (int16 and uint16 only): the value is bit `bit` (0..15,
+     * 0 the least significant) of the register after its byte order. */
+    bool has_bit;
+    int bit;         /* 0 unless has_bit */
+    double scale;    /* 1 for a bit or a bool: they take none */
+    double offset;   /* 0 for a bit or a bool */
     char *unit;      /* never NULL: given, or the kind's default */
     int interval_ms; /* >= 10 */
     double range_lo; /* given, or the kind's default; may be -inf */
@@ -127,6 +134,12 @@ struct config {
     size_t nbuses;
     struct sensor_conf *sensors;
     size_t nsensors;
+    /* Commissioning warnings (SPEC: mistakes that parse), each one line
+     * "file:line: message", in line order: the config is valid, and
+     * `tbdaqd -t`, `tbdaq check` and the daemon's start show them
+     * (config_warnings_log()). */
+    char **warnings;
+    size_t nwarnings;
 };
 
 /* The errors of one load, each one line "file:line: message". */
@@ -150,6 +163,8 @@ void config_free(struct config *c);
 struct config *config_load_logged(const char *path);
 /* Frees the messages in errs and leaves it empty, ready for reuse. */
 void config_errors_release(struct config_errors *errs);
+/* Logs each of c's warnings with log_warnx(); returns how many. */
+size_t config_warnings_log(const struct config *c);
 
 /* True if a and b publish the same way: same site and mqtt settings. */
 bool config_mqtt_equal(const struct config *a, const struct config *b);

@@ -153,6 +153,7 @@ enum sensor_key {
     SK_ADDRESS,
     SK_TYPE,
     SK_BYTE_ORDER,
+    SK_BIT,
     SK_SCALE,
     SK_OFFSET,
     SK_UNIT,
@@ -174,19 +175,25 @@ struct group {
     char in[GROUP_LABEL_MAX]; /* " in sensor 'FT-101'", or "" at the top */
 };
 
-/* One error, before sorting. */
+/* One error or warning, before sorting. */
 struct load_error {
     int line;
     size_t seq;
     char *msg; /* the whole "file:line: message" */
 };
 
-/* One load: the config being built and the errors found so far. */
+/* The errors, or the warnings, of one load: v[0..n), in the order found. */
+struct load_list {
+    struct load_error *v;
+    size_t n, cap;
+};
+
+/* One load: the config being built and what was found so far. */
 struct loader {
     const char *path;
     char *dir; /* of path: where @include looks */
-    struct load_error *v;
-    size_t n, cap;
+    struct load_list errors;
+    struct load_list warnings; /* kept only if there is no error */
     struct config *c;
     bool *bus_ok;     /* per bus: its type is known, so checks can use it */
     bool *regs_ok;    /* per sensor: bus, unit, table, address, type known */
@@ -257,6 +264,27 @@ void loader_add(struct loader *ld, const char *file, int line, const char *msg);
 __attribute__((format(printf, 3, 4))) void
 loader_error(struct loader *ld, const config_setting_t *s, const char *fmt,
              ...);
+/* Records a warning at the line of s: the config stays valid. */
+__attribute__((format(printf, 3, 4))) void
+loader_warning(struct loader *ld, const config_setting_t *s, const char *fmt,
+               ...);
+
+/* ---- libconfig's own errors, explained (config_explain.c) ---- */
+
+/*
+ * Records libconfig's parse error msg at line of file (NULL: the config
+ * itself; else as its @include names it), adding the likely cause where
+ * the text around it makes one obvious: integers and floats mixed in an
+ * array, a comma missing between two groups of a list.
+ */
+void config_explain(struct loader *ld, const char *file, int line,
+                    const char *msg);
+
+/* ---- commissioning warnings (config_warn.c) ---- */
+
+/* Records the warnings of a config that loaded without error; root is
+ * libconfig's tree of it, for the lines. */
+void config_warn(struct loader *ld, const config_setting_t *root);
 
 /* ---- the files and the include pre-scan (config_scan.c) ---- */
 

@@ -311,8 +311,8 @@ static void config_scan(struct loader *ld, const char *file, const char *p,
 size_t config_check_integers(struct loader *ld, const char *text)
 {
     enum scan_state state = SCAN_CODE;
-    size_t before = ld->n;
+    size_t before = ld->errors.n;
 
     config_scan(ld, NULL, text, 0, &state);
-    return ld->n - before;
+    return ld->errors.n - before;
 }

@@ -3,11 +3,15 @@
  * The sensors list: each sensor checked against its table, then what a
  * table cannot say. Its quantity (kind, unit, range, with the kind's
  * defaults), its registers (a bus that exists, a unit id the bus can
- * address, a table, a register type and a byte order that fits it, an
- * address range inside the register space), its scale (never 0), and its
- * calibration (real dates, due not before done). Across sensors: ids are
- * unique, and no two sensors read overlapping registers as different things.
+ * address, a table, a type that fits the table, bool on the tables of
+ * bits, a byte order that fits the type, in any letter case, a `bit` only
+ * of a 16-bit register, an address range inside the register space), its
+ * scale (never 0; none at all for a bit or a bool), and its calibration
+ * (real dates, due not before done). Across sensors: ids are unique, and
+ * no two sensors read overlapping registers as different things (bit
+ * sensors of one register read it as the same thing).
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +70,16 @@ static const char *names_kind(int i)
     return kind_name((enum sensor_kind)i);
 }
 
+/* The types in the order a message offers them: by width, then bool. */
+static const enum reg_type types_shown[] = {
+    REG_INT16,  REG_UINT16,  REG_INT32,   REG_UINT32, REG_INT64,
+    REG_UINT64, REG_FLOAT32, REG_FLOAT64, REG_BOOL,
+};
+#define NTYPES (sizeof(types_shown) / sizeof(types_shown[0]))
+
 static const char *names_type(int i)
 {
-    return reg_type_name((enum reg_type)i);
+    return reg_type_name(types_shown[i]);
 }
 
 static const char *names_order(int i)
@@ -85,7 +96,6 @@ static bool names_order_fits(int i, int t)
                             (enum reg_type)t, &o) == 0;
 }
 
-/* Long enough for every list of names a message offers. */
 /* ---- sensors ---- */
 
 static void config_calibration_read(struct loader *ld,
@@ -177,91 +187,173 @@ static void config_sensor_read_quantity(struct loader *ld,
     }
 }
 
-/* The registers of a sensor; returns true if the overlap check may use
- * them. */
+/* The bus and unit of a sensor; returns true if both are usable. */
+static bool config_sensor_read_unit(struct loader *ld, const struct group *g,
+                                    struct sensor_conf *s, const char *label)
+{
+    struct config *c = ld->c;
+    enum bus_type type;
+
+    s->unit_id = (int)group_int(g, SK_UNIT_ID);
+    if (!group_has(g, SK_BUS))
+        return false;
+    s->bus = config_find_bus(c, group_str(g, SK_BUS));
+    if (s->bus == SIZE_MAX) {
+        /* A bus rejected for another reason keeps its name, so this only
+         * fires for a name no bus has. With no buses, or one without a
+         * name, the cause was reported already. */
+        if (c->nbuses > 0 && !ld->bus_unnamed)
+            loader_error(ld, g->set[SK_BUS], "unknown bus '%s'",
+                         group_str(g, SK_BUS));
+        return false;
+    }
+    if (!ld->bus_ok[s->bus] || !group_ok(g, SK_UNIT_ID))
+        return false;
+    /* On a serial line, RTU over TCP included, 0 is broadcast: no device
+     * answers it. On TCP it is only suspect (config_warn.c). */
+    type = c->buses[s->bus].params.type;
+    if (type != BUS_TCP && s->unit_id == 0) {
+        loader_error(ld, group_at(g, SK_UNIT_ID),
+                     "unit_id 0 in %s is broadcast on %s bus '%s' (use "
+                     "1..%d)",
+                     label, type == BUS_RTU ? "rtu" : "rtu-over-tcp",
+                     c->buses[s->bus].name, CONFIG_UNIT_ID_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* The table of a sensor; returns true if it is known. */
+static bool config_sensor_read_table(struct loader *ld, const struct group *g,
+                                     struct sensor_conf *s)
+{
+    if (!group_ok(g, SK_TABLE))
+        return false;
+    if (reg_table_parse(group_str(g, SK_TABLE), &s->table) == 0)
+        return true;
+    loader_error(ld, group_at(g, SK_TABLE),
+                 "unknown table '%s' (use holding, input, coil or discrete)",
+                 group_str(g, SK_TABLE));
+    return false;
+}
+
+/* The type of a sensor on its table (table_ok: the table is known);
+ * returns true if the type is known and fits it. */
+static bool config_sensor_read_type(struct loader *ld, const struct group *g,
+                                    struct sensor_conf *s, bool table_ok,
+                                    const char *label)
+{
+    bool bits = table_ok && reg_table_bits(s->table);
+    const char *type = group_str(g, SK_TYPE);
+
+    if (!group_has(g, SK_TYPE)) {
+        if (bits) {
+            s->type = REG_BOOL;
+            return true;
+        }
+        if (table_ok && !g->bad[SK_TYPE])
+            loader_error(ld, g->self, "missing 'type' in %s", label);
+        return false;
+    }
+    if (reg_type_parse(type, &s->type) < 0) {
+        char names[NAMES_MAX];
+
+        names_join(names, sizeof(names), names_type, (int)NTYPES, NULL, 0);
+        loader_error(ld, g->set[SK_TYPE], "unknown type '%s' (use %s)", type,
+                     names);
+        return false;
+    }
+    if (bits && s->type != REG_BOOL) {
+        loader_error(ld, g->set[SK_TYPE],
+                     "type '%s' does not fit table '%s': coils and discrete "
+                     "inputs are bool (the default)",
+                     type, reg_table_name(s->table));
+        return false;
+    }
+    if (table_ok && !bits && s->type == REG_BOOL) {
+        loader_error(ld, g->set[SK_TYPE],
+                     "type 'bool' is for coils and discrete inputs, not "
+                     "table '%s' (one bit of a register: type uint16 and "
+                     "'bit')",
+                     reg_table_name(s->table));
+        return false;
+    }
+    return table_ok || s->type != REG_BOOL;
+}
+
+/* The byte order of a sensor of a known type, in any letter case. */
+static void config_sensor_read_order(struct loader *ld, const struct group *g,
+                                     struct sensor_conf *s)
+{
+    const char *order = group_str(g, SK_BYTE_ORDER);
+    char upper[WORD_MAX + 1], names[NAMES_MAX];
+    size_t i;
+    int r;
+
+    s->order = byte_order_default(s->type);
+    if (!group_has(g, SK_BYTE_ORDER))
+        return;
+    if (s->type == REG_BOOL) {
+        loader_error(ld, g->set[SK_BYTE_ORDER],
+                     "'byte_order'%s does not go with type bool (one bit "
+                     "has no byte order)",
+                     g->in);
+        return;
+    }
+    /* The table bounds the length by WORD_MAX. */
+    for (i = 0; order[i] && i < WORD_MAX; i++)
+        upper[i] = (char)toupper((unsigned char)order[i]);
+    upper[i] = '\0';
+    r = byte_order_parse(upper, s->type, &s->order);
+    if (r == 0)
+        return;
+    names_join(names, sizeof(names), names_order, BO_HGFEDCBA + 1,
+               names_order_fits, (int)s->type);
+    if (r == -2)
+        loader_error(ld, g->set[SK_BYTE_ORDER],
+                     "byte order '%s' does not fit %s (use %s)", order,
+                     reg_type_name(s->type), names);
+    else
+        loader_error(ld, g->set[SK_BYTE_ORDER],
+                     "unknown byte order '%s' (use %s for %s)", order, names,
+                     reg_type_name(s->type));
+}
+
+/* The bit of a sensor of a known type, if given. */
+static void config_sensor_read_bit(struct loader *ld, const struct group *g,
+                                   struct sensor_conf *s)
+{
+    if (!group_has(g, SK_BIT))
+        return;
+    if (s->type != REG_INT16 && s->type != REG_UINT16) {
+        loader_error(ld, g->set[SK_BIT],
+                     "'bit'%s needs type int16 or uint16, not %s", g->in,
+                     reg_type_name(s->type));
+        return;
+    }
+    s->has_bit = true;
+    s->bit = (int)group_int(g, SK_BIT);
+}
+
+/*
+ * The registers of a sensor. Returns true if the overlap check may use
+ * them; *type_ok says whether its type (and so its bit) is known.
+ */
 static bool config_sensor_read_registers(struct loader *ld,
                                          const struct group *g,
                                          struct sensor_conf *s,
-                                         const char *label)
+                                         const char *label, bool *type_ok)
 {
-    struct config *c = ld->c;
-    bool ok = group_ok(g, SK_UNIT_ID) && group_ok(g, SK_TABLE) &&
-              group_has(g, SK_ADDRESS);
-    bool type_ok = false;
+    bool ok = config_sensor_read_unit(ld, g, s, label);
+    bool table_ok = config_sensor_read_table(ld, g, s);
 
-    if (group_has(g, SK_BUS)) {
-        const char *bus = group_str(g, SK_BUS);
-
-        s->bus = config_find_bus(c, bus);
-        if (s->bus == SIZE_MAX) {
-            /* A bus rejected for another reason keeps its name, so this
-             * only fires for a name no bus has. With no buses, or one
-             * without a name, the cause was reported already. */
-            if (c->nbuses > 0 && !ld->bus_unnamed)
-                loader_error(ld, g->set[SK_BUS], "unknown bus '%s'", bus);
-            ok = false;
-        } else if (!ld->bus_ok[s->bus]) {
-            ok = false;
-        }
-    } else {
-        ok = false;
-    }
-    s->unit_id = (int)group_int(g, SK_UNIT_ID);
-    if (ok && c->buses[s->bus].params.type == BUS_RTU && s->unit_id == 0) {
-        loader_error(ld, group_at(g, SK_UNIT_ID),
-                     "unit_id 0 in %s is broadcast on rtu bus '%s' (use "
-                     "1..%d)",
-                     label, c->buses[s->bus].name, CONFIG_UNIT_ID_MAX);
-        ok = false;
-    }
-    /* Coils, discrete inputs and the 64-bit and bool types are decoded
-     * but not yet read by the pollers (issue 14): refused here until
-     * they are. */
-    if (group_ok(g, SK_TABLE) &&
-        (reg_table_parse(group_str(g, SK_TABLE), &s->table) < 0 ||
-         reg_table_bits(s->table))) {
-        loader_error(ld, group_at(g, SK_TABLE),
-                     "unknown table '%s' (use holding or input)",
-                     group_str(g, SK_TABLE));
-        ok = false;
-    }
+    ok = ok && table_ok && group_has(g, SK_ADDRESS);
     s->address = (int)group_int(g, SK_ADDRESS);
-    if (group_has(g, SK_TYPE)) {
-        const char *type = group_str(g, SK_TYPE);
-
-        if (reg_type_parse(type, &s->type) == 0 && s->type <= REG_FLOAT64) {
-            type_ok = true;
-        } else {
-            char names[NAMES_MAX];
-
-            names_join(names, sizeof(names), names_type, REG_FLOAT64 + 1, NULL,
-                       0);
-            loader_error(ld, g->set[SK_TYPE], "unknown type '%s' (use %s)",
-                         type, names);
-        }
-    }
-    if (!type_ok)
+    *type_ok = config_sensor_read_type(ld, g, s, table_ok, label);
+    if (!*type_ok)
         return false;
-    s->order = byte_order_default(s->type);
-    if (group_has(g, SK_BYTE_ORDER)) {
-        const char *order = group_str(g, SK_BYTE_ORDER);
-        char names[NAMES_MAX];
-        int r = byte_order_parse(order, s->type, &s->order);
-
-        if (r == -2) {
-            names_join(names, sizeof(names), names_order, BO_HGFEDCBA + 1,
-                       names_order_fits, (int)s->type);
-            loader_error(ld, g->set[SK_BYTE_ORDER],
-                         "byte order '%s' does not fit %s (use %s)", order,
-                         reg_type_name(s->type), names);
-        } else if (r < 0) {
-            names_join(names, sizeof(names), names_order, BO_HGFEDCBA + 1,
-                       names_order_fits, (int)s->type);
-            loader_error(ld, g->set[SK_BYTE_ORDER],
-                         "unknown byte order '%s' (use %s for %s)", order,
-                         names, reg_type_name(s->type));
-        }
-    }
+    config_sensor_read_order(ld, g, s);
+    config_sensor_read_bit(ld, g, s);
     if (group_has(g, SK_ADDRESS) &&
         s->address + (int)reg_type_words(s->type) - 1 > CONFIG_ADDRESS_MAX) {
         loader_error(ld, g->set[SK_ADDRESS],
@@ -272,12 +364,40 @@ static bool config_sensor_read_registers(struct loader *ld,
     return ok;
 }
 
+/* Scale and offset: never 0 for a scale, and neither (not even a neutral
+ * one) for a bit or a bool, whose value is 0 or 1. */
+static void config_sensor_read_scaling(struct loader *ld, const struct group *g,
+                                       struct sensor_conf *s, bool type_ok,
+                                       const char *label)
+{
+    static const size_t keys[] = {SK_SCALE, SK_OFFSET};
+    bool one_bit = type_ok && (s->has_bit || s->type == REG_BOOL);
+
+    s->scale = group_float(g, SK_SCALE);
+    s->offset = group_float(g, SK_OFFSET);
+    for (size_t i = 0; one_bit && i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (group_has(g, keys[i]))
+            loader_error(ld, g->set[keys[i]],
+                         "'%s' in %s does not go with %s (the value is 0 or "
+                         "1)",
+                         g->keys[keys[i]].name, label,
+                         s->has_bit ? "'bit'" : "type bool");
+    if (one_bit) {
+        s->scale = 1.0;
+        s->offset = 0.0;
+    } else if (group_has(g, SK_SCALE) && s->scale == 0.0) {
+        loader_error(ld, g->set[SK_SCALE], "'scale' in %s must not be 0",
+                     label);
+    }
+}
+
 static void config_sensor_read(struct loader *ld, const config_setting_t *self,
                                size_t i)
 {
     struct sensor_conf *s = &ld->c->sensors[i];
     char label[ENTRY_LABEL_MAX];
     struct group g;
+    bool type_ok;
 
     s->line = loader_line(self);
     s->bus = SIZE_MAX;
@@ -285,11 +405,8 @@ static void config_sensor_read(struct loader *ld, const config_setting_t *self,
     group_read(ld, &g, self, GROUP_SENSOR, label);
     s->id = entry_name(ld, &g, SK_ID, "sensor id");
     config_sensor_read_quantity(ld, &g, s, label);
-    ld->regs_ok[i] = config_sensor_read_registers(ld, &g, s, label);
-    s->scale = group_float(&g, SK_SCALE);
-    if (group_has(&g, SK_SCALE) && s->scale == 0.0)
-        loader_error(ld, g.set[SK_SCALE], "'scale' in %s must not be 0", label);
-    s->offset = group_float(&g, SK_OFFSET);
+    ld->regs_ok[i] = config_sensor_read_registers(ld, &g, s, label, &type_ok);
+    config_sensor_read_scaling(ld, &g, s, type_ok, label);
     s->interval_ms = (int)group_int(&g, SK_INTERVAL_MS);
     if (group_has(&g, SK_CALIBRATION))
         config_calibration_read(ld, g.set[SK_CALIBRATION], &s->cal, label);

@@ -120,9 +120,13 @@ static const struct key sensor_keys[SK_COUNT] = {
     [SK_UNIT_ID] = ROW_INT("unit_id", 0, CONFIG_UNIT_ID_MAX, 1, 0),
     [SK_TABLE] = ROW_STR("table", 1, WORD_MAX, "holding", 0),
     [SK_ADDRESS] = ROW_INT("address", 0, CONFIG_ADDRESS_MAX, 0, KF_REQUIRED),
-    [SK_TYPE] = ROW_STR("type", 1, WORD_MAX, NULL, KF_REQUIRED),
+    /* Required on the register tables; bool, the only type there, is
+     * the default on coils and discrete inputs: config_sensor.c checks. */
+    [SK_TYPE] = ROW_STR("type", 1, WORD_MAX, NULL, 0),
     /* Default: byte_order_default() of the type. */
     [SK_BYTE_ORDER] = ROW_STR("byte_order", 1, WORD_MAX, NULL, 0),
+    /* Absent: the whole value. Only with int16 and uint16. */
+    [SK_BIT] = ROW_INT("bit", 0, DECODE_BIT_MAX, 0, 0),
     [SK_SCALE] = ROW_FLOAT("scale", 1.0, 0),
     [SK_OFFSET] = ROW_FLOAT("offset", 0.0, 0),
     /* Default: kind_default_unit(); generic sensors must give one. */

@@ -2,8 +2,9 @@
 /*
  * The poll plan: sensors grouped into Modbus requests. Sensors on the same
  * bus, unit, table and interval whose registers lie close together (gaps of
- * at most the bus's max_gap unused registers) are read by one request of at
- * most the bus's max_registers.
+ * at most the bus's max_gap unused registers, 16 x max_gap unused bits on
+ * coils and discrete inputs) are read by one request of at most the bus's
+ * max_registers (max_bits for bits). Bit sensors of one register share it.
  *
  * No state: any thread may build a plan. A plan owns its arrays, which
  * plan_release() frees; its indexes are into the config it was built
@@ -23,8 +24,8 @@ struct plan_request {
     int unit_id;
     enum reg_table table;
     int interval_ms;
-    int address;     /* first register read */
-    int count;       /* registers read, 1..max_registers */
+    int address; /* first register (or bit) read */
+    int count;   /* registers read, 1..max_registers; or bits, 1..max_bits */
     size_t *sensors; /* indexes into config.sensors, by address */
     size_t nsensors;
 };

@@ -533,6 +533,10 @@ static void test_include(void **state)
     "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\"; "                 \
     "type = \"int16\"; " more " });\n"
 #define ADDR0 "address = 0;"
+/* A sensor without a type, for the tables of bits and the type checks. */
+#define NOTYPE(more)                                                           \
+    "sensors = ({ id = \"S1\"; kind = \"generic\"; unit = \"u\";"              \
+    " bus = \"a\"; " more " });\n"
 
 struct bad_case {
     const char *name;
@@ -643,10 +647,101 @@ static const struct bad_case bad_cases[] = {
      SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
                   " address = 0; type = \"float16\"; });\n",
      3,
-     "unknown type 'float16' (use int16, uint16, int32, uint32, float32 or "
-     "float64)"},
-    {"unknown table", SITE BUS("") SENSOR(ADDR0 " table = \"coil\";"), 3,
-     "unknown table 'coil' (use holding or input)"},
+     "unknown type 'float16' (use int16, uint16, int32, uint32, int64, "
+     "uint64, float32, float64 or bool)"},
+    {"unknown table", SITE BUS("") SENSOR(ADDR0 " table = \"coils\";"), 3,
+     "unknown table 'coils' (use holding, input, coil or discrete)"},
+    /* Issue 14: coils, discrete inputs, bits and 64-bit types. */
+    {"a register type on a coil",
+     SITE BUS("") SENSOR(ADDR0 " table = \"coil\";"), 3,
+     "type 'int16' does not fit table 'coil': coils and discrete inputs are "
+     "bool (the default)"},
+    {"bool on a holding register",
+     SITE BUS("") NOTYPE(ADDR0 " type = \"bool\";"), 3,
+     "type 'bool' is for coils and discrete inputs, not table 'holding' (one "
+     "bit of a register: type uint16 and 'bit')"},
+    {"no type on a register", SITE BUS("") NOTYPE(ADDR0), 3,
+     "missing 'type' in sensor 'S1'"},
+    {"no type on an input register",
+     SITE BUS("") NOTYPE(ADDR0 " table = \"input\";"), 3,
+     "missing 'type' in sensor 'S1'"},
+    {"scale on a coil",
+     SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; scale = 2;"), 3,
+     "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
+    {"a neutral scale on a discrete input",
+     SITE BUS("") NOTYPE(ADDR0 " table = \"discrete\"; type = \"bool\";"
+                               " scale = 1.0;"),
+     3,
+     "'scale' in sensor 'S1' does not go with type bool (the value is 0 or 1)"},
+    {"a neutral offset with bit",
+     SITE BUS("") SENSOR(ADDR0 " bit = 3; offset = 0.0;"), 3,
+     "'offset' in sensor 'S1' does not go with 'bit' (the value is 0 or 1)"},
+    {"bit of a float32",
+     SITE BUS("") NOTYPE(ADDR0 " type = \"float32\"; bit = 1;"), 3,
+     "'bit' in sensor 'S1' needs type int16 or uint16, not float32"},
+    {"bit of a coil", SITE BUS("") NOTYPE(ADDR0 " table = \"coil\"; bit = 0;"),
+     3, "'bit' in sensor 'S1' needs type int16 or uint16, not bool"},
+    {"bit 16", SITE BUS("") SENSOR(ADDR0 " bit = 16;"), 3,
+     "'bit' in sensor 'S1' must be 0..15, not 16"},
+    {"bit -1", SITE BUS("") SENSOR(ADDR0 " bit = -1;"), 3,
+     "'bit' in sensor 'S1' must be 0..15, not -1"},
+    {"byte order of a discrete input",
+     SITE BUS("") NOTYPE(ADDR0 " table = \"discrete\"; byte_order = \"AB\";"),
+     3,
+     "'byte_order' in sensor 'S1' does not go with type bool (one bit has no "
+     "byte order)"},
+    {"a bit and a whole register of another type",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"generic\"; unit = \"b\";"
+                  " bus = \"a\"; address = 20; type = \"uint16\"; bit = 3; },\n"
+                  "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 20; type = \"int16\"; });\n",
+     4,
+     "sensor 'S2' (holding int16 20..20) overlaps sensor 'S1' (holding "
+     "uint16 20..20) on bus 'a' unit 1"},
+    {"int64 past 65535",
+     SITE BUS("") NOTYPE("address = 65533; type = \"int64\";"), 3,
+     "sensor 'S1' at address 65533 runs past register 65535"},
+    {"32-bit byte order for uint64",
+     SITE BUS("") NOTYPE(ADDR0 " type = \"uint64\"; byte_order = \"cdab\";"), 3,
+     "byte order 'cdab' does not fit uint64 (use ABCDEFGH, GHEFCDAB, "
+     "BADCFEHG or HGFEDCBA)"},
+    {"unknown byte order in lower case",
+     SITE BUS("") NOTYPE(ADDR0 " type = \"float32\"; byte_order = \"abdc\";"),
+     3, "unknown byte order 'abdc' (use ABCD, CDAB, BADC or DCBA for float32)"},
+    /* libconfig's own errors, with their obvious cause. */
+    {"integer and float in a range array",
+     SITE BUS("") SENSOR(ADDR0 "\n range = [-1, 10.0];"), 4,
+     "mismatched element type in array: integers and floats cannot be mixed "
+     "in one array: write them all as floats (-1.0, not -1)"},
+    {"float then integer in an array",
+     SITE BUS("") SENSOR(ADDR0 " range = [0.5,\n 12];"), 4,
+     "mismatched element type in array: integers and floats cannot be mixed "
+     "in one array: write them all as floats (12.0, not 12)"},
+    {"an integer and a string in an array stay libconfig's",
+     SITE BUS("") SENSOR(ADDR0 " range = [1, \"2\"];"), 3,
+     "mismatched element type in array"},
+    {"no comma between two sensors",
+     SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 0; type = \"int16\"; }\n"
+                  "  # the next one\n"
+                  "  { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                  " address = 1; type = \"int16\"; });\n",
+     5,
+     "syntax error: missing ',' before this group: the group before it ends "
+     "at line 3, and the entries of a list are separated by commas"},
+    {"no comma between two buses on one line",
+     SITE "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; }"
+          " { name = \"b\"; type = \"tcp\"; host = \"h\"; });\n" SENSOR(ADDR0),
+     2,
+     "syntax error: missing ',' before this group: the group before it ends "
+     "at line 2, and the entries of a list are separated by commas"},
+    /* the explaining lexer stops at the NUL after a name at the very end
+     * (found by tests/fuzz/fuzz_config; the sanitizer build sees it) */
+    {"a name at the very end of the file", SITE BUS("") SENSOR(ADDR0) "xyz", 4,
+     "syntax error"},
+    {"two groups at the top stay libconfig's",
+     SITE "g = { a = 1; }\n{ b = 2; }\n" BUS("") SENSOR(ADDR0), 3,
+     "syntax error"},
     {"wrong-width byte order",
      SITE BUS("") "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
                   " address = 0; type = \"float32\"; byte_order = \"BA\"; "
@@ -1093,6 +1188,230 @@ static void test_include_integers(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- issue 14: coils, discrete inputs, bits, 64-bit types ---- */
+
+static const char bits_text[] =
+    "site = \"t\";\n"                                              /* 1 */
+    "buses = ({ name = \"a\"; type = \"tcp\"; host = \"h\"; });\n" /* 2 */
+    "sensors = (\n"                                                /* 3 */
+    "  { id = \"RUN\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
+    "    table = \"coil\"; address = 5; },\n" /* 5 */
+    "  { id = \"TRIP\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
+    "    table = \"discrete\"; address = 65535; type = \"bool\"; },\n" /* 7 */
+    "  { id = \"RUN2\"; kind = \"generic\"; unit = \"on\"; bus = \"a\";\n"
+    "    table = \"coil\"; address = 5; interval_ms = 100; },\n" /* 9 */
+    "  { id = \"AL3\"; kind = \"generic\"; unit = \"bit\"; bus = \"a\";\n"
+    "    address = 20; type = \"uint16\"; bit = 3;"
+    " byte_order = \"ba\"; },\n" /* 11 */
+    "  { id = \"AL15\"; kind = \"generic\"; unit = \"bit\"; bus = \"a\";\n"
+    "    address = 20; type = \"uint16\"; bit = 15; },\n" /* 13 */
+    "  { id = \"STATUS\"; kind = \"generic\"; unit = \"-\"; bus = \"a\";\n"
+    "    address = 20; type = \"uint16\"; scale = 2; },\n" /* 15 */
+    "  { id = \"FQ\"; kind = \"generic\"; unit = \"m3\"; bus = \"a\";\n"
+    "    address = 200; type = \"uint64\"; byte_order = \"ghefcdab\";"
+    " scale = 0.001; },\n" /* 17 */
+    "  { id = \"CNT\"; kind = \"generic\"; unit = \"1\"; bus = \"a\";\n"
+    "    table = \"input\"; address = 65532; type = \"int64\";"
+    " byte_order = \"HgFeDcBa\"; }\n" /* 19 */
+    ");\n";
+
+/* Every new table, type and key, valid together: bit sensors and the whole
+ * register share address 20, two coils the same bit; byte orders in any
+ * letter case. */
+static void test_bits(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c = load_text(f, bits_text, &errs);
+    const struct sensor_conf *s;
+
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->nsensors, 8);
+    assert_int_equal(c->nwarnings, 0);
+    s = &c->sensors[0];
+    assert_int_equal(s->table, TABLE_COIL);
+    assert_int_equal(s->type, REG_BOOL);
+    assert_int_equal(s->address, 5);
+    assert_false(s->has_bit);
+    assert_true(s->scale == 1.0 && s->offset == 0.0);
+    s = &c->sensors[1];
+    assert_int_equal(s->table, TABLE_DISCRETE);
+    assert_int_equal(s->type, REG_BOOL);
+    assert_int_equal(s->address, 65535);
+    s = &c->sensors[3];
+    assert_int_equal(s->table, TABLE_HOLDING);
+    assert_int_equal(s->type, REG_UINT16);
+    assert_true(s->has_bit);
+    assert_int_equal(s->bit, 3);
+    assert_int_equal(s->order, BO_BA);
+    s = &c->sensors[4];
+    assert_true(s->has_bit);
+    assert_int_equal(s->bit, 15);
+    assert_int_equal(s->order, BO_AB);
+    s = &c->sensors[5];
+    assert_false(s->has_bit);
+    assert_int_equal(s->bit, 0);
+    assert_true(s->scale == 2.0);
+    s = &c->sensors[6];
+    assert_int_equal(s->type, REG_UINT64);
+    assert_int_equal(s->order, BO_GHEFCDAB);
+    assert_true(s->scale == 0.001);
+    s = &c->sensors[7];
+    assert_int_equal(s->table, TABLE_INPUT);
+    assert_int_equal(s->type, REG_INT64);
+    assert_int_equal(s->order, BO_HGFEDCBA);
+    config_free(c);
+}
+
+/* One commissioning warning case: a valid config and what it warns of. */
+struct warn_case {
+    const char *name;
+    const char *text;
+    size_t n;
+    struct {
+        int line;
+        const char *msg;
+    } want[3];
+};
+
+#define TCP_OK BUS("")
+#define AT(addr) SENSOR("address = " addr ";")
+
+static const struct warn_case warn_cases[] = {
+    {"none", SITE TCP_OK AT("20"), 0, {{0, NULL}}},
+    {"40001 is holding register 1",
+     SITE TCP_OK AT("40001"),
+     1,
+     {{3, "address 40001 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 4xxxx is holding register 1 "
+          "counted from 1): if so, use address = 0"}}},
+    {"49999, the last of the holding notation",
+     SITE TCP_OK AT("49999"),
+     1,
+     {{3, "address 49999 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 4xxxx is holding register 9999 "
+          "counted from 1): if so, use address = 9998"}}},
+    {"30017 on a holding sensor suggests the input table",
+     SITE TCP_OK AT("30017"),
+     1,
+     {{3, "address 30017 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 3xxxx is input register 17 "
+          "counted from 1): if so, use address = 16 and table = \"input\""}}},
+    {"39999 on an input sensor",
+     SITE TCP_OK SENSOR("table = \"input\";\n address = 39999;"),
+     1,
+     {{4, "address 39999 in sensor 'S1' looks like register-number notation "
+          "(one off, with the table's prefix: 3xxxx is input register 9999 "
+          "counted from 1): if so, use address = 9998"}}},
+    {"30000, 40000 and 50000 are plain addresses",
+     SITE TCP_OK "sensors = ({ id = \"S1\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 30000; },\n"
+                 " { id = \"S2\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 40000; },\n"
+                 " { id = \"S3\"; kind = \"flow\"; bus = \"a\";"
+                 " type = \"int16\"; address = 50000; });\n",
+     0,
+     {{0, NULL}}},
+    {"unit_id 0 on tcp",
+     SITE TCP_OK SENSOR(ADDR0 "\n unit_id = 0;"),
+     1,
+     {{4,
+       "unit_id 0 in sensor 'S1' on tcp bus 'a': a gateway passes 0 on as "
+       "broadcast, which no device answers (use the device's own unit id)"}}},
+    {"password_file and tls files that cannot be read",
+     SITE "mqtt = { username = \"u\";\n"
+          " password_file = \"/nonexistent/tbdaq/p\";\n"
+          " tls = { ca_file = \"/etc/hostname\";\n"
+          " cert_file = \"/nonexistent/tbdaq/c\";"
+          " key_file = \"/nonexistent/tbdaq/k\"; }; };\n" TCP_OK AT("0"),
+     3,
+     {{3, "password_file '/nonexistent/tbdaq/p' cannot be read now: No such "
+          "file or directory"},
+      {5, "cert_file '/nonexistent/tbdaq/c' cannot be read now: No such file "
+          "or directory"},
+      {5, "key_file '/nonexistent/tbdaq/k' cannot be read now: No such file "
+          "or directory"}}},
+    {"a serial device that cannot be opened, and one that can",
+     SITE
+     "buses = ({ name = \"a\"; type = \"rtu\";\n"
+     " device = \"/nonexistent/ttyUSB9\"; },\n"
+     " { name = \"b\"; type = \"rtu\"; device = \"/dev/null\"; });\n" AT("0"),
+     1,
+     {{3, "device '/nonexistent/ttyUSB9' of bus 'a' cannot be opened now: No "
+          "such file or directory"}}},
+    /* the one cause, not its echo: an invalid config has errors only */
+    {"warnings of a config with an error are dropped",
+     SITE TCP_OK SENSOR("address = 40001; scale = 0;"),
+     (size_t)-1,
+     {{3, "'scale' in sensor 'S1' must not be 0"}}},
+};
+
+static void test_warnings(void **state)
+{
+    const struct fixture *f = *state;
+    size_t failed = 0;
+
+    for (size_t i = 0; i < sizeof(warn_cases) / sizeof(warn_cases[0]); i++) {
+        const struct warn_case *wc = &warn_cases[i];
+        struct config_errors errs = {0};
+        struct config *c = load_text(f, wc->text, &errs);
+        bool invalid = wc->n == (size_t)-1;
+        char *const *got = invalid ? errs.v : c ? c->warnings : NULL;
+        size_t ngot = invalid ? errs.n : c ? c->nwarnings : 0;
+        size_t n = invalid ? 1 : wc->n;
+        bool bad = invalid ? c != NULL : c == NULL || errs.n != 0;
+
+        bad = bad || ngot != n;
+        for (size_t j = 0; !bad && j < n; j++) {
+            char want[1024];
+
+            snprintf(want, sizeof(want), "%s:%d: %s", f->path, wc->want[j].line,
+                     wc->want[j].msg);
+            bad = strcmp(got[j], want) != 0;
+        }
+        if (bad) {
+            print_message("case '%s': %zu warnings, want %zu\n", wc->name, ngot,
+                          n);
+            for (size_t j = 0; j < ngot; j++)
+                print_message("  got: %s\n", got[j]);
+            print_errors(&errs);
+            failed++;
+        }
+        config_free(c);
+        config_errors_release(&errs);
+    }
+    assert_int_equal(failed, 0);
+}
+
+/* A warning in an included file names that file. */
+static void test_warning_include(void **state)
+{
+    const struct fixture *f = *state;
+    struct config_errors errs = {0};
+    struct config *c;
+    char inc[256], want[512];
+    static const char sensors[] =
+        "sensors = ({ id = \"S\"; kind = \"flow\"; bus = \"a\";\n"
+        "  address = 40101; type = \"int16\"; });\n";
+
+    snprintf(inc, sizeof(inc), "%s/sensors.inc", f->dir);
+    write_file(inc, sensors, strlen(sensors));
+    c = load_text(f, SITE TCP_OK "@include \"sensors.inc\"\n", &errs);
+    print_errors(&errs);
+    assert_non_null(c);
+    assert_int_equal(c->nwarnings, 1);
+    snprintf(want, sizeof(want),
+             "%s/sensors.inc:2: address 40101 in sensor 'S' looks like "
+             "register-number notation (one off, with the table's prefix: "
+             "4xxxx is holding register 101 counted from 1): if so, use "
+             "address = 100",
+             f->dir);
+    assert_string_equal(c->warnings[0], want);
+    config_free(c);
+    unlink(inc);
+}
+
 /* Several independent errors: each reported once, in line order. */
 static void test_many_errors(void **state)
 {
@@ -1183,6 +1502,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_include_integers, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_many_errors, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bits, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_warnings, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_warning_include, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_errors_append, fixture_setup,
                                         fixture_teardown),

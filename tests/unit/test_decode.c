@@ -237,6 +237,88 @@ static const struct vec vecs[] = {
     {REG_FLOAT64, BO_GHEFCDAB, {0, 0, 0, 0xFFF0}, -INFINITY},
     {REG_FLOAT64, BO_BADCFEHG, {0xF0FF, 0, 0, 0}, -INFINITY},
     {REG_FLOAT64, BO_HGFEDCBA, {0, 0, 0, 0xF0FF}, -INFINITY},
+    /* int64 INT64_MIN = 0x8000000000000000 = -2^63, exact */
+    {REG_INT64, BO_ABCDEFGH, {0x8000, 0, 0, 0}, -0x1p63},
+    {REG_INT64, BO_GHEFCDAB, {0, 0, 0, 0x8000}, -0x1p63},
+    {REG_INT64, BO_BADCFEHG, {0x0080, 0, 0, 0}, -0x1p63},
+    {REG_INT64, BO_HGFEDCBA, {0, 0, 0, 0x0080}, -0x1p63},
+    /* INT64_MAX = 0x7FFFFFFFFFFFFFFF: 2^63 - 1, whose nearest double is
+     * 2^63 */
+    {REG_INT64, BO_ABCDEFGH, {0x7FFF, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p63},
+    {REG_INT64, BO_GHEFCDAB, {0xFFFF, 0xFFFF, 0xFFFF, 0x7FFF}, 0x1p63},
+    {REG_INT64, BO_BADCFEHG, {0xFF7F, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p63},
+    {REG_INT64, BO_HGFEDCBA, {0xFFFF, 0xFFFF, 0xFFFF, 0xFF7F}, 0x1p63},
+    /* -2 = 0xFFFFFFFFFFFFFFFE */
+    {REG_INT64, BO_ABCDEFGH, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE}, -2},
+    {REG_INT64, BO_GHEFCDAB, {0xFFFE, 0xFFFF, 0xFFFF, 0xFFFF}, -2},
+    {REG_INT64, BO_BADCFEHG, {0xFFFF, 0xFFFF, 0xFFFF, 0xFEFF}, -2},
+    {REG_INT64, BO_HGFEDCBA, {0xFEFF, 0xFFFF, 0xFFFF, 0xFFFF}, -2},
+    /* -123456789012345 = 0xFFFF8FB779F22087: every byte but two distinct,
+     * below 2^53 so exact */
+    {REG_INT64,
+     BO_ABCDEFGH,
+     {0xFFFF, 0x8FB7, 0x79F2, 0x2087},
+     -123456789012345.0},
+    {REG_INT64,
+     BO_GHEFCDAB,
+     {0x2087, 0x79F2, 0x8FB7, 0xFFFF},
+     -123456789012345.0},
+    {REG_INT64,
+     BO_BADCFEHG,
+     {0xFFFF, 0xB78F, 0xF279, 0x8720},
+     -123456789012345.0},
+    {REG_INT64,
+     BO_HGFEDCBA,
+     {0x8720, 0xF279, 0xB78F, 0xFFFF},
+     -123456789012345.0},
+    /* uint64 UINT64_MAX = 2^64 - 1, whose nearest double is 2^64 */
+    {REG_UINT64, BO_ABCDEFGH, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p64},
+    {REG_UINT64, BO_GHEFCDAB, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p64},
+    {REG_UINT64, BO_BADCFEHG, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p64},
+    {REG_UINT64, BO_HGFEDCBA, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF}, 0x1p64},
+    /* 2^63 = 0x8000000000000000: unsigned, not INT64_MIN */
+    {REG_UINT64, BO_ABCDEFGH, {0x8000, 0, 0, 0}, 0x1p63},
+    {REG_UINT64, BO_GHEFCDAB, {0, 0, 0, 0x8000}, 0x1p63},
+    {REG_UINT64, BO_BADCFEHG, {0x0080, 0, 0, 0}, 0x1p63},
+    {REG_UINT64, BO_HGFEDCBA, {0, 0, 0, 0x0080}, 0x1p63},
+    /* 2^53 + 1 = 0x0020000000000001, the least integer a double cannot
+     * hold: it ties between 2^53 and 2^53 + 2 and rounds to even, 2^53
+     * (test_decode_wide_precision: the words keep the 1) */
+    {REG_UINT64, BO_ABCDEFGH, {0x0020, 0, 0, 0x0001}, 0x1p53},
+    {REG_UINT64, BO_GHEFCDAB, {0x0001, 0, 0, 0x0020}, 0x1p53},
+    {REG_UINT64, BO_BADCFEHG, {0x2000, 0, 0, 0x0100}, 0x1p53},
+    {REG_UINT64, BO_HGFEDCBA, {0x0100, 0, 0, 0x2000}, 0x1p53},
+    /* 0x0102030405060708 = 72623859790382856: 54 significant bits, the
+     * last a tie, to even: 0x0102030405060700 = 72623859790382848 */
+    {REG_UINT64,
+     BO_ABCDEFGH,
+     {0x0102, 0x0304, 0x0506, 0x0708},
+     72623859790382848.0},
+    {REG_UINT64,
+     BO_GHEFCDAB,
+     {0x0708, 0x0506, 0x0304, 0x0102},
+     72623859790382848.0},
+    {REG_UINT64,
+     BO_BADCFEHG,
+     {0x0201, 0x0403, 0x0605, 0x0807},
+     72623859790382848.0},
+    {REG_UINT64,
+     BO_HGFEDCBA,
+     {0x0807, 0x0605, 0x0403, 0x0201},
+     72623859790382848.0},
+    /* 1 */
+    {REG_UINT64, BO_ABCDEFGH, {0, 0, 0, 0x0001}, 1},
+    {REG_UINT64, BO_GHEFCDAB, {0x0001, 0, 0, 0}, 1},
+    {REG_UINT64, BO_BADCFEHG, {0, 0, 0, 0x0100}, 1},
+    {REG_UINT64, BO_HGFEDCBA, {0x0100, 0, 0, 0}, 1},
+    /* bool: a coil's or discrete input's word (bus.h: 0 or 1); any word
+     * but 0 is 1, whatever the order */
+    {REG_BOOL, BO_AB, {0x0000}, 0},
+    {REG_BOOL, BO_AB, {0x0001}, 1},
+    {REG_BOOL, BO_AB, {0xFF00}, 1},
+    {REG_BOOL, BO_BA, {0x0000}, 0},
+    {REG_BOOL, BO_BA, {0x0001}, 1},
+    {REG_BOOL, BO_BA, {0x0100}, 1},
 };
 
 /* Exact: same bits, so -0.0 differs from 0.0; any NaN matches any NaN. */
@@ -266,7 +348,8 @@ static void test_decode_vectors(void **state)
 }
 
 static const enum reg_type all_types[] = {
-    REG_INT16, REG_UINT16, REG_INT32, REG_UINT32, REG_FLOAT32, REG_FLOAT64,
+    REG_INT16,   REG_UINT16, REG_INT32,  REG_UINT32, REG_FLOAT32,
+    REG_FLOAT64, REG_INT64,  REG_UINT64, REG_BOOL,
 };
 
 static const enum byte_order all_orders[] = {
@@ -311,6 +394,90 @@ static void test_decode_mismatched_order(void **state)
     assert_true(isnan(decode_raw(REG_FLOAT32, BO_AB, regs)));
     assert_true(isnan(decode_raw(REG_FLOAT64, BO_DCBA, regs)));
     assert_true(isnan(decode_raw(REG_UINT32, BO_HGFEDCBA, regs)));
+}
+
+/* A 64-bit count beyond 2^53 is stored as the nearest double; the raw
+ * words a reading keeps hold it exactly (SPEC, Configuration). */
+static void test_decode_wide_precision(void **state)
+{
+    static const uint16_t words[REG_MAX_WORDS] = {0x0020, 0x0000, 0x0000,
+                                                  0x0001};
+    uint64_t exact = 0;
+    double raw;
+    (void)state;
+
+    raw = decode_raw(REG_UINT64, BO_ABCDEFGH, words);
+    for (int i = 0; i < REG_MAX_WORDS; i++)
+        exact = exact << 16 | words[i];
+    assert_true(exact == UINT64_C(9007199254740993));
+    /* the double cannot: the stored value is 2^53, one less */
+    assert_true(raw == 9007199254740992.0);
+    assert_true(decode_value(REG_UINT64, raw, 1.0, 0.0) == 9007199254740992.0);
+    assert_true((uint64_t)raw != exact);
+    /* below 2^53 every count is exact, and a totaliser's scale is too */
+    assert_true(decode_value(REG_UINT64, 123456789012.0, 0.001, 0.0) ==
+                123456789.012);
+    assert_true(decode_value(REG_INT64, -9007199254740991.0, 1.0, 0.0) ==
+                -9007199254740991.0);
+}
+
+/* One bit of a 16-bit register, after its byte order: the words below
+ * hold the value 0x0008 (bit 3), 0x8000 (bit 15, an int16's sign) or
+ * 0x0100 (bit 8), sent high byte first (AB) or low byte first (BA). */
+static void test_decode_bits(void **state)
+{
+    static const struct {
+        enum reg_type type;
+        enum byte_order order;
+        uint16_t word;
+        int bit;
+        double want;
+    } b[] = {
+        {REG_UINT16, BO_AB, 0x0008, 3, 1},
+        {REG_UINT16, BO_AB, 0x0008, 2, 0},
+        {REG_UINT16, BO_AB, 0x0008, 11, 0},
+        {REG_UINT16, BO_BA, 0x0800, 3, 1},
+        {REG_UINT16, BO_BA, 0x0800, 11, 0},
+        {REG_UINT16, BO_BA, 0x0008, 3, 0},
+        {REG_UINT16, BO_BA, 0x0008, 11, 1},
+        {REG_INT16, BO_AB, 0x8000, 15, 1},
+        {REG_INT16, BO_AB, 0x8000, 7, 0},
+        {REG_INT16, BO_BA, 0x0080, 15, 1},
+        {REG_INT16, BO_BA, 0x0080, 7, 0},
+        {REG_UINT16, BO_AB, 0x0100, 8, 1},
+        {REG_UINT16, BO_BA, 0x0001, 8, 1},
+        {REG_UINT16, BO_BA, 0x0001, 0, 0},
+        {REG_INT16, BO_AB, 0xFFFF, 0, 1},
+        {REG_INT16, BO_BA, 0x0000, 15, 0},
+        /* a caller's bug: no plausible 0 or 1 */
+        {REG_UINT16, BO_AB, 0xFFFF, 16, NAN},
+        {REG_UINT16, BO_AB, 0xFFFF, -1, NAN},
+        {REG_UINT32, BO_ABCD, 0xFFFF, 0, NAN},
+        {REG_FLOAT32, BO_ABCD, 0xFFFF, 0, NAN},
+        {REG_BOOL, BO_AB, 0x0001, 0, NAN},
+        {REG_UINT16, BO_ABCD, 0xFFFF, 0, NAN},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < N(b); i++) {
+        uint16_t regs[REG_MAX_WORDS] = {b[i].word, 0xFFFF, 0xFFFF, 0xFFFF};
+        double got = decode_bit(b[i].type, b[i].order, regs, b[i].bit);
+
+        if (!same_double(got, b[i].want))
+            fail_msg("bit case %zu: %s %s 0x%04X bit %d: got %g, want %g", i,
+                     reg_type_name(b[i].type), byte_order_name(b[i].order),
+                     b[i].word, b[i].bit, got, b[i].want);
+    }
+    /* every bit alone, in both orders: only that one reads 1 */
+    for (int k = 0; k <= DECODE_BIT_MAX; k++) {
+        uint16_t ab[1] = {(uint16_t)(1u << k)};
+        uint16_t ba[1] = {(uint16_t)((ab[0] >> 8) | (ab[0] << 8))};
+
+        for (int j = 0; j <= DECODE_BIT_MAX; j++) {
+            assert_true(decode_bit(REG_UINT16, BO_AB, ab, j) == (j == k));
+            assert_true(decode_bit(REG_INT16, BO_BA, ba, j) == (j == k));
+        }
+    }
 }
 
 static void test_type_names(void **state)
@@ -974,6 +1141,8 @@ int main(void)
         cmocka_unit_test(test_decode_vectors),
         cmocka_unit_test(test_decode_vectors_cover_all),
         cmocka_unit_test(test_decode_mismatched_order),
+        cmocka_unit_test(test_decode_wide_precision),
+        cmocka_unit_test(test_decode_bits),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_order_names),
