@@ -270,6 +270,7 @@ int main(int argc, char **argv)
         log_init("tbdaqd", LOG_LEVEL_INFO, LOG_STAMP);
     if (!(d.config = config_load_logged(d.config_path)))
         return 1;
+    config_warnings_log(d.config);
     plan_build(d.config, &d.plan);
     if (check_only) {
         plan_print(d.config, &d.plan, stdout);

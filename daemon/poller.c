@@ -578,7 +578,8 @@ static bool poller_sensor_equal(const struct sensor_conf *a,
     return poller_str_equal(a->id, b->id) && a->db_id == b->db_id &&
            a->unit_id == b->unit_id && a->table == b->table &&
            a->address == b->address && a->type == b->type &&
-           a->order == b->order && a->scale == b->scale &&
+           a->order == b->order && a->has_bit == b->has_bit &&
+           a->bit == b->bit && a->scale == b->scale &&
            a->offset == b->offset && a->range_lo == b->range_lo &&
            a->range_hi == b->range_hi && a->interval_ms == b->interval_ms;
 }

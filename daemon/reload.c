@@ -108,6 +108,7 @@ void daemon_reload(struct daemon *d)
                                                  d->config_path));
         goto done;
     }
+    config_warnings_log(nc);
     if (strcmp(nc->database, d->config->database) != 0)
         log_warnx("a new 'database' takes effect only at restart");
     if (daemon_sync_sensors(d, nc) < 0) {
