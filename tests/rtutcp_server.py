@@ -37,6 +37,7 @@ Commands on stdin, one a line, each answered "ok" on stdout once applied
     late MS [N]        the answer MS ms late
     split MS [N]       unit and function, MS ms later the byte count,
                        MS ms later the rest
+    slowunit MS [N]    the answer of another unit, in parts as split
     close [N]          close the connection instead of answering
     stray [N]          the answer, then 3 bytes of noise 30 ms later
     normal             no faults
@@ -174,7 +175,7 @@ class Server:
                 return
             if name == "normal":
                 self.faults = []
-            elif name in ("exception", "late", "split"):
+            elif name in ("exception", "late", "split", "slowunit"):
                 arg = int(args[0])
                 times = int(args[1]) if len(args) > 1 else 1
                 self.faults.append([name, times, arg])
@@ -203,7 +204,7 @@ class Server:
         fault, arg = self.take_fault()
         if fault == "exception":
             pdu = bytes([function | 0x80, arg])
-        elif fault == "unit":
+        elif fault in ("unit", "slowunit"):
             unit = unit % 247 + 1
         elif fault == "function":
             pdu = bytes([function % 4 + 1]) + pdu[1:]
@@ -224,7 +225,7 @@ class Server:
         if fault == "late":
             time.sleep(arg / 1000.0)
         try:
-            if fault == "split":
+            if fault in ("split", "slowunit"):
                 conn.sendall(frame[:2])
                 time.sleep(arg / 1000.0)
                 conn.sendall(frame[2:3])

@@ -645,6 +645,22 @@ static void test_gw_wrong_answers(void **state)
     }
 }
 
+/* A wrong answer still arriving when it is known to be wrong: the rest
+ * is drained before the retry, not taken for the retry's answer. */
+static void test_gw_drain(void **state)
+{
+    struct bus *b = gw_bus(200, 1);
+    uint16_t w[4];
+
+    (void)state;
+    server_cmd("slowunit 30", NULL, 0);
+    if (bus_read(b, 1, TABLE_HOLDING, 20, 2, w) != 0)
+        fail_msg("after a slow wrong answer: %s", bus_strerror(errno));
+    check_map(w, 1, TABLE_HOLDING, 20, 2);
+    assert_true(bus_is_connected(b));
+    bus_free(b);
+}
+
 /* No answer: a timeout after timeout_ms, the connection kept; a silent
  * unit does not disturb the others. */
 static void test_gw_timeout(void **state)
@@ -911,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_gw_rejects),
         cmocka_unit_test_setup(test_gw_exception, server_normal),
         cmocka_unit_test_setup(test_gw_wrong_answers, server_normal),
+        cmocka_unit_test_setup(test_gw_drain, server_normal),
         cmocka_unit_test_setup(test_gw_timeout, server_normal),
         cmocka_unit_test_setup(test_gw_parts, server_normal),
         cmocka_unit_test_setup(test_gw_stale_bytes, server_normal),
