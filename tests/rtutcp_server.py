@@ -10,7 +10,7 @@ computed its own way (a table built by the non-reflected algorithm on
 bit-reversed bytes), not as drivers/rtuframe.c does it. Python 3 standard
 library only.
 
-    rtutcp_server.py [--units N]
+    rtutcp_server.py [--units N] [--control FIFO]
 
 Listens on 127.0.0.1, port 0 (the kernel picks a free one), and prints
 "port N" on stdout. Units 1..N (default 4) answer, others are silent as on
@@ -23,8 +23,9 @@ protocol does not allow, 1 for any other function):
     coil A (0..2999):             1 if (A + U) % 3 == 0
     discrete input A (0..2999):   1 if (7 * A + U) % 5 < 2
 
-Commands on stdin, one a line, each answered "ok" on stdout once applied
-(or "error: ..."). A fault applies to the next N answers (default 1):
+Commands on stdin (or on FIFO, opened read-write so that writers may come
+and go), one a line, each answered "ok" on stdout once applied (or
+"error: ..."). A fault applies to the next N answers (default 1):
     crc [N]            a wrong CRC
     unit [N]           the answer of another unit (U + 1)
     function [N]       the answer to another read function
@@ -133,7 +134,7 @@ def pdu_answer(unit, function, address, count):
 
 
 class Server:
-    def __init__(self, units):
+    def __init__(self, units, control):
         self.units = units
         self.faults = []  # [name, remaining, argument]
         self.requests = 0
@@ -144,7 +145,8 @@ class Server:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(8)
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
-        self.sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stdin")
+        self.control = control
+        self.sel.register(control, selectors.EVENT_READ, "control")
         self.buffers = {}
         self.pending = b""  # of commands: a line may come in pieces
 
@@ -269,8 +271,8 @@ class Server:
                     self.accepts += 1
                     self.buffers[conn] = b""
                     self.sel.register(conn, selectors.EVENT_READ, "conn")
-                elif key.data == "stdin":
-                    data = os.read(sys.stdin.fileno(), 4096)
+                elif key.data == "control":
+                    data = os.read(self.control, 4096)
                     if not data:
                         sys.exit(0)
                     self.pending += data
@@ -282,14 +284,19 @@ class Server:
 
 
 def main():
-    units = 4
+    units, control = 4, sys.stdin.fileno()
     args = sys.argv[1:]
-    if args[:1] == ["--units"] and len(args) == 2 and args[1].isdigit():
-        units = int(args[1])
-    elif args:
-        sys.stderr.write("usage: rtutcp_server.py [--units N]\n")
-        sys.exit(2)
-    Server(units).run()
+    while args:
+        if args[0] == "--units" and len(args) > 1 and args[1].isdigit():
+            units = int(args[1])
+        elif args[0] == "--control" and len(args) > 1:
+            control = os.open(args[1], os.O_RDWR)
+        else:
+            sys.stderr.write("usage: rtutcp_server.py [--units N] "
+                             "[--control FIFO]\n")
+            sys.exit(2)
+        args = args[2:]
+    Server(units, control).run()
 
 
 if __name__ == "__main__":
