@@ -37,7 +37,8 @@
  */
 #define RTUFRAME_EBASE 1381236736
 enum rtuframe_error {
-    RTUFRAME_EBADCRC = RTUFRAME_EBASE + 1, /* the CRC does not hold */
+    /* The CRC does not hold. */
+    RTUFRAME_EBADCRC = RTUFRAME_EBASE + 1,
     RTUFRAME_EBADUNIT,     /* an answer from another unit */
     RTUFRAME_EBADFUNCTION, /* an answer to another function */
     RTUFRAME_EBADCOUNT,    /* a byte count the request did not ask for */

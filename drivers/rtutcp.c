@@ -251,8 +251,7 @@ static int rtutcp_recv(int fd, uint8_t *a, size_t *n, size_t want,
         } else if (k == 0) {
             errno = ECONNRESET;
             return -1;
-        } else if (errno != EINTR && errno != EAGAIN &&
-                   errno != EWOULDBLOCK) {
+        } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
             return -1;
         }
     }
@@ -267,8 +266,7 @@ static bool rtutcp_more_waiting(int fd)
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-int rtutcp_read(struct rtutcp *t, const struct rtuframe_read *r,
-                uint16_t *dest)
+int rtutcp_read(struct rtutcp *t, const struct rtuframe_read *r, uint16_t *dest)
 {
     uint8_t q[RTUFRAME_REQUEST_LEN], a[RTUFRAME_MAX_LEN];
     size_t n = 0, want = 0, len = 0;

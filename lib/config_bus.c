@@ -79,7 +79,8 @@ static const struct {
      BUS_RTU_DELAY_MS},
 };
 
-#define CONFIG_BUS_NTYPES (sizeof(config_bus_types) / sizeof(config_bus_types[0]))
+#define CONFIG_BUS_NTYPES                                                      \
+    (sizeof(config_bus_types) / sizeof(config_bus_types[0]))
 
 /* Index of the type named name in config_bus_types, or CONFIG_BUS_NTYPES. */
 static size_t config_bus_type_find(const char *name)

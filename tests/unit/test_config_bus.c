@@ -71,8 +71,7 @@ static struct config *load_text(const struct fixture *f, const char *text,
     "port = 4001; " more " });\n"
 
 /* The bus of that name; fails the test if there is none. */
-static const struct bus_conf *find_bus(const struct config *c,
-                                       const char *name)
+static const struct bus_conf *find_bus(const struct config *c, const char *name)
 {
     for (size_t i = 0; i < c->nbuses; i++)
         if (strcmp(c->buses[i].name, name) == 0)
@@ -147,13 +146,15 @@ static const struct {
      SITE "buses = ({ name = \"a\"; type = \"rtu\"; device = \"/dev/x\";"
           " max_bits = 8.0; });\n" SENSOR,
      2, "'max_bits' in bus 'a' must be an integer, not a float"},
-    {"no port", SITE "buses = ({ name = \"a\"; type = \"rtu-over-tcp\";\n"
-                     "  host = \"gw\"; });\n" SENSOR,
+    {"no port",
+     SITE "buses = ({ name = \"a\"; type = \"rtu-over-tcp\";\n"
+          "  host = \"gw\"; });\n" SENSOR,
      2,
      "missing 'port' in bus 'a' (the device server's port for the serial "
      "line, often 4001; 502 is Modbus TCP's)"},
-    {"no host", SITE "buses = ({ name = \"a\"; type = \"rtu-over-tcp\";"
-                     " port = 4001; });\n" SENSOR,
+    {"no host",
+     SITE "buses = ({ name = \"a\"; type = \"rtu-over-tcp\";"
+          " port = 4001; });\n" SENSOR,
      2, "missing 'host' in bus 'a'"},
     {"port 0",
      SITE "buses = ({ name = \"a\"; type = \"rtu-over-tcp\"; host = \"gw\";"
@@ -185,8 +186,8 @@ static const struct {
           " port = 4001; });\n" SENSOR,
      5, "buses 'a' and 'd' both use device server 'gw' port 4001"},
     {"unknown type",
-     SITE "buses = ({ name = \"a\"; type = \"rtu_tcp\"; });\n" SENSOR,
-     2, "unknown bus type 'rtu_tcp' (use tcp, rtu or rtu-over-tcp)"},
+     SITE "buses = ({ name = \"a\"; type = \"rtu_tcp\"; });\n" SENSOR, 2,
+     "unknown bus type 'rtu_tcp' (use tcp, rtu or rtu-over-tcp)"},
 };
 
 static void test_bad(void **state)
@@ -203,8 +204,7 @@ static void test_bad(void **state)
         snprintf(want, sizeof(want), "%s:%d: %s", f->path, bad_cases[i].line,
                  bad_cases[i].msg);
         if (c || errs.n != 1 || strcmp(errs.v[0], want) != 0) {
-            print_message("case '%s':\n  want: %s\n", bad_cases[i].name,
-                          want);
+            print_message("case '%s':\n  want: %s\n", bad_cases[i].name, want);
             for (size_t k = 0; k < errs.n; k++)
                 print_message("  got: %s\n", errs.v[k]);
             failed++;

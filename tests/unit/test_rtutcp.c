@@ -125,14 +125,14 @@ static void test_read_valid(void **state)
         struct rtuframe_read r;
         bool ok;
     } cases[] = {
-        {{1, 3, 0, 1}, true},         {{247, 4, 0, 125}, true},
-        {{0, 3, 0, 1}, false},        {{248, 3, 0, 1}, false},
-        {{1, 0, 0, 1}, false},        {{1, 5, 0, 1}, false},
-        {{1, 3, 0, 0}, false},        {{1, 3, 0, 126}, false},
-        {{1, 1, 0, 2000}, true},      {{1, 2, 0, 2001}, false},
-        {{1, 3, 65535, 1}, true},     {{1, 3, 65535, 2}, false},
-        {{1, 1, 63536, 2000}, true},  {{1, 1, 63537, 2000}, false},
-        {{1, 3, -1, 1}, false},       {{1, 2, 0, 125}, true},
+        {{1, 3, 0, 1}, true},        {{247, 4, 0, 125}, true},
+        {{0, 3, 0, 1}, false},       {{248, 3, 0, 1}, false},
+        {{1, 0, 0, 1}, false},       {{1, 5, 0, 1}, false},
+        {{1, 3, 0, 0}, false},       {{1, 3, 0, 126}, false},
+        {{1, 1, 0, 2000}, true},     {{1, 2, 0, 2001}, false},
+        {{1, 3, 65535, 1}, true},    {{1, 3, 65535, 2}, false},
+        {{1, 1, 63536, 2000}, true}, {{1, 1, 63537, 2000}, false},
+        {{1, 3, -1, 1}, false},      {{1, 2, 0, 125}, true},
     };
 
     (void)state;
@@ -153,13 +153,13 @@ static void test_decode(void **state)
     static const uint8_t coil_bits[] = {
         1, 0, 1, 1, 0, 0, 1, 1, /* CD */ 1, 1, 0, 1, 0, 1, 1, 0, /* 6B */
         0, 1, 0, 0, 1, 1, 0, 1, /* B2 */ 0, 1, 1, 1, 0, 0, 0, 0, /* 0E */
-        1, 1, 0, 1, 1,          /* 1B */
+        1, 1, 0, 1, 1,                                           /* 1B */
     };
     /* Inputs 197..218: AC DB 35 (the CRC computed by the Python server's
      * own algorithm). */
     static const uint8_t input_bits[] = {
         0, 0, 1, 1, 0, 1, 0, 1, /* AC */ 1, 1, 0, 1, 1, 0, 1, 1, /* DB */
-        1, 0, 1, 0, 1, 1,       /* 35 */
+        1, 0, 1, 0, 1, 1,                                        /* 35 */
     };
     uint8_t a[RTUFRAME_MAX_LEN];
     uint16_t w[BUS_MAX_BITS];
@@ -201,8 +201,8 @@ static void test_malformed(void **state)
         size_t head; /* bytes that already show the error; 0: none do */
     } cases[] = {
         {"good", "11 03 06 ae 41 56 52 43 40 49 ad", 0, 0},
-        {"another unit", "12 03 06 ae 41 56 52 43 40 49 ad",
-         RTUFRAME_EBADUNIT, 2},
+        {"another unit", "12 03 06 ae 41 56 52 43 40 49 ad", RTUFRAME_EBADUNIT,
+         2},
         {"another function", "11 04 06 ae 41 56 52 43 40 49 ad",
          RTUFRAME_EBADFUNCTION, 2},
         {"another function's exception", "11 84 02 c2 c1",
@@ -217,8 +217,8 @@ static void test_malformed(void **state)
         {"cut before the count", "11 03", RTUFRAME_ESHORT, 0},
         {"one byte", "11", RTUFRAME_ESHORT, 0},
         {"nothing", "", RTUFRAME_ESHORT, 0},
-        {"one byte more", "11 03 06 ae 41 56 52 43 40 49 ad 00",
-         RTUFRAME_ELONG, 0},
+        {"one byte more", "11 03 06 ae 41 56 52 43 40 49 ad 00", RTUFRAME_ELONG,
+         0},
         {"exception 2", "11 83 02 c1 34", RTUFRAME_EXCEPTION + 2, 0},
         {"exception 11", "11 83 0b 01 32", RTUFRAME_EXCEPTION + 11, 0},
         {"exception, bad CRC", "11 83 02 c1 35", RTUFRAME_EBADCRC, 0},
@@ -378,8 +378,7 @@ static int server_start(void **state)
     if (!path)
         path = SERVER_DEFAULT;
     if (access(path, R_OK) != 0) {
-        fprintf(stderr, "cannot read %s: run from the repository root\n",
-                path);
+        fprintf(stderr, "cannot read %s: run from the repository root\n", path);
         return -1;
     }
     if (pipe(in) < 0 || pipe(out) < 0)
@@ -497,9 +496,9 @@ static void test_gw_read(void **state)
         enum reg_table table;
         int address, count;
     } reads[] = {
-        {1, TABLE_HOLDING, 0, 10},  {2, TABLE_INPUT, 5, 3},
-        {3, TABLE_COIL, 0, 37},     {4, TABLE_DISCRETE, 197, 22},
-        {1, TABLE_HOLDING, 75, 125}, {2, TABLE_COIL, 1000, 2000},
+        {1, TABLE_HOLDING, 0, 10},    {2, TABLE_INPUT, 5, 3},
+        {3, TABLE_COIL, 0, 37},       {4, TABLE_DISCRETE, 197, 22},
+        {1, TABLE_HOLDING, 75, 125},  {2, TABLE_COIL, 1000, 2000},
         {3, TABLE_DISCRETE, 2999, 1}, {4, TABLE_INPUT, 199, 1},
     };
     uint16_t w[BUS_MAX_BITS];
@@ -683,8 +682,7 @@ static void test_gw_timeout(void **state)
     assert_true(bus_is_connected(b));
 
     errno = 0;
-    assert_int_equal(bus_read(b, SERVER_UNITS + 1, TABLE_HOLDING, 0, 2, w),
-                     -1);
+    assert_int_equal(bus_read(b, SERVER_UNITS + 1, TABLE_HOLDING, 0, 2, w), -1);
     assert_int_equal(errno, ETIMEDOUT);
     assert_int_equal(bus_read(b, SERVER_UNITS, TABLE_HOLDING, 0, 2, w), 0);
     check_map(w, SERVER_UNITS, TABLE_HOLDING, 0, 2);
@@ -917,9 +915,9 @@ static void test_gw_connect_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest framing[] = {
-        cmocka_unit_test(test_crc),       cmocka_unit_test(test_request),
+        cmocka_unit_test(test_crc),        cmocka_unit_test(test_request),
         cmocka_unit_test(test_read_valid), cmocka_unit_test(test_decode),
-        cmocka_unit_test(test_malformed), cmocka_unit_test(test_head),
+        cmocka_unit_test(test_malformed),  cmocka_unit_test(test_head),
         cmocka_unit_test(test_strerror),
     };
     const struct CMUnitTest transport[] = {
