@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A Modbus bus: one TCP connection or one serial line, over libmodbus.
- * Each transport is a const table of operations behind the opaque struct
- * bus (the shape of libmodbus's own backends); callers never see libmodbus.
+ * A Modbus bus: one TCP connection, one serial line, or one serial line
+ * behind a device server (RTU frames over TCP). Each transport is a const
+ * table of operations behind the opaque struct bus (the shape of
+ * libmodbus's own backends): TCP and RTU through libmodbus, RTU over TCP
+ * through drivers/rtutcp.c; callers never see either.
  *
  * A struct bus belongs to one thread at a time: it is not thread-safe.
  * Errors are returned as -1 with errno set; bus_strerror() turns errno
- * (including libmodbus's own codes) into text. Nothing is logged but a
- * debug line when bus_read() reconnects. bus_connect() and bus_read()
- * block on the network or the line (each response up to timeout_ms; a
- * TCP host name also waits for the resolver).
+ * (including libmodbus's and rtuframe.h's own codes) into text. Nothing is
+ * logged but a debug line when bus_read() reconnects. bus_connect() and
+ * bus_read() block on the network or the line (each response, or each
+ * part of one on RTU over TCP, up to timeout_ms; a host name also waits
+ * for the resolver).
  */
 #ifndef TBDAQ_BUS_H
 #define TBDAQ_BUS_H
@@ -34,7 +37,7 @@ enum bus_type {
 
 struct bus_params {
     enum bus_type type;
-    char host[BUS_ADDR_MAX]; /* TCP */
+    char host[BUS_ADDR_MAX]; /* TCP, RTU over TCP */
     int port;
     char device[BUS_ADDR_MAX]; /* RTU */
     int baud;
@@ -43,22 +46,23 @@ struct bus_params {
     int stop_bits;
     int timeout_ms;    /* per response */
     int retries;       /* extra attempts after a failed request */
-    int delay_ms;      /* RTU: quiet time on the line between requests */
+    int delay_ms;      /* RTU, RTU over TCP: quiet time between requests */
     int max_registers; /* per request, 1..125 */
-    int max_bits;      /* per request of bits, 1..2000 */
+    int max_bits;      /* per request of bits, 1..2000; 0: 2000 */
 };
 
 struct bus;
 
-/* Makes a bus for the parameters (copied); does not connect. Returns NULL
- * with errno set: EINVAL for parameters out of range, or libmodbus's
- * reason if it refuses them. Aborts if out of memory. The caller owns the
- * bus: bus_free() closes it and frees it (NULL is fine). */
+/* Makes a bus for the parameters (copied; a max_bits of 0 is taken for
+ * BUS_MAX_BITS); does not connect. Returns NULL with errno set: EINVAL
+ * for parameters out of range, or libmodbus's reason if it refuses them.
+ * Aborts if out of memory. The caller owns the bus: bus_free() closes it
+ * and frees it (NULL is fine). */
 struct bus *bus_new(const struct bus_params *p);
 void bus_free(struct bus *b);
 
 /* Opens the connection or the serial device (0 at once if open). Returns
- * 0 or -1 (errno; a TCP host name that does not resolve has a code of its
+ * 0 or -1 (errno; a host name that does not resolve has a code of its
  * own: "Host name not found"). bus_close() keeps errno; closing a closed
  * bus is harmless. */
 int bus_connect(struct bus *b);
@@ -66,17 +70,22 @@ void bus_close(struct bus *b);
 int bus_is_connected(const struct bus *b);
 
 /*
- * Reads count (1..max_registers) registers from address of table on unit
- * into dest, trying 1 + retries times. Honours the RTU delay between
- * requests. A Modbus exception is returned at once (the link is fine). A
- * timeout, or on RTU a garbled answer, is retried after discarding what
- * may still arrive, and leaves the connection open: one silent unit must
- * not take the others on its line down. On TCP a garbled or mismatched
- * answer puts the stream out of step: it counts as a broken connection.
- * A broken connection is reopened once within the attempts; if that
- * fails or the attempts run out on a broken connection, the bus is left
- * closed, so the caller can tell and reconnect. Returns 0, or -1 with
- * errno (EINVAL for bad arguments, ENOTCONN if not connected).
+ * Reads count registers (1..max_registers; holding or input) or bits
+ * (1..max_bits; coil or discrete) from address of table on unit into
+ * dest: one word per register, or one word per bit, 0 or 1 (dest holds
+ * count words; BUS_MAX_BITS covers any read). Tries 1 + retries times.
+ * Honours the serial line's delay between requests (RTU, RTU over TCP).
+ * A Modbus exception is returned at once (the link is fine). A timeout,
+ * or on RTU and RTU over TCP a garbled or mismatched answer (CRC, unit,
+ * function, byte count, length), is retried after discarding what may
+ * still arrive, and leaves the connection open: one silent unit must not
+ * take the others on its line down. On TCP a garbled or mismatched answer
+ * puts the stream out of step: it counts as a broken connection. A broken
+ * connection is reopened once within the attempts; if that fails or the
+ * attempts run out on a broken connection, the bus is left closed, so the
+ * caller can tell and reconnect. Returns 0, or -1 with errno (EINVAL for
+ * bad arguments, ENOTCONN if not connected). Units: 0..255 on TCP,
+ * 1..247 on a serial line (0 is broadcast, which never answers).
  */
 int bus_read(struct bus *b, int unit, enum reg_table table, int address,
              int count, uint16_t *dest);

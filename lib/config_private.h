@@ -68,8 +68,8 @@ enum key_type {
 /* Marks on a key. */
 enum key_flag {
     KF_REQUIRED = 1 << 0,
-    KF_TCP = 1 << 1, /* a bus key only tcp buses have */
-    KF_RTU = 1 << 2, /* a bus key only rtu buses have */
+    KF_TCP = 1 << 1, /* a bus key of a TCP connection: tcp, rtu-over-tcp */
+    KF_RTU = 1 << 2, /* a bus key of a serial port: rtu only */
 };
 
 /* One key a group may hold. */
@@ -132,6 +132,7 @@ enum bus_key {
     BK_TIMEOUT_MS,
     BK_RETRIES,
     BK_MAX_REGISTERS,
+    BK_MAX_BITS,
     BK_MAX_GAP,
     BK_DELAY_MS,
     BK_HOST,

@@ -92,11 +92,13 @@ static const struct key tls_keys[LK_COUNT] = {
 static const struct key bus_keys[BK_COUNT] = {
     [BK_NAME] = ROW_STR("name", 1, CONFIG_NAME_MAX, NULL, KF_REQUIRED),
     [BK_TYPE] = ROW_STR("type", 1, WORD_MAX, NULL, KF_REQUIRED),
-    /* timeout_ms and delay_ms default by type: BUS_TCP_* and BUS_RTU_*. */
+    /* timeout_ms and delay_ms default by type: BUS_TCP_* and BUS_RTU_*;
+     * port is required on rtu-over-tcp (config_bus.c). */
     [BK_TIMEOUT_MS] = ROW_INT("timeout_ms", 10, 60000, 0, 0),
     [BK_RETRIES] = ROW_INT("retries", 0, 10, 1, 0),
     [BK_MAX_REGISTERS] =
         ROW_INT("max_registers", 1, BUS_MAX_REGISTERS, BUS_MAX_REGISTERS, 0),
+    [BK_MAX_BITS] = ROW_INT("max_bits", 1, BUS_MAX_BITS, BUS_MAX_BITS, 0),
     /* A gap is only worth spanning inside one full-length request. */
     [BK_MAX_GAP] = ROW_INT("max_gap", 0, BUS_MAX_REGISTERS - 1, 8, 0),
     [BK_DELAY_MS] = ROW_INT("delay_ms", 0, 10000, 0, 0),

@@ -4,7 +4,8 @@
  * libmodbus TCP server thread on 127.0.0.1 (listening socket bound to port
  * 0, so no port is guessed) and an RTU responder on a pseudo-terminal. Both
  * can be told to stay silent, answer late, garble or hang up on the next
- * requests, so that every error class of bus_read() is exercised. Timeouts
+ * requests, so that every error class of bus_read() is exercised. Both
+ * serve coils and discrete inputs too (functions 1 and 2). Timeouts
  * are 100-300 ms, so the whole binary runs in about two seconds.
  */
 #include <errno.h>
@@ -31,13 +32,40 @@
 #include "common/util.h"
 #include "drivers/bus.h"
 
-/* Registers the test server holds in each table. */
+/* Registers the test server holds in each table, and bits: enough for
+ * the longest read of bits beyond address 0. */
 #define SRV_REGS 200
+#define SRV_BITS 2100
 /* How long the server and responder threads wait before looking at their
  * stop flag again. */
 #define POLL_MS 20
 /* Most requests the RTU responder records. */
 #define RTU_MAX_REQ 64
+
+/* The bits both peers serve: patterns no shift or byte swap preserves. */
+static int coil_at(int address)
+{
+    return address % 3 == 0;
+}
+
+static int discrete_at(int address)
+{
+    return address % 5 < 2;
+}
+
+/* Each bit read must be one word, 0 or 1, of the pattern. */
+static void check_bits(const uint16_t *w, enum reg_table table, int address,
+                       int count)
+{
+    for (int i = 0; i < count; i++) {
+        int want = table == TABLE_COIL ? coil_at(address + i)
+                                       : discrete_at(address + i);
+
+        if (w[i] != want)
+            fail_msg("%s %d: %u, want %d", reg_table_name(table), address + i,
+                     w[i], want);
+    }
+}
 
 static void sleep_ms(int ms)
 {
@@ -146,12 +174,16 @@ static int srv_setup(void **state)
     struct srv *s = xcalloc(1, sizeof(*s));
 
     s->listen_fd = bind_any_port(1, &s->port);
-    s->map = modbus_mapping_new(0, 0, SRV_REGS, SRV_REGS);
+    s->map = modbus_mapping_new(SRV_BITS, SRV_BITS, SRV_REGS, SRV_REGS);
     assert_non_null(s->map);
     /* Distinct contents per table show which function was used. */
     for (int i = 0; i < SRV_REGS; i++) {
         s->map->tab_registers[i] = (uint16_t)(0x1000 + i);
         s->map->tab_input_registers[i] = (uint16_t)(0x4000 + i);
+    }
+    for (int i = 0; i < SRV_BITS; i++) {
+        s->map->tab_bits[i] = (uint8_t)coil_at(i);
+        s->map->tab_input_bits[i] = (uint8_t)discrete_at(i);
     }
     assert_int_equal(pthread_create(&s->thread, NULL, srv_main, s), 0);
     *state = s;
@@ -181,6 +213,7 @@ static struct bus_params tcp_params(int port, int timeout_ms, int retries)
     p.timeout_ms = timeout_ms;
     p.retries = retries;
     p.max_registers = BUS_MAX_REGISTERS;
+    p.max_bits = BUS_MAX_BITS;
     return p;
 }
 
@@ -238,6 +271,8 @@ static void test_bus_new_rejects(void **state)
     REJECT(ok, p.delay_ms = -1);
     REJECT(ok, p.max_registers = 0);
     REJECT(ok, p.max_registers = 126);
+    REJECT(ok, p.max_bits = -1);
+    REJECT(ok, p.max_bits = 2001);
     REJECT(ok, p.type = (enum bus_type)7);
     REJECT(rtu, p.device[0] = '\0');
     REJECT(rtu, p.baud = 0);
@@ -312,7 +347,7 @@ static void test_bus_rtu_bauds(void **state)
 static void test_bus_read_rejects(void **state)
 {
     struct bus_params p = tcp_params(502, 100, 0);
-    uint16_t w[BUS_MAX_REGISTERS + 1];
+    uint16_t w[BUS_MAX_BITS];
     struct bus *b;
     static const struct {
         int unit, table, address, count;
@@ -321,10 +356,14 @@ static void test_bus_read_rejects(void **state)
         {1, TABLE_HOLDING, -1, 1},    {1, TABLE_HOLDING, 65535, 2},
         {1, TABLE_HOLDING, 65536, 1}, {-1, TABLE_HOLDING, 0, 1},
         {256, TABLE_HOLDING, 0, 1},   {1, 7, 0, 1},
+        {1, TABLE_COIL, 0, 0},        {1, TABLE_COIL, 0, 21},
+        {1, TABLE_DISCRETE, 0, 21},   {1, TABLE_DISCRETE, 65516, 21},
+        {1, TABLE_COIL, 65530, 7},    {1, TABLE_COIL, -1, 1},
     };
 
     (void)state;
     p.max_registers = 10;
+    p.max_bits = 20;
     b = bus_new(&p);
     assert_non_null(b);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -340,6 +379,9 @@ static void test_bus_read_rejects(void **state)
     /* Valid arguments, but nobody connected the bus. */
     errno = 0;
     assert_int_equal(bus_read(b, 1, TABLE_HOLDING, 65526, 10, w), -1);
+    assert_int_equal(errno, ENOTCONN);
+    errno = 0;
+    assert_int_equal(bus_read(b, 1, TABLE_COIL, 65516, 20, w), -1);
     assert_int_equal(errno, ENOTCONN);
     bus_free(b);
 }
@@ -502,6 +544,40 @@ static void test_bus_tcp_read(void **state)
     assert_int_equal(atomic_load(&s->accepts), 1);
     /* Connecting a connected bus changes nothing. */
     assert_int_equal(bus_connect(b), 0);
+    bus_free(b);
+}
+
+/* Coils and discrete inputs, one word per bit; the longest read; a bus
+ * that leaves max_bits 0 gets the protocol's limit. */
+static void test_bus_tcp_bits(void **state)
+{
+    struct srv *s = *state;
+    struct bus *b = tcp_bus(s, 200, 0);
+    struct bus_params p = tcp_params(s->port, 200, 0);
+    uint16_t w[BUS_MAX_BITS];
+
+    assert_int_equal(bus_read(b, 1, TABLE_COIL, 0, 10, w), 0);
+    check_bits(w, TABLE_COIL, 0, 10);
+    assert_int_equal(bus_read(b, 1, TABLE_DISCRETE, 5, 17, w), 0);
+    check_bits(w, TABLE_DISCRETE, 5, 17);
+    assert_int_equal(bus_read(b, 1, TABLE_COIL, 100, BUS_MAX_BITS, w), 0);
+    check_bits(w, TABLE_COIL, 100, BUS_MAX_BITS);
+    assert_int_equal(bus_read(b, 1, TABLE_DISCRETE, SRV_BITS - 1, 1, w), 0);
+    check_bits(w, TABLE_DISCRETE, SRV_BITS - 1, 1);
+    /* Beyond the map: an exception, as for registers. */
+    errno = 0;
+    assert_int_equal(bus_read(b, 1, TABLE_COIL, SRV_BITS - 1, 2, w), -1);
+    assert_int_equal(errno, EMBXILADD);
+    assert_true(bus_is_connected(b));
+    assert_int_equal(atomic_load(&s->requests), 5);
+    bus_free(b);
+
+    p.max_bits = 0;
+    b = bus_new(&p);
+    assert_non_null(b);
+    assert_int_equal(bus_connect(b), 0);
+    assert_int_equal(bus_read(b, 1, TABLE_DISCRETE, 0, BUS_MAX_BITS, w), 0);
+    check_bits(w, TABLE_DISCRETE, 0, BUS_MAX_BITS);
     bus_free(b);
 }
 
@@ -676,25 +752,45 @@ static uint16_t crc16(const uint8_t *p, size_t n)
     return crc;
 }
 
-/* Answers function 3 and 4 requests (8 bytes each) with registers
- * 0x1000 + address (holding) or 0x4000 + address (input). */
+/* The data of an answer to function 1 or 2: the pattern's bits packed
+ * eight to a byte, the first in the least significant bit. */
+static int rtu_bits(uint8_t *a, int function, int address, int count)
+{
+    int n = (count + 7) / 8;
+
+    memset(a, 0, (size_t)n);
+    for (int k = 0; k < count; k++)
+        if (function == 1 ? coil_at(address + k) : discrete_at(address + k))
+            a[k / 8] |= (uint8_t)(1 << (k % 8));
+    return n;
+}
+
+/* Answers requests (8 bytes each) for functions 1 and 2 with the bit
+ * patterns, 3 and 4 with registers 0x1000 + address (holding) or
+ * 0x4000 + address (input). */
 static void rtu_answer(struct rtu *r, const uint8_t *q)
 {
-    uint8_t a[5 + 2 * BUS_MAX_REGISTERS];
+    uint8_t a[5 + BUS_MAX_BITS / 8];
     int address = q[2] << 8 | q[3], count = q[4] << 8 | q[5];
     int base = q[1] == 4 ? 0x4000 : 0x1000;
     int n = 0, i = atomic_load(&r->nreq);
+    int bits = q[1] == 1 || q[1] == 2;
     uint16_t crc;
 
     if (crc16(q, 6) != (uint16_t)(q[6] | q[7] << 8) || count < 1 ||
-        count > BUS_MAX_REGISTERS)
+        count > (bits ? BUS_MAX_BITS : BUS_MAX_REGISTERS))
         return;
     a[n++] = q[0];
     a[n++] = q[1];
-    a[n++] = (uint8_t)(2 * count);
-    for (int k = 0; k < count; k++) {
-        a[n++] = (uint8_t)((base + address + k) >> 8);
-        a[n++] = (uint8_t)((base + address + k) & 0xff);
+    if (bits) {
+        a[n] = (uint8_t)rtu_bits(a + n + 1, q[1], address, count);
+        n += 1 + a[n];
+    } else {
+        a[n++] = (uint8_t)(2 * count);
+        for (int k = 0; k < count; k++) {
+            a[n++] = (uint8_t)((base + address + k) >> 8);
+            a[n++] = (uint8_t)((base + address + k) & 0xff);
+        }
     }
     crc = crc16(a, (size_t)n);
     if (atomic_load(&r->garble) > 0) {
@@ -791,6 +887,7 @@ static struct bus *rtu_bus(const struct rtu *r, int delay_ms, int retries)
     p.retries = retries;
     p.delay_ms = delay_ms;
     p.max_registers = BUS_MAX_REGISTERS;
+    p.max_bits = BUS_MAX_BITS;
     b = bus_new(&p);
     assert_non_null(b);
     assert_int_equal(bus_connect(b), 0);
@@ -859,6 +956,26 @@ static void test_bus_rtu_errors(void **state)
     bus_free(b);
 }
 
+/* Coils and discrete inputs on a serial line, a garbled one retried. */
+static void test_bus_rtu_bits(void **state)
+{
+    struct rtu *r = *state;
+    struct bus *b = rtu_bus(r, 0, 1);
+    uint16_t w[BUS_MAX_BITS];
+
+    assert_int_equal(bus_read(b, 2, TABLE_COIL, 0, 37, w), 0);
+    check_bits(w, TABLE_COIL, 0, 37);
+    assert_int_equal(bus_read(b, 2, TABLE_DISCRETE, 3, 8, w), 0);
+    check_bits(w, TABLE_DISCRETE, 3, 8);
+    atomic_store(&r->garble, 1);
+    assert_int_equal(bus_read(b, 2, TABLE_DISCRETE, 1000, 1, w), 0);
+    check_bits(w, TABLE_DISCRETE, 1000, 1);
+    assert_int_equal(bus_read(b, 2, TABLE_COIL, 7, BUS_MAX_BITS, w), 0);
+    check_bits(w, TABLE_COIL, 7, BUS_MAX_BITS);
+    assert_int_equal(atomic_load(&r->nreq), 5);
+    bus_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -873,6 +990,8 @@ int main(void)
         cmocka_unit_test(test_bus_rtu_missing_device),
         cmocka_unit_test_setup_teardown(test_bus_tcp_read, srv_setup,
                                         srv_teardown),
+        cmocka_unit_test_setup_teardown(test_bus_tcp_bits, srv_setup,
+                                        srv_teardown),
         cmocka_unit_test_setup_teardown(test_bus_tcp_exception, srv_setup,
                                         srv_teardown),
         cmocka_unit_test_setup_teardown(test_bus_tcp_timeout, srv_setup,
@@ -886,6 +1005,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bus_rtu_delay, rtu_setup,
                                         rtu_teardown),
         cmocka_unit_test_setup_teardown(test_bus_rtu_errors, rtu_setup,
+                                        rtu_teardown),
+        cmocka_unit_test_setup_teardown(test_bus_rtu_bits, rtu_setup,
                                         rtu_teardown),
     };
 

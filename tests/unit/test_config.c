@@ -633,7 +633,7 @@ static const struct bad_case bad_cases[] = {
      4, "unknown bus 'plant-b'"},
     {"unknown bus type",
      SITE "buses = ({ name = \"a\"; type = \"udp\"; });\n" SENSOR(ADDR0), 2,
-     "unknown bus type 'udp' (use tcp or rtu)"},
+     "unknown bus type 'udp' (use tcp, rtu or rtu-over-tcp)"},
     {"missing tcp host",
      SITE "buses = ({ name = \"a\"; type = \"tcp\"; });\n" SENSOR(ADDR0), 2,
      "missing 'host' in bus 'a'"},
@@ -843,7 +843,7 @@ static const struct bad_case bad_cases[] = {
     {"rtu key on tcp bus", SITE BUS("baud = 9600;") SENSOR(ADDR0), 2,
      "'baud' is for rtu buses, but bus 'a' is tcp"},
     {"tcp key on rtu bus", SITE RTU("port = 502;") SENSOR(ADDR0), 2,
-     "'port' is for tcp buses, but bus 'a' is rtu"},
+     "'port' is for tcp and rtu-over-tcp buses, but bus 'a' is rtu"},
     {"rtu unit_id 0", SITE RTU("") SENSOR(ADDR0 " unit_id = 0;"), 3,
      "unit_id 0 in sensor 'S1' is broadcast on rtu bus 'a' (use 1..247)"},
     {"unit_id 248", SITE BUS("") SENSOR(ADDR0 " unit_id = 248;"), 3,
@@ -1436,7 +1436,7 @@ static void test_many_errors(void **state)
     const char *const want[] = {
         "2: 'retention_days' must be 0..36500, not -1",
         "4: 'port' in bus 'a' must be 1..65535, not 0",
-        "6: 'host' is for tcp buses, but bus 'r' is rtu",
+        "6: 'host' is for tcp and rtu-over-tcp buses, but bus 'r' is rtu",
         "9: unknown key 'adress' in sensor 'S1'",
         "10: sensor 'S2' (holding int16 1..1) overlaps sensor 'S1' (holding "
         "int32 0..1) on bus 'a' unit 1",
