@@ -140,7 +140,7 @@ static void sim_accept(struct sim *s)
         /* The kernel stamps each request's arrival (see sim_tcp_read). */
         setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
         xgrow(&s->conn, &s->conn_cap, s->nconn + 1, sizeof(*s->conn));
-        s->conn[s->nconn++] = sim_conn_new(fd);
+        s->conn[s->nconn++] = sim_conn_new(fd, s->opt->rtu_over_tcp);
     }
 }
 
@@ -176,8 +176,11 @@ static int64_t sim_timers(struct sim *s)
     int64_t now = time_mono_ns(), next = INT64_MAX;
     struct sim_conn *rtu = s->rtu;
 
-    for (size_t i = 0; i < s->nconn; i++)
+    for (size_t i = 0; i < s->nconn; i++) {
         next = sim_min(next, sim_conn_due(s, s->conn[i], now));
+        if (s->conn[i]->rtu && !s->conn[i]->dead)
+            next = sim_min(next, sim_rtu_silence(s, s->conn[i], now));
+    }
     if (!rtu) {
         if (s->accept_pause_ns > now)
             next = sim_min(next, s->accept_pause_ns);
@@ -187,12 +190,7 @@ static int64_t sim_timers(struct sim *s)
         sim_rtu_reopen(s);
     if (rtu->fd < 0)
         return sim_min(next, s->rtu_reopen_ns);
-    if (rtu->in_len > 0 && now - rtu->last_rx_ns >= SIM_RTU_GAP_NS)
-        sim_rtu_gap(s);
-    if (rtu->fd < 0)
-        return sim_min(next, s->rtu_reopen_ns);
-    if (rtu->in_len > 0)
-        next = sim_min(next, rtu->last_rx_ns + SIM_RTU_GAP_NS);
+    next = sim_min(next, sim_rtu_silence(s, rtu, now));
     next = sim_min(next, sim_conn_due(s, rtu, now));
     if (rtu->dead) {
         rtu->dead = 0;
@@ -297,6 +295,8 @@ static int sim_run(const struct sim_options *opt)
     s.listen_fd = -1;
     s.control_fd = -1;
     s.unit = xcalloc(opt->units + 1, sizeof(*s.unit));
+    for (unsigned u = 1; u <= opt->units; u++)
+        regmap_identity_default(u, s.unit[u].serial, s.unit[u].firmware);
     s.rng = SIM_RNG_SEED;
 
     /* The handlers only set a flag; TERM and INT stay blocked except
@@ -329,14 +329,15 @@ static int sim_run(const struct sim_options *opt)
     for (size_t i = 0; i < opt->nstart; i++)
         sim_apply(&s, &opt->start[i], "option");
     if (opt->rtu_path) {
-        s.rtu = sim_conn_new(-1);
+        s.rtu = sim_conn_new(-1, 1);
         if (sim_rtu_open(&s, 0) < 0)
             goto fail;
         printf("tbdaq-sim: serving rtu on %s\n", opt->rtu_path);
     } else {
         if (sim_listen(&s) < 0)
             goto fail;
-        printf("tbdaq-sim: listening on 127.0.0.1:%u\n", s.port);
+        printf("tbdaq-sim: listening on 127.0.0.1:%u%s\n", s.port,
+               opt->rtu_over_tcp ? " (rtu over tcp)" : "");
     }
     fflush(stdout);
 
@@ -415,6 +416,7 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
     static const struct option longopts[] = {
         {"port", required_argument, NULL, 'p'},
         {"rtu", required_argument, NULL, 'r'},
+        {"rtu-over-tcp", required_argument, NULL, 'R'},
         {"units", required_argument, NULL, 'u'},
         {"log", required_argument, NULL, 'l'},
         {"control", required_argument, NULL, 'c'},
@@ -426,6 +428,8 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int have_port = 0, ch;
+    const char *modes[3];
+    size_t nmodes = 0;
     long v;
 
     opt->port = SIM_DEFAULT_PORT;
@@ -439,6 +443,14 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
                 return -1;
             }
             have_port = 1;
+            break;
+        case 'R':
+            if (sim_parse_long(optarg, 0, SIM_MAX_PORT, &opt->port) < 0) {
+                sim_usage_error("bad --rtu-over-tcp '%s': expected 0..65535",
+                                optarg);
+                return -1;
+            }
+            opt->rtu_over_tcp = 1;
             break;
         case 'r':
             opt->rtu_path = optarg;
@@ -482,8 +494,15 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
         sim_usage_error("unexpected argument '%s'", argv[optind]);
         return -1;
     }
-    if (have_port && opt->rtu_path) {
-        sim_usage_error("--port and --rtu cannot be combined");
+    /* One transport: name two of those given, in a fixed order. */
+    if (have_port)
+        modes[nmodes++] = "--port";
+    if (opt->rtu_path)
+        modes[nmodes++] = "--rtu";
+    if (opt->rtu_over_tcp)
+        modes[nmodes++] = "--rtu-over-tcp";
+    if (nmodes > 1) {
+        sim_usage_error("%s and %s cannot be combined", modes[0], modes[1]);
         return -1;
     }
     for (size_t i = 0; i < opt->nstart; i++) {
@@ -495,7 +514,7 @@ static int sim_options_parse(struct sim_options *opt, int argc, char **argv)
         }
         if (opt->start[i].mode) {
             opt->start[i].arg = sim_mode_parse(
-                opt->start[i].mode, opt->rtu_path != NULL, "--malformed");
+                opt->start[i].mode, sim_rtu_framing(opt), "--malformed");
             if (opt->start[i].arg < 0) {
                 log_err("bad --malformed mode '%s' (see tbdaq-sim --help)",
                         opt->start[i].mode);

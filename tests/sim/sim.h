@@ -3,8 +3,9 @@
  * The simulator's private header: its state and the functions its files
  * share, grouped by the file that defines them. sim.c is the command line
  * and the poll loop, sim_conn.c serves requests on a connection (or the
- * RTU line), sim_rtu.c keeps the RTU line open, sim_control.c carries out
- * control commands, sim_help.c is the --help text.
+ * RTU line), sim_rtu.c frames RTU (on the line, or over TCP) and keeps the
+ * RTU line open, sim_control.c carries out control commands, sim_help.c
+ * is the --help text.
  *
  * One thread: nothing here is locked, and nothing needs to be.
  */
@@ -48,6 +49,7 @@ enum sim_cmd_kind {
     SIM_CMD_DROP,
     SIM_CMD_MALFORMED,
     SIM_CMD_DRIP,
+    SIM_CMD_IDENTITY,
 };
 
 /* One control command, from the FIFO or the command line. */
@@ -56,9 +58,11 @@ struct sim_cmd {
     unsigned unit;
     long arg;
     const char *mode; /* --malformed's MODE, until it is looked up */
+    char serial[REGMAP_SERIAL_LEN + 1]; /* identity's */
+    char firmware[REGMAP_FIRMWARE_LEN + 1];
 };
 
-/* Fault state of one unit. */
+/* Fault state and identity of one unit. */
 struct sim_unit {
     int muted;
     uint8_t exception; /* 0: answer normally */
@@ -66,6 +70,8 @@ struct sim_unit {
     long delay_ms;
     long drip_ms;    /* 0: replies go out whole */
     uint32_t served; /* requests answered, exceptions included */
+    char serial[REGMAP_SERIAL_LEN + 1];
+    char firmware[REGMAP_FIRMWARE_LEN + 1];
 };
 
 /* A reply owed, due at due_ns (CLOCK_MONOTONIC). */
@@ -78,6 +84,7 @@ struct sim_pending {
 /* A TCP client, or the RTU line. */
 struct sim_conn {
     int fd;
+    int rtu;  /* frames are RTU (the line, or a client over TCP), not MBAP */
     int dead; /* closed at the end of the loop turn */
     unsigned char in[SIM_IN_CAP];
     size_t in_len;
@@ -99,6 +106,7 @@ struct sim_conn {
 struct sim_options {
     long port;
     const char *rtu_path;
+    int rtu_over_tcp; /* RTU frames on the TCP port */
     unsigned units;
     const char *log_path;
     const char *control_path;
@@ -137,7 +145,9 @@ int sim_parse_long(const char *s, long min, long max, long *out);
 int sim_dropping(const struct sim *s);
 
 /* sim_conn.c */
-struct sim_conn *sim_conn_new(int fd);
+/* A connection on fd (-1: none yet) speaking RTU frames if rtu, else
+ * Modbus TCP's; the caller frees it with sim_conn_free(). */
+struct sim_conn *sim_conn_new(int fd, int rtu);
 /* Forgets everything in flight on c: input, replies owed and unsent. */
 void sim_conn_reset(struct sim_conn *c);
 /* Closes c's descriptor (if open) and frees c; NULL is fine. */
@@ -156,6 +166,14 @@ void sim_tcp_read(struct sim *s, struct sim_conn *c);
 void sim_drip_finish(struct sim *s, unsigned unit);
 
 /* sim_rtu.c */
+/* Whether the simulator speaks RTU frames (on a line or over TCP). */
+int sim_rtu_framing(const struct sim_options *opt);
+/* Serves the RTU requests complete in c's input, received at rx_ns. */
+void sim_rtu_frames(struct sim *s, struct sim_conn *c, int64_t rx_ns);
+/* The end of a frame at a silence on c, by now: serves what is buffered
+ * if it is due, and returns when the next silence would end one (or
+ * INT64_MAX). Marks c dead if a reply cannot be written. */
+int64_t sim_rtu_silence(struct sim *s, struct sim_conn *c, int64_t now);
 /* Opens the line in raw mode; quiet: failures are expected and not
  * logged. Returns 0, or -1. */
 int sim_rtu_open(struct sim *s, int quiet);
@@ -163,8 +181,6 @@ int sim_rtu_open(struct sim *s, int quiet);
 void sim_rtu_lost(struct sim *s, const char *why);
 void sim_rtu_reopen(struct sim *s);
 void sim_rtu_read(struct sim *s);
-/* A silence ends whatever frame is buffered: serve it if its CRC holds. */
-void sim_rtu_gap(struct sim *s);
 
 /* sim_control.c */
 /* The index of command kind in the table of commands, and its name. */

@@ -19,11 +19,12 @@
 #include "common/log.h"
 #include "tests/sim/sim.h"
 
-struct sim_conn *sim_conn_new(int fd)
+struct sim_conn *sim_conn_new(int fd, int rtu)
 {
     struct sim_conn *c = xcalloc(1, sizeof(*c));
 
     c->fd = fd;
+    c->rtu = rtu;
     return c;
 }
 
@@ -112,12 +113,33 @@ static int64_t sim_drip_pump(struct sim_conn *c, int64_t now, int all)
     return sim_dripping(c) ? c->drip_next_ns : INT64_MAX;
 }
 
+/* Reads what req asks of its unit, at real time now, into words (one word
+ * per register, or per bit). */
+static void sim_read(const struct sim *s, const struct frame_request *req,
+                     const struct timespec *now, uint16_t *words)
+{
+    const struct sim_unit *su = &s->unit[req->unit];
+    struct regmap_unit u = {.id = req->unit,
+                            .served = (uint16_t)su->served,
+                            .serial = su->serial,
+                            .firmware = su->firmware};
+
+    if (req->function == FRAME_READ_COILS)
+        regmap_read_bits(&u, REGMAP_COILS, now, req->address, req->count,
+                         words);
+    else if (req->function == FRAME_READ_DISCRETE)
+        regmap_read_bits(&u, REGMAP_DISCRETE, now, req->address, req->count,
+                         words);
+    else
+        regmap_read(&u, now, req->address, req->count, words);
+}
+
 /* Builds the reply owed in p, with values of this moment, and queues it
  * (or stages it, if its unit drips). */
 static void sim_reply(struct sim *s, struct sim_conn *c,
                       const struct sim_pending *p)
 {
-    uint16_t words[REGMAP_MAX_COUNT];
+    uint16_t words[REGMAP_MAX_BITS];
     unsigned char frame[FRAME_MANGLED_MAX];
     struct timespec now;
     unsigned unit = p->req.unit;
@@ -126,17 +148,15 @@ static void sim_reply(struct sim *s, struct sim_conn *c,
     /* No exception means a valid unit and range: see sim_request(). */
     if (!p->exception) {
         clock_gettime(CLOCK_REALTIME, &now);
-        regmap_read(p->req.unit, (uint16_t)s->unit[p->req.unit].served, &now,
-                    p->req.address, p->req.count, words);
+        sim_read(s, &p->req, &now, words);
     }
-    if (s->opt->rtu_path)
+    if (c->rtu)
         n = frame_rtu_reply(&p->req, p->exception, words, frame);
     else
         n = frame_tcp_reply(&p->req, p->exception, words, frame);
     /* Units outside 1..N (TCP gateway exceptions) have no fault state. */
     if (unit >= 1 && unit <= s->opt->units && s->unit[unit].malformed)
-        n = frame_mangle(frame, n, s->opt->rtu_path != NULL,
-                         s->unit[unit].malformed, &s->rng);
+        n = frame_mangle(frame, n, c->rtu, s->unit[unit].malformed, &s->rng);
     if (unit >= 1 && unit <= s->opt->units && s->unit[unit].drip_ms) {
         sim_drip_start(c, unit, s->unit[unit].drip_ms, frame, n);
         return;
@@ -144,15 +164,26 @@ static void sim_reply(struct sim *s, struct sim_conn *c,
     sim_conn_queue(c, frame, n);
 }
 
-/* The exception a well-behaved unit answers req with, or 0. */
+/* The exception a well-behaved unit answers req with, or 0: as a device
+ * does, 1 for a function it lacks, 3 for a count beyond the function's
+ * limit, 2 for addresses it does not have. */
 static uint8_t sim_check(const struct frame_request *req)
 {
-    if (req->function != FRAME_READ_HOLDING &&
-        req->function != FRAME_READ_INPUT)
+    unsigned max, size;
+
+    if (frame_function_bits(req->function)) {
+        max = REGMAP_MAX_BITS;
+        size = REGMAP_BITS_SIZE;
+    } else if (req->function == FRAME_READ_HOLDING ||
+               req->function == FRAME_READ_INPUT) {
+        max = REGMAP_MAX_COUNT;
+        size = REGMAP_SIZE;
+    } else {
         return FRAME_EXC_ILLEGAL_FUNCTION;
-    if (!req->well_formed || req->count < 1 || req->count > REGMAP_MAX_COUNT)
+    }
+    if (!req->well_formed || req->count < 1 || req->count > max)
         return FRAME_EXC_ILLEGAL_VALUE;
-    if ((unsigned)req->address + req->count > REGMAP_SIZE)
+    if ((unsigned)req->address + req->count > size)
         return FRAME_EXC_ILLEGAL_ADDRESS;
     return 0;
 }
@@ -171,7 +202,7 @@ void sim_request(struct sim *s, struct sim_conn *c,
     if (sim_dropping(s))
         return;
     if (req->unit < 1 || req->unit > s->opt->units) {
-        if (s->opt->rtu_path)
+        if (c->rtu)
             return; /* on a shared line, another device's business */
         p.exception = FRAME_EXC_GATEWAY_TARGET;
     } else {
@@ -266,6 +297,12 @@ void sim_tcp_read(struct sim *s, struct sim_conn *c)
             rx_ns = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
         }
     c->in_len += (size_t)n;
+    if (c->rtu) {
+        sim_rtu_frames(s, c, rx_ns);
+        if (sim_conn_flush(c) < 0)
+            c->dead = 1;
+        return;
+    }
     for (;;) {
         enum frame_status st =
             frame_tcp_parse(c->in + off, c->in_len - off, &req, &used);

@@ -36,28 +36,39 @@ static const struct {
 };
 #define SIM_NMODES (sizeof(sim_modes) / sizeof(sim_modes[0]))
 
-/* The control commands: name, whether a unit comes first, the bounds of
- * the numeric argument (if any), and the usage shown when misused. */
+/* What follows a command's unit (or its name, if it has none). */
+enum sim_arg {
+    SIM_ARG_NONE,
+    SIM_ARG_NUMBER,   /* a decimal within the command's bounds */
+    SIM_ARG_MODE,     /* one of sim_modes */
+    SIM_ARG_IDENTITY, /* a serial number and a firmware version */
+};
+
+/* The control commands: name, whether a unit comes first, its argument
+ * with the bounds of a number, and the usage shown when misused. */
 static const struct {
     const char *name;
     enum sim_cmd_kind kind;
     int has_unit;
-    int has_arg;
+    enum sim_arg arg;
     long arg_min;
     long arg_max;
     const char *arg_name;
     const char *usage;
-    int arg_is_mode; /* the argument names one of sim_modes */
 } sim_cmds[] = {
-    {"mute", SIM_CMD_MUTE, 1, 0, 0, 0, NULL, "mute UNIT", 0},
-    {"exception", SIM_CMD_EXCEPTION, 1, 1, 1, SIM_EXCEPTION_MAX, "CODE",
-     "exception UNIT CODE", 0},
-    {"normal", SIM_CMD_NORMAL, 1, 0, 0, 0, NULL, "normal UNIT", 0},
-    {"delay", SIM_CMD_DELAY, 1, 1, 0, SIM_MAX_MS, "MS", "delay UNIT MS", 0},
-    {"drop", SIM_CMD_DROP, 0, 1, 0, SIM_MAX_MS, "MS", "drop MS", 0},
-    {"malformed", SIM_CMD_MALFORMED, 1, 1, 0, 0, "MODE", "malformed UNIT MODE",
-     1},
-    {"drip", SIM_CMD_DRIP, 1, 1, 0, SIM_MAX_MS, "MS", "drip UNIT MS", 0},
+    {"mute", SIM_CMD_MUTE, 1, SIM_ARG_NONE, 0, 0, NULL, "mute UNIT"},
+    {"exception", SIM_CMD_EXCEPTION, 1, SIM_ARG_NUMBER, 1, SIM_EXCEPTION_MAX,
+     "CODE", "exception UNIT CODE"},
+    {"normal", SIM_CMD_NORMAL, 1, SIM_ARG_NONE, 0, 0, NULL, "normal UNIT"},
+    {"delay", SIM_CMD_DELAY, 1, SIM_ARG_NUMBER, 0, SIM_MAX_MS, "MS",
+     "delay UNIT MS"},
+    {"drop", SIM_CMD_DROP, 0, SIM_ARG_NUMBER, 0, SIM_MAX_MS, "MS", "drop MS"},
+    {"malformed", SIM_CMD_MALFORMED, 1, SIM_ARG_MODE, 0, 0, "MODE",
+     "malformed UNIT MODE"},
+    {"drip", SIM_CMD_DRIP, 1, SIM_ARG_NUMBER, 0, SIM_MAX_MS, "MS",
+     "drip UNIT MS"},
+    {"identity", SIM_CMD_IDENTITY, 1, SIM_ARG_IDENTITY, 0, 0, NULL,
+     "identity UNIT SERIAL FIRMWARE"},
 };
 #define SIM_NCMDS (sizeof(sim_cmds) / sizeof(sim_cmds[0]))
 
@@ -82,10 +93,22 @@ static void sim_cmd_format(const struct sim_cmd *cmd, char *buf, size_t len)
 
     if (sim_cmds[cmd->index].has_unit && n >= 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " %u", cmd->unit);
-    if (sim_cmds[cmd->index].arg_is_mode && n >= 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, " %s", sim_modes[cmd->arg].name);
-    else if (sim_cmds[cmd->index].has_arg && n >= 0 && (size_t)n < len)
+    if (n < 0 || (size_t)n >= len)
+        return;
+    switch (sim_cmds[cmd->index].arg) {
+    case SIM_ARG_NONE:
+        break;
+    case SIM_ARG_NUMBER:
         snprintf(buf + n, len - (size_t)n, " %ld", cmd->arg);
+        break;
+    case SIM_ARG_MODE:
+        snprintf(buf + n, len - (size_t)n, " %s", sim_modes[cmd->arg].name);
+        break;
+    case SIM_ARG_IDENTITY:
+        snprintf(buf + n, len - (size_t)n, " %s %s", cmd->serial,
+                 cmd->firmware);
+        break;
+    }
 }
 
 /* The malformed mode called name, usable on the transport: its index
@@ -106,6 +129,56 @@ long sim_mode_parse(const char *name, int rtu, const char *where)
               "unit, function, tid, crc, garbage, length or extra",
               where, name);
     return -1;
+}
+
+/* Number of words after a command's unit (or name). */
+static size_t sim_arg_words(enum sim_arg arg)
+{
+    switch (arg) {
+    case SIM_ARG_NONE:
+        return 0;
+    case SIM_ARG_NUMBER:
+    case SIM_ARG_MODE:
+        return 1;
+    case SIM_ARG_IDENTITY:
+        return 2;
+    }
+    return 0;
+}
+
+/* Parses the argument words arg[] of command i into *cmd. Returns 0, or
+ * -1 after warning. */
+static int sim_cmd_arg(size_t i, char **arg, int rtu, struct sim_cmd *cmd)
+{
+    switch (sim_cmds[i].arg) {
+    case SIM_ARG_NONE:
+        return 0;
+    case SIM_ARG_MODE:
+        cmd->arg = sim_mode_parse(arg[0], rtu, "control");
+        return cmd->arg < 0 ? -1 : 0;
+    case SIM_ARG_NUMBER:
+        if (sim_parse_long(arg[0], sim_cmds[i].arg_min, sim_cmds[i].arg_max,
+                           &cmd->arg) < 0) {
+            log_warnx("control: bad %s '%s' to '%s': expected %ld..%ld",
+                      sim_cmds[i].arg_name, arg[0], sim_cmds[i].name,
+                      sim_cmds[i].arg_min, sim_cmds[i].arg_max);
+            return -1;
+        }
+        return 0;
+    case SIM_ARG_IDENTITY:
+        if (!regmap_identity_valid(arg[0], REGMAP_SERIAL_LEN) ||
+            !regmap_identity_valid(arg[1], REGMAP_FIRMWARE_LEN)) {
+            log_warnx("control: bad identity '%s %s': expected a serial of "
+                      "1..%d and a firmware of 1..%d printable ASCII "
+                      "characters",
+                      arg[0], arg[1], REGMAP_SERIAL_LEN, REGMAP_FIRMWARE_LEN);
+            return -1;
+        }
+        snprintf(cmd->serial, sizeof(cmd->serial), "%s", arg[0]);
+        snprintf(cmd->firmware, sizeof(cmd->firmware), "%s", arg[1]);
+        return 0;
+    }
+    return 0;
 }
 
 /*
@@ -136,15 +209,14 @@ static int sim_cmd_parse(char *line, unsigned units, int rtu,
         log_warnx("control: unknown command '%s'", tok[0]);
         return -1;
     }
-    want = 1 + (size_t)sim_cmds[i].has_unit + (size_t)sim_cmds[i].has_arg;
+    want = 1 + (size_t)sim_cmds[i].has_unit + sim_arg_words(sim_cmds[i].arg);
     if (ntok != want) {
         log_warnx("control: wrong arguments to '%s': usage: %s", tok[0],
                   sim_cmds[i].usage);
         return -1;
     }
+    memset(cmd, 0, sizeof(*cmd));
     cmd->index = i;
-    cmd->unit = 0;
-    cmd->arg = 0;
     if (sim_cmds[i].has_unit) {
         if (sim_parse_long(tok[1], 1, (long)units, &v) < 0) {
             log_warnx("control: bad unit '%s' to '%s': expected 1..%u", tok[1],
@@ -153,20 +225,8 @@ static int sim_cmd_parse(char *line, unsigned units, int rtu,
         }
         cmd->unit = (unsigned)v;
     }
-    if (sim_cmds[i].arg_is_mode) {
-        cmd->arg = sim_mode_parse(tok[ntok - 1], rtu, "control");
-        if (cmd->arg < 0)
-            return -1;
-    } else if (sim_cmds[i].has_arg) {
-        p = tok[ntok - 1];
-        if (sim_parse_long(p, sim_cmds[i].arg_min, sim_cmds[i].arg_max,
-                           &cmd->arg) < 0) {
-            log_warnx("control: bad %s '%s' to '%s': expected %ld..%ld",
-                      sim_cmds[i].arg_name, p, tok[0], sim_cmds[i].arg_min,
-                      sim_cmds[i].arg_max);
-            return -1;
-        }
-    }
+    if (sim_cmd_arg(i, tok + 1 + sim_cmds[i].has_unit, rtu, cmd) < 0)
+        return -1;
     return 1;
 }
 
@@ -209,6 +269,12 @@ void sim_apply(struct sim *s, const struct sim_cmd *cmd, const char *source)
         if (!u->drip_ms)
             sim_drip_finish(s, cmd->unit);
         break;
+    case SIM_CMD_IDENTITY:
+        /* Not a fault: `normal` leaves it, as a swapped instrument stays
+         * swapped. */
+        snprintf(u->serial, sizeof(u->serial), "%s", cmd->serial);
+        snprintf(u->firmware, sizeof(u->firmware), "%s", cmd->firmware);
+        break;
     case SIM_CMD_DROP:
         s->drop_until_ns = time_mono_ns() + cmd->arg * NS_PER_MS;
         for (size_t i = 0; i < s->nconn; i++)
@@ -237,8 +303,8 @@ void sim_control_read(struct sim *s)
                         s->control_len - (size_t)(start - s->control_buf)))) {
         *nl = '\0';
         if (!s->control_overlong &&
-            sim_cmd_parse(start, s->opt->units, s->opt->rtu_path != NULL,
-                          &cmd) > 0)
+            sim_cmd_parse(start, s->opt->units, sim_rtu_framing(s->opt), &cmd) >
+                0)
             sim_apply(s, &cmd, "control");
         s->control_overlong = 0;
         start = nl + 1;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The RTU line: a tty (or pty) opened raw, every unit on it. Requests are
- * recognised by their length and CRC as they arrive, or at a silence;
- * a line that goes away is reopened until it is back.
+ * RTU framing on a connection, and the RTU line. Requests are recognised
+ * by their length and CRC as they arrive, or at a silence, both on the
+ * line (a tty or pty opened raw, every unit on it) and on the TCP clients
+ * of --rtu-over-tcp (a serial device server in transparent mode: the
+ * line's bytes, carried over TCP). A line that goes away is reopened
+ * until it is back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,24 +74,17 @@ void sim_rtu_reopen(struct sim *s)
     log_info("rtu device '%s' reopened", s->opt->rtu_path);
 }
 
-void sim_rtu_read(struct sim *s)
+int sim_rtu_framing(const struct sim_options *opt)
 {
-    struct sim_conn *c = s->rtu;
+    return opt->rtu_path != NULL || opt->rtu_over_tcp;
+}
+
+void sim_rtu_frames(struct sim *s, struct sim_conn *c, int64_t rx_ns)
+{
     struct frame_request req;
     size_t off = 0, used = 0;
-    ssize_t n;
-    int64_t rx_ns;
 
-    n = read(c->fd, c->in + c->in_len, SIM_IN_CAP - c->in_len);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return;
-    if (n <= 0) {
-        sim_rtu_lost(s, n == 0 ? "hung up" : strerror(errno));
-        return;
-    }
-    rx_ns = sim_real_ns();
     c->last_rx_ns = time_mono_ns();
-    c->in_len += (size_t)n;
     while (frame_rtu_parse(c->in + off, c->in_len - off, &req, &used) ==
            FRAME_OK) {
         sim_request(s, c, &req, rx_ns);
@@ -99,19 +95,38 @@ void sim_rtu_read(struct sim *s)
     /* A full buffer without one valid frame in it is noise. */
     if (c->in_len == SIM_IN_CAP)
         c->in_len = 0;
-    if (sim_conn_flush(c) < 0)
-        sim_rtu_lost(s, strerror(errno));
 }
 
-/* A silence ends whatever frame is buffered: serve it if its CRC holds. */
-void sim_rtu_gap(struct sim *s)
+int64_t sim_rtu_silence(struct sim *s, struct sim_conn *c, int64_t now)
 {
-    struct sim_conn *c = s->rtu;
     struct frame_request req;
 
+    if (c->in_len == 0)
+        return INT64_MAX;
+    if (now - c->last_rx_ns < SIM_RTU_GAP_NS)
+        return c->last_rx_ns + SIM_RTU_GAP_NS;
     if (frame_rtu_parse_whole(c->in, c->in_len, &req) == FRAME_OK)
         sim_request(s, c, &req, sim_real_ns());
     c->in_len = 0;
+    if (sim_conn_flush(c) < 0)
+        c->dead = 1;
+    return INT64_MAX;
+}
+
+void sim_rtu_read(struct sim *s)
+{
+    struct sim_conn *c = s->rtu;
+    ssize_t n;
+
+    n = read(c->fd, c->in + c->in_len, SIM_IN_CAP - c->in_len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        sim_rtu_lost(s, n == 0 ? "hung up" : strerror(errno));
+        return;
+    }
+    c->in_len += (size_t)n;
+    sim_rtu_frames(s, c, sim_real_ns());
     if (sim_conn_flush(c) < 0)
         sim_rtu_lost(s, strerror(errno));
 }
