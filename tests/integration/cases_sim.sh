@@ -118,17 +118,17 @@ case_sim_bits() {
     local r first n b
     need_mbclient
     start_sim --port 0 --units 2 --log "$T/sim.log"
-    # Unit 2: coils 8..15 its id, 16..31 0xa5c3 least significant bit
-    # first; discrete inputs 255 - 2 and 0x5a3c.
+    # Unit 2: coils 8..15 its id, 16..31 0x1234 least significant bit
+    # first; discrete inputs 255 - 2 and 0xabcd.
     r=$(modbus_tcp 2 1 8 24)
-    [ "$r" = "00 01 00 00 00 06 02 01 03 02 c3 a5" ] ||
+    [ "$r" = "00 01 00 00 00 06 02 01 03 02 34 12" ] ||
         fail "unit 2 coils 8..31: got '$r'"
     r=$(modbus_tcp 2 2 8 24)
-    [ "$r" = "00 01 00 00 00 06 02 02 03 fd 3c 5a" ] ||
+    [ "$r" = "00 01 00 00 00 06 02 02 03 fd cd ab" ] ||
         fail "unit 2 discrete inputs 8..31: got '$r'"
     # A count that is no multiple of 8: the last byte's high bits are 0.
     r=$(modbus_tcp 1 1 16 13)
-    [ "$r" = "00 01 00 00 00 05 01 01 02 c3 05" ] ||
+    [ "$r" = "00 01 00 00 00 05 01 01 02 34 12" ] ||
         fail "unit 1 coils 16..28: got '$r'"
 
     stable_read "modbus_tcp 1 1 0 8" coil_byte
@@ -150,7 +150,7 @@ case_sim_bits() {
     read -r -a b <<<"$r"
     [ "${#b[@]}" = 259 ] && [ "${b[*]:0:9}" = "00 01 00 00 00 fd 01 01 fa" ] ||
         fail "2000 coils: want 259 bytes, MBAP length 253, byte count 250; got ${#b[@]}: '${b[*]:0:12} ...'"
-    [ "${b[*]:10:3}" = "01 c3 a5" ] ||
+    [ "${b[*]:10:3}" = "01 34 12" ] ||
         fail "2000 coils: bytes of coils 8..31 are '${b[*]:10:3}'"
     r=$(modbus_tcp 1 1 0 2001)
     [ "$r" = "00 01 00 00 00 03 01 81 03" ] ||
@@ -176,7 +176,7 @@ case_sim_bits() {
     [ "$n" = 1 ] || fail "sim log: $n lines '<ns> 2 1 8 24', want 1"
 
     r=$(mbclient --tcp "$SIM_PORT" 2:1:8:24 2:2:8:24 1:1:2999:2)
-    [ "$r" = $'010000001100001110100101\n101111110011110001011010\nerror: Illegal data address' ] ||
+    [ "$r" = $'010000000010110001001000\n101111111011001111010101\nerror: Illegal data address' ] ||
         fail "libmodbus, unit 2 coils and discrete inputs 8..31, coils 2999..3000: got '$r'"
 }
 
@@ -314,14 +314,14 @@ case_sim_rtu_bits() {
     need_mbclient
     start_pty_pair
     start_sim --rtu "$T/simtty" --units 2
-    want="010000001100001110100101"$'\n'"101111110011110001011010"
+    want="010000000010110001001000"$'\n'"101111111011001111010101"
     want="$want"$'\n'"0102 0304 0506 0708 0708 0506 0304 0102 0201 0403 0605 0807 0807 0605 0403 0201"
     want="$want"$'\n'"5442 5349 4d2d 3030 3100 0000 0000 0000 0000 0000 312e 342e 3220 2020"
     want="$want"$'\n'"error: Illegal data address"
     r=$(mbclient --rtu "$T/daqtty" 2:1:8:24 2:2:8:24 1:3:560:16 1:4:800:14 1:2:2990:11)
     [ "$r" = "$want" ] || fail "RTU reads: got '$r', want '$want'"
     r=$(mbclient --rtu "$T/daqtty" 1:1:0:2000 | cut -c9-32)
-    [ "$r" = "100000001100001110100101" ] ||
+    [ "$r" = "100000000010110001001000" ] ||
         fail "RTU, 2000 coils of unit 1: coils 8..31 are '$r'"
     r=$(mbclient --rtu "$T/daqtty" --timeout "$SIM_SILENT_MS" 3:1:0:8 2:1:8:8)
     [ "$r" = $'error: Connection timed out\n01000000' ] ||
@@ -343,10 +343,10 @@ case_sim_rtu_over_tcp() {
     need_mbclient
     start_sim_rtutcp --units 2 --log "$T/sim.log"
     r=$(rtu_tcp 02 01 00 08 00 18 bd f1)
-    [ "$r" = "02 01 03 02 c3 a5 0d 36" ] ||
+    [ "$r" = "02 01 03 02 34 12 0b 70" ] ||
         fail "unit 2 coils 8..31 over RTU over TCP: got '$r'"
     r=$(rtu_tcp 01 03 03 94 00 01 c5 a2 01 02 00 08 00 18 f9 c2)
-    [ "$r" = "01 03 02 00 01 79 84 01 02 03 fe 3c 5a 88 85" ] ||
+    [ "$r" = "01 03 02 00 01 79 84 01 02 03 fe cd ab 0c 91" ] ||
         fail "two requests in one packet (unit 1 register 916, discrete 8..31): got '$r'"
     r=$(rtu_tcp ff 00 13 01 03 03 94 00 01 c5 a3 01 03 03 94 00 01 c5 a2)
     [ "$r" = "01 03 02 00 01 79 84" ] ||
@@ -367,9 +367,9 @@ case_sim_rtu_over_tcp() {
     local pid_a=$!
     r=$(mbclient --rtu "$T/gwb" 2:1:8:24 1:2:8:24 2:4:800:5)
     wait "$pid_a" || fail "libmodbus on the first connection: $(cat "$T/a.out")"
-    [ "$(cat "$T/a.out")" = $'100000001100001110100101\n101111110011110001011010\n0001\n0002' ] ||
+    [ "$(cat "$T/a.out")" = $'100000000010110001001000\n101111111011001111010101\n0001\n0002' ] ||
         fail "libmodbus on the first connection: got '$(cat "$T/a.out")'"
-    [ "$r" = $'010000001100001110100101\n011111110011110001011010\n5442 5349 4d2d 3030 3200' ] ||
+    [ "$r" = $'010000000010110001001000\n011111111011001111010101\n5442 5349 4d2d 3030 3200' ] ||
         fail "libmodbus on the second connection: got '$r'"
 }
 

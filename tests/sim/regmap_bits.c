@@ -13,11 +13,13 @@
 #include "tests/sim/regmap.h"
 
 /* Fixed bits: the unit id (coils; its complement on discrete inputs) in
- * eight bits, then a 16-bit pattern, least significant bit first. */
+ * eight bits, then a 16-bit pattern, least significant bit first; no
+ * byte of either pattern reads the same backwards, so bits packed in the
+ * wrong order show. */
 #define REGMAP_BITS_ID_FIRST 8
 #define REGMAP_BITS_PATTERN_FIRST 16
-#define REGMAP_COIL_PATTERN 0xa5c3u
-#define REGMAP_DISCRETE_PATTERN 0x5a3cu
+#define REGMAP_COIL_PATTERN 0x1234u
+#define REGMAP_DISCRETE_PATTERN 0xabcdu
 /* Bulk region for load tests: bits that alternate, shifted every second. */
 #define REGMAP_BITS_BULK_FIRST 1000
 
