@@ -68,6 +68,17 @@ rtu_tcp() {
         od -An -v -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
 }
 
+# rtu_tcp_held HEX...: like rtu_tcp, but the connection stays open for a
+# second after the bytes (socat's -t), so that a frame ended by a silence
+# rather than its length is answered before it closes.
+rtu_tcp_held() {
+    local esc
+    esc=$(printf '\\x%s' "$@")
+    # shellcheck disable=SC2059
+    printf "$esc" | timeout 5 socat -t 1 - "TCP:127.0.0.1:$SIM_PORT,shut-none" |
+        od -An -v -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
+}
+
 # sim_second: the current second of CLOCK_REALTIME.
 sim_second() {
     local t=$EPOCHREALTIME
@@ -354,6 +365,11 @@ case_sim_rtu_over_tcp() {
     r=$(rtu_tcp 01 01 0b b7 00 02 0f c9)
     [ "$r" = "01 81 02 c1 91" ] ||
         fail "coils 2999..3000: want exception 2, got '$r'"
+    # Function 17 (report server id) has no length rule here: it ends at
+    # the line's silence, and gets exception 1.
+    r=$(rtu_tcp_held 01 11 c0 2c)
+    [ "$r" = "01 91 01 8c 50" ] ||
+        fail "function 17, ended by a silence: want exception 1, got '$r'"
     r=$(rtu_tcp 03 03 03 94 00 01 c4 40)
     [ -z "$r" ] || fail "unit 3 (beyond --units 2) answered: '$r'"
     awk '$2 == 2 && $3 == 1 && $4 == 8 && $5 == 24 { n++ }
