@@ -159,7 +159,7 @@ case_sim_bits() {
 
     r=$(modbus_tcp 1 1 0 2000)
     read -r -a b <<<"$r"
-    [ "${#b[@]}" = 259 ] && [ "${b[*]:0:9}" = "00 01 00 00 00 fd 01 01 fa" ] ||
+    [[ ${#b[@]} = 259 && "${b[*]:0:9}" = "00 01 00 00 00 fd 01 01 fa" ]] ||
         fail "2000 coils: want 259 bytes, MBAP length 253, byte count 250; got ${#b[@]}: '${b[*]:0:12} ...'"
     [ "${b[*]:10:3}" = "01 34 12" ] ||
         fail "2000 coils: bytes of coils 8..31 are '${b[*]:10:3}'"
@@ -397,8 +397,10 @@ case_sim_rtu_over_tcp_faults() {
     need_mbclient
     timeout 10 "$BUILD/tbdaq-sim" --rtu-over-tcp 0 --port 0 >/dev/null 2>"$T/err"
     rc=$?
-    [ $rc = 2 ] && grep -q -- "--port and --rtu-over-tcp cannot be combined" "$T/err" ||
+    if [ $rc != 2 ] ||
+        ! grep -q -- "--port and --rtu-over-tcp cannot be combined" "$T/err"; then
         fail "--rtu-over-tcp with --port: exit $rc, '$(cat "$T/err")'"
+    fi
     timeout 10 "$BUILD/tbdaq-sim" --rtu-over-tcp 0 --malformed 1:tid >/dev/null 2>"$T/err"
     rc=$?
     [ $rc = 2 ] || fail "--rtu-over-tcp with --malformed 1:tid: exit $rc, want 2"

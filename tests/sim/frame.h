@@ -77,10 +77,10 @@ enum frame_status frame_tcp_parse(const unsigned char *buf, size_t len,
                                   struct frame_request *req, size_t *used);
 
 /*
- * Finds the first RTU request in buf (function 3/4 requests are 8 bytes;
- * function 15/16 carry a byte count). FRAME_OK: *req is the request and
- * *used the bytes it and any noise before it take up. FRAME_NEED_MORE:
- * nothing with a valid CRC yet.
+ * Finds the first RTU request in buf (read requests, functions 1 to 4, are
+ * 8 bytes; function 15/16 carry a byte count). FRAME_OK: *req is the
+ * request and *used the bytes it and any noise before it take up.
+ * FRAME_NEED_MORE: nothing with a valid CRC yet.
  */
 enum frame_status frame_rtu_parse(const unsigned char *buf, size_t len,
                                   struct frame_request *req, size_t *used);
