@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * tbdaq-sim: a Modbus sensor simulator for the demo, the tests and the
- * benchmarks. It serves the register map of regmap.c for unit ids 1..N over
- * Modbus TCP on 127.0.0.1 (any number of clients) or Modbus RTU on one tty,
- * and takes fault-injection commands (mute, exception, malformed replies,
- * delay, drip, drop) from a FIFO while it runs.
+ * benchmarks. It serves the map of regmap.c and regmap_bits.c for unit
+ * ids 1..N over Modbus TCP on 127.0.0.1 (any number of clients), Modbus RTU
+ * on one tty, or RTU frames over TCP on 127.0.0.1 (--rtu-over-tcp), and
+ * takes fault-injection commands (mute, exception, malformed replies,
+ * delay, drip, drop) and identity swaps from a FIFO while it runs.
  *
  * This file is the command line and the loop: one thread, one ppoll()
  * over the listening socket (or the RTU line), the control FIFO and every
