@@ -67,7 +67,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
 	$(UNIT_SRCS) tests/bench/store_rate.c \
-	tests/integration/notifyrecv.c tests/integration/latency.c
+	tests/integration/notifyrecv.c tests/integration/latency.c \
+	tests/integration/mbclient.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean spec-check
@@ -162,7 +163,14 @@ $(BUILD)/tests/latency: $(BUILD)/tests/integration/latency.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency
+# A Modbus client the project did not write (libmodbus), for the
+# simulator's own cases (tests/integration/cases_sim.sh).
+$(BUILD)/tests/mbclient: $(BUILD)/tests/integration/mbclient.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libmodbus)
+
+integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
+	$(BUILD)/tests/mbclient
 	tests/integration/run.sh $(BUILD)
 
 test: unit integration

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Modbus TCP and RTU framing for the simulator. Both transports share the
- * PDU: function code, then for functions 3 and 4 a start address and a
- * register count; replies are function, byte count, registers, or an
- * exception (function | 0x80, code).
+ * PDU: function code, then for functions 1 to 4 a start address and a
+ * count; replies are function, byte count, registers (or bits, eight to a
+ * byte), or an exception (function | 0x80, code).
  */
 #include "tests/sim/frame.h"
 
@@ -25,9 +25,12 @@
 /* Where the function code and the byte count sit in a reply. */
 #define FRAME_TCP_FUNCTION 7
 #define FRAME_RTU_FUNCTION 1
-/* XORed into the function code: turns 3 into 4 and back, so that the
- * spoiled reply still parses as a register read, of the wrong table. */
+/* XORed into the function code: turns 3 into 4 and back (and 1 into 2),
+ * so that the spoiled reply still parses as a read, of the wrong table. */
 #define FRAME_FUNCTION_FLIP 0x07
+#define FRAME_BITS_FUNCTION_FLIP 0x03
+/* Bits in a byte of a bit read's reply. */
+#define FRAME_BITS_PER_BYTE 8
 /* XORed into the transaction id's high byte: never the id asked for. */
 #define FRAME_TID_FLIP 0x80
 /* The highest unit id a reply is redirected among. */
@@ -142,6 +145,28 @@ enum frame_status frame_rtu_parse_whole(const unsigned char *buf, size_t len,
     return FRAME_OK;
 }
 
+int frame_function_bits(uint8_t function)
+{
+    function &= (uint8_t)~FRAME_EXCEPTION_BIT;
+    return function == FRAME_READ_COILS || function == FRAME_READ_DISCRETE;
+}
+
+/* Writes bits[0 .. count - 1] (0 or 1 each) packed, the first bit the
+ * least significant of the first byte; returns the bytes written. */
+static size_t frame_pack_bits(const uint16_t *bits, unsigned count,
+                              unsigned char *out)
+{
+    size_t n = (count + FRAME_BITS_PER_BYTE - 1) / FRAME_BITS_PER_BYTE;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = 0;
+    for (unsigned i = 0; i < count; i++)
+        if (bits[i])
+            out[i / FRAME_BITS_PER_BYTE] |=
+                (unsigned char)(1u << (i % FRAME_BITS_PER_BYTE));
+    return n;
+}
+
 /* Writes the reply PDU to out; returns its length. */
 static size_t frame_reply_pdu(const struct frame_request *req,
                               uint8_t exception, const uint16_t *words,
@@ -155,6 +180,12 @@ static size_t frame_reply_pdu(const struct frame_request *req,
         return n;
     }
     out[n++] = req->function;
+    if (frame_function_bits(req->function)) {
+        size_t bytes = frame_pack_bits(words, req->count, out + n + 1);
+
+        out[n++] = (unsigned char)bytes;
+        return n + bytes;
+    }
     out[n++] = (unsigned char)(2 * req->count);
     for (unsigned i = 0; i < req->count; i++) {
         out[n++] = (unsigned char)(words[i] >> 8);
@@ -233,7 +264,8 @@ size_t frame_mangle(unsigned char *out, size_t n, int rtu,
         out[unit] = (unsigned char)(out[unit] % FRAME_UNIT_MAX + 1);
         break;
     case FRAME_FAULT_FUNCTION:
-        out[fn] ^= FRAME_FUNCTION_FLIP;
+        out[fn] ^= frame_function_bits(out[fn]) ? FRAME_BITS_FUNCTION_FLIP
+                                                : FRAME_FUNCTION_FLIP;
         break;
     case FRAME_FAULT_TID:
         if (!rtu)

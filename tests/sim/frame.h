@@ -20,7 +20,10 @@
 #define FRAME_EXC_ILLEGAL_VALUE 0x03
 #define FRAME_EXC_GATEWAY_TARGET 0x0b /* target device failed to respond */
 
-/* The two functions served: read holding / input registers. */
+/* The functions served: read coils, discrete inputs, holding registers,
+ * input registers. */
+#define FRAME_READ_COILS 0x01
+#define FRAME_READ_DISCRETE 0x02
 #define FRAME_READ_HOLDING 0x03
 #define FRAME_READ_INPUT 0x04
 
@@ -47,7 +50,7 @@ enum frame_fault {
     FRAME_FAULT_SHORT,     /* cut to half its length */
     FRAME_FAULT_BYTECOUNT, /* byte count 2 off the data (data replies) */
     FRAME_FAULT_UNIT,      /* another unit id */
-    FRAME_FAULT_FUNCTION,  /* another function code (3 <-> 4) */
+    FRAME_FAULT_FUNCTION,  /* another function code (3 <-> 4, 1 <-> 2) */
     FRAME_FAULT_TID,       /* TCP: another transaction id */
     FRAME_FAULT_CRC,       /* RTU: a CRC that does not hold */
     FRAME_FAULT_GARBAGE,   /* random bytes, as many as the reply */
@@ -74,10 +77,10 @@ enum frame_status frame_tcp_parse(const unsigned char *buf, size_t len,
                                   struct frame_request *req, size_t *used);
 
 /*
- * Finds the first RTU request in buf (function 3/4 requests are 8 bytes;
- * function 15/16 carry a byte count). FRAME_OK: *req is the request and
- * *used the bytes it and any noise before it take up. FRAME_NEED_MORE:
- * nothing with a valid CRC yet.
+ * Finds the first RTU request in buf (read requests, functions 1 to 4, are
+ * 8 bytes; function 15/16 carry a byte count). FRAME_OK: *req is the
+ * request and *used the bytes it and any noise before it take up.
+ * FRAME_NEED_MORE: nothing with a valid CRC yet.
  */
 enum frame_status frame_rtu_parse(const unsigned char *buf, size_t len,
                                   struct frame_request *req, size_t *used);
@@ -89,9 +92,14 @@ enum frame_status frame_rtu_parse(const unsigned char *buf, size_t len,
 enum frame_status frame_rtu_parse_whole(const unsigned char *buf, size_t len,
                                         struct frame_request *req);
 
+/* Whether function reads bits (coils, discrete inputs), not registers. */
+int frame_function_bits(uint8_t function);
+
 /*
  * Builds the reply to req in out (FRAME_MAX bytes): exception response
- * `exception` if it is not 0, otherwise the req->count registers in words.
+ * `exception` if it is not 0, otherwise the req->count registers in words
+ * or, for a bit read, the req->count bits in words (one word per bit, 0
+ * or 1), packed eight to a byte, the first bit the least significant.
  * Returns the reply's length.
  */
 size_t frame_tcp_reply(const struct frame_request *req, uint8_t exception,
