@@ -276,6 +276,13 @@ int64_t poller_allowance_ms(const struct bus_params *p, int max_count)
         if (!poller_host_numeric(p->host))
             connect += POLLER_RESOLVE_MS;
         attempt = 2 * (int64_t)p->timeout_ms;
+    } else if (p->type == BUS_RTU_OVER_TCP) {
+        /* connected like TCP; an answer in up to three parts, each within
+         * the timeout, and a drain after a bad one (drivers/rtutcp.c) */
+        connect = p->timeout_ms;
+        if (!poller_host_numeric(p->host))
+            connect += POLLER_RESOLVE_MS;
+        attempt = (int64_t)p->delay_ms + 4 * (int64_t)p->timeout_ms;
     } else {
         int64_t bits = POLLER_RTU_START_BITS + p->data_bits +
                        (p->parity != 'N') + p->stop_bits;
@@ -568,7 +575,8 @@ static bool poller_bus_equal(const struct bus_conf *a, const struct bus_conf *b)
            x->baud == y->baud && x->parity == y->parity &&
            x->data_bits == y->data_bits && x->stop_bits == y->stop_bits &&
            x->timeout_ms == y->timeout_ms && x->retries == y->retries &&
-           x->delay_ms == y->delay_ms && x->max_registers == y->max_registers;
+           x->delay_ms == y->delay_ms && x->max_registers == y->max_registers &&
+           x->max_bits == y->max_bits;
 }
 
 /* A sensor read and turned into a reading the same way. */
@@ -579,9 +587,9 @@ static bool poller_sensor_equal(const struct sensor_conf *a,
            a->unit_id == b->unit_id && a->table == b->table &&
            a->address == b->address && a->type == b->type &&
            a->order == b->order && a->has_bit == b->has_bit &&
-           a->bit == b->bit && a->scale == b->scale &&
-           a->offset == b->offset && a->range_lo == b->range_lo &&
-           a->range_hi == b->range_hi && a->interval_ms == b->interval_ms;
+           a->bit == b->bit && a->scale == b->scale && a->offset == b->offset &&
+           a->range_lo == b->range_lo && a->range_hi == b->range_hi &&
+           a->interval_ms == b->interval_ms;
 }
 
 /* The requests of plan p on bus index b, in order, into out (at most max);

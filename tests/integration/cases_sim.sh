@@ -169,8 +169,10 @@ case_sim_bits() {
     r=$(modbus_tcp 1 2 0 0)
     [ "$r" = "00 01 00 00 00 03 01 82 03" ] ||
         fail "0 discrete inputs: want exception 3, got '$r'"
+    # the last coil there is: in the bulk region, which alternates every
+    # second, so either value
     r=$(modbus_tcp 1 1 2999 1)
-    [ "$r" = "00 01 00 00 00 04 01 01 01 00" ] ||
+    [[ "$r" =~ ^"00 01 00 00 00 04 01 01 01 0"[01]$ ]] ||
         fail "coil 2999: got '$r'"
     r=$(modbus_tcp 1 1 2999 2)
     [ "$r" = "00 01 00 00 00 03 01 81 02" ] ||

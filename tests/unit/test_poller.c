@@ -70,6 +70,17 @@ static struct bus_params rtu(int baud, char parity, int data_bits,
     return p;
 }
 
+/* An rtu-over-tcp bus: connected like TCP, framed like RTU. */
+static struct bus_params rot(const char *host, int timeout_ms, int retries,
+                             int delay_ms)
+{
+    struct bus_params p = tcp(host, timeout_ms, retries);
+
+    p.type = BUS_RTU_OVER_TCP;
+    p.delay_ms = delay_ms;
+    return p;
+}
+
 static void test_allowance(void **state)
 {
     const struct {
@@ -97,6 +108,10 @@ static void test_allowance(void **state)
         /* 7O1 = 10 bits; 15 bytes at 115200 = 1.3 -> 2 ms */
         {"rtu 115200 7O1", rtu(115200, 'O', 7, 1, 100, 0, 0), 1,
          2 * (100 + 2) + 5000},
+        /* rtu over tcp: connect 500, one attempt of 5 + 4 x 500 (three
+         * parts of the answer and the drain), whatever the baud (none) */
+        {"rtu over tcp", rot("127.0.0.1", 500, 0, 5), 125,
+         2 * (2 * 500 + 5 + 4 * 500) + 5000},
         /* retries multiply the attempt, delay included */
         {"rtu retries", rtu(19200, 'N', 8, 1, 150, 3, 5), 2,
          2 * (4 * (5 + 150 + 9)) + 5000},
