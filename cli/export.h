@@ -151,6 +151,7 @@ struct export_sensor {
     char *kind, *unit, *bus, *table, *type, *byte_order;
     char *cal_date, *cal_due, *cal_certificate;
     int unit_id, address, interval_ms;
+    int bit; /* or -1: the whole value */
     double scale, offset;
     bool has_range_lo, has_range_hi; /* else unbounded: null */
     double range_lo, range_hi;

@@ -59,6 +59,7 @@ static struct export_sensor *export_sensor_at(struct export_job *e,
     memset(o, 0, sizeof(*o));
     o->tag = xstrdup(tag);
     o->version = version;
+    o->bit = -1;
     o->tally_first = INT64_MAX;
     o->tally_last = INT64_MIN;
     e->last_sensor = lo;
@@ -85,6 +86,7 @@ static int export_sensor_fn(const struct store_sensor_info *in, void *arg)
     o->cal_certificate = export_dup(in->cal_certificate);
     o->unit_id = in->unit_id;
     o->address = in->address;
+    o->bit = in->bit;
     o->interval_ms = in->interval_ms;
     o->has_range_lo = in->has_range_lo;
     o->has_range_hi = in->has_range_hi;

@@ -86,6 +86,10 @@ static void manifest_sensor(const struct export_job *e,
     sink_jstr(k, o->type);
     sink_puts(k, ",\"byte_order\":");
     sink_jstr(k, o->byte_order);
+    if (o->bit >= 0) { /* a bit sensor: which bit of the register */
+        sink_puts(k, ",\"bit\":");
+        sink_jint(k, o->bit);
+    }
     sink_puts(k, ",\"scale\":");
     sink_jdouble(k, o->scale);
     sink_puts(k, ",\"offset\":");

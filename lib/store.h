@@ -486,6 +486,7 @@ struct store_sensor_info {
     const char *tag;
     int64_t version; /* 1, 2, ... per tag */
     bool newest;     /* the tag's newest version */
+    int bit;         /* a bit sensor's bit, or -1 (the whole value) */
     const char *kind;
     const char *unit;
     const char *bus;

@@ -184,9 +184,10 @@ done:
 }
 
 /* Decodes the stored hex words raw ("41c8 0000") as type and order name
- * it; false if they do not fit. */
+ * it, and for a bit sensor (bit >= 0) takes its bit; false if they do not
+ * fit. */
 static bool store_decode_words(const char *raw, const char *type_name,
-                               const char *order_name, double scale,
+                               const char *order_name, int bit, double scale,
                                double offset, double *value)
 {
     uint16_t w[REG_MAX_WORDS];
@@ -212,7 +213,10 @@ static bool store_decode_words(const char *raw, const char *type_name,
     }
     if (n != reg_type_words(type))
         return false;
-    *value = decode_value(type, decode_raw(type, order, w), scale, offset);
+    if (bit >= 0)
+        *value = decode_bit(type, order, w, bit);
+    else
+        *value = decode_value(type, decode_raw(type, order, w), scale, offset);
     return true;
 }
 
@@ -229,9 +233,15 @@ void store_verify_where(struct store *s, struct store_verify_result *out)
     if (out->ok || out->bad_seq <= 0 ||
         sqlite3_prepare_v2(
             s->db,
-            "SELECT s.tag, r.ts_us, r.raw, s.type, s.byte_order, s.scale,"
-            " s.\"offset\" FROM readings AS r LEFT JOIN sensors AS s"
-            " ON s.id = r.sensor_id WHERE r.seq = ?1",
+            s->version >= 5
+                ? "SELECT s.tag, r.ts_us, r.raw, s.type, s.byte_order,"
+                  " s.scale, s.\"offset\", s.bit FROM readings AS r"
+                  " LEFT JOIN sensors AS s ON s.id = r.sensor_id"
+                  " WHERE r.seq = ?1"
+                : "SELECT s.tag, r.ts_us, r.raw, s.type, s.byte_order,"
+                  " s.scale, s.\"offset\", NULL FROM readings AS r"
+                  " LEFT JOIN sensors AS s ON s.id = r.sensor_id"
+                  " WHERE r.seq = ?1",
             -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return;
@@ -250,6 +260,9 @@ void store_verify_where(struct store *s, struct store_verify_result *out)
             strncmp(what, "seq ", 4) == 0)
             out->has_decoded = store_decode_words(
                 raw, store_column_text(st, 3), store_column_text(st, 4),
+                sqlite3_column_type(st, 7) == SQLITE_NULL
+                    ? -1
+                    : sqlite3_column_int(st, 7),
                 sqlite3_column_double(st, 5), sqlite3_column_double(st, 6),
                 &out->decoded);
     }

@@ -286,9 +286,11 @@ int64_t store_canon_row(struct store *s, sqlite3_stmt *st)
  * versions"): "sensor", then the columns of STMT_SENSOR_DESC (id, tag,
  * version, chain_seq and the description), each as a reading's fields
  * are written (integers in decimal, reals as %.17g, NULL empty, a
- * column of the wrong type marked), TAB-separated, LF-ended. Appends it
- * to s->canon and, if digest is not NULL, its digest there. Returns 0,
- * 1 if there is no such row (nothing appended), or -1.
+ * column of the wrong type marked), TAB-separated, LF-ended; a bit
+ * sensor's bit (schema 5) follows as one more field, so that the lines of
+ * every other description are what they were before there were bits.
+ * Appends it to s->canon and, if digest is not NULL, its digest there.
+ * Returns 0, 1 if there is no such row (nothing appended), or -1.
  */
 #define CANON_DESC_COLS 20
 int store_canon_desc(struct store *s, int64_t id, uint8_t *digest)
@@ -300,10 +302,10 @@ int store_canon_desc(struct store *s, int64_t id, uint8_t *digest)
         SQLITE_FLOAT,   SQLITE_FLOAT,   SQLITE_INTEGER, SQLITE_FLOAT,
         SQLITE_FLOAT,   SQLITE_TEXT,    SQLITE_TEXT,    SQLITE_TEXT};
     sqlite3_stmt *st = s->stmt[STMT_SENSOR_DESC];
-    struct store_field f[CANON_DESC_COLS + 1];
-    char buf[CANON_DESC_COLS][32];
-    char *alien[CANON_DESC_COLS] = {NULL};
-    size_t start;
+    struct store_field f[CANON_DESC_COLS + 2];
+    char buf[CANON_DESC_COLS + 1][32];
+    char *alien[CANON_DESC_COLS + 1] = {NULL};
+    size_t start, n = CANON_DESC_COLS + 1;
     int rc;
 
     sqlite3_bind_int64(st, 1, id);
@@ -317,9 +319,13 @@ int store_canon_desc(struct store *s, int64_t id, uint8_t *digest)
     f[0] = (struct store_field){"sensor", 6};
     for (int i = 0; i < CANON_DESC_COLS; i++)
         f[i + 1] = store_canon_column(st, i, types[i], buf[i], &alien[i]);
-    start = store_canon_addn(s, f, CANON_DESC_COLS + 1);
+    if (sqlite3_column_type(st, CANON_DESC_COLS) != SQLITE_NULL)
+        f[n++] = store_canon_column(st, CANON_DESC_COLS, SQLITE_INTEGER,
+                                    buf[CANON_DESC_COLS],
+                                    &alien[CANON_DESC_COLS]);
+    start = store_canon_addn(s, f, n);
     sqlite3_reset(st);
-    for (int i = 0; i < CANON_DESC_COLS; i++)
+    for (int i = 0; i <= CANON_DESC_COLS; i++)
         free(alien[i]);
     if (digest)
         store_digest(s, s->canon + start, s->canon_len - start, digest);

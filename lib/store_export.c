@@ -289,6 +289,9 @@ int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
         if (!si.tag)
             si.tag = "";
         si.newest = sqlite3_column_int(st, 19) != 0;
+        si.bit = sqlite3_column_type(st, 20) == SQLITE_NULL
+                     ? -1
+                     : sqlite3_column_int(st, 20);
         if (c) {
             si.good = c->n[QUALITY_GOOD];
             si.out_of_range = c->n[QUALITY_OUT_OF_RANGE];

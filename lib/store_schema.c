@@ -85,6 +85,13 @@ static const char store_sensors_v4[] =
     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
     " tag TEXT NOT NULL, version INTEGER NOT NULL," STORE_SENSORS_DESC_SQL
     ", chain_seq INTEGER, UNIQUE (tag, version))";
+/* Version 5 adds bit (a bit sensor's bit of its register; NULL: the whole
+ * value), by ALTER TABLE ADD COLUMN, which SQLite puts after the last
+ * column, before the UNIQUE constraint. */
+static const char store_sensors_v5[] =
+    "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"
+    " tag TEXT NOT NULL, version INTEGER NOT NULL," STORE_SENSORS_DESC_SQL
+    ", chain_seq INTEGER, bit INTEGER, UNIQUE (tag, version))";
 #define STORE_SENSORS_COLS_V1 "id tag " STORE_SENSORS_DESC_COLS
 #define STORE_SENSORS_COLS_V4                                                  \
     "id tag version " STORE_SENSORS_DESC_COLS " chain_seq"
@@ -127,7 +134,7 @@ struct store_object {
 };
 
 static const struct store_object store_objects[] = {
-    {"table", "sensors", 1, store_sensors_v4, STORE_SENSORS_COLS_V4},
+    {"table", "sensors", 1, store_sensors_v5, STORE_SENSORS_COLS_V4 " bit"},
     {"table", "readings", 1, store_readings_v3,
      "seq sensor_id ts_us value quality error raw"},
     {"index", "readings_ts", 1, "CREATE INDEX readings_ts ON readings(ts_us)",
@@ -214,6 +221,8 @@ static const char *store_object_sql(const struct store_object *o, int64_t v)
         return store_readings_v1;
     if (v < 4 && strcmp(o->name, "sensors") == 0)
         return store_sensors_v1;
+    if (v < 5 && strcmp(o->name, "sensors") == 0)
+        return store_sensors_v4;
     if (v < 4 && strcmp(o->name, "runs") == 0)
         return store_runs_v1;
     if (v < 5 && strcmp(o->name, "runs") == 0)
@@ -226,6 +235,8 @@ static const char *store_object_cols(const struct store_object *o, int64_t v)
 {
     if (v < 4 && strcmp(o->name, "sensors") == 0)
         return STORE_SENSORS_COLS_V1;
+    if (v < 5 && strcmp(o->name, "sensors") == 0)
+        return STORE_SENSORS_COLS_V4;
     if (v < 4 && strcmp(o->name, "runs") == 0)
         return STORE_RUNS_COLS_V1;
     if (v < 5 && strcmp(o->name, "runs") == 0)
@@ -565,7 +576,8 @@ static int store_upgrade_v4(struct store *s)
 
 /*
  * Version 4 to 5: runs gets exact and its edges, NULL in the runs there
- * are (they keep the seq rule, or the time rule). Inside the caller's
+ * are (they keep the seq rule, or the time rule); sensors gets bit, NULL
+ * in the descriptions there are (none read a bit). Inside the caller's
  * transaction.
  */
 static int store_upgrade_v5(struct store *s)
@@ -573,7 +585,8 @@ static int store_upgrade_v5(struct store *s)
     if (sqlite3_exec(s->db,
                      "ALTER TABLE runs ADD COLUMN exact INTEGER;"
                      " ALTER TABLE runs ADD COLUMN start_edge_seq INTEGER;"
-                     " ALTER TABLE runs ADD COLUMN stop_edge_seq INTEGER",
+                     " ALTER TABLE runs ADD COLUMN stop_edge_seq INTEGER;"
+                     " ALTER TABLE sensors ADD COLUMN bit INTEGER",
                      NULL, NULL, NULL) != SQLITE_OK)
         return store_fail(s, "cannot upgrade the schema in '%s'", s->path);
     return 0;

@@ -84,6 +84,12 @@
     " (SELECT coalesce(max(seq), 0) FROM readings))) END" edge                 \
     " WHERE id = ?1"
 
+/* A description version's canonical columns (store_canon_desc()), then
+ * its bit (the column, or NULL before version 5). */
+#define STORE_SENSOR_DESC_OF(bit)                                              \
+    "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST ", " bit   \
+    " FROM sensors WHERE id = ?1"
+
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
      * timeout), not halfway through the batch. */
@@ -108,19 +114,17 @@ static const char *const store_sql[STMT_COUNT] = {
         " AND byte_order IS ?9 AND scale IS ?10 AND \"offset\" IS ?11"
         " AND interval_ms IS ?12 AND range_lo IS ?13 AND range_hi IS ?14"
         " AND cal_date IS ?15 AND cal_due IS ?16 AND cal_certificate IS ?17"
-        " AND chain_seq IS NOT 0",
+        " AND bit IS ?18 AND chain_seq IS NOT 0",
     [STMT_INSERT_SENSOR] =
-        "INSERT INTO sensors (tag, version, " STORE_SENSORS_DESC_LIST ")"
+        "INSERT INTO sensors (tag, version, " STORE_SENSORS_DESC_LIST ", bit)"
         " VALUES (?1, (SELECT coalesce(max(version), 0) + 1 FROM sensors"
         " WHERE tag = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-        " ?13, ?14, ?15, ?16, ?17)",
+        " ?13, ?14, ?15, ?16, ?17, ?18)",
     [STMT_SENSOR_CHAIN] = "SELECT chain_seq FROM sensors WHERE id = ?1",
     [STMT_SENSOR_COVER] = "UPDATE sensors SET chain_seq = ?2"
                           " WHERE id = ?1 AND chain_seq IS NULL",
-    /* A description's canonical fields, in order (README). */
-    [STMT_SENSOR_DESC] =
-        "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST
-        " FROM sensors WHERE id = ?1",
+    /* A description's canonical fields, in order (README), and its bit. */
+    [STMT_SENSOR_DESC] = STORE_SENSOR_DESC_OF("bit"),
     /* The descriptions batch ?1..?2's hash covers, in order. */
     [STMT_SENSOR_BATCH] = "SELECT id, tag, version, chain_seq FROM sensors"
                           " WHERE chain_seq BETWEEN ?1 AND ?2"
@@ -238,7 +242,7 @@ static const char *const store_sql[STMT_COUNT] = {
         " byte_order, scale, \"offset\", interval_ms, cal_date, cal_due,"
         " cal_certificate, version, range_lo, range_hi,"
         " version = (SELECT max(version) FROM sensors AS x"
-        " WHERE x.tag = sensors.tag) FROM sensors ORDER BY tag, version",
+        " WHERE x.tag = sensors.tag), bit FROM sensors ORDER BY tag, version",
     /* The window's readings, counted in C per sensor: a GROUP BY would
      * sort the whole window first. */
     [STMT_WINDOW_QUALITY] = "SELECT sensor_id, quality, ts_us FROM readings"
@@ -283,9 +287,24 @@ static const char *store_sql_of(int i, int64_t version)
         return store_status_buses_v2;
     if (version >= 5)
         return store_sql[i];
-    /* version 4: runs without exact, all of them by seq (or by time) */
+    /* version 4: runs without exact, all of them by seq (or by time);
+     * sensors without bit (the writer's statements on descriptions never
+     * run on a file it has not upgraded: a statement that prepares stands
+     * in for them) */
     if (version == 4) {
         switch (i) {
+        case STMT_SENSOR_SAME:
+        case STMT_INSERT_SENSOR:
+            return "SELECT NULL";
+        case STMT_SENSOR_DESC:
+            return STORE_SENSOR_DESC_OF("NULL");
+        case STMT_SENSOR_INFOS:
+            return "SELECT id, tag, kind, unit, bus, unit_id, reg_table,"
+                   " address, type, byte_order, scale, \"offset\","
+                   " interval_ms, cal_date, cal_due, cal_certificate, version,"
+                   " range_lo, range_hi, version = (SELECT max(version)"
+                   " FROM sensors AS x WHERE x.tag = sensors.tag), NULL"
+                   " FROM sensors ORDER BY tag, version";
         case STMT_RUNS:
             return STORE_RUN_COLUMNS_V4 " ORDER BY started_us, id";
         case STMT_RUN_BY_NAME:
@@ -321,7 +340,7 @@ static const char *store_sql_of(int i, int64_t version)
     case STMT_SENSOR_INFOS:
         return "SELECT id, tag, kind, unit, bus, unit_id, reg_table, address,"
                " type, byte_order, scale, \"offset\", interval_ms, cal_date,"
-               " cal_due, cal_certificate, 1, range_lo, range_hi, 1"
+               " cal_due, cal_certificate, 1, range_lo, range_hi, 1, NULL"
                " FROM sensors ORDER BY tag";
     case STMT_SENSOR_VERSIONS:
         return "SELECT id, tag, 1, 0 FROM sensors ORDER BY tag, id";

@@ -14,7 +14,7 @@
 #include "common/hash.h"
 #include "common/util.h"
 
-/* Binds a sensor's tag and description to ?1..?17 of st. */
+/* Binds a sensor's tag and description to ?1..?18 of st. */
 static int store_bind_desc(sqlite3_stmt *st, const struct config *c,
                            const struct sensor_conf *sc)
 {
@@ -37,6 +37,8 @@ static int store_bind_desc(sqlite3_stmt *st, const struct config *c,
     rc |= store_bind_text(st, 15, sc->cal.date);
     rc |= store_bind_text(st, 16, sc->cal.due);
     rc |= store_bind_text(st, 17, sc->cal.certificate);
+    rc |= sc->has_bit ? sqlite3_bind_int(st, 18, sc->bit)
+                      : sqlite3_bind_null(st, 18);
     return rc;
 }
 

@@ -450,6 +450,92 @@ static void test_description_versions(void **state)
     free(seen);
 }
 
+/* Counts the manifest's entries by their bit, for test_description_bit. */
+static int bit_info(const struct store_sensor_info *si, void *arg)
+{
+    char *out = arg;
+
+    snprintf(out + strlen(out), TEST_ROW_MAX - strlen(out), "%s:%lld:%d ",
+             si->tag, (long long)si->version, si->bit);
+    return 0;
+}
+
+/*
+ * A bit sensor's bit is part of its description (schema 5): another bit
+ * of the same register is a new version, the bit is hashed with the
+ * description (changing it fails verify), the manifest names it, and
+ * verify decodes a changed reading of a bit sensor to its bit. A sensor
+ * without a bit keeps the canonical line it had before there were bits
+ * (test_chain_known_batch's hashes).
+ */
+static void test_description_bit(void **state)
+{
+    char path[TEST_PATH_MAX], copy[TEST_PATH_MAX], sql[TEST_ROW_MAX];
+    char row[TEST_ROW_MAX] = "";
+    struct fixture f;
+    struct store *s = open_rw("bits.db", path);
+    struct store_verify_result v;
+    struct reading r;
+    uint16_t word = 0x0008; /* bit 3 set */
+    int64_t v1, v2;
+
+    (void)state;
+    fixture_init(&f, 3);
+    f.sensors[SENSOR_PT].type = REG_UINT16;
+    f.sensors[SENSOR_PT].scale = 1.0;
+    f.sensors[SENSOR_PT].has_bit = true;
+    f.sensors[SENSOR_PT].bit = 3;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    v1 = f.sensors[SENSOR_PT].db_id;
+    r = mk_reading(v1, 1000, QUALITY_GOOD, 1.0, "", 1, &word);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    /* the same bit: the same version */
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_int_equal(f.sensors[SENSOR_PT].db_id, v1);
+    /* another bit: version 2 */
+    f.sensors[SENSOR_PT].bit = 4;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    v2 = f.sensors[SENSOR_PT].db_id;
+    assert_true(v2 != v1);
+    r = mk_reading(v2, 2000, QUALITY_GOOD, 0.0, "", 1, &word);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    raw_row(path,
+            "SELECT group_concat(tag || ':' || version || ':' ||"
+            " coalesce(bit, '-'), ' ') FROM (SELECT * FROM sensors"
+            " ORDER BY id)",
+            row);
+    assert_string_equal(row, "FT-101:1:- PT-201:1:3 AT-301:1:- PT-201:2:4");
+    row[0] = '\0';
+    assert_int_equal(store_sensor_infos(s, 0, 10000, NULL, 0, bit_info, row),
+                     0);
+    assert_string_equal(row, "PT-201:1:3 PT-201:2:4 ");
+    store_close(s);
+    expect_verify_ok(path, 2, 0);
+
+    /* the bit changed in the file: verify names the description */
+    path_of(copy, "bits_changed.db");
+    snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+    raw_exec(path, sql);
+    raw_exec(copy, "UPDATE sensors SET bit = 5 WHERE tag = 'PT-201'"
+                   " AND version = 1");
+    expect_verify_fails(copy, "bit",
+                        "sensor 'PT-201' version 1's description was changed",
+                        1, 1);
+    /* a changed reading of a bit sensor decodes to its bit */
+    path_of(copy, "bits_reading.db");
+    snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", copy);
+    raw_exec(path, sql);
+    raw_exec(copy, "DROP TRIGGER readings_immutable;"
+                   " UPDATE readings SET value = 0 WHERE seq = 1");
+    s = open_ro(copy);
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_false(v.ok);
+    assert_int_equal(v.bad_seq, 1);
+    assert_true(v.has_decoded);
+    assert_true(v.decoded == 1.0);
+    store_close(s);
+}
+
 /*
  * A failure says where (SPEC Evidence): the sensor and time of the
  * reading, the value its raw words decode to under its description
@@ -624,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_verify_tampered),
         cmocka_unit_test(test_verify_range),
         cmocka_unit_test(test_description_versions),
+        cmocka_unit_test(test_description_bit),
         cmocka_unit_test(test_config_kept),
         cmocka_unit_test(test_verify_where),
     };

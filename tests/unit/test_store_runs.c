@@ -498,6 +498,7 @@ static void test_run_seqs_v4(void **state)
     raw_exec(path, "ALTER TABLE runs DROP COLUMN stop_edge_seq;"
                    " ALTER TABLE runs DROP COLUMN start_edge_seq;"
                    " ALTER TABLE runs DROP COLUMN exact;"
+                   " ALTER TABLE sensors DROP COLUMN bit;"
                    " PRAGMA user_version = 4");
 
     s = open_ro(path);
