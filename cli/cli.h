@@ -99,6 +99,8 @@ int verify_main(struct cli *cli, int argc, char **argv);
 /* cli/probe.c: `probe ...`, which needs neither configuration nor
  * database. */
 int probe_main(struct cli *cli, int argc, char **argv);
+/* cli/read.c: `read SENSOR...`, configured sensors read once. */
+int read_main(struct cli *cli, int argc, char **argv);
 /* cli/confshow.c: `config show ...` (argv[0] "config", argv[1] "show"). */
 int confshow_main(struct cli *cli, int argc, char **argv);
 

@@ -91,6 +91,16 @@ static const struct {
      "and a\n"
      "               1000 ms timeout unless given; no configuration "
      "needed\n"},
+    {"read", "  read SENSOR...\n"
+             "               read configured sensors once over their buses' "
+             "settings, bus\n"
+             "               by bus, and print value, unit, quality and raw "
+             "words as the\n"
+             "               daemon would record them; writes nothing. Exit "
+             "1 if one\n"
+             "               could not be read. An RTU line the daemon holds "
+             "must be\n"
+             "               freed first (stop tbdaqd)\n"},
 };
 
 static void usage(FILE *out)
@@ -156,7 +166,7 @@ static const struct {
 } commands[] = {
     {"check", cmd_check},    {"status", status_main}, {"run", run_main},
     {"export", export_main}, {"verify", verify_main}, {"config", confshow_main},
-    {"probe", probe_main},
+    {"probe", probe_main},   {"read", read_main},
 };
 
 int main(int argc, char **argv)

@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/sched.h"
+#include "lib/sample.h"
 
 /* RTU framing, for the time a request and its answer take on the line:
  * a read request is 8 bytes; a response 5 (unit, function, byte count,
@@ -179,23 +180,10 @@ static void poller_fill(struct poller *pl, const struct plan_request *r,
         memset(rd, 0, sizeof(*rd));
         rd->sensor_id = s->db_id;
         rd->ts_us = ts_us;
-        if (err) {
-            rd->quality = QUALITY_COMM_ERROR;
-            if (!sent)
-                snprintf(rd->error, sizeof(rd->error), "not connected: %s",
-                         bus_strerror(err));
-            else
-                snprintf(rd->error, sizeof(rd->error), "%s", bus_strerror(err));
-            continue;
-        }
-        const uint16_t *w = pl->regs + (s->address - r->address);
-        double raw = s->has_bit ? decode_bit(s->type, s->order, w, s->bit)
-                                : decode_raw(s->type, s->order, w);
-
-        rd->nraw = (uint8_t)reg_type_words(s->type);
-        memcpy(rd->raw, w, rd->nraw * sizeof(uint16_t));
-        rd->value = decode_value(s->type, raw, s->scale, s->offset);
-        rd->quality = quality_judge(rd->value, s->range_lo, s->range_hi);
+        if (err)
+            sample_comm_error(rd, err, sent);
+        else
+            sample_decode(s, pl->regs + (s->address - r->address), rd);
     }
 }
 
