@@ -279,7 +279,7 @@ static void probe_print_width(const uint16_t *w, unsigned words)
     };
     const char *header[6] = {NULL};
     enum byte_order orders[4];
-    char title[16], names[4][12];
+    char title[16], names[4][24];
     size_t norders = 0;
     struct table t;
 

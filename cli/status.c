@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/fmt.h"
 #include "common/table.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -212,9 +213,13 @@ static int status_sensor_fn(const struct store_sensor_status *ss, void *arg)
                               : "no readings yet");
         return 0;
     }
-    if (r->has_value)
-        table_cell(t, "%.6g", r->value);
-    else
+    if (r->has_value) {
+        char v[FMT_DOUBLE_LEN];
+
+        /* the value as stored: a totaliser's last digits move too */
+        fmt_double(r->value, v);
+        table_cell(t, "%s", v);
+    } else
         table_cell(t, "null");
     table_cell(t, "%s", r->unit);
     table_cell(t, "%s", r->quality);
