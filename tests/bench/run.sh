@@ -411,7 +411,7 @@ print_table() {
         # Issue 14: coils cost no more per reading than registers. One
         # run is too noisy for a verdict (runs of one build differed by
         # up to 19%: tests/bench/README.md), so the ratio only.
-        say "  W2c (a tenth coils) ${FIG_core[W2c]}% of one core for as many readings as W2's ${FIG_core[W2]}%: ratio $(awk -v a="${FIG_core[W2c]}" -v b="${FIG_core[W2]}" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }') (compare several pairs); RSS ${FIG_rss[W2c]} / ${FIG_rss[W2]} MiB"
+        say "  W2c (a tenth coils) ${FIG_core[W2c]}% of one core for as many readings as W2's ${FIG_core[W2]}%: ratio $(awk -v a="${FIG_core[W2c]}" -v b="${FIG_core[W2]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (compare several pairs); RSS ${FIG_rss[W2c]} / ${FIG_rss[W2]} MiB"
     fi
     for w in W1 W2 W2c W3; do
         [ -n "${FIG_dev99[$w]:-}" ] || continue
