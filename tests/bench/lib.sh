@@ -31,6 +31,9 @@ BENCH_BROKER_INFLIGHT=${BENCH_BROKER_INFLIGHT:-100}
 # registers 1000 + 2k.
 SIM_BULK_SENSORS=1000
 SIM_BULK_BASE=1000
+# The simulator's bulk coils, 2000 of them from here (its --help):
+# (floor(t) + k) mod 2.
+SIM_BULK_COIL_BASE=1000
 TICKS=$(getconf CLK_TCK)
 WARN_FLAGS="-std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow
     -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith
@@ -323,14 +326,19 @@ sub_max_seq() {
 
 # write_config UNITS PER INTERVAL_MS LAYOUT: $W/bench.conf, one TCP bus per
 # simulator unit. LAYOUT bulk: the unit's first PER bulk registers as
-# float32 ABCD sensors (kind generic). LAYOUT mixed: up to 4 sensors of
-# different types in the simulator's flow block (int32 at 4, uint32 at 12,
-# float32 at 20, float64 at 28), which coalesce into one request of 28
-# registers per unit, as a multi-channel transmitter's registers would.
+# float32 ABCD sensors (kind generic). LAYOUT coils: the same with the
+# last tenth of them coils instead, the simulator's bulk coils from 1000
+# on (type bool, one request of PER / 10 bits per unit beside the
+# registers' one): what a coil costs against a register. LAYOUT mixed: up
+# to 4 sensors of different types in the simulator's flow block (int32 at
+# 4, uint32 at 12, float32 at 20, float64 at 28), which coalesce into one
+# request of 28 registers per unit, as a multi-channel transmitter's
+# registers would.
 write_config() {
     awk -v units="$1" -v per="$2" -v iv="$3" -v layout="$4" \
         -v simport="$SIM_PORT" -v bport="$BROKER_PORT" -v db="$W/bench.db" \
-        -v base="$SIM_BULK_BASE" 'BEGIN {
+        -v base="$SIM_BULK_BASE" -v cbase="$SIM_BULK_COIL_BASE" 'BEGIN {
+        ncoil = layout == "coils" ? int(per / 10) : 0
         split("4 12 20 28", addr)
         split("int32 uint32 float32 float64", type)
         split("ABCD ABCD ABCD ABCDEFGH", order)
@@ -356,6 +364,9 @@ write_config() {
                     printf "  { id = \"U%02d-M%d\"; kind = \"generic\"; unit = \"x\"; bus = \"u%02d\"; unit_id = %d; table = \"input\"; address = %d; type = \"%s\"; byte_order = \"%s\"; scale = %s; interval_ms = %d; }%s\n",
                         u, k + 1, u, u, addr[k + 1], type[k + 1],
                         order[k + 1], scale[k + 1], iv, sep
+                else if (k >= per - ncoil)
+                    printf "  { id = \"U%02d-C%03d\"; kind = \"generic\"; unit = \"on\"; bus = \"u%02d\"; unit_id = %d; table = \"coil\"; address = %d; interval_ms = %d; }%s\n",
+                        u, k, u, u, cbase + k - (per - ncoil), iv, sep
                 else
                     printf "  { id = \"U%02d-B%03d\"; kind = \"generic\"; unit = \"x\"; bus = \"u%02d\"; unit_id = %d; table = \"input\"; address = %d; type = \"float32\"; byte_order = \"ABCD\"; interval_ms = %d; }%s\n",
                         u, k, u, u, base + 2 * k, iv, sep

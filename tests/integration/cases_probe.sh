@@ -49,6 +49,56 @@ probe_usage() {
         fail "probe $*: want a message on stderr only ($why)"
 }
 
+# probe_bit ADDRESS: the cell of the bit table ("address +0 ... +7", a
+# row of up to 8 bits each) at ADDRESS, or nothing.
+probe_bit() {
+    awk -v a="$1" '
+        $1 == "address" { t = 1; next }
+        t && $1 ~ /^[0-9]+$/ { if (a >= $1 && a < $1 + NF - 1) { print $(a - $1 + 2); exit } }
+        t && NF == 0 { exit }' "$T/o"
+}
+
+# probe_bits_map OPT TARGET UNIT: `probe OPT TARGET --unit UNIT --table
+# coil|discrete` (OPT TARGET: --tcp HOST:PORT, --rtu DEVICE...) against the simulator's bit
+# map (sim_bit_rule): coils and discrete inputs 0..31 (the title, every
+# fixed bit, the live ones 0 or 1, the two tables told apart by their
+# fixed bits), 20 coils from 8 (rows of 8, 8 and 4 cells), the default
+# count (16), 2001 bits (usage) and bits past 2999 (the device's
+# exception).
+probe_bits_map() {
+    local opt=$1 at=$2 u=$3 t a rule want got n
+    for t in coil discrete; do
+        probe "$opt" "$at" --unit "$u" --table "$t" 0 32
+        [ "$RC" = 0 ] || fail "probe $t 0 32: exit $RC: $(cat "$T/e")"
+        want="$at unit $u, $([ $t = coil ] && echo coils || echo discrete inputs) 0..31 (function $([ $t = coil ] && echo 1 || echo 2)):"
+        [ "$(head -1 "$T/o")" = "$want" ] ||
+            fail "probe $t 0 32: title '$(head -1 "$T/o")', want '$want'"
+        for a in $(seq 0 31); do
+            rule=$(sim_bit_rule "$t" "$a" "$u")
+            got=$(probe_bit "$a")
+            case $rule in
+            fix*) want=${rule#fix } ;;
+            *) want="0 or 1" ;;
+            esac
+            [ "$got" = "$want" ] || { [ "$want" = "0 or 1" ] && [[ $got =~ ^[01]$ ]]; } ||
+                fail "probe of unit $u's $t $a shows '$got', want $want: $(cat "$T/o")"
+        done
+    done
+    probe "$opt" "$at" --unit "$u" --table coil 8 20
+    [ "$RC" = 0 ] || fail "probe coil 8 20: exit $RC: $(cat "$T/e")"
+    n=$(awk '$1 == "address" { t = 1; next } t && NF { printf "%s:%d ", $1, NF - 1 }' "$T/o")
+    [ "$n" = "8:8 16:8 24:4 " ] || fail "probe coil 8 20: rows (address:cells) '$n': $(cat "$T/o")"
+    [ "$(probe_bit 27)" = "$(sim_bit_rule coil 27 "$u" | cut -d' ' -f2)" ] ||
+        fail "probe coil 8 20: coil 27 shows '$(probe_bit 27)'"
+    probe "$opt" "$at" --unit "$u" --table discrete 8
+    { [ "$RC" = 0 ] && grep -q "discrete inputs 8..23 (function 2):" "$T/o"; } ||
+        fail "probe discrete 8 (16 bits by default): exit $RC: $(head -1 "$T/o") $(cat "$T/e")"
+    probe_usage "2001 bits" "$opt" "$at" --table coil 0 2001
+    probe "$opt" "$at" --unit "$u" --table discrete 2999 2
+    { [ "$RC" = 1 ] && grep -q 'the device answered: Illegal data address' "$T/e"; } ||
+        fail "probe of bits past the map: exit $RC: $(cat "$T/e")"
+}
+
 case_probe_tcp() {
     start_sim --port 0 --units 2
     local at=127.0.0.1:$SIM_PORT
@@ -112,6 +162,64 @@ case_probe_rtu() {
     probe --rtu "$T/daqtty" --unit 3 916 1
     probe_ok "probe --rtu 916 (unit id register)"
     probe_cell uint16 AB 3
+    probe_bits_map --rtu "$T/daqtty" 3
 }
 
-EXTRA_CASES+=(probe_tcp probe_rtu)
+# The coil and discrete tables over Modbus TCP.
+case_probe_bits() {
+    start_sim --port 0 --units 2
+    probe_bits_map --tcp "127.0.0.1:$SIM_PORT" 2
+    probe_bits_map --tcp "127.0.0.1:$SIM_PORT" 1
+}
+
+# RTU frames over TCP (tbdaq-sim --rtu-over-tcp): registers (every cell
+# by the independent decoder, the fixed values in their rows), the 64-bit
+# pattern in its four orders, the bit tables; a unit the simulator does
+# not serve times out (no answer, as on a line); nothing listening.
+case_probe_rtu_over_tcp() {
+    local at
+    start_sim --rtu-over-tcp 0 --units 2
+    at=127.0.0.1:$SIM_PORT
+    probe --rtu-over-tcp "$at" --unit 2 900 12
+    probe_ok "probe --rtu-over-tcp 900 12"
+    grep -q "^$at unit 2, holding registers 900..911 (function 3):" "$T/o" ||
+        fail "no title line: $(head -1 "$T/o")"
+    probe_cell int16 AB -12345
+    probe --rtu-over-tcp "$at" --unit 2 --table input 906 2
+    probe_ok "probe --rtu-over-tcp --table input 906 2"
+    probe_cell float32 ABCD 1234.5
+    probe --rtu-over-tcp "$at" --unit 2 916 1
+    probe_ok "probe --rtu-over-tcp 916"
+    probe_cell uint16 AB 2
+    # 0x0102030405060708 at 560 ABCDEFGH, 564 GHEFCDAB, 568 BADCFEHG,
+    # 572 HGFEDCBA: each shows it in its own column
+    probe --rtu-over-tcp "$at" 560 4
+    probe_ok "probe --rtu-over-tcp 560"
+    probe_cell uint64 ABCDEFGH 72623859790382856
+    probe --rtu-over-tcp "$at" 564 4
+    probe_ok "probe --rtu-over-tcp 564"
+    probe_cell uint64 GHEFCDAB 72623859790382856
+    probe --rtu-over-tcp "$at" 568 4
+    probe_ok "probe --rtu-over-tcp 568"
+    probe_cell int64 BADCFEHG 72623859790382856
+    probe --rtu-over-tcp "$at" 572 4
+    probe_ok "probe --rtu-over-tcp 572"
+    probe_cell int64 HGFEDCBA 72623859790382856
+    probe --rtu-over-tcp "$at" 552 4
+    probe_ok "probe --rtu-over-tcp 552"
+    probe_cell uint64 ABCDEFGH 18446744073709551615
+    probe_cell int64 ABCDEFGH -1
+    probe_bits_map --rtu-over-tcp "$at" 2
+
+    probe --rtu-over-tcp "$at" --unit 3 900
+    { [ "$RC" = 1 ] && grep -q 'timed out' "$T/e"; } ||
+        fail "probe of unit 3 (of 2) over rtu over tcp: exit $RC: $(cat "$T/e")"
+    probe_usage "serial option on rtu-over-tcp" --rtu-over-tcp "$at" --baud 9600 0
+    probe_usage "two transports" --rtu-over-tcp "$at" --tcp "$at" 0
+    stop_pid "$PID_sim"
+    probe --rtu-over-tcp "$at" 900
+    { [ "$RC" = 1 ] && grep -q "cannot connect to $at" "$T/e"; } ||
+        fail "probe with nothing listening: exit $RC: $(cat "$T/e")"
+}
+
+EXTRA_CASES+=(probe_tcp probe_rtu probe_bits probe_rtu_over_tcp)

@@ -129,12 +129,22 @@ reap_leftovers() {
 
 # start_sim [ARGS...]: starts tbdaq-sim on an ephemeral TCP port (unless
 # ARGS say --rtu) with a control FIFO at $T/ctl, waits until it listens and
-# sets SIM_PORT.
+# sets SIM_PORT. With --rtu-over-tcp 0 (instead of --port 0) SIM_PORT is
+# the port of its RTU frames over TCP.
 start_sim() {
     local line
     [ -x "$BUILD/tbdaq-sim" ] || fail "no program $BUILD/tbdaq-sim"
     spawn sim "$BUILD/tbdaq-sim" --control "$T/ctl" "$@"
-    if [[ " $* " == *" --rtu "* ]]; then
+    if [[ " $* " == *" --rtu-over-tcp "* ]]; then
+        wait_or_fail "grep -q 'tbdaq-sim: listening on 127.0.0.1:.* (rtu over tcp)' \
+            '$T/sim.out' || ! pid_running $PID_sim" 10 \
+            "the simulator did not report its rtu over tcp port"
+        pid_running "$PID_sim" || fail "the simulator exited at start"
+        line=$(grep -m1 'tbdaq-sim: listening on 127.0.0.1:' "$T/sim.out")
+        SIM_PORT=${line##*127.0.0.1:}
+        SIM_PORT=${SIM_PORT%%[!0-9]*}
+        [ -n "$SIM_PORT" ] || fail "cannot parse the port from '$line'"
+    elif [[ " $* " == *" --rtu "* ]]; then
         wait_or_fail "grep -q 'tbdaq-sim: serving rtu on' '$T/sim.out' ||
             ! pid_running $PID_sim" 10 \
             "the simulator did not report serving rtu"
@@ -171,6 +181,35 @@ modbus_tcp() {
         od -An -v -tx1 | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
 }
 
+# sim_bit_rule TABLE ADDRESS UNIT: what the simulator's coil (TABLE coil)
+# or discrete input (discrete) at ADDRESS 0..999 of UNIT reads, by its
+# --help: "fix 0" or "fix 1", or the name of its time rule (coil0: on
+# while floor(t / 5) is even, coil3: while floor(t) is even, disc0: while
+# t mod 60 < 10, disc1: while t mod 60 >= 30).
+sim_bit_rule() {
+    local table=$1 a=$2 u=$3 pat
+    if (((a >= 4 && a < 8) || a >= 32)); then
+        echo "fix 0"
+        return
+    fi
+    if [ "$table" = coil ]; then
+        case $a in
+        0) echo coil0; return ;; 1) echo "fix 1"; return ;;
+        2) echo "fix 0"; return ;; 3) echo coil3; return ;;
+        esac
+        pat=$((0x1234))
+        ((a < 16)) && pat=$u
+    else
+        case $a in
+        0) echo disc0; return ;; 1) echo disc1; return ;;
+        2) echo "fix 1"; return ;; 3) echo "fix 0"; return ;;
+        esac
+        pat=$((0xabcd))
+        ((a < 16)) && pat=$((255 - u))
+    fi
+    echo "fix $(((pat >> (a < 16 ? a - 8 : a - 16)) & 1))"
+}
+
 # ---------------------------------------------------------------------
 # The config and the daemon
 
@@ -196,6 +235,13 @@ start_pty_pair() {
 # retries, 5 ms between requests.
 conf_rtu_bus() {
     conf_raw_bus "name = \"$1\"; type = \"rtu\"; device = \"$T/daqtty\"; baud = 19200; parity = \"none\"; data_bits = 8; stop_bits = 1; timeout_ms = $2; retries = 0; delay_ms = 5;"
+}
+
+# conf_rtutcp_bus NAME [TIMEOUT_MS]: an rtu-over-tcp bus on the
+# simulator's --rtu-over-tcp port, no retries, a short timeout (default
+# 200 ms), 5 ms between requests as on a line.
+conf_rtutcp_bus() {
+    conf_raw_bus "name = \"$1\"; type = \"rtu-over-tcp\"; host = \"127.0.0.1\"; port = $SIM_PORT; timeout_ms = ${2:-200}; retries = 0; delay_ms = 5;"
 }
 
 conf_raw_bus() {
