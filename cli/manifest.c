@@ -84,8 +84,10 @@ static void manifest_sensor(const struct export_job *e,
     sink_jint(k, o->address);
     sink_puts(k, ",\"type\":");
     sink_jstr(k, o->type);
+    /* a bit of a coil or discrete input has no byte order */
     sink_puts(k, ",\"byte_order\":");
-    sink_jstr(k, o->byte_order);
+    sink_jstr(k,
+              o->type && strcmp(o->type, "bool") == 0 ? NULL : o->byte_order);
     if (o->bit >= 0) { /* a bit sensor: which bit of the register */
         sink_puts(k, ",\"bit\":");
         sink_jint(k, o->bit);

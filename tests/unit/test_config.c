@@ -371,14 +371,15 @@ static void test_demo_contents(void **state)
     assert_string_equal(c->buses[0].params.host, "127.0.0.1");
     assert_int_equal(c->buses[0].params.port, 5020);
     /* calm: a few sensors, none faster than 1 s, every kind shown */
-    assert_in_range(c->nsensors, 4, 8);
+    assert_in_range(c->nsensors, 4, 12);
     for (size_t i = 0; i < c->nsensors; i++) {
         fast += c->sensors[i].interval_ms < 1000;
         kinds |= 1u << c->sensors[i].kind;
     }
     assert_int_equal(fast, 0);
     assert_int_equal(kinds, 1u << KIND_FLOW | 1u << KIND_PRESSURE |
-                                1u << KIND_TURBIDITY | 1u << KIND_PH);
+                                1u << KIND_TURBIDITY | 1u << KIND_PH |
+                                1u << KIND_GENERIC);
     config_free(c);
 }
 
