@@ -57,8 +57,8 @@ static bool config_device_read_unit(struct loader *ld, const struct group *g,
         /* as for a sensor: with no buses, or one without a name, the
          * cause was reported already */
         if (c->nbuses > 0 && !ld->bus_unnamed)
-            loader_error(ld, g->set[DK_BUS], "unknown bus '%s' in %s",
-                         group_str(g, DK_BUS), label);
+            loader_error(ld, g->set[DK_BUS], "unknown bus '%s'",
+                         group_str(g, DK_BUS));
         return false;
     }
     if (!ld->bus_ok[d->bus] || !group_ok(g, DK_UNIT_ID))
