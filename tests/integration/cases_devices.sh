@@ -8,8 +8,10 @@
 # restart records none (the identity read again is unchanged); a swapped
 # identity (`identity` on the control FIFO) is recorded once the bus
 # reconnects (TCP: `drop`) or the unit answers again after failing (RTU:
-# `mute`, `normal`); the export's manifest names each sensor's device and
-# lists the identities in force and the swap; `tbdaq status` shows them.
+# `mute`, `normal`); a reload that changes a device's model records it
+# without restarting the bus; the export's manifest names each sensor's
+# device and lists the identities in force and the swap; `tbdaq status`
+# shows them.
 
 # The `device` events' details, oldest first.
 device_details() {
@@ -213,6 +215,17 @@ case_devices_rtutcp() {
     sim_ctl "drop 1500"
     wait_or_fail "[ \$(device_count) -ge 2 ]" 15 "the swapped identity was not recorded"
     echo '{"bus":"gw","unit":3,"model":null,"serial":"GWSWAP","firmware":null}' >>"$T/want"
+    want_details "$T/want"
+
+    # a reload that names the model keeps the bus polling and records the
+    # identity with it at the unit's next answer
+    sed -i 's/devices = ({ bus = "gw"; unit_id = 3;/& model = "GW meter";/' "$T/t.conf"
+    grep -q 'model = "GW meter"' "$T/t.conf" || fail "cannot edit the config"
+    kill -HUP "$PID_daemon"
+    wait_or_fail "[ \$(device_count) -ge 3 ]" 15 "the new model was not recorded after a reload"
+    grep -q "1 of 1 buses kept polling" "$T/daemon.err" ||
+        fail "the reload restarted the bus"
+    echo '{"bus":"gw","unit":3,"model":"GW meter","serial":"GWSWAP","firmware":null}' >>"$T/want"
     want_details "$T/want"
     stop_daemon
 }
