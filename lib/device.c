@@ -13,13 +13,6 @@
 
 #include "common/util.h"
 
-/* The detail without its values: what device_detail_max() adds to. */
-#define DEVICE_DETAIL_SKELETON                                                 \
-    "{\"bus\":\"\",\"unit\":,\"model\":,\"serial\":,\"firmware\":}"
-/* The text of an absent field, and the quotes around a present one. */
-#define DEVICE_NULL_LEN 4
-#define DEVICE_QUOTES_LEN 2
-
 /* Whether byte b goes into the text as it is. */
 static bool device_byte_plain(unsigned char b)
 {
@@ -58,30 +51,6 @@ size_t device_ascii(const uint16_t *words, size_t n, char *out)
     }
     out[len] = '\0';
     return len;
-}
-
-/* Decimal digits of v, its sign included. */
-static size_t device_digits(int v)
-{
-    char buf[16];
-
-    return (size_t)snprintf(buf, sizeof(buf), "%d", v);
-}
-
-/* The most bytes a field of regs registers (0: none) takes. */
-static size_t device_field_max(int regs)
-{
-    return regs > 0 ? (size_t)regs * DEVICE_REG_TEXT + DEVICE_QUOTES_LEN
-                    : DEVICE_NULL_LEN;
-}
-
-size_t device_detail_max(size_t bus_len, int unit, int model_len,
-                         int serial_regs, int firmware_regs)
-{
-    return sizeof(DEVICE_DETAIL_SKELETON) - 1 + bus_len + device_digits(unit) +
-           (model_len >= 0 ? (size_t)model_len + DEVICE_QUOTES_LEN
-                           : DEVICE_NULL_LEN) +
-           device_field_max(serial_regs) + device_field_max(firmware_regs);
 }
 
 /* True if s can be written between quotes without an escape. */
@@ -165,8 +134,8 @@ static bool device_scan_string(struct device_scan *sc, char *buf, size_t size,
 {
     const char *end;
 
-    if (strncmp(sc->p, "null", DEVICE_NULL_LEN) == 0) {
-        sc->p += DEVICE_NULL_LEN;
+    if (strncmp(sc->p, "null", DEVICE_DETAIL_NULL) == 0) {
+        sc->p += DEVICE_DETAIL_NULL;
         *has = false;
         buf[0] = '\0';
         return true;

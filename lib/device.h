@@ -62,14 +62,37 @@ struct device_ident {
  */
 size_t device_ascii(const uint16_t *words, size_t n, char *out);
 
+/* The detail without its values, and what a value adds to it: the text
+ * of null, the quotes around a string. */
+#define DEVICE_DETAIL_SKELETON                                                 \
+    "{\"bus\":\"\",\"unit\":,\"model\":,\"serial\":,\"firmware\":}"
+#define DEVICE_DETAIL_NULL 4
+#define DEVICE_DETAIL_QUOTES 2
+
+/* The most bytes a field of regs registers (0: none) takes. */
+static inline size_t device_field_max(int regs)
+{
+    return regs > 0 ? (size_t)regs * DEVICE_REG_TEXT + DEVICE_DETAIL_QUOTES
+                    : DEVICE_DETAIL_NULL;
+}
+
 /*
  * The most bytes a detail can take (NUL not counted) for a bus name of
- * bus_len bytes, unit, a model of model_len bytes (-1: none) and serial
- * and firmware fields of that many registers (0: none): what the
- * configuration checks against EVENT_DETAIL_MAX - 1.
+ * bus_len bytes, unit (0..255), a model of model_len bytes (-1: none) and
+ * serial and firmware fields of that many registers (0: none): what the
+ * configuration checks against EVENT_DETAIL_MAX - 1. Inline, so that the
+ * configuration needs none of the code that writes the detail.
  */
-size_t device_detail_max(size_t bus_len, int unit, int model_len,
-                         int serial_regs, int firmware_regs);
+static inline size_t device_detail_max(size_t bus_len, int unit, int model_len,
+                                       int serial_regs, int firmware_regs)
+{
+    size_t digits = unit >= 100 ? 3 : unit >= 10 ? 2 : 1;
+
+    return sizeof(DEVICE_DETAIL_SKELETON) - 1 + bus_len + digits +
+           (model_len >= 0 ? (size_t)model_len + DEVICE_DETAIL_QUOTES
+                           : DEVICE_DETAIL_NULL) +
+           device_field_max(serial_regs) + device_field_max(firmware_regs);
+}
 
 /* Writes id as a detail (see above) into out. Returns its length, or -1
  * if a string would need an escape or it does not fit (nothing a
