@@ -4,8 +4,12 @@
  * rows: the export's format, file and SHA-256, the run or window, every
  * version of a sensor's description with its calibration and counts, the
  * clock's state over the window (SPEC "Traceable time") and the events,
- * starting with the configuration in force. One JSON object: the CSV's
- * manifest file, or the head of a JSON export.
+ * starting with the configuration in force. Each sensor names the
+ * instrument (`device`) its bus and unit had at the end of its span, and
+ * the events begin with the identities in force when the window opens,
+ * so that an instrument swapped inside the window shows as two
+ * identities and the `device` event between them. One JSON object: the
+ * CSV's manifest file, or the head of a JSON export.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "cli/export.h"
 #include "common/log.h"
 #include "lib/clock_summary.h"
+#include "lib/device.h"
 #include "version.h"
 
 /* The manifest's format name (SPEC). */
@@ -60,8 +65,32 @@ static int manifest_event_fn(int64_t ts_us, const char *kind,
     return export_interrupted ? 1 : 0;
 }
 
+/* The identity of o's bus and unit in force at the end of its span in
+ * the window (at the window's end if it has no rows there), or null. */
+static void manifest_device(const struct export_job *e,
+                            const struct export_sensor *o,
+                            const struct device_log *devs, struct sink *k)
+{
+    int64_t at = export_sensor_rows(o) ? o->last_us : e->to_us;
+    const struct device_entry *d =
+        o->bus ? device_log_at(devs, o->bus, o->unit_id, at) : NULL;
+
+    if (!d) {
+        sink_puts(k, "null");
+        return;
+    }
+    sink_puts(k, "{\"model\":");
+    sink_jstr(k, d->id.has_model ? d->id.model : NULL);
+    sink_puts(k, ",\"serial\":");
+    sink_jstr(k, d->id.has_serial ? d->id.serial : NULL);
+    sink_puts(k, ",\"firmware\":");
+    sink_jstr(k, d->id.has_firmware ? d->id.firmware : NULL);
+    sink_puts(k, "}");
+}
+
 static void manifest_sensor(const struct export_job *e,
-                            const struct export_sensor *o, struct sink *k)
+                            const struct export_sensor *o,
+                            const struct device_log *devs, struct sink *k)
 {
     int64_t due_us, expected = 0;
     char num[32];
@@ -121,8 +150,9 @@ static void manifest_sensor(const struct export_job *e,
         sink_jdouble(k, o->range_hi);
     else
         sink_puts(k, "null");
-    /* the instrument's identity: not read from devices yet */
-    sink_puts(k, "],\"device\":null");
+    /* the instrument's identity, as its `device` events recorded it */
+    sink_puts(k, "],\"device\":");
+    manifest_device(e, o, devs, k);
     /* the span this version was in force within the window: its first
      * and last reading there */
     sink_puts(k, ",\"valid_from\":");
@@ -214,6 +244,62 @@ static int manifest_clock(const struct export_job *e, struct store *s,
     return 0;
 }
 
+static int manifest_device_fn(int64_t ts_us, const char *kind,
+                              const char *detail, void *arg)
+{
+    if (detail)
+        device_log_event(arg, ts_us, kind, detail, false);
+    return 0;
+}
+
+/* An event in force when the window opens: listed before its own. */
+struct manifest_before {
+    int64_t ts_us;
+    const char *kind, *detail;
+};
+
+static int manifest_before_cmp(const void *a, const void *b)
+{
+    const struct manifest_before *x = a, *y = b;
+
+    return (x->ts_us > y->ts_us) - (x->ts_us < y->ts_us);
+}
+
+/* Writes what was in force when the window opened, in time order: the
+ * configuration (cfg, if one was recorded) and the identity of each bus
+ * and unit of the manifest's sensors. */
+static void manifest_in_force(const struct export_job *e,
+                              const struct manifest_config *cfg,
+                              const struct device_log *devs,
+                              struct manifest_events *ev)
+{
+    struct manifest_before *v = xcalloc(e->nsensors + 1, sizeof(*v));
+    const struct device_entry **seen = xcalloc(e->nsensors + 1, sizeof(*seen));
+    size_t n = 0, nseen = 0;
+
+    if (cfg->detail)
+        v[n++] = (struct manifest_before){cfg->ts_us, "config", cfg->detail};
+    for (size_t i = 0; i < e->nsensors; i++) {
+        const struct export_sensor *o = &e->sensors[i];
+        const struct device_entry *d =
+            o->bus ? device_log_at(devs, o->bus, o->unit_id, e->from_us - 1)
+                   : NULL;
+        size_t j;
+
+        for (j = 0; d && j < nseen && seen[j] != d; j++)
+            ;
+        if (!d || j < nseen)
+            continue;
+        seen[nseen++] = d;
+        v[n++] = (struct manifest_before){d->ts_us, "device", d->detail};
+    }
+    qsort(v, n, sizeof(*v), manifest_before_cmp);
+    for (size_t i = 0; i < n; i++)
+        manifest_event_fn(v[i].ts_us, v[i].kind, v[i].detail, ev);
+    free(seen);
+    free(v);
+}
+
 /*
  * Writes the manifest (SPEC "Export") to k; file and sha256 only if file
  * is not NULL (the CSV's manifest file; JSON embeds it without them).
@@ -224,7 +310,15 @@ int manifest_write(struct export_job *e, struct store *s, struct sink *k,
 {
     struct manifest_events ev = {k, 0};
     struct manifest_config cfg = {0, NULL};
+    struct device_log devs = {0};
     int rc;
+
+    /* the identities recorded up to the window's end (events are few
+     * beside readings: they are read whole, as for the clock) */
+    if (store_events(s, 0, e->to_us + 1, manifest_device_fn, &devs) < 0) {
+        log_err("%s", store_errmsg(s));
+        return -1;
+    }
 
     sink_puts(k, "{\"format\":\"" EXPORT_FORMAT "\"");
     if (file) {
@@ -264,23 +358,26 @@ int manifest_write(struct export_job *e, struct store *s, struct sink *k,
     sink_puts(k, "},\n\"sensors\":[");
     for (size_t i = 0; i < e->nsensors; i++) {
         sink_puts(k, i ? ",\n" : "\n");
-        manifest_sensor(e, &e->sensors[i], k);
+        manifest_sensor(e, &e->sensors[i], &devs, k);
     }
     sink_puts(k, "],\n\"clock\":");
     if (manifest_clock(e, s, k) < 0) {
         log_err("%s", store_errmsg(s));
+        device_log_release(&devs);
         return -1;
     }
     sink_puts(k, ",\"exported\":");
     sink_jtime(k, time_real_us());
     sink_puts(k, ",\"tool\":\"tbdaq " TBDAQ_VERSION "\"");
     sink_puts(k, ",\n\"events\":[");
-    /* The config in force when the window opens, then the window's own
-     * events, the one at its end included (a run's run_stop). */
+    /* The config and the identities in force when the window opens,
+     * then the window's own events, the one at its end included (a run's
+     * run_stop). */
     rc = store_events(s, 0, e->from_us, manifest_config_fn, &cfg);
-    if (rc == 0 && cfg.detail)
-        manifest_event_fn(cfg.ts_us, "config", cfg.detail, &ev);
+    if (rc == 0)
+        manifest_in_force(e, &cfg, &devs, &ev);
     free(cfg.detail);
+    device_log_release(&devs);
     if (rc == 0)
         rc = store_events(s, e->from_us, e->to_us + 1, manifest_event_fn, &ev);
     if (rc < 0)

@@ -2,8 +2,9 @@
 /*
  * `tbdaq status`: what an operator asks first. Whether the daemon runs
  * and since when, its live counters, the open run, the clock, whether
- * MQTT is behind; then the newest reading of each sensor and each bus's
- * error counts, from the database. Works with the daemon stopped (then
+ * MQTT is behind; then the newest reading of each sensor, each bus's
+ * error counts and the instruments' identities (the newest `device` event
+ * of each bus and unit), from the database. Works with the daemon stopped (then
  * from the database alone). What it shows of the database (the run, the
  * MQTT line, both tables) is read in one snapshot of it
  * (store_snapshot_begin()): a commit of the daemon's between two of them
@@ -21,6 +22,7 @@
 #include "common/table.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "lib/device.h"
 #include "lib/store.h"
 
 /* Bus errors are also counted over this recent window. */
@@ -244,6 +246,59 @@ static int status_bus_fn(const struct store_bus_status *r, void *arg)
     return 0;
 }
 
+static int status_device_fn(int64_t ts_us, const char *kind, const char *detail,
+                            void *arg)
+{
+    if (detail)
+        device_log_event(arg, ts_us, kind, detail, true);
+    return 0;
+}
+
+static int status_device_cmp(const void *a, const void *b)
+{
+    const struct device_entry *x = a, *y = b;
+    int c = strcmp(x->id.bus, y->id.bus);
+
+    return c ? c : (x->id.unit > y->id.unit) - (x->id.unit < y->id.unit);
+}
+
+/* The instruments: the newest identity recorded of each bus and unit,
+ * and since when it is (its `device` event), by bus and unit. Nothing is
+ * shown if none was ever recorded. Reads every event (a few per day
+ * beside the readings). */
+static int status_devices(struct store *s)
+{
+    static const char *const head[] = {
+        "BUS", ">UNIT", "MODEL", "SERIAL", "FIRMWARE", "SINCE", NULL,
+    };
+    struct device_log devs = {0};
+    struct table t;
+    char ts[TIME_ISO_LEN];
+
+    if (store_events(s, INT64_MIN, INT64_MAX, status_device_fn, &devs) < 0)
+        return -1;
+    if (devs.n == 0)
+        return 0;
+    qsort(devs.v, devs.n, sizeof(*devs.v), status_device_cmp);
+    table_init(&t, head);
+    for (size_t i = 0; i < devs.n; i++) {
+        const struct device_ident *id = &devs.v[i].id;
+
+        table_cell(&t, "%s", id->bus);
+        table_cell(&t, "%d", id->unit);
+        table_cell(&t, "%s", id->has_model ? id->model : "-");
+        table_cell(&t, "%s", id->has_serial ? id->serial : "-");
+        table_cell(&t, "%s", id->has_firmware ? id->firmware : "-");
+        time_format_iso(devs.v[i].ts_us, ts);
+        table_cell(&t, "%s", ts);
+    }
+    putchar('\n');
+    table_print(&t, stdout);
+    table_release(&t);
+    device_log_release(&devs);
+    return 0;
+}
+
 /* The sensor table, then the bus table (inside the caller's snapshot). */
 static int status_tables(struct store *s, int64_t now_us)
 {
@@ -310,6 +365,8 @@ int status_main(struct cli *cli, int argc, char **argv)
         rc = status_mqtt(s, &st);
     if (rc == 0)
         rc = status_tables(s, st.now_us);
+    if (rc == 0)
+        rc = status_devices(s);
     if (rc == 0)
         rc = store_snapshot_end(s);
     if (rc != 0)

@@ -83,8 +83,14 @@ static void daemon_take_queue(struct daemon *d)
     size_t n;
 
     while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const struct queue_item *it = &d->items[i];
+
+            if (it->type == QUEUE_EVENT)
+                device_log_event(&d->devices, it->u.event.ts_us,
+                                 it->u.event.kind, it->u.event.detail, true);
             recorder_take(&d->rec, &d->items[i]);
+        }
 }
 
 void daemon_poll_once(struct daemon *d, int64_t deadline)
@@ -193,8 +199,9 @@ int daemon_pollers_from(struct daemon *d, struct poller **kept,
         }
         if (daemon_stopping(d))
             continue; /* a stop came during a reload: nothing new starts */
-        d->pollers[d->npollers] = poller_start(d->config, &d->plan, b, d->queue,
-                                               since ? since[b] : 0);
+        d->pollers[d->npollers] =
+            poller_start(d->config, &d->plan, b, d->queue, since ? since[b] : 0,
+                         &d->devices);
         if (!d->pollers[d->npollers]) {
             /* Go on, so every kept poller is in d->pollers to be stopped. */
             log_warn("cannot start the poller of bus '%s'",
@@ -352,6 +359,22 @@ static int daemon_clock_start(struct daemon *d)
     return 0;
 }
 
+static int daemon_device_fn(int64_t ts_us, const char *kind, const char *detail,
+                            void *arg)
+{
+    device_log_event(arg, ts_us, kind, detail ? detail : "", true);
+    return 0;
+}
+
+/* The newest identity recorded of each bus and unit, which the pollers
+ * compare what they read with. Reads every event once: they are few
+ * beside the readings, and it happens at start only. */
+static int daemon_devices_load(struct daemon *d)
+{
+    return store_events(d->store, INT64_MIN, INT64_MAX, daemon_device_fn,
+                        &d->devices);
+}
+
 /*
  * Draws the edges of the exact runs started or stopped (struct
  * store_run): once every poller has pushed what it took before the change
@@ -394,7 +417,7 @@ int daemon_start(struct daemon *d)
         store_sync_sensors(d->store, d->config) < 0 ||
         store_add_event(d->store, "start", "tbdaqd " TBDAQ_VERSION) < 0 ||
         store_add_event(d->store, "config", d->config->sha256) < 0 ||
-        daemon_clock_start(d) < 0) {
+        daemon_clock_start(d) < 0 || daemon_devices_load(d) < 0) {
         log_err("%s", store_errmsg(d->store));
         return -1;
     }
@@ -502,4 +525,5 @@ void daemon_release(struct daemon *d)
     store_close(d->store);
     plan_release(&d->plan);
     config_free(d->config);
+    device_log_release(&d->devices);
 }

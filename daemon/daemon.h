@@ -38,6 +38,7 @@
 #include "daemon/retention.h"
 #include "daemon/runwatch.h"
 #include "lib/config.h"
+#include "lib/device.h"
 #include "lib/plan.h"
 #include "lib/store.h"
 
@@ -63,6 +64,10 @@ struct daemon {
     struct clock_watch clock; /* the wall clock's synchronisation, steps */
     struct health health;     /* watchdog and STATUS= */
     struct channel *channel;  /* the control channel */
+    /* The newest identity of each bus and unit: from the database at
+     * start, then from the `device` events the pollers push; what a
+     * poller started (or restarted by a reload) compares with. */
+    struct device_log devices;
 
     /* Stopping: asked by a signal (main.c sets it) or after a failure. */
     atomic_bool *want_stop;

@@ -138,6 +138,7 @@ static bool poller_connect(struct poller *pl, int64_t slot_mono)
     start = time_mono_ns();
     if (bus_connect(pl->bus) == 0) {
         pl->connect_failed_at = 0;
+        poller_devices_connected(pl);
         return true;
     }
     err = errno ? errno : ENOTCONN;
@@ -151,9 +152,11 @@ static void poller_unit_result(struct poller *pl, int unit, int err)
     uint32_t *n = &pl->unit_failures[unit];
 
     if (err == 0) {
-        if (*n > 0)
+        if (*n > 0) {
             log_info("bus '%s' unit %d answers again after %u failed polls",
                      pl->busconf->name, unit, *n);
+            poller_devices_recovered(pl, unit);
+        }
         *n = 0;
         return;
     }
@@ -241,9 +244,12 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
         memcpy(pr->held, pl->items, r->nsensors * sizeof(*pr->held));
         pr->nheld = r->nsensors;
         pr->held_at = now;
-        return;
+    } else {
+        poller_push(pl, pl->items, r->nsensors);
     }
-    poller_push(pl, pl->items, r->nsensors);
+    /* The unit answered: its identity, if due, after its reading. */
+    if (sent && (!err || bus_error_is_exception(err)))
+        poller_devices_answered(pl, r->unit_id);
 }
 
 /* True if host is an IPv4 or IPv6 address: connecting needs no lookup. */
@@ -410,12 +416,13 @@ static void poller_free_memory(struct poller *pl)
     for (size_t i = 0; i < pl->nrequests; i++)
         free(pl->requests[i].held);
     free(pl->requests);
+    poller_devices_free(pl);
     free(pl);
 }
 
 struct poller *poller_start(const struct config *c, const struct plan *p,
                             size_t bus_index, struct queue *q,
-                            int64_t since_mono)
+                            int64_t since_mono, const struct device_log *known)
 {
     struct poller *pl = xcalloc(1, sizeof(*pl));
     pthread_condattr_t attr;
@@ -448,6 +455,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
         goto fail;
     }
     pl->items = xcalloc(pl->nitems, sizeof(*pl->items));
+    poller_devices_init(pl, known);
     poller_set_allowance(pl);
     poller_set_frontier(pl);
     pl->missed_report_at = now_mono;
@@ -629,6 +637,7 @@ int poller_rebind(struct poller *pl, const struct config *c,
         pl->busconf = &c->buses[bus_index];
         for (size_t i = 0; i < pl->nrequests; i++)
             pl->requests[i].req = reqs[i];
+        poller_devices_rebind(pl, c, bus_index);
         poller_set_allowance(pl);
         pthread_mutex_unlock(&pl->use);
         rc = 1;

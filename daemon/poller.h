@@ -22,7 +22,9 @@
  * Errors: poller_start() returns NULL with errno; nothing else fails
  * (out of memory aborts). The thread logs a bus going down and coming
  * back and a unit's first failure and recovery once each, and missed
- * slots summed at most every POLLER_MISSED_REPORT_MS (and when it ends).
+ * slots summed at most every POLLER_MISSED_REPORT_MS (and when it ends);
+ * it reads the identities of the bus's `devices` and records each new or
+ * changed one as a `device` event (poller_device.c).
  * Ownership: the caller owns the poller from poller_start() to
  * poller_free(); the thread owns the bus. Threads: every function here is
  * called from one thread (the main one); those that say "any thread" may
@@ -37,6 +39,7 @@
 #include <stdint.h>
 
 #include "lib/config.h"
+#include "lib/device.h"
 #include "lib/plan.h"
 #include "daemon/queue.h"
 
@@ -110,12 +113,15 @@ struct poller_stats {
  * the first time; for a bus restarted by a reload it is when its previous
  * poller was asked to stop (CLOCK_MONOTONIC ns): the slots from then to
  * the new grid's first are recorded as missed ("bus restarted by a
- * reload") before its first reading. Returns NULL with errno if the thread
- * or the bus cannot be created.
+ * reload") before its first reading. known (NULL: none) holds the newest
+ * identity recorded of each bus and unit: the poller copies those of its
+ * bus, and records a device's identity (a `device` event) only if it
+ * differs (poller_device.c). Returns NULL with errno if the thread or
+ * the bus cannot be created.
  */
 struct poller *poller_start(const struct config *c, const struct plan *p,
                             size_t bus_index, struct queue *q,
-                            int64_t since_mono);
+                            int64_t since_mono, const struct device_log *known);
 
 /*
  * Asks the poller to stop after the request in progress; returns at once.

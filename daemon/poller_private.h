@@ -9,6 +9,8 @@
  *   poller_missed.c  the slots that passed with no request: their missed
  *                    readings (with why), in time order with a reading
  *                    held back, and the summed `missed` events
+ *   poller_device.c  the identities of the bus's instruments (`devices`):
+ *                    when they are due, reading them, `device` events
  *
  * Everything here runs on the poller's own thread unless it says
  * otherwise; the fields other threads read are atomics or under lock.
@@ -25,6 +27,7 @@
 #include "daemon/poller.h"
 #include "daemon/sched.h"
 #include "drivers/bus.h"
+#include "lib/device.h"
 
 /* The highest Modbus unit id, for per-unit failure tracking. */
 #define POLLER_MAX_UNIT 255
@@ -43,6 +46,13 @@ struct poller_request {
     struct queue_item *held;
     size_t nheld;
     int64_t held_at;
+};
+
+/* An instrument of the bus (poller_device.c). */
+struct poller_device {
+    const struct device_conf *conf; /* in the poller's config */
+    bool due;                       /* to be read at its unit's next answer */
+    bool failing;                   /* the last read failed (logged once) */
 };
 
 struct poller {
@@ -88,6 +98,15 @@ struct poller {
     /* Consecutive failed polls per unit while the link is up. */
     uint32_t unit_failures[POLLER_MAX_UNIT + 1];
 
+    /* The instruments of the bus, and the newest identity known of each
+     * unit of it (recorded, or given at start). */
+    struct poller_device *devices;
+    size_t ndevices;
+    struct device_log known;
+    /* An identity read left the bus closed: the reconnect that follows
+     * does not make identities due again. */
+    bool device_broke_link;
+
     atomic_uint_fast64_t polls, failures, readings, missed;
 
     /* Stall detection (poller.h): by when the thread must be done with
@@ -106,6 +125,24 @@ struct poller {
  * bus's: that time is not held against the poller's deadline. */
 bool poller_push(struct poller *pl, const struct queue_item *items, size_t n);
 void poller_push_event(struct poller *pl, struct queue_item it);
+
+/* --- poller_device.c ---------------------------------------------------- */
+
+/* At start: the bus's devices, all due, and the identities known of its
+ * units (known may be NULL). */
+void poller_devices_init(struct poller *pl, const struct device_log *known);
+/* The bus (re)connected: every device is due. */
+void poller_devices_connected(struct poller *pl);
+/* unit answered again after failing: its device is due. */
+void poller_devices_recovered(struct poller *pl, int unit);
+/* unit just answered a request: reads its device's identity if due and
+ * records it if new or changed. Uses the bus. */
+void poller_devices_answered(struct poller *pl, int unit);
+/* poller_rebind() to c: the devices of bus_index in c; those configured
+ * as before keep their state, the others are due. */
+void poller_devices_rebind(struct poller *pl, const struct config *c,
+                           size_t bus_index);
+void poller_devices_free(struct poller *pl);
 
 /* --- poller_missed.c ---------------------------------------------------- */
 

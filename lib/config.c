@@ -8,8 +8,9 @@
  * the errors it collects, and freeing. Every problem is collected with its
  * line and reported together, sorted by line, as "file:line: message".
  * The groups are read through their tables (config_table.c) by
- * config_mqtt.c, config_bus.c and config_sensor.c; config_scan.c reads the
- * files and checks the integer literals libconfig does not.
+ * config_mqtt.c, config_bus.c, config_sensor.c and config_device.c;
+ * config_scan.c reads the files and checks the integer literals libconfig
+ * does not.
  *
  * One cause, one error: a setting that was wrong is marked bad, and checks
  * that depend on it are skipped rather than repeating the complaint.
@@ -225,6 +226,8 @@ static void config_parse(struct loader *ld, const char *text)
         config_buses_read(ld, g.set[TK_BUSES]);
     if (group_has(&g, TK_SENSORS))
         config_sensors_read(ld, g.set[TK_SENSORS]);
+    if (group_has(&g, TK_DEVICES))
+        config_devices_read(ld, g.set[TK_DEVICES]);
     /* A config with errors will not run: its warnings would be noise. */
     if (ld->errors.n == 0)
         config_warn(ld, root);
@@ -314,6 +317,9 @@ void config_free(struct config *c)
         free(s->cal.certificate);
     }
     free(c->sensors);
+    for (size_t i = 0; i < c->ndevices; i++)
+        free(c->devices[i].model);
+    free(c->devices);
     for (size_t i = 0; i < c->nwarnings; i++)
         free(c->warnings[i]);
     free(c->warnings);

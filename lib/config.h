@@ -85,6 +85,23 @@ struct bus_conf {
     int line;
 };
 
+/* Registers an instrument reports its identity in (devices): ASCII, two
+ * characters to a register. */
+struct ascii_regs {
+    int count;            /* 1..DEVICE_REGS_MAX; 0: not configured */
+    enum reg_table table; /* holding or input */
+    int address;          /* address + count - 1 <= 65535 */
+};
+
+/* An instrument named in `devices`: one per bus and unit. */
+struct device_conf {
+    size_t bus;  /* index into config.buses */
+    int unit_id; /* as a sensor's: 1..247, or 0..247 on tcp */
+    char *model; /* free text, or NULL */
+    struct ascii_regs serial, firmware;
+    int line; /* where the device's group starts */
+};
+
 struct mqtt_conf {
     bool enabled; /* false when the mqtt group is absent */
     char *host;
@@ -134,6 +151,10 @@ struct config {
     size_t nbuses;
     struct sensor_conf *sensors;
     size_t nsensors;
+    /* The instruments (`devices`, optional): each unit of a bus at most
+     * once, and their every `device` event fits EVENT_DETAIL_MAX. */
+    struct device_conf *devices;
+    size_t ndevices;
     /* Commissioning warnings (SPEC: mistakes that parse), each one line
      * "file:line: message", in line order: the config is valid, and
      * `tbdaqd -t`, `tbdaq check` and the daemon's start show them

@@ -91,6 +91,8 @@ enum config_group {
     GROUP_BUS,
     GROUP_SENSOR,
     GROUP_CALIBRATION,
+    GROUP_DEVICE,
+    GROUP_ASCII,
 };
 
 /* The keys of each table, by index: group_read() fills g->set[] in this
@@ -107,6 +109,7 @@ enum top_key {
     TK_MQTT,
     TK_BUSES,
     TK_SENSORS,
+    TK_DEVICES,
     TK_COUNT
 };
 
@@ -165,6 +168,18 @@ enum sensor_key {
 };
 
 enum cal_key { CK_DATE, CK_DUE, CK_CERTIFICATE, CK_COUNT };
+
+enum device_key {
+    DK_BUS,
+    DK_UNIT_ID,
+    DK_MODEL,
+    DK_SERIAL,
+    DK_FIRMWARE,
+    DK_COUNT
+};
+
+/* The registers of an identity field: a device's serial or firmware. */
+enum ascii_key { AK_TABLE, AK_ADDRESS, AK_COUNT_REGS, AK_COUNT };
 
 /* What group_read() found in one group, by index into its table. */
 struct group {
@@ -318,5 +333,11 @@ void config_buses_read(struct loader *ld, const config_setting_t *list);
 
 /* Reads the sensors list into ld->c->sensors; needs the buses read. */
 void config_sensors_read(struct loader *ld, const config_setting_t *list);
+
+/* ---- devices (config_device.c) ---- */
+
+/* Reads the devices list into ld->c->devices; needs the buses and the
+ * sensors read. */
+void config_devices_read(struct loader *ld, const config_setting_t *list);
 
 #endif

@@ -2,12 +2,13 @@
 /*
  * The settings tables, and reading a group through its table.
  *
- * Every group (top level, mqtt, mqtt.tls, a bus, a sensor, a calibration)
- * is described by a table of keys: name, type, bounds, default, whether it
- * is required. group_read() checks a group against its table (unknown keys,
- * wrong types, out-of-range numbers, string lengths, missing keys); the
- * readers after it (config.c, config_mqtt.c, config_bus.c,
- * config_sensor.c) check only what a table cannot say: names,
+ * Every group (top level, mqtt, mqtt.tls, a bus, a sensor, a calibration,
+ * a device, a device's identity registers) is described by a table of
+ * keys: name, type, bounds, default, whether it is required. group_read()
+ * checks a group against its table (unknown keys, wrong types,
+ * out-of-range numbers, string lengths, missing keys); the readers after
+ * it (config.c, config_mqtt.c, config_bus.c, config_sensor.c,
+ * config_device.c) check only what a table cannot say: names,
  * enumerations, and the relations between settings.
  *
  * tests/man/keys.sh reads the tables below to check that tbdaq.conf(5)
@@ -22,6 +23,7 @@
 #include "common/text.h"
 #include "common/util.h"
 #include "lib/config_private.h"
+#include "lib/device.h"
 
 /* Table rows: name, bounds, default, flags. */
 #define ROW_INT(n, lo, hi, def, fl)                                            \
@@ -66,6 +68,7 @@ static const struct key top_keys[TK_COUNT] = {
     [TK_MQTT] = ROW("mqtt", KEY_GROUP, 0),
     [TK_BUSES] = ROW("buses", KEY_LIST, KF_REQUIRED),
     [TK_SENSORS] = ROW("sensors", KEY_LIST, KF_REQUIRED),
+    [TK_DEVICES] = ROW("devices", KEY_LIST, 0),
 };
 
 static const struct key mqtt_keys[MK_COUNT] = {
@@ -146,6 +149,22 @@ static const struct key cal_keys[CK_COUNT] = {
     [CK_CERTIFICATE] = ROW_STR("certificate", 1, CONFIG_CERT_MAX, NULL, 0),
 };
 
+static const struct key device_keys[DK_COUNT] = {
+    [DK_BUS] = ROW_STR("bus", 1, CONFIG_NAME_MAX, NULL, KF_REQUIRED),
+    /* 0 only on tcp: config_device.c checks, as for a sensor. */
+    [DK_UNIT_ID] = ROW_INT("unit_id", 0, CONFIG_UNIT_ID_MAX, 1, 0),
+    [DK_MODEL] = ROW_STR("model", 1, DEVICE_MODEL_MAX, NULL, 0),
+    [DK_SERIAL] = ROW("serial", KEY_GROUP, 0),
+    [DK_FIRMWARE] = ROW("firmware", KEY_GROUP, 0),
+};
+
+static const struct key ascii_keys[AK_COUNT] = {
+    [AK_TABLE] = ROW_STR("table", 1, WORD_MAX, "holding", 0),
+    [AK_ADDRESS] = ROW_INT("address", 0, CONFIG_ADDRESS_MAX, 0, KF_REQUIRED),
+    /* The device event must hold them all: lib/device.h. */
+    [AK_COUNT_REGS] = ROW_INT("count", 1, DEVICE_REGS_MAX, 0, KF_REQUIRED),
+};
+
 _Static_assert(TK_COUNT <= GROUP_KEYS_MAX, "top_keys too long");
 _Static_assert(MK_COUNT <= GROUP_KEYS_MAX, "mqtt_keys too long");
 _Static_assert(BK_COUNT <= GROUP_KEYS_MAX, "bus_keys too long");
@@ -162,6 +181,8 @@ static const struct {
     [GROUP_BUS] = {bus_keys, BK_COUNT},
     [GROUP_SENSOR] = {sensor_keys, SK_COUNT},
     [GROUP_CALIBRATION] = {cal_keys, CK_COUNT},
+    [GROUP_DEVICE] = {device_keys, DK_COUNT},
+    [GROUP_ASCII] = {ascii_keys, AK_COUNT},
 };
 
 /* ---- reading a group against its table ---- */

@@ -439,7 +439,7 @@ static void test_stall_follows_request(void **state)
 
     server_start(&sv);
     live_init(&lv, sv.port);
-    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0, NULL);
     assert_non_null(pl);
     allowed = poller_allowed_ns(pl);
     assert_int_equal(allowed,
@@ -491,7 +491,7 @@ static void test_queue_wait_is_not_stall(void **state)
 
     server_start(&sv);
     live_init(&lv, sv.port);
-    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0, NULL);
     assert_non_null(pl);
     /* readings are counted after the bus is done and before the push
      * that cannot complete: LIVE_SENSORS items into room for one */
@@ -611,7 +611,7 @@ static void test_reconnect_every_slot(void **state)
     server_start(&sv);
     port = sv.port;
     live_init_with(&lv, port, 2, LIVE_INTERVAL_MS, LIVE_TIMEOUT_MS);
-    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0, NULL);
     assert_non_null(pl);
     wait_count(&sv.requests, 3);
     down_us = time_real_us();
@@ -687,7 +687,7 @@ static void test_missed_slow_device(void **state)
     atomic_store(&sv.mute, true);
     live_init_with(&lv, sv.port, NS, IV_MS, TIMEOUT_MS);
     r0 = time_real_us();
-    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0, NULL);
     assert_non_null(pl);
     wait_count(&sv.requests, 6);
     rs = time_real_us();
@@ -757,7 +757,7 @@ static void test_missed_long_gap(void **state)
     want = gap_s * 1000 / IV_MS;
     server_start(&sv);
     live_init_with(&lv, sv.port, NS, IV_MS, LIVE_TIMEOUT_MS);
-    pl = poller_start(&lv.config, &lv.plan, 0, q, t0 - gap_s * NS_PER_S);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, t0 - gap_s * NS_PER_S, NULL);
     assert_non_null(pl);
     /* taking what it pushes, as the main thread would, until it polls */
     while (atomic_load(&sv.requests) < 3 &&
@@ -822,7 +822,7 @@ static void test_missed_queue_wait(void **state)
 
     server_start(&sv);
     live_init_with(&lv, sv.port, NS, IV_MS, LIVE_TIMEOUT_MS);
-    pl = poller_start(&lv.config, &lv.plan, 0, q, 0);
+    pl = poller_start(&lv.config, &lv.plan, 0, q, 0, NULL);
     assert_non_null(pl);
     wait_count(&sv.requests, 3);
     /* the main thread is busy for this long: a duration */
@@ -903,7 +903,7 @@ static void kinds_poll(struct kinds *k, struct server *sv, struct drained *d)
     struct poller *pl;
 
     plan_build(&k->config, &k->plan);
-    pl = poller_start(&k->config, &k->plan, 0, q, 0);
+    pl = poller_start(&k->config, &k->plan, 0, q, 0, NULL);
     assert_non_null(pl);
     wait_count(&sv->requests, 2 * (int)k->plan.nrequests);
     stop_draining(pl, q, d);
