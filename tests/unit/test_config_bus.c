@@ -18,48 +18,7 @@
 #include <unistd.h>
 
 #include "lib/config.h"
-
-struct fixture {
-    char dir[64];
-    char path[128];
-};
-
-static int fixture_setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/tbdaq-test-config-bus-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/tbdaq.conf", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int fixture_teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    unlink(f->path);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-static struct config *load_text(const struct fixture *f, const char *text,
-                                struct config_errors *errs)
-{
-    FILE *fp = fopen(f->path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-    return config_load(f->path, errs);
-}
+#include "tests/unit/test_config.h"
 
 #define SITE "site = \"t\";\n"
 /* One sensor on bus "a", on the line after the buses. */

@@ -18,49 +18,8 @@
 #include <unistd.h>
 
 #include "lib/config.h"
+#include "tests/unit/test_config.h"
 #include "lib/device.h"
-
-struct fixture {
-    char dir[64];
-    char path[128];
-};
-
-static int fixture_setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/tbdaq-test-config-device-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/tbdaq.conf", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int fixture_teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    unlink(f->path);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-static struct config *load_text(const struct fixture *f, const char *text,
-                                struct config_errors *errs)
-{
-    FILE *fp = fopen(f->path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-    return config_load(f->path, errs);
-}
 
 /* Lines 1..5: a tcp bus "a" that reads 10 registers at once, an
  * rtu-over-tcp bus "g"; sensors on a unit 3 and g unit 1. The devices
@@ -80,12 +39,6 @@ static struct config *load_text(const struct fixture *f, const char *text,
 #define SER "serial = { address = 800; count = 8; };"
 #define M16 "mmmmmmmmmmmmmmmm"
 #define M64 M16 M16 M16 M16
-
-static void print_errors(const struct config_errors *errs)
-{
-    for (size_t i = 0; i < errs->n; i++)
-        print_message("  got: %s\n", errs->v[i]);
-}
 
 static void test_good(void **state)
 {
