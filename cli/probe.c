@@ -91,6 +91,16 @@ static int probe_host(struct probe *p, const char *text)
     return 0;
 }
 
+/* Whether HOST[:PORT] (or [ADDRESS]:PORT) names a port. */
+static bool probe_has_port(const char *text)
+{
+    const char *colon = strrchr(text, ':');
+
+    if (text[0] == '[')
+        return strstr(text, "]:") != NULL;
+    return colon && strchr(text, ':') == colon;
+}
+
 static int probe_parity(const char *text, char *out)
 {
     if (strcmp(text, "none") == 0)
@@ -167,7 +177,7 @@ static int probe_args(struct probe *p, int argc, char **argv)
             serial_opt = true;
             break;
         case 'u':
-            if (probe_number("--unit", optarg, 0, 247, &p->unit) < 0)
+            if (probe_number("--unit", optarg, 0, 255, &p->unit) < 0)
                 return CLI_USAGE;
             break;
         case 'T':
@@ -193,6 +203,18 @@ static int probe_args(struct probe *p, int argc, char **argv)
     }
     if (host && probe_host(p, host) < 0)
         return CLI_USAGE;
+    /* a device server has no standard port, as the configuration says */
+    if (p->params.type == BUS_RTU_OVER_TCP && !probe_has_port(host)) {
+        log_err("--rtu-over-tcp needs HOST:PORT (device servers have no "
+                "standard port)");
+        return CLI_USAGE;
+    }
+    /* 0 is broadcast on a serial line (no answer comes); 248..255 are
+     * reserved there; a TCP gateway may use any */
+    if (p->params.type != BUS_TCP && (p->unit < 1 || p->unit > 247)) {
+        log_err("--unit %d: a unit on a serial line is 1..247", p->unit);
+        return CLI_USAGE;
+    }
     if (optind >= argc || argc - optind > 2) {
         log_err("probe takes ADDRESS and an optional COUNT (see tbdaq probe "
                 "--help)");

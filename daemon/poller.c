@@ -41,6 +41,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/sched.h"
+#include "drivers/rtutcp.h"
 #include "lib/sample.h"
 
 /* RTU framing, for the time a request and its answer take on the line:
@@ -96,6 +97,9 @@ static void poller_link_down(struct poller *pl, int err, int64_t now)
         return;
     pl->down = true;
     pl->down_since = now;
+    /* a real outage: the next connect reads the identities again, even if
+     * an identity read was what broke the link (poller_device.c) */
+    pl->device_broke_link = false;
     log_warnx("bus '%s' is down: %s", pl->busconf->name, bus_strerror(err));
     poller_push_event(pl,
                       queue_item_event("bus_down", "bus '%s': %s",
@@ -208,16 +212,28 @@ static void poller_serve(struct poller *pl, struct poller_request *pr,
     now = time_mono_ns();
     /* Done with the bus: what is left only logs and pushes. */
     atomic_store(&pl->due_by, 0);
-    if (sent && err) {
+    if (sent && err && bus_error_is_exception(err)) {
+        /* The unit answered, refusing this request (an address it does
+         * not have, say): its link and the unit are fine, and another
+         * request of it may well be served, so this neither counts as
+         * the unit failing nor makes it "answer again" (nor its identity
+         * due) at the next request that it serves. */
+        poller_link_up(pl, time_mono_ns());
+        poller_unit_result(pl, r->unit_id, 0);
+        if (!pr->refused)
+            log_warnx("bus '%s' unit %d refuses %s %d..%d: %s (logged once)",
+                      pl->busconf->name, r->unit_id, reg_table_name(r->table),
+                      r->address, r->address + r->count - 1, bus_strerror(err));
+        pr->refused = true;
+    } else if (sent && err) {
         if (!bus_is_connected(pl->bus))
             poller_link_down(pl, err, time_mono_ns());
-        else if (bus_error_is_exception(err))
-            poller_link_up(pl, time_mono_ns());
-        if (bus_is_connected(pl->bus))
+        else
             poller_unit_result(pl, r->unit_id, err);
     } else if (sent) {
         poller_link_up(pl, time_mono_ns());
         poller_unit_result(pl, r->unit_id, 0);
+        pr->refused = false;
     }
     /* The slots of this request whose spans passed while it ran (the one
      * under way now may still be served): missed, and recorded before this
@@ -271,12 +287,14 @@ int64_t poller_allowance_ms(const struct bus_params *p, int max_count)
             connect += POLLER_RESOLVE_MS;
         attempt = 2 * (int64_t)p->timeout_ms;
     } else if (p->type == BUS_RTU_OVER_TCP) {
-        /* connected like TCP; an answer in up to three parts, each within
-         * the timeout, and a drain after a bad one (drivers/rtutcp.c) */
+        /* connected like TCP; an answer within the timeout and its slack
+         * for a slow line (drivers/rtutcp.h), sending and a drain after a
+         * bad one within the timeout each */
         connect = p->timeout_ms;
         if (!poller_host_numeric(p->host))
             connect += POLLER_RESOLVE_MS;
-        attempt = (int64_t)p->delay_ms + 4 * (int64_t)p->timeout_ms;
+        attempt = (int64_t)p->delay_ms + 3 * (int64_t)p->timeout_ms +
+                  RTUTCP_ANSWER_SLACK_MS;
     } else {
         int64_t bits = POLLER_RTU_START_BITS + p->data_bits +
                        (p->parity != 'N') + p->stop_bits;

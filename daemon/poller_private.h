@@ -46,6 +46,9 @@ struct poller_request {
     struct queue_item *held;
     size_t nheld;
     int64_t held_at;
+    /* The device answers this request with an exception (logged once,
+     * until it answers it properly). */
+    bool refused;
 };
 
 /* An instrument of the bus (poller_device.c). */

@@ -231,23 +231,27 @@ static int rtutcp_send(int fd, const uint8_t *p, size_t n, int64_t deadline)
     return 0;
 }
 
-/* Reads a[*n..want) by the deadline: never a byte beyond want, so that
- * what follows an answer stays on the socket to be seen. Returns 0, or
- * -1 with errno: ETIMEDOUT if nothing came, RTUFRAME_ESHORT if the answer
- * stopped partway, ECONNRESET if the server closed. */
+/* Reads a[*n..want): never a byte beyond want, so that what follows an
+ * answer stays on the socket to be seen; each wait up to gap_ns from the
+ * last byte (or the call), and none beyond end. Returns 0, or -1 with
+ * errno: ETIMEDOUT if nothing came, RTUFRAME_ESHORT if the answer stopped
+ * partway, ECONNRESET if the server closed. */
 static int rtutcp_recv(int fd, uint8_t *a, size_t *n, size_t want,
-                       int64_t deadline)
+                       int64_t gap_ns, int64_t end)
 {
+    int64_t deadline = time_mono_ns() + gap_ns;
+
     while (*n < want) {
         ssize_t k;
 
-        if (!rtutcp_wait(fd, POLLIN, deadline)) {
+        if (!rtutcp_wait(fd, POLLIN, deadline < end ? deadline : end)) {
             errno = *n == 0 ? ETIMEDOUT : RTUFRAME_ESHORT;
             return -1;
         }
         k = recv(fd, a + *n, want - *n, MSG_DONTWAIT);
         if (k > 0) {
             *n += (size_t)k;
+            deadline = time_mono_ns() + gap_ns;
         } else if (k == 0) {
             errno = ECONNRESET;
             return -1;
@@ -270,7 +274,7 @@ int rtutcp_read(struct rtutcp *t, const struct rtuframe_read *r, uint16_t *dest)
 {
     uint8_t q[RTUFRAME_REQUEST_LEN], a[RTUFRAME_MAX_LEN];
     size_t n = 0, want = 0, len = 0;
-    int64_t timeout = t->timeout_ms * NS_PER_MS;
+    int64_t timeout = t->timeout_ms * NS_PER_MS, end;
     int rc;
 
     if (!rtuframe_read_is_valid(r)) {
@@ -285,7 +289,9 @@ int rtutcp_read(struct rtutcp *t, const struct rtuframe_read *r, uint16_t *dest)
         rtutcp_send(t->fd, q, rtuframe_request(r, q),
                     time_mono_ns() + timeout) < 0)
         return -1;
-    /* Each part gets the timeout from the end of the one before. */
+    /* The answer must begin within the timeout and go on without a
+     * silence longer than it, up to the timeout and the slack in all. */
+    end = time_mono_ns() + timeout + RTUTCP_ANSWER_SLACK_MS * NS_PER_MS;
     for (;;) {
         if ((rc = rtuframe_answer_head(r, a, n, &len)) != 0) {
             errno = rc;
@@ -294,7 +300,7 @@ int rtutcp_read(struct rtutcp *t, const struct rtuframe_read *r, uint16_t *dest)
         if (len == want)
             break;
         want = len;
-        if (rtutcp_recv(t->fd, a, &n, want, time_mono_ns() + timeout) < 0)
+        if (rtutcp_recv(t->fd, a, &n, want, timeout, end) < 0)
             return -1;
     }
     if (rtutcp_more_waiting(t->fd)) {

@@ -9,7 +9,11 @@
  *
  * Every wait is bounded by the timeout given to rtutcp_new(), through
  * poll() on a nonblocking socket: connecting (per address of the name),
- * sending, and each part of an answer. A host name is resolved by
+ * sending, the start of an answer, and each silence within it (a slow
+ * serial line behind the server delivers a long answer a few bytes at a
+ * time: it is read as long as it keeps coming, up to
+ * RTUTCP_ANSWER_SLACK_MS beyond the timeout in all). A host name is
+ * resolved by
  * rtutcp_open() itself (getaddrinfo(), which may block on the resolver,
  * as libmodbus's TCP connect does).
  *
@@ -29,6 +33,11 @@
 /* errno of rtutcp_open() when the host name does not resolve; in
  * rtuframe.h's range of codes, but none of its frame errors. */
 #define RTUTCP_ENOHOST (RTUFRAME_EBASE + 128)
+
+/* How much longer than the timeout a whole answer may take while its
+ * bytes keep coming: the longest answer (256 bytes) at 1200 baud, 11 bits
+ * a character, is 2347 ms. */
+#define RTUTCP_ANSWER_SLACK_MS 2500
 
 struct rtutcp;
 
@@ -52,6 +61,9 @@ bool rtutcp_is_open(const struct rtutcp *t);
  * Bytes that arrived since the last answer are discarded first: they
  * answer nothing asked now. Returns 0, or -1 with errno:
  *   ETIMEDOUT                no answer began within the timeout;
+ *   RTUFRAME_ESHORT          the answer stopped for longer than the
+ *                            timeout, or took longer than the timeout
+ *                            and RTUTCP_ANSWER_SLACK_MS, partway;
  *   RTUFRAME_E*              a wrong answer (another unit or function, a
  *                            wrong byte count or CRC, cut short, followed
  *                            by more bytes): it is not read to its end,

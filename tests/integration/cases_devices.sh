@@ -229,4 +229,35 @@ case_devices_rtutcp() {
     want_details "$T/want"
     stop_daemon
 }
-EXTRA_CASES+=(devices_tcp devices_rtu devices_rtutcp)
+# A request the device refuses (an address it does not have: exception 2)
+# beside one it serves, on the same unit: the unit answers, so its
+# identity is read once, not again at every request it serves after the
+# refused one, and the refusal is logged once.
+case_devices_refused() {
+    local reads
+    start_sim --port 0 --units 1 --log "$T/sim.log"
+    conf_tcp_bus plant
+    conf_sensor 'id = "OK"; kind = "flow"; bus = "plant"; unit_id = 1; address = 0; type = "int16"; scale = 0.01; interval_ms = 100;'
+    conf_sensor 'id = "NO"; kind = "generic"; unit = "x"; bus = "plant"; unit_id = 1; address = 2999; type = "int32"; interval_ms = 100;'
+    conf_write "$T/t.conf" 'devices = (
+  { bus = "plant"; unit_id = 1; serial = { address = 800; count = 8; }; }
+);'
+    start_daemon
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings r JOIN sensors s
+        ON s.id = r.sensor_id WHERE s.tag = 'OK' AND r.quality = 'good';\") -ge 20 ]" \
+        15 "fewer than 20 good readings"
+    [ "$(device_count)" = 1 ] || fail "$(device_count) device events, want 1"
+    reads=$(awk '$4 == 800' "$T/sim.log" | wc -l)
+    [ "$reads" = 1 ] ||
+        fail "the identity was read $reads times in 2 s, want once (a refused request made the unit 'answer again')"
+    [ "$(grep -c 'unit 1 refuses holding 2999..3000' "$T/daemon.err")" = 1 ] ||
+        fail "the refusal is not logged exactly once: $(grep -c refuses "$T/daemon.err")"
+    ! grep -q 'answers again' "$T/daemon.err" ||
+        fail "the unit 'answers again': $(grep -m1 'answers again' "$T/daemon.err")"
+    [ "$(sql "SELECT count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id
+        WHERE s.tag = 'NO' AND r.quality = 'comm_error';")" -ge 10 ] ||
+        fail "the refused sensor's readings are not comm_error"
+    stop_daemon
+}
+
+EXTRA_CASES+=(devices_tcp devices_rtu devices_rtutcp devices_refused)

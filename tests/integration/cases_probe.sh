@@ -148,6 +148,9 @@ case_probe_tcp() {
     probe_usage "past 65535" --tcp "$at" 65534 4
     probe_usage "serial option on tcp" --tcp "$at" --baud 9600 0
     probe_usage "bad port" --tcp 127.0.0.1:0 0
+    probe_usage "rtu over tcp without a port" --rtu-over-tcp 127.0.0.1 0
+    probe_usage "unit 0 on a serial line" --rtu-over-tcp "$at" --unit 0 0
+    probe_usage "unit 248 on a serial line" --rtu /dev/null --unit 248 0
 }
 
 case_probe_rtu() {
@@ -222,4 +225,23 @@ case_probe_rtu_over_tcp() {
         fail "probe with nothing listening: exit $RC: $(cat "$T/e")"
 }
 
-EXTRA_CASES+=(probe_tcp probe_rtu probe_bits probe_rtu_over_tcp)
+# A slow serial line behind a device server: the answer to 125 registers
+# (255 bytes) comes a byte every 5 ms, 1.3 s in all, longer than the 1 s
+# timeout but never silent for long: it is read whole. Silent for longer
+# than the timeout partway, it is cut short.
+case_probe_rtu_over_tcp_slow() {
+    local at
+    start_sim --rtu-over-tcp 0 --units 1
+    at=127.0.0.1:$SIM_PORT
+    sim_ctl "drip 1 5"
+    probe --rtu-over-tcp "$at" 900 125
+    probe_ok "probe --rtu-over-tcp 900 125, a byte every 5 ms"
+    probe_cell int16 AB -12345
+    sim_ctl "drip 1 1200"
+    probe --rtu-over-tcp "$at" 900 2
+    [ "$RC" = 1 ] && grep -q 'Answer cut short\|cut short' "$T/e" ||
+        fail "an answer silent for 1.2 s partway: exit $RC: $(cat "$T/e")"
+}
+
+EXTRA_CASES+=(probe_tcp probe_rtu probe_bits probe_rtu_over_tcp
+    probe_rtu_over_tcp_slow)
