@@ -98,9 +98,12 @@ static const struct {
              "words as the\n"
              "               daemon would record them; writes nothing. Exit "
              "1 if one\n"
-             "               could not be read. An RTU line the daemon holds "
-             "must be\n"
-             "               freed first (stop tbdaqd)\n"},
+             "               could not be read. Stop tbdaqd first for an rtu "
+             "or\n"
+             "               rtu-over-tcp bus: two masters on one serial line "
+             "garble\n"
+             "               (or, without transaction ids, swap) each "
+             "other's answers\n"},
 };
 
 static void usage(FILE *out)
