@@ -320,9 +320,9 @@ int store_canon_desc(struct store *s, int64_t id, uint8_t *digest)
     for (int i = 0; i < CANON_DESC_COLS; i++)
         f[i + 1] = store_canon_column(st, i, types[i], buf[i], &alien[i]);
     if (sqlite3_column_type(st, CANON_DESC_COLS) != SQLITE_NULL)
-        f[n++] = store_canon_column(st, CANON_DESC_COLS, SQLITE_INTEGER,
-                                    buf[CANON_DESC_COLS],
-                                    &alien[CANON_DESC_COLS]);
+        f[n++] =
+            store_canon_column(st, CANON_DESC_COLS, SQLITE_INTEGER,
+                               buf[CANON_DESC_COLS], &alien[CANON_DESC_COLS]);
     start = store_canon_addn(s, f, n);
     sqlite3_reset(st);
     for (int i = 0; i <= CANON_DESC_COLS; i++)

@@ -87,7 +87,7 @@
 /* A description version's canonical columns (store_canon_desc()), then
  * its bit (the column, or NULL before version 5). */
 #define STORE_SENSOR_DESC_OF(bit)                                              \
-    "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST ", " bit   \
+    "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST ", " bit    \
     " FROM sensors WHERE id = ?1"
 
 static const char *const store_sql[STMT_COUNT] = {

@@ -72,4 +72,39 @@ static inline void print_errors(const struct config_errors *errs)
         print_message("  got: %s\n", errs->v[i]);
 }
 
+/* A broken configuration and the one "file:line: message" it must give
+ * (the line in its text). */
+struct one_error_case {
+    const char *name;
+    const char *text;
+    int line;
+    const char *msg;
+};
+
+/* Loads each case; fails the test, after printing every case that did
+ * not give exactly its one error (or that loaded), how many did not. */
+static inline void expect_one_error(const struct fixture *f,
+                                    const struct one_error_case *cases,
+                                    size_t n)
+{
+    size_t failed = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct config_errors errs = {0};
+        struct config *c = load_text(f, cases[i].text, &errs);
+        char want[512];
+
+        snprintf(want, sizeof(want), "%s:%d: %s", f->path, cases[i].line,
+                 cases[i].msg);
+        if (c || errs.n != 1 || strcmp(errs.v[0], want) != 0) {
+            print_message("case '%s':\n  want: %s\n", cases[i].name, want);
+            print_errors(&errs);
+            failed++;
+        }
+        config_free(c);
+        config_errors_release(&errs);
+    }
+    assert_int_equal(failed, 0);
+}
+
 #endif

@@ -119,12 +119,7 @@ static void test_none(void **state)
     config_errors_release(&errs);
 }
 
-static const struct {
-    const char *name;
-    const char *text;
-    int line;
-    const char *msg;
-} bad_cases[] = {
+static const struct one_error_case bad_cases[] = {
     {"unknown bus", DEV("bus = \"b\"; " SER), 6, "unknown bus 'b'"},
     {"no bus", DEV(SER), 6, "missing 'bus' in device 1"},
     {"unit out of range", DEV("bus = \"a\"; unit_id = 248; " SER), 6,
@@ -207,26 +202,8 @@ static const struct {
 
 static void test_bad(void **state)
 {
-    const struct fixture *f = *state;
-    size_t failed = 0;
-
-    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-        struct config_errors errs = {0};
-        struct config *c;
-        char want[512];
-
-        c = load_text(f, bad_cases[i].text, &errs);
-        snprintf(want, sizeof(want), "%s:%d: %s", f->path, bad_cases[i].line,
-                 bad_cases[i].msg);
-        if (c || errs.n != 1 || strcmp(errs.v[0], want) != 0) {
-            print_message("case '%s':\n  want: %s\n", bad_cases[i].name, want);
-            print_errors(&errs);
-            failed++;
-        }
-        config_free(c);
-        config_errors_release(&errs);
-    }
-    assert_int_equal(failed, 0);
+    expect_one_error(*state, bad_cases,
+                     sizeof(bad_cases) / sizeof(bad_cases[0]));
 }
 
 /* The largest event that fits is accepted: one register less than the
