@@ -70,6 +70,13 @@ struct reading_row {
                             store_readings_after() and publishing only */
     int64_t version;     /* of the sensor's description it was taken
                             under: store_export() only, else 0 */
+    /* Where it was read, as its description says (store_readings_after()
+     * only, else NULL and 0): the device layout and Sparkplug group by
+     * (bus, unit_id); type is the register type's name (e.g. "float32"). */
+    const char *bus;
+    int unit_id;
+    const char *type;
+    int64_t sensor_db_id; /* sensors.id (0 when not from the database) */
 };
 
 /* Something that happened, for the events table (kind as in SPEC). */

@@ -127,6 +127,10 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
             .quality = store_column_text(st, 6),
             .error = store_column_text(st, 7),
             .run = store_column_text(st, 8),
+            .bus = store_column_text(st, 9),
+            .unit_id = sqlite3_column_int(st, 10),
+            .type = store_column_text(st, 11),
+            .sensor_db_id = sqlite3_column_int64(st, 12),
         };
 
         n++;

@@ -54,7 +54,8 @@
 #define STORE_READINGS_AFTER_OF(member)                                        \
     "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"        \
     " r.error, (SELECT name FROM runs WHERE " member                           \
-    " ORDER BY started_us DESC LIMIT 1)"                                       \
+    " ORDER BY started_us DESC LIMIT 1),"                                      \
+    " s.bus, s.unit_id, s.type, r.sensor_id"                                   \
     " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"              \
     " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2"
 #define STORE_BY_TIME                                                          \
