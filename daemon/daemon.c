@@ -74,7 +74,7 @@ static void daemon_live(void *arg, const struct reading *r)
 {
     struct daemon *d = arg;
 
-    relay_live(&d->relay, r, runwatch_run_at(&d->runs, r->ts_us));
+    outputs_live(&d->outputs, r, runwatch_run_at(&d->runs, r->ts_us));
 }
 
 /* Hands everything in the queue to the recorder. */
@@ -95,33 +95,24 @@ static void daemon_take_queue(struct daemon *d)
 
 void daemon_poll_once(struct daemon *d, int64_t deadline)
 {
-    struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
-        {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
-    size_t nctl = channel_pollfds(d->channel, fds + 2);
-    struct publisher *pub = d->relay.pub;
+    struct pollfd fds[1 + OUTPUTS_MAX + CHANNEL_FDS_MAX] = {
+        {.fd = queue_fd(d->queue), .events = POLLIN}};
     int64_t wait_ns = deadline - time_mono_ns();
     int timeout_ms = 0, ct;
+    size_t nout, nctl;
 
     if (wait_ns > 0)
         timeout_ms = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
-    if (pub) {
-        int pt = publisher_timeout_ms(pub);
-
-        fds[1].fd = publisher_fd(pub);
-        fds[1].events = POLLIN | (publisher_wants_write(pub) ? POLLOUT : 0);
-        if (pt < timeout_ms)
-            timeout_ms = pt;
-    }
+    nout = outputs_pollfds(&d->outputs, fds + 1, &timeout_ms);
+    nctl = channel_pollfds(d->channel, fds + 1 + nout);
     if ((ct = channel_timeout_ms(d->channel)) < timeout_ms)
         timeout_ms = ct;
-    if (poll(fds, 2 + nctl, timeout_ms) < 0 && errno != EINTR)
+    if (poll(fds, 1 + nout + nctl, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
-    if (pub)
-        publisher_service(pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
-                          fds[1].revents & POLLOUT);
+    outputs_service(&d->outputs, fds + 1, nout);
     queue_clear_fd(d->queue);
     daemon_take_queue(d);
-    channel_service(d->channel, fds + 2, nctl);
+    channel_service(d->channel, fds + 1 + nout, nctl);
 }
 
 /*
@@ -138,7 +129,7 @@ void daemon_turn(void *arg)
     now = time_mono_ns();
     if (now >= recorder_due_at(&d->rec))
         recorder_commit(&d->rec);
-    relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
+    outputs_pump(&d->outputs, d->rec.last_seq, false, recorder_down(&d->rec));
     health_watchdog(&d->health, d->pollers, d->npollers, now);
 }
 
@@ -316,8 +307,8 @@ static void daemon_counters(void *arg, struct channel_status *st)
         .failed_polls = c.failures,
         .missed_slots = c.missed,
         .buses_down = c.down,
-        .mqtt = relay_state(&d->relay),
-        .backlog = relay_backlog(&d->relay, d->rec.last_seq),
+        .mqtt = outputs_state(&d->outputs, "mqtt"),
+        .backlog = outputs_backlog(&d->outputs, "mqtt", d->rec.last_seq),
         .db_down = recorder_down(&d->rec) ? recorder_error(&d->rec) : NULL,
         .last_seq = d->rec.last_seq,
     };
@@ -411,7 +402,8 @@ int daemon_start(struct daemon *d)
         return -1;
     }
     recorder_init(&d->rec, d->store, d->config, daemon_live, d);
-    relay_init(&d->relay, d->store);
+    d->started_us = time_real_us();
+    outputs_init(&d->outputs, d->store, TBDAQ_VERSION, d->started_us);
     /* Runs drawn before the first commit end at the newest seq there is. */
     if (store_last_seq(d->store, &d->rec.last_seq) < 0 ||
         store_sync_sensors(d->store, d->config) < 0 ||
@@ -421,9 +413,8 @@ int daemon_start(struct daemon *d)
         log_err("%s", store_errmsg(d->store));
         return -1;
     }
-    d->started_us = time_real_us();
-    relay_index(&d->relay, d->config);
-    if (relay_start(&d->relay, d->config, d->rec.last_seq, d->started_us) < 0)
+    outputs_index(&d->outputs, d->config);
+    if (outputs_start(&d->outputs, d->config, d->rec.last_seq) < 0)
         return -1;
     if (store_set_site(d->store, d->config->site) < 0)
         log_err("%s", store_errmsg(d->store));
@@ -436,7 +427,7 @@ int daemon_start(struct daemon *d)
         log_err("%s", store_errmsg(d->store));
         return -1;
     }
-    runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
+    runwatch_follow(&d->runs, d->store, &d->outputs, d->rec.last_ts_us,
                     d->config->commit_interval_ms, true);
     store_set_busy_timeout(d->store, DAEMON_BUSY_TIMEOUT_MS);
     d->queue = queue_new(daemon_queue_capacity(&d->plan));
@@ -502,13 +493,12 @@ int daemon_stop(struct daemon *d)
             log_err("%s", store_errmsg(d->store));
         else
             runwatch_settled(&d->runs);
-        runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
+        runwatch_follow(&d->runs, d->store, &d->outputs, d->rec.last_ts_us,
                         d->config->commit_interval_ms, true);
     }
-    relay_witness(&d->relay, d->rec.last_seq, true);
-    relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
-               DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
-               daemon_publish_turn, d);
+    outputs_stop(&d->outputs, d->rec.last_seq, recorder_down(&d->rec),
+                 DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
+                 daemon_publish_turn, d);
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->rec.committed);
     return rc;
@@ -520,7 +510,7 @@ void daemon_release(struct daemon *d)
     queue_free(d->queue);
     recorder_release(&d->rec);
     channel_close(d->channel);
-    relay_release(&d->relay);
+    outputs_release(&d->outputs);
     runwatch_release(&d->runs);
     store_close(d->store);
     plan_release(&d->plan);

@@ -2,13 +2,13 @@
 /*
  * The daemon's state and its lifecycle, for daemon/main.c (the loop that
  * turns between them), daemon/daemon.c and daemon/reload.c only: start
- * (open the store, record the start, the relay, the control channel, the
- * pollers) and stop (pollers, the last commits, the relay) in daemon.c,
+ * (open the store, record the start, the outputs, the control channel, the
+ * pollers) and stop (pollers, the last commits, the outputs) in daemon.c,
  * reload (a new configuration beside the old, swapped in only if valid)
  * in reload.c, each within SPEC's budgets.
  *
  * Every module the daemon is made of has its own header and its own
- * state (the recorder, the relay, the run watch, retention, the clock
+ * state (the recorder, the outputs, the run watch, retention, the clock
  * watch, health, the channel): struct daemon holds one of each and the
  * few things they share (the configuration and plan, the store, the
  * queue, the pollers). Main thread only, but the pollers' threads read
@@ -34,7 +34,7 @@
 #include "daemon/poller.h"
 #include "daemon/queue.h"
 #include "daemon/recorder.h"
-#include "daemon/relay.h"
+#include "daemon/outputs.h"
 #include "daemon/retention.h"
 #include "daemon/runwatch.h"
 #include "lib/config.h"
@@ -57,9 +57,9 @@ struct daemon {
     size_t npollers;
     int64_t started_us; /* UTC, for the online status's "since" */
 
-    struct recorder rec;  /* the batch, its commits, outages */
-    struct relay relay;   /* the store to the broker */
-    struct runwatch runs; /* the open run, sealing */
+    struct recorder rec;    /* the batch, its commits, outages */
+    struct outputs outputs; /* the store to the brokers */
+    struct runwatch runs;   /* the open run, sealing */
     struct retention retention;
     struct clock_watch clock; /* the wall clock's synchronisation, steps */
     struct health health;     /* watchdog and STATUS= */
@@ -79,7 +79,7 @@ struct daemon {
 
 /*
  * Opens the store of d->config (loaded, with its plan built), records
- * the start, starts the relay and the control channel and seals what
+ * the start, starts the outputs and the control channel and seals what
  * ended while no daemon ran. Returns 0, or -1 with the error logged
  * (then daemon_release cleans up). The pollers start later
  * (daemon_start_pollers), once the signal thread runs.
@@ -98,7 +98,7 @@ void daemon_reload(struct daemon *d);
 
 /*
  * The stop: pollers (within the stop's budget counted from the signal),
- * the last commits, the chain witness, the relay. Returns 0, or -1 if
+ * the last commits, the chain witness, the outputs. Returns 0, or -1 if
  * readings taken could not be committed in time (logged).
  */
 int daemon_stop(struct daemon *d);

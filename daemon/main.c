@@ -115,20 +115,14 @@ static void job_runs(struct daemon *d, int64_t now)
 {
     (void)now;
     daemon_settle_runs(d);
-    runwatch_follow(&d->runs, d->store, d->relay.pub, d->rec.last_ts_us,
+    runwatch_follow(&d->runs, d->store, &d->outputs, d->rec.last_ts_us,
                     d->config->commit_interval_ms, false);
-}
-
-static void job_witness(struct daemon *d, int64_t now)
-{
-    (void)now;
-    relay_witness(&d->relay, d->rec.last_seq, false);
 }
 
 static void job_publish(struct daemon *d, int64_t now)
 {
     (void)now;
-    relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
+    outputs_pump(&d->outputs, d->rec.last_seq, false, recorder_down(&d->rec));
 }
 
 /* A pruning step when one is due (retention.c). Nothing the broker has
@@ -139,7 +133,7 @@ static void job_retention(struct daemon *d, int64_t now)
         now < d->retention.at)
         return;
     retention_step(&d->retention, d->store, d->config->retention_days,
-                   relay_prunable(&d->relay, d->config), now);
+                   outputs_prunable(&d->outputs, d->config), now);
 }
 
 static void job_reload(struct daemon *d, int64_t now)
@@ -152,8 +146,8 @@ static void job_reload(struct daemon *d, int64_t now)
 static void job_status(struct daemon *d, int64_t now)
 {
     health_status(&d->health, d->pollers, d->npollers, d->rec.committed,
-                  relay_state(&d->relay),
-                  relay_backlog(&d->relay, d->rec.last_seq),
+                  outputs_state(&d->outputs, "mqtt"),
+                  outputs_backlog(&d->outputs, "mqtt", d->rec.last_seq),
                   recorder_down(&d->rec) ? recorder_error(&d->rec) : NULL, now);
 }
 
@@ -168,15 +162,10 @@ static const struct job {
     int period_ms;
     void (*run)(struct daemon *d, int64_t now);
 } jobs[] = {
-    {"clock", 0, job_clock},
-    {"commit", 0, job_commit},
-    {"watchdog", 0, job_watchdog},
-    {"runs", 0, job_runs},
-    {"witness", 0, job_witness},
-    {"publish", 0, job_publish},
-    {"retention", 0, job_retention},
-    {"reload", 0, job_reload},
-    {"status", HEALTH_STATUS_MS, job_status},
+    {"clock", 0, job_clock},       {"commit", 0, job_commit},
+    {"watchdog", 0, job_watchdog}, {"runs", 0, job_runs},
+    {"publish", 0, job_publish},   {"retention", 0, job_retention},
+    {"reload", 0, job_reload},     {"status", HEALTH_STATUS_MS, job_status},
 };
 #define NJOBS (sizeof(jobs) / sizeof(jobs[0]))
 

@@ -60,14 +60,19 @@ void outputs_init(struct outputs *l, struct store *s, const char *version,
 int outputs_start(struct outputs *l, const struct config *c, int64_t last_seq);
 
 /*
- * A reload from old to nc: stops (as outputs_stop) the outputs nc does
- * not want or wants otherwise, tells the others of nc, and starts what nc
- * wants that is not running. Returns as outputs_start.
+ * A reload from old to nc, in two steps. First, while old still lives:
+ * stops (as outputs_stop) the outputs nc does not want or wants otherwise
+ * (none when old is NULL: outputs started under a configuration that is
+ * kept alive go on). Then, nc in force: tells the outputs still running
+ * of nc and starts what nc wants that is not running (one that cannot
+ * start stays off until the next good reload, logged).
  */
-int outputs_reload(struct outputs *l, const struct config *old,
-                   const struct config *nc, int64_t last_seq, bool db_down,
-                   int publish_ms, int offline_ms, void (*turn)(void *),
-                   void *arg);
+void outputs_stop_changed(struct outputs *l, const struct config *old,
+                          const struct config *nc, int64_t last_seq,
+                          bool db_down, int publish_ms, int offline_ms,
+                          void (*turn)(void *), void *arg);
+void outputs_reconfigure(struct outputs *l, const struct config *nc,
+                         int64_t last_seq);
 
 /*
  * Publishes what can be in publish_ms (turn, called between tries, must
@@ -102,12 +107,10 @@ void outputs_pump(struct outputs *l, int64_t last_seq, bool save_now,
 void outputs_index(struct outputs *l, const struct config *c);
 /* A reading the database has not taken, to every output that offers a
  * live feed; run is the open run's name or NULL. */
-void outputs_live(struct outputs *l, const struct reading *rd,
-                  const char *run);
+void outputs_live(struct outputs *l, const struct reading *rd, const char *run);
 /* The run topics, to every output that has them. */
 void outputs_set_run(struct outputs *l, const char *payload);
-void outputs_seal_run(struct outputs *l, const char *name,
-                      const char *payload);
+void outputs_seal_run(struct outputs *l, const char *name, const char *payload);
 
 /* Whether the output named name runs; its state for status lines ("off",
  * "connected", "disconnected"); the readings up to last_seq it has not

@@ -129,21 +129,17 @@ void daemon_reload(struct daemon *d)
         nc->database = xrealloc(nc->database, strlen(d->config->database) + 1);
         strcpy(nc->database, d->config->database);
     }
-    if (relay_on(&d->relay) && d->config && !config_mqtt_equal(d->config, nc)) {
-        log_info("MQTT settings changed; reconnecting");
-        relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
-                   DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
-                   daemon_publish_turn, d);
-    }
+    /* The outputs whose settings changed say goodbye under the old
+     * configuration, which they still point into. */
+    outputs_stop_changed(&d->outputs, d->config, nc, d->rec.last_seq,
+                         recorder_down(&d->rec), DAEMON_STOP_PUBLISH_MS,
+                         DAEMON_STOP_OFFLINE_MS, daemon_publish_turn, d);
     config_free(d->config);
     d->config = nc;
     d->plan = np;
     recorder_configure(&d->rec, nc);
-    relay_index(&d->relay, nc);
-    relay_set_witness_interval(&d->relay, nc->witness_interval_s);
-    if (!relay_on(&d->relay) &&
-        relay_start(&d->relay, nc, d->rec.last_seq, d->started_us) < 0)
-        log_err("MQTT publishing stays off until the next good reload");
+    outputs_index(&d->outputs, nc);
+    outputs_reconfigure(&d->outputs, nc, d->rec.last_seq);
     log_set_level(d->verbose ? LOG_LEVEL_DEBUG : nc->log_level);
     recorder_event(&d->rec, queue_item_event("config", "%s", nc->sha256));
     if (daemon_pollers_from(d, kept, since) < 0)

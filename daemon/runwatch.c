@@ -25,10 +25,10 @@ static void runwatch_pub_run(struct pub_run *pr, const struct store_run *r)
     };
 }
 
-/* The store's callbacks: w and the publisher. */
+/* The store's callbacks: w and the outputs. */
 struct runwatch_ctx {
     struct runwatch *w;
-    struct publisher *pub;
+    struct outputs *outs;
 };
 
 static int runwatch_opened(const struct store_run *r, void *arg)
@@ -43,8 +43,8 @@ static int runwatch_opened(const struct store_run *r, void *arg)
     ctx->w->name = xstrdup(r->name);
     ctx->w->started_us = r->started_us;
     log_info("run '%s' is open", r->name);
-    if (ctx->pub && payload_run(payload, sizeof(payload), &pr) > 0)
-        publisher_set_run(ctx->pub, payload);
+    if (ctx->outs && payload_run(payload, sizeof(payload), &pr) > 0)
+        outputs_set_run(ctx->outs, payload);
     return 0;
 }
 
@@ -58,8 +58,8 @@ static int runwatch_sealed(const struct store_run *r, void *arg)
              r->name, (long long)r->readings, r->chain_head,
              (long long)r->chain_seq);
     runwatch_pub_run(&pr, r);
-    if (ctx->pub && payload_run(payload, sizeof(payload), &pr) > 0)
-        publisher_seal_run(ctx->pub, r->name, payload);
+    if (ctx->outs && payload_run(payload, sizeof(payload), &pr) > 0)
+        outputs_seal_run(ctx->outs, r->name, payload);
     return 0;
 }
 
@@ -105,10 +105,10 @@ void runwatch_settled(struct runwatch *w)
     w->seal_after_us = INT64_MIN;
 }
 
-void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
+void runwatch_follow(struct runwatch *w, struct store *s, struct outputs *outs,
                      int64_t last_ts_us, int commit_interval_ms, bool force)
 {
-    struct runwatch_ctx ctx = {w, pub};
+    struct runwatch_ctx ctx = {w, outs};
     int64_t v = store_data_version(s);
 
     if (v != w->data_version || force || w->changed) {
@@ -128,8 +128,8 @@ void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
             store_run_get(s, was, runwatch_closed, w) < 0)
             log_err("%s", store_errmsg(s));
         free(was);
-        if (rc == 1 && pub && payload_run(idle, sizeof(idle), &none) > 0)
-            publisher_set_run(pub, idle);
+        if (rc == 1 && outs && payload_run(idle, sizeof(idle), &none) > 0)
+            outputs_set_run(outs, idle);
         if (rc < 0)
             log_err("%s", store_errmsg(s));
         w->seal_pending = true;

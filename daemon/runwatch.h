@@ -14,7 +14,7 @@
  *
  * Main thread only. A zeroed struct is a watch that knows no run yet. The
  * watch owns its copy of the run's name (runwatch_release() frees it);
- * the store and the publisher are the caller's. Nothing is returned: a
+ * the store and the outputs are the caller's. Nothing is returned: a
  * failure to read or seal the runs is logged.
  */
 #ifndef TBDAQ_RUNWATCH_H
@@ -23,7 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon/publish.h"
+#include "daemon/outputs.h"
+#include "daemon/payload.h"
 #include "lib/store.h"
 
 struct runwatch {
@@ -52,13 +53,13 @@ void runwatch_settled(struct runwatch *w);
 
 /*
  * Re-reads the open run if the runs may have changed (or with force) and
- * publishes the run state through pub (may be NULL); seals ended runs
+ * publishes the run state through outs (may be NULL); seals ended runs
  * once last_ts_us (the newest committed reading's time) passes the moment
  * the change was seen plus commit_interval_ms, or at once with force (at
  * start: every reading before it is committed). Errors are logged; a
  * failed seal is tried again at the next call.
  */
-void runwatch_follow(struct runwatch *w, struct store *s, struct publisher *pub,
+void runwatch_follow(struct runwatch *w, struct store *s, struct outputs *outs,
                      int64_t last_ts_us, int commit_interval_ms, bool force);
 
 /* The run a reading taken at ts_us belongs to, for the live feed (the
