@@ -2,25 +2,33 @@
 /*
  * The JSON MQTT output (SPEC "MQTT"): committed readings read back from
  * the store, oldest first, handed to the publisher (publish.h) as far as
- * its window allows; the chain witness when it is due; the live feed
+ * its window allows, one message per reading or, with the device layout,
+ * per device and poll; the chain witness when it is due; the live feed
  * while the database cannot be written; the run topics. See output.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/devmsg.h"
 #include "daemon/output.h"
 #include "daemon/output_kinds.h"
+#include "daemon/payload.h"
 #include "daemon/publish.h"
 #include "daemon/witness.h"
 
 /* Readings read back from the database per query for publishing. */
 #define MQTT_OUT_PAGE 500
-
 struct mqtt_out {
     struct publisher *pub;
     struct store *store;
-    int64_t cursor; /* highest seq handed to the publisher */
+    char *site;
+    enum mqtt_layout layout;
+    struct devmsgs *dev; /* the device layout's messages, or NULL */
+    bool dev_held;       /* the publisher refused, or its window is full */
+    int64_t cursor;      /* highest seq handed to the publisher */
     struct witness_timer witness;
     /* A read of the store that failed is logged once, and its recovery
      * once: the loop tries again every turn. */
@@ -48,6 +56,10 @@ static void *mqtt_start(const struct output_env *env, int64_t acked)
     m = xcalloc(1, sizeof(*m));
     m->pub = pub;
     m->store = env->store;
+    m->site = xstrdup(env->config->site);
+    m->layout = env->config->mqtt.layout;
+    if (m->layout == MQTT_LAYOUT_DEVICE)
+        m->dev = devmsgs_new(m->site);
     m->cursor = acked;
     publisher_set_acked(pub, acked);
     witness_timer_init(&m->witness, env->config->witness_interval_s,
@@ -110,31 +122,92 @@ static void mqtt_witness(struct mqtt_out *m, int64_t last_seq, bool stopping)
     witness_timer_done(&m->witness, now, seq);
 }
 
-static void mqtt_pump(void *o, int64_t last_seq, bool stopping)
+/* Logs a failed read of the store once, and its recovery once. */
+static void mqtt_read_outcome(struct mqtt_out *m, int n)
 {
-    struct mqtt_out *m = o;
+    if (n < 0 && !m->read_failing)
+        log_err("cannot read readings to publish: %s (tried again "
+                "at every turn)",
+                store_errmsg(m->store));
+    if (n >= 0 && m->read_failing)
+        log_info("reading readings to publish again");
+    m->read_failing = n < 0;
+}
+
+/* One message per reading. */
+static void mqtt_pump_readings(struct mqtt_out *m, int64_t last_seq)
+{
     size_t room;
 
-    if (publisher_take_rewind(m->pub))
-        m->cursor = publisher_acked(m->pub);
     while (m->cursor < last_seq && (room = publisher_room(m->pub))) {
         int64_t before = m->cursor;
         int n = store_readings_after(
             m->store, m->cursor, room < MQTT_OUT_PAGE ? room : MQTT_OUT_PAGE,
             mqtt_row, m);
 
-        if (n < 0 && !m->read_failing)
-            log_err("cannot read readings to publish: %s (tried again "
-                    "at every turn)",
-                    store_errmsg(m->store));
-        if (n >= 0 && m->read_failing)
-            log_info("reading readings to publish again");
-        m->read_failing = n < 0;
+        mqtt_read_outcome(m, n);
         if (n <= 0)
             break;
         if (m->cursor == before)
             break; /* the publisher refused; offer it again later */
     }
+}
+
+static int mqtt_device_send(void *arg, const char *bus, int unit_id,
+                            const char *payload, size_t len, int64_t watermark)
+{
+    struct mqtt_out *m = arg;
+
+    return publisher_send_device(m->pub, bus, unit_id, payload, len, watermark);
+}
+
+static int mqtt_device_row(const struct reading_row *row, void *arg)
+{
+    struct mqtt_out *m = arg;
+
+    if (publisher_room(m->pub) == 0 ||
+        devmsgs_add(m->dev, row, mqtt_device_send, m) < 0) {
+        m->dev_held = true;
+        return 1;
+    }
+    m->cursor = row->seq;
+    return 0;
+}
+
+/*
+ * One message per device and poll (devmsg.h): m->cursor is the last row
+ * added to a message, handed over or still open; once every committed
+ * row is added, the open messages go too.
+ */
+static void mqtt_pump_devices(struct mqtt_out *m, int64_t last_seq)
+{
+    while (m->cursor < last_seq && publisher_room(m->pub)) {
+        int n;
+
+        m->dev_held = false;
+        n = store_readings_after(m->store, m->cursor, MQTT_OUT_PAGE,
+                                 mqtt_device_row, m);
+        mqtt_read_outcome(m, n);
+        if (n <= 0 || m->dev_held)
+            return;
+    }
+    if (m->cursor >= last_seq && publisher_room(m->pub))
+        devmsgs_flush(m->dev, m->cursor, mqtt_device_send, m);
+}
+
+static void mqtt_pump(void *o, int64_t last_seq, bool stopping)
+{
+    struct mqtt_out *m = o;
+
+    if (publisher_take_rewind(m->pub)) {
+        m->cursor = publisher_acked(m->pub);
+        if (m->dev)
+            devmsgs_reset(m->dev);
+    }
+    if (m->layout == MQTT_LAYOUT_DEVICE)
+        mqtt_pump_devices(m, last_seq);
+    else
+        mqtt_pump_readings(m, last_seq);
     mqtt_witness(m, last_seq, stopping);
 }
 
@@ -150,7 +223,12 @@ static bool mqtt_connected(const void *o)
 
 static void mqtt_live(void *o, const struct reading_row *row)
 {
-    publisher_send_live(((struct mqtt_out *)o)->pub, row);
+    struct mqtt_out *m = o;
+
+    if (m->layout == MQTT_LAYOUT_DEVICE)
+        publisher_send_device_live(m->pub, row);
+    else
+        publisher_send_live(m->pub, row);
 }
 
 static void mqtt_set_run(void *o, const char *payload)
@@ -176,6 +254,8 @@ static void mqtt_stop(void *o, int timeout_ms)
     struct mqtt_out *m = o;
 
     publisher_close(m->pub, timeout_ms);
+    devmsgs_free(m->dev);
+    free(m->site);
     free(m);
 }
 

@@ -280,6 +280,7 @@ void outputs_index(struct outputs *l, const struct config *c)
         if (c->sensors[i].db_id >= (int64_t)n)
             n = (size_t)c->sensors[i].db_id + 1;
     free(l->by_db_id);
+    l->indexed = c;
     l->by_db_id = xcalloc(n, sizeof(*l->by_db_id));
     l->nby_db_id = n;
     for (size_t i = 0; i < c->nsensors; i++)
@@ -305,6 +306,9 @@ void outputs_live(struct outputs *l, const struct reading *rd, const char *run)
         .quality = quality_name(rd->quality),
         .error = reading_error(rd),
         .run = run,
+        .bus = l->indexed->buses[sc->bus].name,
+        .unit_id = sc->unit_id,
+        .type = reg_type_name(sc->type),
         .sensor_db_id = rd->sensor_id,
     };
     for (size_t i = 0; i < l->n; i++)

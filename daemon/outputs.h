@@ -46,6 +46,7 @@ struct outputs {
     const char *version;
     int64_t started_us;
     /* The configuration's sensors by sensors.id, for the live feed. */
+    const struct config *indexed;
     const struct sensor_conf **by_db_id;
     size_t nby_db_id;
 };

@@ -116,46 +116,79 @@ static void out_json_or_null(struct out *o, const char *key, const char *s)
     out_json(o, s);
 }
 
+/* A reading's object; without "site" when site is NULL (an element of a
+ * device message, whose site is said once). */
+static void out_reading(struct out *o, const char *site,
+                        const struct reading_row *r)
+{
+    out_str(o, "{\"seq\":");
+    if (r->seq > 0)
+        out_int(o, r->seq);
+    else
+        out_str(o, "null");
+    if (site) {
+        out_str(o, ",\"site\":");
+        out_json(o, site);
+    }
+    out_str(o, ",\"sensor\":");
+    out_json(o, r->sensor);
+    out_str(o, ",\"kind\":");
+    out_json(o, r->kind);
+    out_str(o, ",\"ts\":");
+    out_iso(o, r->ts_us);
+    out_str(o, ",\"ts_us\":");
+    out_int(o, r->ts_us);
+    out_str(o, ",\"value\":");
+    if (r->has_value)
+        out_double(o, r->value);
+    else
+        out_str(o, "null");
+    out_str(o, ",\"unit\":");
+    out_json(o, r->unit);
+    out_str(o, ",\"quality\":");
+    out_json(o, r->quality);
+    if (r->error) {
+        out_str(o, ",\"error\":");
+        out_json(o, r->error);
+    }
+    if (r->run) {
+        out_str(o, ",\"run\":");
+        out_json(o, r->run);
+    }
+    if (r->seq <= 0)
+        out_str(o, ",\"recorded\":false");
+    out_str(o, "}");
+}
+
 int payload_reading(char *buf, size_t len, const char *site,
                     const struct reading_row *r)
 {
     struct out o = out_begin(buf, len);
 
-    out_str(&o, "{\"seq\":");
-    if (r->seq > 0)
-        out_int(&o, r->seq);
-    else
-        out_str(&o, "null");
-    out_str(&o, ",\"site\":");
+    out_reading(&o, site, r);
+    return out_end(&o);
+}
+
+int payload_device_head(char *buf, size_t len, const char *site,
+                        const char *bus, int unit_id)
+{
+    struct out o = out_begin(buf, len);
+
+    out_str(&o, "{\"site\":");
     out_json(&o, site);
-    out_str(&o, ",\"sensor\":");
-    out_json(&o, r->sensor);
-    out_str(&o, ",\"kind\":");
-    out_json(&o, r->kind);
-    out_str(&o, ",\"ts\":");
-    out_iso(&o, r->ts_us);
-    out_str(&o, ",\"ts_us\":");
-    out_int(&o, r->ts_us);
-    out_str(&o, ",\"value\":");
-    if (r->has_value)
-        out_double(&o, r->value);
-    else
-        out_str(&o, "null");
-    out_str(&o, ",\"unit\":");
-    out_json(&o, r->unit);
-    out_str(&o, ",\"quality\":");
-    out_json(&o, r->quality);
-    if (r->error) {
-        out_str(&o, ",\"error\":");
-        out_json(&o, r->error);
-    }
-    if (r->run) {
-        out_str(&o, ",\"run\":");
-        out_json(&o, r->run);
-    }
-    if (r->seq <= 0)
-        out_str(&o, ",\"recorded\":false");
-    out_str(&o, "}");
+    out_str(&o, ",\"bus\":");
+    out_json(&o, bus);
+    out_str(&o, ",\"unit_id\":");
+    out_int(&o, unit_id);
+    out_str(&o, ",\"readings\":[");
+    return out_end(&o);
+}
+
+int payload_device_reading(char *buf, size_t len, const struct reading_row *r)
+{
+    struct out o = out_begin(buf, len);
+
+    out_reading(&o, NULL, r);
     return out_end(&o);
 }
 

@@ -43,6 +43,18 @@
 int payload_reading(char *buf, size_t len, const char *site,
                     const struct reading_row *r);
 
+/*
+ * The device layout (SPEC mqtt.layout "device"): a message is
+ * {"site":..,"bus":..,"unit_id":..,"readings":[R,R,...]}, each R what
+ * payload_reading() writes without "site". payload_device_head() writes
+ * the part up to the '[', payload_device_reading() one R; the caller
+ * joins the Rs with ',' and closes with PAYLOAD_DEVICE_TAIL.
+ */
+#define PAYLOAD_DEVICE_TAIL "]}"
+int payload_device_head(char *buf, size_t len, const char *site,
+                        const char *bus, int unit_id);
+int payload_device_reading(char *buf, size_t len, const struct reading_row *r);
+
 /* A test run, for the run topics. Strings are borrowed for the call. */
 struct pub_run {
     const char *name; /* NULL: no run is open */

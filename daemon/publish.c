@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdio.h>
@@ -338,12 +339,47 @@ static int publish_format(const struct publisher *p,
     return len;
 }
 
+/* Counts seq as delivered without sending anything: what cannot be sent
+ * at all (said by the caller) must not hold the watermark back. */
+static void publish_skip(struct publisher *p, int64_t seq)
+{
+    struct flight *f = publish_slot(p, p->n);
+
+    *f = (struct flight){seq, -1, true};
+    p->n++;
+    publish_ack(p, -2);
+}
+
+/* Sends one tracked message; once acknowledged, every reading up to seq
+ * counts as delivered. The caller checked publisher_room(). */
+static int publish_tracked(struct publisher *p, const char *topic,
+                           const char *payload, int len, int64_t seq)
+{
+    /* The slot exists before the call: for QoS 0, on_publish runs inside
+     * mosquitto_publish() once the packet is written, and must find it. */
+    struct flight *f = publish_slot(p, p->n);
+    int rc;
+
+    *f = (struct flight){seq, -1, false};
+    p->n++;
+    rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
+                           p->retain);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        /* Still the newest: nothing after it was sent. */
+        if (p->n > 0 && publish_slot(p, p->n - 1) == f && !f->done)
+            p->n--;
+        log_debug("mqtt: message up to seq %" PRId64 " not sent: %s", seq,
+                  mosquitto_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 int publisher_send(struct publisher *p, const struct reading_row *r)
 {
     char topic[PUBLISH_TOPIC_MAX];
     char payload[PAYLOAD_MAX];
-    struct flight *f;
-    int len, rc;
+    int len;
 
     if (publisher_room(p) == 0)
         return -1;
@@ -352,36 +388,45 @@ int publisher_send(struct publisher *p, const struct reading_row *r)
         log_warnx("mqtt: reading %" PRId64 " of '%s' does not fit, skipped",
                   r->seq, r->sensor);
         /* Skipping it is the only way past it; say so above. */
-        f = publish_slot(p, p->n);
-        *f = (struct flight){r->seq, -1, true};
-        p->n++;
-        publish_ack(p, -2);
+        publish_skip(p, r->seq);
         return 0;
     }
-    /* The slot exists before the call: for QoS 0, on_publish runs inside
-     * mosquitto_publish() once the packet is written, and must find it. */
-    f = publish_slot(p, p->n);
-    *f = (struct flight){r->seq, -1, false};
-    p->n++;
-    rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
-                           p->retain);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        /* Still the newest: nothing after it was sent. */
-        if (p->n > 0 && publish_slot(p, p->n - 1) == f && !f->done)
-            p->n--;
-        log_debug("mqtt: reading %" PRId64 " not sent: %s", r->seq,
-                  mosquitto_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return publish_tracked(p, topic, payload, len, r->seq);
 }
 
-int publisher_send_live(struct publisher *p, const struct reading_row *r)
+/* <prefix>/<site>/device/<bus>/<unit_id>, or -1 if it does not fit. */
+static int publish_device_topic(const struct publisher *p,
+                                char topic[PUBLISH_TOPIC_MAX], const char *bus,
+                                int unit_id)
+{
+    int n = snprintf(topic, PUBLISH_TOPIC_MAX, "%s/%s/device/%s/%d", p->prefix,
+                     p->site, bus, unit_id);
+
+    return n < 0 || n >= PUBLISH_TOPIC_MAX ? -1 : 0;
+}
+
+int publisher_send_device(struct publisher *p, const char *bus, int unit_id,
+                          const char *payload, size_t len, int64_t watermark)
 {
     char topic[PUBLISH_TOPIC_MAX];
-    char payload[PAYLOAD_MAX];
-    int len;
 
+    if (publisher_room(p) == 0)
+        return -1;
+    if (publish_device_topic(p, topic, bus, unit_id) < 0 || len > INT_MAX) {
+        log_warnx("mqtt: the message of bus '%s' unit %d up to seq %" PRId64
+                  " does not fit, skipped",
+                  bus, unit_id, watermark);
+        publish_skip(p, watermark);
+        return 0;
+    }
+    return publish_tracked(p, topic, payload, (int)len, watermark);
+}
+
+/* Sends an untracked QoS 0 message of the live feed (publisher_send_live()
+ * says when). */
+static int publish_live(struct publisher *p, const char *topic,
+                        const char *payload, int len)
+{
     /*
      * Only while nothing tracked is in flight: a live message's mid comes
      * from the same 16-bit counter, and once round the counter it could
@@ -391,14 +436,37 @@ int publisher_send_live(struct publisher *p, const struct reading_row *r)
      */
     if (!p->connected || p->n > 0 || mosquitto_want_write(p->mosq))
         return -1;
-    len = publish_format(p, r, topic, payload);
-    if (len < 0)
-        return -1;
     /* QoS 0 and untracked: on_publish sees a mid no flight holds. */
     return mosquitto_publish(p->mosq, NULL, topic, len, payload, 0,
                              p->retain) == MOSQ_ERR_SUCCESS
                ? 0
                : -1;
+}
+
+int publisher_send_live(struct publisher *p, const struct reading_row *r)
+{
+    char topic[PUBLISH_TOPIC_MAX];
+    char payload[PAYLOAD_MAX];
+    int len = publish_format(p, r, topic, payload);
+
+    return len < 0 ? -1 : publish_live(p, topic, payload, len);
+}
+
+int publisher_send_device_live(struct publisher *p, const struct reading_row *r)
+{
+    char topic[PUBLISH_TOPIC_MAX];
+    char payload[2 * PAYLOAD_MAX];
+    int head, len;
+
+    if (publish_device_topic(p, topic, r->bus, r->unit_id) < 0 ||
+        (head = payload_device_head(payload, sizeof(payload), p->site, r->bus,
+                                    r->unit_id)) < 0 ||
+        (len = payload_device_reading(payload + head, PAYLOAD_MAX, r)) < 0)
+        return -1;
+    memcpy(payload + head + len, PAYLOAD_DEVICE_TAIL,
+           sizeof(PAYLOAD_DEVICE_TAIL));
+    return publish_live(p, topic, payload,
+                        head + len + (int)strlen(PAYLOAD_DEVICE_TAIL));
 }
 
 int64_t publisher_acked(const struct publisher *p)

@@ -112,6 +112,16 @@ size_t publisher_room(const struct publisher *p);
 int publisher_send(struct publisher *p, const struct reading_row *r);
 
 /*
+ * The device layout: publishes payload (len bytes, SPEC's device message,
+ * payload.h) on <prefix>/<site>/device/<bus>/<unit_id>; once the broker
+ * acknowledges it, every reading up to watermark counts as delivered
+ * (devmsg.h; watermarks never decrease from call to call).
+ * Returns as publisher_send().
+ */
+int publisher_send_device(struct publisher *p, const char *bus, int unit_id,
+                          const char *payload, size_t len, int64_t watermark);
+
+/*
  * Publishes one reading that the database could not take yet (seq 0), at
  * QoS 0 and outside the window: the live feed goes on while recording is
  * held up. The same reading is published again, with its seq, once it is
@@ -120,6 +130,10 @@ int publisher_send(struct publisher *p, const struct reading_row *r);
  * publisher_send() still in flight, or the socket not keeping up.
  */
 int publisher_send_live(struct publisher *p, const struct reading_row *r);
+/* The same for the device layout: r (its bus and unit_id set) alone in
+ * its device's message. */
+int publisher_send_device_live(struct publisher *p,
+                               const struct reading_row *r);
 
 /*
  * The highest seq such that every reading handed to publisher_send() with

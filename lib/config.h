@@ -102,8 +102,15 @@ struct device_conf {
     int line; /* where the device's group starts */
 };
 
+/* The shape of reading messages (SPEC mqtt.layout). */
+enum mqtt_layout {
+    MQTT_LAYOUT_READING, /* one message per reading */
+    MQTT_LAYOUT_DEVICE,  /* one message per device (bus, unit) and poll */
+};
+
 struct mqtt_conf {
     bool enabled; /* false when the mqtt group is absent */
+    enum mqtt_layout layout;
     char *host;
     int port;
     char *client_id;

@@ -93,6 +93,19 @@ void config_mqtt_read(struct loader *ld, const config_setting_t *self)
                      "'password_file' in mqtt needs 'username'");
     if (group_has(&g, MK_TLS))
         config_tls_read(ld, g.set[MK_TLS]);
+    if (group_ok(&g, MK_LAYOUT)) {
+        const char *layout = group_str(&g, MK_LAYOUT);
+
+        if (strcmp(layout, "reading") == 0)
+            m->layout = MQTT_LAYOUT_READING;
+        else if (strcmp(layout, "device") == 0)
+            m->layout = MQTT_LAYOUT_DEVICE;
+        else
+            loader_error(ld, g.set[MK_LAYOUT],
+                         "unknown layout '%s' in mqtt (use reading or "
+                         "device)",
+                         layout);
+    }
 }
 
 /* Both NULL, or equal strings. */
@@ -106,8 +119,8 @@ bool config_mqtt_equal(const struct config *a, const struct config *b)
     const struct mqtt_conf *x = &a->mqtt, *y = &b->mqtt;
 
     return strcmp(a->site, b->site) == 0 && x->enabled == y->enabled &&
-           config_str_equal(x->host, y->host) && x->port == y->port &&
-           config_str_equal(x->client_id, y->client_id) &&
+           x->layout == y->layout && config_str_equal(x->host, y->host) &&
+           x->port == y->port && config_str_equal(x->client_id, y->client_id) &&
            config_str_equal(x->topic_prefix, y->topic_prefix) &&
            x->qos == y->qos && x->retain == y->retain &&
            x->keepalive_s == y->keepalive_s &&

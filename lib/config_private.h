@@ -124,6 +124,7 @@ enum mqtt_key {
     MK_USERNAME,
     MK_PASSWORD_FILE,
     MK_TLS,
+    MK_LAYOUT,
     MK_COUNT
 };
 

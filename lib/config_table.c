@@ -84,6 +84,7 @@ static const struct key mqtt_keys[MK_COUNT] = {
     [MK_USERNAME] = ROW_STR("username", 1, CONFIG_USERNAME_MAX, NULL, 0),
     [MK_PASSWORD_FILE] = ROW_STR("password_file", 1, CONFIG_PATH_MAX, NULL, 0),
     [MK_TLS] = ROW("tls", KEY_GROUP, 0),
+    [MK_LAYOUT] = ROW_STR("layout", 1, WORD_MAX, "reading", 0),
 };
 
 static const struct key tls_keys[LK_COUNT] = {

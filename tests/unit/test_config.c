@@ -26,15 +26,15 @@
 
 /* Every key given, none at its default. Its lines are counted below. */
 static const char full_text[] =
-    "site = \"bed-1\";\n"                                              /* 1 */
-    "database = \"/srv/tbdaq/bed.db\";\n"                              /* 2 */
-    "log_level = \"debug\";\n"                                         /* 3 */
-    "commit_interval_ms = 250;\n"                                      /* 4 */
-    "retention_days = 30;\n"                                           /* 5 */
-    "mqtt = { host = \"broker.example\"; port = 8883;\n"               /* 6 */
-    "  client_id = \"bed-1-daq\"; topic_prefix = \"lab/daq\";\n"       /* 7 */
-    "  qos = 2; retain = true; keepalive_s = 60;\n"                    /* 8 */
-    "  username = \"u\"; password_file = \"/etc/p\";\n"                /* 9 */
+    "site = \"bed-1\";\n"                                                /* 1 */
+    "database = \"/srv/tbdaq/bed.db\";\n"                                /* 2 */
+    "log_level = \"debug\";\n"                                           /* 3 */
+    "commit_interval_ms = 250;\n"                                        /* 4 */
+    "retention_days = 30;\n"                                             /* 5 */
+    "mqtt = { host = \"broker.example\"; port = 8883;\n"                 /* 6 */
+    "  client_id = \"bed-1-daq\"; topic_prefix = \"lab/daq\";\n"         /* 7 */
+    "  qos = 2; retain = true; keepalive_s = 60; layout = \"device\";\n" /* 8 */
+    "  username = \"u\"; password_file = \"/etc/p\";\n"                  /* 9 */
     "  tls = { ca_file = \"/ca\"; cert_file = \"/c\";"                 /* 10 */
     " key_file = \"/k\"; }; };\n"                                      /* 10 */
     "buses = (\n"                                                      /* 11 */
@@ -64,7 +64,7 @@ static const char full_text[] =
 
 /* `printf '%s' "$full_text" | sha256sum`, computed outside this program. */
 static const char full_sha256[] =
-    "36a01051f04ddb6d63433054d16b15dc0963cb80dfda6141dbb718e52e898973";
+    "bb1ff58c781c9079b892ce8cee75aef2ecde537d9caea2477d71c962beea634d";
 
 static void test_full(void **state)
 {
@@ -93,6 +93,7 @@ static void test_full(void **state)
     assert_int_equal(c->mqtt.qos, 2);
     assert_true(c->mqtt.retain);
     assert_int_equal(c->mqtt.keepalive_s, 60);
+    assert_int_equal(c->mqtt.layout, MQTT_LAYOUT_DEVICE);
     assert_string_equal(c->mqtt.username, "u");
     assert_string_equal(c->mqtt.password_file, "/etc/p");
     assert_string_equal(c->mqtt.ca_file, "/ca");
@@ -210,6 +211,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->mqtt.qos, 1);
     assert_false(c->mqtt.retain);
     assert_int_equal(c->mqtt.keepalive_s, 30);
+    assert_int_equal(c->mqtt.layout, MQTT_LAYOUT_READING);
     assert_null(c->mqtt.username);
     assert_null(c->mqtt.password_file);
     assert_null(c->mqtt.ca_file);
@@ -802,6 +804,9 @@ static const struct bad_case bad_cases[] = {
      "115200 or 230400"},
     {"data_bits 9", SITE RTU("data_bits = 9;") SENSOR(ADDR0), 2,
      "'data_bits' in bus 'a' must be 7..8, not 9"},
+    {"bad layout",
+     SITE "mqtt = { layout = \"sensor\"; };\n" BUS("") SENSOR(ADDR0), 2,
+     "unknown layout 'sensor' in mqtt (use reading or device)"},
     {"bad log level", "log_level = \"verbose\";\n" SITE BUS("") SENSOR(ADDR0),
      1, "unknown log level 'verbose' (use error, warning, info or debug)"},
     {"commit interval 0",
