@@ -87,4 +87,34 @@ case_mqtt_device_outage() {
     stop_daemon
 }
 
-EXTRA_CASES+=(mqtt_device_layout mqtt_device_outage)
+# While the database cannot be written (another process holds its write
+# lock for 4 s), the live feed goes on in the device layout too: readings
+# not recorded yet, each alone in its device's message ("seq":null,
+# "recorded":false), never on the per-reading topics; afterwards every
+# reading recorded reaches the subscriber.
+case_mqtt_device_live() {
+    local live last
+    need_mqtt
+    start_sim --port 0 --units 2
+    start_broker
+    device_layout_conf
+    start_sub all "tbdaq/$SITE/#"
+    start_daemon
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge 20 ]" 15 \
+        "fewer than 20 readings recorded"
+    stall_lock_for 4
+    wait_or_fail "[ -s '$T/release' ]" 15 "the locker did not let go"
+    wait_or_fail "grep -q 'db_up\\|none lost\\|database can be written' '$T/daemon.err'" 10 \
+        "the daemon did not say the database is back"
+    stop_daemon
+    live=$(grep -c "^[01] tbdaq/$SITE/device/[^ ]* {.*\"readings\":\[{\"seq\":null,[^]]*\"recorded\":false}\]}\$" "$T/all.out")
+    echo "$live live device messages during the lock"
+    [ "$live" -ge 10 ] || fail "only $live live device messages while the database was locked"
+    if grep -E "^[01] tbdaq/$SITE/(flow|pressure|turbidity)/" "$T/all.out" >/dev/null; then
+        fail "live readings went to the per-reading topics"
+    fi
+    last=$(sql "SELECT max(seq) FROM readings;")
+    wait_for "device_check 1 $last >/dev/null" 10 || fail "$(device_check 1 "$last")"
+}
+
+EXTRA_CASES+=(mqtt_device_layout mqtt_device_outage mqtt_device_live)

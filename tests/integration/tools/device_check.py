@@ -14,6 +14,8 @@ lines on other topics than PREFIX/SITE/device/... are ignored. Checks:
   database row of that seq, whose sensor is on that bus and unit;
 - seqs increase inside a message; with --ordered, across messages too
   (first arrivals, a replay after an outage may repeat);
+- a reading without seq (the live feed while the database cannot be
+  written) is alone in its message and says "recorded": false;
 - with --interval-ms, a message's readings were taken within one poll
   (their ts_us span less than the interval);
 - the union of the seqs received is every seq of the database in
@@ -46,6 +48,7 @@ def main():
     got = set()
     messages = 0
     elements = 0
+    live = 0
     prev_last = 0
     base = "%s/%s/device/" % (prefix, site)
     with open(out, encoding="utf-8") as f:
@@ -74,6 +77,13 @@ def main():
                 if "site" in e:
                     problems.append("an element has a site: %s" % e)
                 seq = e.get("seq")
+                if seq is None:
+                    # The live feed while the database cannot be written:
+                    # one reading alone, not recorded yet.
+                    if e.get("recorded") is not False or len(msg["readings"]) != 1:
+                        problems.append("a reading without seq: %s" % e)
+                    live += 1
+                    continue
                 seqs.append(seq)
                 if seq < first or seq > last:
                     continue
@@ -103,7 +113,7 @@ def main():
                 if seqs[0] <= prev_last and seqs[-1] > prev_last:
                     problems.append("message %s..%s after %s" % (seqs[0], seqs[-1], prev_last))
                 prev_last = max(prev_last, seqs[-1])
-            if interval is not None and msg["readings"]:
+            if interval is not None and seqs:
                 ts = [e["ts_us"] for e in msg["readings"]]
                 if max(ts) - min(ts) >= interval * 1000:
                     problems.append("a message spans %d us: %s" % (max(ts) - min(ts), seqs))
@@ -111,9 +121,9 @@ def main():
     if missing:
         problems.append("%d of %d readings missing, e.g. %s"
                         % (len(missing), len(rows), missing[:5]))
-    print("%d device messages, %d readings in them, %d of %d database readings"
-          " (seq %d..%d) received" % (messages, elements, len(got & set(rows)),
-                                      len(rows), first, last))
+    print("%d device messages, %d readings in them (%d live, not recorded yet),"
+          " %d of %d database readings (seq %d..%d) received"
+          % (messages, elements, live, len(got & set(rows)), len(rows), first, last))
     if not rows:
         problems.append("no readings in the database between %d and %d" % (first, last))
     for p in problems[:10]:
