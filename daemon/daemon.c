@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/notify.h"
+#include "daemon/sparkplug.h"
 #include "version.h"
 
 /* The queue holds this many seconds of the plan's readings, within the
@@ -95,9 +96,9 @@ static void daemon_take_queue(struct daemon *d)
 
 void daemon_poll_once(struct daemon *d, int64_t deadline)
 {
-    struct pollfd fds[2 + CHANNEL_FDS_MAX] = {
-        {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}};
-    size_t nctl = channel_pollfds(d->channel, fds + 2);
+    struct pollfd fds[3 + CHANNEL_FDS_MAX] = {
+        {.fd = queue_fd(d->queue), .events = POLLIN}, {.fd = -1}, {.fd = -1}};
+    size_t nctl = channel_pollfds(d->channel, fds + 3);
     struct publisher *pub = d->relay.pub;
     int64_t wait_ns = deadline - time_mono_ns();
     int timeout_ms = 0, ct;
@@ -112,16 +113,44 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
         if (pt < timeout_ms)
             timeout_ms = pt;
     }
+    if (d->spb) {
+        const struct output_ops *o = &sparkplug_output_ops;
+        int st = o->timeout_ms(d->spb);
+
+        fds[2].fd = o->fd(d->spb);
+        fds[2].events = POLLIN | (o->wants_write(d->spb) ? POLLOUT : 0);
+        if (st < timeout_ms)
+            timeout_ms = st;
+    }
     if ((ct = channel_timeout_ms(d->channel)) < timeout_ms)
         timeout_ms = ct;
-    if (poll(fds, 2 + nctl, timeout_ms) < 0 && errno != EINTR)
+    if (poll(fds, 3 + nctl, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
+    if (d->spb)
+        sparkplug_output_ops.service(
+            d->spb, fds[2].revents & (POLLIN | POLLERR | POLLHUP),
+            fds[2].revents & POLLOUT);
     if (pub)
         publisher_service(pub, fds[1].revents & (POLLIN | POLLERR | POLLHUP),
                           fds[1].revents & POLLOUT);
     queue_clear_fd(d->queue);
     daemon_take_queue(d);
-    channel_service(d->channel, fds + 2, nctl);
+    channel_service(d->channel, fds + 3, nctl);
+}
+
+/* TEMP wiring: pumps the Sparkplug output and keeps its acknowledged seq
+ * (the outputs list does this once it lands). */
+void daemon_spb_pump(struct daemon *d)
+{
+    int64_t acked;
+
+    if (!d->spb)
+        return;
+    sparkplug_output_ops.pump(d->spb, d->rec.last_seq, false);
+    acked = sparkplug_output_ops.acked(d->spb);
+    if (acked != d->spb_acked_saved && !recorder_down(&d->rec) &&
+        store_set_state(d->store, sparkplug_output_ops.acked_key, acked) == 0)
+        d->spb_acked_saved = acked;
 }
 
 /*
@@ -139,6 +168,7 @@ void daemon_turn(void *arg)
     if (now >= recorder_due_at(&d->rec))
         recorder_commit(&d->rec);
     relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
+    daemon_spb_pump(d);
     health_watchdog(&d->health, d->pollers, d->npollers, now);
 }
 
@@ -425,6 +455,18 @@ int daemon_start(struct daemon *d)
     relay_index(&d->relay, d->config);
     if (relay_start(&d->relay, d->config, d->rec.last_seq, d->started_us) < 0)
         return -1;
+    if (sparkplug_output_ops.wanted(d->config)) {
+        struct output_env env = {d->config, d->store, TBDAQ_VERSION,
+                                 d->started_us};
+        int64_t acked;
+
+        if (store_get_state(d->store, sparkplug_output_ops.acked_key, &acked) !=
+            0)
+            acked = d->rec.last_seq;
+        d->spb_acked_saved = acked;
+        if (!(d->spb = sparkplug_output_ops.start(&env, acked)))
+            return -1;
+    }
     if (store_set_site(d->store, d->config->site) < 0)
         log_err("%s", store_errmsg(d->store));
     if (daemon_channel_open(d) < 0)
@@ -509,6 +551,11 @@ int daemon_stop(struct daemon *d)
     relay_stop(&d->relay, d->rec.last_seq, recorder_down(&d->rec),
                DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
                daemon_publish_turn, d);
+    if (d->spb) {
+        daemon_spb_pump(d);
+        sparkplug_output_ops.stop(d->spb, DAEMON_STOP_OFFLINE_MS);
+        d->spb = NULL;
+    }
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->rec.committed);
     return rc;

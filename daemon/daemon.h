@@ -57,8 +57,10 @@ struct daemon {
     size_t npollers;
     int64_t started_us; /* UTC, for the online status's "since" */
 
-    struct recorder rec;  /* the batch, its commits, outages */
-    struct relay relay;   /* the store to the broker */
+    struct recorder rec; /* the batch, its commits, outages */
+    struct relay relay;  /* the store to the broker */
+    void *spb;           /* TEMP wiring: the Sparkplug output, or NULL */
+    int64_t spb_acked_saved;
     struct runwatch runs; /* the open run, sealing */
     struct retention retention;
     struct clock_watch clock; /* the wall clock's synchronisation, steps */
@@ -143,6 +145,8 @@ void daemon_fail(struct daemon *d);
 /* One turn of waiting on pollers: poll, commit when due, publish, keep
  * the watchdog informed (arg: the daemon). */
 void daemon_turn(void *arg);
+/* TEMP wiring: pumps the Sparkplug output, persists its acked seq. */
+void daemon_spb_pump(struct daemon *d);
 /* One turn of waiting on the publisher as it says goodbye: poll and
  * service only, no commit (arg: the daemon). */
 void daemon_publish_turn(void *arg);

@@ -129,6 +129,7 @@ static void job_publish(struct daemon *d, int64_t now)
 {
     (void)now;
     relay_pump(&d->relay, d->rec.last_seq, false, recorder_down(&d->rec));
+    daemon_spb_pump(d);
 }
 
 /* A pruning step when one is due (retention.c). Nothing the broker has
