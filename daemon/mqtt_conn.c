@@ -76,7 +76,12 @@ static void mqtt_conn_down(struct mqtt_conn *c, bool was_connected)
 {
     if (c->why[0] == '\0')
         mqtt_conn_note(c, mosquitto_strerror(MOSQ_ERR_CONN_LOST));
-    if (was_connected) {
+    if (was_connected && c->dropping) {
+        log_info("%s: disconnected from broker '%s:%d': %s", c->name, c->host,
+                 c->port, c->why);
+        c->streak_why[0] = '\0';
+        c->streak_count = 0;
+    } else if (was_connected) {
         log_warnx("%s: lost connection to broker '%s:%d': %s", c->name, c->host,
                   c->port, c->why);
         /* Complain about the first failure to reconnect, whatever. */
@@ -475,5 +480,7 @@ void mqtt_conn_drop(struct mqtt_conn *c, const char *why)
         mosquitto_loop_write(c->mosq, 1);
     }
     mqtt_conn_note(c, why);
+    c->dropping = true;
     mqtt_conn_down(c, was);
+    c->dropping = false;
 }

@@ -77,6 +77,7 @@ struct mqtt_conn {
 
     bool connected;   /* CONNACK 0 and no disconnect since */
     bool socket_open; /* an attempt or a connection holds a socket */
+    bool dropping;    /* mqtt_conn_drop() is ending it on purpose */
     int64_t attempt_ns;
     int64_t next_ns; /* no attempt before this (CLOCK_MONOTONIC) */
     int backoff_ms;

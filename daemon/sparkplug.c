@@ -60,16 +60,22 @@ static void spb_track(struct sparkplug *s, int mid, int64_t min_seq)
         s->cap = cap;
         s->head = 0;
     }
-    s->ring[(s->head + s->n++) & (s->cap - 1)] =
-        (struct spb_flight){.min_seq = min_seq, .mid = mid};
+    s->ring[(s->head + s->n++) & (s->cap - 1)] = (struct spb_flight){
+        .min_seq = min_seq,
+        .mid = mid,
+        .done = mid == s->early_mid,
+        .done_ns = s->early_ns,
+    };
 }
 
 int spb_send(struct sparkplug *s, const char *topic, bool track,
              int64_t min_seq)
 {
-    int mid = 0;
-    int rc = mosquitto_publish(s->conn.mosq, &mid, topic, (int)s->buf.len,
-                               s->buf.data, s->qos, false);
+    int mid = 0, rc;
+
+    s->early_mid = -1;
+    rc = mosquitto_publish(s->conn.mosq, &mid, topic, (int)s->buf.len,
+                           s->buf.data, s->qos, false);
 
     if (rc != MOSQ_ERR_SUCCESS) {
         log_debug("sparkplug: cannot publish on '%s': %s", topic,
@@ -126,9 +132,13 @@ static void spb_on_publish(struct mosquitto *mosq, void *arg, int mid)
         if (f->mid == mid && !f->done) {
             f->done = true;
             f->done_ns = time_mono_ns();
-            break;
+            return;
         }
     }
+    /* A QoS 0 message is written inside mosquitto_publish(), before its
+     * mid is known to spb_send(). */
+    s->early_mid = mid;
+    s->early_ns = time_mono_ns();
 }
 
 static void spb_on_connect(struct mosquitto *mosq, void *arg, int rc)
@@ -332,6 +342,7 @@ static void *spb_start(const struct output_env *env, int64_t acked)
     s->last_seq = acked;
     s->live_cursor = acked;
     s->ndeath_mid = -1;
+    s->early_mid = -1;
     s->t_nbirth = xasprintf("spBv1.0/%s/NBIRTH/%s", p->group_id, p->edge_node);
     s->t_ndeath = xasprintf("spBv1.0/%s/NDEATH/%s", p->group_id, p->edge_node);
     s->t_ncmd = xasprintf("spBv1.0/%s/NCMD/%s", p->group_id, p->edge_node);

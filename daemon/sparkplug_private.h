@@ -106,6 +106,8 @@ struct sparkplug {
     struct spb_flight *ring; /* cap entries (a power of two), oldest at
                                 head */
     size_t head, n, cap;
+    int early_mid; /* written before mosquitto_publish() returned */
+    int64_t early_ns;
     int ndeath_mid;
     bool ndeath_done;
 
