@@ -32,6 +32,8 @@
 /* libmosquitto's global state: initialised by the first client made. */
 static unsigned mqtt_conn_lib_users;
 
+static int mqtt_conn_client(struct mqtt_conn *c);
+
 /* Longest the main loop may sleep while a socket is open: libmosquitto
  * counts keepalive in seconds and needs loop_misc() to send PINGREQ. */
 #define MQTT_CONN_TICK_MS 1000
@@ -226,6 +228,20 @@ static void mqtt_conn_connect(struct mqtt_conn *c,
         mqtt_conn_down(c, false);
         return;
     }
+    /* libmosquitto sends the QoS 1 messages a lost connection left in
+     * flight again after the next CONNACK, even with a clean session:
+     * they would precede what the owner publishes first (a Sparkplug
+     * NBIRTH). A fresh client has none. */
+    if (c->params.clean_session && c->used) {
+        mosquitto_destroy(c->mosq);
+        c->mosq = NULL;
+        if (mqtt_conn_client(c) < 0) {
+            mqtt_conn_note(c, "cannot make a new client");
+            mqtt_conn_down(c, false);
+            return;
+        }
+    }
+    c->used = true;
     if (c->on_attempt && c->on_attempt(c->owner) < 0) {
         mqtt_conn_down(c, false);
         return;
@@ -385,27 +401,14 @@ void mqtt_conn_service(struct mqtt_conn *c, bool readable, bool writable)
     }
 }
 
-int mqtt_conn_init(struct mqtt_conn *c, const struct mqtt_conn_params *p,
-                   void *owner)
+/* Makes c's libmosquitto client (obj: c) with its options, username and
+ * TLS context, and lets the owner set its callbacks. Returns 0 or -1
+ * (logged). */
+static int mqtt_conn_client(struct mqtt_conn *c)
 {
-    struct resolve_result numeric;
+    const struct mqtt_conn_params *p = &c->params;
     int rc;
 
-    memset(c, 0, sizeof(*c));
-    if (mqtt_conn_lib_users++ == 0)
-        mosquitto_lib_init();
-    c->name = p->name;
-    c->owner = owner;
-    c->host = xstrdup(p->host);
-    c->port = p->port;
-    c->host_numeric = resolve_numeric(p->host, &numeric) == 0;
-    if (p->username)
-        c->username = xstrdup(p->username);
-    if (p->password_file)
-        c->password_file = xstrdup(p->password_file);
-    c->tls = p->ca_file || p->cert_file;
-    c->keepalive_s = p->keepalive_s;
-    c->backoff_ms = MQTT_CONN_BACKOFF_MIN_MS;
     c->mosq = mosquitto_new(p->client_id, p->clean_session, c);
     if (!c->mosq) {
         log_err("%s: cannot create client '%s': %s", c->name, p->client_id,
@@ -423,7 +426,47 @@ int mqtt_conn_init(struct mqtt_conn *c, const struct mqtt_conn_params *p,
     }
     if (c->tls && mqtt_conn_tls_setup(c, p) < 0)
         return -1;
+    if (c->on_client)
+        c->on_client(c->owner, c->mosq);
     return 0;
+}
+
+static char *mqtt_conn_dup(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+int mqtt_conn_init(struct mqtt_conn *c, const struct mqtt_conn_params *p,
+                   void *owner,
+                   void (*on_client)(void *owner, struct mosquitto *mosq))
+{
+    struct resolve_result numeric;
+
+    memset(c, 0, sizeof(*c));
+    if (mqtt_conn_lib_users++ == 0)
+        mosquitto_lib_init();
+    c->name = p->name;
+    c->owner = owner;
+    c->on_client = on_client;
+    c->params = *p;
+    c->params.client_id = mqtt_conn_dup(p->client_id);
+    c->params.ca_file = mqtt_conn_dup(p->ca_file);
+    c->params.cert_file = mqtt_conn_dup(p->cert_file);
+    c->params.key_file = mqtt_conn_dup(p->key_file);
+    c->host = xstrdup(p->host);
+    c->params.host = c->host;
+    c->port = p->port;
+    c->host_numeric = resolve_numeric(p->host, &numeric) == 0;
+    if (p->username)
+        c->username = xstrdup(p->username);
+    c->params.username = c->username;
+    if (p->password_file)
+        c->password_file = xstrdup(p->password_file);
+    c->params.password_file = c->password_file;
+    c->tls = p->ca_file || p->cert_file;
+    c->keepalive_s = p->keepalive_s;
+    c->backoff_ms = MQTT_CONN_BACKOFF_MIN_MS;
+    return mqtt_conn_client(c);
 }
 
 void mqtt_conn_release(struct mqtt_conn *c)
@@ -439,6 +482,10 @@ void mqtt_conn_release(struct mqtt_conn *c)
     free(c->host);
     free(c->username);
     free(c->password_file);
+    free((char *)c->params.client_id);
+    free((char *)c->params.ca_file);
+    free((char *)c->params.cert_file);
+    free((char *)c->params.key_file);
     memset(c, 0, sizeof(*c));
 }
 

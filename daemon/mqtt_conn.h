@@ -10,8 +10,8 @@
  * so that the publisher can move onto it (see the report of issue 15).
  *
  * The owner creates the client through mqtt_conn_init(), sets its own
- * libmosquitto callbacks (their obj is the struct mqtt_conn: its owner
- * field leads back), and tells the connection of a CONNACK with
+ * libmosquitto callbacks in on_client (their obj is the struct mqtt_conn:
+ * its owner field leads back), and tells the connection of a CONNACK with
  * mqtt_conn_up(). Before each attempt, on_attempt lets the owner set what
  * changes per attempt (a will); when an attempt or a connection is over,
  * on_down tells it.
@@ -60,6 +60,10 @@ struct mqtt_conn {
     void *owner;
     /* Called before each attempt's CONNECT; -1 skips the attempt. */
     int (*on_attempt)(void *owner);
+    /* Called for each new libmosquitto client: set its callbacks. */
+    void (*on_client)(void *owner, struct mosquitto *mosq);
+    struct mqtt_conn_params params; /* its strings owned, but name */
+    bool used;                      /* the client made an attempt */
     /* An attempt or a connection is over (was_connected: it was up). */
     void (*on_down)(void *owner, bool was_connected);
 
@@ -89,12 +93,15 @@ struct mqtt_conn {
 
 /*
  * Creates c's client (obj: c) for p, checks the username, sets up TLS
- * (its files are read now) and protocol 3.1.1. Does not connect yet:
- * mqtt_conn_attempt() does. Returns 0, or -1 after logging why (then
- * mqtt_conn_release() still frees what was made).
+ * (its files are read now) and protocol 3.1.1, and calls on_client (if
+ * not NULL) for the owner's callbacks. With a clean session, each attempt
+ * after the first makes a new client the same way (see mqtt_conn.c).
+ * Does not connect yet: mqtt_conn_attempt() does. Returns 0, or -1 after
+ * logging why (then mqtt_conn_release() still frees what was made).
  */
 int mqtt_conn_init(struct mqtt_conn *c, const struct mqtt_conn_params *p,
-                   void *owner);
+                   void *owner,
+                   void (*on_client)(void *owner, struct mosquitto *mosq));
 /* Frees the client and what c holds; the socket is dropped without a word
  * (the broker publishes the will). */
 void mqtt_conn_release(struct mqtt_conn *c);

@@ -288,6 +288,15 @@ static void spb_leave(struct sparkplug *s)
     mqtt_conn_drop(&s->conn, "the primary host is offline");
 }
 
+static void spb_on_client(void *owner, struct mosquitto *mosq)
+{
+    (void)owner;
+    mosquitto_connect_callback_set(mosq, spb_on_connect);
+    mosquitto_disconnect_callback_set(mosq, spb_on_disconnect);
+    mosquitto_publish_callback_set(mosq, spb_on_publish);
+    mosquitto_message_callback_set(mosq, spb_on_message);
+}
+
 /* --- the output's ops --------------------------------------------------- */
 
 static bool spb_wanted(const struct config *c)
@@ -354,16 +363,12 @@ static void *spb_start(const struct output_env *env, int64_t acked)
     else
         s->bdseq = SPB_SEQ_MOD - 1;
     spb_flow_init(s, env->config);
-    if (mqtt_conn_init(&s->conn, &cp, s) < 0) {
+    if (mqtt_conn_init(&s->conn, &cp, s, spb_on_client) < 0) {
         spb_free(s);
         return NULL;
     }
     s->conn.on_attempt = spb_on_attempt;
     s->conn.on_down = spb_on_down;
-    mosquitto_connect_callback_set(s->conn.mosq, spb_on_connect);
-    mosquitto_disconnect_callback_set(s->conn.mosq, spb_on_disconnect);
-    mosquitto_publish_callback_set(s->conn.mosq, spb_on_publish);
-    mosquitto_message_callback_set(s->conn.mosq, spb_on_message);
     mqtt_conn_attempt(&s->conn);
     return s;
 }
