@@ -128,16 +128,18 @@ static void test_spb_int64_named(void **state)
 /* An NCMD as a host sends it: Node Control/Rebirth, Boolean, value. */
 static void test_spb_rebirth(void **state)
 {
+    /* One field per line, the name's bytes in two rows: */
+    /* clang-format off */
     uint8_t ncmd[] = {
         0x08, 0xac, 0x02, /* Payload.timestamp (1, varint) = 300 */
         0x12, 0x1a,       /* Payload.metrics (2, bytes), 26 bytes: */
         0x0a, 0x14,       /*   Metric.name (1, bytes), 20 bytes: */
-        'N',  'o',  'd',  'e', ' ', 'C', 'o', 'n', 't',  'r',  'o', 'l',
-        '/',  'R',  'e',  'b', 'i', 'r', 't', 'h', 0x20, 0x0b, /*   Metric.datatype
-                                                                  (4, varint) =
-                                                                  11 Boolean */
-        0x70, 0x01, /*   Metric.boolean_value (14, varint) = true */
+        'N', 'o', 'd', 'e', ' ', 'C', 'o', 'n', 't', 'r',
+        'o', 'l', '/', 'R', 'e', 'b', 'i', 'r', 't', 'h',
+        0x20, 0x0b,       /*   Metric.datatype (4, varint) = 11 Boolean */
+        0x70, 0x01,       /*   Metric.boolean_value (14, varint) = true */
     };
+    /* clang-format on */
     static const uint8_t other[] = {
         0x12, 0x07,             /* Payload.metrics (2, bytes), 7 bytes: */
         0x0a, 0x01, 'y',        /*   Metric.name "y" */
