@@ -252,7 +252,10 @@ static void spb_on_down(void *owner, bool was_connected)
     struct sparkplug *s = owner;
 
     (void)was_connected;
-    spb_update_acked(s);
+    /* A QoS 0 DDATA written just before the loss was noticed may be lost:
+     * only what matured at the last pump counts. */
+    if (s->qos > 0)
+        spb_update_acked(s);
     s->head = s->n = 0;
     s->born = false;
     s->drop = false;
