@@ -478,6 +478,9 @@ static void spb_flow_history(struct sparkplug *s)
         for (size_t k = 0; k < s->ndevs; k++)
             if (s->devs[k].alive)
                 spb_paid_before(&s->devs[k], last + 1);
+        /* A debt beyond the live cursor cannot be paid yet. */
+        if (spb_history_next(s) == from)
+            break;
     }
 }
 
