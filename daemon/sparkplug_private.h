@@ -140,7 +140,8 @@ void spb_flow_release(struct sparkplug *s);
 bool spb_flow_same(const struct config *a, const struct config *b);
 
 /* A DBIRTH of every device (fresh: a new connection, whose history is
- * every reading after acked up to last_seq). */
+ * every reading after acked up to last_seq), or of every live one (a
+ * rebirth). */
 void spb_flow_births(struct sparkplug *s, bool fresh);
 /* Hands over the readings committed up to s->last_seq, live, and then
  * historical ones, as the window allows. */

@@ -292,9 +292,9 @@ void spb_flow_births(struct sparkplug *s, bool fresh)
             /* What the host may not have: owed by every device. */
             d->nranges = 0;
             spb_owe(d, s->acked + 1, s->last_seq + 1);
-        } else if (d->nranges > 0 &&
-                   d->ranges[d->nranges - 1].to == INT64_MAX) {
-            d->ranges[d->nranges - 1].to = s->live_cursor + 1;
+        } else if (!d->alive) {
+            /* A rebirth: a dead device is born at its next answer. */
+            continue;
         }
         spb_dbirth(s, d, newest);
     }
