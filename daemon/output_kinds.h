@@ -8,6 +8,7 @@
 
 #include "daemon/output.h"
 
-extern const struct output_ops mqtt_output_ops; /* output_mqtt.c: JSON */
+extern const struct output_ops mqtt_output_ops;      /* output_mqtt.c: JSON */
+extern const struct output_ops sparkplug_output_ops; /* sparkplug.c */
 
 #endif

@@ -15,6 +15,7 @@
 /* Every kind of output, in the order they are started and pumped. */
 static const struct output_ops *const output_kinds[] = {
     &mqtt_output_ops,
+    &sparkplug_output_ops,
 };
 
 void outputs_init(struct outputs *l, struct store *s, const char *version,

@@ -222,6 +222,8 @@ static void config_parse(struct loader *ld, const char *text)
     config_top_read(ld, &g);
     if (group_has(&g, TK_MQTT))
         config_mqtt_read(ld, g.set[TK_MQTT]);
+    if (group_has(&g, TK_SPARKPLUG))
+        config_sparkplug_read(ld, g.set[TK_SPARKPLUG]);
     if (group_has(&g, TK_BUSES))
         config_buses_read(ld, g.set[TK_BUSES]);
     if (group_has(&g, TK_SENSORS))
@@ -304,6 +306,16 @@ void config_free(struct config *c)
     free(c->mqtt.ca_file);
     free(c->mqtt.cert_file);
     free(c->mqtt.key_file);
+    free(c->sparkplug.host);
+    free(c->sparkplug.client_id);
+    free(c->sparkplug.username);
+    free(c->sparkplug.password_file);
+    free(c->sparkplug.ca_file);
+    free(c->sparkplug.cert_file);
+    free(c->sparkplug.key_file);
+    free(c->sparkplug.group_id);
+    free(c->sparkplug.edge_node);
+    free(c->sparkplug.primary_host);
     for (size_t i = 0; i < c->nbuses; i++)
         free(c->buses[i].name);
     free(c->buses);

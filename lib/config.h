@@ -125,6 +125,24 @@ struct mqtt_conf {
     char *key_file;
 };
 
+/* The Sparkplug B edge node (SPEC "Sparkplug B"): a second publisher. */
+struct sparkplug_conf {
+    bool enabled; /* false when the sparkplug group is absent */
+    char *host;
+    int port;
+    char *client_id;     /* default "tbdaq-<site>-spb" */
+    char *username;      /* or NULL */
+    char *password_file; /* or NULL */
+    char *ca_file;       /* tls, each NULL when not given */
+    char *cert_file;
+    char *key_file;
+    int keepalive_s;
+    char *group_id;     /* default "tbdaq" */
+    char *edge_node;    /* default the site */
+    int qos;            /* 0 or 1 */
+    char *primary_host; /* or NULL: births need no host's STATE */
+};
+
 /* A file of the configuration, its bytes exactly as read. */
 struct config_file {
     char *name;  /* the main file: its path as given; an included one: as
@@ -154,6 +172,7 @@ struct config {
     /* The control channel's path, or NULL: derived from the database's. */
     char *control_socket;
     struct mqtt_conf mqtt;
+    struct sparkplug_conf sparkplug;
     struct bus_conf *buses;
     size_t nbuses;
     struct sensor_conf *sensors;
@@ -196,6 +215,10 @@ size_t config_warnings_log(const struct config *c);
 
 /* True if a and b publish the same way: same site and mqtt settings. */
 bool config_mqtt_equal(const struct config *a, const struct config *b);
+
+/* True if a and b publish Sparkplug B the same way: same site (the
+ * default edge node) and sparkplug settings. */
+bool config_sparkplug_equal(const struct config *a, const struct config *b);
 
 /* The bus of a sensor, by index; returns SIZE_MAX if none is so named. */
 size_t config_find_bus(const struct config *c, const char *name);

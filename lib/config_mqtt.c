@@ -31,26 +31,27 @@ static const char *topic_prefix_problem(const char *s)
     return NULL;
 }
 
-static void config_tls_read(struct loader *ld, const config_setting_t *self)
+void config_tls_read(struct loader *ld, const config_setting_t *self,
+                     const char *label, char **ca_file, char **cert_file,
+                     char **key_file)
 {
-    struct mqtt_conf *m = &ld->c->mqtt;
     struct group g;
 
-    group_read(ld, &g, self, GROUP_TLS, "mqtt.tls");
-    m->ca_file = group_strdup(&g, LK_CA_FILE);
-    m->cert_file = group_strdup(&g, LK_CERT_FILE);
-    m->key_file = group_strdup(&g, LK_KEY_FILE);
+    group_read(ld, &g, self, GROUP_TLS, label);
+    *ca_file = group_strdup(&g, LK_CA_FILE);
+    *cert_file = group_strdup(&g, LK_CERT_FILE);
+    *key_file = group_strdup(&g, LK_KEY_FILE);
     /* A bad key was reported; judging the combination would repeat it. */
     if (g.bad[LK_CA_FILE] || g.bad[LK_CERT_FILE] || g.bad[LK_KEY_FILE])
         return;
-    if (m->cert_file && !m->key_file)
+    if (*cert_file && !*key_file)
         loader_error(ld, g.set[LK_CERT_FILE],
-                     "'cert_file' in mqtt.tls needs 'key_file'");
-    else if (m->key_file && !m->cert_file)
+                     "'cert_file' in %s needs 'key_file'", label);
+    else if (*key_file && !*cert_file)
         loader_error(ld, g.set[LK_KEY_FILE],
-                     "'key_file' in mqtt.tls needs 'cert_file'");
-    else if (!m->ca_file && !m->cert_file)
-        loader_error(ld, self, "mqtt.tls needs 'ca_file' or 'cert_file'");
+                     "'key_file' in %s needs 'cert_file'", label);
+    else if (!*ca_file && !*cert_file)
+        loader_error(ld, self, "%s needs 'ca_file' or 'cert_file'", label);
 }
 
 void config_mqtt_read(struct loader *ld, const config_setting_t *self)
@@ -92,7 +93,8 @@ void config_mqtt_read(struct loader *ld, const config_setting_t *self)
         loader_error(ld, g.set[MK_PASSWORD_FILE],
                      "'password_file' in mqtt needs 'username'");
     if (group_has(&g, MK_TLS))
-        config_tls_read(ld, g.set[MK_TLS]);
+        config_tls_read(ld, g.set[MK_TLS], "mqtt.tls", &m->ca_file,
+                        &m->cert_file, &m->key_file);
     if (group_ok(&g, MK_LAYOUT)) {
         const char *layout = group_str(&g, MK_LAYOUT);
 
@@ -108,8 +110,7 @@ void config_mqtt_read(struct loader *ld, const config_setting_t *self)
     }
 }
 
-/* Both NULL, or equal strings. */
-static bool config_str_equal(const char *a, const char *b)
+bool config_str_equal(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }

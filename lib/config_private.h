@@ -93,6 +93,7 @@ enum config_group {
     GROUP_CALIBRATION,
     GROUP_DEVICE,
     GROUP_ASCII,
+    GROUP_SPARKPLUG,
 };
 
 /* The keys of each table, by index: group_read() fills g->set[] in this
@@ -110,6 +111,7 @@ enum top_key {
     TK_BUSES,
     TK_SENSORS,
     TK_DEVICES,
+    TK_SPARKPLUG,
     TK_COUNT
 };
 
@@ -129,6 +131,21 @@ enum mqtt_key {
 };
 
 enum tls_key { LK_CA_FILE, LK_CERT_FILE, LK_KEY_FILE, LK_COUNT };
+
+enum sparkplug_key {
+    PK_HOST,
+    PK_PORT,
+    PK_CLIENT_ID,
+    PK_USERNAME,
+    PK_PASSWORD_FILE,
+    PK_TLS,
+    PK_KEEPALIVE_S,
+    PK_GROUP_ID,
+    PK_EDGE_NODE,
+    PK_QOS,
+    PK_PRIMARY_HOST,
+    PK_COUNT
+};
 
 enum bus_key {
     BK_NAME,
@@ -324,6 +341,19 @@ size_t config_check_integers(struct loader *ld, const char *text);
 
 /* Reads the mqtt group (and its tls group) into ld->c->mqtt. */
 void config_mqtt_read(struct loader *ld, const config_setting_t *self);
+/* Reads a tls group (label: "mqtt.tls", "sparkplug.tls") into the three
+ * file names, checking that they go together. */
+void config_tls_read(struct loader *ld, const config_setting_t *self,
+                     const char *label, char **ca_file, char **cert_file,
+                     char **key_file);
+/* Both NULL, or equal strings. */
+bool config_str_equal(const char *a, const char *b);
+
+/* ---- sparkplug (config_sparkplug.c) ---- */
+
+/* Reads the sparkplug group (and its tls group) into ld->c->sparkplug;
+ * needs the site read. */
+void config_sparkplug_read(struct loader *ld, const config_setting_t *self);
 
 /* ---- buses (config_bus.c) ---- */
 

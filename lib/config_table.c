@@ -2,14 +2,15 @@
 /*
  * The settings tables, and reading a group through its table.
  *
- * Every group (top level, mqtt, mqtt.tls, a bus, a sensor, a calibration,
- * a device, a device's identity registers) is described by a table of
- * keys: name, type, bounds, default, whether it is required. group_read()
- * checks a group against its table (unknown keys, wrong types,
- * out-of-range numbers, string lengths, missing keys); the readers after
- * it (config.c, config_mqtt.c, config_bus.c, config_sensor.c,
- * config_device.c) check only what a table cannot say: names,
- * enumerations, and the relations between settings.
+ * Every group (top level, mqtt, sparkplug, their tls groups, a bus, a
+ * sensor, a calibration, a device, a device's identity registers) is
+ * described by a table of keys: name, type, bounds, default, whether it is
+ * required. group_read() checks a group against its table (unknown keys,
+ * wrong types, out-of-range numbers, string lengths, missing keys); the
+ * readers after it (config.c, config_mqtt.c, config_sparkplug.c,
+ * config_bus.c, config_sensor.c, config_device.c) check only what a
+ * table cannot say: names, enumerations, and the relations between
+ * settings.
  *
  * tests/man/keys.sh reads the tables below to check that tbdaq.conf(5)
  * documents exactly these keys: each table stays "static const struct key
@@ -69,6 +70,7 @@ static const struct key top_keys[TK_COUNT] = {
     [TK_BUSES] = ROW("buses", KEY_LIST, KF_REQUIRED),
     [TK_SENSORS] = ROW("sensors", KEY_LIST, KF_REQUIRED),
     [TK_DEVICES] = ROW("devices", KEY_LIST, 0),
+    [TK_SPARKPLUG] = ROW("sparkplug", KEY_GROUP, 0),
 };
 
 static const struct key mqtt_keys[MK_COUNT] = {
@@ -91,6 +93,23 @@ static const struct key tls_keys[LK_COUNT] = {
     [LK_CA_FILE] = ROW_STR("ca_file", 1, CONFIG_PATH_MAX, NULL, 0),
     [LK_CERT_FILE] = ROW_STR("cert_file", 1, CONFIG_PATH_MAX, NULL, 0),
     [LK_KEY_FILE] = ROW_STR("key_file", 1, CONFIG_PATH_MAX, NULL, 0),
+};
+
+static const struct key sparkplug_keys[PK_COUNT] = {
+    [PK_HOST] = ROW_STR("host", 1, BUS_ADDR_MAX - 1, "localhost", 0),
+    [PK_PORT] = ROW_INT("port", 1, 65535, 1883, 0),
+    /* Default "tbdaq-<site>-spb", made in config_sparkplug_read(). */
+    [PK_CLIENT_ID] = ROW_STR("client_id", 1, CONFIG_CLIENT_ID_MAX, NULL, 0),
+    [PK_USERNAME] = ROW_STR("username", 1, CONFIG_USERNAME_MAX, NULL, 0),
+    [PK_PASSWORD_FILE] = ROW_STR("password_file", 1, CONFIG_PATH_MAX, NULL, 0),
+    [PK_TLS] = ROW("tls", KEY_GROUP, 0),
+    [PK_KEEPALIVE_S] = ROW_INT("keepalive_s", 5, 3600, 30, 0),
+    [PK_GROUP_ID] = ROW_STR("group_id", 1, CONFIG_NAME_MAX, "tbdaq", 0),
+    /* Default: the site, in config_sparkplug_read(). */
+    [PK_EDGE_NODE] = ROW_STR("edge_node", 1, CONFIG_NAME_MAX, NULL, 0),
+    /* The specification's births and data are QoS 0; 1 for delivery. */
+    [PK_QOS] = ROW_INT("qos", 0, 1, 0, 0),
+    [PK_PRIMARY_HOST] = ROW_STR("primary_host", 1, CONFIG_NAME_MAX, NULL, 0),
 };
 
 static const struct key bus_keys[BK_COUNT] = {
@@ -168,6 +187,7 @@ static const struct key ascii_keys[AK_COUNT] = {
 
 _Static_assert(TK_COUNT <= GROUP_KEYS_MAX, "top_keys too long");
 _Static_assert(MK_COUNT <= GROUP_KEYS_MAX, "mqtt_keys too long");
+_Static_assert(PK_COUNT <= GROUP_KEYS_MAX, "sparkplug_keys too long");
 _Static_assert(BK_COUNT <= GROUP_KEYS_MAX, "bus_keys too long");
 _Static_assert(SK_COUNT <= GROUP_KEYS_MAX, "sensor_keys too long");
 
@@ -184,6 +204,7 @@ static const struct {
     [GROUP_CALIBRATION] = {cal_keys, CK_COUNT},
     [GROUP_DEVICE] = {device_keys, DK_COUNT},
     [GROUP_ASCII] = {ascii_keys, AK_COUNT},
+    [GROUP_SPARKPLUG] = {sparkplug_keys, PK_COUNT},
 };
 
 /* ---- reading a group against its table ---- */

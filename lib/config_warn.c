@@ -132,9 +132,13 @@ static void config_warn_devices(struct loader *ld, const config_setting_t *list)
 void config_warn(struct loader *ld, const config_setting_t *root)
 {
     const config_setting_t *mqtt = config_setting_get_member(root, "mqtt");
+    const config_setting_t *spb = config_setting_get_member(root, "sparkplug");
 
     if (mqtt)
         config_warn_mqtt(ld, mqtt);
+    /* The same keys for the same broker files. */
+    if (spb)
+        config_warn_mqtt(ld, spb);
     config_warn_devices(ld, config_setting_get_member(root, "buses"));
     config_warn_sensors(ld, config_setting_get_member(root, "sensors"));
 }
