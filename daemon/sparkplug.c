@@ -224,16 +224,20 @@ static void spb_encode_ndeath(struct sparkplug *s)
     spb_encode(&s->buf, time_real_us() / 1000, -1, &m, 1);
 }
 
-/* Before each attempt: the next bdSeq, persisted first, in the will. */
+/* Before each attempt: the next bdSeq (after a session that used one),
+ * persisted first, in the will. */
 static int spb_on_attempt(void *owner)
 {
     struct sparkplug *s = owner;
     int rc;
 
-    s->bdseq = (s->bdseq + 1) % SPB_SEQ_MOD;
-    if (store_set_state(s->store, SPARKPLUG_STATE_BDSEQ, s->bdseq) < 0)
-        log_warnx("sparkplug: cannot keep bdSeq %d: %s", s->bdseq,
-                  store_errmsg(s->store));
+    if (s->bdseq_used) {
+        s->bdseq = (s->bdseq + 1) % SPB_SEQ_MOD;
+        if (store_set_state(s->store, SPARKPLUG_STATE_BDSEQ, s->bdseq) < 0)
+            log_warnx("sparkplug: cannot keep bdSeq %d: %s", s->bdseq,
+                      store_errmsg(s->store));
+        s->bdseq_used = false;
+    }
     spb_encode_ndeath(s);
     rc = mosquitto_will_set(s->conn.mosq, s->t_ndeath, (int)s->buf.len,
                             s->buf.data, 1, false);
@@ -251,7 +255,8 @@ static void spb_on_down(void *owner, bool was_connected)
 {
     struct sparkplug *s = owner;
 
-    (void)was_connected;
+    if (was_connected)
+        s->bdseq_used = true;
     /* A QoS 0 DDATA written just before the loss was noticed may be lost:
      * only what matured at the last pump counts. */
     if (s->qos > 0)
@@ -365,6 +370,7 @@ static void *spb_start(const struct output_env *env, int64_t acked)
         s->bdseq = (int)(bdseq % SPB_SEQ_MOD);
     else
         s->bdseq = SPB_SEQ_MOD - 1;
+    s->bdseq_used = true; /* a process before this one may have used it */
     spb_flow_init(s, env->config);
     if (mqtt_conn_init(&s->conn, &cp, s, spb_on_client) < 0) {
         spb_free(s);

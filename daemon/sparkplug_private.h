@@ -91,7 +91,13 @@ struct sparkplug {
     struct spb_device *devs;
     size_t ndevs;
 
-    int bdseq;    /* this connection's */
+    int bdseq; /* this connection's */
+    /* Whether a broker may have taken a session with bdseq (a connection
+     * was accepted with it, or this process has not tried yet): only
+     * then does the next attempt take the next one. Attempts that never
+     * reached a broker (it is down) keep theirs, so the host sees bdSeq
+     * go up by one per session, as the specification asks. */
+    bool bdseq_used;
     unsigned seq; /* the next message's, 0..255 */
     bool born;    /* NBIRTH published on this connection */
     bool rebirth; /* an NCMD asked for births again */
