@@ -483,33 +483,39 @@ def cmd_gate(args, msgs, bad):
         if m["type"] == "STATE" and m["node"] == args.host:
             s = m.get("state") or {}
             if s.get("online") is True:
+                if pending is not None:
+                    bad("no NDEATH between the offline STATE (message %d) and the online "
+                        "one (message %d)" % (pending["i"], m["i"]))
                 online, online_ts = True, s.get("timestamp")
                 pending = stale = None
             elif s.get("online") is False:
                 if online_ts is not None and s.get("timestamp", 0) < online_ts:
                     stale = m
-                else:
-                    pending = m
+                elif online:
+                    pending, stale = m, None
+                    online = False
             continue
         if m["group"] != args.group or m["node"] != args.node:
             continue
         n_node += 1
         if m["type"] == "NDEATH":
-            if stale is not None and pending is None:
-                bad("message %d: NDEATH after a stale offline STATE (message %d)" % (
-                    m["i"], stale["i"]))
             if pending is not None:
                 d = m["rx_us"] - pending["rx_us"]
                 print("NDEATH %d ms after the offline STATE" % (d // 1000))
                 if d > 5000000:
                     bad("message %d: NDEATH %d ms after the offline STATE" % (m["i"], d // 1000))
                 pending = None
-                online = False
+            elif online:
+                bad("message %d: NDEATH while the primary host is online%s" % (
+                    m["i"], " (after a stale offline STATE, message %d)" % stale["i"]
+                    if stale else ""))
             continue
-        if not online:
+        if pending is not None:
+            # sent before the node saw the offline STATE, or too late
+            if m["rx_us"] - pending["rx_us"] > 5000000:
+                bad("%s: more than 5 s after an offline STATE, without NDEATH" % where(m))
+        elif not online:
             bad("%s: while the primary host is not online" % where(m))
-        elif pending is not None and m["rx_us"] - pending["rx_us"] > 5000000:
-            bad("%s: more than 5 s after an offline STATE, without NDEATH" % where(m))
     if pending is not None:
         bad("no NDEATH after the offline STATE (message %d)" % pending["i"])
     print("%d node messages" % n_node)
