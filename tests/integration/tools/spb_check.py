@@ -71,13 +71,29 @@ class Problems:
 
 def load(args):
     msgs = []
+    seen = set()
+    dups = 0
     with open(args.msgs) as f:
         for i, line in enumerate(f):
             line = line.strip()
             if line:
                 j = json.loads(line)
                 j["i"] = i + 1
+                # The broker sends a QoS 1 message again when the
+                # subscriber's acknowledgement was lost (its restart): the
+                # same topic and payload twice is one publication. A
+                # publication of the node again has another seq or
+                # timestamp.
+                k = json.dumps({x: y for x, y in j.items()
+                                if x not in ("rx_us", "i", "qos", "retain")},
+                               sort_keys=True)
+                if k in seen and j["type"] != "STATE":
+                    dups += 1
+                    continue
+                seen.add(k)
                 msgs.append(j)
+    if dups:
+        print("%d messages received twice (MQTT redelivery), counted once" % dups)
     db = sqlite3.connect("file:%s?mode=ro" % args.db, uri=True, timeout=5)
     sensors = {}
     for tag, kind, unit, bus, uid, typ, scale, off, ver in db.execute(
