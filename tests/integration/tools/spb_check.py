@@ -16,7 +16,8 @@ problem (printing at most 20):
     database (newest description) by name, unique aliases in the edge
     node, datatype by type (float32/float64 Double, bool Boolean, int64
     Int64, uint64 UInt64 when unscaled; else one of those four), properties
-    engUnit and kind (String) as in the database, value or is_null
+    engUnit and kind (String) as in the database, is_null or a value
+    (and timestamp) of a reading of the sensor in the database
   - DDATA: only for a device born in the epoch and not dead; metrics by
     alias only; timestamp = ts_us in ms; properties Quality (Int32: 192 for
     good and out_of_range, else 0), tbdaq_quality (String), seq (UInt64);
@@ -223,6 +224,21 @@ def structure(args, msgs, sensors, readings, devices, bad):
     return node, epochs, got, wraps
 
 
+BY_TAG = {}
+
+
+def recorded(readings, tag, value, ms):
+    """True if the database holds a reading of tag with value (taken at ms,
+    if given): a birth's value is its sensor's newest reading."""
+    if not BY_TAG:
+        for seq, (t, ts, val, q) in readings.items():
+            BY_TAG.setdefault(t, []).append((ts, val))
+    for ts, val in BY_TAG.get(tag, ()):
+        if val == value and (ms is None or ts // 1000 == ms or (ts + 500) // 1000 == ms):
+            return True
+    return False
+
+
 def check_dbirth(m, dev, sensors, readings, devices, names, cur, bad):
     cur.dead.discard(dev)
     if dev not in devices:
@@ -258,6 +274,9 @@ def check_dbirth(m, dev, sensors, readings, devices, names, cur, bad):
                 bad("%s: %s is_null with a value" % (where(m), n))
         elif x["value"] is None:
             bad("%s: %s has neither a value nor is_null" % (where(m), n))
+        elif not recorded(readings, n, num(x["value"]), x.get("timestamp")):
+            bad("%s: %s value %r (timestamp %s) is no reading of it in the database" % (
+                where(m), n, x["value"], x.get("timestamp")))
     missing = devices[dev] - seen
     if missing:
         bad("%s: sensors of %s missing: %s" % (where(m), dev, sorted(missing)))
