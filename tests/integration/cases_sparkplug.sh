@@ -373,6 +373,26 @@ case_spb_gate() {
 }
 EXTRA_CASES+=(spb_gate)
 
+# Independence: the JSON publisher's broker is down (nothing listens on its
+# port) while the Sparkplug edge node publishes as in spb_births, every
+# reading received (SPEC: "a second, independent publisher").
+case_spb_independent() {
+    local port
+    spb_setup 1 100
+    port=$((BROKER_PORT + 1))
+    while port_open "$port"; do port=$((port + 1)); done
+    conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(spb_conf 1)" \
+        "mqtt = { host = \"127.0.0.1\"; port = $port; qos = 1; keepalive_s = 5; };"
+    start_daemon
+    wait_or_fail '[ $(spb_count DBIRTH) -ge 2 ] && [ $(spb_count DDATA) -ge 20 ]' 20 \
+        "no births and DDATA while the JSON publisher's broker is down"
+    spb_covered 20
+    grep -q "127.0.0.1:$port" "$T/daemon.err" ||
+        fail "the daemon never tried the JSON publisher's broker 127.0.0.1:$port"
+    stop_daemon
+}
+EXTRA_CASES+=(spb_independent)
+
 # spb_gone: how often the broker saw the daemon's Sparkplug client leave
 # (a DISCONNECT, or the connection closed).
 spb_gone() {
