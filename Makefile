@@ -26,7 +26,8 @@ DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
 	faketime iproute2 libjansson-dev man-db mandoc python3 \
-	libprotobuf-c-dev protobuf-c-compiler python3-protobuf
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
+	python3-paho-mqtt
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
