@@ -74,8 +74,10 @@ int spb_send(struct sparkplug *s, const char *topic, bool track,
     int mid = 0, rc;
 
     s->early_mid = -1;
+    /* Births and deaths at QoS 0, as the specification requires of
+     * NBIRTH, DBIRTH and DDEATH; DDATA (tracked) at the configured qos. */
     rc = mosquitto_publish(s->conn.mosq, &mid, topic, (int)s->buf.len,
-                           s->buf.data, s->qos, false);
+                           s->buf.data, track ? s->qos : 0, false);
 
     if (rc != MOSQ_ERR_SUCCESS) {
         log_debug("sparkplug: cannot publish on '%s': %s", topic,

@@ -127,8 +127,9 @@ struct sparkplug {
 
 /* --- sparkplug.c -------------------------------------------------------- */
 
-/* Publishes s->buf on topic with the session's QoS; with track, a DDATA
- * carrying min_seq onwards, tracked until acknowledged. Returns 0 or -1
+/* Publishes s->buf on topic: with track, a DDATA at the session's QoS
+ * carrying min_seq onwards, tracked until acknowledged; else (births,
+ * DDEATH) at QoS 0, as the specification asks. Returns 0 or -1
  * (logged at debug: the connection's loss is noticed anyway). */
 int spb_send(struct sparkplug *s, const char *topic, bool track,
              int64_t min_seq);
