@@ -39,6 +39,8 @@ struct status {
     int64_t backlog;  /* readings not acknowledged, -1: nothing published */
     int64_t last_seq; /* the newest reading's seq */
     char mqtt[32];    /* "connected", "disconnected", "off" or "" */
+    char spb[32];     /* the Sparkplug edge node's, the same way */
+    int64_t spb_backlog;
 };
 
 /* The value of "key value" line key in a status answer, or "". */
@@ -113,6 +115,9 @@ static void status_daemon(struct status *st, int rc, const char *reply,
     status_value(reply, "mqtt", st->mqtt, sizeof(st->mqtt));
     st->backlog =
         strtoll(status_value(reply, "backlog", v, sizeof(v)), NULL, 10);
+    status_value(reply, "sparkplug", st->spb, sizeof(st->spb));
+    st->spb_backlog = strtoll(
+        status_value(reply, "sparkplug_backlog", v, sizeof(v)), NULL, 10);
     status_value(reply, "clock", v, sizeof(v));
     if (sscanf(v, "synchronized %lld %lld", &n1, &n2) == 2)
         printf("  clock:     synchronized, estimated error %lld us "
@@ -188,6 +193,30 @@ static int status_mqtt(struct store *s, struct status *st)
     printf(" (acknowledged up to seq %lld of %lld)\n",
            (long long)(st->last_seq - (st->backlog > 0 ? st->backlog : 0)),
            (long long)st->last_seq);
+    return 0;
+}
+
+/* The Sparkplug line, only where an edge node runs or ran: its state and
+ * where its acknowledgement stands. */
+static int status_sparkplug(struct store *s, const struct status *st)
+{
+    int64_t acked, last = st->last_seq;
+    int absent;
+
+    if (st->running && (!st->spb[0] || strcmp(st->spb, "off") == 0))
+        return 0;
+    if (st->running) {
+        acked = last - st->spb_backlog;
+    } else {
+        if ((absent = store_get_state(s, STORE_STATE_SPARKPLUG_ACKED, &acked)) <
+                0 ||
+            store_last_seq(s, &last) < 0)
+            return -1;
+        if (absent)
+            return 0;
+    }
+    printf("  Sparkplug: %s%sacknowledged up to seq %lld of %lld\n", st->spb,
+           st->spb[0] ? "; " : "", (long long)acked, (long long)last);
     return 0;
 }
 
@@ -363,6 +392,8 @@ int status_main(struct cli *cli, int argc, char **argv)
         printf("  run:       none open\n");
     if (rc >= 0)
         rc = status_mqtt(s, &st);
+    if (rc == 0)
+        rc = status_sparkplug(s, &st);
     if (rc == 0)
         rc = status_tables(s, st.now_us);
     if (rc == 0)

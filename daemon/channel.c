@@ -309,6 +309,8 @@ static void channel_status(struct channel *c, struct channel_client *cl)
         "buses_down %llu\n"
         "mqtt %s\n"
         "backlog %lld\n"
+        "sparkplug %s\n"
+        "sparkplug_backlog %lld\n"
         "database %s%s\n"
         "last_seq %lld\n"
         "run %s\n"
@@ -318,6 +320,7 @@ static void channel_status(struct channel *c, struct channel_client *cl)
         (unsigned long long)st.recorded, (unsigned long long)st.failed_polls,
         (unsigned long long)st.missed_slots, (unsigned long long)st.buses_down,
         st.mqtt ? st.mqtt : "off", (long long)st.backlog,
+        st.sparkplug ? st.sparkplug : "off", (long long)st.sparkplug_backlog,
         st.db_down ? "down: " : "writable", st.db_down ? st.db_down : "",
         (long long)st.last_seq, run, clk, (unsigned long long)st.clock.steps,
         (long long)st.clock.last_step_us);

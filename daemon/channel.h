@@ -37,9 +37,11 @@
 struct channel_status {
     int64_t started_us;
     uint64_t recorded, failed_polls, missed_slots, buses_down;
-    const char *mqtt;    /* "off", "connected", "disconnected" */
-    int64_t backlog;     /* readings not acknowledged by the broker */
-    const char *db_down; /* the reason recording is held up, or NULL */
+    const char *mqtt;          /* "off", "connected", "disconnected" */
+    int64_t backlog;           /* readings not acknowledged by the broker */
+    const char *sparkplug;     /* the edge node's state, as mqtt */
+    int64_t sparkplug_backlog; /* readings its broker has not */
+    const char *db_down;       /* the reason recording is held up, or NULL */
     int64_t last_seq;
     struct clock_status clock;
 };

@@ -309,6 +309,9 @@ static void daemon_counters(void *arg, struct channel_status *st)
         .buses_down = c.down,
         .mqtt = outputs_state(&d->outputs, "mqtt"),
         .backlog = outputs_backlog(&d->outputs, "mqtt", d->rec.last_seq),
+        .sparkplug = outputs_state(&d->outputs, "sparkplug"),
+        .sparkplug_backlog =
+            outputs_backlog(&d->outputs, "sparkplug", d->rec.last_seq),
         .db_down = recorder_down(&d->rec) ? recorder_error(&d->rec) : NULL,
         .last_seq = d->rec.last_seq,
     };

@@ -467,7 +467,7 @@ static void spb_stop(void *o, int timeout_ms)
 
 const struct output_ops sparkplug_output_ops = {
     .name = "sparkplug",
-    .acked_key = "sparkplug_acked_seq",
+    .acked_key = STORE_STATE_SPARKPLUG_ACKED,
     .wanted = spb_wanted,
     .changed = spb_changed,
     .start = spb_start,

@@ -198,6 +198,8 @@ int store_status(struct store *s, int64_t since_us,
 /* Keys of the state table: small integers the daemon keeps across
  * restarts. */
 #define STORE_STATE_MQTT_ACKED "mqtt_acked_seq" /* highest seq acknowledged */
+/* The same for the Sparkplug B edge node (its own broker). */
+#define STORE_STATE_SPARKPLUG_ACKED "sparkplug_acked_seq"
 #define STORE_STATE_PRUNE                                                      \
     "prune_batch" /* highest batch id retention has                            \
                      decided: pruned or kept */

@@ -168,9 +168,15 @@ case_spb_births() {
     local q0
     q0=$(grep -F '"type": "DDATA"' "$T/spb.jsonl" | grep -c -F '"qos": 0')
     [ "$q0" = 0 ] || fail "$q0 DDATA published at QoS 0 with sparkplug.qos = 1"
-    echo "births at QoS: $(grep -E '"type": "[ND]BIRTH"' "$T/spb.jsonl" |
-        sed -n 's/.*"qos": \([0-9]\).*/\1/p' | sort | uniq -c | tr '\n' ' ')"
+    q0=$(grep -E '"type": "[ND]BIRTH"' "$T/spb.jsonl" | grep -c -v -F '"qos": 0')
+    [ "$q0" = 0 ] || fail "$q0 births not at QoS 0 (the specification's rule)"
+    # tbdaq status names the edge node, running and stopped.
+    wait_or_fail "cli_status_try && grep -q '^  Sparkplug: connected; acknowledged up to seq [1-9]' '$T/o'" 10 \
+        "tbdaq status has no Sparkplug line: $(cat "$T/o")"
     stop_daemon
+    cli_status
+    grep -q '^  Sparkplug: acknowledged up to seq [1-9][0-9]* of [1-9]' "$T/o" ||
+        fail "tbdaq status of a stopped daemon has no Sparkplug line: $(cat "$T/o")"
 }
 EXTRA_CASES+=(spb_births)
 
