@@ -318,7 +318,10 @@ int64_t report_slots(const struct report_sensor *sn, int64_t from, int64_t to)
 {
     int64_t step = sn->desc ? sn->desc->interval_ms * INT64_C(1000) : 0;
 
-    return step > 0 && to > from ? (to - from) / step : 0;
+    /* a stretch of d holds floor(d / step) or one more grid points,
+     * as the grid falls: counted as one more, so that a complete record
+     * is never over 100 % */
+    return step > 0 && to > from ? (to - from + step - 1) / step : 0;
 }
 
 double report_completeness(const struct report_sensor *sn,

@@ -111,7 +111,7 @@ void report_segment_span(const struct report *r, size_t i, int64_t *from,
                          int64_t *to);
 /* A segment's name: "start" for the first, else its mark's text. */
 const char *report_segment_label(const struct report *r, size_t i);
-/* Slots of the sensor's grid in [from, to): whole intervals. */
+/* Slots of the sensor's grid in [from, to): intervals, rounded up. */
 int64_t report_slots(const struct report_sensor *sn, int64_t from, int64_t to);
 /* good / slots, NAN without slots. */
 double report_completeness(const struct report_sensor *sn,

@@ -165,10 +165,11 @@ if not boxes or bad:
 print(len(boxes))
 PY
 ) || fail "the PDF's pages are not A4: $pages"
-    if command -v pdfinfo >/dev/null; then
-        pdfinfo "$pdf" | grep -qE 'Page size: +595(\.[0-9]+)? x 841\.[0-9]+|Page size: +595(\.[0-9]+)? x 842' ||
-            fail "pdfinfo: $(pdfinfo "$pdf" | grep 'Page size')"
-    fi
+    # and as poppler's pdfinfo (Debian poppler-utils) reads it, page by page
+    command -v pdfinfo >/dev/null || fail "no pdfinfo (Debian package poppler-utils)"
+    pdfinfo -f 1 -l 9999 "$pdf" >"$T/pdfinfo.out" 2>&1 || fail "pdfinfo cannot read the PDF"
+    [ "$(grep -c '^Page  *[0-9]* size: .*(A4)$' "$T/pdfinfo.out")" = "$pages" ] ||
+        fail "pdfinfo: $(grep -m2 'size' "$T/pdfinfo.out" | tr '\n' ' ')"
     echo "report printed to $pages A4 pages"
 }
 

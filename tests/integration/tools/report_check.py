@@ -12,7 +12,7 @@ unless at most its stop edge seq. Segments are cut at the `run_mark`
 events inside the run. Per sensor (tag) and segment: counts per quality;
 over the good readings mean, sample sd, min, max, first and last (by
 time, then seq) and drift (least-squares slope, value per hour); slots:
-whole intervals of the sensor's grid in the stretch; completeness good /
+intervals of the sensor's grid in the stretch, rounded up; completeness good /
 slots. Every figure to 1e-9 relative. Prints what it checked; exits 1
 naming the first difference.
 """
@@ -81,7 +81,8 @@ def figures(rows, frm, to, interval_ms):
         counts[quality] += 1
         if quality == "good" and value is not None:
             good.append((ts, seq, value))
-    slots = (to - frm) // (interval_ms * 1000) if to > frm else 0
+    step = interval_ms * 1000
+    slots = -(-(to - frm) // step) if to > frm else 0  # rounded up
     f = {"readings": len(rows), **counts, "slots": slots,
          "completeness": counts["good"] / slots if slots else None}
     vals = [v for _, _, v in good]
