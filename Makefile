@@ -25,7 +25,8 @@ CC      ?= cc
 DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
-	faketime iproute2 libjansson-dev man-db mandoc python3
+	faketime iproute2 libjansson-dev man-db mandoc python3 chromium \
+	poppler-utils
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -66,7 +67,7 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
-	$(UNIT_SRCS) tests/bench/store_rate.c \
+	$(UNIT_SRCS) tests/bench/store_rate.c tests/bench/report_gen.c \
 	tests/integration/notifyrecv.c tests/integration/latency.c \
 	tests/integration/mbclient.c
 
@@ -209,6 +210,7 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
 	tests/bench/export.sh $(BUILD)
+	tests/bench/report.sh $(BUILD)
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:
