@@ -27,7 +27,7 @@ DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
 	faketime iproute2 libjansson-dev man-db mandoc python3 \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
-	python3-paho-mqtt
+	python3-paho-mqtt chromium poppler-utils
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -68,7 +68,7 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
-	$(UNIT_SRCS) tests/bench/store_rate.c \
+	$(UNIT_SRCS) tests/bench/store_rate.c tests/bench/report_gen.c \
 	tests/integration/notifyrecv.c tests/integration/latency.c \
 	tests/integration/mbclient.c
 
@@ -211,6 +211,7 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
 	tests/bench/export.sh $(BUILD)
+	tests/bench/report.sh $(BUILD)
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:

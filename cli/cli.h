@@ -96,6 +96,8 @@ int run_main(struct cli *cli, int argc, char **argv);
 int status_main(struct cli *cli, int argc, char **argv);
 int export_main(struct cli *cli, int argc, char **argv);
 int verify_main(struct cli *cli, int argc, char **argv);
+/* cli/report.c: `report --run NAME ...`, the verification report. */
+int report_main(struct cli *cli, int argc, char **argv);
 /* cli/probe.c: `probe ...`, which needs neither configuration nor
  * database. */
 int probe_main(struct cli *cli, int argc, char **argv);

@@ -71,6 +71,20 @@ static const struct {
                "it against\n"
                "               the chain witnesses recorded in FILE; exit 1 "
                "on any mismatch\n"},
+    {"report",
+     "  report --run NAME [--compare DUT=REF]... [--format html|json]\n"
+     "         [-o, --output FILE]\n"
+     "               the verification report of a run: per sensor its "
+     "identity,\n"
+     "               calibration, a plot, and statistics over the run and "
+     "each\n"
+     "               segment (cut by run mark); each DUT against REF per "
+     "segment;\n"
+     "               the chain head and its verification, the clock, the "
+     "events.\n"
+     "               One self-contained HTML document (default) or JSON, "
+     "to stdout\n"
+     "               or FILE\n"},
     {"config", "  config show [--run NAME | --at TIME] [--list | --file PATH]\n"
                "               the configuration in force then (default: the "
                "newest), byte\n"
@@ -167,9 +181,9 @@ static const struct {
     const char *name;
     int (*fn)(struct cli *, int, char **);
 } commands[] = {
-    {"check", cmd_check},    {"status", status_main}, {"run", run_main},
-    {"export", export_main}, {"verify", verify_main}, {"config", confshow_main},
-    {"probe", probe_main},   {"read", read_main},
+    {"check", cmd_check},      {"status", status_main}, {"run", run_main},
+    {"export", export_main},   {"verify", verify_main}, {"report", report_main},
+    {"config", confshow_main}, {"probe", probe_main},   {"read", read_main},
 };
 
 int main(int argc, char **argv)

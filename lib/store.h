@@ -587,4 +587,34 @@ int store_set_site(struct store *s, const char *site);
 int store_chain_at(struct store *s, int64_t seq, char head[SHA256_HEX_LEN],
                    int64_t *batch_last_seq);
 
+/* ---- Verification report (issue 16) ---------------------------------- */
+
+/* A reading as the report's figures need it (lib/report.h). */
+struct store_report_row {
+    int64_t seq;
+    int64_t sensor_db_id; /* sensors.id: its description version */
+    int64_t ts_us;
+    bool has_value;
+    double value; /* meaningless unless has_value */
+    enum quality quality;
+};
+
+/*
+ * Calls fn for each reading of scope (a run's: store_run_scope()), in no
+ * particular order (a run's seq range comes in seq order), holding one
+ * row in memory. One read transaction (or the caller's snapshot).
+ * Returns 0, -1 on a database error or a quality that is none of SPEC's
+ * ("seq N has an unknown quality 'X'"), or fn's first non-zero return.
+ */
+int store_report_readings(struct store *s, const struct store_scope *scope,
+                          int (*fn)(const struct store_report_row *, void *),
+                          void *arg);
+/* Calls fn for every version of every sensor's description with its row
+ * id (sensors.id), ordered by tag then version; the counts and span of
+ * the info are not set. Returns 0, -1 or fn's first non-zero return. */
+int store_report_sensors(struct store *s,
+                         int (*fn)(int64_t db_id,
+                                   const struct store_sensor_info *, void *),
+                         void *arg);
+
 #endif

@@ -12,7 +12,7 @@
  * store_stmt.c, store_canon.c (the canonical form commit and verify
  * share), store_write.c, store_query.c, store_runs.c, store_verify.c,
  * store_blame.c, store_spans.c, store_prune.c, store_export.c,
- * store_snapshot.c.
+ * store_report.c, store_snapshot.c.
  *
  * Unless said otherwise a function here returns 0, or -1 with the store's
  * message set; those taking a struct store run on its owner's thread,

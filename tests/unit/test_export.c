@@ -78,13 +78,50 @@ static char *fixture_output(struct fixture *f)
 
 /* Rows of two sensors, in the export's order (time, tag, seq). */
 static const struct reading_row test_rows[] = {
-    {1, T0, "FT-101", "flow", "m3/h", true, 21.37, "good", NULL, NULL, 1},
-    {2, T0, "TT-1", "temperature", "°C", false, 0, "comm_error",
-     "not connected: Connection refused", NULL, 1},
-    {3, T0 + 500000, "FT-101", "flow", "m3/h", true, 1e6, "out_of_range", NULL,
-     NULL, 2},
-    {4, T0 + 1000000, "TT-1", "temperature", "°C", false, 0, "missed",
-     "bus busy, \"an earlier request\"", NULL, 1},
+    {.seq = 1,
+     .ts_us = T0,
+     .sensor = "FT-101",
+     .kind = "flow",
+     .unit = "m3/h",
+     .has_value = true,
+     .value = 21.37,
+     .quality = "good",
+     .error = NULL,
+     .run = NULL,
+     .version = 1},
+    {.seq = 2,
+     .ts_us = T0,
+     .sensor = "TT-1",
+     .kind = "temperature",
+     .unit = "°C",
+     .has_value = false,
+     .value = 0,
+     .quality = "comm_error",
+     .error = "not connected: Connection refused",
+     .run = NULL,
+     .version = 1},
+    {.seq = 3,
+     .ts_us = T0 + 500000,
+     .sensor = "FT-101",
+     .kind = "flow",
+     .unit = "m3/h",
+     .has_value = true,
+     .value = 1e6,
+     .quality = "out_of_range",
+     .error = NULL,
+     .run = NULL,
+     .version = 2},
+    {.seq = 4,
+     .ts_us = T0 + 1000000,
+     .sensor = "TT-1",
+     .kind = "temperature",
+     .unit = "°C",
+     .has_value = false,
+     .value = 0,
+     .quality = "missed",
+     .error = "bus busy, \"an earlier request\"",
+     .run = NULL,
+     .version = 1},
 };
 #define TEST_NROWS (sizeof(test_rows) / sizeof(test_rows[0]))
 
@@ -188,8 +225,17 @@ static void test_drop_unseen(void **state)
 {
     struct fixture *f = *state;
     struct export_job *e = &f->job;
-    static const struct reading_row row = {
-        1, T0, "A", "flow", "m3/h", true, 1, "good", NULL, NULL, 2};
+    static const struct reading_row row = {.seq = 1,
+                                           .ts_us = T0,
+                                           .sensor = "A",
+                                           .kind = "flow",
+                                           .unit = "m3/h",
+                                           .has_value = true,
+                                           .value = 1,
+                                           .quality = "good",
+                                           .error = NULL,
+                                           .run = NULL,
+                                           .version = 2};
     static const char *tags[] = {"A", "B"};
 
     assert_int_equal(export_write_row(&row, e), 0);
@@ -223,8 +269,17 @@ static void test_drop_unseen(void **state)
 static void test_unknown_quality(void **state)
 {
     struct fixture *f = *state;
-    static const struct reading_row row = {
-        7, T0, "A", "flow", "m3/h", true, 1, "great", NULL, NULL, 1};
+    static const struct reading_row row = {.seq = 7,
+                                           .ts_us = T0,
+                                           .sensor = "A",
+                                           .kind = "flow",
+                                           .unit = "m3/h",
+                                           .has_value = true,
+                                           .value = 1,
+                                           .quality = "great",
+                                           .error = NULL,
+                                           .run = NULL,
+                                           .version = 1};
 
     assert_int_equal(export_write_row(&row, &f->job), 1);
     assert_true(f->job.stopped);

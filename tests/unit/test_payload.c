@@ -33,33 +33,34 @@ struct payload_case {
 static const struct payload_case payload_cases[] = {
     {"good with run",
      {1234, 1795568523456789, "FT-101", "flow", "m3/h", true, 12.3456, "good",
-      NULL, "R-001", 0},
+      NULL, "R-001", 0, NULL, 0, NULL, 0},
      "{\"seq\":1234,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":12.3456,\"unit\":\"m3/h\","
      "\"quality\":\"good\",\"run\":\"R-001\"}"},
     {"good without run",
-     {1, 0, "PT-201", "pressure", "bar", true, 0.1, "good", NULL, NULL, 0},
+     {1, 0, "PT-201", "pressure", "bar", true, 0.1, "good", NULL, NULL, 0, NULL,
+      0, NULL, 0},
      "{\"seq\":1,\"site\":\"daegu-demo-1\",\"sensor\":\"PT-201\","
      "\"kind\":\"pressure\",\"ts\":\"1970-01-01T00:00:00.000000Z\","
      "\"ts_us\":0,\"value\":0.1,\"unit\":\"bar\",\"quality\":\"good\"}"},
     {"out of range",
      {9007199254740993, 1795568523000001, "AT-301", "ph", "pH", true, -3,
-      "out_of_range", NULL, "R-002", 0},
+      "out_of_range", NULL, "R-002", 0, NULL, 0, NULL, 0},
      "{\"seq\":9007199254740993,\"site\":\"daegu-demo-1\",\"sensor\":"
      "\"AT-301\",\"kind\":\"ph\",\"ts\":\"2026-11-25T01:02:03.000001Z\","
      "\"ts_us\":1795568523000001,\"value\":-3,\"unit\":\"pH\","
      "\"quality\":\"out_of_range\",\"run\":\"R-002\"}"},
     {"invalid",
      {7, 1795568523456789, "TT-1", "turbidity", "NTU", false, 0, "invalid",
-      NULL, NULL, 0},
+      NULL, NULL, 0, NULL, 0, NULL, 0},
      "{\"seq\":7,\"site\":\"daegu-demo-1\",\"sensor\":\"TT-1\","
      "\"kind\":\"turbidity\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"NTU\","
      "\"quality\":\"invalid\"}"},
     {"comm error with run",
      {8, 1795568523456789, "FT-101", "flow", "m3/h", false, 0, "comm_error",
-      "Connection timed out", "R-001", 0},
+      "Connection timed out", "R-001", 0, NULL, 0, NULL, 0},
      "{\"seq\":8,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"m3/h\","
@@ -67,28 +68,28 @@ static const struct payload_case payload_cases[] = {
      "\"run\":\"R-001\"}"},
     {"comm error without run",
      {9, 1795568523456789, "FT-101", "flow", "m3/h", false, 0, "comm_error",
-      "Illegal data address", NULL, 0},
+      "Illegal data address", NULL, 0, NULL, 0, NULL, 0},
      "{\"seq\":9,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"m3/h\","
      "\"quality\":\"comm_error\",\"error\":\"Illegal data address\"}"},
     {"missed (SPEC revision 2) says why, as comm_error does",
      {12, 1795568523456789, "FT-101", "flow", "m3/h", false, 0, "missed",
-      "bus busy", NULL, 0},
+      "bus busy", NULL, 0, NULL, 0, NULL, 0},
      "{\"seq\":12,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"m3/h\","
      "\"quality\":\"missed\",\"error\":\"bus busy\"}"},
     {"not finite is null",
      {10, 1795568523456789, "X-1", "generic", "u", true, INFINITY, "invalid",
-      NULL, NULL, 0},
+      NULL, NULL, 0, NULL, 0, NULL, 0},
      "{\"seq\":10,\"site\":\"daegu-demo-1\",\"sensor\":\"X-1\","
      "\"kind\":\"generic\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"u\","
      "\"quality\":\"invalid\"}"},
     {"escaping",
      {11, 1795568523456789, "X-1", "generic", "u", false, 0, "comm_error",
-      "say \"no\"\\\n\t\x01\x1f end", NULL, 0},
+      "say \"no\"\\\n\t\x01\x1f end", NULL, 0, NULL, 0, NULL, 0},
      "{\"seq\":11,\"site\":\"daegu-demo-1\",\"sensor\":\"X-1\","
      "\"kind\":\"generic\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":null,\"unit\":\"u\","
@@ -96,7 +97,7 @@ static const struct payload_case payload_cases[] = {
      "\"error\":\"say \\\"no\\\"\\\\\\n\\t\\u0001\\u001f end\"}"},
     {"not recorded yet (live feed)",
      {0, 1795568523456789, "FT-101", "flow", "m3/h", true, 12.5, "good", NULL,
-      "R-001", 0},
+      "R-001", 0, NULL, 0, NULL, 0},
      "{\"seq\":null,\"site\":\"daegu-demo-1\",\"sensor\":\"FT-101\","
      "\"kind\":\"flow\",\"ts\":\"2026-11-25T01:02:03.456789Z\","
      "\"ts_us\":1795568523456789,\"value\":12.5,\"unit\":\"m3/h\","
@@ -155,8 +156,9 @@ static void test_payload_doubles(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct reading_row r = {1,          0,      "S",  "generic", "u", true,
-                                cases[i].v, "good", NULL, NULL,      0};
+        struct reading_row r = {1,    0,          "S",    "generic", "u",
+                                true, cases[i].v, "good", NULL,      NULL,
+                                0,    NULL,       0,      NULL,      0};
         char buf[PAYLOAD_MAX];
         char text[64];
         double back;
