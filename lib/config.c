@@ -222,6 +222,10 @@ static void config_parse(struct loader *ld, const char *text)
     config_top_read(ld, &g);
     if (group_has(&g, TK_MQTT))
         config_mqtt_read(ld, g.set[TK_MQTT]);
+    if (group_has(&g, TK_WEB))
+        config_web_read(ld, g.set[TK_WEB]);
+    else
+        config_web_default(ld->c);
     if (group_has(&g, TK_BUSES))
         config_buses_read(ld, g.set[TK_BUSES]);
     if (group_has(&g, TK_SENSORS))
@@ -304,6 +308,10 @@ void config_free(struct config *c)
     free(c->mqtt.ca_file);
     free(c->mqtt.cert_file);
     free(c->mqtt.key_file);
+    free(c->web.listen);
+    free(c->web.users_file);
+    free(c->web.tls_cert_file);
+    free(c->web.tls_key_file);
     for (size_t i = 0; i < c->nbuses; i++)
         free(c->buses[i].name);
     free(c->buses);

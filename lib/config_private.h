@@ -93,6 +93,8 @@ enum config_group {
     GROUP_CALIBRATION,
     GROUP_DEVICE,
     GROUP_ASCII,
+    GROUP_WEB,
+    GROUP_WEB_TLS,
 };
 
 /* The keys of each table, by index: group_read() fills g->set[] in this
@@ -110,6 +112,7 @@ enum top_key {
     TK_BUSES,
     TK_SENSORS,
     TK_DEVICES,
+    TK_WEB,
     TK_COUNT
 };
 
@@ -178,6 +181,10 @@ enum device_key {
     DK_FIRMWARE,
     DK_COUNT
 };
+
+enum web_key { WK_LISTEN, WK_USERS_FILE, WK_TLS, WK_COUNT };
+
+enum web_tls_key { WL_CERT_FILE, WL_KEY_FILE, WL_COUNT };
 
 /* The registers of an identity field: a device's serial or firmware. */
 enum ascii_key { AK_TABLE, AK_ADDRESS, AK_COUNT_REGS, AK_COUNT };
@@ -324,6 +331,13 @@ size_t config_check_integers(struct loader *ld, const char *text);
 
 /* Reads the mqtt group (and its tls group) into ld->c->mqtt. */
 void config_mqtt_read(struct loader *ld, const config_setting_t *self);
+
+/* ---- the web group (config_web.c) ---- */
+
+/* Reads the web group (and its tls group) into ld->c->web. */
+void config_web_read(struct loader *ld, const config_setting_t *self);
+/* Fills ld->c->web's defaults when the group is absent. */
+void config_web_default(struct config *c);
 
 /* ---- buses (config_bus.c) ---- */
 
