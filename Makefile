@@ -131,6 +131,18 @@ $(BUILD)/tests/test_export: $(BUILD)/tests/unit/test_export.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
+# tbdaq-web's parsers and authentication, with the objects they test
+# (web/ is no library).
+$(BUILD)/tests/test_web_parse: $(BUILD)/tests/unit/test_web_parse.o \
+	$(BUILD)/web/parse.o $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tests/test_web_auth: $(BUILD)/tests/unit/test_web_auth.o \
+	$(BUILD)/web/auth.o $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(WEB_LIBS) $(LIBS)
+
 -include $(ALL_SRCS:%.c=$(BUILD)/%.d)
 
 # Feature fragments (install, fuzzing, valgrind): each owns its targets.
