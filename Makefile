@@ -229,6 +229,7 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
 	tests/bench/export.sh $(BUILD)
+	tests/bench/web.sh $(BUILD)
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:

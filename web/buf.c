@@ -15,6 +15,9 @@
 #include "common/util.h"
 #include "web/buf.h"
 
+/* What buf_printf() expects a line to take at most, most of the time. */
+#define BUF_PRINTF_GUESS 256
+
 /* Room for n more bytes and a NUL. */
 static void buf_room(struct buf *b, size_t n)
 {
@@ -57,21 +60,39 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_list ap;
     int n;
 
+    /* Formatted once into the room there is; a second time only when it
+     * did not fit. */
+    buf_room(b, BUF_PRINTF_GUESS);
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
-    buf_room(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if ((size_t)n >= b->cap - b->len) {
+        buf_room(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+void buf_reserve(struct buf *b, size_t n)
+{
+    buf_room(b, n);
 }
 
 void buf_html(struct buf *b, const char *s)
 {
     for (; *s; s++) {
+        size_t run = strcspn(s, "&<>\"'");
+
+        if (run) { /* the common case: nothing to escape */
+            buf_add(b, s, run);
+            s += run;
+            if (!*s)
+                break;
+        }
         switch (*s) {
         case '&':
             buf_add(b, "&amp;", 5);
@@ -118,6 +139,14 @@ void buf_json_num(struct buf *b, double v)
 void buf_prom_label(struct buf *b, const char *s)
 {
     for (; *s; s++) {
+        size_t run = strcspn(s, "\\\"\n");
+
+        if (run) {
+            buf_add(b, s, run);
+            s += run;
+            if (!*s)
+                break;
+        }
         if (*s == '\\')
             buf_add(b, "\\\\", 2);
         else if (*s == '"')

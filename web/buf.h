@@ -22,6 +22,8 @@ void buf_release(struct buf *b);
  * caller's to free; b is left empty. */
 char *buf_steal(struct buf *b, size_t *len);
 void buf_add(struct buf *b, const char *s, size_t n);
+/* Room for n more bytes at once (a response of known size). */
+void buf_reserve(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
 __attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b,
                                                       const char *fmt, ...);

@@ -10,6 +10,9 @@
 #include "drivers/decode.h"
 #include "web/web.h"
 
+/* What the samples of one sensor take, about. */
+#define METRICS_SENSOR_BYTES 512
+
 static void family(struct buf *b, const char *name, const char *type,
                    const char *help)
 {
@@ -27,15 +30,23 @@ static void sensor_label(struct buf *b, const char *name,
 static void render_sensors(const struct model_view *v, int64_t now_us,
                            struct buf *b)
 {
+    struct buf label = {0};
+
+    /* About 400 bytes a sensor: one allocation for the lot. */
+    buf_reserve(b, v->nsensors * METRICS_SENSOR_BYTES);
     family(b, "tbdaq_readings_total", "counter",
            "Readings recorded, by sensor and quality.");
-    for (size_t i = 0; i < v->nsensors; i++)
+    for (size_t i = 0; i < v->nsensors; i++) {
+        label.len = 0;
+        sensor_label(&label, "tbdaq_readings_total", &v->sensors[i]);
         for (int q = 0; q < WEB_QUALITIES; q++) {
-            sensor_label(b, "tbdaq_readings_total", &v->sensors[i]);
+            buf_add(b, label.p, label.len);
             buf_printf(b, ",quality=\"%s\"} %lld\n",
                        quality_name((enum quality)q),
                        (long long)v->sensors[i].counts[q]);
         }
+    }
+    buf_release(&label);
     family(b, "tbdaq_sensor_value", "gauge",
            "The newest good value of each sensor, in its unit.");
     for (size_t i = 0; i < v->nsensors; i++) {

@@ -33,7 +33,7 @@ struct model {
     struct model_view work; /* the refresher's */
     struct model_view pub;  /* published: under lock */
     size_t sensors_cap, buses_cap, pub_sensors_cap, pub_buses_cap;
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* readers render pub at once */
     pthread_t thread;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
@@ -376,7 +376,7 @@ static void model_publish(struct model *m)
     struct model_sensor *ps;
     struct model_bus *pb;
 
-    pthread_mutex_lock(&m->lock);
+    pthread_rwlock_wrlock(&m->lock);
     ps = p->sensors;
     pb = p->buses;
     xgrow(&ps, &m->pub_sensors_cap, w->nsensors + 1, sizeof(*ps));
@@ -388,7 +388,7 @@ static void model_publish(struct model *m)
         memcpy(ps, w->sensors, w->nsensors * sizeof(*ps));
     if (w->nbuses)
         memcpy(pb, w->buses, w->nbuses * sizeof(*pb));
-    pthread_mutex_unlock(&m->lock);
+    pthread_rwlock_unlock(&m->lock);
 }
 
 static void model_refresh(struct model *m)
@@ -460,7 +460,7 @@ struct model *model_start(const char *database, const char *control_socket)
     m->database = xstrdup(database);
     m->control_socket = control_socket ? xstrdup(control_socket) : NULL;
     m->daemon_was_up = false;
-    pthread_mutex_init(&m->lock, NULL);
+    pthread_rwlock_init(&m->lock, NULL);
     pthread_mutex_init(&m->stop_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -492,7 +492,7 @@ void model_stop(struct model *m)
     free(m->work.buses);
     free(m->pub.sensors);
     free(m->pub.buses);
-    pthread_mutex_destroy(&m->lock);
+    pthread_rwlock_destroy(&m->lock);
     pthread_mutex_destroy(&m->stop_mu);
     pthread_cond_destroy(&m->stop_cv);
     free(m->database);
@@ -502,13 +502,13 @@ void model_stop(struct model *m)
 
 const struct model_view *model_lock(struct model *m)
 {
-    pthread_mutex_lock(&m->lock);
+    pthread_rwlock_rdlock(&m->lock);
     return &m->pub;
 }
 
 void model_unlock(struct model *m)
 {
-    pthread_mutex_unlock(&m->lock);
+    pthread_rwlock_unlock(&m->lock);
 }
 
 void model_trend(const struct model_sensor *s, int64_t now_us,

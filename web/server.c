@@ -80,9 +80,12 @@ static void server_done(void *cls, struct MHD_Connection *c, void **req_cls,
     *req_cls = NULL;
 }
 
-/* Queues body (taken: freed by libmicrohttpd) with status and type. */
-static enum MHD_Result server_reply(struct MHD_Connection *c, unsigned status,
-                                    const char *type, struct buf *body)
+/* Queues body (taken: freed by libmicrohttpd) with status and type;
+ * render_ns > 0 is said in a Server-Timing header (make bench tells the
+ * work from the machine's load with it). */
+static enum MHD_Result server_reply_timed(struct MHD_Connection *c,
+                                          unsigned status, const char *type,
+                                          struct buf *body, int64_t render_ns)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
@@ -101,6 +104,13 @@ static enum MHD_Result server_reply(struct MHD_Connection *c, unsigned status,
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Content-Security-Policy", server_csp);
+    if (render_ns > 0) {
+        char timing[64];
+
+        snprintf(timing, sizeof(timing), "render;dur=%.3f",
+                 (double)render_ns / 1e6);
+        MHD_add_response_header(resp, "Server-Timing", timing);
+    }
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     if (status == MHD_HTTP_UNAUTHORIZED)
@@ -109,6 +119,12 @@ static enum MHD_Result server_reply(struct MHD_Connection *c, unsigned status,
     ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static enum MHD_Result server_reply(struct MHD_Connection *c, unsigned status,
+                                    const char *type, struct buf *body)
+{
+    return server_reply_timed(c, status, type, body, 0);
 }
 
 /* A short text/plain error page: "404 not found: why". */
@@ -167,6 +183,7 @@ static enum MHD_Result serve_runs(struct web *w, struct MHD_Connection *c,
 static enum MHD_Result serve_live(struct web *w, struct MHD_Connection *c,
                                   enum web_route route, bool trend)
 {
+    int64_t t0 = time_mono_ns();
     struct buf b = {0};
     const struct model_view *v = model_lock(w->model);
     int64_t now = time_real_us();
@@ -187,7 +204,7 @@ static enum MHD_Result serve_live(struct web *w, struct MHD_Connection *c,
         break;
     }
     model_unlock(w->model);
-    return server_reply(c, MHD_HTTP_OK, type, &b);
+    return server_reply_timed(c, MHD_HTTP_OK, type, &b, time_mono_ns() - t0);
 }
 
 /* Routes a parsed target: 404, 400, or the page. */
