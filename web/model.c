@@ -60,6 +60,12 @@ static int sensor_cmp(const void *a, const void *b)
                   ((const struct model_sensor *)b)->tag);
 }
 
+/* bsearch() of a tag among sensors. */
+static int tag_cmp(const void *tag, const void *s)
+{
+    return strcmp(tag, ((const struct model_sensor *)s)->tag);
+}
+
 static int bus_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct model_bus *)a)->name,
@@ -75,7 +81,8 @@ static struct model_bus *model_bus(struct model *m, const char *name)
     if (!name || !*name)
         return NULL;
     copy_text(key.name, sizeof(key.name), name);
-    b = bsearch(&key, v->buses, v->nbuses, sizeof(*b), bus_cmp);
+    b = v->nbuses ? bsearch(&key, v->buses, v->nbuses, sizeof(*b), bus_cmp)
+                  : NULL;
     if (b)
         return b;
     xgrow(&v->buses, &m->buses_cap, v->nbuses + 1, sizeof(*v->buses));
@@ -93,11 +100,10 @@ static struct model_sensor *model_sensor(struct model *m, const char *tag,
     struct model_view *v = &m->work;
     struct model_sensor *s;
 
-    if (v->nsensors > 0 && strcmp(v->sensors[v->nsensors - 1].tag, tag) < 0)
+    if (v->nsensors == 0 || strcmp(v->sensors[v->nsensors - 1].tag, tag) < 0)
         s = NULL; /* past the last: the common case of a new tag */
     else
-        s = bsearch(tag, v->sensors, v->nsensors, sizeof(*s),
-                    (int (*)(const void *, const void *))strcmp);
+        s = bsearch(tag, v->sensors, v->nsensors, sizeof(*s), tag_cmp);
     if (!s) {
         xgrow(&v->sensors, &m->sensors_cap, v->nsensors + 1,
               sizeof(*v->sensors));
@@ -105,8 +111,7 @@ static struct model_sensor *model_sensor(struct model *m, const char *tag,
         memset(s, 0, sizeof(*s));
         copy_text(s->tag, sizeof(s->tag), tag);
         qsort(v->sensors, v->nsensors, sizeof(*s), sensor_cmp);
-        s = bsearch(tag, v->sensors, v->nsensors, sizeof(*s),
-                    (int (*)(const void *, const void *))strcmp);
+        s = bsearch(tag, v->sensors, v->nsensors, sizeof(*s), tag_cmp);
     }
     if (kind)
         copy_text(s->kind, sizeof(s->kind), kind);
