@@ -81,3 +81,29 @@ case_webserver_smoke() {
 }
 
 EXTRA_CASES+=(webserver_smoke)
+
+# tbdaq-web's unit as make install writes it: systemd-analyze verify
+# accepts it (pointed at the installed program) and rates its exposure
+# 2.0 or less.
+case_webserver_unit() {
+    local d=$T/root unit score
+    systemd-analyze --help 2>&1 | grep -q -- '--offline' ||
+        fail "this systemd-analyze has no --offline (systemd >= 250 needed)"
+    mkdir "$d" "$T/v"
+    imake install "$d" # cases_install.sh's
+    unit=$d/usr/lib/systemd/system/tbdaq-web.service
+    sed "s|^ExecStart=/usr/bin/|ExecStart=$d/usr/bin/|" "$unit" \
+        >"$T/v/tbdaq-web.service"
+    timeout 15 systemd-analyze verify "$T/v/tbdaq-web.service" \
+        >"$T/verify.out" 2>&1 ||
+        fail "systemd-analyze verify: $(head -5 "$T/verify.out" | tr '\n' ' ')"
+    timeout 15 systemd-analyze security --offline=yes "$unit" \
+        >"$T/security.out" 2>&1 || fail "systemd-analyze security failed"
+    score=$(sed -n 's/.*exposure level for tbdaq-web.service: \([0-9.]*\).*/\1/p' \
+        "$T/security.out")
+    echo "exposure $score"
+    awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' ||
+        fail "exposure '$score', want 2.0 or less"
+}
+
+EXTRA_CASES+=(webserver_unit)
