@@ -1,6 +1,6 @@
 # tbdaq: plain GNU make.
 #
-#   make            build tbdaqd, tbdaq and tbdaq-sim into $(BUILD)/
+#   make            build tbdaqd, tbdaq, tbdaq-web and tbdaq-sim into $(BUILD)/
 #   make check      install missing Debian packages, build, run every test,
 #                   then build and run them all again under ASan + UBSan
 #   make demo       install, build, start simulator and daemon, show readings
@@ -27,7 +27,7 @@ DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
 	faketime iproute2 libjansson-dev man-db mandoc python3 \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
-	python3-paho-mqtt chromium poppler-utils
+	python3-paho-mqtt chromium poppler-utils libmicrohttpd-dev libcrypt-dev
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -64,10 +64,14 @@ DAEMON_SRCS = $(filter-out daemon/main.c, $(wildcard daemon/*.c))
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS = $(wildcard cli/*.c)
 SIM_SRCS = $(wildcard tests/sim/*.c)
+WEB_SRCS = $(wildcard web/*.c)
+# tbdaq-web alone links libmicrohttpd and libcrypt (crypt_r).
+WEB_LIBS = $(shell pkg-config --libs libmicrohttpd libcrypt 2>/dev/null)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-sim
+PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-web $(BUILD)/tbdaq-sim
 ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
+	$(WEB_SRCS) \
 	$(UNIT_SRCS) tests/bench/store_rate.c tests/bench/report_gen.c \
 	tests/integration/notifyrecv.c tests/integration/latency.c \
 	tests/integration/mbclient.c
@@ -111,6 +115,9 @@ $(BUILD)/tbdaq: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
 $(BUILD)/tbdaq-sim: $(SIM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/tbdaq-web: $(WEB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtbdaq.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(WEB_LIBS) $(LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtbdaqd.a \
 	$(BUILD)/libtbdaq.a
 	@mkdir -p $(dir $@)
@@ -124,6 +131,18 @@ $(BUILD)/tests/test_export: $(BUILD)/tests/unit/test_export.o \
 	$(EXPORT_TEST_OBJS) $(BUILD)/libtbdaq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+# tbdaq-web's parsers and authentication, with the objects they test
+# (web/ is no library).
+$(BUILD)/tests/test_web_parse: $(BUILD)/tests/unit/test_web_parse.o \
+	$(BUILD)/web/parse.o $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tests/test_web_auth: $(BUILD)/tests/unit/test_web_auth.o \
+	$(BUILD)/web/auth.o $(BUILD)/libtbdaq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(WEB_LIBS) $(LIBS)
 
 -include $(ALL_SRCS:%.c=$(BUILD)/%.d)
 
@@ -212,6 +231,7 @@ bench: deps
 	tests/bench/run.sh $(BUILD)
 	tests/bench/export.sh $(BUILD)
 	tests/bench/report.sh $(BUILD)
+	tests/bench/web.sh $(BUILD)
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:

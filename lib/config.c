@@ -224,6 +224,10 @@ static void config_parse(struct loader *ld, const char *text)
         config_mqtt_read(ld, g.set[TK_MQTT]);
     if (group_has(&g, TK_SPARKPLUG))
         config_sparkplug_read(ld, g.set[TK_SPARKPLUG]);
+    if (group_has(&g, TK_WEB))
+        config_web_read(ld, g.set[TK_WEB]);
+    else
+        config_web_default(ld->c);
     if (group_has(&g, TK_BUSES))
         config_buses_read(ld, g.set[TK_BUSES]);
     if (group_has(&g, TK_SENSORS))
@@ -316,6 +320,10 @@ void config_free(struct config *c)
     free(c->sparkplug.group_id);
     free(c->sparkplug.edge_node);
     free(c->sparkplug.primary_host);
+    free(c->web.listen);
+    free(c->web.users_file);
+    free(c->web.tls_cert_file);
+    free(c->web.tls_key_file);
     for (size_t i = 0; i < c->nbuses; i++)
         free(c->buses[i].name);
     free(c->buses);

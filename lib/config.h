@@ -143,6 +143,40 @@ struct sparkplug_conf {
     char *primary_host; /* or NULL: births need no host's STATE */
 };
 
+/* The default of web.listen: loopback only, so that nothing is served
+ * beyond the host unless the operator asks for it (SPEC tbdaq-web). */
+#define CONFIG_WEB_LISTEN_DEFAULT "127.0.0.1:8080"
+/* The longest web.listen: "[" an IPv6 address "]:" a port. */
+#define CONFIG_LISTEN_MAX 64
+
+/* A listening address, "ADDR:PORT" parsed (config_listen_parse()). */
+struct listen_addr {
+    int family;            /* AF_INET or AF_INET6 */
+    char addr[48];         /* numeric, without brackets: "127.0.0.1", "::1" */
+    int port;              /* 1..65535 */
+    bool loopback;         /* 127.0.0.0/8 or ::1 */
+    unsigned char raw[16]; /* the address's bytes (4 for AF_INET) */
+};
+
+/* The web group (tbdaq-web; the daemon ignores it). */
+struct web_conf {
+    bool given;            /* false when the group is absent */
+    char *listen;          /* never NULL: given or the default */
+    struct listen_addr at; /* listen, parsed */
+    char *users_file;      /* or NULL */
+    char *tls_cert_file;   /* tls, both or neither */
+    char *tls_key_file;
+    int line; /* where the group starts, 0 if absent */
+};
+
+/*
+ * Parses "ADDR:PORT" (ADDR a numeric IPv4 address, or an IPv6 one in
+ * brackets: "[::1]:8080"). Returns 0, or -1 with err set to why not
+ * ("needs ADDR:PORT", "port '0' must be 1..65535", ...). Pure; thread-safe.
+ */
+int config_listen_parse(const char *s, struct listen_addr *out, char *err,
+                        size_t errlen);
+
 /* A file of the configuration, its bytes exactly as read. */
 struct config_file {
     char *name;  /* the main file: its path as given; an included one: as
@@ -173,6 +207,7 @@ struct config {
     char *control_socket;
     struct mqtt_conf mqtt;
     struct sparkplug_conf sparkplug;
+    struct web_conf web;
     struct bus_conf *buses;
     size_t nbuses;
     struct sensor_conf *sensors;

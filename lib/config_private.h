@@ -94,6 +94,8 @@ enum config_group {
     GROUP_DEVICE,
     GROUP_ASCII,
     GROUP_SPARKPLUG,
+    GROUP_WEB,
+    GROUP_WEB_TLS,
 };
 
 /* The keys of each table, by index: group_read() fills g->set[] in this
@@ -112,6 +114,7 @@ enum top_key {
     TK_SENSORS,
     TK_DEVICES,
     TK_SPARKPLUG,
+    TK_WEB,
     TK_COUNT
 };
 
@@ -195,6 +198,10 @@ enum device_key {
     DK_FIRMWARE,
     DK_COUNT
 };
+
+enum web_key { WK_LISTEN, WK_USERS_FILE, WK_TLS, WK_COUNT };
+
+enum web_tls_key { WL_CERT_FILE, WL_KEY_FILE, WL_COUNT };
 
 /* The registers of an identity field: a device's serial or firmware. */
 enum ascii_key { AK_TABLE, AK_ADDRESS, AK_COUNT_REGS, AK_COUNT };
@@ -354,6 +361,13 @@ bool config_str_equal(const char *a, const char *b);
 /* Reads the sparkplug group (and its tls group) into ld->c->sparkplug;
  * needs the site read. */
 void config_sparkplug_read(struct loader *ld, const config_setting_t *self);
+
+/* ---- the web group (config_web.c) ---- */
+
+/* Reads the web group (and its tls group) into ld->c->web. */
+void config_web_read(struct loader *ld, const config_setting_t *self);
+/* Fills ld->c->web's defaults when the group is absent. */
+void config_web_default(struct config *c);
 
 /* ---- buses (config_bus.c) ---- */
 

@@ -71,6 +71,7 @@ static const struct key top_keys[TK_COUNT] = {
     [TK_SENSORS] = ROW("sensors", KEY_LIST, KF_REQUIRED),
     [TK_DEVICES] = ROW("devices", KEY_LIST, 0),
     [TK_SPARKPLUG] = ROW("sparkplug", KEY_GROUP, 0),
+    [TK_WEB] = ROW("web", KEY_GROUP, 0),
 };
 
 static const struct key mqtt_keys[MK_COUNT] = {
@@ -185,6 +186,19 @@ static const struct key ascii_keys[AK_COUNT] = {
     [AK_COUNT_REGS] = ROW_INT("count", 1, DEVICE_REGS_MAX, 0, KF_REQUIRED),
 };
 
+static const struct key web_keys[WK_COUNT] = {
+    [WK_LISTEN] =
+        ROW_STR("listen", 1, CONFIG_LISTEN_MAX, CONFIG_WEB_LISTEN_DEFAULT, 0),
+    [WK_USERS_FILE] = ROW_STR("users_file", 1, CONFIG_PATH_MAX, NULL, 0),
+    [WK_TLS] = ROW("tls", KEY_GROUP, 0),
+};
+
+static const struct key web_tls_keys[WL_COUNT] = {
+    [WL_CERT_FILE] =
+        ROW_STR("cert_file", 1, CONFIG_PATH_MAX, NULL, KF_REQUIRED),
+    [WL_KEY_FILE] = ROW_STR("key_file", 1, CONFIG_PATH_MAX, NULL, KF_REQUIRED),
+};
+
 _Static_assert(TK_COUNT <= GROUP_KEYS_MAX, "top_keys too long");
 _Static_assert(MK_COUNT <= GROUP_KEYS_MAX, "mqtt_keys too long");
 _Static_assert(PK_COUNT <= GROUP_KEYS_MAX, "sparkplug_keys too long");
@@ -205,6 +219,8 @@ static const struct {
     [GROUP_DEVICE] = {device_keys, DK_COUNT},
     [GROUP_ASCII] = {ascii_keys, AK_COUNT},
     [GROUP_SPARKPLUG] = {sparkplug_keys, PK_COUNT},
+    [GROUP_WEB] = {web_keys, WK_COUNT},
+    [GROUP_WEB_TLS] = {web_tls_keys, WL_COUNT},
 };
 
 /* ---- reading a group against its table ---- */

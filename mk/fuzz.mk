@@ -26,7 +26,7 @@ FUZZ_ALL_CFLAGS = $(WARN) $(FUZZ_SAN) $(FUZZ_CFLAGS) \
 # Leaks in libraries, not in tbdaq: see the file.
 FUZZ_ENV = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
 
-FUZZ_TARGETS = decode config time text fmt rtuframe
+FUZZ_TARGETS = decode config time text fmt rtuframe webparse
 # The project sources each target links.
 FUZZ_SRCS_decode = drivers/decode.c
 FUZZ_SRCS_config = $(wildcard lib/config*.c) drivers/decode.c \
@@ -36,9 +36,10 @@ FUZZ_SRCS_time = common/util.c common/log.c common/fmt.c
 FUZZ_SRCS_text = common/text.c common/csv.c
 FUZZ_SRCS_fmt = common/fmt.c common/jsonw.c common/util.c common/log.c
 FUZZ_SRCS_rtuframe = drivers/rtuframe.c
+FUZZ_SRCS_webparse = web/parse.c common/text.c
 
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_HDRS = $(wildcard common/*.h drivers/*.h lib/*.h daemon/*.h)
+FUZZ_HDRS = $(wildcard common/*.h drivers/*.h lib/*.h daemon/*.h web/*.h)
 
 .PHONY: fuzz fuzz-regress fuzz-deps
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # make install / make uninstall: the programs, the example configuration,
-# the systemd unit, the sysusers.d entry of the tbdaq user, the manual
+# the systemd units (tbdaqd, tbdaq-web), the sysusers.d entry of the tbdaq user, the manual
 # pages (MANDIR) and the README with the contract (DOCDIR). Included by
 # the Makefile, whose PREFIX, DESTDIR, BINDIR, SBINDIR and BUILD it uses.
 #
@@ -38,6 +38,7 @@ INST_DOCS = $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/SPEC.md
 INST_CONFDIR = $(DESTDIR)$(SYSCONFDIR)/tbdaq
 INST_CONF = $(INST_CONFDIR)/tbdaq.conf
 INST_UNIT = $(DESTDIR)$(UNITDIR)/tbdaqd.service
+INST_WEB_UNIT = $(DESTDIR)$(UNITDIR)/tbdaq-web.service
 INST_SYSUSERS = $(DESTDIR)$(SYSUSERSDIR)/tbdaq.conf
 
 .PHONY: install uninstall
@@ -51,13 +52,24 @@ $(BUILD)/tbdaqd.service: systemd/tbdaqd.service FORCE
 	    echo "$@: unsubstituted placeholder" >&2; rm -f $@.tmp; exit 1; fi
 	mv -f $@.tmp $@
 
-install: all $(BUILD)/tbdaqd.service
+# tbdaq-web's unit names its program and the config the same way.
+$(BUILD)/tbdaq-web.service: systemd/tbdaq-web.service FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/tbdaq-web.service >$@.tmp
+	@if grep -q '@[A-Z]*@' $@.tmp; then \
+	    echo "$@: unsubstituted placeholder" >&2; rm -f $@.tmp; exit 1; fi
+	mv -f $@.tmp $@
+
+install: all $(BUILD)/tbdaqd.service $(BUILD)/tbdaq-web.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(INST_CONFDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 $(BUILD)/tbdaqd $(DESTDIR)$(SBINDIR)/tbdaqd
 	install -m 755 $(BUILD)/tbdaq $(DESTDIR)$(BINDIR)/tbdaq
 	install -m 755 $(BUILD)/tbdaq-sim $(DESTDIR)$(BINDIR)/tbdaq-sim
+	install -m 755 $(BUILD)/tbdaq-web $(DESTDIR)$(BINDIR)/tbdaq-web
 	install -m 644 $(BUILD)/tbdaqd.service $(INST_UNIT)
+	install -m 644 $(BUILD)/tbdaq-web.service $(INST_WEB_UNIT)
 	install -m 644 systemd/tbdaq.sysusers $(INST_SYSUSERS)
 	@set -e; for p in $(MAN_PAGES); do \
 	    sec=$${p##*.}; \
@@ -91,7 +103,8 @@ install: all $(BUILD)/tbdaqd.service
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tbdaqd $(DESTDIR)$(BINDIR)/tbdaq \
-	    $(DESTDIR)$(BINDIR)/tbdaq-sim $(INST_UNIT) $(INST_SYSUSERS) \
+	    $(DESTDIR)$(BINDIR)/tbdaq-sim $(DESTDIR)$(BINDIR)/tbdaq-web \
+	    $(INST_UNIT) $(INST_WEB_UNIT) $(INST_SYSUSERS) \
 	    $(INST_CONF).example $(INST_MAN) $(INST_DOCS)
 	-@rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if [ -e $(INST_CONF) ]; then \

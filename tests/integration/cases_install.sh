@@ -39,6 +39,8 @@ case_install_tree() {
 644 etc/tbdaq/tbdaq.conf
 755 usr/bin/tbdaq
 755 usr/bin/tbdaq-sim
+755 usr/bin/tbdaq-web
+644 usr/lib/systemd/system/tbdaq-web.service
 644 usr/lib/systemd/system/tbdaqd.service
 644 usr/lib/sysusers.d/tbdaq.conf
 755 usr/sbin/tbdaqd
@@ -47,6 +49,7 @@ case_install_tree() {
 644 usr/share/man/man1/tbdaq-sim.1
 644 usr/share/man/man1/tbdaq.1
 644 usr/share/man/man5/tbdaq.conf.5
+644 usr/share/man/man8/tbdaq-web.8
 644 usr/share/man/man8/tbdaqd.8"
     got=$(
         cd "$d" && find etc/tbdaq -maxdepth 0 -printf '%m %p\n'

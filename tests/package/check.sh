@@ -106,7 +106,7 @@ prints_version() {
     [ "$out" = "$(basename "$1") $version" ] ||
         { echo "/$1 --version printed '$out'"; return 1; }
 }
-for p in usr/sbin/tbdaqd usr/bin/tbdaq usr/bin/tbdaq-sim; do
+for p in usr/sbin/tbdaqd usr/bin/tbdaq usr/bin/tbdaq-sim usr/bin/tbdaq-web; do
     n=$(basename "$p")
     check "program_$n" executable "$p"
     check "version_$n" prints_version "$p"
@@ -172,6 +172,34 @@ unit_execstart() {
 }
 check unit_execstart unit_execstart
 
+unit_web_execstart() {
+    local u=$x/lib/systemd/system/tbdaq-web.service line
+    [ -f "$u" ] || { echo "no /lib/systemd/system/tbdaq-web.service"; return 1; }
+    line=$(grep '^ExecStart=' "$u")
+    case $line in
+    "ExecStart=/usr/bin/tbdaq-web "*/etc/tbdaq/tbdaq.conf*) ;;
+    *) echo "ExecStart is '$line'"; return 1 ;;
+    esac
+    ! grep -n '@[A-Z_]*@' "$u" || { echo "placeholder left"; return 1; }
+}
+check unit_web_execstart unit_web_execstart
+
+# tbdaq-web's unit is hardened: systemd's own score, exposure 2.0 or less
+# (--threshold counts tenths), read-only but for the state directory, no
+# capability.
+unit_web_security() {
+    local u=$x/lib/systemd/system/tbdaq-web.service out
+    out=$(systemd-analyze security --offline=true --threshold=20 "$u" 2>&1) ||
+        { echo "$out" | grep -E 'Overall|exposure' | tail -n 1; return 1; }
+    grep -qx 'ProtectSystem=strict' "$u" && grep -qx 'CapabilityBoundingSet=' "$u" ||
+        { echo "no ProtectSystem=strict or a capability left"; return 1; }
+}
+if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
+    check unit_web_security unit_web_security
+else
+    skip unit_web_security "systemd-analyze has no --offline (systemd < 250)"
+fi
+
 sysusers() {
     local f=$x/usr/lib/sysusers.d/tbdaq.conf
     [ -f "$f" ] || { echo "no /usr/lib/sysusers.d/tbdaq.conf"; return 1; }
@@ -210,7 +238,7 @@ depends_on() {
         grep -qx "$1" || { echo "Depends: $dep"; return 1; }
 }
 for lib in libmodbus5 libmosquitto1 libsqlite3-0 libconfig9 libjansson4 \
-    libssl3 libsystemd0; do
+    libssl3 libsystemd0 libmicrohttpd12 libcrypt1; do
     check "depends_$lib" depends_on "$lib"
 done
 
@@ -291,8 +319,9 @@ maint_upgrade() {
         { echo "prerm upgrade:" "$(calls)"; return 1; }
     STUB_WAS_ENABLED=0 run_script postinst configure 0.1.0 ||
         { echo "postinst configure 0.1.0 failed: $(cat "$scratch/out")"; return 1; }
-    grep -qx "deb-systemd-invoke try-restart 'tbdaqd.service'" "$scratch/calls" ||
-        grep -qx 'deb-systemd-invoke try-restart tbdaqd.service' "$scratch/calls" ||
+    # One call for the package's units (tbdaq-web's too), quoted or not.
+    grep -qE "^deb-systemd-invoke try-restart( '?[a-z-]+\.service'?)* '?tbdaqd\.service'?( |\$)" \
+        "$scratch/calls" ||
         { echo "postinst configure 0.1.0 does not try-restart; calls:" "$(calls)"; return 1; }
 }
 maint_remove_stops() {
