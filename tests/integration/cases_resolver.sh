@@ -100,10 +100,12 @@ case_mqtt_resolver_hangs() {
     stop_daemon
     echo "stopped in $DAEMON_STOP_MS ms with the lookup still hanging"
 
-    # Every slot of every sensor has its reading, none missed.
+    # Every slot of every sensor has its reading, none missed: no two
+    # readings of a sensor two slots apart (a poll late on a busy machine
+    # stretches one gap, to 165 ms once in CI; a lost slot makes 200 ms).
     gap=$(sql "SELECT ifnull(max(d), 0) FROM (SELECT ts_us - lag(ts_us) OVER
                  (PARTITION BY sensor_id ORDER BY seq) AS d FROM readings);")
-    ((gap <= 150000)) || fail "a gap of $gap us between two readings of a sensor"
+    ((gap < 190000)) || fail "a gap of $gap us between two readings of a sensor"
     missed=$(sql "SELECT (SELECT count(*) FROM readings
                           WHERE quality = 'missed') +
                          (SELECT count(*) FROM events WHERE kind = 'missed');")
