@@ -238,6 +238,40 @@ static int store_tags_known(struct store *s, const char *const *tags, size_t n)
     return 0;
 }
 
+/* The sensor description of STMT_SENSOR_INFOS's current row; its id is
+ * column 0. The strings are the statement's, valid until its next step. */
+void store_sensor_info_row(sqlite3_stmt *st, struct store_sensor_info *si)
+{
+    *si = (struct store_sensor_info){
+        .tag = store_column_text(st, 1),
+        .kind = store_column_text(st, 2),
+        .unit = store_column_text(st, 3),
+        .bus = store_column_text(st, 4),
+        .unit_id = sqlite3_column_int(st, 5),
+        .table = store_column_text(st, 6),
+        .address = sqlite3_column_int(st, 7),
+        .type = store_column_text(st, 8),
+        .byte_order = store_column_text(st, 9),
+        .scale = sqlite3_column_double(st, 10),
+        .offset = sqlite3_column_double(st, 11),
+        .interval_ms = sqlite3_column_int(st, 12),
+        .cal_date = store_column_text(st, 13),
+        .cal_due = store_column_text(st, 14),
+        .cal_certificate = store_column_text(st, 15),
+        .version = sqlite3_column_int64(st, 16),
+        .has_range_lo = sqlite3_column_type(st, 17) != SQLITE_NULL,
+        .range_lo = sqlite3_column_double(st, 17),
+        .has_range_hi = sqlite3_column_type(st, 18) != SQLITE_NULL,
+        .range_hi = sqlite3_column_double(st, 18),
+        .newest = sqlite3_column_int(st, 19) != 0,
+        .bit = sqlite3_column_type(st, 20) == SQLITE_NULL
+                   ? -1
+                   : sqlite3_column_int(st, 20),
+    };
+    if (!si->tag)
+        si->tag = "";
+}
+
 int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
                              const char *const *sensors, size_t nsensors,
                              int (*fn)(const struct store_sensor_info *,
@@ -263,35 +297,9 @@ int store_sensor_infos_scope(struct store *s, const struct store_scope *scope,
                 ? bsearch(&key, counts, ncounts, sizeof(key), store_counts_cmp)
                 : NULL;
         bool any;
-        struct store_sensor_info si = {
-            .tag = store_column_text(st, 1),
-            .kind = store_column_text(st, 2),
-            .unit = store_column_text(st, 3),
-            .bus = store_column_text(st, 4),
-            .unit_id = sqlite3_column_int(st, 5),
-            .table = store_column_text(st, 6),
-            .address = sqlite3_column_int(st, 7),
-            .type = store_column_text(st, 8),
-            .byte_order = store_column_text(st, 9),
-            .scale = sqlite3_column_double(st, 10),
-            .offset = sqlite3_column_double(st, 11),
-            .interval_ms = sqlite3_column_int(st, 12),
-            .cal_date = store_column_text(st, 13),
-            .cal_due = store_column_text(st, 14),
-            .cal_certificate = store_column_text(st, 15),
-            .version = sqlite3_column_int64(st, 16),
-            .has_range_lo = sqlite3_column_type(st, 17) != SQLITE_NULL,
-            .range_lo = sqlite3_column_double(st, 17),
-            .has_range_hi = sqlite3_column_type(st, 18) != SQLITE_NULL,
-            .range_hi = sqlite3_column_double(st, 18),
-        };
+        struct store_sensor_info si;
 
-        if (!si.tag)
-            si.tag = "";
-        si.newest = sqlite3_column_int(st, 19) != 0;
-        si.bit = sqlite3_column_type(st, 20) == SQLITE_NULL
-                     ? -1
-                     : sqlite3_column_int(st, 20);
+        store_sensor_info_row(st, &si);
         if (c) {
             si.good = c->n[QUALITY_GOOD];
             si.out_of_range = c->n[QUALITY_OUT_OF_RANGE];

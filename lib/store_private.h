@@ -288,6 +288,11 @@ static inline const char *store_column_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+/* store_export.c: the sensor description of STMT_SENSOR_INFOS's current
+ * row (the export's and the report's), its strings the statement's. */
+struct store_sensor_info;
+void store_sensor_info_row(sqlite3_stmt *st, struct store_sensor_info *si);
+
 /*
  * store_snapshot.c: store_read_begin() begins the read transaction of a
  * function that reads more than once and must see one state of the file

@@ -98,35 +98,9 @@ int store_report_sensors(struct store *s,
     /* the export's statement: every version, by tag then version */
     st = s->stmt[STMT_SENSOR_INFOS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_sensor_info si = {
-            .tag = store_column_text(st, 1),
-            .kind = store_column_text(st, 2),
-            .unit = store_column_text(st, 3),
-            .bus = store_column_text(st, 4),
-            .unit_id = sqlite3_column_int(st, 5),
-            .table = store_column_text(st, 6),
-            .address = sqlite3_column_int(st, 7),
-            .type = store_column_text(st, 8),
-            .byte_order = store_column_text(st, 9),
-            .scale = sqlite3_column_double(st, 10),
-            .offset = sqlite3_column_double(st, 11),
-            .interval_ms = sqlite3_column_int(st, 12),
-            .cal_date = store_column_text(st, 13),
-            .cal_due = store_column_text(st, 14),
-            .cal_certificate = store_column_text(st, 15),
-            .version = sqlite3_column_int64(st, 16),
-            .has_range_lo = sqlite3_column_type(st, 17) != SQLITE_NULL,
-            .range_lo = sqlite3_column_double(st, 17),
-            .has_range_hi = sqlite3_column_type(st, 18) != SQLITE_NULL,
-            .range_hi = sqlite3_column_double(st, 18),
-        };
+        struct store_sensor_info si;
 
-        if (!si.tag)
-            si.tag = "";
-        si.newest = sqlite3_column_int(st, 19) != 0;
-        si.bit = sqlite3_column_type(st, 20) == SQLITE_NULL
-                     ? -1
-                     : sqlite3_column_int(st, 20);
+        store_sensor_info_row(st, &si);
         if ((ret = fn(sqlite3_column_int64(st, 0), &si, arg)) != 0)
             break;
     }
