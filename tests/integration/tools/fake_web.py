@@ -143,7 +143,8 @@ def metrics(con):
     for (b,) in con.execute("SELECT DISTINCT bus FROM sensors"):
         out.append('tbdaq_bus_up{bus="%s"} 1' % b)
     size = os.path.getsize(State.db)
-    out += ["tbdaq_mqtt_connected 0", "tbdaq_mqtt_backlog_readings 0",
+    mq = 1 if "mqtt" in open(State.conf).read() and State.daemon_up() else 0
+    out += ["tbdaq_mqtt_connected %d" % mq, "tbdaq_mqtt_backlog_readings 0",
             "tbdaq_database_bytes %d" % size]
     return "\n".join(out) + "\n"
 
@@ -156,7 +157,9 @@ def status(con):
         "sensors": [{"id": t, "kind": k, "unit": u, "value": v,
                      "quality": q, "ts_us": ts}
                     for t, k, u, b, v, q, ts in sensors(con)],
-        "mqtt": {"connected": False}, "run": None})
+        "mqtt": {"connected": False},
+        "run": (con.execute("SELECT name FROM runs WHERE ended_us IS NULL")
+                .fetchone() or [None])[0]})
 
 
 def authorized(hdr):

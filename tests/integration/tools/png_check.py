@@ -6,7 +6,7 @@ the share of pixels that are not white.
 
     png_check.py FILE [--min-colours N] [--min-ink FRACTION]
 
-Defaults: at least 8 colours and 0.5 % non-white pixels (a page of text
+Defaults: at least 8 colours and 0.05 % non-white pixels (a page of text
 and a few values has tens of colours from anti-aliasing and several per
 cent ink; a blank or error page has one or two colours). Prints
 "WxH, N colours, P % ink"; exits 1 when below either floor or the file
@@ -92,7 +92,7 @@ def main():
     min_col = int(argv[argv.index("--min-colours") + 1]) \
         if "--min-colours" in argv else 8
     min_ink = float(argv[argv.index("--min-ink") + 1]) \
-        if "--min-ink" in argv else 0.005
+        if "--min-ink" in argv else 0.0005
     try:
         w, h, bpp, rows = decode(path)
     except (OSError, ValueError, zlib.error, struct.error) as e:

@@ -8,6 +8,7 @@ with Python's own HTTP client, JSON and HTML parsers (not tbdaq's code).
     web_check.py runs   URL DB --tags T,T..
     web_check.py bad    URL
     web_check.py auth   URL USER PASSWORD
+    web_check.py netlog URL NETLOG.json
 
 status: /api/status is 200 JSON with top-level keys for the daemon, the
   buses, the sensors, MQTT and the open run; every tag appears with a
@@ -24,6 +25,9 @@ bad: unknown paths 404, malformed queries 400, oversized request lines,
 auth: every path is 401 with "WWW-Authenticate: Basic" without
   credentials, with a wrong password, an unknown user or a garbled
   header, and 200 with USER:PASSWORD.
+netlog: in a Chromium --log-net-log file, every request made for a page
+  of URL (its network isolation key is URL's site) went to URL's host and
+  port; the browser's own requests (updates, accounts) are not counted.
 Prints a summary; exits 1 with the first problems.
 """
 import html.parser
@@ -405,6 +409,32 @@ def cmd_auth(url, user, password, pr):
     return "auth: %d requests, 401 without the right credentials, 200 with" % n
 
 
+def cmd_netlog(url, path, pr):
+    with open(path, encoding="utf-8") as f:
+        log = json.load(f)
+    names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    host, port = split_url(url)
+    site = "http://" + host
+    mine = foreign = 0
+    for e in log["events"]:
+        p = e.get("params") or {}
+        if names.get(e.get("type")) != "URL_REQUEST_START_JOB" or \
+                "url" not in p:
+            continue
+        if not p.get("network_isolation_key", "").startswith(site):
+            continue
+        mine += 1
+        u = urllib.parse.urlsplit(p["url"])
+        if u.scheme not in ("http", "https") or \
+                u.netloc != "%s:%d" % (host, port):
+            foreign += 1
+            pr.add("the page requested %s" % p["url"][:120])
+    if not mine:
+        pr.add("%s: no request of the page in the net log" % path)
+    return "net log: %d requests of the page, all to %s:%d" % (mine, host,
+                                                               port)
+
+
 def main():
     argv = sys.argv[1:]
     opts = {}
@@ -432,6 +462,8 @@ def main():
         s = cmd_bad(pos[1], pr)
     elif cmd == "auth":
         s = cmd_auth(pos[1], pos[2], pos[3], pr)
+    elif cmd == "netlog":
+        s = cmd_netlog(pos[1], pos[2], pr)
     else:
         print(__doc__, file=sys.stderr)
         return 2
