@@ -413,13 +413,15 @@ case_web_browser() {
     start_daemon
     wait_or_fail "min_readings 5" 15 "not every sensor got 5 readings"
     web_run BR-1
+    web_run BR-2
     start_web web "$T/t.conf"
     wait_or_fail web_status_ok 10 "/api/status never answered 200"
     shoot live "$WEB_URL/"
     web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
         --file "$T/live.dom" || fail "the live page in Chromium (above)"
     shoot runs "$WEB_URL/runs"
-    grep -q 'BR-1' "$T/runs.dom" || fail "the runs page in Chromium does not name BR-1"
+    grep -q 'BR-1' "$T/runs.dom" && grep -q 'BR-2' "$T/runs.dom" ||
+        fail "the runs page in Chromium does not name BR-1 and BR-2"
     shoot report "$WEB_URL/runs/BR-1"
     for tag in ${WEB_TAGS//,/ } BR-1; do
         grep -q -- "$tag" "$T/report.dom" ||

@@ -111,7 +111,7 @@ def main():
                                                  100 * share)
     print(msg)
     if len(colours) < min_col or share < min_ink:
-        print("%s looks blank (want at least %d colours and %.1f %% ink)" %
+        print("%s looks blank (want at least %d colours and %.2f %% ink)" %
               (path, min_col, 100 * min_ink))
         return 1
     return 0
