@@ -419,6 +419,9 @@ case_web_browser() {
     shoot live "$WEB_URL/"
     web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
         --file "$T/live.dom" || fail "the live page in Chromium (above)"
+    # "usable on a phone": the page sets a viewport for narrow screens.
+    grep -qiE '<meta[^>]*name="?viewport' "$T/live.dom" ||
+        fail "the live page has no <meta name=\"viewport\">: not laid out for a phone"
     shoot runs "$WEB_URL/runs"
     grep -q 'BR-1' "$T/runs.dom" && grep -q 'BR-2' "$T/runs.dom" ||
         fail "the runs page in Chromium does not name BR-1 and BR-2"
