@@ -112,17 +112,17 @@ wq() {
         fail "tbdaq $*: $(head -2 "$T/wq.err" | tr '\n' ' ')"
 }
 
-# web_run NAME: a run of the daemon with a mark, stopped once it holds
-# readings on both sides of the mark.
+# web_run NAME [N]: a run of the daemon with a mark, stopped once it
+# holds N readings (default 25) on each side of the mark.
 web_run() {
-    local n
+    local n k=${2:-25}
     wq run start "$1" --operator "web test" --note "issue 16"
     n=$(sql 'SELECT count(*) FROM readings;')
-    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((n + 25)) ]" 10 \
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((n + k)) ]" 15 \
         "no readings in run $1"
     wq run mark "step 2"
     n=$(sql 'SELECT count(*) FROM readings;')
-    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((n + 25)) ]" 10 \
+    wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((n + k)) ]" 15 \
         "no readings after the mark of run $1"
     wq run stop
 }
@@ -315,6 +315,11 @@ web_db_fds() {
     done
 }
 
+# web_ts_norm FILE: FILE with every ISO 8601 UTC time replaced by TS.
+web_ts_norm() {
+    sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TS/g' "$1"
+}
+
 # The database untouched: tbdaq-web serves every path over and over with
 # the daemon stopped; the database and its WAL keep their bytes and
 # mtimes, and tbdaq-web holds the database open read-only.
@@ -345,6 +350,8 @@ case_web_readonly() {
         (((8#$fl & 3) == 0)) ||
             fail "tbdaq-web holds t.db open for writing (fd $fd, flags $fl)"
     done <<<"$fds"
+    curl -s -o "$T/web-report.html" --max-time 30 "$WEB_URL/runs/RO-1" ||
+        fail "GET /runs/RO-1: curl failed"
     stop_web
     after=$(web_fingerprint)
     echo "before: $before"
@@ -358,6 +365,15 @@ case_web_readonly() {
             fail "tbdaq-web changed the database: before '$before', after '$after'"
         fi
     fi
+    # SPEC: /runs/<name> is "the same document as tbdaq report --format
+    # html"; the time each was written may differ.
+    timeout 30 "$BUILD/tbdaq" -c "$T/t.conf" report --run RO-1 --format html \
+        -o "$T/cli-report.html" 2>"$T/e" ||
+        fail "tbdaq report --run RO-1 --format html: $(head -2 "$T/e" | tr '\n' ' ')"
+    web_ts_norm "$T/web-report.html" >"$T/web-report.norm"
+    web_ts_norm "$T/cli-report.html" >"$T/cli-report.norm"
+    cmp -s "$T/web-report.norm" "$T/cli-report.norm" ||
+        fail "/runs/RO-1 is not the document tbdaq report writes: $(diff "$T/web-report.norm" "$T/cli-report.norm" | head -4 | tr '\n' ' ' | cut -c1-300)"
 }
 
 # Stalled clients (half a request, a body never sent, answers never read)
@@ -412,7 +428,8 @@ case_web_browser() {
     conf_write "$T/t.conf" "commit_interval_ms = 100;"
     start_daemon
     wait_or_fail "min_readings 5" 15 "not every sensor got 5 readings"
-    web_run BR-1
+    # Screenshots for the README: a longer run (6 s a segment) draws plots.
+    web_run BR-1 "$([ -n "${WEB_SCREENSHOTS:-}" ] && echo 150 || echo 25)"
     web_run BR-2
     start_web web "$T/t.conf"
     wait_or_fail web_status_ok 10 "/api/status never answered 200"

@@ -112,6 +112,12 @@ def page_report(con, name):
     if not con.execute("SELECT 1 FROM runs WHERE name = ?",
                        (name,)).fetchone():
         return None
+    cli = os.path.join(os.environ.get("BUILD", "build"), "tbdaq")
+    r = subprocess.run([cli, "-c", State.conf, "report", "--run", name,
+                        "--format", "html"], timeout=30, capture_output=True,
+                       text=True, check=False)
+    if r.returncode == 0:
+        return r.stdout
     tags = "".join("<li>%s</li>" % html.escape(t)
                    for (t,) in con.execute("SELECT DISTINCT tag FROM sensors"))
     return ("<!doctype html><html><body><h1>Run %s</h1><ul>%s</ul></body>"
