@@ -25,7 +25,8 @@ CC      ?= cc
 DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	libsqlite3-dev libconfig-dev libsystemd-dev libssl-dev libcmocka-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
-	faketime iproute2 libjansson-dev man-db mandoc python3
+	faketime iproute2 libjansson-dev man-db mandoc python3 \
+	chromium python3-prometheus-client curl
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
