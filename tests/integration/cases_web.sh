@@ -69,10 +69,12 @@ web_sensors() {
 # then the function web_conf_at PORT must write CONF with that port);
 # waits until it accepts connections and sets WEB_PORT and WEB_URL.
 start_web() {
-    local name=$1 conf=$2 end pid
+    local name=$1 conf=$2 end pid tries=0
     shift 2
     end=$(($(now_us) + WEB_START_S * 1000000))
-    while (($(now_us) < end)); do
+    # A port someone took makes it exit: a few tries, not more (a program
+    # that dies at start says why in the failure).
+    while (($(now_us) < end && tries++ < 4)); do
         WEB_PORT=$((WEB_PORT_LO + (RANDOM * 32768 + RANDOM) % WEB_PORT_SPAN))
         port_open "$WEB_PORT" && continue
         if [ -n "${WEB_CONF_LISTEN:-}" ]; then
@@ -91,13 +93,12 @@ start_web() {
         fi
         stop_pid "$pid"
     done
-    fail "tbdaq-web did not accept connections within $WEB_START_S s: $(tail -3 "$T/$name.err" | tr '\n' ' ')"
+    fail "tbdaq-web did not accept connections ($tries tries, $WEB_START_S s at most): $(tail -3 "$T/$name.err" | tr '\n' ' ')"
 }
 
-# stop_web [NAME]: SIGTERM; fails unless it exits 0 within 5 s.
+# stop_web: SIGTERM to tbdaq-web; fails unless it exits 0 within 5 s.
 stop_web() {
-    local pid=PID_${1:-web}
-    stop_pid "${!pid}" 5 || fail "tbdaq-web did not exit within 5 s of SIGTERM"
+    stop_pid "$PID_web" 5 || fail "tbdaq-web did not exit within 5 s of SIGTERM"
     [ "$STOP_RC" = 0 ] || fail "tbdaq-web exited $STOP_RC after SIGTERM (want 0)"
 }
 
@@ -134,7 +135,7 @@ case_web_live() {
     need_web
     out=$(timeout 10 "$(web_bin)" --help 2>/dev/null)
     rc=$?
-    [ $rc = 0 ] && [[ $out == *--listen* ]] ||
+    { [ $rc = 0 ] && [[ $out == *--listen* ]]; } ||
         fail "tbdaq-web --help: exit $rc, want 0 and a usage naming --listen"
     out=$(timeout 10 "$(web_bin)" -V 2>/dev/null)
     [[ $out == "tbdaq-web "[0-9]* ]] || fail "tbdaq-web -V printed '$out'"
@@ -143,7 +144,7 @@ case_web_live() {
     [ $rc = 2 ] || fail "tbdaq-web --no-such-option exited $rc, want 2"
     timeout 10 "$(web_bin)" -c "$T/none.conf" >/dev/null 2>"$T/e"
     rc=$?
-    [ $rc = 1 ] && grep -q none.conf "$T/e" ||
+    { [ $rc = 1 ] && grep -q none.conf "$T/e"; } ||
         fail "tbdaq-web -c on a missing file: exit $rc, want 1 naming it: $(head -1 "$T/e")"
 
     web_sensors
