@@ -441,7 +441,7 @@ case_web_browser() {
     grep -qiE '<meta[^>]*name="?viewport' "$T/live.dom" ||
         fail "the live page has no <meta name=\"viewport\">: not laid out for a phone"
     shoot runs "$WEB_URL/runs"
-    grep -q 'BR-1' "$T/runs.dom" && grep -q 'BR-2' "$T/runs.dom" ||
+    { grep -q 'BR-1' "$T/runs.dom" && grep -q 'BR-2' "$T/runs.dom"; } ||
         fail "the runs page in Chromium does not name BR-1 and BR-2"
     shoot report "$WEB_URL/runs/BR-1"
     for tag in ${WEB_TAGS//,/ } BR-1; do
@@ -456,9 +456,9 @@ case_web_browser() {
     web_check netlog "$WEB_URL" "$T/net.json" ||
         fail "the live page loads from another host (above)"
     if [ -n "${WEB_SCREENSHOTS:-}" ]; then
-        mkdir -p "$WEB_SCREENSHOTS" &&
+        { mkdir -p "$WEB_SCREENSHOTS" &&
             cp "$T/live.png" "$WEB_SCREENSHOTS/live.png" &&
-            cp "$T/report.png" "$WEB_SCREENSHOTS/report.png" ||
+            cp "$T/report.png" "$WEB_SCREENSHOTS/report.png"; } ||
             fail "cannot copy the screenshots to $WEB_SCREENSHOTS"
         echo "screenshots in $WEB_SCREENSHOTS"
     fi
