@@ -156,8 +156,8 @@ case_web_live() {
     wait_or_fail web_status_ok 10 "/api/status never answered 200"
     web_check status "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
         --buses "$WEB_BUSES" --run LIVE-1 || fail "/api/status (above)"
-    web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" ||
-        fail "the live page / (above)"
+    web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
+        --buses "$WEB_BUSES" --run LIVE-1 || fail "the live page / (above)"
     web_check bad "$WEB_URL" || fail "bad requests (above)"
     wq run stop
     stop_daemon
@@ -170,24 +170,36 @@ case_web_live() {
 case_web_metrics() {
     local n
     need_web
+    local dead=(--down-buses dead --failing DEAD-1)
     need_mqtt
     start_broker
     web_sensors
+    # A bus whose device never answers (nothing listens on port 1).
+    conf_raw_bus 'name = "dead"; type = "tcp"; host = "127.0.0.1"; port = 1; timeout_ms = 200; retries = 0;'
+    conf_sensor 'id = "DEAD-1"; kind = "flow"; bus = "dead"; unit_id = 1; table = "holding"; address = 0; type = "int16"; interval_ms = 200;'
     conf_write "$T/t.conf" "commit_interval_ms = 100;" "$(conf_mqtt)"
     start_daemon
     wait_or_fail "min_readings 5 good" 15 "not every sensor got 5 good readings"
+    TAGS=DEAD-1 wait_or_fail "min_readings 2 comm_error" 15 \
+        "DEAD-1 got no comm_error readings"
     start_web web "$T/t.conf"
     # The first scrape once tbdaq-web sees the daemon and its broker.
     wait_for "prom_check '$WEB_URL' '$T/t.db' --up 1 --tags '$WEB_TAGS' \
-        --buses '$WEB_BUSES' --mqtt 1 --save '$T/m1.json'" 10 ||
+        --buses '$WEB_BUSES' --mqtt 1 ${dead[*]} --save '$T/m1.json'" 10 ||
         fail "first scrape: $(prom_check "$WEB_URL" "$T/t.db" --up 1 \
-            --tags "$WEB_TAGS" --buses "$WEB_BUSES" --mqtt 1)"
+            --tags "$WEB_TAGS" --buses "$WEB_BUSES" --mqtt 1 "${dead[@]}")"
     n=$(sql 'SELECT count(*) FROM readings;')
     wait_or_fail "[ \$(sql 'SELECT count(*) FROM readings;') -ge $((n + 30)) ]" 10 \
         "the daemon recorded no more readings"
     prom_check "$WEB_URL" "$T/t.db" --up 1 --tags "$WEB_TAGS" \
-        --buses "$WEB_BUSES" --mqtt 1 --prev "$T/m1.json" ||
+        --buses "$WEB_BUSES" --mqtt 1 "${dead[@]}" --prev "$T/m1.json" ||
         fail "second scrape (above)"
+    # The broker goes away: not connected, and a backlog builds up.
+    stop_broker
+    wait_for "prom_check '$WEB_URL' '$T/t.db' --up 1 --tags '$WEB_TAGS' \
+        --mqtt 0 --backlog-min 10" 15 ||
+        fail "broker stopped: $(prom_check "$WEB_URL" "$T/t.db" --up 1 \
+            --tags "$WEB_TAGS" --mqtt 0 --backlog-min 10)"
     stop_daemon
     wait_for "prom_check '$WEB_URL' '$T/t.db' --up 0" 10 ||
         fail "after the daemon stopped: $(prom_check "$WEB_URL" "$T/t.db" --up 0)"
@@ -436,7 +448,7 @@ case_web_browser() {
     wait_or_fail web_status_ok 10 "/api/status never answered 200"
     shoot live "$WEB_URL/"
     web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
-        --file "$T/live.dom" || fail "the live page in Chromium (above)"
+        --buses "$WEB_BUSES" --file "$T/live.dom" || fail "the live page in Chromium (above)"
     # "usable on a phone": the page sets a viewport for narrow screens.
     grep -qiE '<meta[^>]*name="?viewport' "$T/live.dom" ||
         fail "the live page has no <meta name=\"viewport\">: not laid out for a phone"

@@ -54,13 +54,24 @@ class State:
                                timeout=5)
 
     @classmethod
-    def daemon_up(cls):
-        if "up" in BREAK:
-            return True
+    def status_text(cls):
         cli = os.path.join(os.environ.get("BUILD", "build"), "tbdaq")
         r = subprocess.run([cli, "-c", cls.conf, "status"], timeout=10,
                            capture_output=True, text=True, check=False)
-        return "tbdaqd: running since" in r.stdout
+        return r.stdout
+
+    @classmethod
+    def daemon_up(cls):
+        return "up" in BREAK or "tbdaqd: running since" in cls.status_text()
+
+    @classmethod
+    def mqtt(cls):
+        """(connected, backlog) as tbdaq status shows them."""
+        t = cls.status_text()
+        line = ([x for x in t.splitlines() if "MQTT:" in x] or [""])[0]
+        m = re.search(r"backlog (\d+)", line)
+        up = "tbdaqd: running since" in t and "mqtt" in open(cls.conf).read()
+        return (1 if up and not m else 0), int(m.group(1)) if m else 0
 
 
 def sensors(con):
@@ -91,10 +102,15 @@ def page_live(con):
     ext = '<script src="https://cdn.example.com/x.js"></script>' \
         if "external" in BREAK else ""
     return ("<!doctype html><html><head><meta charset=utf-8><title>tbdaq"
-            "</title><meta http-equiv=refresh content=5>%s</head><body>"
-            "<h1>tbdaq live</h1><table style='font-size:20px;border:1px solid"
-            " #888'><tr><th>sensor</th><th>value</th><th>unit</th><th>quality"
-            "</th><th>age</th></tr>%s</table></body></html>" % (ext, rows))
+            "</title><meta http-equiv=refresh content=5><meta name=viewport"
+            " content='width=device-width'>%s</head><body><h1>tbdaq live</h1>"
+            "<p>buses: %s</p><p>run: %s</p><table style='font-size:20px;"
+            "border:1px solid #888'><tr><th>sensor</th><th>value</th><th>unit"
+            "</th><th>quality</th><th>age</th></tr>%s</table></body></html>"
+            % (
+                ext, " ".join(b for (b,) in con.execute(
+                    "SELECT DISTINCT bus FROM sensors")),
+                html.escape(open_run(con) or "none"), rows))
 
 
 def page_runs(con):
@@ -146,11 +162,15 @@ def metrics(con):
                    (t, now - ts / 1e6))
     out += ["# TYPE tbdaq_sensor_age_seconds gauge"] + age
     out.append("# TYPE tbdaq_bus_up gauge")
-    for (b,) in con.execute("SELECT DISTINCT bus FROM sensors"):
-        out.append('tbdaq_bus_up{bus="%s"} 1' % b)
+    for b, q in con.execute(
+            "SELECT s.bus, r.quality FROM readings r JOIN sensors s ON s.id ="
+            " r.sensor_id WHERE r.seq IN (SELECT max(x.seq) FROM readings x"
+            " JOIN sensors y ON y.id = x.sensor_id GROUP BY y.bus)"):
+        out.append('tbdaq_bus_up{bus="%s"} %d' % (b, q != "comm_error"))
     size = os.path.getsize(State.db)
-    mq = 1 if "mqtt" in open(State.conf).read() and State.daemon_up() else 0
-    out += ["tbdaq_mqtt_connected %d" % mq, "tbdaq_mqtt_backlog_readings 0",
+    mq, backlog = State.mqtt()
+    out += ["tbdaq_mqtt_connected %d" % mq,
+            "tbdaq_mqtt_backlog_readings %d" % backlog,
             "tbdaq_database_bytes %d" % size]
     return "\n".join(out) + "\n"
 
@@ -164,8 +184,12 @@ def status(con):
                      "quality": q, "ts_us": ts}
                     for t, k, u, b, v, q, ts in sensors(con)],
         "mqtt": {"connected": False},
-        "run": (con.execute("SELECT name FROM runs WHERE ended_us IS NULL")
-                .fetchone() or [None])[0]})
+        "run": open_run(con)})
+
+
+def open_run(con):
+    return (con.execute("SELECT name FROM runs WHERE ended_us IS NULL")
+            .fetchone() or [None])[0]
 
 
 def authorized(hdr):

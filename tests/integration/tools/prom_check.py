@@ -5,7 +5,8 @@ did not write (prometheus_client.parser, Debian python3-prometheus-client)
 against SPEC "Metrics" and the database.
 
     prom_check.py URL DB --up 0|1 [--tags T,T..] [--buses B,B..]
-                  [--mqtt 0|1] [--save FILE] [--prev FILE]
+                  [--mqtt 0|1] [--backlog-min N] [--down-buses B,B..]
+                  [--failing T,T..] [--save FILE] [--prev FILE]
 
 Always: 200, Content-Type text/plain, the text parses, no series twice,
 every metric of SPEC present (tbdaq_up, tbdaq_readings_total,
@@ -17,7 +18,10 @@ quality "good" above 0; tbdaq_sensor_value{sensor,kind,unit} with the
 sensor's kind and unit from the database and a value equal to one of its
 recent good readings; tbdaq_sensor_age_seconds{sensor} between 0 and
 CURRENT_WINDOW_S; tbdaq_bus_up{bus} 1 per bus; tbdaq_mqtt_connected equal
-to --mqtt if given; tbdaq_database_bytes about the database's size.
+to --mqtt if given; tbdaq_mqtt_backlog_readings at least --backlog-min
+(default 0); tbdaq_bus_up 0 for each of --down-buses and
+tbdaq_readings_total{quality="comm_error"} above 0 for each of --failing;
+tbdaq_database_bytes about the database's size.
 --save writes the readings counters to FILE (JSON); --prev compares with
 such a file: no counter went down, every tag's good counter went up.
 """
@@ -125,8 +129,20 @@ def check_live(samples, db, tags, buses, opts, pr):
         if v != float(opts["mqtt"]):
             pr.add("tbdaq_mqtt_connected is %s, want %s" % (v, opts["mqtt"]))
     v = one(samples, "tbdaq_mqtt_backlog_readings")
-    if v is None or v < 0:
-        pr.add("tbdaq_mqtt_backlog_readings is %s" % v)
+    if v is None or v < float(opts.get("backlog-min", 0)):
+        pr.add("tbdaq_mqtt_backlog_readings is %s, want %s or more" %
+               (v, opts.get("backlog-min", 0)))
+    for b in [x for x in opts.get("down-buses", "").split(",") if x]:
+        v = one(samples, "tbdaq_bus_up", bus=b)
+        if v != 0:
+            pr.add("tbdaq_bus_up{bus=\"%s\"} is %s, want 0 (its device "
+                   "does not answer)" % (b, v))
+    for t in [x for x in opts.get("failing", "").split(",") if x]:
+        v = one(samples, "tbdaq_readings_total", sensor=t,
+                quality="comm_error")
+        if v is None or not v > 0:
+            pr.add("tbdaq_readings_total{sensor=\"%s\",quality=\"comm_error"
+                   "\"} is %s, want above 0" % (t, v))
     size = sum(os.path.getsize(db + s) for s in ("", "-wal")
                if os.path.exists(db + s))
     v = one(samples, "tbdaq_database_bytes")

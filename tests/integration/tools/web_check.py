@@ -4,7 +4,8 @@
 with Python's own HTTP client, JSON and HTML parsers (not tbdaq's code).
 
     web_check.py status URL DB --tags T,T.. [--buses B,B..] [--run NAME]
-    web_check.py live   URL DB --tags T,T.. [--file DOM.html]
+    web_check.py live   URL DB --tags T,T.. [--buses B,B..] [--run NAME]
+                        [--file DOM.html]
     web_check.py runs   URL DB --tags T,T..
     web_check.py bad    URL
     web_check.py auth   URL USER PASSWORD
@@ -17,7 +18,8 @@ status: /api/status is 200 JSON with top-level keys for the daemon, the
   the open run NAME is under the run key.
 live: / (or a DOM dump of it, --file) is 200 HTML whose text holds every
   tag followed, before the next tag, by a current value of it (as shown:
-  rounded to the digits it shows), and loads nothing from another host.
+  rounded to the digits it shows), names every bus (and the open run),
+  and loads nothing from another host.
 runs: /runs lists every run of the database, newest first, each with a
   link to its report; each link is 200 HTML naming the run and every tag.
 bad: unknown paths 404, malformed queries 400, oversized request lines,
@@ -152,7 +154,7 @@ def current(db, tags, since):
     return vals
 
 
-def cmd_live(url, db, tags, dom_file, pr):
+def cmd_live(url, db, tags, buses, run, dom_file, pr):
     since = now_us() - CURRENT_WINDOW_S * 1000000
     if dom_file:
         with open(dom_file, encoding="utf-8", errors="replace") as f:
@@ -170,6 +172,11 @@ def cmd_live(url, db, tags, dom_file, pr):
         body = data.decode("utf-8", "replace")
     page, text = parse_page(body)
     check_text(text, tags, current(db, tags, since), what, pr)
+    for b in buses:
+        if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(b), text):
+            pr.add("%s: bus %s is not shown" % (what, b))
+    if run and run not in text:
+        pr.add("%s: the open run %s is not shown" % (what, run))
     ext = external(url, page.loads)
     if ext:
         pr.add("%s loads from another host: %s" % (what, ext[:3]))
@@ -455,7 +462,8 @@ def main():
     if cmd == "status":
         s = cmd_status(pos[1], pos[2], tags, buses, opts.get("run"), pr)
     elif cmd == "live":
-        s, _ = cmd_live(pos[1], pos[2], tags, opts.get("file"), pr)
+        s, _ = cmd_live(pos[1], pos[2], tags, buses, opts.get("run"),
+                        opts.get("file"), pr)
     elif cmd == "runs":
         s = cmd_runs(pos[1], pos[2], tags, pr)
     elif cmd == "bad":
