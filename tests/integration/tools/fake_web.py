@@ -16,7 +16,8 @@ purpose, to watch each case fail: hide (one sensor left out), frozen
 ignored), anyaddr (no refusal beyond loopback), write (writes the
 database), block (one request at a time), blank (empty pages), no404
 (unknown paths 200), noquery (queries never checked), external (loads a
-script from another host), order (runs oldest first).
+script from another host), order (runs oldest first), norefresh (the
+live page does not refresh itself).
 """
 import html
 import http.server
@@ -102,12 +103,14 @@ def page_live(con):
     ext = '<script src="https://cdn.example.com/x.js"></script>' \
         if "external" in BREAK else ""
     return ("<!doctype html><html><head><meta charset=utf-8><title>tbdaq"
-            "</title><meta http-equiv=refresh content=5><meta name=viewport"
+            "</title>%s<meta name=viewport"
             " content='width=device-width'>%s</head><body><h1>tbdaq live</h1>"
             "<p>buses: %s</p><p>run: %s</p><table style='font-size:20px;"
             "border:1px solid #888'><tr><th>sensor</th><th>value</th><th>unit"
             "</th><th>quality</th><th>age</th></tr>%s</table></body></html>"
             % (
+                "" if "norefresh" in BREAK else
+                "<meta http-equiv=refresh content=5>",
                 ext, " ".join(b for (b,) in con.execute(
                     "SELECT DISTINCT bus FROM sensors")),
                 html.escape(open_run(con) or "none"), rows))
@@ -296,8 +299,24 @@ def main():
     except OSError as e:
         print("tbdaq-web: %s: %s" % (State.conf, e.strerror), file=sys.stderr)
         return 1
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.match(r"\s*web\s*=\s*\{(.*)\}", line)
+        for k, v in re.findall(r"(\w+)\s*=\s*(\"[^\"]*\"|[^;]*);",
+                              m.group(1) if m else ""):
+            bad = k not in ("listen", "users_file", "tls") and \
+                "unknown key '%s' in web" % k
+            if k == "listen" and not re.match(r'"[^"]+:\d+"$', v):
+                bad = "listen %s in web needs ADDR:PORT" % v
+            if bad:
+                print("tbdaq-web: %s:%d: %s" % (State.conf, n, bad),
+                      file=sys.stderr)
+                return 1
     State.db = conf_value(text, "database")
     State.users = conf_value(text, "users_file")
+    if State.users and not os.access(State.users, os.R_OK):
+        print("tbdaq-web: cannot read users file '%s'" % State.users,
+              file=sys.stderr)
+        return 1
     listen = conf_value(text, "listen") or "127.0.0.1:8080"
     if "--listen" in argv:
         listen = argv[argv.index("--listen") + 1]

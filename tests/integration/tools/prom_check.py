@@ -33,7 +33,7 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 
 from webcommon import (CURRENT_WINDOW_S, Problems, db_open, get,
-                       json_number_matches, now_us, recent_values,
+                       json_number_matches, window_start, recent_values,
                        sensor_desc)
 
 SPEC_METRICS = {
@@ -91,7 +91,7 @@ def one(samples, name, **labels):
 
 
 def check_live(samples, db, tags, buses, opts, pr):
-    since = now_us() - CURRENT_WINDOW_S * 1000000
+    since = window_start()
     con = db_open(db)
     for tag in tags:
         desc = sensor_desc(con, tag)

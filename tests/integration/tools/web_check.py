@@ -9,7 +9,7 @@ with Python's own HTTP client, JSON and HTML parsers (not tbdaq's code).
     web_check.py runs   URL DB --tags T,T..
     web_check.py bad    URL
     web_check.py auth   URL USER PASSWORD
-    web_check.py netlog URL NETLOG.json
+    web_check.py netlog URL NETLOG.json [--min-requests N]
 
 status: /api/status is 200 JSON with top-level keys for the daemon, the
   buses, the sensors, MQTT and the open run; every tag appears with a
@@ -29,7 +29,8 @@ auth: every path is 401 with "WWW-Authenticate: Basic" without
   header, and 200 with USER:PASSWORD.
 netlog: in a Chromium --log-net-log file, every request made for a page
   of URL (its network isolation key is URL's site) went to URL's host and
-  port; the browser's own requests (updates, accounts) are not counted.
+  port, and there were N or more (default 1); the browser's own requests
+  (updates, accounts) are not counted.
 Prints a summary; exits 1 with the first problems.
 """
 import html.parser
@@ -41,7 +42,7 @@ import time
 import urllib.parse
 
 from webcommon import (CURRENT_WINDOW_S, Problems, basic, db_open, get,
-                       json_number_matches, now_us, number_matches,
+                       json_number_matches, window_start, number_matches,
                        recent_values, split_url)
 
 PATHS = ["/", "/runs", "/metrics", "/api/status"]
@@ -155,7 +156,7 @@ def current(db, tags, since):
 
 
 def cmd_live(url, db, tags, buses, run, dom_file, pr):
-    since = now_us() - CURRENT_WINDOW_S * 1000000
+    since = window_start()
     if dom_file:
         with open(dom_file, encoding="utf-8", errors="replace") as f:
             body = f.read()
@@ -213,7 +214,7 @@ def numbers_in(obj):
 
 
 def cmd_status(url, db, tags, buses, run, pr):
-    since = now_us() - CURRENT_WINDOW_S * 1000000
+    since = window_start()
     st, h, data, dt = get(url, "/api/status")
     if st != 200:
         pr.add("/api/status: status %d, want 200" % st)
@@ -416,7 +417,7 @@ def cmd_auth(url, user, password, pr):
     return "auth: %d requests, 401 without the right credentials, 200 with" % n
 
 
-def cmd_netlog(url, path, pr):
+def cmd_netlog(url, path, least, pr):
     with open(path, encoding="utf-8") as f:
         log = json.load(f)
     names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
@@ -436,8 +437,10 @@ def cmd_netlog(url, path, pr):
                 u.netloc != "%s:%d" % (host, port):
             foreign += 1
             pr.add("the page requested %s" % p["url"][:120])
-    if not mine:
-        pr.add("%s: no request of the page in the net log" % path)
+    if mine < max(1, least):
+        pr.add("%s: %d requests of the page in the net log, want %d or more"
+               " (a page that refreshes itself asks again)" % (path, mine,
+                                                               least))
     return "net log: %d requests of the page, all to %s:%d" % (mine, host,
                                                                port)
 
@@ -471,7 +474,7 @@ def main():
     elif cmd == "auth":
         s = cmd_auth(pos[1], pos[2], pos[3], pr)
     elif cmd == "netlog":
-        s = cmd_netlog(pos[1], pos[2], pr)
+        s = cmd_netlog(pos[1], pos[2], int(opts.get("min-requests", 1)), pr)
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ Written from SPEC ("tbdaq-web", "Metrics", "Database"), not from the code
 under test."""
 import base64
 import http.client
+import os
 import sqlite3
 import time
 
@@ -89,6 +90,14 @@ def recent_values(con, tag, since_us, good_only=False):
 
 def now_us():
     return int(time.time() * 1e6)
+
+
+def window_start():
+    """The earliest time (us) a current value may have been taken:
+    CURRENT_WINDOW_S ago, or WEB_SINCE_US from the environment if later
+    (a case that restarted the daemon wants values from after that)."""
+    return max(now_us() - CURRENT_WINDOW_S * 1000000,
+               int(os.environ.get("WEB_SINCE_US", "0")))
 
 
 def number_matches(text, values):
