@@ -343,6 +343,42 @@ EOF
         fail "tbdaqd -t rejects the config with a web group: $(head -2 "$T/e" | tr '\n' ' ')"
 }
 
+# HTTPS with web.tls (a certificate of the case's own CA for 127.0.0.1):
+# the status, metrics and basic authentication over TLS; plain HTTP on
+# the same port gets nothing served.
+case_web_tls() {
+    local pw='s3cret over tls' code
+    need_web
+    web_sensors
+    make_certs
+    conf_write "$T/t.conf" "commit_interval_ms = 100;"
+    echo "viewer:$(openssl passwd -6 "$pw")" >"$T/web.users"
+    conf_write "$T/w.conf" "commit_interval_ms = 100;" \
+        "web = { users_file = \"$T/web.users\"; tls = { cert_file = \"$T/pki/server.crt\"; key_file = \"$T/pki/server.key\"; }; };"
+    start_daemon
+    wait_or_fail "min_readings 5" 15 "not every sensor got 5 readings"
+    start_web web "$T/w.conf"
+    WEB_URL=https://127.0.0.1:$WEB_PORT
+    export WEB_CA=$T/pki/ca.crt
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WEB_CA" \
+        -u "viewer:$pw" "$WEB_URL/api/status")
+    [ "$code" = 200 ] || fail "HTTPS /api/status with the CA: $code, want 200"
+    code=$(curl -s -o "$T/plain" -w '%{http_code}' --max-time 10 \
+        "http://127.0.0.1:$WEB_PORT/api/status")
+    [ "$code" != 200 ] || fail "plain HTTP on the TLS port served /api/status"
+    ! grep -qs '"sensors"' "$T/plain" || fail "plain HTTP got the status"
+    web_check auth "$WEB_URL" viewer "$pw" || fail "authentication over TLS (above)"
+    # The checks of the other cases, over TLS with the password.
+    WEB_USER="viewer:$pw" web_check status "$WEB_URL" "$T/t.db" \
+        --tags "$WEB_TAGS" --buses "$WEB_BUSES" || fail "/api/status over TLS (above)"
+    WEB_USER="viewer:$pw" prom_check "$WEB_URL" "$T/t.db" --up 1 \
+        --tags "$WEB_TAGS" --buses "$WEB_BUSES" || fail "/metrics over TLS (above)"
+    ! grep -qi 'warn.*tls' "$T/web.err" ||
+        fail "tbdaq-web warns about TLS with web.tls given: $(grep -i -m1 'warn.*tls' "$T/web.err")"
+    stop_daemon
+    stop_web
+}
+
 # web_fingerprint: sha256, size and mtime (ns) of the database and its
 # -wal ("absent" if there is none).
 web_fingerprint() {
@@ -525,5 +561,5 @@ case_web_browser() {
     stop_web
 }
 
-EXTRA_CASES+=(web_live web_metrics web_auth web_readonly web_slow_client
-    web_browser)
+EXTRA_CASES+=(web_live web_metrics web_auth web_tls web_readonly
+    web_slow_client web_browser)

@@ -57,7 +57,7 @@ class State:
     @classmethod
     def status_text(cls):
         cli = os.path.join(os.environ.get("BUILD", "build"), "tbdaq")
-        r = subprocess.run([cli, "-c", cls.conf, "status"], timeout=10,
+        r = subprocess.run([cli, "-d", cls.db, "status"], timeout=10,
                            capture_output=True, text=True, check=False)
         return r.stdout
 
@@ -303,7 +303,8 @@ def main():
         m = re.match(r"\s*web\s*=\s*\{(.*)\}", line)
         for k, v in re.findall(r"(\w+)\s*=\s*(\"[^\"]*\"|[^;]*);",
                               m.group(1) if m else ""):
-            bad = k not in ("listen", "users_file", "tls") and \
+            bad = k not in ("listen", "users_file", "tls", "cert_file",
+                            "key_file") and \
                 "unknown key '%s' in web" % k
             if k == "listen" and not re.match(r'"[^"]+:\d+"$', v):
                 bad = "listen %s in web needs ADDR:PORT" % v
@@ -331,6 +332,12 @@ def main():
               file=sys.stderr)
     cls = http.server.HTTPServer if "block" in BREAK else Server
     srv = cls((host, int(port)), Handler)
+    cert = conf_value(text, "cert_file")
+    if cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, conf_value(text, "key_file"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("tbdaq-web: listening on %s:%d" % srv.server_address[:2],
           file=sys.stderr, flush=True)
     try:
