@@ -140,6 +140,12 @@ web_conf_error() {
         fail "config '$1': exit $rc, want 1 and '$T/bad.conf:$n: ...$2...': $(head -2 "$T/e" | tr '\n' ' ')"
 }
 
+# web_newest_quality TAG: the quality of TAG's newest reading.
+web_newest_quality() {
+    sql "SELECT r.quality FROM readings r JOIN sensors s ON s.id = r.sensor_id
+         WHERE s.tag = '$1' ORDER BY r.seq DESC LIMIT 1;"
+}
+
 # The program's own interface (SPEC "Programs"), the live page and
 # /api/status against the database, bad requests.
 case_web_live() {
@@ -222,6 +228,20 @@ case_web_metrics() {
         --mqtt 0 --backlog-min 10" 15 ||
         fail "broker stopped: $(prom_check "$WEB_URL" "$T/t.db" --up 1 \
             --tags "$WEB_TAGS" --mqtt 0 --backlog-min 10)"
+    # Unit 2 stops answering: the newest readings of AT-301 and FX-906 are
+    # comm_error; tbdaq_sensor_value keeps their newest good value, and the
+    # live page shows the quality.
+    sim_ctl "mute 2"
+    wait_or_fail "[ \"\$(web_newest_quality AT-301)\$(web_newest_quality FX-906)\" = comm_errorcomm_error ]" 10 \
+        "AT-301 and FX-906 got no comm_error readings after 'mute 2'"
+    wait_for "prom_check '$WEB_URL' '$T/t.db' --up 1 --tags '$WEB_TAGS' \
+        --failing AT-301,FX-906" 10 ||
+        fail "unit 2 muted: $(prom_check "$WEB_URL" "$T/t.db" --up 1 \
+            --tags "$WEB_TAGS" --failing AT-301,FX-906)"
+    web_check live "$WEB_URL" "$T/t.db" --tags FT-101,PT-201,TT-401 \
+        --quality AT-301=comm_error,FX-906=comm_error ||
+        fail "the live page with unit 2 muted (above)"
+    sim_ctl "normal 2"
     stop_daemon
     wait_for "prom_check '$WEB_URL' '$T/t.db' --up 0" 10 ||
         fail "after the daemon stopped: $(prom_check "$WEB_URL" "$T/t.db" --up 0)"

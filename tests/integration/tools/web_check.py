@@ -5,7 +5,7 @@ with Python's own HTTP client, JSON and HTML parsers (not tbdaq's code).
 
     web_check.py status URL DB --tags T,T.. [--buses B,B..] [--run NAME]
     web_check.py live   URL DB --tags T,T.. [--buses B,B..] [--run NAME]
-                        [--file DOM.html]
+                        [--quality T=Q,..] [--file DOM.html]
     web_check.py runs   URL DB --tags T,T..
     web_check.py bad    URL
     web_check.py auth   URL USER PASSWORD
@@ -19,7 +19,8 @@ status: /api/status is 200 JSON with top-level keys for the daemon, the
 live: / (or a DOM dump of it, --file) is 200 HTML whose text holds every
   tag followed, before the next tag, by a current value of it (as shown:
   rounded to the digits it shows), names every bus (and the open run),
-  and loads nothing from another host.
+  shows each --quality tag with that quality (before the next tag), and
+  loads nothing from another host.
 runs: /runs lists every run of the database, newest first, each with a
   link to its report; each link is 200 HTML naming the run and every tag.
 bad: unknown paths 404, malformed queries 400, oversized request lines,
@@ -117,6 +118,15 @@ def external(url, loads):
     return out
 
 
+def segments(text, tag, tags):
+    """The text after each occurrence of tag, up to the next of tags."""
+    pat = re.compile("|".join(re.escape(t) for t in
+                              sorted(set(tags), key=len, reverse=True)))
+    hits = [(m.start(), m.end(), m.group(0)) for m in pat.finditer(text)]
+    return [text[h[1]:(hits[i + 1][0] if i + 1 < len(hits) else len(text))]
+            for i, h in enumerate(hits) if h[2] == tag]
+
+
 def check_text(text, tags, values, what, pr):
     """Each tag in text, followed (before the next tag) by a current
     value of it."""
@@ -155,7 +165,7 @@ def current(db, tags, since):
     return vals
 
 
-def cmd_live(url, db, tags, buses, run, dom_file, pr):
+def cmd_live(url, db, tags, buses, run, quality, dom_file, pr):
     since = window_start()
     if dom_file:
         with open(dom_file, encoding="utf-8", errors="replace") as f:
@@ -173,6 +183,12 @@ def cmd_live(url, db, tags, buses, run, dom_file, pr):
         body = data.decode("utf-8", "replace")
     page, text = parse_page(body)
     check_text(text, tags, current(db, tags, since), what, pr)
+    for tq in quality:
+        tag, _, q = tq.partition("=")
+        segs = segments(text, tag, tags + [tag])
+        if not any(q in seg for seg in segs):
+            pr.add("%s: %s is not shown with quality %s: '%s'" % (
+                what, tag, q, (segs or [""])[0][:160]))
     for b in buses:
         if not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(b), text):
             pr.add("%s: bus %s is not shown" % (what, b))
@@ -466,6 +482,7 @@ def main():
         s = cmd_status(pos[1], pos[2], tags, buses, opts.get("run"), pr)
     elif cmd == "live":
         s, _ = cmd_live(pos[1], pos[2], tags, buses, opts.get("run"),
+                        [q for q in opts.get("quality", "").split(",") if q],
                         opts.get("file"), pr)
     elif cmd == "runs":
         s = cmd_runs(pos[1], pos[2], tags, pr)
