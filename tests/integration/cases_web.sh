@@ -279,7 +279,7 @@ web_conf_at() {
 # without TLS (in a network namespace of the case's own with an address
 # on a veth interface).
 case_web_auth() {
-    local pw='horse:battery staple' rc
+    local pw='horse:battery staple' rc ns
     need_web
     command -v openssl >/dev/null || fail "openssl is needed"
     command -v unshare >/dev/null || fail "unshare is needed (util-linux)"
@@ -340,7 +340,10 @@ if pid_running \$NSPID; then
     stop_pid \$NSPID
 fi
 EOF
-    timeout 60 unshare -n bash "$T/ns.sh" >"$T/ns.out" 2>&1
+    # As root a network namespace alone; otherwise in a user namespace
+    # too, mapped to root there (unshare -rn).
+    if [ "$(id -u)" = 0 ]; then ns=-n; else ns=-rn; fi
+    timeout 60 unshare "$ns" bash "$T/ns.sh" >"$T/ns.out" 2>&1
     cat "$T/ns.out"
     ! grep -q '^SETUP' "$T/ns.out" || fail "$(grep '^SETUP' "$T/ns.out")"
     for rc in cmdline any config; do
