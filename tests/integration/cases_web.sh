@@ -104,7 +104,7 @@ stop_web() {
 
 # web_status_ok: /api/status answers 200 (tbdaq-web is serving).
 web_status_ok() {
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/api/status")" = 200 ]
+    [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$WEB_URL/api/status")" = 200 ]
 }
 
 # wq ARGS...: `tbdaq -c $T/t.conf ARGS`, failing the case unless it exits 0.
@@ -247,7 +247,7 @@ case_web_metrics() {
         fail "after the daemon stopped: $(prom_check "$WEB_URL" "$T/t.db" --up 0)"
     prom_check "$WEB_URL" "$T/t.db" --up 0
     web_status_ok || fail "/api/status is not 200 with the daemon stopped"
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/")" = 200 ] ||
+    [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$WEB_URL/")" = 200 ] ||
         fail "/ is not 200 with the daemon stopped"
     # The daemon back: tbdaq-web follows it, with values taken since (its
     # counters may start again from 0: Prometheus takes that as a reset).
@@ -383,7 +383,7 @@ case_web_tls() {
     start_web web "$T/w.conf"
     WEB_URL=https://127.0.0.1:$WEB_PORT
     export WEB_CA=$T/pki/ca.crt
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WEB_CA" \
+    code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' --cacert "$WEB_CA" \
         -u "viewer:$pw" "$WEB_URL/api/status")
     [ "$code" = 200 ] || fail "HTTPS /api/status with the CA: $code, want 200"
     code=$(curl -s -o "$T/plain" -w '%{http_code}' --max-time 10 \
@@ -450,7 +450,7 @@ case_web_readonly() {
                 fail "GET $p: curl failed"
         done
     done
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$WEB_URL/runs/RO-1")" = 200 ] ||
+    [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$WEB_URL/runs/RO-1")" = 200 ] ||
         fail "/runs/RO-1 is not 200"
     fds=$(web_db_fds "$PID_web")
     [ -n "$fds" ] || echo "tbdaq-web holds no descriptor on t.db now"
