@@ -187,6 +187,8 @@ case_web_live() {
     web_check live "$WEB_URL" "$T/t.db" --tags "$WEB_TAGS" \
         --buses "$WEB_BUSES" --run LIVE-1 || fail "the live page / (above)"
     web_check bad "$WEB_URL" || fail "bad requests (above)"
+    # Beside the running daemon too, the database is open read-only.
+    web_fds_readonly
     wq run stop
     stop_daemon
     stop_web
@@ -429,11 +431,24 @@ web_ts_norm() {
     sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TS/g' "$1"
 }
 
+# web_fds_readonly: every descriptor tbdaq-web holds on $T/t.db is open
+# read-only (O_RDONLY in its flags).
+web_fds_readonly() {
+    local fds fd fl
+    fds=$(web_db_fds "$PID_web")
+    [ -n "$fds" ] || echo "tbdaq-web holds no descriptor on t.db now"
+    while read -r fd fl; do
+        [ -n "$fd" ] || continue
+        (((8#$fl & 3) == 0)) ||
+            fail "tbdaq-web holds t.db open for writing (fd $fd, flags $fl)"
+    done <<<"$fds"
+}
+
 # The database untouched: tbdaq-web serves every path over and over with
 # the daemon stopped; the database and its WAL keep their bytes and
 # mtimes, and tbdaq-web holds the database open read-only.
 case_web_readonly() {
-    local before after fds i paths
+    local before after i paths
     need_web
     web_sensors
     conf_write "$T/t.conf" "commit_interval_ms = 100;"
@@ -452,13 +467,7 @@ case_web_readonly() {
     done
     [ "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$WEB_URL/runs/RO-1")" = 200 ] ||
         fail "/runs/RO-1 is not 200"
-    fds=$(web_db_fds "$PID_web")
-    [ -n "$fds" ] || echo "tbdaq-web holds no descriptor on t.db now"
-    while read -r fd fl; do
-        [ -n "$fd" ] || continue
-        (((8#$fl & 3) == 0)) ||
-            fail "tbdaq-web holds t.db open for writing (fd $fd, flags $fl)"
-    done <<<"$fds"
+    web_fds_readonly
     curl -s -o "$T/web-report.html" --max-time 30 "$WEB_URL/runs/RO-1" ||
         fail "GET /runs/RO-1: curl failed"
     stop_web

@@ -45,6 +45,10 @@ class State:
     @classmethod
     def con(cls):
         if "write" in BREAK:
+            # One more connection, read-write, kept open.
+            cls.keep = getattr(cls, "keep", None) or sqlite3.connect(
+                cls.db, timeout=5, check_same_thread=False)
+            cls.keep.execute("SELECT count(*) FROM sensors").fetchone()
             c = sqlite3.connect(cls.db, timeout=5)
             c.execute("PRAGMA user_version = %d" % c.execute(
                 "PRAGMA user_version").fetchone()[0])
