@@ -5,6 +5,7 @@
 #                   then build and run them all again under ASan + UBSan
 #   make demo       install, build, start simulator and daemon, show readings
 #   make bench      install, build, run the benchmarks and print the figures
+#   make screenshots  the README's screenshots, by the tests' Chromium
 #   make valgrind   the integration cases with tbdaqd and tbdaq under memcheck
 #   make fuzz       libFuzzer targets for a bounded time (mk/fuzz.mk)
 #   make deb        the Debian package in $(BUILD)/deb/, lintian-clean;
@@ -27,7 +28,8 @@ DEB_PKGS = build-essential pkg-config libmodbus-dev libmosquitto-dev \
 	mosquitto mosquitto-clients sqlite3 socat openssl systemd valgrind \
 	faketime iproute2 libjansson-dev man-db mandoc python3 \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
-	python3-paho-mqtt chromium poppler-utils libmicrohttpd-dev libcrypt-dev
+	python3-paho-mqtt chromium poppler-utils libmicrohttpd-dev libcrypt-dev \
+	python3-prometheus-client curl
 PKGS = libmodbus libmosquitto sqlite3 libconfig libsystemd libcrypto libssl jansson
 
 WARN = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wshadow \
@@ -232,6 +234,11 @@ bench: deps
 	tests/bench/export.sh $(BUILD)
 	tests/bench/report.sh $(BUILD)
 	tests/bench/web.sh $(BUILD)
+
+# The README's screenshots, by the tests' Chromium (case web_browser).
+screenshots: all
+	WEB_SCREENSHOTS=docs/screenshots tests/integration/run.sh $(BUILD) web_browser
+.PHONY: screenshots
 
 FORMAT_SRCS = $(ALL_SRCS) $(wildcard */*.h tests/*/*.h)
 format:
