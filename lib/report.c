@@ -314,21 +314,34 @@ const char *report_segment_label(const struct report *r, size_t i)
     return i == 0 ? "start" : r->marks[i - 1].text;
 }
 
-int64_t report_slots(const struct report_sensor *sn, int64_t from, int64_t to)
+/* floor(a / b) for b > 0, whatever a's sign. */
+static int64_t report_floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b < 0);
+}
+
+int64_t report_slots(const struct report_sensor *sn,
+                     const struct report_stats *st, int64_t from, int64_t to)
 {
     int64_t step = sn->desc ? sn->desc->interval_ms * INT64_C(1000) : 0;
+    int64_t grid, readings = report_stats_readings(st);
 
-    /* a stretch of d holds floor(d / step) or one more grid points,
-     * as the grid falls: counted as one more, so that a complete record
-     * is never over 100 % */
-    return step > 0 && to > from ? (to - from + step - 1) / step : 0;
+    if (step <= 0 || to <= from)
+        return readings;
+    /* The daemon's grid falls on whole multiples of the interval in UTC:
+     * the grid points in [from, to). Each slot has one reading (a missed
+     * one too), stamped when its answer came, a little after the point:
+     * a point just before an edge may have its reading past it, so a
+     * stretch holds at least as many slots as readings. */
+    grid = report_floor_div(to - 1, step) - report_floor_div(from - 1, step);
+    return grid > readings ? grid : readings;
 }
 
 double report_completeness(const struct report_sensor *sn,
                            const struct report_stats *st, int64_t from,
                            int64_t to)
 {
-    int64_t slots = report_slots(sn, from, to);
+    int64_t slots = report_slots(sn, st, from, to);
 
     return slots > 0 ? (double)st->n[QUALITY_GOOD] / (double)slots : NAN;
 }

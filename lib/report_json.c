@@ -74,7 +74,7 @@ static void json_stats(FILE *f, const struct report_sensor *sn,
         json_int(f, st->n[q]);
     }
     json_key(f, "slots", false);
-    json_int(f, report_slots(sn, from, to));
+    json_int(f, report_slots(sn, st, from, to));
     json_key(f, "completeness", false);
     json_num(f, report_completeness(sn, st, from, to));
     json_key(f, "mean", false);

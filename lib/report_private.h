@@ -111,8 +111,10 @@ void report_segment_span(const struct report *r, size_t i, int64_t *from,
                          int64_t *to);
 /* A segment's name: "start" for the first, else its mark's text. */
 const char *report_segment_label(const struct report *r, size_t i);
-/* Slots of the sensor's grid in [from, to): intervals, rounded up. */
-int64_t report_slots(const struct report_sensor *sn, int64_t from, int64_t to);
+/* Slots of the sensor's grid in [from, to): its grid points there (whole
+ * multiples of the interval), never fewer than st's readings. */
+int64_t report_slots(const struct report_sensor *sn,
+                     const struct report_stats *st, int64_t from, int64_t to);
 /* good / slots, NAN without slots. */
 double report_completeness(const struct report_sensor *sn,
                            const struct report_stats *st, int64_t from,

@@ -82,7 +82,10 @@ def figures(rows, frm, to, interval_ms):
         if quality == "good" and value is not None:
             good.append((ts, seq, value))
     step = interval_ms * 1000
-    slots = -(-(to - frm) // step) if to > frm else 0  # rounded up
+    # the grid points (whole multiples of the interval) in [frm, to), and
+    # never fewer than the readings (one per slot, stamped a little after)
+    grid = (to - 1) // step - (frm - 1) // step if to > frm else 0
+    slots = max(grid, len(rows))
     f = {"readings": len(rows), **counts, "slots": slots,
          "completeness": counts["good"] / slots if slots else None}
     vals = [v for _, _, v in good]
