@@ -112,7 +112,9 @@ EOF
 }
 
 # kinds_check EDGE_US: reads dump_readings lines of every sensor in
-# $T/kexp and checks each against its rule. Every reading good; a bool's
+# $T/kexp and checks each against its rule. Every reading good (but slots
+# missed while the bus was busy, at most one in ten: timing on a busy
+# machine, not decoding); a bool's
 # raw word 0000 or 0001 and its value that; a status word's raw word the
 # register (AB or byte-swapped BA) with its fixed bits (402: a5c3; 400,
 # 401: bit 15 on, 12-14 off, 8-11 the unit) and, where no time rule
@@ -186,6 +188,9 @@ kinds_check() {
     !($1 in rule) { next }
     {
         tag = $1; r = rule[tag]; n[tag]++; t = $2 / 1e6
+        # A slot missed because the line was still busy is timing (a
+        # busy machine), not decoding: counted, at most one slot in ten.
+        if ($4 == "missed" && $5 ~ /^bus busy/) { busy++; n[tag]--; next }
         if ($4 != "good") { bad("quality " $4 " " $5); next }
         if (r == "fix" || r ~ /^(coil|disc|bulk)/) {
             if ($6 != "0000" && $6 != "0001") bad("raw \"" $6 "\" of a bool")
@@ -244,9 +249,12 @@ kinds_check() {
                 printf "%s did not grow: %.0f .. %.0f L\n", t, first[t], last[t]; nbad++
             }
         }
-        if (nbad) exit 1
         c = 0; for (t in n) { c += n[t]; s++ }
-        printf "%d readings of %d sensors match the map; %d judged against the clock\n", c, s, judged
+        if (busy * 10 > c + busy) {
+            printf "%d of %d slots missed with the bus busy\n", busy, c + busy; nbad++
+        }
+        if (nbad) exit 1
+        printf "%d readings of %d sensors match the map; %d judged against the clock; %d slots missed with the bus busy\n", c, s, judged, busy
     }' "$T/kexp" -
 }
 

@@ -1091,11 +1091,16 @@ case_reload_slow_bus() {
     wait_or_fail "[ \$(count_readings SLOW) -ge $((n + 2)) ]" 15 \
         "the restarted slow bus yields no readings"
     stop_daemon
+    # No slot of FAST lost: none missed, and no two readings two slots
+    # apart (a poll late on a busy machine stretches a gap, to 158 ms once
+    # in CI beside benchmarks; a slot without a reading makes 200 ms).
     gaps=$(sql "SELECT count(*), ifnull(max(d), 0) FROM (SELECT ts_us - lag(ts_us)
         OVER (ORDER BY seq) AS d FROM readings r JOIN sensors s
-        ON s.id = r.sensor_id WHERE s.tag = 'FAST') WHERE d > 150000;")
+        ON s.id = r.sensor_id WHERE s.tag = 'FAST') WHERE d >= 190000;")
     [ "${gaps%%$'\t'*}" = 0 ] ||
-        fail "FAST has gaps over 150 ms (count, longest us: $gaps) across the reload"
+        fail "FAST has gaps of two slots (count, longest us: $gaps) across the reload"
+    [ "$(missed_slots FAST)" = 0 ] ||
+        fail "FAST missed $(missed_slots FAST) slots across the reload"
     # The restarted bus: every slot of SLOW from its first reading to its
     # last is a reading or counted missed, across the restart too (the old
     # poller counts up to the stop, the new one from there).
