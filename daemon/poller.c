@@ -34,8 +34,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -356,11 +358,50 @@ int64_t poller_frontier(struct poller *pl)
  * of timer slack would be most of the timing deviation on a quiet bus. */
 #define POLLER_TIMER_SLACK_NS 1000
 
+/* The real-time priority pollers take when allowed: above every normal
+ * thread, below anything else real-time (watchdogs, audio, IRQ threads). */
+#define POLLER_RT_PRIORITY 1
+
+/*
+ * Real-time scheduling (SCHED_FIFO) for this poller, if the operator
+ * allows it with a soft RLIMIT_RTPRIO of at least POLLER_RT_PRIORITY
+ * (systemd: LimitRTPRIO=1; shell: ulimit -r 1). On a busy machine the
+ * grid point's wake-ups otherwise wait for a core behind whatever runs
+ * (the broker, the database's commits, other programs): measured at W2
+ * beside collectd, that wait is the p99 of the timing deviation
+ * (tests/bench/README.md). A poller sleeps almost all the time and reads
+ * with timeouts, so it cannot starve the machine, and the kernel caps
+ * real-time threads at 95% of a core anyway. Root is not enough: the
+ * limit is the operator's explicit yes.
+ */
+static void poller_realtime(void)
+{
+    static atomic_bool said;
+    struct sched_param sp = {.sched_priority = POLLER_RT_PRIORITY};
+    struct rlimit rl;
+    int rc;
+
+    if (getrlimit(RLIMIT_RTPRIO, &rl) != 0 || rl.rlim_cur < POLLER_RT_PRIORITY)
+        return;
+    rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+    if (atomic_exchange(&said, true))
+        return;
+    if (rc == 0)
+        log_info("pollers run real-time (SCHED_FIFO priority %d), as "
+                 "RLIMIT_RTPRIO allows",
+                 POLLER_RT_PRIORITY);
+    else
+        log_warnx("pollers cannot run real-time though RLIMIT_RTPRIO "
+                  "allows it: %s",
+                  strerror(rc));
+}
+
 static void *poller_main(void *arg)
 {
     struct poller *pl = arg;
 
     prctl(PR_SET_TIMERSLACK, POLLER_TIMER_SLACK_NS, 0, 0, 0);
+    poller_realtime();
 
     for (;;) {
         struct poller_request *next = &pl->requests[0];

@@ -50,11 +50,22 @@
 #include "common/util.h"
 #include "daemon/resolve.h"
 
-/* Messages besides readings that may be in flight together: the online or
- * offline status, the run topic and the chain witness. libmosquitto's send
- * maximum leaves them room, so a full window of readings never makes it
- * queue. */
-#define PUBLISH_EXTRA_INFLIGHT 5
+/*
+ * QoS 1 messages libmosquitto lets out at once (its send maximum); it
+ * queues the rest of the window itself, in order, and sends one for each
+ * PUBACK. Kept small because libmosquitto 2.0.11 walks its list of
+ * outgoing messages from the oldest at every mosquitto_publish() while
+ * it may send, and at every PUBACK (message__release_to_inflight): with
+ * the whole window of 1,000 in flight, that walk was 12-16% of tbdaqd's
+ * CPU at W2 (perf). With a send maximum of N a walk stops after about N
+ * messages, and a publish that finds no room queues without walking.
+ * The bench's search for the knee (tests/bench/README.md) found the
+ * ceiling no lower down to 16; status, run and witness messages queue
+ * with the readings.
+ */
+#ifndef PUBLISH_INFLIGHT
+#define PUBLISH_INFLIGHT 32
+#endif
 /*
  * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
  * window itself and releases them as PUBCOMPs arrive. mosquitto 2.0.11
@@ -195,9 +206,8 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
     mosquitto_int_option(p->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          MQTT_PROTOCOL_V311);
     rc = mosquitto_int_option(p->mosq, MOSQ_OPT_SEND_MAXIMUM,
-                              m->qos == 2
-                                  ? PUBLISH_QOS2_INFLIGHT
-                                  : PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT);
+                              m->qos == 2 ? PUBLISH_QOS2_INFLIGHT
+                                          : PUBLISH_INFLIGHT);
     if (rc != MOSQ_ERR_SUCCESS) {
         log_err("mqtt: cannot set the send maximum: %s",
                 mosquitto_strerror(rc));
@@ -363,6 +373,7 @@ int publisher_send(struct publisher *p, const struct reading_row *r)
     f = publish_slot(p, p->n);
     *f = (struct flight){r->seq, -1, false};
     p->n++;
+    publish_cork(p, true); /* until publisher_service() */
     rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
                            p->retain);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -507,6 +518,7 @@ void publisher_close(struct publisher *p, int timeout_ms)
                       p->chain_seq, timeout_ms);
     }
     if (p->socket_open && mosquitto_socket(p->mosq) >= 0) {
+        publish_cork(p, false);
         /* Sends DISCONNECT if it can: the broker then drops the will. */
         mosquitto_disconnect(p->mosq);
         mosquitto_loop_write(p->mosq, 1);
