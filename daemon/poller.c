@@ -37,7 +37,6 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -358,50 +357,11 @@ int64_t poller_frontier(struct poller *pl)
  * of timer slack would be most of the timing deviation on a quiet bus. */
 #define POLLER_TIMER_SLACK_NS 1000
 
-/* The real-time priority pollers take when allowed: above every normal
- * thread, below anything else real-time (watchdogs, audio, IRQ threads). */
-#define POLLER_RT_PRIORITY 1
-
-/*
- * Real-time scheduling (SCHED_FIFO) for this poller, if the operator
- * allows it with a soft RLIMIT_RTPRIO of at least POLLER_RT_PRIORITY
- * (systemd: LimitRTPRIO=1; shell: ulimit -r 1). On a busy machine the
- * grid point's wake-ups otherwise wait for a core behind whatever runs
- * (the broker, the database's commits, other programs): measured at W2
- * beside collectd, that wait is the p99 of the timing deviation
- * (tests/bench/README.md). A poller sleeps almost all the time and reads
- * with timeouts, so it cannot starve the machine, and the kernel caps
- * real-time threads at 95% of a core anyway. Root is not enough: the
- * limit is the operator's explicit yes.
- */
-static void poller_realtime(void)
-{
-    static atomic_bool said;
-    struct sched_param sp = {.sched_priority = POLLER_RT_PRIORITY};
-    struct rlimit rl;
-    int rc;
-
-    if (getrlimit(RLIMIT_RTPRIO, &rl) != 0 || rl.rlim_cur < POLLER_RT_PRIORITY)
-        return;
-    rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-    if (atomic_exchange(&said, true))
-        return;
-    if (rc == 0)
-        log_info("pollers run real-time (SCHED_FIFO priority %d), as "
-                 "RLIMIT_RTPRIO allows",
-                 POLLER_RT_PRIORITY);
-    else
-        log_warnx("pollers cannot run real-time though RLIMIT_RTPRIO "
-                  "allows it: %s",
-                  strerror(rc));
-}
-
 static void *poller_main(void *arg)
 {
     struct poller *pl = arg;
 
     prctl(PR_SET_TIMERSLACK, POLLER_TIMER_SLACK_NS, 0, 0, 0);
-    poller_realtime();
 
     for (;;) {
         struct poller_request *next = &pl->requests[0];
@@ -479,6 +439,66 @@ static void poller_free_memory(struct poller *pl)
     free(pl);
 }
 
+/*
+ * Real-time pollers, when the operator starts the daemon real-time
+ * (chrt -f 1 tbdaqd ..., or systemd's CPUSchedulingPolicy=fifo): on a
+ * busy machine the grid point's wake-ups otherwise wait for a core behind
+ * whatever runs (the broker, the database's commits, other programs), and
+ * that wait is the p99 of the timing deviation (tests/bench/README.md:
+ * W2 beside collectd). The policy the main thread was started with is
+ * taken once, by the first poller_start(), for every poller from then on;
+ * the main thread itself goes back to SCHED_OTHER, as the committing and
+ * publishing are bulk work that must not hold a core from the broker.
+ * A poller sleeps nearly all the time and reads with timeouts, so it
+ * cannot starve the machine (and the kernel caps real-time threads at 95%
+ * of a core). Threads started before (the signal thread) keep the policy.
+ */
+static int poller_policy = -1; /* not taken yet */
+static struct sched_param poller_param;
+
+static void poller_take_policy(void)
+{
+    static const struct sched_param normal = {.sched_priority = 0};
+    int rc;
+
+    if (poller_policy >= 0)
+        return;
+    if (pthread_getschedparam(pthread_self(), &poller_policy, &poller_param) !=
+            0 ||
+        (poller_policy != SCHED_FIFO && poller_policy != SCHED_RR)) {
+        poller_policy = SCHED_OTHER;
+        return;
+    }
+    if ((rc = pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal)))
+        log_warnx("cannot return the main thread to SCHED_OTHER: %s",
+                  strerror(rc));
+    log_info("pollers run real-time (%s priority %d), as the daemon was "
+             "started; the main thread does not",
+             poller_policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR",
+             poller_param.sched_priority);
+}
+
+/* Starts the poller's thread with the pollers' policy, or the caller's
+ * if that cannot be had. */
+static int poller_create(struct poller *pl)
+{
+    pthread_attr_t attr;
+    int rc;
+
+    poller_take_policy();
+    if (poller_policy == SCHED_OTHER)
+        return pthread_create(&pl->thread, NULL, poller_main, pl);
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, poller_policy);
+    pthread_attr_setschedparam(&attr, &poller_param);
+    rc = pthread_create(&pl->thread, &attr, poller_main, pl);
+    pthread_attr_destroy(&attr);
+    if (rc == EPERM) /* the privilege went since: run as the others */
+        rc = pthread_create(&pl->thread, NULL, poller_main, pl);
+    return rc;
+}
+
 struct poller *poller_start(const struct config *c, const struct plan *p,
                             size_t bus_index, struct queue *q,
                             int64_t since_mono, const struct device_log *known)
@@ -526,7 +546,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&pl->wake, &attr);
     pthread_condattr_destroy(&attr);
-    if ((rc = pthread_create(&pl->thread, NULL, poller_main, pl)) != 0) {
+    if ((rc = poller_create(pl)) != 0) {
         pthread_cond_destroy(&pl->wake);
         pthread_mutex_destroy(&pl->lock);
         pthread_mutex_destroy(&pl->use);

@@ -299,9 +299,10 @@ start_sub() {
 start_daemon() {
     "$BUILD/tbdaqd" -t -c "$W/bench.conf" >"$W/plan.txt" 2>"$W/check.err" ||
         die "the generated config is invalid: $(head -3 "$W/check.err")"
-    if [ -n "${BENCH_RTPRIO:-}" ]; then
-        # The operator's yes to real-time pollers (tbdaqd(8)).
-        spawn tbdaqd prlimit --rtprio="$BENCH_RTPRIO" "$BUILD/tbdaqd" \
+    if [ -n "${BENCH_POLLER_RT:-}" ]; then
+        # Started real-time: its pollers stay so, its main thread does
+        # not (tbdaqd(8)).
+        spawn tbdaqd chrt -f "$BENCH_POLLER_RT" "$BUILD/tbdaqd" \
             -c "$W/bench.conf"
     else
         spawn tbdaqd "$BUILD/tbdaqd" -c "$W/bench.conf"

@@ -314,7 +314,6 @@ run_workload() {
     R_dev99=$(ms $((T_dev_p99_ns / 1000)) 3)
     R_devmax=$(ms $((T_dev_max_ns / 1000)) 3)
     R_sim_rps=$(per_s "$T_requests" "$R_wall")
-    [ "$name" != W2x ] || collectd_figures "$iv" "$t0" "$t1"
 
     say "   committed     $R_db readings in $(ms "$R_wall") s = $R_rate readings/s (target $R_target; $R_good good, $R_bad not good)"
     say "   delivered     $S_arrived readings (of any seq) arrived at the subscriber in the window = $R_msgs messages/s"
@@ -325,6 +324,7 @@ run_workload() {
     say "   others        (% of one core) $R_cpu_pct; machine busy $R_machine% of $(nproc) cores; load $R_load"
     say "   switches      tbdaqd's context switches: $(per_s $((v1 - v0)) "$R_wall")/s voluntary, $(per_s $((n1 - n0)) "$R_wall")/s involuntary"
     [ -z "$BENCH_PROFILE" ] || profile_report
+    [ "$name" != W2x ] || collectd_figures "$iv" "$t0" "$t1"
     say "   simulator     $R_sim_rps requests/s ($R_requests requests per interval); missed slots $R_missed"
     # Delivery is in seq order: a gap before the last reading received is
     # loss; a tail not received when the drain time ran out is lag.
@@ -351,11 +351,12 @@ collectd_figures() {
     kv_set O "$line"
     R_c_msgs=$(per_s "$(csub_count "$2" "$3")" "$R_wall")
     R_c_ratio=$(awk -v a="$R_core_pct" -v b="$R_c_core_pct" \
-        'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+        'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
     FIG_cratio=$R_c_ratio FIG_ccore=$R_c_core_pct
     FIG_cdev99=$(ms $((C_dev_p99_ns / 1000)) 3)
     say "   collectd      CPU $R_c_core_pct% of one core, peak RSS $R_c_rss MiB; $(per_s "$C_requests" "$R_wall") requests/s at its simulator (one per value: its modbus plugin does not coalesce); $R_c_msgs messages/s received from it"
     say "   collectd      timing (own phase) p50 $(ms $((C_dev_p50_ns / 1000)) 3) ms, p99 $FIG_cdev99 ms, max $(ms $((C_dev_max_ns / 1000)) 3) ms over $C_requests requests; tbdaqd the same way: p50 $(ms $((O_dev_p50_ns / 1000)) 3) ms, p99 $(ms $((O_dev_p99_ns / 1000)) 3) ms"
+    say "   scheduling    tbdaqd $([ -n "${BENCH_POLLER_RT:-}" ] && echo "started with chrt -f $BENCH_POLLER_RT: real-time pollers" || echo "SCHED_OTHER"); collectd SCHED_OTHER"
     say "   ratio         tbdaqd / collectd CPU = $R_core_pct / $R_c_core_pct = $R_c_ratio"
 }
 
@@ -495,7 +496,7 @@ print_table() {
         lost dups lat_p50 lat_p99 dev_p50 dev_p99 dev_max load keeps-up
     printf '%s\n' "${ROWS[@]}"
     say ""
-    say "targets (issues 6 and 14):"
+    say "targets (issues 6, 14 and 15):"
     if [ -n "${FIG_core[W2]:-}" ]; then
         say "  W2 CPU  ${FIG_core[W2]}% of one core (< $TARGET_W2_CPU_PCT%): $(met "${FIG_core[W2]}" '<' "$TARGET_W2_CPU_PCT")"
         say "  W2 RSS  ${FIG_rss[W2]} MiB (< $TARGET_W2_RSS_MIB MiB): $(met "${FIG_rss[W2]}" '<' "$TARGET_W2_RSS_MIB")"
@@ -543,7 +544,9 @@ for w in $BENCH_WORKLOADS; do
     W2x)
         collectd_check ||
             die "W2x needs collectd-core and mosquitto-clients (make bench installs them)"
-        run_fixed W2x 20 50 1000 bulk
+        # tbdaqd started real-time (its pollers stay so), as
+        # recommended beside other work; BENCH_W2X_RT= (empty): not.
+        BENCH_POLLER_RT=${BENCH_W2X_RT-1} run_fixed W2x 20 50 1000 bulk
         ;;
     W3) run_fixed W3 4 4 100 mixed ;;
     W4) run_w4 ;;
