@@ -25,6 +25,8 @@
 #   baseline: a bare libmodbus read loop (baseline.c) on the same
 #       simulator, the limit of this machine; W4's ceiling is reported as a
 #       fraction of it
+#   replay: W2 with the broker down for BENCH_OUTAGE_S (600 s), then the
+#       time until the subscriber has every reading (replay.sh)
 #   store: the store alone, no daemon (store_rate.c, built by make bench):
 #       commit, status, verify, export and prune rates over a few hundred
 #       thousand readings
@@ -50,9 +52,11 @@ ME=bench
 . "$TOP/tests/bench/lib.sh"
 # shellcheck source=tests/bench/collectd.sh
 . "$TOP/tests/bench/collectd.sh"
+# shellcheck source=tests/bench/replay.sh
+. "$TOP/tests/bench/replay.sh"
 
 # Which workloads run, in this order.
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store replay}
 # Seconds of the measured window of W1, W2 and W3.
 BENCH_W_SECONDS=${BENCH_W_SECONDS:-30}
 # W4: readings per second of its first step (issue: at least 20,000), its
@@ -551,6 +555,7 @@ for w in $BENCH_WORKLOADS; do
     W3) run_fixed W3 4 4 100 mixed ;;
     W4) run_w4 ;;
     baseline) run_baseline ;;
+    replay) run_replay ;;
     store) run_store ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;;
     esac
