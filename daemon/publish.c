@@ -51,22 +51,6 @@
 #include "daemon/resolve.h"
 
 /*
- * QoS 1 messages libmosquitto lets out at once (its send maximum); it
- * queues the rest of the window itself, in order, and sends one for each
- * PUBACK. Kept small because libmosquitto 2.0.11 walks its list of
- * outgoing messages from the oldest at every mosquitto_publish() while
- * it may send, and at every PUBACK (message__release_to_inflight): with
- * the whole window of 1,000 in flight, that walk was 12-16% of tbdaqd's
- * CPU at W2 (perf). With a send maximum of N a walk stops after about N
- * messages, and a publish that finds no room queues without walking.
- * The bench's search for the knee (tests/bench/README.md) found the
- * ceiling no lower down to 16; status, run and witness messages queue
- * with the readings.
- */
-#ifndef PUBLISH_INFLIGHT
-#define PUBLISH_INFLIGHT 32
-#endif
-/*
  * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
  * window itself and releases them as PUBCOMPs arrive. mosquitto 2.0.11
  * allows a client max_inflight_messages (default 20) QoS 2 messages
@@ -373,7 +357,6 @@ int publisher_send(struct publisher *p, const struct reading_row *r)
     f = publish_slot(p, p->n);
     *f = (struct flight){r->seq, -1, false};
     p->n++;
-    publish_cork(p, true); /* until publisher_service() */
     rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
                            p->retain);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -518,7 +501,6 @@ void publisher_close(struct publisher *p, int timeout_ms)
                       p->chain_seq, timeout_ms);
     }
     if (p->socket_open && mosquitto_socket(p->mosq) >= 0) {
-        publish_cork(p, false);
         /* Sends DISCONNECT if it can: the broker then drops the will. */
         mosquitto_disconnect(p->mosq);
         mosquitto_loop_write(p->mosq, 1);

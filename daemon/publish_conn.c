@@ -22,13 +22,10 @@
 
 #include <errno.h>
 #include <mosquitto.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -100,7 +97,6 @@ static void publish_down(struct publisher *p, bool was_connected)
     p->lib_err[0] = '\0';
     p->connected = false;
     p->socket_open = false;
-    p->corked = false; /* the next socket starts uncorked */
     p->resolving = false;
     /* Published again at the next connect. */
     p->witness_pending = false;
@@ -305,32 +301,6 @@ static void publish_resolved(struct publisher *p)
     }
 }
 
-/*
- * The write path. libmosquitto 2.0.11 writes every packet with a write(2)
- * of its own as soon as it is queued (mosquitto_publish(), or a PUBACK
- * releasing a queued message inside mosquitto_loop_read()), and each
- * write on a TCP socket sends a segment: the broker wakes up, reads and
- * acknowledges per segment, and so, in turn, do we. Corked, the writes of
- * one burst (a page of readings, the messages a read's PUBACKs release)
- * stay in the kernel until publisher_service() uncorks, and leave as one
- * or a few full segments. The write(2) per packet stays (libmosquitto has
- * no way to gather them); what goes is a segment, a wake-up of the broker
- * and an acknowledgement round trip per message. While corked the main
- * loop does not sleep (publisher_wants_write(), publisher_timeout_ms()),
- * so nothing is held longer than one turn of it.
- */
-void publish_cork(struct publisher *p, bool on)
-{
-    int fd = p->socket_open ? mosquitto_socket(p->mosq) : -1;
-    int v = on;
-
-    if (fd < 0 || p->corked == on)
-        return;
-    /* A failure only costs the batching: the writes go out one by one. */
-    if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) == 0)
-        p->corked = on;
-}
-
 int publisher_fd(const struct publisher *p)
 {
     if (p->socket_open)
@@ -340,7 +310,7 @@ int publisher_fd(const struct publisher *p)
 
 bool publisher_wants_write(const struct publisher *p)
 {
-    return p->socket_open && (p->corked || mosquitto_want_write(p->mosq));
+    return p->socket_open && mosquitto_want_write(p->mosq);
 }
 
 int publish_ms_until(int64_t when_ns)
@@ -361,8 +331,6 @@ int publisher_timeout_ms(const struct publisher *p)
                                 PUBLISH_CONNECT_TIMEOUT_MS * NS_PER_MS);
     if (!p->socket_open)
         return publish_ms_until(p->next_ns);
-    if (p->corked)
-        return 0; /* the burst is over: publisher_service() sends it */
     ms = PUBLISH_TICK_MS;
     if (!p->connected) {
         int left = publish_ms_until(p->attempt_ns +
@@ -387,10 +355,6 @@ void publisher_service(struct publisher *p, bool readable, bool writable)
             publish_attempt(p);
         return;
     }
-    /* The PUBACKs read release queued messages: one burst with what the
-     * main loop handed over since the last call. */
-    if (readable && p->connected)
-        publish_cork(p, true);
     if (readable)
         rc = mosquitto_loop_read(p->mosq, 1);
     /* Callbacks ran: a refused CONNACK has closed the socket by now. */
@@ -399,8 +363,6 @@ void publisher_service(struct publisher *p, bool readable, bool writable)
         rc = mosquitto_loop_write(p->mosq, 1);
     if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(p->mosq) >= 0)
         rc = mosquitto_loop_misc(p->mosq);
-    if (mosquitto_socket(p->mosq) >= 0)
-        publish_cork(p, false);
     if (mosquitto_socket(p->mosq) < 0) {
         if (rc != MOSQ_ERR_SUCCESS)
             publish_note_rc(p, rc, errno);

@@ -95,10 +95,6 @@ struct publisher {
     int64_t acked;
     bool rewind;
 
-    /* TCP_CORK is on: what was written since is held in the kernel until
-     * publisher_service() takes it off (publish_conn.c). */
-    bool corked;
-
     int offline_mid; /* the offline status sent by publisher_close() */
     bool offline_done;
 };
@@ -120,9 +116,6 @@ void publish_notef(struct publisher *p, const char *fmt, ...)
 void publish_note_rc(struct publisher *p, int rc, int errnum);
 /* Starts a connection attempt without waiting for it. */
 void publish_attempt(struct publisher *p);
-/* Holds the socket's writes back (on) or sends what it holds (off), so
- * that a burst of messages goes out in few segments. */
-void publish_cork(struct publisher *p, bool on);
 /* Milliseconds until when_ns (CLOCK_MONOTONIC), rounded up; 0 if past. */
 int publish_ms_until(int64_t when_ns);
 

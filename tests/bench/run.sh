@@ -518,6 +518,9 @@ print_table() {
         [ -n "${FIG_dev99[$w]:-}" ] || continue
         say "  $w timing deviation p99 ${FIG_dev99[$w]} ms (< $TARGET_DEV_P99_MS ms): $(met "${FIG_dev99[$w]}" '<' "$TARGET_DEV_P99_MS")"
     done
+    if [ -n "${R_replay_s:-}" ]; then
+        say "  replay after a ${BENCH_OUTAGE_S}s broker outage caught up in ${R_replay_s}s (<= ${TARGET_REPLAY_S}s): $(met "${R_replay_s%% *}" '<=' "$TARGET_REPLAY_S"), $R_replay_lost lost"
+    fi
     if [[ " $BENCH_WORKLOADS " == *" W4 "* ]]; then
         if [ -n "$W4_CEILING" ]; then
             say "  W4 ceiling ${W4_CEILING} readings/s kept up with zero loss (>= $TARGET_W4_RATE): $(met "$W4_CEILING" '>=' "$TARGET_W4_RATE")"
