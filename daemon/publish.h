@@ -51,18 +51,20 @@
 /*
  * QoS 1 messages libmosquitto lets out at once (its send maximum); it
  * queues the rest of the window itself, in order, and sends one for each
- * PUBACK. Kept small because libmosquitto 2.0.11 walks its list of
- * outgoing messages from the oldest at every mosquitto_publish() while
- * it may send, and at every PUBACK (message__release_to_inflight): with
- * the whole window of 1,000 in flight, that walk was 12-16% of tbdaqd's
- * CPU at W2 (perf). With a send maximum of N a walk stops after about N
- * messages, and a publish that finds no room queues without walking.
- * The bench's search for the knee (tests/bench/README.md) found the
- * ceiling no lower down to 16; status, run and witness messages queue
- * with the readings.
+ * PUBACK. Below the window because libmosquitto 2.0.11 walks its list of
+ * outgoing messages from the oldest at every mosquitto_publish() while it
+ * may send and at every PUBACK (message__release_to_inflight): with the
+ * send maximum above the window, that was a walk over every message in
+ * flight (up to 1,000) twice per message, 12-16% of tbdaqd's CPU at W2
+ * (perf). At the send maximum a publish queues without walking and a
+ * PUBACK walks about PUBLISH_INFLIGHT messages. Not lower: each message
+ * beyond it waits for a round trip through the broker, and on a busy
+ * machine that round trip is the broker's turn on a core; 128 delivered
+ * the most of 32..256 at the ceiling (tests/bench/README.md, "Messages in
+ * flight"). Status, run and witness messages queue with the readings.
  */
 #ifndef PUBLISH_INFLIGHT
-#define PUBLISH_INFLIGHT 32
+#define PUBLISH_INFLIGHT 128
 #endif
 /* Reconnection backoff: first and longest wait. */
 #define PUBLISH_BACKOFF_MIN_MS 250
