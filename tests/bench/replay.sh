@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # PID_x variables are set through printf -v (spawn); conditions go to
 # wait_for in single quotes on purpose (it evaluates them).
-# shellcheck shell=bash disable=SC2016,SC2154
+# shellcheck shell=bash disable=SC2016,SC2034,SC2154
 #
 # The replay after a broker outage (make bench's `replay`, issue 15):
 # W2 recorded with the broker down for BENCH_OUTAGE_S (600 s: 600,000
@@ -57,7 +57,7 @@ replay_port() {
 }
 
 run_replay() {
-    local units=20 per=50 iv=1000 t_start t_down t_up hi line first
+    local units=20 per=50 iv=1000 t_start t_down t_up hi line
     local up_ns caught_ns conn_ns backlog
     W=$WORK/replay
     mkdir -p "$W" || die "cannot make $W"
