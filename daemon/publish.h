@@ -48,23 +48,24 @@
 #ifndef PUBLISH_WINDOW
 #define PUBLISH_WINDOW 1000
 #endif
+/* Messages besides readings that may be in flight together: the online or
+ * offline status, the run topic and the chain witness. */
+#define PUBLISH_EXTRA_INFLIGHT 5
 /*
- * QoS 1 messages libmosquitto lets out at once (its send maximum); it
- * queues the rest of the window itself, in order, and sends one for each
- * PUBACK. Below the window because libmosquitto 2.0.11 walks its list of
- * outgoing messages from the oldest at every mosquitto_publish() while it
- * may send and at every PUBACK (message__release_to_inflight): with the
- * send maximum above the window, that was a walk over every message in
- * flight (up to 1,000) twice per message, 12-16% of tbdaqd's CPU at W2
- * (perf). At the send maximum a publish queues without walking and a
- * PUBACK walks about PUBLISH_INFLIGHT messages. Not lower: each message
- * beyond it waits for a round trip through the broker, and on a busy
- * machine that round trip is the broker's turn on a core; 128 delivered
- * the most of 32..256 at the ceiling (tests/bench/README.md, "Messages in
- * flight"). Status, run and witness messages queue with the readings.
+ * QoS 1 messages libmosquitto lets out at once (its send maximum): the
+ * whole window and the other messages, so that none waits in its queue.
+ * libmosquitto 2.0.11 then walks its list of messages in flight at every
+ * mosquitto_publish() and every PUBACK (message__release_to_inflight,
+ * 12-18% of tbdaqd's CPU at W2 and at 20,000/s: perf). Below the window
+ * (it queues the rest and sends one per PUBACK) the walk shrinks to this
+ * many, but every message beyond it waits for a round trip through the
+ * broker, and the ceiling fell: at 30,000/s on the 2-core VM no build with
+ * 128, 256 or 512 kept up where this one did (tests/bench/README.md,
+ * "Messages in flight"). Another value only for such measurements
+ * (make BUILD=DIR CPPFLAGS=-DPUBLISH_INFLIGHT=N).
  */
 #ifndef PUBLISH_INFLIGHT
-#define PUBLISH_INFLIGHT 128
+#define PUBLISH_INFLIGHT (PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT)
 #endif
 /* Reconnection backoff: first and longest wait. The longest is what a
  * broker back after a long outage may wait for tbdaqd (a connection
