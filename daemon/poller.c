@@ -456,6 +456,13 @@ static void poller_free_memory(struct poller *pl)
 static int poller_policy = -1; /* not taken yet */
 static struct sched_param poller_param;
 
+static const char *poller_policy_name(int policy)
+{
+    return policy == SCHED_FIFO ? "SCHED_FIFO"
+           : policy == SCHED_RR ? "SCHED_RR"
+                                : "SCHED_OTHER";
+}
+
 static void poller_take_policy(void)
 {
     static const struct sched_param normal = {.sched_priority = 0};
@@ -469,19 +476,20 @@ static void poller_take_policy(void)
         poller_policy = SCHED_OTHER;
         return;
     }
+    /* A system call filter may forbid it (the shipped unit's @resources):
+     * then the main thread stays real-time with the pollers. */
     if ((rc = pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal)))
-        log_warnx("cannot return the main thread to SCHED_OTHER: %s",
-                  strerror(rc));
-    log_info("pollers run real-time (%s priority %d), as the daemon was "
-             "started; the main thread does not",
-             poller_policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR",
-             poller_param.sched_priority);
+        log_warnx("cannot return the main thread to SCHED_OTHER: %s; it "
+                  "runs %s as started",
+                  strerror(rc), poller_policy_name(poller_policy));
 }
 
-/* Starts the poller's thread with the pollers' policy, or the caller's
- * if that cannot be had. */
+/* Starts the poller's thread with the pollers' policy; if that is refused
+ * (RestrictRealtime=, a system call filter), as the main thread runs. Says
+ * once which it was. */
 static int poller_create(struct poller *pl)
 {
+    static bool said;
     pthread_attr_t attr;
     int rc;
 
@@ -494,8 +502,19 @@ static int poller_create(struct poller *pl)
     pthread_attr_setschedparam(&attr, &poller_param);
     rc = pthread_create(&pl->thread, &attr, poller_main, pl);
     pthread_attr_destroy(&attr);
-    if (rc == EPERM) /* the privilege went since: run as the others */
+    if (rc == 0 && !said)
+        log_info("pollers run real-time (%s priority %d), as the daemon "
+                 "was started; the main thread does not",
+                 poller_policy_name(poller_policy),
+                 poller_param.sched_priority);
+    if (rc == EPERM) {
+        log_warnx("pollers cannot run real-time (%s): they run as the main "
+                  "thread",
+                  strerror(rc));
+        poller_policy = SCHED_OTHER; /* not asked again */
         rc = pthread_create(&pl->thread, NULL, poller_main, pl);
+    }
+    said = true;
     return rc;
 }
 
