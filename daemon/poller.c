@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -438,6 +439,85 @@ static void poller_free_memory(struct poller *pl)
     free(pl);
 }
 
+/*
+ * Real-time pollers, when the operator starts the daemon real-time
+ * (chrt -f 1 tbdaqd ..., or systemd's CPUSchedulingPolicy=fifo): on a
+ * busy machine the grid point's wake-ups otherwise wait for a core behind
+ * whatever runs (the broker, the database's commits, other programs), and
+ * that wait is the p99 of the timing deviation (tests/bench/README.md:
+ * W2 beside collectd). The policy the main thread was started with is
+ * taken once, by the first poller_start(), for every poller from then on;
+ * the main thread itself goes back to SCHED_OTHER, as the committing and
+ * publishing are bulk work that must not hold a core from the broker.
+ * A poller sleeps nearly all the time and reads with timeouts, so it
+ * cannot starve the machine (and the kernel caps real-time threads at 95%
+ * of a core). Threads started before (the signal thread) keep the policy.
+ */
+static int poller_policy = -1; /* not taken yet */
+static struct sched_param poller_param;
+
+static const char *poller_policy_name(int policy)
+{
+    return policy == SCHED_FIFO ? "SCHED_FIFO"
+           : policy == SCHED_RR ? "SCHED_RR"
+                                : "SCHED_OTHER";
+}
+
+static void poller_take_policy(void)
+{
+    static const struct sched_param normal = {.sched_priority = 0};
+    int rc;
+
+    if (poller_policy >= 0)
+        return;
+    if (pthread_getschedparam(pthread_self(), &poller_policy, &poller_param) !=
+            0 ||
+        (poller_policy != SCHED_FIFO && poller_policy != SCHED_RR)) {
+        poller_policy = SCHED_OTHER;
+        return;
+    }
+    /* A system call filter may forbid it (the shipped unit's @resources):
+     * then the main thread stays real-time with the pollers. */
+    if ((rc = pthread_setschedparam(pthread_self(), SCHED_OTHER, &normal)))
+        log_warnx("cannot return the main thread to SCHED_OTHER: %s; it "
+                  "runs %s as started",
+                  strerror(rc), poller_policy_name(poller_policy));
+}
+
+/* Starts the poller's thread with the pollers' policy; if that is refused
+ * (RestrictRealtime=, a system call filter), as the main thread runs. Says
+ * once which it was. */
+static int poller_create(struct poller *pl)
+{
+    static bool said;
+    pthread_attr_t attr;
+    int rc;
+
+    poller_take_policy();
+    if (poller_policy == SCHED_OTHER)
+        return pthread_create(&pl->thread, NULL, poller_main, pl);
+    pthread_attr_init(&attr);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, poller_policy);
+    pthread_attr_setschedparam(&attr, &poller_param);
+    rc = pthread_create(&pl->thread, &attr, poller_main, pl);
+    pthread_attr_destroy(&attr);
+    if (rc == 0 && !said)
+        log_info("pollers run real-time (%s priority %d), as the daemon "
+                 "was started; the main thread does not",
+                 poller_policy_name(poller_policy),
+                 poller_param.sched_priority);
+    if (rc == EPERM) {
+        log_warnx("pollers cannot run real-time (%s): they run as the main "
+                  "thread",
+                  strerror(rc));
+        poller_policy = SCHED_OTHER; /* not asked again */
+        rc = pthread_create(&pl->thread, NULL, poller_main, pl);
+    }
+    said = true;
+    return rc;
+}
+
 struct poller *poller_start(const struct config *c, const struct plan *p,
                             size_t bus_index, struct queue *q,
                             int64_t since_mono, const struct device_log *known)
@@ -485,7 +565,7 @@ struct poller *poller_start(const struct config *c, const struct plan *p,
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&pl->wake, &attr);
     pthread_condattr_destroy(&attr);
-    if ((rc = pthread_create(&pl->thread, NULL, poller_main, pl)) != 0) {
+    if ((rc = poller_create(pl)) != 0) {
         pthread_cond_destroy(&pl->wake);
         pthread_mutex_destroy(&pl->lock);
         pthread_mutex_destroy(&pl->use);

@@ -51,11 +51,6 @@
 #include "common/util.h"
 #include "daemon/resolve.h"
 
-/* Messages besides readings that may be in flight together: the online or
- * offline status, the run topic and the chain witness. libmosquitto's send
- * maximum leaves them room, so a full window of readings never makes it
- * queue. */
-#define PUBLISH_EXTRA_INFLIGHT 5
 /*
  * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
  * window itself and releases them as PUBCOMPs arrive. mosquitto 2.0.11
@@ -196,9 +191,8 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
     mosquitto_int_option(p->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          MQTT_PROTOCOL_V311);
     rc = mosquitto_int_option(p->mosq, MOSQ_OPT_SEND_MAXIMUM,
-                              m->qos == 2
-                                  ? PUBLISH_QOS2_INFLIGHT
-                                  : PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT);
+                              m->qos == 2 ? PUBLISH_QOS2_INFLIGHT
+                                          : PUBLISH_INFLIGHT);
     if (rc != MOSQ_ERR_SUCCESS) {
         log_err("mqtt: cannot set the send maximum: %s",
                 mosquitto_strerror(rc));

@@ -38,11 +38,41 @@
 #include "daemon/payload.h"
 #include "lib/config.h"
 
-/* Messages in flight (sent, not yet acknowledged) at most. */
+/*
+ * Readings handed over and not yet acknowledged, at most: what the main
+ * loop may give in one go (its page of rows read back from the database).
+ * Of these, libmosquitto lets only PUBLISH_INFLIGHT out on the wire at
+ * once and queues the rest itself (publish.c says why). Defined here
+ * unless the build says otherwise (make bench's window search).
+ */
+#ifndef PUBLISH_WINDOW
 #define PUBLISH_WINDOW 1000
-/* Reconnection backoff: first and longest wait. */
+#endif
+/* Messages besides readings that may be in flight together: the online or
+ * offline status, the run topic and the chain witness. */
+#define PUBLISH_EXTRA_INFLIGHT 5
+/*
+ * QoS 1 messages libmosquitto lets out at once (its send maximum): the
+ * whole window and the other messages, so that none waits in its queue.
+ * libmosquitto 2.0.11 then walks its list of messages in flight at every
+ * mosquitto_publish() and every PUBACK (message__release_to_inflight,
+ * 12-18% of tbdaqd's CPU at W2 and at 20,000/s: perf). Below the window
+ * (it queues the rest and sends one per PUBACK) the walk shrinks to this
+ * many, but every message beyond it waits for a round trip through the
+ * broker, and the ceiling fell: at 30,000/s on the 2-core VM no build with
+ * 128, 256 or 512 kept up where this one did (tests/bench/README.md,
+ * "Messages in flight"). Another value only for such measurements
+ * (make BUILD=DIR CPPFLAGS=-DPUBLISH_INFLIGHT=N).
+ */
+#ifndef PUBLISH_INFLIGHT
+#define PUBLISH_INFLIGHT (PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT)
+#endif
+/* Reconnection backoff: first and longest wait. The longest is what a
+ * broker back after a long outage may wait for tbdaqd (a connection
+ * attempt a few seconds costs nothing); with 30 s, the replay of a
+ * 10-minute outage at W2 took the 18 s of the replay plus up to 30 s. */
 #define PUBLISH_BACKOFF_MIN_MS 250
-#define PUBLISH_BACKOFF_MAX_MS 30000
+#define PUBLISH_BACKOFF_MAX_MS 5000
 
 struct publisher;
 

@@ -463,9 +463,25 @@ out:
  * ideal time is the grid point nearest the arrival, and the deviation is
  * arrival minus that point: positive late, negative early. Prints the
  * percentiles of |deviation| and the extremes of the signed one, in ns.
+ *
+ * With `own` (a program that keeps its own phase, such as collectd, whose
+ * reads are due at its start plus whole intervals, not at UTC multiples),
+ * the grid is shifted to that phase, estimated as the earliest arrival of
+ * the window modulo the interval: the deviation is then how much later a
+ * request came than the earliest of any interval, never negative. That
+ * flatters the program by its best wake-up delay (a few tens of us
+ * against tbdaqd's strict grid).
  */
+static int64_t benchsub_wrap(int64_t d, int64_t iv)
+{
+    d %= iv;
+    if (d < 0)
+        d += iv;
+    return d > iv / 2 ? d - iv : d;
+}
+
 static int benchsub_timing(const char *path, int64_t interval_ms,
-                           int64_t from_us, int64_t to_us)
+                           int64_t from_us, int64_t to_us, bool own)
 {
     FILE *f = fopen(path, "r");
     char line[BENCHSUB_INPUT_LINE];
@@ -478,7 +494,7 @@ static int benchsub_timing(const char *path, int64_t interval_ms,
                                        : from_us) *
                       1000;
     int64_t to_ns = (to_us < -lim ? -lim : to_us > lim ? lim : to_us) * 1000;
-    int64_t early = 0, min = 0, max = 0;
+    int64_t early = 0, min = 0, max = 0, ref = 0, phase = 0;
     size_t n = 0, cap = 0;
 
     if (!f) {
@@ -491,17 +507,27 @@ static int benchsub_timing(const char *path, int64_t interval_ms,
 
         if (sscanf(line, "%" SCNd64, &ns) != 1 || ns < from_ns || ns >= to_ns)
             continue;
-        d = ns % iv;
-        if (d > iv / 2)
-            d -= iv;
-        if (d < 0)
-            early++;
-        min = n == 0 || d < min ? d : min;
-        max = n == 0 || d > max ? d : max;
+        /* Own phase: relative to the first request, on one side of it
+         * within half an interval, so that a phase near the interval's
+         * end does not split the requests of one interval in two. */
+        if (own && n == 0)
+            ref = ns;
+        d = benchsub_wrap(ns - ref, iv);
         xgrow(&dev, &cap, n + 1, sizeof(*dev));
-        dev[n++] = d < 0 ? -d : d;
+        dev[n++] = d;
+        if (own && d < phase)
+            phase = d;
     }
     fclose(f);
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = dev[i] - phase;
+
+        if (d < 0)
+            early++;
+        min = i == 0 || d < min ? d : min;
+        max = i == 0 || d > max ? d : max;
+        dev[i] = d < 0 ? -d : d;
+    }
     qsort(dev, n, sizeof(*dev), benchsub_cmp_i64);
     printf("requests=%zu early=%" PRId64 " dev_p50_ns=%" PRId64
            " dev_p99_ns=%" PRId64 " dev_max_ns=%" PRId64
@@ -518,7 +544,7 @@ static void benchsub_usage(void)
     fprintf(stderr,
             "usage: benchsub sub HOST PORT TOPIC FILE [CLIENT_ID]\n"
             "       benchsub stats DBFILE SUBFILE FROM_US TO_US\n"
-            "       benchsub timing SIMLOG INTERVAL_MS FROM_US TO_US\n");
+            "       benchsub timing SIMLOG INTERVAL_MS FROM_US TO_US [own]\n");
 }
 
 int main(int argc, char **argv)
@@ -537,7 +563,8 @@ int main(int argc, char **argv)
     if (argc == 6 && strcmp(argv[1], "stats") == 0)
         return benchsub_stats(argv[2], argv[3], strtoll(argv[4], NULL, 10),
                               strtoll(argv[5], NULL, 10));
-    if (argc == 6 && strcmp(argv[1], "timing") == 0) {
+    if ((argc == 6 || (argc == 7 && strcmp(argv[6], "own") == 0)) &&
+        strcmp(argv[1], "timing") == 0) {
         int64_t iv = strtoll(argv[3], NULL, 10);
 
         if (iv < 1) {
@@ -545,7 +572,7 @@ int main(int argc, char **argv)
             return 2;
         }
         return benchsub_timing(argv[2], iv, strtoll(argv[4], NULL, 10),
-                               strtoll(argv[5], NULL, 10));
+                               strtoll(argv[5], NULL, 10), argc == 7);
     }
     benchsub_usage();
     return 2;

@@ -299,7 +299,14 @@ start_sub() {
 start_daemon() {
     "$BUILD/tbdaqd" -t -c "$W/bench.conf" >"$W/plan.txt" 2>"$W/check.err" ||
         die "the generated config is invalid: $(head -3 "$W/check.err")"
-    spawn tbdaqd "$BUILD/tbdaqd" -c "$W/bench.conf"
+    if [ -n "${BENCH_POLLER_RT:-}" ]; then
+        # Started real-time: its pollers stay so, its main thread does
+        # not (tbdaqd(8)).
+        spawn tbdaqd chrt -f "$BENCH_POLLER_RT" "$BUILD/tbdaqd" \
+            -c "$W/bench.conf"
+    else
+        spawn tbdaqd "$BUILD/tbdaqd" -c "$W/bench.conf"
+    fi
     wait_for "grep -q 'mqtt: connected' '$W/tbdaqd.err' ||
         ! pid_running $PID_tbdaqd" "$START_S" ||
         die "tbdaqd did not connect to the broker"

@@ -16,12 +16,17 @@
 #   W2  plant: 20 units x 50 float32 sensors every 1 s (1,000 readings/s)
 #   W2c W2 with a tenth of its points coils (issue 14: a coil or bit costs
 #       no more per reading than a register)
+#   W2x W2 with collectd beside tbdaqd at the same time, reading the same
+#       layout from its own simulator and publishing at QoS 1 to the same
+#       broker (issue 15): both CPUs, their ratio, both timing deviations
 #   W3  fast: 4 units x 4 sensors of mixed types every 100 ms
 #   W4  flood: 20,000 readings/s, then rising rates until one does not
 #       keep up (the ceiling)
 #   baseline: a bare libmodbus read loop (baseline.c) on the same
 #       simulator, the limit of this machine; W4's ceiling is reported as a
 #       fraction of it
+#   replay: W2 with the broker down for BENCH_OUTAGE_S (600 s), then the
+#       time until the subscriber has every reading (replay.sh)
 #   store: the store alone, no daemon (store_rate.c, built by make bench):
 #       commit, status, verify, export and prune rates over a few hundred
 #       thousand readings
@@ -45,9 +50,13 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 ME=bench
 # shellcheck source=tests/bench/lib.sh
 . "$TOP/tests/bench/lib.sh"
+# shellcheck source=tests/bench/collectd.sh
+. "$TOP/tests/bench/collectd.sh"
+# shellcheck source=tests/bench/replay.sh
+. "$TOP/tests/bench/replay.sh"
 
 # Which workloads run, in this order.
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W3 W4 baseline store}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store replay}
 # Seconds of the measured window of W1, W2 and W3.
 BENCH_W_SECONDS=${BENCH_W_SECONDS:-30}
 # W4: readings per second of its first step (issue: at least 20,000), its
@@ -75,6 +84,10 @@ BENCH_BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-10}
 BENCH_BASELINE_CONNS=${BENCH_BASELINE_CONNS:-$BENCH_UNITS}
 # Keep the work directory (logs, database, records) even on success.
 KEEP=${BENCH_KEEP:-}
+# Profile tbdaqd during each window: "perf" (perf record -g, a report in
+# the workload's directory), "strace" (strace -c -f: system calls; it
+# slows tbdaqd, so never with figures that matter), or both.
+BENCH_PROFILE=${BENCH_PROFILE:-}
 
 # A workload keeps up if it commits and delivers at least this share of its
 # target (%), misses no slot, loses nothing and has a p99 latency under
@@ -89,6 +102,8 @@ TARGET_W2_CPU_PCT=1
 TARGET_W2_RSS_MIB=10
 TARGET_DEV_P99_MS=1
 TARGET_W4_RATE=20000
+# Issue 15: tbdaqd's CPU at W2 against collectd's beside it, at most.
+TARGET_CRATIO=0.3
 
 trap cleanup EXIT
 trap 'err "interrupted"; STATUS=1; exit 1' INT TERM
@@ -115,6 +130,55 @@ tids() {
     done
 }
 
+# ctxt_switches PID: "voluntary involuntary" context switches so far,
+# summed over PID's threads.
+ctxt_switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '
+        $1 == "voluntary_ctxt_switches:" { v += $2 }
+        $1 == "nonvoluntary_ctxt_switches:" { n += $2 }
+        END { print v + 0, n + 0 }'
+}
+
+# profile_start SECONDS: BENCH_PROFILE's tools on tbdaqd for the window,
+# stopped with SIGINT by timeout(1) (they then write what they have).
+PROF_PIDS=()
+profile_start() {
+    PROF_PIDS=()
+    case " $BENCH_PROFILE " in *" perf "*)
+        timeout -s INT "$1" perf record -q -g -o "$W/perf.data" \
+            -p "$PID_tbdaqd" >"$W/perf.out" 2>&1 &
+        PROF_PIDS+=("$!") ;;
+    esac
+    case " $BENCH_PROFILE " in *" strace "*)
+        timeout -s INT "$1" strace -c -f -o "$W/strace.txt" \
+            -p "$PID_tbdaqd" >"$W/strace.out" 2>&1 &
+        PROF_PIDS+=("$!") ;;
+    esac
+}
+
+# profile_report: waits for the tools, then the report's head (perf:
+# by shared object and by symbol, self time).
+profile_report() {
+    local p
+    for p in "${PROF_PIDS[@]}"; do
+        wait "$p" 2>/dev/null
+    done
+    if [ -s "$W/perf.data" ]; then
+        perf report -i "$W/perf.data" --no-children --sort dso \
+            --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 8 >"$W/perf.dso.txt"
+        perf report -i "$W/perf.data" --no-children --sort dso,sym \
+            --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 25 >"$W/perf.sym.txt"
+        say "   perf          by object: $(awk '{ printf "%s %s  ", $2, $1 }' "$W/perf.dso.txt")"
+        say "   perf          (self time; symbols of stripped libraries are addresses)"
+        sed 's/^/   perf          /' "$W/perf.sym.txt"
+    fi
+    if [ -s "$W/strace.txt" ]; then
+        sed 's/^/   strace        /' "$W/strace.txt" | head -n 16
+    fi
+}
+
 # kv_set PREFIX LINE: each key=value of LINE into PREFIX_key.
 kv_set() {
     local kv
@@ -130,7 +194,7 @@ kv_set() {
 # figures (LAYOUT as write_config's).
 run_workload() {
     local name=$1 units=$2 per=$3 iv=$4 layout=$5 secs=$6
-    local t0 t1 c0 c1 b0 b1 p pn tid line hi td
+    local t0 t1 c0 c1 b0 b1 p pn tid line hi td v0 n0 v1 n1
     local -A cpu0 cpu1
     W=$WORK/$name
     mkdir -p "$W" || die "cannot make $W"
@@ -153,6 +217,7 @@ run_workload() {
     start_sub
     write_config "$units" "$per" "$iv" "$layout"
     start_daemon
+    [ "$name" != W2x ] || start_collectd "$units" "$per" "$iv"
     R_requests=$(sed -n 's/^requests (\([0-9]*\) for.*/\1/p' "$W/plan.txt")
 
     watch_run "$BENCH_WARMUP"
@@ -164,8 +229,11 @@ run_workload() {
         cpu0[t$tid]=$(cpu_ticks "$PID_tbdaqd" "$tid")
     done
     read -r b0 c0 <<<"$(busy_ticks)"
+    read -r v0 n0 <<<"$(ctxt_switches "$PID_tbdaqd")"
+    [ -z "$BENCH_PROFILE" ] || profile_start "$secs"
     watch_run "$secs"
     t1=$(now_us)
+    read -r v1 n1 <<<"$(ctxt_switches "$PID_tbdaqd")"
     for p in "${PIDS[@]}"; do
         cpu1[${p#* }]=$(cpu_ticks "${p%% *}")
     done
@@ -195,6 +263,11 @@ run_workload() {
             others=$((others + cpu1[$k] - cpu0[$k]))
         fi
     done
+    if [ "$name" = W2x ]; then
+        R_c_core_pct=$(ticks_pct $((cpu1[collectd] - cpu0[collectd])) "$R_wall")
+        R_c_rss=$(status_mib "$PID_collectd" VmHWM)
+        R_cpu_pct+="collectd's sim $(ticks_pct $((cpu1[csim] - cpu0[csim])) "$R_wall")%  its subscriber $(ticks_pct $((cpu1[csub] - cpu0[csub])) "$R_wall")%  "
+    fi
     R_threads_pct="main $(ticks_pct $((cpu1[$main] - cpu0[$main])) "$R_wall")%, other $((R_threads - 1)) threads $(ticks_pct "$others" "$R_wall")%"
     R_machine=$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) \
         'BEGIN { printf "%.0f", c ? 100 * b / c : 0 }')
@@ -253,6 +326,9 @@ run_workload() {
     say "   timing        |arrival at the simulator - grid point|: p50 $R_dev50 ms, p99 $R_dev99 ms, max $R_devmax ms; signed $(ms $((T_signed_min_ns / 1000)) 3) .. $(ms $((T_signed_max_ns / 1000)) 3) ms; $T_early of $T_requests requests early"
     say "   tbdaqd        CPU $R_cpu_daemon s in the window ($(ms "$R_wall") s) = $R_core_pct% of one core ($R_threads_pct); peak RSS $R_rss MiB (now $R_rss_now MiB); exit status $R_daemon_rc after SIGTERM"
     say "   others        (% of one core) $R_cpu_pct; machine busy $R_machine% of $(nproc) cores; load $R_load"
+    say "   switches      tbdaqd's context switches: $(per_s $((v1 - v0)) "$R_wall")/s voluntary, $(per_s $((n1 - n0)) "$R_wall")/s involuntary"
+    [ -z "$BENCH_PROFILE" ] || profile_report
+    [ "$name" != W2x ] || collectd_figures "$iv" "$t0" "$t1"
     say "   simulator     $R_sim_rps requests/s ($R_requests requests per interval); missed slots $R_missed"
     # Delivery is in seq order: a gap before the last reading received is
     # loss; a tail not received when the drain time ran out is lag.
@@ -264,6 +340,28 @@ run_workload() {
         err "LAG in $name: $R_missing of $R_db readings committed in the window had not reached the subscriber ${BENCH_DRAIN_S}s after it (e.g. seq $S_missing_examples)"
     fi
     [ "$R_daemon_rc" = 0 ] || err "tbdaqd exited $R_daemon_rc on SIGTERM (want 0)"
+}
+
+# collectd_figures INTERVAL_MS FROM_US TO_US: W2x's collectd side, after
+# everything stopped: its requests and their timing (own phase: see
+# benchsub's timing), messages received, CPU against tbdaqd's.
+collectd_figures() {
+    local line
+    line=$("$BENCHSUB" timing "$W/csim.log" "$1" "$2" "$3" own) ||
+        die "cannot compute collectd's timing deviation"
+    kv_set C "$line"
+    line=$("$BENCHSUB" timing "$W/sim.log" "$1" "$2" "$3" own) ||
+        die "cannot compute tbdaqd's timing deviation"
+    kv_set O "$line"
+    R_c_msgs=$(per_s "$(csub_count "$2" "$3")" "$R_wall")
+    R_c_ratio=$(awk -v a="$R_core_pct" -v b="$R_c_core_pct" \
+        'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    FIG_cratio=$R_c_ratio FIG_ccore=$R_c_core_pct
+    FIG_cdev99=$(ms $((C_dev_p99_ns / 1000)) 3)
+    say "   collectd      CPU $R_c_core_pct% of one core, peak RSS $R_c_rss MiB; $(per_s "$C_requests" "$R_wall") requests/s at its simulator (one per value: its modbus plugin does not coalesce); $R_c_msgs messages/s received from it"
+    say "   collectd      timing (own phase) p50 $(ms $((C_dev_p50_ns / 1000)) 3) ms, p99 $FIG_cdev99 ms, max $(ms $((C_dev_max_ns / 1000)) 3) ms over $C_requests requests; tbdaqd the same way: p50 $(ms $((O_dev_p50_ns / 1000)) 3) ms, p99 $(ms $((O_dev_p99_ns / 1000)) 3) ms"
+    say "   scheduling    tbdaqd $([ -n "${BENCH_POLLER_RT:-}" ] && echo "started with chrt -f $BENCH_POLLER_RT: real-time pollers" || echo "SCHED_OTHER"); collectd SCHED_OTHER"
+    say "   ratio         tbdaqd / collectd CPU = $R_core_pct / $R_c_core_pct = $R_c_ratio"
 }
 
 # keeps_up: true if the last workload kept up; sets R_verdict.
@@ -385,7 +483,7 @@ run_store() {
 # met VALUE OP LIMIT: "met" or "NOT met".
 met() {
     awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
-        ok = op == "<" ? v + 0 < l + 0 : v + 0 >= l + 0
+        ok = op == "<" ? v + 0 < l + 0 : op == "<=" ? v + 0 <= l + 0 : v + 0 >= l + 0
         print ok ? "met" : "NOT met" }'
 }
 
@@ -402,7 +500,7 @@ print_table() {
         lost dups lat_p50 lat_p99 dev_p50 dev_p99 dev_max load keeps-up
     printf '%s\n' "${ROWS[@]}"
     say ""
-    say "targets (issues 6 and 14):"
+    say "targets (issues 6, 14 and 15):"
     if [ -n "${FIG_core[W2]:-}" ]; then
         say "  W2 CPU  ${FIG_core[W2]}% of one core (< $TARGET_W2_CPU_PCT%): $(met "${FIG_core[W2]}" '<' "$TARGET_W2_CPU_PCT")"
         say "  W2 RSS  ${FIG_rss[W2]} MiB (< $TARGET_W2_RSS_MIB MiB): $(met "${FIG_rss[W2]}" '<' "$TARGET_W2_RSS_MIB")"
@@ -413,10 +511,16 @@ print_table() {
         # up to 19%: tests/bench/README.md), so the ratio only.
         say "  W2c (a tenth coils) ${FIG_core[W2c]}% of one core for as many readings as W2's ${FIG_core[W2]}%: ratio $(awk -v a="${FIG_core[W2c]}" -v b="${FIG_core[W2]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (compare several pairs); RSS ${FIG_rss[W2c]} / ${FIG_rss[W2]} MiB"
     fi
-    for w in W1 W2 W2c W3; do
+    if [ -n "${FIG_cratio:-}" ]; then
+        say "  W2x tbdaqd's CPU / collectd's beside it: ${FIG_core[W2x]}% / $FIG_ccore% = $FIG_cratio (<= $TARGET_CRATIO): $(met "$FIG_cratio" '<=' "$TARGET_CRATIO"); timing p99 tbdaqd ${FIG_dev99[W2x]} ms, collectd $FIG_cdev99 ms"
+    fi
+    for w in W1 W2 W2c W2x W3; do
         [ -n "${FIG_dev99[$w]:-}" ] || continue
         say "  $w timing deviation p99 ${FIG_dev99[$w]} ms (< $TARGET_DEV_P99_MS ms): $(met "${FIG_dev99[$w]}" '<' "$TARGET_DEV_P99_MS")"
     done
+    if [ -n "${R_replay_s:-}" ]; then
+        say "  replay after a ${BENCH_OUTAGE_S}s broker outage caught up in ${R_replay_s}s (<= ${TARGET_REPLAY_S}s): $(met "${R_replay_s%% *}" '<=' "$TARGET_REPLAY_S"), $R_replay_lost lost"
+    fi
     if [[ " $BENCH_WORKLOADS " == *" W4 "* ]]; then
         if [ -n "$W4_CEILING" ]; then
             say "  W4 ceiling ${W4_CEILING} readings/s kept up with zero loss (>= $TARGET_W4_RATE): $(met "$W4_CEILING" '>=' "$TARGET_W4_RATE")"
@@ -444,9 +548,17 @@ for w in $BENCH_WORKLOADS; do
     W1) run_fixed W1 4 4 1000 mixed ;;
     W2) run_fixed W2 20 50 1000 bulk ;;
     W2c) run_fixed W2c 20 50 1000 coils ;;
+    W2x)
+        collectd_check ||
+            die "W2x needs collectd-core and mosquitto-clients (make bench installs them)"
+        # tbdaqd started real-time (its pollers stay so), as
+        # recommended beside other work; BENCH_W2X_RT= (empty): not.
+        BENCH_POLLER_RT=${BENCH_W2X_RT-1} run_fixed W2x 20 50 1000 bulk
+        ;;
     W3) run_fixed W3 4 4 100 mixed ;;
     W4) run_w4 ;;
     baseline) run_baseline ;;
+    replay) run_replay ;;
     store) run_store ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;;
     esac
