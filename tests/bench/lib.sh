@@ -344,6 +344,7 @@ sub_max_seq() {
 write_config() {
     awk -v units="$1" -v per="$2" -v iv="$3" -v layout="$4" \
         -v simport="$SIM_PORT" -v bport="$BROKER_PORT" -v db="$W/bench.db" \
+        -v mlayout="${BENCH_MQTT_LAYOUT:-reading}" \
         -v base="$SIM_BULK_BASE" -v cbase="$SIM_BULK_COIL_BASE" 'BEGIN {
         ncoil = layout == "coils" ? int(per / 10) : 0
         split("4 12 20 28", addr)
@@ -357,7 +358,7 @@ write_config() {
         print "commit_interval_ms = 100;"
         print "mqtt = { host = \"127.0.0.1\"; port = " bport "; qos = 1;"
         print "  client_id = \"tbdaq-bench\"; topic_prefix = \"tbdaq\";"
-        print "  retain = false; keepalive_s = 30; };"
+        print "  retain = false; keepalive_s = 30; layout = \"" mlayout "\"; };"
         print "buses = ("
         for (u = 1; u <= units; u++)
             printf "  { name = \"u%02d\"; type = \"tcp\"; host = \"127.0.0.1\"; port = %d; timeout_ms = 1000; retries = 0; }%s\n",

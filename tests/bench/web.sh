@@ -25,10 +25,11 @@ fi
 BUILD=$(cd "$BUILD" && pwd) || exit 2
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 ME=web.sh
-WORK=$(mktemp -d) || exit 1
-W=$WORK
 # shellcheck source=tests/bench/lib.sh
 . "$TOP/tests/bench/lib.sh"
+# After lib.sh, which empties W (its workloads' directory).
+WORK=$(mktemp -d) || exit 1
+W=$WORK
 trap cleanup EXIT
 
 SENSORS=1000
