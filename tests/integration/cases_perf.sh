@@ -26,8 +26,6 @@ perf_count_policy() {
 # so three pollers.
 case_poller_realtime() {
     local fifo main
-    chrt -f 1 true 2>/dev/null ||
-        fail "this machine does not allow SCHED_FIFO (needs CAP_SYS_NICE)"
     start_sim --port 0 --units 3
     conf_tcp_bus b1
     conf_tcp_bus b2
@@ -47,6 +45,10 @@ case_poller_realtime() {
         fail "started normally, it says its pollers run real-time"
     stop_daemon
 
+    if ! chrt -f 1 true 2>/dev/null; then
+        echo "SKIPPED the real-time half: SCHED_FIFO not allowed here (needs CAP_SYS_NICE or RLIMIT_RTPRIO)"
+        return 0
+    fi
     # Started real-time: this shell forks it as SCHED_FIFO 1, then goes
     # back to normal itself.
     chrt -f -p 1 "$BASHPID" || fail "cannot make the case's shell SCHED_FIFO"
