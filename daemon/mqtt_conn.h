@@ -41,7 +41,7 @@ struct resolve;
 
 /* What a connection is made for; strings borrowed for mqtt_conn_init(). */
 struct mqtt_conn_params {
-    const char *name; /* "sparkplug": starts log lines; kept as given */
+    const char *name; /* "mqtt", "sparkplug": starts log lines; kept */
     const char *client_id;
     /* false: one client for the connection's life, whose session (and
      * QoS 1 and 2 messages in flight) survive reconnections; true: a new
