@@ -108,8 +108,8 @@ static void mqtt_conn_down(struct mqtt_conn *c, bool was_connected)
     c->resolving = false;
     c->next_ns = time_mono_ns() + c->backoff_ms * NS_PER_MS;
     c->backoff_ms *= 2;
-    if (c->backoff_ms > MQTT_CONN_BACKOFF_MAX_MS)
-        c->backoff_ms = MQTT_CONN_BACKOFF_MAX_MS;
+    if (c->backoff_ms > c->backoff_max_ms)
+        c->backoff_ms = c->backoff_max_ms;
     if (c->on_down)
         c->on_down(c->owner, was_connected);
 }
@@ -466,6 +466,8 @@ int mqtt_conn_init(struct mqtt_conn *c, const struct mqtt_conn_params *p,
     c->tls = p->ca_file || p->cert_file;
     c->keepalive_s = p->keepalive_s;
     c->backoff_ms = MQTT_CONN_BACKOFF_MIN_MS;
+    c->backoff_max_ms =
+        p->backoff_max_ms > 0 ? p->backoff_max_ms : MQTT_CONN_BACKOFF_MAX_MS;
     return mqtt_conn_client(c);
 }
 

@@ -5,9 +5,8 @@
  * (resolve.h), a numeric address handed to libmosquitto, TLS with our own
  * context (mqtt_conn_tls.c), the password read at each attempt, failures
  * complained about once per streak, backoff between attempts. Used by the
- * Sparkplug B edge node; it is the JSON publisher's connection code
- * (publish_conn.c, publish_tls.c) made independent of struct publisher,
- * so that the publisher can move onto it (see the report of issue 15).
+ * JSON publisher (publish.c: "mqtt", a persistent session) and the
+ * Sparkplug B edge node (sparkplug.c: "sparkplug", a clean session).
  *
  * The owner creates the client through mqtt_conn_init(), sets its own
  * libmosquitto callbacks in on_client (their obj is the struct mqtt_conn:
@@ -32,7 +31,8 @@
 #define MQTT_CONN_TIMEOUT_MS 10000
 #define MQTT_CONN_WHY_MAX 160
 #define MQTT_CONN_LIB_ERR_MAX 128
-/* Reconnection backoff: first and longest wait. */
+/* Reconnection backoff: first wait, and the longest unless the owner
+ * says otherwise (mqtt_conn_params.backoff_max_ms). */
 #define MQTT_CONN_BACKOFF_MIN_MS 250
 #define MQTT_CONN_BACKOFF_MAX_MS 30000
 
@@ -41,8 +41,11 @@ struct resolve;
 
 /* What a connection is made for; strings borrowed for mqtt_conn_init(). */
 struct mqtt_conn_params {
-    const char *name; /* "sparkplug": starts log lines; kept as given */
+    const char *name; /* "mqtt", "sparkplug": starts log lines; kept */
     const char *client_id;
+    /* false: one client for the connection's life, whose session (and
+     * QoS 1 and 2 messages in flight) survive reconnections; true: a new
+     * client for each attempt after the first (see mqtt_conn.c). */
     bool clean_session;
     const char *host;
     int port;
@@ -52,6 +55,7 @@ struct mqtt_conn_params {
     const char *cert_file;
     const char *key_file;
     int keepalive_s;
+    int backoff_max_ms; /* longest wait between attempts; 0: the default */
 };
 
 struct mqtt_conn {
@@ -85,6 +89,7 @@ struct mqtt_conn {
     int64_t attempt_ns;
     int64_t next_ns; /* no attempt before this (CLOCK_MONOTONIC) */
     int backoff_ms;
+    int backoff_max_ms;
     char why[MQTT_CONN_WHY_MAX];
     char lib_err[MQTT_CONN_LIB_ERR_MAX];
     char streak_why[MQTT_CONN_WHY_MAX];
@@ -136,8 +141,8 @@ int mqtt_conn_ms_until(int64_t when_ns);
 
 /* --- mqtt_conn_tls.c ---------------------------------------------------- */
 
-/* Gives c's client our TLS context for the files of p (see publish_tls.c
- * for why): returns -1 after logging why if one cannot be used. */
+/* Gives c's client our TLS context for the files of p (mqtt_conn_tls.c
+ * says why our own): returns -1 after logging why if one cannot be used. */
 int mqtt_conn_tls_setup(struct mqtt_conn *c, const struct mqtt_conn_params *p);
 
 #endif

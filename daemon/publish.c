@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The MQTT session, with libmosquitto (only the publish*.c files include
- * mosquitto.h; publish_private.h says which does what): creating and
- * closing the publisher, a window of readings in flight in send order,
- * the contiguous acknowledged watermark the main loop persists, and the
- * retained topics published again at every connect.
+ * The MQTT session, with libmosquitto: creating and closing the
+ * publisher, a window of readings in flight in send order, the contiguous
+ * acknowledged watermark the main loop persists, the retained topics
+ * published again at every connect, and libmosquitto's connect and publish
+ * callbacks. The connection itself (attempts, the resolver hand-off,
+ * credentials, complaints and backoff, TLS, the socket) is a struct
+ * mqtt_conn (mqtt_conn.h) with a persistent session: one libmosquitto
+ * client for the publisher's life, so what is in flight survives a
+ * reconnection as described below.
  *
  * What libmosquitto 2.0.11 does with messages in flight when the connection
  * drops, read in its source (lib/connect.c, lib/messages_mosq.c,
@@ -36,9 +40,8 @@
  *
  * One more loss, in the broker: see PUBLISH_QOS2_INFLIGHT.
  */
-#include "daemon/publish_private.h"
+#include "daemon/publish.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <mosquitto.h>
@@ -49,7 +52,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/resolve.h"
+#include "daemon/mqtt_conn.h"
 
 /*
  * QoS 2 messages libmosquitto lets out at once; it queues the rest of the
@@ -67,8 +70,43 @@
 /* CONNACK flags: the broker resumed a session it kept for this client. */
 #define PUBLISH_SESSION_PRESENT 0x01
 
-/* libmosquitto's global state is initialised once for all publishers. */
-static unsigned publish_lib_users;
+/* One reading in flight. mid is written by mosquitto_publish(). */
+struct flight {
+    int64_t seq;
+    int mid;
+    bool done;
+};
+
+struct publisher {
+    struct mqtt_conn conn; /* conn.owner is the publisher */
+    int qos;
+    bool retain;
+    char *prefix;
+    char *site;
+    char *status_topic;
+    char *run_topic;
+    char *online;      /* the online status payload */
+    char *run_payload; /* the last given to publisher_set_run() */
+    /* Retained witnesses of sealed runs: published now if connected and
+     * again on every connect, so a broker that lost them gets them back. */
+    char **sealed_topics, **sealed_payloads;
+    size_t nsealed, cap_topics, cap_payloads;
+    /* The newest chain witness (NULL: none yet), published again on every
+     * connect; publisher_close() waits for it while witness_pending. */
+    char *chain_topic;
+    char *chain_payload;
+    int64_t chain_seq;
+    int witness_mid;
+    bool witness_pending;
+
+    struct flight *ring; /* PUBLISH_WINDOW entries, oldest at head */
+    size_t head, n;
+    int64_t acked;
+    bool rewind;
+
+    int offline_mid; /* the offline status sent by publisher_close() */
+    bool offline_done;
+};
 
 /* --- the window of readings in flight ---------------------------------- */
 
@@ -96,7 +134,8 @@ static void publish_ack(struct publisher *p, int mid)
     }
 }
 
-void publish_drop_window(struct publisher *p, const char *why)
+/* Forgets everything in flight; the caller offers it again. */
+static void publish_drop_window(struct publisher *p, const char *why)
 {
     if (p->n == 0)
         return;
@@ -112,7 +151,7 @@ void publish_drop_window(struct publisher *p, const char *why)
 static int publish_retained(struct publisher *p, const char *topic,
                             const char *payload, int *mid)
 {
-    int rc = mosquitto_publish(p->mosq, mid, topic, (int)strlen(payload),
+    int rc = mosquitto_publish(p->conn.mosq, mid, topic, (int)strlen(payload),
                                payload, p->qos, true);
 
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -129,30 +168,17 @@ static void publish_witness_now(struct publisher *p)
     p->witness_pending = publish_retained(p, p->chain_topic, p->chain_payload,
                                           &p->witness_mid) == 0;
 }
+
+/* libmosquitto's callbacks: their obj is p->conn. */
 static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
                                int flags)
 {
-    struct publisher *p = arg;
+    struct publisher *p = ((struct mqtt_conn *)arg)->owner;
 
-    if (rc != 0) {
-        publish_note(p, mosquitto_connack_string(rc));
+    (void)mosq;
+    mqtt_conn_connack(&p->conn, rc);
+    if (rc != 0)
         return;
-    }
-    /* Connected: libmosquitto's log is only wanted to explain failed
-     * attempts (TLS says why only there), and with a callback set it
-     * formats a debug line into a fresh allocation for every packet. */
-    mosquitto_log_callback_set(mosq, NULL);
-    p->connected = true;
-    p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
-    if (p->streak_count > 0)
-        log_info("mqtt: connected to broker %s:%d (after %u failed "
-                 "attempt%s)",
-                 p->host, p->port, p->streak_count,
-                 p->streak_count == 1 ? "" : "s");
-    else
-        log_info("mqtt: connected to broker %s:%d", p->host, p->port);
-    p->streak_why[0] = '\0';
-    p->streak_count = 0;
     if (p->qos == 2 && !(flags & PUBLISH_SESSION_PRESENT))
         publish_drop_window(p, "the broker lost the session");
     publish_retained(p, p->status_topic, p->online, NULL);
@@ -165,16 +191,13 @@ static void publish_on_connect(struct mosquitto *mosq, void *arg, int rc,
 
 static void publish_on_disconnect(struct mosquitto *mosq, void *arg, int rc)
 {
-    struct publisher *p = arg;
-
     (void)mosq;
-    if (rc != MOSQ_ERR_SUCCESS)
-        publish_note_rc(p, rc, errno);
+    mqtt_conn_disconnected(arg, rc);
 }
 
 static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
 {
-    struct publisher *p = arg;
+    struct publisher *p = ((struct mqtt_conn *)arg)->owner;
 
     (void)mosq;
     if (mid == p->offline_mid)
@@ -184,35 +207,41 @@ static void publish_on_publish(struct mosquitto *mosq, void *arg, int mid)
     publish_ack(p, mid);
 }
 
-static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
+/* The connection is over, or an attempt failed (mqtt_conn's on_down). */
+static void publish_on_down(void *owner, bool was_connected)
 {
-    int rc;
+    struct publisher *p = owner;
 
-    mosquitto_int_option(p->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                         MQTT_PROTOCOL_V311);
-    rc = mosquitto_int_option(p->mosq, MOSQ_OPT_SEND_MAXIMUM,
-                              m->qos == 2 ? PUBLISH_QOS2_INFLIGHT
-                                          : PUBLISH_INFLIGHT);
+    (void)was_connected;
+    /* Published again at the next connect. */
+    p->witness_pending = false;
+    if (p->qos == 0)
+        publish_drop_window(p, "QoS 0 messages not written are lost");
+}
+
+/* mqtt_conn's on_client: the callbacks of the session's one client. */
+static void publish_on_client(void *owner, struct mosquitto *mosq)
+{
+    (void)owner;
+    mosquitto_connect_with_flags_callback_set(mosq, publish_on_connect);
+    mosquitto_disconnect_callback_set(mosq, publish_on_disconnect);
+    mosquitto_publish_callback_set(mosq, publish_on_publish);
+}
+
+/* What the client needs beyond mqtt_conn's settings: the send maximum and
+ * the will. Set once: a persistent session keeps its client. */
+static int publish_setup(struct publisher *p)
+{
+    int rc = mosquitto_int_option(p->conn.mosq, MOSQ_OPT_SEND_MAXIMUM,
+                                  p->qos == 2 ? PUBLISH_QOS2_INFLIGHT
+                                              : PUBLISH_INFLIGHT);
+
     if (rc != MOSQ_ERR_SUCCESS) {
         log_err("mqtt: cannot set the send maximum: %s",
                 mosquitto_strerror(rc));
         return -1;
     }
-    mosquitto_connect_with_flags_callback_set(p->mosq, publish_on_connect);
-    mosquitto_disconnect_callback_set(p->mosq, publish_on_disconnect);
-    mosquitto_publish_callback_set(p->mosq, publish_on_publish);
-
-    /* The password is read at each attempt; the username is checked now. */
-    if (m->username && (rc = mosquitto_username_pw_set(
-                            p->mosq, m->username, NULL)) != MOSQ_ERR_SUCCESS) {
-        log_err("mqtt: cannot use username '%s': %s", m->username,
-                mosquitto_strerror(rc));
-        return -1;
-    }
-    if (p->tls && publish_tls_setup(p, m) < 0)
-        return -1;
-
-    rc = mosquitto_will_set(p->mosq, p->status_topic,
+    rc = mosquitto_will_set(p->conn.mosq, p->status_topic,
                             (int)strlen(PAYLOAD_OFFLINE), PAYLOAD_OFFLINE,
                             p->qos, true);
     if (rc != MOSQ_ERR_SUCCESS) {
@@ -227,16 +256,7 @@ static int publish_setup(struct publisher *p, const struct mqtt_conf *m)
  * a word (the broker then publishes the will). */
 static void publish_free(struct publisher *p)
 {
-    if (p->mosq)
-        mosquitto_destroy(p->mosq);
-    /* A lookup still running is not waited for: its helper frees it when
-     * done, or the process ends first. */
-    resolve_free(p->job);
-    if (--publish_lib_users == 0)
-        mosquitto_lib_cleanup();
-    free(p->host);
-    free(p->username);
-    free(p->password_file);
+    mqtt_conn_release(&p->conn);
     free(p->prefix);
     free(p->site);
     free(p->status_topic);
@@ -260,19 +280,21 @@ struct publisher *publisher_new(const struct config *c, const char *version,
 {
     const struct mqtt_conf *m = &c->mqtt;
     struct publisher *p = xcalloc(1, sizeof(*p));
-    struct resolve_result numeric;
+    struct mqtt_conn_params cp = {
+        .name = "mqtt",
+        .client_id = m->client_id,
+        .clean_session = false,
+        .host = m->host,
+        .port = m->port,
+        .username = m->username,
+        .password_file = m->password_file,
+        .ca_file = m->ca_file,
+        .cert_file = m->cert_file,
+        .key_file = m->key_file,
+        .keepalive_s = m->keepalive_s,
+        .backoff_max_ms = PUBLISH_BACKOFF_MAX_MS,
+    };
 
-    if (publish_lib_users++ == 0)
-        mosquitto_lib_init();
-    p->host = xstrdup(m->host);
-    p->port = m->port;
-    p->host_numeric = resolve_numeric(m->host, &numeric) == 0;
-    if (m->username)
-        p->username = xstrdup(m->username);
-    if (m->password_file)
-        p->password_file = xstrdup(m->password_file);
-    p->tls = m->ca_file || m->cert_file;
-    p->keepalive_s = m->keepalive_s;
     p->qos = m->qos;
     p->retain = m->retain;
     p->prefix = xstrdup(m->topic_prefix);
@@ -282,7 +304,6 @@ struct publisher *publisher_new(const struct config *c, const char *version,
     p->chain_topic = xasprintf("%s/%s/chain", p->prefix, p->site);
     p->run_payload = xstrdup(PAYLOAD_IDLE);
     p->ring = xcalloc(PUBLISH_WINDOW, sizeof(*p->ring));
-    p->backoff_ms = PUBLISH_BACKOFF_MIN_MS;
     p->offline_mid = -1;
     p->witness_mid = -1;
 
@@ -291,16 +312,11 @@ struct publisher *publisher_new(const struct config *c, const char *version,
         log_err("mqtt: version '%s' is too long", version);
         goto fail;
     }
-
-    p->mosq = mosquitto_new(m->client_id, false, p);
-    if (!p->mosq) {
-        log_err("mqtt: cannot create client '%s': %s", m->client_id,
-                strerror(errno));
+    if (mqtt_conn_init(&p->conn, &cp, p, publish_on_client) < 0 ||
+        publish_setup(p) < 0)
         goto fail;
-    }
-    if (publish_setup(p, m) < 0)
-        goto fail;
-    publish_attempt(p);
+    p->conn.on_down = publish_on_down;
+    mqtt_conn_attempt(&p->conn);
     return p;
 
 fail:
@@ -308,14 +324,34 @@ fail:
     return NULL;
 }
 
+int publisher_fd(const struct publisher *p)
+{
+    return mqtt_conn_fd(&p->conn);
+}
+
+bool publisher_wants_write(const struct publisher *p)
+{
+    return mqtt_conn_wants_write(&p->conn);
+}
+
+int publisher_timeout_ms(const struct publisher *p)
+{
+    return mqtt_conn_timeout_ms(&p->conn);
+}
+
+void publisher_service(struct publisher *p, bool readable, bool writable)
+{
+    mqtt_conn_service(&p->conn, readable, writable);
+}
+
 bool publisher_connected(const struct publisher *p)
 {
-    return p->connected;
+    return p->conn.connected;
 }
 
 size_t publisher_room(const struct publisher *p)
 {
-    return p->connected ? PUBLISH_WINDOW - p->n : 0;
+    return p->conn.connected ? PUBLISH_WINDOW - p->n : 0;
 }
 
 /* The topic and payload of r; returns the payload's length, or -1 if
@@ -356,7 +392,7 @@ static int publish_tracked(struct publisher *p, const char *topic,
 
     *f = (struct flight){seq, -1, false};
     p->n++;
-    rc = mosquitto_publish(p->mosq, &f->mid, topic, len, payload, p->qos,
+    rc = mosquitto_publish(p->conn.mosq, &f->mid, topic, len, payload, p->qos,
                            p->retain);
     if (rc != MOSQ_ERR_SUCCESS) {
         /* Still the newest: nothing after it was sent. */
@@ -428,10 +464,10 @@ static int publish_live(struct publisher *p, const char *topic,
      * socket takes what is sent: libmosquitto would queue QoS 0 messages
      * it cannot write without bound.
      */
-    if (!p->connected || p->n > 0 || mosquitto_want_write(p->mosq))
+    if (!p->conn.connected || p->n > 0 || mosquitto_want_write(p->conn.mosq))
         return -1;
     /* QoS 0 and untracked: on_publish sees a mid no flight holds. */
-    return mosquitto_publish(p->mosq, NULL, topic, len, payload, 0,
+    return mosquitto_publish(p->conn.mosq, NULL, topic, len, payload, 0,
                              p->retain) == MOSQ_ERR_SUCCESS
                ? 0
                : -1;
@@ -485,7 +521,7 @@ void publisher_set_run(struct publisher *p, const char *payload)
 {
     free(p->run_payload);
     p->run_payload = xstrdup(payload);
-    if (p->connected)
+    if (p->conn.connected)
         publish_retained(p, p->run_topic, p->run_payload, NULL);
 }
 
@@ -500,7 +536,7 @@ void publisher_seal_run(struct publisher *p, const char *name,
     p->sealed_topics[p->nsealed] = topic;
     p->sealed_payloads[p->nsealed] = xstrdup(payload);
     p->nsealed++;
-    if (p->connected)
+    if (p->conn.connected)
         publish_retained(p, topic, payload, NULL);
 }
 
@@ -518,7 +554,7 @@ void publisher_witness(struct publisher *p, int64_t seq, const char *head,
     free(p->chain_payload);
     p->chain_payload = xstrdup(payload);
     p->chain_seq = seq;
-    if (p->connected)
+    if (p->conn.connected)
         publish_witness_now(p);
 }
 
@@ -527,10 +563,10 @@ void publisher_witness(struct publisher *p, int64_t seq, const char *head,
  * first. */
 static void publish_flush(struct publisher *p, int64_t deadline_ns)
 {
-    while (p->connected &&
+    while (p->conn.connected &&
            (!p->offline_done || p->n > 0 || p->witness_pending)) {
         struct pollfd pfd;
-        int ms = publish_ms_until(deadline_ns);
+        int ms = mqtt_conn_ms_until(deadline_ns);
 
         if (ms <= 0)
             break;
@@ -552,10 +588,10 @@ void publisher_close(struct publisher *p, int timeout_ms)
 
     if (!p)
         return;
-    if (p->connected) {
-        int rc = mosquitto_publish(p->mosq, &p->offline_mid, p->status_topic,
-                                   (int)strlen(PAYLOAD_OFFLINE),
-                                   PAYLOAD_OFFLINE, p->qos, true);
+    if (p->conn.connected) {
+        int rc = mosquitto_publish(
+            p->conn.mosq, &p->offline_mid, p->status_topic,
+            (int)strlen(PAYLOAD_OFFLINE), PAYLOAD_OFFLINE, p->qos, true);
 
         p->offline_done = rc != MOSQ_ERR_SUCCESS;
         publish_flush(p, deadline);
@@ -568,10 +604,10 @@ void publisher_close(struct publisher *p, int timeout_ms)
                       " not acknowledged within %d ms",
                       p->chain_seq, timeout_ms);
     }
-    if (p->socket_open && mosquitto_socket(p->mosq) >= 0) {
+    if (p->conn.socket_open && mosquitto_socket(p->conn.mosq) >= 0) {
         /* Sends DISCONNECT if it can: the broker then drops the will. */
-        mosquitto_disconnect(p->mosq);
-        mosquitto_loop_write(p->mosq, 1);
+        mosquitto_disconnect(p->conn.mosq);
+        mosquitto_loop_write(p->conn.mosq, 1);
     }
     publish_free(p);
 }

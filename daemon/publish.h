@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MQTT publishing, the only user of libmosquitto. The publisher runs in the
+ * MQTT publishing of the JSON layout. The publisher runs in the
  * main thread, driven by the main loop's poll(2): it never blocks (but for
  * publisher_close(), for as long as it is told), not even on the broker's
  * name: that is looked up on a detached helper thread per
@@ -67,11 +67,11 @@
 #ifndef PUBLISH_INFLIGHT
 #define PUBLISH_INFLIGHT (PUBLISH_WINDOW + PUBLISH_EXTRA_INFLIGHT)
 #endif
-/* Reconnection backoff: first and longest wait. The longest is what a
- * broker back after a long outage may wait for tbdaqd (a connection
- * attempt a few seconds costs nothing); with 30 s, the replay of a
- * 10-minute outage at W2 took the 18 s of the replay plus up to 30 s. */
-#define PUBLISH_BACKOFF_MIN_MS 250
+/* Reconnection backoff: the longest wait (the first is mqtt_conn.h's
+ * MQTT_CONN_BACKOFF_MIN_MS). It is what a broker back after a long outage
+ * may wait for tbdaqd (a connection attempt a few seconds costs nothing);
+ * with 30 s, the replay of a 10-minute outage at W2 took the 18 s of the
+ * replay plus up to 30 s. */
 #define PUBLISH_BACKOFF_MAX_MS 5000
 
 struct publisher;

@@ -1308,6 +1308,43 @@ static bool pubcomps_passed(struct world *w)
  * Where it does, the publisher keeps tracking and never rewinds; where it
  * does not, the publisher must rewind.
  */
+/*
+ * No broker on the port (loopback refuses at once): the waits between
+ * attempts double from the first and stop at PUBLISH_BACKOFF_MAX_MS, the
+ * publisher's cap, not the connection code's default (30 s). Waits
+ * 250+500+1000+2000+4000 ms, then reads the sixth wait: 5000, not 8000.
+ */
+static void test_backoff_cap(void **state)
+{
+    struct config c;
+    struct publisher *p;
+    int want = 250;
+
+    (void)state;
+    config_make(&c, free_port(), 1, false);
+    p = publisher_new(&c, VERSION, STARTED_US);
+    assert_non_null(p);
+    for (int i = 0; i < 6; i++) {
+        int ms = publisher_timeout_ms(p);
+        int64_t until;
+
+        /* Refused at once: no socket, only the wait. */
+        assert_int_equal(publisher_fd(p), -1);
+        assert_false(publisher_connected(p));
+        assert_in_range(ms, want - 50, want);
+        if (i == 5)
+            break;
+        until = now_ms() + ms;
+        while (now_ms() < until)
+            poll(NULL, 0, (int)(until - now_ms()));
+        publisher_service(p, false, false);
+        want *= 2;
+        if (want > PUBLISH_BACKOFF_MAX_MS)
+            want = PUBLISH_BACKOFF_MAX_MS;
+    }
+    publisher_close(p, 0);
+}
+
 static void test_resend(void **state)
 {
     (void)state;
@@ -1435,6 +1472,7 @@ int main(void)
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_resend),
+        cmocka_unit_test(test_backoff_cap),
     };
     int rc;
 
