@@ -76,52 +76,25 @@ static char *fixture_output(struct fixture *f)
     return buf;
 }
 
+/* A recorded reading as the export reads it (no run, not from
+ * store_readings_after(): no bus). */
+#define TEST_ROW(seq_, ts_, sensor_, kind_, unit_, has_, value_, quality_,     \
+                 error_, version_)                                             \
+    {                                                                          \
+        .seq = (seq_), .ts_us = (ts_), .sensor = (sensor_), .kind = (kind_),   \
+        .unit = (unit_), .has_value = (has_), .value = (value_),               \
+        .quality = (quality_), .error = (error_), .version = (version_)        \
+    }
+
 /* Rows of two sensors, in the export's order (time, tag, seq). */
 static const struct reading_row test_rows[] = {
-    {.seq = 1,
-     .ts_us = T0,
-     .sensor = "FT-101",
-     .kind = "flow",
-     .unit = "m3/h",
-     .has_value = true,
-     .value = 21.37,
-     .quality = "good",
-     .error = NULL,
-     .run = NULL,
-     .version = 1},
-    {.seq = 2,
-     .ts_us = T0,
-     .sensor = "TT-1",
-     .kind = "temperature",
-     .unit = "°C",
-     .has_value = false,
-     .value = 0,
-     .quality = "comm_error",
-     .error = "not connected: Connection refused",
-     .run = NULL,
-     .version = 1},
-    {.seq = 3,
-     .ts_us = T0 + 500000,
-     .sensor = "FT-101",
-     .kind = "flow",
-     .unit = "m3/h",
-     .has_value = true,
-     .value = 1e6,
-     .quality = "out_of_range",
-     .error = NULL,
-     .run = NULL,
-     .version = 2},
-    {.seq = 4,
-     .ts_us = T0 + 1000000,
-     .sensor = "TT-1",
-     .kind = "temperature",
-     .unit = "°C",
-     .has_value = false,
-     .value = 0,
-     .quality = "missed",
-     .error = "bus busy, \"an earlier request\"",
-     .run = NULL,
-     .version = 1},
+    TEST_ROW(1, T0, "FT-101", "flow", "m3/h", true, 21.37, "good", NULL, 1),
+    TEST_ROW(2, T0, "TT-1", "temperature", "°C", false, 0, "comm_error",
+             "not connected: Connection refused", 1),
+    TEST_ROW(3, T0 + 500000, "FT-101", "flow", "m3/h", true, 1e6,
+             "out_of_range", NULL, 2),
+    TEST_ROW(4, T0 + 1000000, "TT-1", "temperature", "°C", false, 0, "missed",
+             "bus busy, \"an earlier request\"", 1),
 };
 #define TEST_NROWS (sizeof(test_rows) / sizeof(test_rows[0]))
 
@@ -225,17 +198,8 @@ static void test_drop_unseen(void **state)
 {
     struct fixture *f = *state;
     struct export_job *e = &f->job;
-    static const struct reading_row row = {.seq = 1,
-                                           .ts_us = T0,
-                                           .sensor = "A",
-                                           .kind = "flow",
-                                           .unit = "m3/h",
-                                           .has_value = true,
-                                           .value = 1,
-                                           .quality = "good",
-                                           .error = NULL,
-                                           .run = NULL,
-                                           .version = 2};
+    static const struct reading_row row =
+        TEST_ROW(1, T0, "A", "flow", "m3/h", true, 1, "good", NULL, 2);
     static const char *tags[] = {"A", "B"};
 
     assert_int_equal(export_write_row(&row, e), 0);
@@ -269,17 +233,8 @@ static void test_drop_unseen(void **state)
 static void test_unknown_quality(void **state)
 {
     struct fixture *f = *state;
-    static const struct reading_row row = {.seq = 7,
-                                           .ts_us = T0,
-                                           .sensor = "A",
-                                           .kind = "flow",
-                                           .unit = "m3/h",
-                                           .has_value = true,
-                                           .value = 1,
-                                           .quality = "great",
-                                           .error = NULL,
-                                           .run = NULL,
-                                           .version = 1};
+    static const struct reading_row row =
+        TEST_ROW(7, T0, "A", "flow", "m3/h", true, 1, "great", NULL, 1);
 
     assert_int_equal(export_write_row(&row, &f->job), 1);
     assert_true(f->job.stopped);
