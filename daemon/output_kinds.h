@@ -7,8 +7,8 @@
 #define TBDAQ_OUTPUT_KINDS_H
 
 #include "daemon/output.h"
+#include "daemon/sparkplug.h" /* sparkplug_output_ops */
 
-extern const struct output_ops mqtt_output_ops;      /* output_mqtt.c: JSON */
-extern const struct output_ops sparkplug_output_ops; /* sparkplug.c */
+extern const struct output_ops mqtt_output_ops; /* output_mqtt.c: JSON */
 
 #endif
