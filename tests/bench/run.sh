@@ -145,7 +145,7 @@ PROF_PIDS=()
 profile_start() {
     PROF_PIDS=()
     case " $BENCH_PROFILE " in *" perf "*)
-        timeout -s INT "$1" perf record -q -g -o "$W/perf.data" \
+        timeout -s INT "$1" perf record -q ${BENCH_PERF_CG:--g} -o "$W/perf.data" \
             -p "$PID_tbdaqd" >"$W/perf.out" 2>&1 &
         PROF_PIDS+=("$!") ;;
     esac
