@@ -36,9 +36,9 @@
 
 /* PRAGMA user_version of the schema this code writes. Versions 1 (no
  * `pruned` table), 2 (no quality 'missed') and 3 (one `sensors` row per
- * tag, descriptions not under the chain) are still read, and upgraded by
- * a read-write open. */
-#define STORE_SCHEMA_VERSION 5
+ * tag, descriptions not under the chain), 4, and 5 (readings' CHECK an IN
+ * list) are still read, and upgraded by a read-write open. */
+#define STORE_SCHEMA_VERSION 6
 /* How long a writer waits for another's lock before failing. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* Longest error message kept by the store. */

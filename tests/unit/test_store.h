@@ -133,6 +133,46 @@ static inline void raw_exec(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* readings as schema versions 3 to 5 define it (an IN list), word for
+ * word. */
+#define TEST_READINGS_V5                                                       \
+    "CREATE TABLE readings (seq INTEGER PRIMARY KEY AUTOINCREMENT,"            \
+    " sensor_id INTEGER NOT NULL REFERENCES sensors(id),"                      \
+    " ts_us INTEGER NOT NULL, value REAL, quality TEXT NOT NULL"               \
+    " CHECK (quality IN ('good','out_of_range','invalid','comm_error',"        \
+    "'missed')), error TEXT, raw TEXT)"
+
+/* Gives readings in path the definition sql, as an older tbdaq wrote it
+ * (a CHECK changes no row): writable_schema and a schema cookie bumped
+ * past every connection's, first running pre (may be ""). */
+static inline void raw_readings_sql(const char *path, const char *pre,
+                                    const char *sql)
+{
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *st = NULL;
+    char bump[96];
+    int64_t cookie;
+
+    assert_int_equal(sqlite3_exec(db, pre, NULL, NULL, NULL), SQLITE_OK);
+    cookie = raw_int(path, "PRAGMA schema_version");
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA writable_schema = ON", NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "UPDATE sqlite_master SET sql = ?1"
+                                        " WHERE name = 'readings'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, sql, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    snprintf(bump, sizeof(bump),
+             "PRAGMA schema_version = %lld; PRAGMA writable_schema = OFF",
+             (long long)cookie + 1);
+    assert_int_equal(sqlite3_exec(db, bump, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A configuration built by hand. */
 
 static char s_plant_a[] = "plant-a", s_rs485[] = "rs485-1";

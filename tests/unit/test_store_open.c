@@ -86,8 +86,8 @@ static void test_open_refused(void **state)
         const char *before; /* the message: before, the path, after */
         const char *after;
     } cases[] = {
-        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 6", NULL,
-         "database '", "' has schema version 6, newer than this tbdaq (5)"},
+        {"newer.db", "CREATE TABLE sensors (id); PRAGMA user_version = 7", NULL,
+         "database '", "' has schema version 7, newer than this tbdaq (6)"},
         {"foreign.db", "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)", NULL,
          "'",
          "' is not a tbdaq database: no tbdaq schema version (user_version "

@@ -494,7 +494,8 @@ static void test_run_seqs_v4(void **state)
     assert_int_equal(store_run_stop(s, "V", 2000, 0), 0);
     assert_int_equal(store_runs_settle(s, 4), 1);
     store_close(s);
-    /* as schema 4 left it: no exact column */
+    /* as schema 4 left it: no exact column, readings' CHECK an IN list */
+    raw_readings_sql(path, "", TEST_READINGS_V5);
     raw_exec(path, "ALTER TABLE runs DROP COLUMN stop_edge_seq;"
                    " ALTER TABLE runs DROP COLUMN start_edge_seq;"
                    " ALTER TABLE runs DROP COLUMN exact;"

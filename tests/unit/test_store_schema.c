@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Older schema versions against real files: a file of version 1, 2 or 3
- * read as it is and upgraded by a read-write open (the missed quality, the
- * pruned table, description versions), the chain still verifying across
- * the upgrade.
+ * Older schema versions against real files: a file of version 1, 2, 3 or
+ * 5 read as it is and upgraded by a read-write open (the missed quality,
+ * the pruned table, description versions, readings' CHECK without an IN
+ * list), the chain still verifying across the upgrade.
  * The test looks at the files with SQLite directly, and tampers with
  * them, as an auditor (or a forger) would.
  */
@@ -16,7 +16,6 @@
     " ts_us INTEGER NOT NULL, value REAL, quality TEXT NOT NULL"               \
     " CHECK (quality IN ('good','out_of_range','invalid','comm_error')),"      \
     " error TEXT, raw TEXT)"
-
 /* sensors as versions 1 to 3 define it: one row per tag. */
 #define SENSORS_V3                                                             \
     "CREATE TABLE sensors (id INTEGER PRIMARY KEY,"                            \
@@ -67,9 +66,7 @@ static const char schema_v2[] = SENSORS_V3
 static void downgrade(const char *path, int version)
 {
     sqlite3 *db = raw_open(path);
-    sqlite3_stmt *st = NULL;
     char sql[TEST_ROW_MAX];
-    int64_t cookie;
 
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"
                                    " WHERE chain_seq IS NOT 0"),
@@ -92,31 +89,12 @@ static void downgrade(const char *path, int version)
                      " PRAGMA user_version = 3",
                      NULL, NULL, NULL),
         SQLITE_OK);
-    if (version == 3) {
-        sqlite3_close(db);
-        return;
-    }
-    cookie = raw_int(path, "PRAGMA schema_version");
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP INDEX readings_missed;"
-                                  " PRAGMA writable_schema = ON",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "UPDATE sqlite_master SET sql = ?1"
-                                        " WHERE name = 'readings'",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(st, 1, READINGS_V2, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    snprintf(sql, sizeof(sql),
-             "PRAGMA schema_version = %lld; PRAGMA writable_schema = OFF;"
-             " %s PRAGMA user_version = %d",
-             (long long)cookie + 2, version == 1 ? "DROP TABLE pruned;" : "",
-             version);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+    raw_readings_sql(path, version < 3 ? "DROP INDEX readings_missed" : "",
+                     version < 3 ? READINGS_V2 : TEST_READINGS_V5);
+    snprintf(sql, sizeof(sql), "%s PRAGMA user_version = %d",
+             version == 1 ? "DROP TABLE pruned;" : "", version);
+    raw_exec(path, sql);
     raw_row(path, "PRAGMA integrity_check", sql);
     assert_string_equal(sql, "ok");
 }
@@ -425,6 +403,81 @@ static void test_upgrade_v3(void **state)
                         raw_int(path, "SELECT max(seq) FROM readings"));
 }
 
+/* Whether SQLite's program for inserting a reading into path builds a
+ * temporary b-tree (OP_OpenEphemeral). */
+static bool insert_builds_btree(const char *path)
+{
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "EXPLAIN INSERT INTO readings (sensor_id, ts_us,"
+                           " value, quality, error, raw)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        found |= strcmp((const char *)sqlite3_column_text(st, 1),
+                        "OpenEphemeral") == 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
+/*
+ * Version 5 to 6: readings' CHECK, an IN list for which SQLite builds a
+ * temporary b-tree at every reading inserted, becomes the same five
+ * names as comparisons. After the daemon's open the insert builds none,
+ * the definition is a new file's, a quality outside the five is still
+ * refused, and the chain still verifies, with readings added after.
+ */
+static void test_upgrade_v6(void **state)
+{
+    char path[TEST_PATH_MAX], fresh[TEST_PATH_MAX], row[TEST_ROW_MAX],
+        want[TEST_ROW_MAX];
+    static const char def[] =
+        "SELECT sql FROM sqlite_master WHERE name = 'readings'";
+    struct fixture f;
+    struct store *s = open_synced("v5.db", path, &f);
+    struct reading r = mk_reading(f.sensors[SENSOR_FT].db_id, 1000000,
+                                  QUALITY_GOOD, 2.5, "", 0, NULL);
+    sqlite3 *db;
+
+    (void)state;
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    store_close(s);
+    store_close(open_rw("v6_fresh.db", fresh));
+    assert_false(insert_builds_btree(fresh));
+    raw_readings_sql(path, "", TEST_READINGS_V5);
+    raw_exec(path, "PRAGMA user_version = 5");
+    assert_true(insert_builds_btree(path));
+
+    s = open_rw("v5.db", path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 6);
+    raw_row(path, "PRAGMA integrity_check", row);
+    assert_string_equal(row, "ok");
+    raw_row(path, def, row);
+    raw_row(fresh, def, want);
+    assert_string_equal(row, want);
+    assert_false(insert_builds_btree(path));
+    db = raw_open(path);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO readings (sensor_id, ts_us,"
+                                  " quality) VALUES (1, 2, 'bogus')",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_non_null(strstr(sqlite3_errmsg(db), "CHECK constraint failed"));
+    sqlite3_close(db);
+    r = mk_reading(f.sensors[SENSOR_FT].db_id, 2000000, QUALITY_MISSED, 0,
+                   "bus busy", 0, NULL);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    store_close(s);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM readings"), 2);
+    expect_verify_ok(path, 1, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_missed_batch),
         cmocka_unit_test(test_schema_upgrade),
         cmocka_unit_test(test_upgrade_v3),
+        cmocka_unit_test(test_upgrade_v6),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
