@@ -347,6 +347,11 @@ int store_run_open(struct store *s, int (*fn)(const struct store_run *, void *),
 int store_run_seal(struct store *s, int (*fn)(const struct store_run *, void *),
                    void *arg);
 
+/* The steps SQLite's virtual machine has taken in this store's prepared
+ * statements since it was opened: a count of work that depends on
+ * neither the machine nor its load, for tests of how a cost grows. */
+int64_t store_vm_steps(struct store *s);
+
 /* PRAGMA data_version: changes when another connection committed. Cheap;
  * the daemon calls it every loop to notice run changes from the CLI.
  * Returns -1 (message set) on a database error. */

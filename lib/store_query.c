@@ -158,6 +158,16 @@ int store_last_seq(struct store *s, int64_t *seq)
     return 0;
 }
 
+int64_t store_vm_steps(struct store *s)
+{
+    int64_t n = 0;
+
+    for (sqlite3_stmt *st = sqlite3_next_stmt(s->db, NULL); st;
+         st = sqlite3_next_stmt(s->db, st))
+        n += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+    return n;
+}
+
 int64_t store_data_version(struct store *s)
 {
     sqlite3_stmt *st = s->stmt[STMT_DATA_VERSION];

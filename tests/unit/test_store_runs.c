@@ -274,6 +274,76 @@ static void test_row_run(void **state)
     store_close(s);
 }
 
+/* Rows of a page by the run they were given: "open", another, none. */
+struct run_count {
+    int rows, in_open, in_other;
+};
+
+static int count_run_row(const struct reading_row *row, void *arg)
+{
+    struct run_count *c = arg;
+
+    c->rows++;
+    if (row->run && strcmp(row->run, "open") == 0)
+        c->in_open++;
+    else if (row->run)
+        c->in_other++;
+    return 0;
+}
+
+/*
+ * The run of each reading read back for publishing is looked for among
+ * the runs that can hold the page, so the cost of a page does not grow
+ * with the runs of a long-lived database (a few a day for years): with
+ * 3,200 runs before it (by seq and by time) a page takes about as many
+ * SQLite steps as with none. The member test of every run for every
+ * reading took 3 s for a page of 10,000 readings with 1,000 runs.
+ */
+static void test_readings_after_many_runs(void **state)
+{
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("manyruns.db", path, &f);
+    struct run_count none = {0}, many = {0};
+    int64_t ts[16], steps, steps_none, steps_many;
+
+    (void)state;
+    for (int b = 0; b < 20; b++) {
+        for (int i = 0; i < 16; i++)
+            ts[i] = 1000000000 + (b * 16 + i) * 1000;
+        commit_at(s, f.sensors[0].db_id, ts, 16);
+    }
+    steps = store_vm_steps(s);
+    assert_int_equal(store_readings_after(s, 160, 160, count_run_row, &none),
+                     160);
+    steps_none = store_vm_steps(s) - steps;
+    assert_int_equal(none.in_open + none.in_other, 0);
+
+    /* 3,000 ended runs of one reading each among seqs 1..160, 200 by
+     * time ended before the readings, and one open from seq 241 on */
+    raw_exec(path,
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+             " WHERE i < 2999) INSERT INTO runs (name, started_us, ended_us,"
+             " first_seq, last_seq) SELECT 'seq-' || i, i, i + 1,"
+             " 1 + i % 160, 1 + i % 160 FROM n;"
+             " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+             " WHERE i < 199) INSERT INTO runs (name, started_us, ended_us)"
+             " SELECT 'time-' || i, 3000 + i, 3001 + i FROM n;"
+             " INSERT INTO runs (name, started_us, first_seq)"
+             " VALUES ('open', 5000, 241)");
+    steps = store_vm_steps(s);
+    assert_int_equal(store_readings_after(s, 160, 160, count_run_row, &many),
+                     160);
+    steps_many = store_vm_steps(s) - steps;
+    assert_int_equal(many.in_open, 80);
+    assert_int_equal(many.in_other, 0);
+    /* a scan of the runs once per page is allowed, not once per reading */
+    if (steps_many > 2 * steps_none + 50 * 3200)
+        fail_msg("a page took %lld steps with 3,200 runs, %lld with none",
+                 (long long)steps_many, (long long)steps_none);
+    store_close(s);
+}
+
 struct export_seen {
     char text[16][TEST_ROW_MAX];
     int n;
@@ -686,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_runs_two_connections),
         cmocka_unit_test(test_row_run),
+        cmocka_unit_test(test_readings_after_many_runs),
         cmocka_unit_test(test_run_exact),
         cmocka_unit_test(test_run_exact_empty),
         cmocka_unit_test(test_run_seqs_v4),
