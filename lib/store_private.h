@@ -37,6 +37,7 @@ enum store_stmt {
     STMT_COMMIT,
     STMT_ROLLBACK,
     STMT_INSERT_READING,
+    STMT_INSERT_READINGS,
     STMT_INSERT_EVENT,
     STMT_SENSOR_SAME,
     STMT_INSERT_SENSOR,
@@ -102,6 +103,14 @@ enum store_stmt {
 #define STORE_VERIFY_SQL                                                       \
     "SELECT seq, sensor_id, ts_us, value, quality, error, raw FROM readings"   \
     " WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
+
+/* Readings inserted by one statement where a batch has that many left:
+ * what SQLite does once per statement (the program's start and end,
+ * AUTOINCREMENT's sqlite_sequence, the statement journal) is then paid
+ * once for so many, a third of an insert's cost. The rest go one by one. */
+#define STORE_INSERT_ROWS 16
+/* A reading's raw words as hex ("41c8 0000"), NUL included. */
+#define STORE_RAW_HEX_MAX (5 * REG_MAX_WORDS)
 
 /* Bytes of a reading's SHA-256 kept in batches.digests: enough to tell
  * which reading of a broken batch changed, not evidence in themselves. */

@@ -107,6 +107,13 @@
     "SELECT id, tag, version, chain_seq, " STORE_SENSORS_DESC_LIST ", " bit    \
     " FROM sensors WHERE id = ?1"
 
+/* The rows of STMT_INSERT_READINGS. */
+#define STORE_ROW "(?, ?, ?, ?, ?, ?)"
+#define STORE_ROWS_4 STORE_ROW ", " STORE_ROW ", " STORE_ROW ", " STORE_ROW
+#define STORE_ROWS_16                                                          \
+    STORE_ROWS_4 ", " STORE_ROWS_4 ", " STORE_ROWS_4 ", " STORE_ROWS_4
+_Static_assert(STORE_INSERT_ROWS == 16, "STORE_ROWS_16 has 16 rows");
+
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
      * timeout), not halfway through the batch. */
@@ -119,6 +126,10 @@ static const char *const store_sql[STMT_COUNT] = {
     [STMT_INSERT_READING] =
         "INSERT INTO readings (sensor_id, ts_us, value, quality, error, raw)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* STORE_INSERT_ROWS of them, parameters 6k+1..6k+6 for row k. */
+    [STMT_INSERT_READINGS] =
+        "INSERT INTO readings (sensor_id, ts_us, value, quality, error, raw)"
+        " VALUES " STORE_ROWS_16,
     [STMT_INSERT_EVENT] =
         "INSERT INTO events (ts_us, kind, detail) VALUES (?1, ?2, ?3)",
     /* The newest version of tag ?1 if it describes the sensor as ?2..?17

@@ -155,12 +155,13 @@ fail:
     return -1;
 }
 
-/* Inserts one reading inside the open transaction, sets its seq and
- * writes its raw words as hex into raw (empty if none). */
-static int store_insert_reading(struct store *s, struct reading *r,
-                                char raw[5 * REG_MAX_WORDS])
+/* Binds reading r to parameters base+1..base+6 of st and writes its raw
+ * words as hex into raw (empty if none), which st then points into.
+ * Returns 0 or -1. */
+static int store_bind_reading(struct store *s, sqlite3_stmt *st, int base,
+                              const struct reading *r,
+                              char raw[STORE_RAW_HEX_MAX])
 {
-    sqlite3_stmt *st = s->stmt[STMT_INSERT_READING];
     int rc = 0;
 
     raw[0] = '\0';
@@ -170,37 +171,66 @@ static int store_insert_reading(struct store *s, struct reading *r,
                             "words, more than %d",
                             (long long)r->sensor_id, (unsigned)r->nraw,
                             REG_MAX_WORDS);
-    rc |= sqlite3_bind_int64(st, 1, r->sensor_id);
-    rc |= sqlite3_bind_int64(st, 2, r->ts_us);
+    rc |= sqlite3_bind_int64(st, base + 1, r->sensor_id);
+    rc |= sqlite3_bind_int64(st, base + 2, r->ts_us);
     if (reading_has_value(r))
-        rc |= sqlite3_bind_double(st, 3, r->value);
+        rc |= sqlite3_bind_double(st, base + 3, r->value);
     else
-        rc |= sqlite3_bind_null(st, 3);
-    rc |= store_bind_text(st, 4, quality_name(r->quality));
+        rc |= sqlite3_bind_null(st, base + 3);
+    rc |= store_bind_text(st, base + 4, quality_name(r->quality));
     if (store_keeps_error(r))
-        rc |= sqlite3_bind_text(st, 5, r->error,
+        rc |= sqlite3_bind_text(st, base + 5, r->error,
                                 (int)strnlen(r->error, sizeof(r->error)),
                                 SQLITE_STATIC);
     else
-        rc |= sqlite3_bind_null(st, 5);
+        rc |= sqlite3_bind_null(st, base + 5);
     if (r->nraw > 0) {
         hex_words(r->raw, r->nraw, raw);
-        rc |= sqlite3_bind_text(st, 6, raw, -1, SQLITE_STATIC);
+        rc |= sqlite3_bind_text(st, base + 6, raw, -1, SQLITE_STATIC);
     } else {
-        rc |= sqlite3_bind_null(st, 6);
+        rc |= sqlite3_bind_null(st, base + 6);
     }
     if (rc != SQLITE_OK)
         return store_fail(s, "cannot store reading of sensor %lld",
                           (long long)r->sensor_id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
+    return 0;
+}
+
+/*
+ * Inserts n readings (1, or STORE_INSERT_ROWS in one statement) inside
+ * the open transaction and sets their seqs, writing their raw words as
+ * hex into raw[0..n-1]. The rows of one statement are inserted in the
+ * order of its VALUES, each taking the next seq (AUTOINCREMENT, under
+ * the transaction's write lock), so they hold last_insert_rowid() - n + 1
+ * up to last_insert_rowid(); the caller checks that seqs follow.
+ */
+static int store_insert_readings(struct store *s, struct reading *r, size_t n,
+                                 char raw[][STORE_RAW_HEX_MAX])
+{
+    enum store_stmt which = n == 1 ? STMT_INSERT_READING : STMT_INSERT_READINGS;
+    sqlite3_stmt *st = s->stmt[which];
+    int64_t last;
+
+    for (size_t k = 0; k < n; k++)
+        if (store_bind_reading(s, st, 6 * (int)k, &r[k], raw[k]) < 0)
+            return -1;
+    if (sqlite3_step(st) != SQLITE_DONE) {
         store_fail(s, "cannot store reading of sensor %lld",
-                   (long long)r->sensor_id);
+                   (long long)r[0].sensor_id);
         sqlite3_reset(st);
-        return -1;
+        /* A constraint undoes the statement, not the transaction: one by
+         * one, the error names the reading that broke it. */
+        if (n == 1 || sqlite3_get_autocommit(s->db))
+            return -1;
+        for (size_t k = 0; k < n; k++)
+            if (store_insert_readings(s, &r[k], 1, &raw[k]) < 0)
+                return -1;
+        return 0;
     }
     sqlite3_reset(st);
-    r->seq = sqlite3_last_insert_rowid(s->db);
+    last = sqlite3_last_insert_rowid(s->db);
+    for (size_t k = 0; k < n; k++)
+        r[k].seq = last - (int64_t)(n - 1 - k);
     return 0;
 }
 
@@ -444,10 +474,19 @@ static int store_sensor_last_flush(struct store *s)
     return 0;
 }
 
+/* Drops the insert statements' bindings, which point into a batch. */
+static void store_commit_clear(struct store *s)
+{
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_READING]);
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_READINGS]);
+    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+}
+
 int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                        const struct event *ev, size_t nev)
 {
-    char raw[5 * REG_MAX_WORDS];
+    char raw[STORE_INSERT_ROWS][STORE_RAW_HEX_MAX];
+    size_t n;
 
     if (store_step(s, STMT_BEGIN, "cannot begin batch") < 0)
         goto fail;
@@ -455,20 +494,25 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
     s->batch++;
     s->ntouched = 0;
     s->nnewdesc = 0;
-    for (size_t i = 0; i < nr; i++) {
-        if (store_insert_reading(s, &r[i], raw) < 0)
+    for (size_t i = 0; i < nr; i += n) {
+        n = nr - i >= STORE_INSERT_ROWS ? STORE_INSERT_ROWS : 1;
+        if (store_insert_readings(s, &r[i], n, raw) < 0)
             goto fail;
-        /* One transaction holds the write lock: its seqs follow each
-         * other, and verify relies on it. */
-        if (i > 0 && r[i].seq != r[i - 1].seq + 1) {
-            store_errorf(s, "seq %lld does not follow %lld",
-                         (long long)r[i].seq, (long long)r[i - 1].seq);
-            goto fail;
+        for (size_t k = 0; k < n; k++) {
+            size_t j = i + k;
+
+            /* One transaction holds the write lock: its seqs follow each
+             * other, and verify relies on it. */
+            if (j > 0 && r[j].seq != r[j - 1].seq + 1) {
+                store_errorf(s, "seq %lld does not follow %lld",
+                             (long long)r[j].seq, (long long)r[j - 1].seq);
+                goto fail;
+            }
+            if (store_canon_reading(s, &r[j], raw[k], j) < 0 ||
+                store_sensor_last_note(s, r[j].sensor_id, r[j].seq) < 0 ||
+                store_cover_note(s, r[j].sensor_id, r[j].seq) < 0)
+                goto fail;
         }
-        if (store_canon_reading(s, &r[i], raw, i) < 0 ||
-            store_sensor_last_note(s, r[i].sensor_id, r[i].seq) < 0 ||
-            store_cover_note(s, r[i].sensor_id, r[i].seq) < 0)
-            goto fail;
     }
     if (store_sensor_last_flush(s) < 0 || store_cover_descs(s, nr) < 0 ||
         (nr > 0 && store_cover_configs(s, r[0].seq, nr + s->nnewdesc) < 0))
@@ -492,15 +536,13 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
         s->config_state = COVER_DONE;
     s->nnewconf = 0;
     /* The bindings point into the caller's arrays: drop them. */
-    sqlite3_clear_bindings(s->stmt[STMT_INSERT_READING]);
-    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    store_commit_clear(s);
     return 0;
 fail:
     store_rollback(s);
     s->nnewdesc = 0;
     s->nnewconf = 0;
-    sqlite3_clear_bindings(s->stmt[STMT_INSERT_READING]);
-    sqlite3_clear_bindings(s->stmt[STMT_INSERT_EVENT]);
+    store_commit_clear(s);
     for (size_t i = 0; i < nr; i++)
         r[i].seq = 0;
     return -1;

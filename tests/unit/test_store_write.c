@@ -184,6 +184,58 @@ static void test_commit_columns(void **state)
     store_close(s);
 }
 
+/*
+ * A batch longer than STORE_INSERT_ROWS goes in statements of that many
+ * rows and the rest one by one: every reading gets the seq after the one
+ * before it, each row holds its own reading (values, errors and raw words
+ * of the rows in the middle of a statement too), and the chain verifies.
+ * A reading refused inside such a statement is named by its sensor.
+ */
+static void test_commit_rows(void **state)
+{
+    static const uint16_t w[] = {0x41c8, 0x0000};
+    char path[TEST_PATH_MAX], row[TEST_ROW_MAX], want[TEST_ROW_MAX];
+    struct fixture f;
+    struct store *s = open_synced("rows.db", path, &f);
+    struct store_verify_result v;
+    struct reading r[37];
+
+    (void)state;
+    for (int i = 0; i < 37; i++) {
+        int64_t id = f.sensors[i % 3].db_id;
+
+        r[i] = i % 5 == 4
+                   ? mk_reading(id, 1000 + i, QUALITY_COMM_ERROR, 0, "timeout",
+                                0, NULL)
+                   : mk_reading(id, 1000 + i, QUALITY_GOOD, i + 0.5, "", 2, w);
+    }
+    assert_int_equal(store_commit_batch(s, r, 37, NULL, 0), 0);
+    for (int i = 0; i < 37; i++) {
+        assert_int_equal(r[i].seq, r[0].seq + i);
+        reading_row(path, r[i].seq, row);
+        if (i % 5 == 4)
+            snprintf(want, sizeof(want), "%lld|%d|comm_error|NULL|timeout|NULL",
+                     (long long)r[i].sensor_id, 1000 + i);
+        else
+            snprintf(want, sizeof(want), "%lld|%d|good|%.1f|NULL|41c8 0000",
+                     (long long)r[i].sensor_id, 1000 + i, i + 0.5);
+        assert_string_equal(row, want);
+    }
+    assert_int_equal(store_verify(s, 0, INT64_MAX, &v), 0);
+    assert_true(v.ok);
+    assert_int_equal(v.readings, 37);
+
+    /* the 6th of a statement of 16 names no sensor */
+    for (int i = 0; i < 37; i++)
+        r[i].sensor_id = i == 5 ? 9999 : f.sensors[0].db_id;
+    assert_int_equal(store_commit_batch(s, r, 37, NULL, 0), -1);
+    assert_non_null(strstr(store_errmsg(s), "sensor 9999"));
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM readings"), 37);
+    for (int i = 0; i < 37; i++)
+        assert_int_equal(r[i].seq, 0);
+    store_close(s);
+}
+
 static void test_commit_atomic(void **state)
 {
     char path[TEST_PATH_MAX], row[TEST_ROW_MAX];
@@ -477,6 +529,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_sensors),
         cmocka_unit_test(test_commit_columns),
+        cmocka_unit_test(test_commit_rows),
         cmocka_unit_test(test_commit_atomic),
         cmocka_unit_test(test_reader_beside_writer),
         cmocka_unit_test(test_status),
