@@ -8,8 +8,9 @@
  *                host's STATE, births, the messages in flight and the
  *                acknowledged seq
  *   spb_flow.c   the readings: the node's devices and metrics, DDATA per
- *                device and poll, DDEATH and DBIRTH as polls fail and
- *                recover, and the historical readings owed per device
+ *                device and poll (grouped by spb_group.c), DDEATH and
+ *                DBIRTH as polls fail and recover, and the historical
+ *                readings owed per device
  *
  * Main thread only, like every output.
  */
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "daemon/mqtt_conn.h"
+#include "daemon/spb_group.h"
 #include "daemon/spb_payload.h"
 #include "lib/config.h"
 #include "lib/store.h"
@@ -58,16 +60,6 @@ struct spb_device {
     size_t nranges, capranges;
 };
 
-/* A reading read back, reduced to what a metric needs. */
-struct spb_row {
-    int64_t seq;
-    int64_t ts_us;
-    size_t sensor; /* index into sparkplug.sensors */
-    bool has_value;
-    double value;
-    const char *quality; /* a static quality name */
-};
-
 /* A DDATA in flight: the lowest seq it carries. */
 struct spb_flight {
     int64_t min_seq;
@@ -88,8 +80,11 @@ struct sparkplug {
     struct spb_sensor *sensors; /* in configuration order */
     size_t nsensors;
     size_t *by_tag; /* sensor indexes sorted by tag, for rows */
+    size_t *dev_of; /* the device of each sensor, for the groups */
     struct spb_device *devs;
     size_t ndevs;
+    /* Live rows read, not yet in a DDATA: each device's poll so far. */
+    struct spb_groups live;
 
     int bdseq; /* this connection's */
     /* Whether a broker may have taken a session with bdseq (a connection
