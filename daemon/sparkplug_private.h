@@ -29,9 +29,16 @@
 
 /* Readings read back from the database per query. */
 #define SPB_PAGE 500
-/* Historical readings published per pump at most, beside every live one:
- * at ten pumps a second, 10 minutes of 1,000 readings/s in 30 s. */
+/* Historical readings published per pump at most, beside every live one
+ * (bounds the time one pump takes: the daemon pumps at every wake-up). */
 #define SPB_HISTORY_PER_PUMP 2000
+/* History is published only while fewer DDATA than this are unacknowledged
+ * (QoS 1) or unwritten (QoS 0). libmosquitto sends 20 at a time and
+ * queues the rest in order, so a live DDATA waits behind this many at
+ * most, not behind the whole backlog (a 10-minute outage at W2: 12,000
+ * DDATA queued in a few seconds held live ones back 3 s); a little over
+ * the 20 keeps the pipe full while PUBACKs come back. */
+#define SPB_HISTORY_WINDOW 64
 /* DDATA messages in flight (sent, not yet acknowledged) at most; with
  * QoS 0 also those written less than keepalive_s ago. */
 #define SPB_FLIGHT_MAX 65536
@@ -107,6 +114,7 @@ struct sparkplug {
     struct spb_flight *ring; /* cap entries (a power of two), oldest at
                                 head */
     size_t head, n, cap;
+    size_t undone; /* entries of the ring not done yet */
     int early_mid; /* written before mosquitto_publish() returned */
     int64_t early_ns;
     int ndeath_mid;
@@ -130,8 +138,10 @@ int spb_send(struct sparkplug *s, const char *topic, bool track,
              int64_t min_seq);
 /* The next message's seq, counted. */
 int spb_next_seq(struct sparkplug *s);
-/* Whether another DDATA may be put in flight. */
+/* Whether another DDATA may be put in flight; a historical one, also
+ * below SPB_HISTORY_WINDOW. */
 bool spb_room(const struct sparkplug *s);
+bool spb_history_room(const struct sparkplug *s);
 
 /* --- spb_flow.c --------------------------------------------------------- */
 

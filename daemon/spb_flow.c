@@ -17,7 +17,8 @@
  * debt is how store and forward works: at each new connection every
  * reading after the acknowledged seq and up to the births is owed to
  * every device, and paid as historical DDATA a page at a time, after the
- * live readings of each pump (history never holds live data back).
+ * live readings of each pump and only while few DDATA are unacknowledged
+ * (SPB_HISTORY_WINDOW), so that history never holds live data back.
  */
 #include "daemon/sparkplug_private.h"
 
@@ -495,7 +496,7 @@ static void spb_flow_history(struct sparkplug *s)
     size_t done = 0;
     int64_t from;
 
-    while (done < SPB_HISTORY_PER_PUMP && spb_room(s) &&
+    while (done < SPB_HISTORY_PER_PUMP && spb_history_room(s) &&
            (from = spb_history_next(s)) != INT64_MAX) {
         int64_t last = spb_read(s, from - 1, s->live_cursor + 1), held;
 
