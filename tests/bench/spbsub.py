@@ -11,9 +11,10 @@ with /usr/bin/python3 (Debian's modules). Commands:
   sub    subscribe to spBv1.0/# at QoS 1 with a persistent session
          (--client-id, clean session off; it reconnects every 100 ms
          while the broker is away) and append one line per DDATA metric
-         to --out: "seq ts_ms rx_us hist" (the metric's seq property, its
-         timestamp, the arrival of its message as CLOCK_REALTIME us when
-         paho handed it over, is_historical 0/1). Every 0.5 s it prints
+         to --out: "seq ts_ms rx_us hist sent_ms" (the metric's seq
+         property, its timestamp, the arrival of its message as
+         CLOCK_REALTIME us when paho handed it over, is_historical 0/1,
+         the payload's timestamp: when tbdaqd encoded the DDATA). Every 0.5 s it prints
          "progress msgs=N metrics=M low=L births=B deaths=D bad=X" on
          stdout: L is the highest seq such that every seq from --first up
          to it arrived (the replay is complete when L reaches the last
@@ -31,7 +32,10 @@ with /usr/bin/python3 (Debian's modules). Commands:
          late_n, late_p50_ms, late_p99_ms, late_max_ms (the live
          readings taken in the span), late_all_max_ms (every live
          reading), hist_done_us (the arrival of the last --db seq to
-         arrive).
+         arrive); the span's lateness split at the DDATA's encoding:
+         node_p99_ms, node_max_ms (encoded - taken: the commit and the
+         node's pump) and after_p99_ms, after_max_ms (arrival - encoded:
+         libmosquitto's queue, the broker, this host).
 """
 
 import argparse
@@ -120,6 +124,7 @@ def cmd_sub(args):
                 prog.bad += 1
                 return
             lines = []
+            sent = p.timestamp if p.HasField("timestamp") else 0
             for m in p.metrics:
                 s = metric_seq(m)
                 if s < 0 or not m.HasField("timestamp"):
@@ -127,8 +132,8 @@ def cmd_sub(args):
                     continue
                 prog.metrics += 1
                 prog.seen(s)
-                lines.append("%d %d %d %d\n" % (s, m.timestamp, rx,
-                                                1 if m.is_historical else 0))
+                lines.append("%d %d %d %d %d\n" % (
+                    s, m.timestamp, rx, 1 if m.is_historical else 0, sent))
             out.write("".join(lines))
 
     def report():
@@ -169,18 +174,19 @@ def cmd_stats(args):
     with open(args.rec) as f:
         for line in f:
             w = line.split()
-            if len(w) == 4:
-                recs.append((int(w[0]), int(w[1]), int(w[2]), w[3] == "1"))
+            if len(w) == 5:
+                recs.append((int(w[0]), int(w[1]), int(w[2]), w[3] == "1",
+                             int(w[4])))
     got = {}
     done_us = 0
-    for s, _ts, rx, _h in recs:
+    for s, _ts, rx, _h, _sent in recs:
         if s in want:
             got[s] = got.get(s, 0) + 1
             done_us = max(done_us, rx)
     to_us = args.to_us or done_us
     hist = live = late_all_max = 0
-    late = []
-    for _s, ts_ms, rx, h in recs:
+    late, node, after = [], [], []
+    for _s, ts_ms, rx, h, sent in recs:
         if h:
             hist += 1
             continue
@@ -189,16 +195,22 @@ def cmd_stats(args):
         late_all_max = max(late_all_max, ms)
         if args.from_us <= ts_ms * 1000 < to_us:
             late.append(ms)
+            node.append(sent - ts_ms)
+            after.append(rx / 1000.0 - sent)
     missing = sorted(s for s in want if s not in got)
     late.sort()
+    node.sort()
+    after.sort()
     print("db=%d received=%d missing=%d missing_examples=%s dups=%d hist=%d "
           "live=%d late_n=%d late_p50_ms=%.1f late_p99_ms=%.1f "
-          "late_max_ms=%.1f late_all_max_ms=%.1f hist_done_us=%d"
+          "late_max_ms=%.1f late_all_max_ms=%.1f hist_done_us=%d "
+          "node_p99_ms=%d node_max_ms=%d after_p99_ms=%.1f after_max_ms=%.1f"
           % (len(want), len(got), len(missing),
              ",".join(str(s) for s in missing[:5]) or "-",
              sum(n - 1 for n in got.values()), hist, live, len(late),
              pct(late, 50), pct(late, 99), late[-1] if late else 0,
-             late_all_max, done_us))
+             late_all_max, done_us, pct(node, 99), node[-1] if node else 0,
+             pct(after, 99), after[-1] if after else 0))
 
 
 def main():
