@@ -47,6 +47,11 @@ bool spb_room(const struct sparkplug *s)
     return s->conn.connected && s->n < SPB_FLIGHT_MAX;
 }
 
+bool spb_history_room(const struct sparkplug *s)
+{
+    return spb_room(s) && s->undone < SPB_HISTORY_WINDOW;
+}
+
 static void spb_track(struct sparkplug *s, int mid, int64_t min_seq)
 {
     if (s->n == s->cap) {
@@ -66,6 +71,8 @@ static void spb_track(struct sparkplug *s, int mid, int64_t min_seq)
         .done = mid == s->early_mid,
         .done_ns = s->early_ns,
     };
+    if (mid != s->early_mid)
+        s->undone++;
 }
 
 int spb_send(struct sparkplug *s, const char *topic, bool track,
@@ -134,6 +141,7 @@ static void spb_on_publish(struct mosquitto *mosq, void *arg, int mid)
         if (f->mid == mid && !f->done) {
             f->done = true;
             f->done_ns = time_mono_ns();
+            s->undone--;
             return;
         }
     }
@@ -263,7 +271,7 @@ static void spb_on_down(void *owner, bool was_connected)
      * only what matured at the last pump counts. */
     if (s->qos > 0)
         spb_update_acked(s);
-    s->head = s->n = 0;
+    s->head = s->n = s->undone = 0;
     s->born = false;
     s->drop = false;
 }

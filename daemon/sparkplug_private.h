@@ -8,8 +8,9 @@
  *                host's STATE, births, the messages in flight and the
  *                acknowledged seq
  *   spb_flow.c   the readings: the node's devices and metrics, DDATA per
- *                device and poll, DDEATH and DBIRTH as polls fail and
- *                recover, and the historical readings owed per device
+ *                device and poll (grouped by spb_group.c), DDEATH and
+ *                DBIRTH as polls fail and recover, and the historical
+ *                readings owed per device
  *
  * Main thread only, like every output.
  */
@@ -21,15 +22,23 @@
 #include <stdint.h>
 
 #include "daemon/mqtt_conn.h"
+#include "daemon/spb_group.h"
 #include "daemon/spb_payload.h"
 #include "lib/config.h"
 #include "lib/store.h"
 
 /* Readings read back from the database per query. */
 #define SPB_PAGE 500
-/* Historical readings published per pump at most, beside every live one:
- * at ten pumps a second, 10 minutes of 1,000 readings/s in 30 s. */
+/* Historical readings published per pump at most, beside every live one
+ * (bounds the time one pump takes: the daemon pumps at every wake-up). */
 #define SPB_HISTORY_PER_PUMP 2000
+/* History is published only while fewer DDATA than this are unacknowledged
+ * (QoS 1) or unwritten (QoS 0). libmosquitto sends 20 at a time and
+ * queues the rest in order, so a live DDATA waits behind this many at
+ * most, not behind the whole backlog (a 10-minute outage at W2: 12,000
+ * DDATA queued in a few seconds held live ones back 3 s); a little over
+ * the 20 keeps the pipe full while PUBACKs come back. */
+#define SPB_HISTORY_WINDOW 64
 /* DDATA messages in flight (sent, not yet acknowledged) at most; with
  * QoS 0 also those written less than keepalive_s ago. */
 #define SPB_FLIGHT_MAX 65536
@@ -58,16 +67,6 @@ struct spb_device {
     size_t nranges, capranges;
 };
 
-/* A reading read back, reduced to what a metric needs. */
-struct spb_row {
-    int64_t seq;
-    int64_t ts_us;
-    size_t sensor; /* index into sparkplug.sensors */
-    bool has_value;
-    double value;
-    const char *quality; /* a static quality name */
-};
-
 /* A DDATA in flight: the lowest seq it carries. */
 struct spb_flight {
     int64_t min_seq;
@@ -88,8 +87,11 @@ struct sparkplug {
     struct spb_sensor *sensors; /* in configuration order */
     size_t nsensors;
     size_t *by_tag; /* sensor indexes sorted by tag, for rows */
+    size_t *dev_of; /* the device of each sensor, for the groups */
     struct spb_device *devs;
     size_t ndevs;
+    /* Live rows read, not yet in a DDATA: each device's poll so far. */
+    struct spb_groups live;
 
     int bdseq; /* this connection's */
     /* Whether a broker may have taken a session with bdseq (a connection
@@ -112,6 +114,7 @@ struct sparkplug {
     struct spb_flight *ring; /* cap entries (a power of two), oldest at
                                 head */
     size_t head, n, cap;
+    size_t undone; /* entries of the ring not done yet */
     int early_mid; /* written before mosquitto_publish() returned */
     int64_t early_ns;
     int ndeath_mid;
@@ -135,8 +138,10 @@ int spb_send(struct sparkplug *s, const char *topic, bool track,
              int64_t min_seq);
 /* The next message's seq, counted. */
 int spb_next_seq(struct sparkplug *s);
-/* Whether another DDATA may be put in flight. */
+/* Whether another DDATA may be put in flight; a historical one, also
+ * below SPB_HISTORY_WINDOW. */
 bool spb_room(const struct sparkplug *s);
+bool spb_history_room(const struct sparkplug *s);
 
 /* --- spb_flow.c --------------------------------------------------------- */
 

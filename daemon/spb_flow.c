@@ -2,9 +2,11 @@
 /*
  * The edge node's readings (SPEC "Sparkplug B"): each (bus, unit) of the
  * configuration is a device "<bus>-<unit_id>" whose sensors are its
- * metrics; readings are read back from the database in seq order and a
- * run of consecutive rows of one device (a poll, or the part of one a
- * commit held) becomes one DDATA.
+ * metrics; readings are read back from the database in seq order and
+ * grouped by device and poll (spb_group.h: the polls of several buses
+ * interleave in seq order), one DDATA per group. A live group is handed
+ * over when its device's next poll begins or every committed row has been
+ * read; until then its rows hold the acknowledged seq back.
  *
  * A device's poll fails when none of its readings is a value or an
  * invalid one (every reading comm_error or missed: the device did not
@@ -15,7 +17,8 @@
  * debt is how store and forward works: at each new connection every
  * reading after the acknowledged seq and up to the births is owed to
  * every device, and paid as historical DDATA a page at a time, after the
- * live readings of each pump (history never holds live data back).
+ * live readings of each pump and only while few DDATA are unacknowledged
+ * (SPB_HISTORY_WINDOW), so that history never holds live data back.
  */
 #include "daemon/sparkplug_private.h"
 
@@ -134,6 +137,10 @@ void spb_flow_init(struct sparkplug *s, const struct config *c)
         s->by_tag[i] = i;
     }
     spb_sort_tags(s);
+    s->dev_of = xcalloc(c->nsensors ? c->nsensors : 1, sizeof(*s->dev_of));
+    for (size_t i = 0; i < c->nsensors; i++)
+        s->dev_of[i] = s->sensors[i].dev;
+    spb_groups_init(&s->live, s->dev_of, s->nsensors, s->ndevs);
 }
 
 void spb_flow_release(struct sparkplug *s)
@@ -146,6 +153,9 @@ void spb_flow_release(struct sparkplug *s)
         free(s->devs[i].sensors);
         free(s->devs[i].ranges);
     }
+    spb_groups_release(&s->live);
+    free(s->dev_of);
+    s->dev_of = NULL;
     free(s->devs);
     free(s->sensors);
     free(s->by_tag);
@@ -209,7 +219,10 @@ static bool spb_owed(const struct spb_device *d, int64_t seq)
 
 int64_t spb_flow_owed(const struct sparkplug *s)
 {
-    int64_t lo = s->live_cursor + 1;
+    int64_t lo = s->live_cursor + 1, open = spb_groups_oldest(&s->live);
+
+    if (open < lo)
+        lo = open;
 
     for (size_t i = 0; i < s->ndevs; i++)
         if (s->devs[i].nranges > 0 && s->devs[i].ranges[0].from < lo)
@@ -283,8 +296,11 @@ void spb_flow_births(struct sparkplug *s, bool fresh)
 {
     struct spb_metric *newest = spb_newest(s);
 
-    if (fresh)
+    if (fresh) {
+        /* Open groups hold rows after acked: owed as history now. */
+        spb_groups_reset(&s->live);
         s->live_cursor = s->last_seq;
+    }
     for (size_t i = 0; i < s->ndevs; i++) {
         struct spb_device *d = &s->devs[i];
 
@@ -301,9 +317,10 @@ void spb_flow_births(struct sparkplug *s, bool fresh)
     free(newest);
 }
 
-/* One DDATA of rows (all of one device), live or historical. */
-static void spb_ddata(struct sparkplug *s, const struct spb_device *d,
-                      const struct spb_row *rows, size_t n, bool historical)
+/* One DDATA of rows (all of one device), live or historical: 0, or -1
+ * if it could not be handed to libmosquitto. */
+static int spb_ddata(struct sparkplug *s, const struct spb_device *d,
+                     const struct spb_row *rows, size_t n, bool historical)
 {
     struct spb_metric *m = xcalloc(n, sizeof(*m));
 
@@ -332,14 +349,17 @@ static void spb_ddata(struct sparkplug *s, const struct spb_device *d,
         m[i].nprops = 3;
     }
     spb_encode(&s->buf, time_real_us() / 1000, spb_next_seq(s), m, n);
-    spb_send(s, d->t_ddata, true, rows[0].seq);
     free(m);
+    return spb_send(s, d->t_ddata, true, rows[0].seq);
 }
 
-/* A live poll of d (n rows): DDATA, or DDEATH / DBIRTH as it failed. */
-static void spb_live_poll(struct sparkplug *s, struct spb_device *d,
-                          const struct spb_row *rows, size_t n)
+/* A live poll of device dev (n rows, an spb_group_fn): DDATA, or DDEATH /
+ * DBIRTH as it failed; -1 if its DDATA could not be handed over. */
+static int spb_live_poll(void *arg, size_t dev, const struct spb_row *rows,
+                         size_t n)
 {
+    struct sparkplug *s = arg;
+    struct spb_device *d = &s->devs[dev];
     bool failed = true;
 
     for (size_t i = 0; i < n && failed; i++)
@@ -351,10 +371,10 @@ static void spb_live_poll(struct sparkplug *s, struct spb_device *d,
         /* Owed from this poll on, until the device answers again. */
         spb_owe(d, rows[0].seq, INT64_MAX);
         log_info("sparkplug: device '%s' dead (DDEATH)", d->id);
-        return;
+        return 0;
     }
     if (failed)
-        return;
+        return 0;
     if (!d->alive) {
         struct spb_metric *newest = spb_newest(s);
 
@@ -364,7 +384,7 @@ static void spb_live_poll(struct sparkplug *s, struct spb_device *d,
         free(newest);
         log_info("sparkplug: device '%s' back (DBIRTH)", d->id);
     }
-    spb_ddata(s, d, rows, n, false);
+    return spb_ddata(s, d, rows, n, false);
 }
 
 /* --- reading back ------------------------------------------------------- */
@@ -415,24 +435,27 @@ static int64_t spb_read(struct sparkplug *s, int64_t after_seq, int64_t limit)
     return s->page_last;
 }
 
+/* Live rows up to last_seq into their devices' groups, a group handed
+ * over as its device's next poll begins; once every committed row is
+ * read, the open groups too. A group refused (the connection going)
+ * stays open, and the rows after it are read again. */
 static void spb_flow_live(struct sparkplug *s)
 {
     while (s->live_cursor < s->last_seq && spb_room(s)) {
         int64_t last = spb_read(s, s->live_cursor, s->last_seq + 1);
-        size_t i = 0;
 
         if (last <= s->live_cursor)
             return;
-        while (i < s->nrows) {
-            size_t dev = s->sensors[s->rows[i].sensor].dev, j = i + 1;
-
-            while (j < s->nrows && s->sensors[s->rows[j].sensor].dev == dev)
-                j++;
-            spb_live_poll(s, &s->devs[dev], &s->rows[i], j - i);
-            i = j;
+        for (size_t i = 0; i < s->nrows; i++) {
+            if (spb_groups_add(&s->live, &s->rows[i], spb_live_poll, s) < 0) {
+                s->live_cursor = s->rows[i].seq - 1;
+                return;
+            }
         }
         s->live_cursor = last;
     }
+    if (s->live_cursor >= s->last_seq && spb_room(s))
+        spb_groups_flush(&s->live, spb_live_poll, s);
 }
 
 /* The lowest seq a live device is owed from, or INT64_MAX. */
@@ -447,34 +470,46 @@ static int64_t spb_history_next(const struct sparkplug *s)
     return lo;
 }
 
+/* A page of history: each run of consecutive rows of one live device
+ * that it owes, one historical DDATA, so that history goes in seq order
+ * (SPEC); returns the lowest seq not handed over (INT64_MAX: all were). */
+static int64_t spb_history_page(struct sparkplug *s)
+{
+    size_t i = 0;
+
+    while (i < s->nrows) {
+        size_t dev = s->dev_of[s->rows[i].sensor], j = i;
+        struct spb_device *d = &s->devs[dev];
+
+        while (j < s->nrows && s->dev_of[s->rows[j].sensor] == dev &&
+               d->alive && spb_owed(d, s->rows[j].seq))
+            j++;
+        if (j > i && spb_ddata(s, d, &s->rows[i], j - i, true) < 0)
+            return s->rows[i].seq;
+        i = j > i ? j : i + 1;
+    }
+    return INT64_MAX;
+}
+
 static void spb_flow_history(struct sparkplug *s)
 {
     size_t done = 0;
     int64_t from;
 
-    while (done < SPB_HISTORY_PER_PUMP && spb_room(s) &&
+    while (done < SPB_HISTORY_PER_PUMP && spb_history_room(s) &&
            (from = spb_history_next(s)) != INT64_MAX) {
-        int64_t last = spb_read(s, from - 1, s->live_cursor + 1);
-        size_t i = 0;
+        int64_t last = spb_read(s, from - 1, s->live_cursor + 1), held;
 
         if (last < 0)
             return;
-        while (i < s->nrows) {
-            size_t dev = s->sensors[s->rows[i].sensor].dev, j = i;
-            struct spb_device *d = &s->devs[dev];
-
-            /* The run of rows of d that it owes. */
-            while (j < s->nrows && s->sensors[s->rows[j].sensor].dev == dev &&
-                   d->alive && spb_owed(d, s->rows[j].seq))
-                j++;
-            if (j > i)
-                spb_ddata(s, d, &s->rows[i], j - i, true);
-            i = j > i ? j : i + 1;
-        }
+        held = spb_history_page(s);
         done += s->nrows;
         /* Nothing more to read below the live cursor: paid. */
         if (last < from)
             last = s->live_cursor;
+        /* What was not handed over stays owed (read again later). */
+        if (held <= last)
+            last = held - 1;
         for (size_t k = 0; k < s->ndevs; k++)
             if (s->devs[k].alive)
                 spb_paid_before(&s->devs[k], last + 1);

@@ -340,11 +340,14 @@ sub_max_seq() {
 # to 4 sensors of different types in the simulator's flow block (int32 at
 # 4, uint32 at 12, float32 at 20, float64 at 28), which coalesce into one
 # request of 28 registers per unit, as a multi-channel transmitter's
-# registers would.
+# registers would. With BENCH_SPARKPLUG set, a sparkplug group too (qos
+# 1, group "bench", edge node "bench") on the broker at SPB_PORT
+# (default: BROKER_PORT, the JSON output's).
 write_config() {
     awk -v units="$1" -v per="$2" -v iv="$3" -v layout="$4" \
         -v simport="$SIM_PORT" -v bport="$BROKER_PORT" -v db="$W/bench.db" \
         -v mlayout="${BENCH_MQTT_LAYOUT:-reading}" \
+        -v spb="${BENCH_SPARKPLUG:-}" -v spbport="${SPB_PORT:-$BROKER_PORT}" \
         -v base="$SIM_BULK_BASE" -v cbase="$SIM_BULK_COIL_BASE" 'BEGIN {
         ncoil = layout == "coils" ? int(per / 10) : 0
         split("4 12 20 28", addr)
@@ -359,6 +362,9 @@ write_config() {
         print "mqtt = { host = \"127.0.0.1\"; port = " bport "; qos = 1;"
         print "  client_id = \"tbdaq-bench\"; topic_prefix = \"tbdaq\";"
         print "  retain = false; keepalive_s = 30; layout = \"" mlayout "\"; };"
+        if (spb != "")
+            print "sparkplug = { host = \"127.0.0.1\"; port = " spbport "; qos = 1;\n" \
+                "  client_id = \"tbdaq-bench-spb\"; group_id = \"bench\"; edge_node = \"bench\"; };"
         print "buses = ("
         for (u = 1; u <= units; u++)
             printf "  { name = \"u%02d\"; type = \"tcp\"; host = \"127.0.0.1\"; port = %d; timeout_ms = 1000; retries = 0; }%s\n",

@@ -27,6 +27,10 @@
 #       fraction of it
 #   replay: W2 with the broker down for BENCH_OUTAGE_S (600 s), then the
 #       time until the subscriber has every reading (replay.sh)
+#   replay_spb: the same with a Sparkplug B node beside the JSON output
+#       on the same broker: how late live DDATA are while the history is
+#       published, and the time until every reading arrived
+#       (replay_spb.sh)
 #   store: the store alone, no daemon (store_rate.c, built by make bench):
 #       commit, status, verify, export and prune rates over a few hundred
 #       thousand readings
@@ -54,9 +58,11 @@ ME=bench
 . "$TOP/tests/bench/collectd.sh"
 # shellcheck source=tests/bench/replay.sh
 . "$TOP/tests/bench/replay.sh"
+# shellcheck source=tests/bench/replay_spb.sh
+. "$TOP/tests/bench/replay_spb.sh"
 
 # Which workloads run, in this order.
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store replay}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store replay replay_spb}
 # Seconds of the measured window of W1, W2 and W3.
 BENCH_W_SECONDS=${BENCH_W_SECONDS:-30}
 # W4: readings per second of its first step (issue: at least 20,000), its
@@ -88,6 +94,9 @@ KEEP=${BENCH_KEEP:-}
 # the workload's directory), "strace" (strace -c -f: system calls; it
 # slows tbdaqd, so never with figures that matter), or both.
 BENCH_PROFILE=${BENCH_PROFILE:-}
+# Set: W1-W4's tbdaqd has a sparkplug group too (qos 1, on the same
+# broker; nothing subscribes to it), to measure what Sparkplug costs.
+BENCH_SPARKPLUG=${BENCH_SPARKPLUG:-}
 
 # A workload keeps up if it commits and delivers at least this share of its
 # target (%), misses no slot, loses nothing and has a p99 latency under
@@ -521,6 +530,9 @@ print_table() {
     if [ -n "${R_replay_s:-}" ]; then
         say "  replay after a ${BENCH_OUTAGE_S}s broker outage caught up in ${R_replay_s}s (<= ${TARGET_REPLAY_S}s): $(met "${R_replay_s%% *}" '<=' "$TARGET_REPLAY_S"), $R_replay_lost lost"
     fi
+    if [ -n "${R_spb_late_max:-}" ]; then
+        say "  replay_spb: Sparkplug live DDATA during the catch-up of a ${BENCH_OUTAGE_S}s outage at most ${R_spb_late_max} ms late, p99 ${R_spb_late_p99} ms (<= $TARGET_SPB_LATE_MS ms): $(met "$R_spb_late_max" '<=' "$TARGET_SPB_LATE_MS"); every reading there after ${R_spb_done}s, $R_spb_lost lost; JSON beside it caught up in ${R_spb_json_s}s (<= ${TARGET_REPLAY_S}s): $(met "${R_spb_json_s%% *}" '<=' "$TARGET_REPLAY_S")"
+    fi
     if [[ " $BENCH_WORKLOADS " == *" W4 "* ]]; then
         if [ -n "$W4_CEILING" ]; then
             say "  W4 ceiling ${W4_CEILING} readings/s kept up with zero loss (>= $TARGET_W4_RATE): $(met "$W4_CEILING" '>=' "$TARGET_W4_RATE")"
@@ -559,6 +571,7 @@ for w in $BENCH_WORKLOADS; do
     W4) run_w4 ;;
     baseline) run_baseline ;;
     replay) run_replay ;;
+    replay_spb) run_replay_spb ;;
     store) run_store ;;
     *) die "unknown workload '$w' in BENCH_WORKLOADS" ;;
     esac

@@ -192,6 +192,38 @@ case_spb_data() {
 }
 EXTRA_CASES+=(spb_data)
 
+# DDATA per device and poll: three buses polled side by side, each device
+# read with four requests per poll (an input register, a coil, and two
+# holding blocks too far apart for one request), so the devices' readings
+# interleave in seq order; every live DDATA must hold exactly one reading
+# of each sensor of its device (a DDATA per run of consecutive rows of one
+# device, the old rule, cut most polls into several). The interval is
+# four commit intervals: a commit holds whole polls.
+case_spb_polls() {
+    local u
+    need_spb
+    start_sim --port 0 --units 3
+    spb_broker
+    spb_sub_start
+    for u in 1 2 3; do
+        conf_tcp_bus "line-$u"
+        conf_sensor "id = \"P$u-F32\"; kind = \"flow\"; bus = \"line-$u\"; unit_id = $u; table = \"input\"; address = 20; type = \"float32\"; interval_ms = 1000;"
+        conf_sensor "id = \"P$u-RUN\"; kind = \"generic\"; unit = \"on\"; bus = \"line-$u\"; unit_id = $u; table = \"coil\"; address = 0; interval_ms = 1000;"
+        conf_sensor "id = \"P$u-I16\"; kind = \"flow\"; bus = \"line-$u\"; unit_id = $u; table = \"holding\"; address = 0; type = \"int16\"; scale = 0.01; interval_ms = 1000;"
+        conf_sensor "id = \"P$u-F64\"; kind = \"pressure\"; bus = \"line-$u\"; unit_id = $u; table = \"holding\"; address = 128; type = \"float64\"; interval_ms = 1000;"
+    done
+    conf_write "$T/t.conf" "commit_interval_ms = 250;" "$(spb_conf 1)"
+    SPB_VERSION=$("$BUILD/tbdaqd" --version | sed -n 's/^tbdaqd //p')
+    "$BUILD/tbdaqd" -t -c "$T/t.conf" >"$T/plan" 2>&1 || fail "config: $(head -3 "$T/plan")"
+    grep -q '^requests (12 for' "$T/plan" ||
+        fail "the plan is not four requests per device: $(grep '^requests' "$T/plan")"
+    start_daemon
+    wait_or_fail '[ $(spb_count DDATA) -ge 18 ]' 20 "fewer than 18 DDATA"
+    spb_covered 15 --one-poll
+    stop_daemon
+}
+EXTRA_CASES+=(spb_polls)
+
 # bdSeq: the will (NDEATH) after kill -9 carries the bdSeq of the NBIRTH
 # before it, the next NBIRTH one more (mod 256); a clean stop publishes
 # NDEATH (the specification's intentional disconnect) and the next start

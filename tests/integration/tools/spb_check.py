@@ -24,8 +24,11 @@ problem (printing at most 20):
     the alias names the reading's sensor; value (or is_null) as stored;
     every copy of one reading seq the same
 Commands add:
-  data [--cover-upto S] [--min-wraps N] [--repeats-historical]
-        every reading with seq <= S (and above --cover-from) received
+  data [--cover-upto S] [--min-wraps N] [--repeats-historical] [--one-poll]
+        every reading with seq <= S (and above --cover-from) received;
+        --one-poll: every live DDATA (no metric is_historical) holds one
+        poll of its device, one reading of each of its sensors (SPEC: DDATA
+        per device and poll), and there is at least one
   bdseq  print "TYPE bdSeq" for every NBIRTH and NDEATH, in order
   births [--epochs N]  at least N epochs, each with a DBIRTH per device
   history --epoch K [--margin-ms M] [--late-ms L]
@@ -360,6 +363,27 @@ def cmd_data(args, ctx, bad):
                     bad("%s: seq %d again, not as is_historical" % (where(m), s))
     if nonhist:
         print("%d repeats of a reading not marked is_historical" % nonhist)
+    if args.one_poll:
+        one_poll(epochs, args.devices, bad)
+
+
+def one_poll(epochs, devices, bad):
+    """Every live DDATA holds each sensor of its device once."""
+    n = 0
+    for cur in epochs:
+        for m in cur.msgs:
+            if m["type"] != "DDATA" or any(x["is_historical"] for x in m["metrics"]):
+                continue
+            amap = cur.births.get(m["device"], {})
+            tags = sorted(str(amap.get(x.get("alias"))) for x in m["metrics"])
+            want = sorted(devices.get(m["device"], ()))
+            n += 1
+            if tags != want:
+                bad("%s: live DDATA holds %s, one poll of %s is %s" % (
+                    where(m), tags, m["device"], want))
+    print("%d live DDATA, each should be one poll of its device" % n)
+    if n == 0:
+        bad("no live DDATA")
 
 
 def cmd_bdseq(args, ctx, bad):
@@ -569,6 +593,7 @@ def main():
     s.add_argument("--cover-from", type=int, default=0)
     s.add_argument("--min-wraps", type=int, default=0)
     s.add_argument("--repeats-historical", action="store_true")
+    s.add_argument("--one-poll", action="store_true")
     sp.add_parser("bdseq")
     s = sp.add_parser("births")
     s.add_argument("--epochs", type=int, default=1)
@@ -589,6 +614,7 @@ def main():
     node, epochs, got, wraps = structure(args, msgs, sensors, readings, devices, bad)
     ctx = (node, epochs, got, wraps, readings)
     if args.cmd == "data":
+        args.devices = devices
         cmd_data(args, ctx, bad)
     elif args.cmd == "bdseq":
         cmd_bdseq(args, ctx, bad)
