@@ -188,6 +188,25 @@ profile_report() {
     fi
 }
 
+# spb_count_start: with BENCH_SPARKPLUG, mosquitto_sub stamps every
+# DDATA the node publishes (its arrival, ns), to count DDATA per poll.
+spb_count_start() {
+    command -v mosquitto_sub >/dev/null ||
+        die "BENCH_SPARKPLUG needs mosquitto_sub (Debian: mosquitto-clients)"
+    spawn spbcount mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -q 1 \
+        -t 'spBv1.0/bench/DDATA/#' -F '%U'
+}
+
+# spb_count_figures FROM_US TO_US: the node's DDATA in the window, and
+# readings per DDATA (W2's polls are 50 readings: one DDATA per device
+# and poll).
+spb_count_figures() {
+    local n
+    n=$(awk -v a="$1" -v b="$2" '{ us = $1 * 1e6 } us >= a && us < b { n++ }
+        END { print n + 0 }' "$W/spbcount.out")
+    say "   sparkplug     $n DDATA arrived in the window = $(per_s "$n" "$R_wall")/s, $(awk -v r="$R_db" -v n="$n" 'BEGIN { printf "%.1f", n ? r / n : 0 }') readings each"
+}
+
 # kv_set PREFIX LINE: each key=value of LINE into PREFIX_key.
 kv_set() {
     local kv
@@ -224,6 +243,7 @@ run_workload() {
     start_sim "$units"
     start_broker
     start_sub
+    [ -z "$BENCH_SPARKPLUG" ] || spb_count_start
     write_config "$units" "$per" "$iv" "$layout"
     start_daemon
     [ "$name" != W2x ] || start_collectd "$units" "$per" "$iv"
@@ -336,6 +356,7 @@ run_workload() {
     say "   tbdaqd        CPU $R_cpu_daemon s in the window ($(ms "$R_wall") s) = $R_core_pct% of one core ($R_threads_pct); peak RSS $R_rss MiB (now $R_rss_now MiB); exit status $R_daemon_rc after SIGTERM"
     say "   others        (% of one core) $R_cpu_pct; machine busy $R_machine% of $(nproc) cores; load $R_load"
     say "   switches      tbdaqd's context switches: $(per_s $((v1 - v0)) "$R_wall")/s voluntary, $(per_s $((n1 - n0)) "$R_wall")/s involuntary"
+    [ -z "$BENCH_SPARKPLUG" ] || spb_count_figures "$t0" "$t1"
     [ -z "$BENCH_PROFILE" ] || profile_report
     [ "$name" != W2x ] || collectd_figures "$iv" "$t0" "$t1"
     say "   simulator     $R_sim_rps requests/s ($R_requests requests per interval); missed slots $R_missed"

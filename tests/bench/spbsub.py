@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""make bench's Sparkplug B host (replay_spb.sh), written apart from tbdaq.
+"""make bench's Sparkplug B figures (and a Python host), apart from tbdaq.
 
 Decodes with sparkplug_test_pb2, compiled by replay_spb.sh from the
 integration tests' own schema (tests/integration/tools/
@@ -19,8 +19,10 @@ with /usr/bin/python3 (Debian's modules). Commands:
          stdout: L is the highest seq such that every seq from --first up
          to it arrived (the replay is complete when L reaches the last
          seq recorded). Decoding inline costs about 3 us a metric with
-         python3-protobuf's C++ backend: 20,000 historical metrics/s is
-         6% of a core.
+         python3-protobuf's C++ backend, and a 10-minute backlog arrives
+         at over 150,000 metrics/s: this host then takes a whole core and
+         live DDATA wait for it, so replay_spb.sh uses spbhost.c unless
+         BENCH_SPB_HOST=python.
   stats  the figures of one run, as key=value words on one line, from
          --rec (sub's lines), --db (the database's "seq ts_us" lines that
          must all arrive) and --from-us/--to-us (the readings taken in
