@@ -220,32 +220,37 @@ integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
 
 test: unit integration
 
+# Every program the tests run, built (make -jN test-progs, then make test).
+test-progs: $(UNIT_BINS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
+	$(BUILD)/tests/mbclient
+.PHONY: test-progs
+
 # The ordinary build and tests, the manual pages (mk/man.mk), every fuzzing
 # corpus and crash reproducer once (mk/fuzz.mk), the Debian package built
 # and checked (mk/deb.mk), then the build and tests again with sanitizers
 # in a separate build tree (the sanitized run's summary line comes last).
-# The builds take CHECK_JOBS jobs, and the sanitized build runs beside the
-# pages, fuzzing and package checks (check-static), when no test that
-# measures time runs; its commands go to $(BUILD)/san-build.log.
+# The builds take CHECK_JOBS jobs, and the pages, fuzzing and package
+# checks and the sanitized build run side by side, CHECK_JOBS at a time
+# (each one's output printed whole when it ends), between the two runs of
+# the tests: no test that measures time runs beside them. The sanitized
+# build (programs and test programs) logs its commands to
+# $(BUILD)/san-build.log.
 CHECK_JOBS ?= 2
 check: deps
-	$(MAKE) -j$(CHECK_JOBS) all
+	$(MAKE) -j$(CHECK_JOBS) all test-progs
 	$(MAKE) test
-	$(MAKE) -j$(CHECK_JOBS) check-static check-san-build
+	$(MAKE) -j$(CHECK_JOBS) -Orecurse check-package check-san-build \
+	    fuzz-regress man-check spec-check
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
-
-check-static:
-	$(MAKE) man-check spec-check
-	$(MAKE) fuzz-regress
-	$(MAKE) check-package
 
 check-san-build:
 	@echo "building $(BUILD)/san with sanitizers (log: $(BUILD)/san-build.log)"
 	@mkdir -p $(BUILD)
-	@if $(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all >$(BUILD)/san-build.log 2>&1; \
+	@if $(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all test-progs \
+	    >$(BUILD)/san-build.log 2>&1; \
 	then echo "built $(BUILD)/san"; \
 	else tail -n 40 $(BUILD)/san-build.log; exit 1; fi
-.PHONY: check-static check-san-build
+.PHONY: check-san-build
 
 # docs/SPEC.md is the contract's copy inside the repository; where the
 # contract's own file sits beside this checkout, the two must not differ.
