@@ -1134,15 +1134,17 @@ deadline_of() {
 # machine is (no spacing, grid, latency, gap, ping-interval, stop-time or
 # catch-up-time bound; deadlines of wait_for only), everything they use is
 # their own (temp dir, a port the kernel or start_broker picked, their own
-# processes), and they talk to no serial line (RTU over a pty pair). Every
-# other case runs alone, with nothing beside it: a new case too, until it
-# is listed here.
+# processes), they write nothing outside $T (install_tree and unit_verify
+# run make install, which makes files in the build directory: two at once
+# raced on them), and they talk to no serial line (RTU over a pty pair).
+# Every other case runs alone, with nothing beside it: a new case too,
+# until it is listed here.
 PARALLEL_CASES=(version_and_usage config_check fixed_values exception
     sigterm_commits bad_db_path mqtt_payloads mqtt_offline_on_sigterm
     mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
     mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker audit_runs
-    audit_export audit_export_errors audit_verify mqtt_runs install_tree
-    unit_verify bridge gnu_options cli_command_help log_stamps status_view
+    audit_export audit_export_errors audit_verify mqtt_runs bridge
+    gnu_options cli_command_help log_stamps status_view
     control_runs control_no_daemon control_access file_modes db_crafted
     devices_tcp devices_rtutcp devices_refused evidence_versions
     config_include_range mqtt_device_layout mqtt_device_outage
