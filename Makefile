@@ -171,10 +171,29 @@ endef
 deps:
 	$(call install_missing,$(DEB_PKGS))
 
+# The unit tests run UNIT_JOBS at a time, each one's output printed whole
+# when it ends; those that measure time closely (UNIT_ALONE) then run one
+# by one with nothing beside them. test_publish, the longest (its brokers
+# and back-off waits), starts first so that the others run beside it; its
+# checks of time bound calls that never block (at most 200 ms, or a wait
+# within 50 ms of its nominal length), which a busy neighbour does not
+# reach. Every test runs, and the target fails if any failed.
+UNIT_JOBS ?= 2
+UNIT_ALONE = $(BUILD)/tests/test_poller
+UNIT_FIRST = $(filter $(BUILD)/tests/test_publish,$(UNIT_BINS))
+UNIT_BESIDE = $(UNIT_FIRST) \
+	$(filter-out $(UNIT_FIRST) $(UNIT_ALONE),$(UNIT_BINS))
+
 unit: $(UNIT_BINS)
-	@fail=0; for t in $(UNIT_BINS); do \
-	    echo "== $$t"; $$t || fail=1; \
-	done; exit $$fail
+	@fail=0; \
+	$(MAKE) --no-print-directory -s -k -j$(UNIT_JOBS) -Otarget \
+	    $(UNIT_BESIDE:%=%.run) || fail=1; \
+	$(MAKE) --no-print-directory -s -k $(UNIT_ALONE:%=%.run) || fail=1; \
+	exit $$fail
+
+# One unit test's run (no file is made: it runs every time it is asked).
+$(BUILD)/tests/%.run: $(BUILD)/tests/% FORCE
+	@echo "== $<"; $<
 
 # A small sd_notify receiver the service cases use in place of systemd.
 $(BUILD)/tests/notifyrecv: $(BUILD)/tests/integration/notifyrecv.o
@@ -192,24 +211,46 @@ $(BUILD)/tests/mbclient: $(BUILD)/tests/integration/mbclient.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libmodbus)
 
+# Cases run ITEST_JOBS at a time, but those with timing checks run alone
+# (tests/integration/README.md); ITEST_JOBS=1 runs every one alone.
+ITEST_JOBS ?= 2
 integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
 	$(BUILD)/tests/mbclient
-	tests/integration/run.sh $(BUILD)
+	ITEST_JOBS=$(ITEST_JOBS) tests/integration/run.sh $(BUILD)
 
 test: unit integration
+
+# Every program the tests run, built (make -jN test-progs, then make test).
+test-progs: $(UNIT_BINS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
+	$(BUILD)/tests/mbclient
+.PHONY: test-progs
 
 # The ordinary build and tests, the manual pages (mk/man.mk), every fuzzing
 # corpus and crash reproducer once (mk/fuzz.mk), the Debian package built
 # and checked (mk/deb.mk), then the build and tests again with sanitizers
 # in a separate build tree (the sanitized run's summary line comes last).
+# The builds take CHECK_JOBS jobs, and the pages, fuzzing and package
+# checks and the sanitized build run side by side, CHECK_JOBS at a time
+# (each one's output printed whole when it ends), between the two runs of
+# the tests: no test that measures time runs beside them. The sanitized
+# build (programs and test programs) logs its commands to
+# $(BUILD)/san-build.log.
+CHECK_JOBS ?= 2
 check: deps
-	$(MAKE) all
+	$(MAKE) -j$(CHECK_JOBS) all test-progs
 	$(MAKE) test
-	$(MAKE) man-check spec-check
-	$(MAKE) fuzz-regress
-	$(MAKE) check-package
-	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all
+	$(MAKE) -j$(CHECK_JOBS) -Orecurse check-package check-san-build \
+	    fuzz-regress man-check spec-check
 	$(MAKE) BUILD=$(BUILD)/san SANITIZE=1 test
+
+check-san-build:
+	@echo "building $(BUILD)/san with sanitizers (log: $(BUILD)/san-build.log)"
+	@mkdir -p $(BUILD)
+	@if $(MAKE) BUILD=$(BUILD)/san SANITIZE=1 all test-progs \
+	    >$(BUILD)/san-build.log 2>&1; \
+	then echo "built $(BUILD)/san"; \
+	else tail -n 40 $(BUILD)/san-build.log; exit 1; fi
+.PHONY: check-san-build
 
 # docs/SPEC.md is the contract's copy inside the repository; where the
 # contract's own file sits beside this checkout, the two must not differ.

@@ -1129,11 +1129,48 @@ deadline_of() {
     esac
 }
 
+# Cases that may run beside another one when ITEST_JOBS > 1 (make
+# integration runs two at a time): their checks hold however busy the
+# machine is (no spacing, grid, latency, gap, ping-interval, stop-time or
+# catch-up-time bound; deadlines of wait_for only), everything they use is
+# their own (temp dir, a port the kernel or start_broker picked, their own
+# processes), they write nothing outside $T (install_tree and unit_verify
+# run make install, which makes files in the build directory: two at once
+# raced on them), and they talk to no serial line (RTU over a pty pair).
+# Every other case runs alone, with nothing beside it: a new case too,
+# until it is listed here.
+PARALLEL_CASES=(version_and_usage config_check fixed_values exception
+    sigterm_commits bad_db_path mqtt_payloads mqtt_offline_on_sigterm
+    mqtt_retain_qos2 mqtt_will_on_sigkill mqtt_outage mqtt_restart mqtt_auth
+    mqtt_tls mqtt_broker_down_at_start mqtt_restart_before_broker audit_runs
+    audit_export audit_export_errors audit_verify mqtt_runs bridge
+    gnu_options cli_command_help log_stamps status_view
+    control_runs control_no_daemon control_access file_modes db_crafted
+    devices_tcp devices_rtutcp devices_refused evidence_versions
+    config_include_range mqtt_device_layout mqtt_device_outage
+    mqtt_device_live probe_tcp probe_bits probe_rtu_over_tcp read_sensors
+    report_json report_html mqtt_password_reread mqtt_cleartext_warning
+    retention_waits_for_mqtt rounding_values rtutcp_values run_start_first
+    sim_bits sim_registers sim_identity_swap sim_rtu_over_tcp export_snapshot
+    spb_births spb_data spb_bdseq spb_rebirth spb_history spb_qos0 spb_ddeath
+    spb_gate spb_independent web_live web_metrics web_auth web_tls
+    web_readonly web_browser webserver_smoke webserver_unit witness)
+
+# True if case $1 may run beside another.
+parallel_ok() {
+    local c
+    for c in "${PARALLEL_CASES[@]}"; do
+        [ "$c" = "$1" ] && return 0
+    done
+    return 1
+}
+
 # ---------------------------------------------------------------------
 # The runner
 
 CUR_PID=
 CUR_T=
+RUN_DIR=
 
 # Stops a case's subshell: SIGTERM lets its EXIT trap stop what it started;
 # if it is stuck in a command, its processes are stopped from here (which
@@ -1203,18 +1240,82 @@ run_case() {
     return 1
 }
 
-on_interrupt() {
+# Stops the case this shell runs (SIGINT or SIGTERM to the runner, or
+# SIGTERM to a job) and leaves.
+stop_current() {
     if [ -n "$CUR_PID" ]; then
         stop_case "$CUR_PID" "$CUR_T"
         { wait "$CUR_PID"; } 2>/dev/null
     fi
-    [ -n "$CUR_T" ] && reap_leftovers "$CUR_T"
-    echo "interrupted; last case's files in $CUR_T"
+    if [ -n "$CUR_T" ]; then
+        reap_leftovers "$CUR_T"
+        echo "interrupted; last case's files in $CUR_T"
+    else
+        echo "interrupted"
+    fi
     exit 130
 }
 
+# Cases beside each other (ITEST_JOBS > 1) run in jobs: subshells of the
+# runner, each running one case through run_case with its output held in
+# $RUN_DIR until the case ended, then printed whole, so that the lines of
+# a case stay together. Their PIDs and cases:
+JOB_PIDS=()
+JOB_NAMES=()
+
+start_job() {
+    (
+        trap stop_current TERM
+        run_case "$1"
+    ) >"$RUN_DIR/$1.out" 2>&1 &
+    JOB_PIDS+=("$!")
+    JOB_NAMES+=("$1")
+}
+
+# reap_jobs MAX: waits until at most MAX jobs run; prints the output of
+# each job that ended and counts its case in main's passed or failed.
+reap_jobs() {
+    local max=$1 i rc pids names
+    while :; do
+        pids=()
+        names=()
+        for i in "${!JOB_PIDS[@]}"; do
+            if pid_running "${JOB_PIDS[i]}"; then
+                pids+=("${JOB_PIDS[i]}")
+                names+=("${JOB_NAMES[i]}")
+                continue
+            fi
+            wait "${JOB_PIDS[i]}"
+            rc=$?
+            cat "$RUN_DIR/${JOB_NAMES[i]}.out"
+            if [ $rc = 0 ]; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+            fi
+        done
+        JOB_PIDS=("${pids[@]}")
+        JOB_NAMES=("${names[@]}")
+        ((${#JOB_PIDS[@]} <= max)) && return
+        sleep "$POLL_S"
+    done
+}
+
+on_interrupt() {
+    local i
+    for i in "${!JOB_PIDS[@]}"; do
+        kill -TERM "${JOB_PIDS[i]}" 2>/dev/null
+    done
+    for i in "${!JOB_PIDS[@]}"; do
+        { wait "${JOB_PIDS[i]}"; } 2>/dev/null
+        cat "$RUN_DIR/${JOB_NAMES[i]}.out" 2>/dev/null
+    done
+    [ -z "$RUN_DIR" ] || rm -rf "$RUN_DIR"
+    stop_current
+}
+
 main() {
-    local sel=() c found passed=0 failed=0 p
+    local sel=() c found passed=0 failed=0 p jobs t0
     (($# >= 1)) || usage
     BUILD=$(cd "$1" 2>/dev/null && pwd) || {
         echo "$0: no build directory '$1'" >&2
@@ -1253,15 +1354,44 @@ main() {
             sel+=("$c")
         done
     fi
+    jobs=${ITEST_JOBS:-1}
+    [[ $jobs =~ ^[1-9][0-9]*$ ]] || {
+        echo "$0: ITEST_JOBS must be a number of cases (1, 2, ...)" >&2
+        exit 2
+    }
     trap on_interrupt INT TERM
-    SUITE_END=$(($(now_us) + SUITE_BUDGET_S * 1000000))
-    for c in "${sel[@]}"; do
-        if run_case "$c"; then
-            passed=$((passed + 1))
-        else
-            failed=$((failed + 1))
-        fi
-    done
+    t0=$(now_us)
+    SUITE_END=$((t0 + SUITE_BUDGET_S * 1000000))
+    if ((jobs == 1)); then
+        for c in "${sel[@]}"; do
+            if run_case "$c"; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+            fi
+        done
+    else
+        # The cases that must run alone first, one by one, then the
+        # others up to $jobs at a time.
+        RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tbdaq-it-run.XXXXXX") || exit 1
+        for c in "${sel[@]}"; do
+            parallel_ok "$c" && continue
+            if run_case "$c"; then
+                passed=$((passed + 1))
+            else
+                failed=$((failed + 1))
+            fi
+        done
+        for c in "${sel[@]}"; do
+            parallel_ok "$c" || continue
+            reap_jobs $((jobs - 1))
+            start_job "$c"
+        done
+        reap_jobs 0
+        rm -rf "$RUN_DIR"
+    fi
+    ((${#sel[@]} == 1)) ||
+        echo "suite: $((($(now_us) - t0) / 1000000)) s, up to $jobs cases at a time"
     echo "$passed passed, $failed failed"
     ((failed == 0))
 }
