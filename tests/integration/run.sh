@@ -1390,8 +1390,11 @@ main() {
         reap_jobs 0
         rm -rf "$RUN_DIR"
     fi
-    ((${#sel[@]} == 1)) ||
-        echo "suite: $((($(now_us) - t0) / 1000000)) s, up to $jobs cases at a time"
+    if ((${#sel[@]} > 1)); then
+        p="one case at a time"
+        ((jobs == 1)) || p="up to $jobs cases at a time"
+        echo "suite: $((($(now_us) - t0) / 1000000)) s, $p"
+    fi
     echo "$passed passed, $failed failed"
     ((failed == 0))
 }
