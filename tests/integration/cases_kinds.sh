@@ -258,18 +258,20 @@ kinds_check() {
     }' "$T/kexp" -
 }
 
-# kinds_check_64: every reading of the fixed 64-bit sensors ($T/k64) is
-# the double nearest the exact value, with the exact bits in its raw
-# words.
+# kinds_check_64: every good reading of the fixed 64-bit sensors
+# ($T/k64) is the double nearest the exact value, with the exact bits in
+# its raw words (a slot missed while the bus was busy has no value:
+# kinds_check bounds those; one counted here failed 3 runs in 8 of CI).
 kinds_check_64() {
     local tag val raw n
     while read -r tag val raw; do
         n=$(sql "SELECT count(*), count(*) FILTER (WHERE r.value = $val
                    AND r.raw = '$raw') FROM readings r JOIN sensors s
-                 ON s.id = r.sensor_id WHERE s.tag = '$tag';")
-        [ "${n%%$'\t'*}" -gt 0 ] || fail "no readings of $tag"
+                 ON s.id = r.sensor_id WHERE s.tag = '$tag'
+                 AND r.quality = 'good';")
+        [ "${n%%$'\t'*}" -gt 0 ] || fail "no good readings of $tag"
         [ "${n%%$'\t'*}" = "${n##*$'\t'}" ] ||
-            fail "$tag: $((${n%%$'\t'*} - ${n##*$'\t'})) of ${n%%$'\t'*} readings are not $val with raw '$raw': $(sql "SELECT printf('%!.20g', r.value), r.raw FROM readings r JOIN sensors s ON s.id = r.sensor_id WHERE s.tag = '$tag' LIMIT 1;")"
+            fail "$tag: $((${n%%$'\t'*} - ${n##*$'\t'})) of ${n%%$'\t'*} good readings are not $val with raw '$raw', e.g. $(sql "SELECT printf('%!.20g', r.value), r.raw FROM readings r JOIN sensors s ON s.id = r.sensor_id WHERE s.tag = '$tag' AND r.quality = 'good' AND (r.value <> $val OR r.raw IS NOT '$raw') LIMIT 1;")"
     done <"$T/k64"
 }
 
