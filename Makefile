@@ -76,7 +76,7 @@ ALL_SRCS = $(LIB_SRCS) $(DAEMON_SRCS) daemon/main.c $(CLI_SRCS) $(SIM_SRCS) \
 	$(WEB_SRCS) \
 	$(UNIT_SRCS) tests/bench/store_rate.c tests/bench/report_gen.c \
 	tests/integration/notifyrecv.c tests/integration/latency.c \
-	tests/integration/mbclient.c
+	tests/integration/mbclient.c tests/integration/slowsync.c
 
 .PHONY: all deps check test unit integration demo bench install uninstall \
 	format format-check clean spec-check
@@ -211,18 +211,24 @@ $(BUILD)/tests/mbclient: $(BUILD)/tests/integration/mbclient.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libmodbus)
 
+# A disk slower than the readings coming in (preloaded into tbdaqd by a
+# case; never sanitized, so that it loads into either build).
+$(BUILD)/tests/slowsync.so: tests/integration/slowsync.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -fPIC -shared -o $@ $<
+
 # Cases run ITEST_JOBS at a time, but those with timing checks run alone
 # (tests/integration/README.md); ITEST_JOBS=1 runs every one alone.
 ITEST_JOBS ?= 2
 integration: $(PROGS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
-	$(BUILD)/tests/mbclient
+	$(BUILD)/tests/mbclient $(BUILD)/tests/slowsync.so
 	ITEST_JOBS=$(ITEST_JOBS) tests/integration/run.sh $(BUILD)
 
 test: unit integration
 
 # Every program the tests run, built (make -jN test-progs, then make test).
 test-progs: $(UNIT_BINS) $(BUILD)/tests/notifyrecv $(BUILD)/tests/latency \
-	$(BUILD)/tests/mbclient
+	$(BUILD)/tests/mbclient $(BUILD)/tests/slowsync.so
 .PHONY: test-progs
 
 # The ordinary build and tests, the manual pages (mk/man.mk), every fuzzing

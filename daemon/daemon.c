@@ -77,12 +77,17 @@ static void daemon_live(void *arg, const struct reading *r)
     outputs_live(&d->outputs, r, runwatch_run_at(&d->runs, r->ts_us));
 }
 
-/* Hands everything in the queue to the recorder. */
-static void daemon_take_queue(struct daemon *d)
+/*
+ * Hands the queue to the recorder: all of it, or (all false) until the
+ * recorder is full, which leaves the rest to wait for the next turn (the
+ * commit is then due at once, see recorder_full()).
+ */
+static void daemon_take_queue(struct daemon *d, bool all)
 {
     size_t n;
 
-    while ((n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
+    while ((all || !recorder_full(&d->rec)) &&
+           (n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
         for (size_t i = 0; i < n; i++) {
             const struct queue_item *it = &d->items[i];
 
@@ -111,7 +116,7 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
         fatal("poll");
     outputs_service(&d->outputs, fds + 1, nout);
     queue_clear_fd(d->queue);
-    daemon_take_queue(d);
+    daemon_take_queue(d, false);
     channel_service(d->channel, fds + 1 + nout, nctl);
 }
 
@@ -257,6 +262,7 @@ void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
         d->abandoned = true;
     }
     daemon_poll_once(d, 0);
+    daemon_take_queue(d, true);
 }
 
 /* ---- The control channel's hooks --------------------------------------- */
@@ -282,12 +288,12 @@ static int64_t daemon_frontier(const struct daemon *d)
     return f;
 }
 
-/* A run's line: everything taken so far is committed (the queue was
- * drained into the recorder just before channel_service()). */
+/* A run's line: everything taken so far is committed. */
 static int daemon_flush(void *arg, int64_t *last_seq)
 {
     struct daemon *d = arg;
 
+    daemon_take_queue(d, true);
     while (recorder_pending(&d->rec) > 0)
         if (recorder_commit(&d->rec) < 0)
             return -1;
@@ -386,7 +392,6 @@ void daemon_settle_runs(struct daemon *d)
     if (recorder_down(&d->rec) ||
         !runwatch_settle_due(&d->runs, daemon_frontier(d)))
         return;
-    daemon_take_queue(d);
     if (daemon_flush(d, &last_seq) < 0)
         return; /* the recorder logged it; tried again at the next turn */
     if (store_runs_settle(d->store, last_seq) < 0) {

@@ -110,8 +110,8 @@ void daemon_release(struct daemon *d);
 /*
  * Waits until the queue has items, the publisher or the channel has
  * something to do, or deadline (CLOCK_MONOTONIC) passes; then services
- * the publisher, takes everything the queue holds into the recorder and
- * services the control channel.
+ * the publisher, takes what the queue holds into the recorder (until it is
+ * full: recorder_full()) and services the control channel.
  */
 void daemon_poll_once(struct daemon *d, int64_t deadline);
 

@@ -136,7 +136,7 @@ static void recorder_up(struct recorder *rc, size_t waiting)
 int recorder_commit(struct recorder *rc)
 {
     struct batch *b = &rc->batch;
-    size_t n, waiting = batch_readings(b);
+    size_t n, events, waiting = batch_readings(b);
     struct reading *r;
 
     if (batch_pending(b) == 0)
@@ -159,8 +159,10 @@ int recorder_commit(struct recorder *rc)
         rc->last_seq = r[n - 1].seq;
         rc->last_ts_us = r[n - 1].ts_us;
     }
-    log_debug("committed %zu readings, %zu events", n, b->nevents);
+    events = b->nevents;
     batch_done(b, n);
+    log_debug("committed %zu readings, %zu events; %zu readings wait", n,
+              events, batch_readings(b));
     if (rc->failures > 0) {
         if (rc->down)
             recorder_up(rc, waiting);
@@ -174,6 +176,11 @@ int64_t recorder_due_at(const struct recorder *rc)
     if (batch_pending(&rc->batch) == 0)
         return INT64_MAX;
     return rc->failures ? rc->retry_at : batch_due_at(&rc->batch);
+}
+
+bool recorder_full(const struct recorder *rc)
+{
+    return !rc->down && batch_readings(&rc->batch) >= BATCH_MAX;
 }
 
 size_t recorder_pending(const struct recorder *rc)

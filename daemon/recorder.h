@@ -89,6 +89,18 @@ int64_t recorder_due_at(const struct recorder *rc);
  */
 int recorder_commit(struct recorder *rc);
 
+/*
+ * Whether the recorder should take no more readings for now: the database
+ * keeps up (no outage) and a whole commit's worth (BATCH_MAX) already
+ * waits. The caller then leaves them in the queue, whose back-pressure
+ * makes pollers wait and miss slots (recorded): an intake faster than
+ * the commits shows as missed slots, never as a batch that grows until
+ * memory runs out or the stop cannot commit it in time. During an outage
+ * the recorder takes everything (for the live feed) and buffer_readings
+ * bounds what it keeps.
+ */
+bool recorder_full(const struct recorder *rc);
+
 /* Readings and events waiting; readings waiting. */
 size_t recorder_pending(const struct recorder *rc);
 size_t recorder_waiting(const struct recorder *rc);

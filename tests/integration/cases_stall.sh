@@ -290,6 +290,85 @@ case_exit_status_on_failure() {
 
 EXTRA_CASES+=(db_locked_10s sigterm_during_reload exit_status_on_failure)
 
+# How much longer each fsync takes while the disk is made slow in
+# disk_slower_than_intake (ms), and the most readings that may wait in
+# the daemon's batch after a commit (DAEMON_POP_MAX: the recorder stops
+# taking from the queue once BATCH_MAX wait, one pop past it at most).
+STALL_SYNC_MS=2000
+STALL_WAIT_MAX=1024
+
+# A disk slower than the readings coming in: 240 sensors every 20 ms
+# (12,000 readings/s) while each fsync takes 2 s longer (the slowsync
+# shim preloaded), so a commit of BATCH_MAX (20,000) readings takes over
+# 2 s (more with a checkpoint's) and the database keeps up with fewer than
+# 10,000 a second. It is not an outage (every commit works). The daemon
+# must not take more than it can commit: after every commit at most a pop's worth still waits in the
+# batch, the pollers wait on the full queue and their missed slots are
+# recorded (missed readings and events saying "daemon busy"); once the
+# disk is fast again everything taken lands, the daemon stops within 5 s
+# with exit 0 and nothing lost, and every slot has one reading. Before
+# the recorder had a bound the main thread drained the queue into the
+# batch at every turn, and it grew with each slow commit (22,160 readings
+# waited after one here), and at 200,000 readings/s (bench W4, device
+# layout) it reached 323 MiB and lost 2.4 million readings at the stop.
+case_disk_slower_than_intake() {
+    local u q off c0 t_slow t_fast waits busy tag n first last slots
+    start_sim --port 0 --units 3
+    conf_tcp_bus a 1000
+    for u in 1 2 3; do
+        for q in flow pressure turbidity ph; do
+            for off in $SIM_OFFSETS; do
+                sim_sensor "S${u}_${q}_$off" a "$u" input "$q" "$off" 20
+            done
+        done
+    done
+    conf_write "$T/t.conf"
+    export LD_PRELOAD=$BUILD/tests/slowsync.so SLOWSYNC_WHILE=$T/slow \
+        SLOWSYNC_MS=$STALL_SYNC_MS \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+    start_daemon
+    unset LD_PRELOAD
+    wait_or_fail "min_readings 5 good" 15 "fewer than 5 good readings per sensor"
+
+    c0=$(grep -c 'committed [0-9]* readings' "$T/daemon.err")
+    t_slow=$(now_us)
+    touch "$T/slow"
+    # Two slow commits (the queue fills during the first), and the
+    # pollers held up by them.
+    wait_or_fail "[ \$(grep -c 'committed [0-9]* readings' '$T/daemon.err') \
+        -ge $((c0 + 2)) ]" 30 "fewer than two commits while the disk was slow"
+    wait_or_fail "[ \$(sql \"SELECT count(*) FROM readings WHERE
+        quality = 'missed' AND error LIKE 'daemon busy%'
+        AND ts_us > $t_slow;\") -ge 1 ]" 20 \
+        "no slot missed for a busy daemon: the disk did not slow the commits down"
+    t_fast=$(now_us)
+    rm "$T/slow"
+    wait_or_fail "stall_all_after 240 $t_fast" 30 \
+        "the readings taken while the disk was slow were not committed after it"
+    stop_daemon
+    ! grep -q 'are lost' "$T/daemon.err" ||
+        fail "readings lost: $(grep 'are lost' "$T/daemon.err")"
+
+    waits=$(sed -n 's/.*committed [0-9]* readings, [0-9]* events; \([0-9]*\) readings wait.*/\1/p' \
+        "$T/daemon.err" | sort -n | tail -1)
+    [ -n "$waits" ] || fail "no commit logged (log_level debug)"
+    busy=$(sql "SELECT count(*) FROM readings WHERE quality = 'missed'
+                AND error LIKE 'daemon busy%';")
+    echo "disk slow for $(((t_fast - t_slow) / 1000)) ms: $busy slots missed for a busy daemon; at most $waits readings waited after a commit"
+    ((waits <= STALL_WAIT_MAX)) ||
+        fail "$waits readings still waited after a commit (want <= $STALL_WAIT_MAX): the batch grows beyond what the database takes"
+    # (tags a missed event names: it lists the first few of a request)
+    for tag in S1_flow_0 S2_pressure_1 S3_ph_2; do
+        read -r n first last <<<"$(sql "SELECT count(*), min(r.ts_us),
+            max(r.ts_us) FROM readings r JOIN sensors s ON s.id = r.sensor_id
+            WHERE s.tag = '$tag';" | tr '\t' ' ')"
+        slots=$(((last - first + 10000) / 20000 + 1))
+        check_one_per_slot "$tag" "$n" "$slots" 2
+    done
+}
+
+EXTRA_CASES+=(disk_slower_than_intake)
+
 # While another process holds the write lock for 4 s, the main thread
 # does not wait on it: SQLite's busy handler is given 20 ms, a commit is
 # tried every 50 ms, and once the lock has lasted a second it is an

@@ -724,6 +724,44 @@ static void test_event_cap(void **state)
     assert_db_up(w, tail);
 }
 
+/*
+ * While the database keeps up, the recorder is full once a commit's worth
+ * waits (the daemon then leaves the rest in the queue); a commit makes
+ * room. During an outage it is never full: everything goes to the live
+ * feed, and buffer_readings bounds what is kept.
+ */
+static void test_full(void **state)
+{
+    struct world *w = *state;
+
+    for (size_t i = 0; i < BATCH_MAX - 1; i++)
+        take(w, 1000 * MS);
+    assert_false(recorder_full(&w->rc));
+    take(w, 1000 * MS);
+    assert_true(recorder_full(&w->rc));
+    assert_int_equal(recorder_due_at(&w->rc), 0); /* and is committed now */
+    assert_int_equal(recorder_commit(&w->rc), 0);
+    assert_false(recorder_full(&w->rc));
+    assert_int_equal(recorder_waiting(&w->rc), 0);
+
+    take(w, 2000 * MS);
+    start_outage(w);
+    for (size_t i = 0; i < 2 * BATCH_MAX; i++) {
+        take(w, 2000 * MS);
+        assert_false(recorder_full(&w->rc));
+    }
+    assert_int_equal(w->live, 2 * BATCH_MAX + 1);
+    assert_int_equal(recorder_waiting(&w->rc), 3 * BATCH_MAX / 2);
+    accept_writes(w);
+    assert_int_equal(recorder_commit(&w->rc), 0);
+    assert_false(recorder_down(&w->rc));
+    /* what is left of the backlog is less than a commit's worth */
+    assert_false(recorder_full(&w->rc));
+    for (size_t i = recorder_waiting(&w->rc); i < BATCH_MAX; i++)
+        take(w, 3000 * MS);
+    assert_true(recorder_full(&w->rc));
+}
+
 /* A test of each row of a table, its name the row's. */
 #define ROW_TEST(f, row, prm)                                                  \
     ((struct CMUnitTest){.name = (row)->name,                                  \
@@ -734,6 +772,7 @@ static void test_event_cap(void **state)
 
 int main(void)
 {
+    static struct params full_params = {.buffer_readings = 3 * BATCH_MAX / 2};
     const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_lock, setup, teardown),
@@ -743,6 +782,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_due_while_failing, setup,
                                         teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_full, setup, teardown,
+                                                 &full_params),
     };
     static struct params chunk_params[COUNT(chunk_cases)],
         cap_params[COUNT(cap_cases)], event_params[COUNT(event_cap_cases)];
