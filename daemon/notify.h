@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The service manager's notification protocol (sd_notify), the only use of
- * libsystemd. Without NOTIFY_SOCKET (not under systemd) every call does
+ * The service manager's notification protocol (sd_notify(3)), written in
+ * notify.c. Without NOTIFY_SOCKET (not under systemd) every call does
  * nothing, successfully.
  *
  * Errors are ignored, not returned or logged: the manager acts on a

@@ -238,7 +238,7 @@ depends_on() {
         grep -qx "$1" || { echo "Depends: $dep"; return 1; }
 }
 for lib in libmodbus5 libmosquitto1 libsqlite3-0 libconfig9 libjansson4 \
-    libssl3 libsystemd0 libmicrohttpd12 libcrypt1; do
+    libssl3 libmicrohttpd12 libcrypt1; do
     check "depends_$lib" depends_on "$lib"
 done
 

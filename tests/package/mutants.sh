@@ -87,7 +87,7 @@ mutant sysusers "sed -i 's/^u tbdaq /u tbdaq2 /' usr/lib/sysusers.d/tbdaq.conf"
 mutant conffile ": >DEBIAN/conffiles"
 mutant config_valid "echo 'poll_interval_ms = ;' >>etc/tbdaq/tbdaq.conf"
 for lib in libmodbus5 libmosquitto1 libsqlite3-0 libconfig9 libjansson4 \
-    libssl3 libsystemd0; do
+    libssl3; do
     mutant "depends_$lib" "ctl '/^Depends:/s/ $lib\([ ,]\|\$\)/ $lib-other\1/'"
 done
 mutant syntax_postinst "echo 'if then' >>DEBIAN/postinst"
