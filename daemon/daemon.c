@@ -78,16 +78,22 @@ static void daemon_live(void *arg, const struct reading *r)
 }
 
 /*
- * Hands the queue to the recorder: all of it, or (all false) until the
- * recorder is full, which leaves the rest to wait for the next turn (the
- * commit is then due at once, see recorder_full()).
+ * Hands the queue to the recorder: with all, everything pushed before the
+ * call (not what pollers push meanwhile: a poller catching up on missed
+ * slots pushes as fast as it is taken); otherwise until the recorder is
+ * full, which leaves the rest to wait for the next turn (the commit is
+ * then due at once, see recorder_full()).
  */
 static void daemon_take_queue(struct daemon *d, bool all)
 {
-    size_t n;
+    size_t left = all ? queue_length(d->queue) : SIZE_MAX;
 
-    while ((all || !recorder_full(&d->rec)) &&
-           (n = queue_pop(d->queue, d->items, DAEMON_POP_MAX, 1)) > 0)
+    while (left > 0 && (all || !recorder_full(&d->rec))) {
+        size_t n = queue_pop(d->queue, d->items,
+                             left < DAEMON_POP_MAX ? left : DAEMON_POP_MAX, 1);
+
+        if (n == 0)
+            break;
         for (size_t i = 0; i < n; i++) {
             const struct queue_item *it = &d->items[i];
 
@@ -96,6 +102,8 @@ static void daemon_take_queue(struct daemon *d, bool all)
                                  it->u.event.kind, it->u.event.detail, true);
             recorder_take(&d->rec, &d->items[i]);
         }
+        left -= n; /* without all, SIZE_MAX less a few: no bound */
+    }
 }
 
 void daemon_poll_once(struct daemon *d, int64_t deadline)
