@@ -113,6 +113,15 @@
 #define STORE_ROWS_16                                                          \
     STORE_ROWS_4 ", " STORE_ROWS_4 ", " STORE_ROWS_4 ", " STORE_ROWS_4
 _Static_assert(STORE_INSERT_ROWS == 16, "STORE_ROWS_16 has 16 rows");
+/* The rows of STMT_SENSOR_LASTS, and what both sensor_last statements do
+ * with a sensor that has its row already. */
+#define STORE_LAST "(?, ?, ?)"
+#define STORE_LASTS_4 STORE_LAST ", " STORE_LAST ", " STORE_LAST ", " STORE_LAST
+#define STORE_LASTS_16                                                         \
+    STORE_LASTS_4 ", " STORE_LASTS_4 ", " STORE_LASTS_4 ", " STORE_LASTS_4
+#define STORE_LAST_UPSERT                                                      \
+    " ON CONFLICT(sensor_id) DO UPDATE SET"                                    \
+    " last_seq = excluded.last_seq, count = count + excluded.count"
 
 static const char *const store_sql[STMT_COUNT] = {
     /* IMMEDIATE: take the write lock now (waiting up to the busy
@@ -195,10 +204,12 @@ static const char *const store_sql[STMT_COUNT] = {
         STORE_MISSED_COUNT("ts_us >= ?1 AND"), STORE_MISSED_COUNT("")),
     /* Per sensor: its newest reading and how many it has. Kept in the
      * batch's transaction; whatever deletes readings must keep it true. */
-    [STMT_SENSOR_LAST] =
-        "INSERT INTO sensor_last (sensor_id, last_seq, count)"
-        " VALUES (?1, ?2, ?3) ON CONFLICT(sensor_id) DO UPDATE SET"
-        " last_seq = excluded.last_seq, count = count + excluded.count",
+    [STMT_SENSOR_LAST] = "INSERT INTO sensor_last (sensor_id, last_seq, count)"
+                         " VALUES (?1, ?2, ?3)" STORE_LAST_UPSERT,
+    /* STORE_INSERT_ROWS sensors at once (parameters 3k+1..3k+3), as the
+     * readings are inserted; a batch touches each sensor once. */
+    [STMT_SENSOR_LASTS] = "INSERT INTO sensor_last (sensor_id, last_seq, count)"
+                          " VALUES " STORE_LASTS_16 STORE_LAST_UPSERT,
     [STMT_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
     [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -463,9 +463,25 @@ static int store_sensor_last_note(struct store *s, int64_t id, int64_t seq)
     return 0;
 }
 
+/* Writes sensor_last for every sensor the batch touched: STORE_INSERT_ROWS
+ * a statement while so many are left (as the readings), then one by one. */
 static int store_sensor_last_flush(struct store *s)
 {
-    for (size_t i = 0; i < s->ntouched; i++) {
+    sqlite3_stmt *st = s->stmt[STMT_SENSOR_LASTS];
+    size_t i = 0;
+
+    for (; s->ntouched - i >= STORE_INSERT_ROWS; i += STORE_INSERT_ROWS) {
+        for (int k = 0; k < STORE_INSERT_ROWS; k++) {
+            int64_t id = s->touched[i + (size_t)k];
+
+            sqlite3_bind_int64(st, 3 * k + 1, id);
+            sqlite3_bind_int64(st, 3 * k + 2, s->last[id].seq);
+            sqlite3_bind_int64(st, 3 * k + 3, s->last[id].count);
+        }
+        if (store_step(s, STMT_SENSOR_LASTS, "cannot update sensor_last") < 0)
+            return -1;
+    }
+    for (; i < s->ntouched; i++) {
         const struct store_last *l = &s->last[s->touched[i]];
 
         if (store_sensor_last_write(s, s->touched[i], l->seq, l->count) < 0)

@@ -236,6 +236,54 @@ static void test_commit_rows(void **state)
     store_close(s);
 }
 
+/*
+ * sensor_last after batches touching more sensors than a statement takes
+ * (STORE_INSERT_ROWS at once, the rest one by one): per sensor the newest
+ * seq and the count, added to what earlier batches left.
+ */
+static void test_sensor_last_rows(void **state)
+{
+    enum { MANY = 40 }; /* two statements of 16 sensors, 8 one by one */
+    char path[TEST_PATH_MAX], tags[MANY][8];
+    struct fixture f;
+    struct sensor_conf many[MANY];
+    struct store *s = open_rw("last.db", path);
+    struct reading r[3 * MANY];
+    size_t n = 0;
+
+    (void)state;
+    fixture_init(&f, 1);
+    for (int i = 0; i < MANY; i++) {
+        many[i] = f.sensors[SENSOR_FT];
+        snprintf(tags[i], sizeof(tags[i]), "S%02d", i);
+        many[i].id = tags[i];
+        many[i].address = 2 * i;
+    }
+    f.c.sensors = many;
+    f.c.nsensors = MANY;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    /* every sensor twice, then all but the last five again */
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < MANY; i++, n++)
+            r[n] = mk_reading(many[i].db_id, 1000 + (int64_t)n, QUALITY_GOOD, i,
+                              "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, n, NULL, 0), 0);
+    for (int i = 0; i < MANY - 5; i++)
+        r[i] =
+            mk_reading(many[i].db_id, 5000 + i, QUALITY_GOOD, i, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, MANY - 5, NULL, 0), 0);
+    assert_int_equal(
+        raw_int(path, "SELECT count(*) FROM (SELECT sensor_id, max(seq) AS m,"
+                      " count(*) AS c FROM readings GROUP BY sensor_id) AS a"
+                      " JOIN sensor_last AS l ON l.sensor_id = a.sensor_id"
+                      " AND l.last_seq = a.m AND l.count = a.c"),
+        MANY);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sensor_last"), MANY);
+    assert_int_equal(raw_int(path, "SELECT sum(count) FROM sensor_last"),
+                     3 * MANY - 5);
+    store_close(s);
+}
+
 static void test_commit_atomic(void **state)
 {
     char path[TEST_PATH_MAX], row[TEST_ROW_MAX];
@@ -528,6 +576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_sensors),
+        cmocka_unit_test(test_sensor_last_rows),
         cmocka_unit_test(test_commit_columns),
         cmocka_unit_test(test_commit_rows),
         cmocka_unit_test(test_commit_atomic),
