@@ -15,6 +15,13 @@
  * 15- and 16-digit candidates from them. Each candidate is checked with one
  * exact multiplication or division where that is exact, strtod() where
  * not.
+ *
+ * fmt_g17() is printf's "%.17g", the audit chain's text of a value: every
+ * reading committed or verified goes through it, and snprintf's long
+ * arithmetic was 8% of the daemon's main thread. Its 17 digits come
+ * from one 64 x 64-bit product (or a 128-bit quotient, above 10^17) and a
+ * shift, rounded as printf rounds; values it cannot do that for exactly
+ * go to snprintf.
  */
 #include "common/fmt.h"
 #include "common/pow10.h"
@@ -290,6 +297,165 @@ size_t fmt_double(double v, char buf[FMT_DOUBLE_LEN])
     end = fmt_g(p, d17, n, x17, FMT_DIGITS_MAX);
     *end = '\0';
     return (size_t)(end - buf);
+}
+
+/* 5^0 .. 5^27: every power of five a uint64_t holds. */
+#define FMT_POW5_MAX 27
+static const uint64_t fmt_pow5[FMT_POW5_MAX + 1] = {
+    UINT64_C(1),
+    UINT64_C(5),
+    UINT64_C(25),
+    UINT64_C(125),
+    UINT64_C(625),
+    UINT64_C(3125),
+    UINT64_C(15625),
+    UINT64_C(78125),
+    UINT64_C(390625),
+    UINT64_C(1953125),
+    UINT64_C(9765625),
+    UINT64_C(48828125),
+    UINT64_C(244140625),
+    UINT64_C(1220703125),
+    UINT64_C(6103515625),
+    UINT64_C(30517578125),
+    UINT64_C(152587890625),
+    UINT64_C(762939453125),
+    UINT64_C(3814697265625),
+    UINT64_C(19073486328125),
+    UINT64_C(95367431640625),
+    UINT64_C(476837158203125),
+    UINT64_C(2384185791015625),
+    UINT64_C(11920928955078125),
+    UINT64_C(59604644775390625),
+    UINT64_C(298023223876953125),
+    UINT64_C(1490116119384765625),
+    UINT64_C(7450580596923828125),
+};
+
+/* The binary exponents fmt_g17 formats itself: |v| in [2^-36, 2^143),
+ * about [1.46e-11, 1.12e43). For these, floor(log10 |v|) and the estimate
+ * below it both lie in -11 .. 43, so 10^(16-k) is 5^s x 2^s with s within
+ * the table of fives either way; fmt_scale17 says why the rest fits. */
+#define FMT_G17_EXP_MIN (-36)
+#define FMT_G17_EXP_MAX 142
+/* 2^52: the hidden bit of a normal double's mantissa. */
+#define FMT_MANT_BIT (UINT64_C(1) << 52)
+
+/*
+ * floor(x log10 2): 78913 / 2^18 is close enough to log10 2 that the
+ * floor is exact for every |x| below 1024 (compared with a 60-digit
+ * log10 2; the tests format 2^x, the least value of each binade, and the
+ * greatest, for every x, which would show an estimate one off). C's
+ * division rounds towards zero, so a negative product is moved down first.
+ */
+static int fmt_floor_log10_pow2(int x)
+{
+    const int den = 1 << 18;
+    int n = x * 78913;
+
+    return (n >= 0 ? n : n - (den - 1)) / den;
+}
+
+/*
+ * floor(m x 2^e x 10^(16-k)), and in *half where the part it drops lies
+ * against one half: -1 below, 0 exactly at it, 1 above. All integer
+ * arithmetic, so exact. With s = 16 - k, 10^s = 5^s x 2^s, and the whole
+ * is m x 5^s shifted by t = e + s (s >= 0), or m shifted left by t over
+ * the odd 5^-s (s < 0). For every exponent fmt_g17 passes and both values
+ * of k it tries (worked out exponent by exponent; the tests run each one,
+ * also under UBSan): m x 5^s < 2^116; a right shift is at most 62, a
+ * left one at most 4 (the result is then below 10^18); for s < 0 (|v| >=
+ * 10^16, an integer) t is 1 .. 64, so m << t < 2^117. A quotient over
+ * 5^-s never ties, as 5^-s is odd.
+ */
+static uint64_t fmt_scale17(uint64_t m, int e, int k, int *half)
+{
+    int s = FMT_DIGITS_MAX - 1 - k, t = e + s;
+    fmt_u128 n, r, h;
+
+    if (s < 0) {
+        uint64_t d = fmt_pow5[-s];
+
+        n = (fmt_u128)m << t;
+        r = n % d;
+        *half = 2 * r > d ? 1 : -1;
+        return (uint64_t)(n / d);
+    }
+    n = (fmt_u128)m * fmt_pow5[s];
+    if (t >= 0) {
+        *half = -1;
+        return (uint64_t)(n << t);
+    }
+    r = n & (((fmt_u128)1 << -t) - 1);
+    h = (fmt_u128)1 << (-t - 1);
+    *half = (r > h) - (r < h);
+    return (uint64_t)(n >> -t);
+}
+
+/* Writes v < 10^8 as exactly 8 digits, two at a time. */
+static void fmt_put8(char *p, uint32_t v)
+{
+    uint32_t a = v / 10000, b = v % 10000;
+
+    memcpy(p, fmt_digit_pairs + 2 * (a / 100), 2);
+    memcpy(p + 2, fmt_digit_pairs + 2 * (a % 100), 2);
+    memcpy(p + 4, fmt_digit_pairs + 2 * (b / 100), 2);
+    memcpy(p + 6, fmt_digit_pairs + 2 * (b % 100), 2);
+}
+
+/* Writes the 17 digits of q (10^16 <= q < 10^17) in 32-bit pieces,
+ * cheaper than 64-bit divisions. Returns how many remain without the
+ * trailing zeros. */
+static int fmt_put17(char *p, uint64_t q)
+{
+    uint32_t top = (uint32_t)(q / 100000000), low = (uint32_t)(q % 100000000);
+    int n = FMT_DIGITS_MAX;
+
+    p[0] = (char)('0' + top / 100000000);
+    fmt_put8(p + 1, top % 100000000);
+    fmt_put8(p + 9, low);
+    while (p[n - 1] == '0')
+        n--;
+    return n;
+}
+
+size_t fmt_g17(double v, char buf[FMT_DOUBLE_LEN])
+{
+    const uint64_t lo = pow10_u64[FMT_DIGITS_MAX - 1],
+                   hi = pow10_u64[FMT_DIGITS_MAX];
+    char d[FMT_DIGITS_MAX], *p = buf;
+    uint64_t bits, m, q;
+    int x, k, half, n;
+
+    memcpy(&bits, &v, sizeof(bits));
+    /* zero, subnormals, inf and nan fall outside too */
+    x = (int)(bits >> 52 & 0x7ff) - 1023;
+    if (x < FMT_G17_EXP_MIN || x > FMT_G17_EXP_MAX)
+        return (size_t)snprintf(buf, FMT_DOUBLE_LEN, "%.17g", v);
+    m = (bits & (FMT_MANT_BIT - 1)) | FMT_MANT_BIT;
+    /* |v| is in [2^x, 2^(x+1)), so its decimal exponent is this or one
+     * more: 18 digits instead of 17 say it is one more. */
+    k = fmt_floor_log10_pow2(x);
+    q = fmt_scale17(m, x - 52, k, &half);
+    if (q >= hi)
+        q = fmt_scale17(m, x - 52, ++k, &half);
+    /* to nearest, an exact half to the even digit, as printf does in the
+     * default rounding mode */
+    if (half > 0 || (half == 0 && (q & 1)))
+        q++;
+    /* 17 nines and a half or more round up to 10^17: 10^16 and one more
+     * in the exponent. No double in range is that close below a power of
+     * ten, but it costs one compare to be sure. */
+    if (q == hi) {
+        q = lo;
+        k++;
+    }
+    if (bits >> 63)
+        *p++ = '-';
+    n = fmt_put17(d, q);
+    p = fmt_g(p, d, n, k, FMT_DIGITS_MAX);
+    *p = '\0';
+    return (size_t)(p - buf);
 }
 
 /* Year, month, day of a day count since 1970-01-01, before it too

@@ -4,7 +4,8 @@
  * second (the export) and must still be exact: doubles in the fewest
  * digits that read back to the same bits, integers, and ISO 8601 time
  * stamps. The one implementation of each for the whole tree (payloads,
- * logs, the export). No locale, no allocation, no errors; thread-safe.
+ * logs, the export, the audit chain's values). No locale, no
+ * allocation, no errors; thread-safe.
  */
 #ifndef TBDAQ_FMT_H
 #define TBDAQ_FMT_H
@@ -28,6 +29,16 @@
  * ("nan", "inf", "-inf"). Returns the length.
  */
 size_t fmt_double(double v, char buf[FMT_DOUBLE_LEN]);
+
+/*
+ * Writes v byte for byte as snprintf(buf, FMT_DOUBLE_LEN, "%.17g", v)
+ * does in the default rounding mode (exact halves to the even digit):
+ * "0.10000000000000001", "1e+17", "-0", "nan". The canonical text of a
+ * stored value (lib/store_canon.c), so it may never change. Values from
+ * about 1.46e-11 to 1.12e43 in magnitude are formatted with exact integer
+ * arithmetic, the rest by snprintf itself. Returns the length.
+ */
+size_t fmt_g17(double v, char buf[FMT_DOUBLE_LEN]);
 
 /* Writes v in decimal and NUL-terminates it. Returns the length. */
 size_t fmt_int64(int64_t v, char buf[FMT_INT64_LEN]);

@@ -6,9 +6,12 @@
  * readings and times the commits, one status report over them, a verify
  * of the whole chain and an export of every row; then, on a second file
  * with PRUNE_BENCH_RUNS ended runs, retention's calls until nothing is
- * left to prune, their mean and worst time. Prints one line a figure.
- * Exits 1 if a store call fails or a count is wrong (a pruning call that
- * deletes more than its limit and a batch, too); a figure never fails it,
+ * left to prune, their mean and worst time. First, what writing a value's
+ * canonical text costs (every commit and verify does it once a reading):
+ * fmt_g17() against the snprintf("%.17g") it replaces. Prints one line a
+ * figure. Exits 1 if a store call fails or a count is wrong (a pruning
+ * call that deletes more than its limit and a batch, too, or a value
+ * fmt_g17 writes otherwise than snprintf); a figure never fails it,
  * however slow: that a call's work is bounded is the count's to show, not a
  * clock's on a busy machine.
  *
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fmt.h"
 #include "common/util.h"
 #include "lib/store.h"
 
@@ -36,6 +40,10 @@
 /* Runs recorded before the measured readings: each call checks the
  * batches against them. */
 #define PRUNE_BENCH_RUNS 100
+/* Values in the formatting measurement, and the range of the float32
+ * readings they are made of. */
+#define FORMAT_BENCH_VALUES 1000000
+#define FORMAT_BENCH_RANGE 1000.0
 /* Longest path built here. */
 #define RATE_PATH_MAX 512
 /* The sensors: three, on one bus. */
@@ -144,6 +152,47 @@ static int rate_export_nothing(const struct reading_row *row, void *arg)
 {
     (void)row, (void)arg;
     return 0;
+}
+
+/*
+ * A value's canonical text, per value: snprintf("%.17g") and fmt_g17()
+ * over the same FORMAT_BENCH_VALUES readings, float32 values within
+ * +-FORMAT_BENCH_RANGE as a sensor gives them, every other one scaled by
+ * 0.01 as a configured scale does. Fails if the two texts ever differ.
+ */
+static void rate_format(void)
+{
+    double *v = xcalloc(FORMAT_BENCH_VALUES, sizeof(*v));
+    char a[FMT_DOUBLE_LEN], b[FMT_DOUBLE_LEN];
+    uint32_t x = 1;
+    int64_t t0, t1, t2;
+
+    for (int i = 0; i < FORMAT_BENCH_VALUES; i++) {
+        float f;
+
+        x = x * 1664525u + 1013904223u; /* a plain LCG: any spread will do */
+        f = (float)((x >> 8) * (2 * FORMAT_BENCH_RANGE / (1 << 24)) -
+                    FORMAT_BENCH_RANGE);
+        v[i] = i % 2 ? f * 0.01 : f;
+    }
+    t0 = time_mono_ns();
+    for (int i = 0; i < FORMAT_BENCH_VALUES; i++)
+        snprintf(a, sizeof(a), "%.17g", v[i]);
+    t1 = time_mono_ns();
+    for (int i = 0; i < FORMAT_BENCH_VALUES; i++)
+        fmt_g17(v[i], b);
+    t2 = time_mono_ns();
+    for (int i = 0; i < FORMAT_BENCH_VALUES; i++) {
+        snprintf(a, sizeof(a), "%.17g", v[i]);
+        fmt_g17(v[i], b);
+        if (strcmp(a, b) != 0)
+            rate_fail("fmt_g17 wrote %s for %a, snprintf %s", b, v[i], a);
+    }
+    printf("value text: %d float32 readings: snprintf(\"%%.17g\") %.1f ns,"
+           " fmt_g17 %.1f ns a value\n",
+           FORMAT_BENCH_VALUES, (double)(t1 - t0) / FORMAT_BENCH_VALUES,
+           (double)(t2 - t1) / FORMAT_BENCH_VALUES);
+    free(v);
 }
 
 /* Commit, status, verify and export over BENCH_BATCHES * BENCH_BATCH
@@ -290,6 +339,7 @@ int main(int argc, char **argv)
     } else {
         snprintf(rate_dir, sizeof(rate_dir), "%s", argv[1]);
     }
+    rate_format();
     rate_commit();
     rate_prune();
     rate_cleanup(own);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the number and string writers of the export and
- * the MQTT payloads: fmt_double(), fmt_int64(), jsonw_double() and
- * jsonw_string().
+ * the MQTT payloads and the audit chain: fmt_double(), fmt_g17(),
+ * fmt_int64(), jsonw_double() and jsonw_string().
  *
  * The first 8 input bytes are a double (and an int64), the rest a string.
  * fmt_double() must print byte for byte what the printf loop its header
- * describes prints, and read back to the same bits; jsonw_string() must
- * write a JSON string that a strict reader (RFC 8259) decodes to the
- * input bytes.
+ * describes prints, and read back to the same bits; fmt_g17() what
+ * snprintf's "%.17g" prints; jsonw_string() must write a JSON string
+ * that a strict reader (RFC 8259) decodes to the input bytes.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -49,6 +49,16 @@ static void fuzz_fmt_double(double v)
         abort();
     json[jlen] = '\0';
     if (strcmp(json, isfinite(v) ? got : "null") != 0)
+        abort();
+}
+
+static void fuzz_fmt_g17(double v)
+{
+    char got[FMT_DOUBLE_LEN], want[FMT_DOUBLE_LEN];
+    size_t len = fmt_g17(v, got);
+
+    snprintf(want, sizeof(want), "%.17g", v);
+    if (len != strlen(got) || strcmp(got, want) != 0)
         abort();
 }
 
@@ -182,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(&d, head, sizeof(d));
     memcpy(&i, head, sizeof(i));
     fuzz_fmt_double(d);
+    fuzz_fmt_g17(d);
     fuzz_fmt_int64(i);
     if (size > sizeof(head))
         fuzz_fmt_string((const char *)data + sizeof(head), size - sizeof(head));
