@@ -72,6 +72,7 @@ static int outputs_start_slot(struct outputs *l, struct output_slot *sl,
         return -1;
     sl->acked_saved = acked;
     sl->acked_save_at = 0;
+    sl->staged_at = 0;
     if (acked < last_seq)
         log_info("%s: %lld readings not yet acknowledged by the broker will "
                  "be published first",
@@ -93,19 +94,49 @@ int outputs_start(struct outputs *l, const struct config *c, int64_t last_seq)
     return rc;
 }
 
-/* Persists slot's acknowledged seq if it moved and it is time (or now). */
+/* Writes slot's acknowledged seq now, in its own transaction. */
+static void outputs_write_acked(struct outputs *l, struct output_slot *sl,
+                                int64_t acked)
+{
+    if (store_set_state(l->store, sl->ops->acked_key, acked) == 0) {
+        sl->acked_saved = acked;
+        sl->staged_at = 0;
+    } else if (!store_busy(l->store)) { /* a lock: next time */
+        log_err("%s", store_errmsg(l->store));
+    }
+}
+
+/*
+ * Persists slot's acknowledged seq if it moved and it is time: staged for
+ * the next batch's commit (a sync of the disk fewer: at W2 the commits
+ * are about one a second, as these saves), written at once when save_now
+ * or when what was staged waited twice the period (no batch came).
+ */
 static void outputs_save_acked(struct outputs *l, struct output_slot *sl,
                                bool save_now, bool db_down, int64_t now)
 {
     int64_t acked = sl->ops->acked(sl->o);
 
-    if (acked == sl->acked_saved || db_down ||
-        (!save_now && now < sl->acked_save_at))
+    if (db_down)
         return;
-    if (store_set_state(l->store, sl->ops->acked_key, acked) == 0)
+    if (!store_state_staged(l->store, sl->ops->acked_key))
+        sl->staged_at = 0;
+    if (save_now ||
+        (sl->staged_at &&
+         now - sl->staged_at >= 2 * OUTPUTS_ACKED_SAVE_MS * NS_PER_MS)) {
+        if (acked != sl->acked_saved || sl->staged_at)
+            outputs_write_acked(l, sl, acked);
+    } else if (acked != sl->acked_saved && now >= sl->acked_save_at) {
+        if (store_stage_state(l->store, sl->ops->acked_key, acked) < 0) {
+            log_err("%s", store_errmsg(l->store));
+            return;
+        }
         sl->acked_saved = acked;
-    else if (!store_busy(l->store)) /* a lock: next time */
-        log_err("%s", store_errmsg(l->store));
+        if (!sl->staged_at)
+            sl->staged_at = now;
+    } else {
+        return;
+    }
     sl->acked_save_at = now + OUTPUTS_ACKED_SAVE_MS * NS_PER_MS;
 }
 

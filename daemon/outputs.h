@@ -27,7 +27,9 @@
 #include "lib/store.h"
 
 /* How often the acknowledged seqs are persisted (a restart republishes at
- * most this much that was already delivered). */
+ * most this much that was already delivered, and up to a batch more):
+ * staged, to ride in the next batch's transaction, and written in one of
+ * their own only when no batch has taken them for twice as long. */
 #define OUTPUTS_ACKED_SAVE_MS 1000
 /* Outputs at most (one per ops table in output_kinds). */
 #define OUTPUTS_MAX 4
@@ -35,8 +37,9 @@
 struct output_slot {
     const struct output_ops *ops;
     void *o;             /* NULL: not running */
-    int64_t acked_saved; /* the acknowledged seq last persisted */
+    int64_t acked_saved; /* the acknowledged seq last persisted or staged */
     int64_t acked_save_at;
+    int64_t staged_at; /* when what is staged was first (0: nothing) */
 };
 
 struct outputs {

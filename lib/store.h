@@ -207,8 +207,20 @@ int store_status(struct store *s, int64_t since_us,
 /* Reads a state value. Returns 0, 1 if the key is absent (*value is then
  * 0), or -1. */
 int store_get_state(struct store *s, const char *key, int64_t *value);
-/* Writes a state value in its own transaction. Returns 0 or -1. */
+/* Writes a state value in its own transaction (and drops what was staged
+ * for key, which is older). Returns 0 or -1. */
 int store_set_state(struct store *s, const char *key, int64_t value);
+/*
+ * Stages a state value to be written inside the next batch's transaction
+ * (store_commit_batch()) instead of one of its own: a sync of the disk
+ * fewer. A later stage of the same key replaces it; a failed batch keeps
+ * it staged. key must outlive the store (one of the STORE_STATE_ names);
+ * at most STORE_STAGED_MAX keys at once (more: written at once instead).
+ */
+#define STORE_STAGED_MAX 4
+int store_stage_state(struct store *s, const char *key, int64_t value);
+/* Whether key has a staged value not written yet. */
+bool store_state_staged(const struct store *s, const char *key);
 
 /*
  * Calls fn for up to limit readings with seq > after_seq, in seq order,

@@ -186,6 +186,12 @@ struct store {
     uint64_t batch;
     int64_t *touched; /* sensor ids with an entry in this batch */
     size_t ntouched, touched_cap;
+    /* State values to write with the next batch (store_stage_state()). */
+    struct {
+        const char *key;
+        int64_t value;
+    } staged[STORE_STAGED_MAX];
+    size_t nstaged;
     bool no_trigger; /* the file lacks the immutability trigger */
     bool busy;       /* the last failure: another connection's lock */
     bool snapshot;   /* a store_snapshot_begin() transaction is open */

@@ -490,6 +490,19 @@ static int store_sensor_last_flush(struct store *s)
     return 0;
 }
 
+/* One state row: in the caller's transaction, or in its own (autocommit). */
+static int store_write_state(struct store *s, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = s->stmt[STMT_SET_STATE];
+    int rc;
+
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    rc = store_step(s, STMT_SET_STATE, "cannot write state");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 /* Drops the insert statements' bindings, which point into a batch. */
 static void store_commit_clear(struct store *s)
 {
@@ -542,8 +555,12 @@ int store_commit_batch(struct store *s, struct reading *r, size_t nr,
                 (int)strnlen(ev[i].kind, sizeof(ev[i].kind)), ev[i].detail,
                 (int)strnlen(ev[i].detail, sizeof(ev[i].detail))) < 0)
             goto fail;
+    for (size_t i = 0; i < s->nstaged; i++)
+        if (store_write_state(s, s->staged[i].key, s->staged[i].value) < 0)
+            goto fail;
     if (store_step(s, STMT_COMMIT, "cannot commit batch") < 0)
         goto fail;
+    s->nstaged = 0;
     for (size_t i = 0; i < s->nnewdesc; i++)
         if (s->newdesc[i] >= 0 && (size_t)s->newdesc[i] < s->ncover)
             s->cover[s->newdesc[i]] = COVER_DONE;
@@ -597,14 +614,41 @@ int store_get_state(struct store *s, const char *key, int64_t *value)
     return rc == SQLITE_ROW ? 0 : 1;
 }
 
+/* The staged entry of key, or s->nstaged if there is none. */
+static size_t store_staged_at(const struct store *s, const char *key)
+{
+    size_t i = 0;
+
+    while (i < s->nstaged && strcmp(s->staged[i].key, key) != 0)
+        i++;
+    return i;
+}
+
 int store_set_state(struct store *s, const char *key, int64_t value)
 {
-    sqlite3_stmt *st = s->stmt[STMT_SET_STATE];
-    int rc;
+    size_t i;
 
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, value);
-    rc = store_step(s, STMT_SET_STATE, "cannot write state");
-    sqlite3_clear_bindings(st);
-    return rc;
+    if (store_write_state(s, key, value) < 0)
+        return -1;
+    if ((i = store_staged_at(s, key)) < s->nstaged)
+        s->staged[i] = s->staged[--s->nstaged];
+    return 0;
+}
+
+int store_stage_state(struct store *s, const char *key, int64_t value)
+{
+    size_t i = store_staged_at(s, key);
+
+    if (i == STORE_STAGED_MAX)
+        return store_set_state(s, key, value);
+    if (i == s->nstaged)
+        s->nstaged++;
+    s->staged[i].key = key;
+    s->staged[i].value = value;
+    return 0;
+}
+
+bool store_state_staged(const struct store *s, const char *key)
+{
+    return store_staged_at(s, key) < s->nstaged;
 }

@@ -522,6 +522,71 @@ static void test_state(void **state)
     store_close(s);
 }
 
+/* A state value's as a second connection sees it: committed or not. */
+static int64_t state_seen(const char *path, const char *key)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce((SELECT value FROM state WHERE key = '%s'), -1)",
+             key);
+    return raw_int(path, sql);
+}
+
+/*
+ * A staged state value is written by the next batch, inside its
+ * transaction, the newest stage of a key winning; a direct write drops
+ * what was staged (older); a batch that fails keeps it staged; more keys
+ * than STORE_STAGED_MAX at once are written at once.
+ */
+static void test_state_staged(void **state)
+{
+    static const char *const keys[] = {"k1", "k2", "k3", "k4", "k5"};
+    char path[TEST_PATH_MAX];
+    struct fixture f;
+    struct store *s = open_synced("staged.db", path, &f);
+    struct reading r =
+        mk_reading(f.sensors[0].db_id, 1000, QUALITY_GOOD, 1.0, "", 0, NULL);
+    const char *k = STORE_STATE_MQTT_ACKED;
+
+    (void)state;
+    assert_int_equal(store_stage_state(s, k, 5), 0);
+    assert_true(store_state_staged(s, k));
+    assert_int_equal(state_seen(path, k), -1); /* not written yet */
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_false(store_state_staged(s, k));
+    assert_int_equal(state_seen(path, k), 5);
+
+    assert_int_equal(store_stage_state(s, k, 7), 0);
+    assert_int_equal(store_stage_state(s, k, 8), 0);
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_int_equal(state_seen(path, k), 8);
+
+    assert_int_equal(store_stage_state(s, k, 9), 0);
+    assert_int_equal(store_set_state(s, k, 10), 0);
+    assert_false(store_state_staged(s, k));
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_int_equal(state_seen(path, k), 10);
+
+    assert_int_equal(store_stage_state(s, k, 11), 0);
+    r.sensor_id = 9999; /* refused: the batch is rolled back */
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), -1);
+    assert_true(store_state_staged(s, k));
+    assert_int_equal(state_seen(path, k), 10);
+    r.sensor_id = f.sensors[0].db_id;
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_int_equal(state_seen(path, k), 11);
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        assert_int_equal(store_stage_state(s, keys[i], (int64_t)i + 100), 0);
+    assert_int_equal(state_seen(path, "k4"), -1);
+    assert_int_equal(state_seen(path, "k5"), 104); /* no room: at once */
+    assert_int_equal(store_commit_batch(s, &r, 1, NULL, 0), 0);
+    assert_int_equal(state_seen(path, "k1"), 100);
+    assert_int_equal(state_seen(path, "k4"), 103);
+    store_close(s);
+}
+
 static void test_readings_after(void **state)
 {
     char path[TEST_PATH_MAX];
@@ -584,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_add_event),
         cmocka_unit_test(test_state),
+        cmocka_unit_test(test_state_staged),
         cmocka_unit_test(test_readings_after),
     };
 
