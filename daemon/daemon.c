@@ -77,20 +77,13 @@ static void daemon_live(void *arg, const struct reading *r)
     outputs_live(&d->outputs, r, runwatch_run_at(&d->runs, r->ts_us));
 }
 
-/*
- * Hands the queue to the recorder: with all, everything pushed before the
- * call (not what pollers push meanwhile: a poller catching up on missed
- * slots pushes as fast as it is taken); otherwise until the recorder is
- * full, which leaves the rest to wait for the next turn (the commit is
- * then due at once, see recorder_full()).
- */
-static void daemon_take_queue(struct daemon *d, bool all)
+/* Takes up to max items from the queue into the recorder; with some,
+ * only until the recorder is full (recorder_full()). */
+static void daemon_take(struct daemon *d, size_t max, bool some)
 {
-    size_t left = all ? queue_length(d->queue) : SIZE_MAX;
-
-    while (left > 0 && (all || !recorder_full(&d->rec))) {
+    while (max > 0 && !(some && recorder_full(&d->rec))) {
         size_t n = queue_pop(d->queue, d->items,
-                             left < DAEMON_POP_MAX ? left : DAEMON_POP_MAX, 1);
+                             max < DAEMON_POP_MAX ? max : DAEMON_POP_MAX, 1);
 
         if (n == 0)
             break;
@@ -102,8 +95,24 @@ static void daemon_take_queue(struct daemon *d, bool all)
                                  it->u.event.kind, it->u.event.detail, true);
             recorder_take(&d->rec, &d->items[i]);
         }
-        left -= n; /* without all, SIZE_MAX less a few: no bound */
+        max -= n;
     }
+}
+
+/* A turn's take: the rest waits in the queue, and the pollers on it, while
+ * the recorder is full (daemon_poll_once() then does not sleep while the
+ * recorder has room and the queue has items). */
+static void daemon_take_some(struct daemon *d)
+{
+    daemon_take(d, SIZE_MAX, true);
+}
+
+/* Everything pushed before the call (not what pollers push meanwhile: one
+ * catching up on missed slots pushes as fast as it is taken): what a run
+ * line, the settling of runs and the stop need. */
+static void daemon_take_all(struct daemon *d)
+{
+    daemon_take(d, queue_length(d->queue), false);
 }
 
 void daemon_poll_once(struct daemon *d, int64_t deadline)
@@ -120,11 +129,15 @@ void daemon_poll_once(struct daemon *d, int64_t deadline)
     nctl = channel_pollfds(d->channel, fds + 1 + nout);
     if ((ct = channel_timeout_ms(d->channel)) < timeout_ms)
         timeout_ms = ct;
+    /* Items a full recorder left, and room again: the queue's descriptor
+     * was cleared when they were left, so it would not wake the poll. */
+    if (!recorder_full(&d->rec) && queue_length(d->queue) > 0)
+        timeout_ms = 0;
     if (poll(fds, 1 + nout + nctl, timeout_ms) < 0 && errno != EINTR)
         fatal("poll");
     outputs_service(&d->outputs, fds + 1, nout);
     queue_clear_fd(d->queue);
-    daemon_take_queue(d, false);
+    daemon_take_some(d);
     channel_service(d->channel, fds + 1 + nout, nctl);
 }
 
@@ -270,7 +283,7 @@ void daemon_stop_list(struct daemon *d, struct poller **list, size_t n,
         d->abandoned = true;
     }
     daemon_poll_once(d, 0);
-    daemon_take_queue(d, true);
+    daemon_take_all(d);
 }
 
 /* ---- The control channel's hooks --------------------------------------- */
@@ -301,7 +314,7 @@ static int daemon_flush(void *arg, int64_t *last_seq)
 {
     struct daemon *d = arg;
 
-    daemon_take_queue(d, true);
+    daemon_take_all(d);
     while (recorder_pending(&d->rec) > 0)
         if (recorder_commit(&d->rec) < 0)
             return -1;

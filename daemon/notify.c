@@ -38,15 +38,17 @@ static void notify_send(const char *text)
 
     if (!where || (where[0] != '/' && where[0] != '@'))
         return;
-    /* A path keeps its terminating NUL; an abstract name (its '@' made a
+    /* At most 107 bytes either way, as libsystemd: a path keeps its
+     * terminating NUL (sa is zeroed); an abstract name (its '@' made a
      * NUL) ends where the address's length says. */
-    len = strlen(where) + (where[0] == '/');
-    if (len < 2 || len > sizeof(sa.sun_path))
+    len = strlen(where);
+    if (len < 2 || len >= sizeof(sa.sun_path))
         return;
     memcpy(sa.sun_path, where, len);
     if (where[0] == '@')
         sa.sun_path[0] = '\0';
-    salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+                        (where[0] == '/'));
     if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
         return;
     if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa,

@@ -120,13 +120,16 @@ static void outputs_save_acked(struct outputs *l, struct output_slot *sl,
     if (db_down)
         return;
     if (!store_state_staged(l->store, sl->ops->acked_key))
-        sl->staged_at = 0;
+        sl->staged_at = 0; /* a batch wrote it */
+    if (!save_now && now < sl->acked_save_at)
+        return;
     if (save_now ||
         (sl->staged_at &&
          now - sl->staged_at >= 2 * OUTPUTS_ACKED_SAVE_MS * NS_PER_MS)) {
-        if (acked != sl->acked_saved || sl->staged_at)
-            outputs_write_acked(l, sl, acked);
-    } else if (acked != sl->acked_saved && now >= sl->acked_save_at) {
+        if (acked == sl->acked_saved && !sl->staged_at)
+            return;
+        outputs_write_acked(l, sl, acked);
+    } else if (acked != sl->acked_saved) {
         if (store_stage_state(l->store, sl->ops->acked_key, acked) < 0) {
             log_err("%s", store_errmsg(l->store));
             return;

@@ -99,9 +99,10 @@ size_t outputs_pollfds(const struct outputs *l, struct pollfd *fds,
 void outputs_service(struct outputs *l, const struct pollfd *fds, size_t n);
 
 /*
- * Hands each output what is committed up to last_seq; persists the
- * acknowledged seqs every OUTPUTS_ACKED_SAVE_MS, or now with save_now,
- * unless the database cannot be written (db_down).
+ * Hands each output what is committed up to last_seq; stages the
+ * acknowledged seqs for the next batch every OUTPUTS_ACKED_SAVE_MS (or
+ * writes them now with save_now), unless the database cannot be written
+ * (db_down).
  */
 void outputs_pump(struct outputs *l, int64_t last_seq, bool save_now,
                   bool db_down);

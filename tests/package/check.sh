@@ -241,6 +241,9 @@ for lib in libmodbus5 libmosquitto1 libsqlite3-0 libconfig9 libjansson4 \
     libssl3 libmicrohttpd12 libcrypt1; do
     check "depends_$lib" depends_on "$lib"
 done
+# tbdaqd speaks sd_notify itself: libsystemd0 (and the six libraries it
+# pulls in) is no dependency.
+check no_depends_libsystemd0 eval '! depends_on libsystemd0 >/dev/null'
 
 # --- maintainer scripts --------------------------------------------------------
 

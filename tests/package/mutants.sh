@@ -90,6 +90,7 @@ for lib in libmodbus5 libmosquitto1 libsqlite3-0 libconfig9 libjansson4 \
     libssl3; do
     mutant "depends_$lib" "ctl '/^Depends:/s/ $lib\([ ,]\|\$\)/ $lib-other\1/'"
 done
+mutant no_depends_libsystemd0 "ctl '/^Depends:/s/\$/, libsystemd0/'"
 mutant syntax_postinst "echo 'if then' >>DEBIAN/postinst"
 mutant syntax_prerm "echo 'fi fi' >>DEBIAN/prerm"
 mutant syntax_postrm "echo 'case' >>DEBIAN/postrm"

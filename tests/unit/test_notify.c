@@ -26,26 +26,32 @@
 
 #define DGRAM_MAX 2048
 
-/* A datagram socket bound at addr ('@': abstract), non-blocking. */
-static int bind_at(const char *addr)
+/* A datagram socket bound at addr of len bytes ('@': abstract, up to the
+ * whole sun_path; otherwise a path, relative or not), non-blocking. */
+static int bind_at_len(const char *addr, size_t len)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(addr);
     socklen_t salen;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 
     assert_true(fd >= 0);
-    assert_true(len < sizeof(sa.sun_path));
+    assert_true(len <= sizeof(sa.sun_path));
     memcpy(sa.sun_path, addr, len);
     if (addr[0] == '@') {
         sa.sun_path[0] = '\0';
         salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
     } else {
+        assert_true(len < sizeof(sa.sun_path));
         unlink(addr);
         salen = (socklen_t)sizeof(sa);
     }
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, salen), 0);
     return fd;
+}
+
+static int bind_at(const char *addr)
+{
+    return bind_at_len(addr, strlen(addr));
 }
 
 /* The next datagram at fd (it must be there: sending is synchronous on a
@@ -114,26 +120,44 @@ static void test_abstract(void **state)
     same_datagrams(name);
 }
 
-/* Addresses libsystemd refuses: nothing sent, and nothing breaks. */
+/* Addresses libsystemd refuses, each with a socket of that very name
+ * bound where a sender could reach it: nothing arrives. A relative name
+ * ("x", in a directory of the test's own), the empty abstract name, and
+ * an abstract name of 108 bytes (one more than libsystemd takes). */
 static void test_refused(void **state)
 {
-    static const char *const bad[] = {"", "relative/path", "@", "x"};
-    char buf[DGRAM_MAX], name[64];
-    int fd;
+    char dir[] = "/tmp/test_notify.XXXXXX", cwd[512], buf[DGRAM_MAX];
+    char longest[110];
+    int fd_rel, fd_long;
 
     (void)state;
-    snprintf(name, sizeof(name), "@test_notify.bad.%ld", (long)getpid());
-    fd = bind_at(name);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(setenv("NOTIFY_SOCKET", bad[i], 1), 0);
-        notify_ready();
-        assert_true(sd_notify(0, "READY=1") <= 0);
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    fd_rel = bind_at("x");
+    memset(longest, 'n', sizeof(longest) - 1);
+    longest[0] = '@';
+    longest[sizeof(longest) - 2] = '\0'; /* 108 bytes */
+    fd_long = bind_at_len(longest, 108);
+    {
+        const char *const bad[] = {"", "x", "@", longest};
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            assert_int_equal(setenv("NOTIFY_SOCKET", bad[i], 1), 0);
+            notify_ready();
+            assert_true(sd_notify(0, "READY=1") <= 0);
+        }
     }
     unsetenv("NOTIFY_SOCKET");
     notify_ready();
     assert_int_equal(sd_notify(0, "READY=1"), 0);
-    assert_int_equal(next_dgram(fd, buf), -1);
-    close(fd);
+    assert_int_equal(next_dgram(fd_rel, buf), -1);
+    assert_int_equal(next_dgram(fd_long, buf), -1);
+    close(fd_rel);
+    close(fd_long);
+    unlink("x");
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 /* notify_watchdog_usec() against sd_watchdog_enabled() for one setting
@@ -188,6 +212,17 @@ static void test_watchdog(void **state)
     /* and what a manager sets is read as such */
     same_watchdog("1000000", me);
     assert_int_equal(notify_watchdog_usec(), 1000000);
+    /* plain decimals only, on purpose (notify.h): libsystemd reads these
+     * (octal, hex, a sign, spaces), no manager writes them */
+    {
+        static const char *const odd[] = {"010", "0x10", "+10", " 10"};
+
+        unsetenv("WATCHDOG_PID");
+        for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+            assert_int_equal(setenv("WATCHDOG_USEC", odd[i], 1), 0);
+            assert_int_equal(notify_watchdog_usec(), i == 0 ? 10 : 0);
+        }
+    }
 }
 
 int main(void)

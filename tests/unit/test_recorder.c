@@ -724,19 +724,29 @@ static void test_event_cap(void **state)
     assert_db_up(w, tail);
 }
 
+/* Takes n readings at taken_ns, none of them making the recorder full. */
+static void take_not_full(struct world *w, size_t n, int64_t taken_ns)
+{
+    for (size_t i = 0; i < n; i++) {
+        take(w, taken_ns);
+        assert_false(recorder_full(&w->rc));
+    }
+}
+
 /*
- * While the database keeps up, the recorder is full once a commit's worth
- * waits (the daemon then leaves the rest in the queue); a commit makes
- * room. During an outage it is never full: everything goes to the live
- * feed, and buffer_readings bounds what is kept.
+ * While commits work, the recorder is full once a commit's worth of new
+ * readings waits (the daemon then leaves the rest in the queue); a commit
+ * makes room. While commits fail (a lock within its grace, an outage) it
+ * is never full; what waited then is a backlog, committed while new
+ * readings keep being taken: full only once a commit's worth of new ones
+ * waits besides it.
  */
 static void test_full(void **state)
 {
     struct world *w = *state;
+    sqlite3 *other;
 
-    for (size_t i = 0; i < BATCH_MAX - 1; i++)
-        take(w, 1000 * MS);
-    assert_false(recorder_full(&w->rc));
+    take_not_full(w, BATCH_MAX - 1, 1000 * MS);
     take(w, 1000 * MS);
     assert_true(recorder_full(&w->rc));
     assert_int_equal(recorder_due_at(&w->rc), 0); /* and is committed now */
@@ -744,21 +754,33 @@ static void test_full(void **state)
     assert_false(recorder_full(&w->rc));
     assert_int_equal(recorder_waiting(&w->rc), 0);
 
-    take(w, 2000 * MS);
+    /* another connection's lock, shorter than the grace: not an outage */
+    other = lock_db(w);
+    take_not_full(w, BATCH_MAX - 1, 2000 * MS);
+    assert_int_equal(recorder_commit(&w->rc), -1);
+    assert_false(recorder_down(&w->rc));
+    take_not_full(w, BATCH_MAX + 1, 2000 * MS);
+    unlock_db(other);
+    assert_int_equal(recorder_commit(&w->rc), 0);
+    assert_int_equal(recorder_waiting(&w->rc), BATCH_MAX); /* the backlog */
+    take_not_full(w, BATCH_MAX - 1, 3000 * MS);
+    take(w, 3000 * MS);
+    assert_true(recorder_full(&w->rc));
+    assert_int_equal(recorder_commit(&w->rc), 0); /* the backlog's end */
+    assert_true(recorder_full(&w->rc));           /* the new ones */
+    assert_int_equal(recorder_commit(&w->rc), 0);
+    assert_false(recorder_full(&w->rc));
+
+    /* an outage's backlog of three commits' worth */
+    take(w, 4000 * MS);
     start_outage(w);
-    for (size_t i = 0; i < 2 * BATCH_MAX; i++) {
-        take(w, 2000 * MS);
-        assert_false(recorder_full(&w->rc));
-    }
-    assert_int_equal(w->live, 2 * BATCH_MAX + 1);
-    assert_int_equal(recorder_waiting(&w->rc), 3 * BATCH_MAX / 2);
+    take_not_full(w, 3 * BATCH_MAX, 4000 * MS);
+    assert_int_equal(recorder_waiting(&w->rc), 3 * BATCH_MAX + 1);
     accept_writes(w);
     assert_int_equal(recorder_commit(&w->rc), 0);
     assert_false(recorder_down(&w->rc));
-    /* what is left of the backlog is less than a commit's worth */
-    assert_false(recorder_full(&w->rc));
-    for (size_t i = recorder_waiting(&w->rc); i < BATCH_MAX; i++)
-        take(w, 3000 * MS);
+    take_not_full(w, BATCH_MAX - 1, 5000 * MS);
+    take(w, 5000 * MS);
     assert_true(recorder_full(&w->rc));
 }
 
@@ -772,7 +794,7 @@ static void test_full(void **state)
 
 int main(void)
 {
-    static struct params full_params = {.buffer_readings = 3 * BATCH_MAX / 2};
+    static struct params full_params = {.buffer_readings = 5 * BATCH_MAX};
     const struct CMUnitTest fixed[] = {
         cmocka_unit_test_setup_teardown(test_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_lock, setup, teardown),
