@@ -5,7 +5,8 @@
  * in seq order, the devices' polls interleaved (buses are polled side by
  * side); each device has at most one message open, which ends when a
  * sensor already in it comes again (its next poll), when it is full, or
- * at a flush (nothing more committed yet).
+ * at a flush (nothing more committed yet). That rule, but for the full
+ * message, is devpoll.h's, shared with the Sparkplug node's DDATA.
  *
  * Each message is handed over with a watermark: the highest seq such that
  * every reading up to it is in that message or one handed over before.

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Sparkplug B edge node's DDATA per device and poll (SPEC "Sparkplug
- * B"), the rule of the JSON device layout (devmsg.h) over the node's own
- * rows: rows come in seq order with the devices' polls interleaved (buses
- * are polled side by side, and a poller hands over each request's
- * readings as it gets them, so one poll of several requests is spread
- * among the other buses' rows); each device has at most one group open,
- * which ends when one of its sensors already in it comes again (its next
- * poll) or at a flush (every committed row read, or the end of a page of
- * history). A group holds at most one row per sensor, so never more rows
- * than its device has sensors: no other size cap is needed.
+ * B"), by the rule it shares with the JSON device layout (devpoll.h) over
+ * the node's own rows: rows come in seq order with the devices' polls
+ * interleaved (buses are polled side by side, and a poller hands over each
+ * request's readings as it gets them, so one poll of several requests is
+ * spread among the other buses' rows); each device has at most one group
+ * open, which ends when one of its sensors already in it comes again (its
+ * next poll) or at a flush (every committed row read). A group holds at
+ * most one row per sensor, so never more rows than its device has
+ * sensors: no other size cap is needed.
  *
  * What is still open is not handed over: spb_groups_oldest() tells the
  * lowest seq held, which the node's acknowledged seq must stay below.
@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/devpoll.h"
+
 /* A reading read back, reduced to what a metric needs. */
 struct spb_row {
     int64_t seq;
@@ -36,7 +38,7 @@ struct spb_row {
     const char *quality; /* a static quality name */
 };
 
-/* One device's open group. */
+/* One device's open group: its rows so far. */
 struct spb_group {
     struct spb_row *rows; /* room for every sensor of the device */
     size_t n;             /* 0: none open */
@@ -45,9 +47,8 @@ struct spb_group {
 struct spb_groups {
     struct spb_group *dev; /* per device */
     size_t ndevs;
-    const size_t *dev_of; /* the device of each sensor (borrowed) */
-    bool *in;             /* per sensor: in its device's open group */
-    size_t nsensors;
+    const size_t *dev_of;  /* the device of each sensor (borrowed) */
+    struct devpolls polls; /* which group is open, the oldest first */
 };
 
 /* Hands a closed group over: rows (n >= 1, all of device dev, seqs
