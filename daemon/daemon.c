@@ -69,6 +69,26 @@ void daemon_fail(struct daemon *d)
     atomic_store(d->want_stop, true);
 }
 
+/* When the stop's commits must be over (CLOCK_MONOTONIC): what is left
+ * of its budget is for publishing and the offline status. INT64_MAX while
+ * not stopping. */
+static int64_t daemon_commits_until(const struct daemon *d)
+{
+    if (!d->stop_seen)
+        return INT64_MAX;
+    return d->stop_seen +
+           (DAEMON_STOP_MS - DAEMON_STOP_PUBLISH_MS - DAEMON_STOP_OFFLINE_MS) *
+               NS_PER_MS;
+}
+
+/* Whether a commit started now ends in time: always, unless stopping and
+ * commits take longer than is left (a disk that syncs slowly). A commit
+ * cannot be cut short once begun. */
+static bool daemon_commit_fits(const struct daemon *d, int64_t now)
+{
+    return now + recorder_commit_ns(&d->rec) <= daemon_commits_until(d);
+}
+
 /* The recorder's live feed: readings the database has not taken. */
 static void daemon_live(void *arg, const struct reading *r)
 {
@@ -153,7 +173,7 @@ void daemon_turn(void *arg)
 
     daemon_poll_once(d, time_mono_ns() + DAEMON_TURN_MS * NS_PER_MS);
     now = time_mono_ns();
-    if (now >= recorder_due_at(&d->rec))
+    if (now >= recorder_due_at(&d->rec) && daemon_commit_fits(d, now))
         recorder_commit(&d->rec);
     outputs_pump(&d->outputs, d->rec.last_seq, false, recorder_down(&d->rec));
     health_watchdog(&d->health, d->pollers, d->npollers, now);
@@ -467,44 +487,53 @@ int daemon_start(struct daemon *d)
 /* The last commits: they go on while they work until only the time to
  * publish and to say offline is left, and give up after
  * DAEMON_STOP_COMMIT_MS of failing. */
-static int daemon_last_commits(struct daemon *d, int64_t stop_at)
+static int daemon_last_commits(struct daemon *d)
 {
     int64_t failing_until = time_mono_ns() + DAEMON_STOP_COMMIT_MS * NS_PER_MS;
-    int64_t working_until = stop_at + (DAEMON_STOP_MS - DAEMON_STOP_PUBLISH_MS -
-                                       DAEMON_STOP_OFFLINE_MS) *
-                                          NS_PER_MS;
     struct timespec pause = {0, 50 * 1000 * 1000};
 
     while (recorder_pending(&d->rec) > 0) {
         int64_t now = time_mono_ns();
+        char why[64];
 
-        if (now >= working_until ||
-            (recorder_down(&d->rec) && now >= failing_until)) {
-            log_err("%zu readings taken are lost: they could not be "
-                    "committed in time (%s)",
-                    recorder_waiting(&d->rec),
-                    recorder_down(&d->rec) ? recorder_error(&d->rec)
-                                           : "too many waited");
-            return -1;
+        if (daemon_commit_fits(d, now) &&
+            !(recorder_down(&d->rec) && now >= failing_until)) {
+            if (recorder_commit(&d->rec) < 0)
+                nanosleep(&pause, NULL);
+            continue;
         }
-        if (recorder_commit(&d->rec) < 0)
-            nanosleep(&pause, NULL);
+        if (now < daemon_commits_until(d))
+            snprintf(why, sizeof(why), "a commit takes up to %lld ms here",
+                     (long long)(recorder_commit_ns(&d->rec) / NS_PER_MS));
+        else
+            snprintf(why, sizeof(why), "too many waited");
+        log_err("%zu readings taken are lost: they could not be committed in "
+                "time (%s)",
+                recorder_waiting(&d->rec),
+                recorder_down(&d->rec) ? recorder_error(&d->rec) : why);
+        return -1;
     }
     return 0;
 }
 
 int daemon_stop(struct daemon *d)
 {
-    int64_t stop_at = d->stop_seen ? d->stop_seen : time_mono_ns();
+    int64_t stop_at, until, least;
+    int rc;
+
+    if (!d->stop_seen) /* not through daemon_stopping(): the budget starts */
+        d->stop_seen = time_mono_ns();
+    stop_at = d->stop_seen;
     /* A reload that waited for a stuck bus may have spent the pollers'
      * budget: the others still get a moment to finish the request in
      * progress, or what they read would be lost. */
-    int64_t until = stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS;
-    int64_t least = time_mono_ns() + DAEMON_STOP_POLLERS_MIN_MS * NS_PER_MS;
-    int rc;
-
+    until = stop_at + DAEMON_STOP_POLLERS_MS * NS_PER_MS;
+    least = time_mono_ns() + DAEMON_STOP_POLLERS_MIN_MS * NS_PER_MS;
     log_info("stopping");
     notify_stopping();
+    /* A checkpoint in a commit would make it several times as long as
+     * the one timed before (recorder_commit_ns()): the close does it. */
+    store_no_checkpoints(d->store);
     daemon_stop_list(d, d->pollers, d->npollers, until > least ? until : least);
     free(d->pollers);
     d->pollers = NULL;
@@ -514,7 +543,7 @@ int daemon_stop(struct daemon *d)
         queue_item_event("stop", "%llu readings recorded since start",
                          (unsigned long long)(d->rec.committed +
                                               recorder_waiting(&d->rec))));
-    rc = daemon_last_commits(d, stop_at);
+    rc = daemon_last_commits(d);
     /* Every poller has ended: a run stopped is drawn and sealed now, if
      * all it took is committed (otherwise at the next start). */
     if (rc == 0 && !d->abandoned) {
@@ -528,6 +557,18 @@ int daemon_stop(struct daemon *d)
     outputs_stop(&d->outputs, d->rec.last_seq, recorder_down(&d->rec),
                  DAEMON_STOP_PUBLISH_MS, DAEMON_STOP_OFFLINE_MS,
                  daemon_publish_turn, d);
+    /* Closing the database copies the write-ahead log into it, with syncs
+     * as slow as a commit's: when that would end past the budget, the log
+     * is left to the next start (the readings in it are safe). */
+    if (time_mono_ns() + recorder_commit_ns(&d->rec) >
+        stop_at + DAEMON_STOP_MS * NS_PER_MS) {
+        store_keep_wal(d->store);
+        log_warnx("the disk is slow (a commit takes up to %lld ms): the "
+                  "newest readings stay in %s-wal until the next start; "
+                  "copy the database with it",
+                  (long long)(recorder_commit_ns(&d->rec) / NS_PER_MS),
+                  d->config->database);
+    }
     log_info("stopped; %llu readings recorded",
              (unsigned long long)d->rec.committed);
     return rc;

@@ -138,11 +138,16 @@ int recorder_commit(struct recorder *rc)
     struct batch *b = &rc->batch;
     size_t n, events, waiting = batch_readings(b);
     struct reading *r;
+    int64_t start;
+    bool failed;
 
     if (batch_pending(b) == 0)
         return 0;
     r = batch_next(b, &n);
-    if (store_commit_batch(rc->store, r, n, b->events, b->nevents) < 0) {
+    start = rc->mono_ns();
+    failed = store_commit_batch(rc->store, r, n, b->events, b->nevents) < 0;
+    rc->took_ns = rc->mono_ns() - start;
+    if (failed) {
         int64_t now = rc->mono_ns();
 
         if (rc->failures++ == 0)
@@ -173,6 +178,11 @@ int recorder_commit(struct recorder *rc)
         rc->failures = 0;
     }
     return 0;
+}
+
+int64_t recorder_commit_ns(const struct recorder *rc)
+{
+    return rc->took_ns;
 }
 
 int64_t recorder_due_at(const struct recorder *rc)

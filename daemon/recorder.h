@@ -66,6 +66,7 @@ struct recorder {
     int64_t down_us;       /* when it began, UTC */
     char error[STORE_ERR_MAX];
     uint64_t lost, lost_events; /* not recorded: the buffer was full */
+    int64_t took_ns;            /* the last commit's duration (0: none yet) */
     int64_t lost_first_us, lost_last_us;
 };
 
@@ -107,6 +108,11 @@ int recorder_commit(struct recorder *rc);
  * then committed while new readings keep coming in.
  */
 bool recorder_full(const struct recorder *rc);
+
+/* How long the last commit took (0 before the first): the disk's speed
+ * now, by which the stop starts no commit that cannot end within its
+ * budget. */
+int64_t recorder_commit_ns(const struct recorder *rc);
 
 /* Readings and events waiting; readings waiting. */
 size_t recorder_pending(const struct recorder *rc);

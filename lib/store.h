@@ -204,6 +204,15 @@ int store_status(struct store *s, int64_t since_us,
     "prune_batch" /* highest batch id retention has                            \
                      decided: pruned or kept */
 
+/* No more automatic checkpoints after commits (each is several syncs of
+ * the disk): a stop's commits are then as short as they can be, and the
+ * close copies the write-ahead log into the file, or store_keep_wal(). */
+void store_no_checkpoints(struct store *s);
+/* Leaves the write-ahead log as it is when s is closed (no checkpoint,
+ * no syncs): the next connection to open the file reads it. For a stop
+ * that has no time left; copies of the file then need its -wal. */
+void store_keep_wal(struct store *s);
+
 /* Reads a state value. Returns 0, 1 if the key is absent (*value is then
  * 0), or -1. */
 int store_get_state(struct store *s, const char *key, int64_t *value);

@@ -368,6 +368,16 @@ fail:
     return NULL;
 }
 
+void store_no_checkpoints(struct store *s)
+{
+    sqlite3_wal_autocheckpoint(s->db, 0);
+}
+
+void store_keep_wal(struct store *s)
+{
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+}
+
 void store_close(struct store *s)
 {
     if (!s)

@@ -784,6 +784,32 @@ static void test_full(void **state)
     assert_true(recorder_full(&w->rc));
 }
 
+/* A clock that moves on by fake_step at every reading: a commit (read
+ * before and after) takes fake_step. */
+static int64_t fake_step;
+
+static int64_t stepping_clock(void)
+{
+    return fake_now += fake_step;
+}
+
+/* How long a commit takes now: the last one's duration (0 before the
+ * first), so that a disk fast again is trusted again at once. */
+static void test_commit_ns(void **state)
+{
+    struct world *w = *state;
+    const int64_t steps[] = {5 * MS, 4000 * MS, 2 * MS};
+
+    w->rc.mono_ns = stepping_clock;
+    assert_int_equal(recorder_commit_ns(&w->rc), 0);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        fake_step = steps[i];
+        take(w, fake_now);
+        assert_int_equal(recorder_commit(&w->rc), 0);
+        assert_int_equal(recorder_commit_ns(&w->rc), steps[i]);
+    }
+}
+
 /* A test of each row of a table, its name the row's. */
 #define ROW_TEST(f, row, prm)                                                  \
     ((struct CMUnitTest){.name = (row)->name,                                  \
@@ -806,6 +832,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_prestate_setup_teardown(test_full, setup, teardown,
                                                  &full_params),
+        cmocka_unit_test_setup_teardown(test_commit_ns, setup, teardown),
     };
     static struct params chunk_params[COUNT(chunk_cases)],
         cap_params[COUNT(cap_cases)], event_params[COUNT(event_cap_cases)];
