@@ -69,8 +69,13 @@ DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS = $(wildcard cli/*.c)
 SIM_SRCS = $(wildcard tests/sim/*.c)
 WEB_SRCS = $(wildcard web/*.c)
-# tbdaq-web alone links libmicrohttpd and libcrypt (crypt_r).
-WEB_LIBS = $(shell pkg-config --libs libmicrohttpd libcrypt 2>/dev/null)
+# tbdaq-web alone links libmicrohttpd and libcrypt (crypt_r). libcrypt
+# always: AddressSanitizer's runtime defines crypt_r itself (an interceptor
+# that calls the real one), so --as-needed would drop libcrypt from a
+# sanitized build and the call would jump to nothing.
+WEB_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) \
+	-Wl,--push-state,--no-as-needed \
+	$(shell pkg-config --libs libcrypt 2>/dev/null) -Wl,--pop-state
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 PROGS = $(BUILD)/tbdaqd $(BUILD)/tbdaq $(BUILD)/tbdaq-web $(BUILD)/tbdaq-sim

@@ -297,22 +297,12 @@ EXTRA_CASES+=(db_locked_10s sigterm_during_reload exit_status_on_failure)
 STALL_SYNC_MS=2000
 STALL_WAIT_MAX=1024
 
-# A disk slower than the readings coming in: 240 sensors every 20 ms
-# (12,000 readings/s) while each fsync takes 2 s longer (the slowsync
-# shim preloaded), so a commit of BATCH_MAX (20,000) readings takes over
-# 2 s (more with a checkpoint's) and the database keeps up with fewer than
-# 10,000 a second. It is not an outage (every commit works). The daemon
-# must not take more than it can commit: after every commit at most a pop's worth still waits in the
-# batch, the pollers wait on the full queue and their missed slots are
-# recorded (missed readings and events saying "daemon busy"); once the
-# disk is fast again everything taken lands, the daemon stops within 5 s
-# with exit 0 and nothing lost, and every slot has one reading. Before
-# the recorder had a bound the main thread drained the queue into the
-# batch at every turn, and it grew with each slow commit (22,160 readings
-# waited after one here), and at 200,000 readings/s (bench W4, device
-# layout) it reached 323 MiB and lost 2.4 million readings at the stop.
-case_disk_slower_than_intake() {
-    local u q off c0 l0 l1 t_slow t_fast waits busy tag n first last slots
+# stall_slow_disk_daemon: 240 sensors every 20 ms on three units of a
+# simulator, and tbdaqd with the slowsync shim preloaded: every fsync is
+# STALL_SYNC_MS longer while $T/slow exists (not yet). Returns once every
+# sensor has 5 good readings.
+stall_slow_disk_daemon() {
+    local u q off
     start_sim --port 0 --units 3
     conf_tcp_bus a 1000
     for u in 1 2 3; do
@@ -329,6 +319,25 @@ case_disk_slower_than_intake() {
     start_daemon
     unset LD_PRELOAD
     wait_or_fail "min_readings 5 good" 15 "fewer than 5 good readings per sensor"
+}
+
+# A disk slower than the readings coming in: 240 sensors every 20 ms
+# (12,000 readings/s) while each fsync takes 2 s longer (the slowsync
+# shim preloaded), so a commit of BATCH_MAX (20,000) readings takes over
+# 2 s (more with a checkpoint's) and the database keeps up with fewer than
+# 10,000 a second. It is not an outage (every commit works). The daemon
+# must not take more than it can commit: after every commit at most a pop's worth still waits in the
+# batch, the pollers wait on the full queue and their missed slots are
+# recorded (missed readings and events saying "daemon busy"); once the
+# disk is fast again everything taken lands, the daemon stops within 5 s
+# with exit 0 and nothing lost, and every slot has one reading. Before
+# the recorder had a bound the main thread drained the queue into the
+# batch at every turn, and it grew with each slow commit (22,160 readings
+# waited after one here), and at 200,000 readings/s (bench W4, device
+# layout) it reached 323 MiB and lost 2.4 million readings at the stop.
+case_disk_slower_than_intake() {
+    local c0 l0 l1 t_slow t_fast waits busy tag
+    stall_slow_disk_daemon
 
     c0=$(grep -c 'committed [0-9]* readings' "$T/daemon.err")
     l0=$(wc -l <"$T/daemon.err")
@@ -364,11 +373,7 @@ case_disk_slower_than_intake() {
         fail "$waits readings still waited after a commit (want <= $STALL_WAIT_MAX): the batch grows beyond what the database takes"
     # (tags a missed event names: it lists the first few of a request)
     for tag in S1_flow_0 S2_pressure_1 S3_ph_2; do
-        read -r n first last <<<"$(sql "SELECT count(*), min(r.ts_us),
-            max(r.ts_us) FROM readings r JOIN sensors s ON s.id = r.sensor_id
-            WHERE s.tag = '$tag';" | tr '\t' ' ')"
-        slots=$(((last - first + 10000) / 20000 + 1))
-        check_one_per_slot "$tag" "$n" "$slots" 2
+        check_tag_slots "$tag" 20 2
     done
 }
 
@@ -385,23 +390,8 @@ EXTRA_CASES+=(disk_slower_than_intake)
 # the stop took over 6 s (a commit begun at the stop, with a checkpoint)
 # and the close's checkpoint as long again.
 case_disk_slow_at_stop() {
-    local u q off rc
-    start_sim --port 0 --units 3
-    conf_tcp_bus a 1000
-    for u in 1 2 3; do
-        for q in flow pressure turbidity ph; do
-            for off in $SIM_OFFSETS; do
-                sim_sensor "S${u}_${q}_$off" a "$u" input "$q" "$off" 20
-            done
-        done
-    done
-    conf_write "$T/t.conf"
-    export LD_PRELOAD=$BUILD/tests/slowsync.so SLOWSYNC_WHILE=$T/slow \
-        SLOWSYNC_MS=$STALL_SYNC_MS \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-    start_daemon
-    unset LD_PRELOAD
-    wait_or_fail "min_readings 5 good" 15 "fewer than 5 good readings per sensor"
+    local rc
+    stall_slow_disk_daemon
     touch "$T/slow"
     wait_or_fail "grep -q 'slots of 20 ms missed' '$T/daemon.err'" 30 \
         "no slot missed: the disk did not slow the commits down"

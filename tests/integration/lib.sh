@@ -557,6 +557,16 @@ check_one_per_slot() {
         fail "$tag: $rows missed readings, but missed events count $events slots"
 }
 
+# check_tag_slots TAG INTERVAL_MS TOL: check_one_per_slot for TAG over the
+# slots of its grid between its first and last reading.
+check_tag_slots() {
+    local tag=$1 iv=$(($2 * 1000)) n first last
+    read -r n first last <<<"$(sql "SELECT count(*), min(r.ts_us),
+        max(r.ts_us) FROM readings r JOIN sensors s ON s.id = r.sensor_id
+        WHERE s.tag = '$tag';" | tr '\t' ' ')"
+    check_one_per_slot "$tag" "$n" $(((last - first + iv / 2) / iv + 1)) "$3"
+}
+
 # missed_slots TAG: the slots a missed event counts for TAG, summed over
 # every missed event naming it ("TAGS: N slots missed on bus ...").
 missed_slots() {

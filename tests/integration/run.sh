@@ -412,11 +412,7 @@ case_drop_reconnect() {
     out=$(sql "SELECT detail FROM events WHERE kind = 'bus_down' LIMIT 1;")
     echo "$out" | grep -q plant || fail "bus_down detail '$out' does not name the bus"
     for tag in FD-i16 FD-f32; do
-        read -r n first last <<<"$(sql "SELECT count(*), min(r.ts_us),
-            max(r.ts_us) FROM readings r JOIN sensors s ON s.id = r.sensor_id
-            WHERE s.tag = '$tag';" | tr '\t' ' ')"
-        slots=$(((last - first + 50000) / 100000 + 1))
-        check_one_per_slot "$tag" "$n" "$slots" 2
+        check_tag_slots "$tag" 100 2
     done
 }
 
