@@ -168,10 +168,6 @@ int recorder_commit(struct recorder *rc)
     batch_done(b, n);
     log_debug("committed %zu readings, %zu events; %zu readings wait", n,
               events, batch_readings(b));
-    /* What waited when commits failed is a backlog, however it ends. */
-    rc->backlog = rc->failures > 0  ? batch_readings(b)
-                  : rc->backlog > n ? rc->backlog - n
-                                    : 0;
     if (rc->failures > 0) {
         if (rc->down)
             recorder_up(rc, waiting);
@@ -194,8 +190,10 @@ int64_t recorder_due_at(const struct recorder *rc)
 
 bool recorder_full(const struct recorder *rc)
 {
+    size_t hold = (size_t)rc->buffer_readings;
+
     return rc->failures == 0 &&
-           batch_readings(&rc->batch) >= rc->backlog + BATCH_MAX;
+           batch_readings(&rc->batch) >= (hold > BATCH_MAX ? hold : BATCH_MAX);
 }
 
 size_t recorder_pending(const struct recorder *rc)

@@ -55,11 +55,7 @@ struct recorder {
     int64_t last_seq;   /* of the newest committed reading (0: none yet) */
     int64_t last_ts_us; /* its time */
 
-    uint64_t failures; /* consecutive failed commits */
-    /* Readings still waiting of those that waited when commits worked
-     * again after failing: the backlog, which recorder_full() does not
-     * count against the intake. */
-    size_t backlog;
+    uint64_t failures;     /* consecutive failed commits */
     int64_t failing_since; /* the first of them, CLOCK_MONOTONIC */
     int64_t retry_at;      /* next attempt, CLOCK_MONOTONIC */
     bool down;             /* an outage: logged and recorded */
@@ -96,16 +92,16 @@ int recorder_commit(struct recorder *rc);
 
 /*
  * Whether the recorder should take no more readings for now: commits work
- * and a whole commit's worth (BATCH_MAX) of new readings already waits,
- * besides any backlog left from a time they failed. The caller then
- * leaves them in the queue, whose back-pressure makes pollers wait and
- * miss slots (recorded): an intake faster than the commits shows as
- * missed slots, never as a batch that grows until memory runs out or the
- * stop cannot commit it in time. While commits fail (another connection's
- * lock within its grace period, an outage) the recorder takes everything:
- * a short lock only delays commits, and during an outage readings go to
- * the live feed and buffer_readings bounds what is kept; the backlog is
- * then committed while new readings keep coming in.
+ * but buffer_readings (at least BATCH_MAX) already wait, the database
+ * not keeping up (a slow disk, more readings than the machine can
+ * record). The caller then leaves them in the queue, whose back-pressure
+ * makes pollers wait and miss slots (recorded): a sustained overload
+ * shows as missed slots, never as a batch that grows until memory runs
+ * out, while a stall shorter than the buffer costs nothing. While commits
+ * fail (another connection's lock within its grace period, an outage) the
+ * recorder takes everything: a short lock only delays commits, and
+ * during an outage readings go to the live feed and buffer_readings
+ * bounds what is kept.
  */
 bool recorder_full(const struct recorder *rc);
 

@@ -292,8 +292,9 @@ EXTRA_CASES+=(db_locked_10s sigterm_during_reload exit_status_on_failure)
 
 # How much longer each fsync takes while the disk is made slow in
 # disk_slower_than_intake (ms), and the most readings that may wait in
-# the daemon's batch after a commit (DAEMON_POP_MAX: the recorder stops
-# taking from the queue once BATCH_MAX wait, one pop past it at most).
+# the daemon's batch after a commit (DAEMON_POP_MAX: with buffer_readings
+# below it, the recorder stops taking from the queue once BATCH_MAX wait,
+# one pop past it at most).
 STALL_SYNC_MS=2000
 STALL_WAIT_MAX=1024
 
@@ -312,7 +313,7 @@ stall_slow_disk_daemon() {
             done
         done
     done
-    conf_write "$T/t.conf"
+    conf_write "$T/t.conf" "buffer_readings = 100;"
     export LD_PRELOAD=$BUILD/tests/slowsync.so SLOWSYNC_WHILE=$T/slow \
         SLOWSYNC_MS=$STALL_SYNC_MS \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
@@ -325,8 +326,9 @@ stall_slow_disk_daemon() {
 # (12,000 readings/s) while each fsync takes 2 s longer (the slowsync
 # shim preloaded), so a commit of BATCH_MAX (20,000) readings takes over
 # 2 s (more with a checkpoint's) and the database keeps up with fewer than
-# 10,000 a second. It is not an outage (every commit works). The daemon
-# must not take more than it can commit: after every commit at most a pop's worth still waits in the
+# 10,000 a second. It is not an outage (every commit works). With
+# buffer_readings at its least, the daemon must not take more than it can
+# commit: after every commit at most a pop's worth still waits in the
 # batch, the pollers wait on the full queue and their missed slots are
 # recorded (missed readings and events saying "daemon busy"); once the
 # disk is fast again everything taken lands, the daemon stops within 5 s
