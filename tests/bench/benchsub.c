@@ -20,17 +20,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "tests/bench/mqstep.h"
 
 /* Records are written out once this much is buffered... */
 #define BENCHSUB_BUF_FLUSH (768 * 1024)
@@ -213,21 +212,6 @@ static void benchsub_on_subscribe(struct mosquitto *mosq, void *arg, int mid,
     fflush(stdout);
 }
 
-/* Reads every packet the socket holds; libmosquitto reads one per call. */
-static int benchsub_read_all(struct mosquitto *mosq, int fd)
-{
-    int pending = 1, rc = MOSQ_ERR_SUCCESS;
-
-    while (pending > 0 && !benchsub_stop) {
-        rc = mosquitto_loop_read(mosq, 1);
-        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq) < 0)
-            break;
-        if (ioctl(fd, FIONREAD, &pending) < 0)
-            break;
-    }
-    return rc;
-}
-
 /*
  * Connects again after the broker went away, every BENCHSUB_RECONNECT_MS
  * until it answers or a signal stops us. Returns 0 once connected.
@@ -293,33 +277,17 @@ static int benchsub_sub(const char *host, int port, const char *topic,
     }
     b->flushed_at = time_mono_ns();
     while (!benchsub_stop && !b->failed) {
-        struct pollfd pfd = {.fd = mosquitto_socket(mosq), .events = POLLIN};
-
-        if (pfd.fd < 0) {
-            fprintf(stderr, "benchsub: the broker closed the connection\n");
-            if (!client_id || benchsub_reconnect(mosq, b) < 0)
-                goto fail;
-            continue;
-        }
-        if (mosquitto_want_write(mosq))
-            pfd.events |= POLLOUT;
-        if (poll(&pfd, 1, BENCHSUB_POLL_MS) < 0 && errno != EINTR) {
+        rc = mqstep(mosq, BENCHSUB_POLL_MS, &benchsub_stop);
+        if (rc == MQSTEP_POLL_FAILED) {
             perror("benchsub: poll");
             goto fail;
         }
-        rc = MOSQ_ERR_SUCCESS;
-        if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
-            rc = benchsub_read_all(mosq, pfd.fd);
-        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0 &&
-            mosquitto_want_write(mosq))
-            rc = mosquitto_loop_write(mosq, 1);
-        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0)
-            rc = mosquitto_loop_misc(mosq);
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq) < 0) {
             fprintf(stderr, "benchsub: connection lost: %s\n",
-                    rc == MOSQ_ERR_ERRNO     ? strerror(errno)
-                    : rc == MOSQ_ERR_SUCCESS ? "closed by the broker"
-                                             : mosquitto_strerror(rc));
+                    rc == MOSQ_ERR_ERRNO ? strerror(errno)
+                    : rc == MOSQ_ERR_SUCCESS || rc == MOSQ_ERR_NO_CONN
+                        ? "closed by the broker"
+                        : mosquitto_strerror(rc));
             if (!client_id)
                 goto fail;
             /* Whatever we received so far is on disk before we wait. */

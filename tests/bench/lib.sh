@@ -185,14 +185,16 @@ port_open() {
 # and log.c) into $BUILD/bench/NAME; its path in the variable NAME (upper
 # case).
 build_helper() {
-    local name=$1 out var
+    local name=$1 out var step=
     shift
+    # A subscriber's client turn (mqstep.c), for those that speak MQTT.
+    [[ " $* " == *" libmosquitto "* ]] && step=tests/bench/mqstep.c
     mkdir -p "$BUILD/bench" || die "cannot make $BUILD/bench"
     out=$(cd "$BUILD/bench" && pwd)/$name
     # shellcheck disable=SC2086
     (cd "$TOP" && ${CC:-cc} $WARN_FLAGS -D_XOPEN_SOURCE=700 \
         -D_DEFAULT_SOURCE -I. ${CPPFLAGS:-} ${CFLAGS:--O2 -g} \
-        $(pkg-config --cflags "$@") "tests/bench/$name.c" common/util.c \
+        $(pkg-config --cflags "$@") "tests/bench/$name.c" $step common/util.c \
         common/fmt.c common/log.c ${LDFLAGS:-} $(pkg-config --libs "$@") -lpthread \
         -o "$out") || die "cannot build $out"
     var=${name^^}

@@ -66,7 +66,8 @@ spb_host_build() {
     (cd "$TOP" && ${CC:-cc} $WARN_FLAGS -D_XOPEN_SOURCE=700 \
         -D_DEFAULT_SOURCE -I. -I"$gen" ${CFLAGS:--O2 -g} \
         $(pkg-config --cflags libmosquitto libprotobuf-c) \
-        tests/bench/spbhost.c "$gen/sparkplug_test.pb-c.c" common/util.c \
+        tests/bench/spbhost.c tests/bench/mqstep.c \
+        "$gen/sparkplug_test.pb-c.c" common/util.c \
         common/fmt.c common/log.c \
         $(pkg-config --libs libmosquitto libprotobuf-c) -lpthread \
         -o "$BUILD/bench/spbhost") || die "cannot build spbhost"

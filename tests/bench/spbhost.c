@@ -26,17 +26,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "tests/bench/mqstep.h"
 #include "sparkplug_test.pb-c.h"
 
 /* Records are written once this much is buffered, or every poll wait. */
@@ -221,21 +220,6 @@ static void spbhost_progress(const struct spbhost *h)
     fflush(stdout);
 }
 
-/* Every packet the socket holds; libmosquitto reads one per call. */
-static int spbhost_read_all(struct mosquitto *mosq, int fd)
-{
-    int pending = 1, rc = MOSQ_ERR_SUCCESS;
-
-    while (pending > 0 && !spbhost_stop) {
-        rc = mosquitto_loop_read(mosq, 1);
-        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq) < 0)
-            break;
-        if (ioctl(fd, FIONREAD, &pending) < 0)
-            break;
-    }
-    return rc;
-}
-
 /* The connection's life: 0 when stopped by a signal, -1 on an error. */
 static int spbhost_run(struct mosquitto *mosq, struct spbhost *h,
                        const char *host, int port)
@@ -250,30 +234,16 @@ static int spbhost_run(struct mosquitto *mosq, struct spbhost *h,
         nanosleep(&pause, NULL);
     }
     while (!spbhost_stop && !h->failed) {
-        struct pollfd pfd = {.fd = mosquitto_socket(mosq), .events = POLLIN};
-        int rc = MOSQ_ERR_SUCCESS;
+        int rc;
 
         if (time_mono_ns() >= next) {
             spbhost_flush(h);
             spbhost_progress(h);
             next = time_mono_ns() + SPBHOST_PROGRESS_MS * NS_PER_MS;
         }
-        if (pfd.fd < 0) {
-            if (mosquitto_reconnect(mosq) != MOSQ_ERR_SUCCESS)
-                nanosleep(&pause, NULL);
-            continue;
-        }
-        if (mosquitto_want_write(mosq))
-            pfd.events |= POLLOUT;
-        if (poll(&pfd, 1, SPBHOST_POLL_MS) < 0 && errno != EINTR)
+        rc = mqstep(mosq, SPBHOST_POLL_MS, &spbhost_stop);
+        if (rc == MQSTEP_POLL_FAILED)
             return -1;
-        if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
-            rc = spbhost_read_all(mosq, pfd.fd);
-        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0 &&
-            mosquitto_want_write(mosq))
-            rc = mosquitto_loop_write(mosq, 1);
-        if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq) >= 0)
-            rc = mosquitto_loop_misc(mosq);
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(mosq) < 0) {
             spbhost_flush(h);
             while (!spbhost_stop &&
