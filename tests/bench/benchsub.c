@@ -464,7 +464,11 @@ out:
  * interval on one grid of whole multiples of the interval in UTC, so the
  * ideal time is the grid point nearest the arrival, and the deviation is
  * arrival minus that point: positive late, negative early. Prints the
- * percentiles of |deviation| and the extremes of the signed one, in ns.
+ * percentiles of |deviation| and the extremes of the signed one, in ns,
+ * and how many grid points (`intervals`) had even their earliest request
+ * over BENCHSUB_STALL_NS late (`stalled`): all late together, a delay
+ * before any poller ran (the timer, the scheduler, the hypervisor), not
+ * their order among themselves.
  *
  * With `own` (a program that keeps its own phase, such as collectd, whose
  * reads are due at its start plus whole intervals, not at UTC multiples),
@@ -474,6 +478,8 @@ out:
  * flatters the program by its best wake-up delay (a few tens of us
  * against tbdaqd's strict grid).
  */
+#define BENCHSUB_STALL_NS 500000
+
 static int64_t benchsub_wrap(int64_t d, int64_t iv)
 {
     d %= iv;
@@ -496,8 +502,9 @@ static int benchsub_timing(const char *path, int64_t interval_ms,
                                        : from_us) *
                       1000;
     int64_t to_ns = (to_us < -lim ? -lim : to_us > lim ? lim : to_us) * 1000;
-    int64_t early = 0, min = 0, max = 0, ref = 0, phase = 0;
-    size_t n = 0, cap = 0;
+    int64_t early = 0, min = 0, max = 0, ref = 0, phase = 0, *point = NULL;
+    int64_t first = 0;
+    size_t n = 0, cap = 0, pcap = 0, intervals = 0, stalled = 0;
 
     if (!f) {
         fprintf(stderr, "benchsub: cannot read '%s': %s\n", path,
@@ -516,6 +523,8 @@ static int benchsub_timing(const char *path, int64_t interval_ms,
             ref = ns;
         d = benchsub_wrap(ns - ref, iv);
         xgrow(&dev, &cap, n + 1, sizeof(*dev));
+        xgrow(&point, &pcap, n + 1, sizeof(*point));
+        point[n] = ns - d; /* its grid point (own: before the shift) */
         dev[n++] = d;
         if (own && d < phase)
             phase = d;
@@ -528,15 +537,27 @@ static int benchsub_timing(const char *path, int64_t interval_ms,
             early++;
         min = i == 0 || d < min ? d : min;
         max = i == 0 || d > max ? d : max;
+        /* The log is in arrival order: a grid point's requests follow
+         * one another. */
+        if (i == 0 || point[i] != point[i - 1]) {
+            stalled += i > 0 && first > BENCHSUB_STALL_NS;
+            intervals++;
+            first = d;
+        } else if (d < first) {
+            first = d;
+        }
         dev[i] = d < 0 ? -d : d;
     }
+    stalled += n > 0 && first > BENCHSUB_STALL_NS;
     qsort(dev, n, sizeof(*dev), benchsub_cmp_i64);
     printf("requests=%zu early=%" PRId64 " dev_p50_ns=%" PRId64
            " dev_p99_ns=%" PRId64 " dev_max_ns=%" PRId64
-           " signed_min_ns=%" PRId64 " signed_max_ns=%" PRId64 "\n",
+           " signed_min_ns=%" PRId64 " signed_max_ns=%" PRId64
+           " intervals=%zu stalled=%zu\n",
            n, early, benchsub_quantile(dev, n, 0.50),
            benchsub_quantile(dev, n, 0.99), benchsub_quantile(dev, n, 1.0), min,
-           max);
+           max, intervals, stalled);
+    free(point);
     free(dev);
     return 0;
 }

@@ -185,8 +185,12 @@ port_open() {
 # and log.c) into $BUILD/bench/NAME; its path in the variable NAME (upper
 # case).
 build_helper() {
-    local name=$1 out var step=
+    local name=$1 out var step= cflags= libs=
     shift
+    if [ $# -gt 0 ]; then
+        cflags=$(pkg-config --cflags "$@") && libs=$(pkg-config --libs "$@") ||
+            die "pkg-config does not know $*"
+    fi
     # A subscriber's client turn (mqstep.c), for those that speak MQTT.
     [[ " $* " == *" libmosquitto "* ]] && step=tests/bench/mqstep.c
     mkdir -p "$BUILD/bench" || die "cannot make $BUILD/bench"
@@ -194,8 +198,8 @@ build_helper() {
     # shellcheck disable=SC2086
     (cd "$TOP" && ${CC:-cc} $WARN_FLAGS -D_XOPEN_SOURCE=700 \
         -D_DEFAULT_SOURCE -I. ${CPPFLAGS:-} ${CFLAGS:--O2 -g} \
-        $(pkg-config --cflags "$@") "tests/bench/$name.c" $step common/util.c \
-        common/fmt.c common/log.c ${LDFLAGS:-} $(pkg-config --libs "$@") -lpthread \
+        $cflags "tests/bench/$name.c" $step common/util.c \
+        common/fmt.c common/log.c ${LDFLAGS:-} $libs -lpthread \
         -o "$out") || die "cannot build $out"
     var=${name^^}
     printf -v "$var" '%s' "$out"

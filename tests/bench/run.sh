@@ -25,6 +25,9 @@
 #   baseline: a bare libmodbus read loop (baseline.c) on the same
 #       simulator, the limit of this machine; W4's ceiling is reported as a
 #       fraction of it
+#   mqbase: a bare libmosquitto publisher (mqflood.c), one QoS 1 message
+#       a reading, through the same broker to the same subscriber: what
+#       any per-reading publisher could deliver on this machine
 #   replay: W2 with the broker down for BENCH_OUTAGE_S (600 s), then the
 #       time until the subscriber has every reading (replay.sh)
 #   replay_spb: the same with a Sparkplug B node beside the JSON output
@@ -62,7 +65,7 @@ ME=bench
 . "$TOP/tests/bench/replay_spb.sh"
 
 # Which workloads run, in this order.
-BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline store replay replay_spb}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-W1 W2 W2c W2x W3 W4 baseline mqbase store replay replay_spb}
 # Seconds of the measured window of W1, W2 and W3.
 BENCH_W_SECONDS=${BENCH_W_SECONDS:-30}
 # W4: readings per second of its first step (issue: at least 20,000), its
@@ -87,6 +90,10 @@ BENCH_DRAIN_S=${BENCH_DRAIN_S:-15}
 # The baseline: its duration and connections (threads), by default as
 # many as W4's first step has buses.
 BENCH_BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-10}
+# mqbase: how long the bare publisher is measured, and its in-flight
+# window (tbdaqd's PUBLISH_WINDOW, daemon/publish.h).
+BENCH_MQBASE_SECONDS=${BENCH_MQBASE_SECONDS:-20}
+BENCH_MQBASE_WINDOW=${BENCH_MQBASE_WINDOW:-1000}
 BENCH_BASELINE_CONNS=${BENCH_BASELINE_CONNS:-$BENCH_UNITS}
 # Keep the work directory (logs, database, records) even on success.
 KEEP=${BENCH_KEEP:-}
@@ -111,8 +118,10 @@ TARGET_W2_CPU_PCT=1
 TARGET_W2_RSS_MIB=10
 TARGET_DEV_P99_MS=1
 TARGET_W4_RATE=20000
-# Issue 15: tbdaqd's CPU at W2 against collectd's beside it, at most.
+# Issue 15: tbdaqd's CPU at W2 against collectd's beside it, at most;
+# the ceiling with one message a reading, at least.
 TARGET_CRATIO=0.3
+TARGET_PER_READING_RATE=50000
 
 trap cleanup EXIT
 trap 'err "interrupted"; STATUS=1; exit 1' INT TERM
@@ -129,6 +138,12 @@ missed_slots() {
 ticks_pct() {
     awk -v t="$1" -v hz="$TICKS" -v ms="$2" \
         'BEGIN { printf "%.2f", ms ? 100 * t / hz / (ms / 1000) : 0 }'
+}
+
+# us_per TICKS N: CPU microseconds per item.
+us_per() {
+    awk -v t="$1" -v hz="$TICKS" -v n="$2" \
+        'BEGIN { printf "%.1f", n ? 1e6 * t / hz / n : 0 }'
 }
 
 # tids PID: the ids of PID's threads.
@@ -260,8 +275,14 @@ run_workload() {
     read -r b0 c0 <<<"$(busy_ticks)"
     read -r v0 n0 <<<"$(ctxt_switches "$PID_tbdaqd")"
     [ -z "$BENCH_PROFILE" ] || profile_start "$secs"
+    # The platform beside it: a lone thread scheduled as the pollers,
+    # 5 ms off their grid (tests/bench/wakeprobe.c), stopped with the
+    # window.
+    spawn wakeprobe "$WAKEPROBE" 10 5000 $((secs + 60)) "${BENCH_POLLER_RT:-0}"
     watch_run "$secs"
     t1=$(now_us)
+    stop_pid "$PID_wakeprobe"
+    [ "$STOP_RC" = 0 ] || die "wakeprobe exited $STOP_RC"
     read -r v1 n1 <<<"$(ctxt_switches "$PID_tbdaqd")"
     for p in "${PIDS[@]}"; do
         cpu1[${p#* }]=$(cpu_ticks "${p%% *}")
@@ -324,6 +345,7 @@ run_workload() {
     R_drain_ms=$((($(now_us) - td) / 1000))
     pid_running "$PID_tbdaqd" || die "tbdaqd died after the window"
 
+    kv_set P "$(tail -n 1 "$W/wakeprobe.out")"
     stop_pid "$PID_benchsub"
     [ "$STOP_RC" = 0 ] || die "the subscriber exited $STOP_RC"
     stop_pid "$PID_tbdaqd"
@@ -352,7 +374,9 @@ run_workload() {
     say "   delivered     $S_arrived readings (of any seq) arrived at the subscriber in the window = $R_msgs messages/s"
     say "   received      $S_received of the window's $R_db readings; not received $R_missing; duplicates $R_dups; ts mismatches $R_mismatched (drain after window: $R_drain_ms ms)"
     say "   latency       poll -> subscriber: p50 $R_p50 ms, p99 $R_p99 ms, p99.9 $R_p999 ms, max $R_max ms (min $R_min ms)"
-    say "   timing        |arrival at the simulator - grid point|: p50 $R_dev50 ms, p99 $R_dev99 ms, max $R_devmax ms; signed $(ms $((T_signed_min_ns / 1000)) 3) .. $(ms $((T_signed_max_ns / 1000)) 3) ms; $T_early of $T_requests requests early"
+    say "   timing        |arrival at the simulator - grid point|: p50 $R_dev50 ms, p99 $R_dev99 ms, max $R_devmax ms; signed $(ms $((T_signed_min_ns / 1000)) 3) .. $(ms $((T_signed_max_ns / 1000)) 3) ms; $T_early of $T_requests requests early; $T_stalled of $T_intervals grid points with even the first request over 0.5 ms late"
+    R_wake99=$(ms $((P_p99_ns / 1000)) 3)
+    say "   platform      a lone thread scheduled as the pollers ($P_sched), waking every 10 ms 5 ms off their grid: late p50 $(ms $((P_p50_ns / 1000)) 3) ms, p99 $R_wake99 ms, max $(ms $((P_max_ns / 1000)) 3) ms; over 0.5 ms $P_over_500us, over 1 ms $P_over_1ms of $P_wakes wakes"
     say "   tbdaqd        CPU $R_cpu_daemon s in the window ($(ms "$R_wall") s) = $R_core_pct% of one core ($R_threads_pct); peak RSS $R_rss MiB (now $R_rss_now MiB); exit status $R_daemon_rc after SIGTERM"
     say "   others        (% of one core) $R_cpu_pct; machine busy $R_machine% of $(nproc) cores; load $R_load"
     say "   switches      tbdaqd's context switches: $(per_s $((v1 - v0)) "$R_wall")/s voluntary, $(per_s $((n1 - n0)) "$R_wall")/s involuntary"
@@ -497,6 +521,46 @@ run_baseline() {
         "(requests back to back, nothing stored)")")
 }
 
+# The bare per-reading publisher (mqflood.c) through the same broker to
+# the same subscriber: what any publisher of one message a reading could
+# deliver here. Its CPU, the broker's and the subscriber's per message
+# say which of them limits W4's per-reading ceiling.
+run_mqbase() {
+    local t0 t1 w n b0 b1 m0 m1 c0 c1 s0 s1 f0 f1 lat
+    W=$WORK/mqbase
+    mkdir -p "$W" || die "cannot make $W"
+    say "== mqbase: bare libmosquitto publisher, QoS 1, window $BENCH_MQBASE_WINDOW," \
+        "one message a reading, ${BENCH_MQBASE_SECONDS}s after ${BENCH_WARMUP}s warm-up"
+    start_broker
+    start_sub
+    spawn mqflood "$MQFLOOD" 127.0.0.1 "$BROKER_PORT" tbdaq \
+        $((BENCH_WARMUP + BENCH_MQBASE_SECONDS + 60)) "$BENCH_MQBASE_WINDOW"
+    watch_run "$BENCH_WARMUP"
+    t0=$(now_us)
+    b0=$(cpu_ticks "$PID_broker") s0=$(cpu_ticks "$PID_benchsub")
+    f0=$(cpu_ticks "$PID_mqflood")
+    read -r m0 c0 <<<"$(busy_ticks)"
+    watch_run "$BENCH_MQBASE_SECONDS"
+    t1=$(now_us)
+    b1=$(cpu_ticks "$PID_broker") s1=$(cpu_ticks "$PID_benchsub")
+    f1=$(cpu_ticks "$PID_mqflood")
+    read -r m1 c1 <<<"$(busy_ticks)"
+    stop_pid "$PID_mqflood"
+    [ "$STOP_RC" = 0 ] || die "mqflood exited $STOP_RC: $(head -3 "$W/mqflood.err")"
+    stop_all
+    w=$(((t1 - t0) / 1000))
+    # Arrivals in the window, and their latency (arrival - ts_us).
+    read -r n lat <<<"$(awk -v a="$t0" -v b="$t1" '
+        $3 >= a * 1000 && $3 < b * 1000 { print ($3 / 1000 - $2) }' "$W/sub.rec" |
+        sort -n | awk '{ v[NR] = $1 } END {
+            printf "%d %.1f/%.1f", NR, NR ? v[int(NR * 0.5) + 1] / 1000 : 0,
+                NR ? v[int(NR * 0.99) + 1] / 1000 : 0 }')"
+    MQBASE_RPS=$(per_s "$n" "$w")
+    say "   received      $n messages in $(ms "$w") s = $MQBASE_RPS messages/s (publish -> subscriber p50/p99 $lat ms)"
+    say "   CPU           (% of one core) publisher $(ticks_pct $((f1 - f0)) "$w")%  broker $(ticks_pct $((b1 - b0)) "$w")%  subscriber $(ticks_pct $((s1 - s0)) "$w")%; machine busy $(awk -v b=$((m1 - m0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.0f", c ? 100 * b / c : 0 }')% of $(nproc) cores"
+    say "   per message   CPU us: publisher $(us_per $((f1 - f0)) "$n"), broker $(us_per $((b1 - b0)) "$n"), subscriber $(us_per $((s1 - s0)) "$n")"
+}
+
 # The store alone: its figures as store_rate prints them. It fails (and
 # so does the run) only if a store call fails or a count is wrong.
 run_store() {
@@ -561,6 +625,9 @@ print_table() {
             say "  W4 the first step ($BENCH_RATE readings/s) did NOT keep up (>= $TARGET_W4_RATE): NOT met"
         fi
     fi
+    if [ -n "${MQBASE_RPS:-}" ]; then
+        say "  mqbase: a bare per-reading publisher delivered $MQBASE_RPS messages/s through this broker (any per-reading ceiling's bound on this machine and broker; issue 15's target $TARGET_PER_READING_RATE: $(met "$MQBASE_RPS" '>=' "$TARGET_PER_READING_RATE") by the bare publisher)"
+    fi
     if [ -n "$W4_CEILING" ] && [ -n "$BASE_RPS" ]; then
         say "  W4 ceiling / baseline: $W4_CEILING / $BASE_RPS readings/s = $(awk -v a="$W4_CEILING" -v b="$BASE_RPS" 'BEGIN { printf "%.2f%%", b ? 100 * a / b : 0 }') of the bare read loop"
     fi
@@ -571,6 +638,8 @@ print_table() {
 check_programs
 build_helper benchsub libmosquitto
 build_helper baseline libmodbus
+build_helper wakeprobe
+build_helper mqflood libmosquitto
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tbdaq-bench.XXXXXX") ||
     die "cannot make a work directory"
 LOAD_START=$(load_avg)
@@ -591,6 +660,7 @@ for w in $BENCH_WORKLOADS; do
     W3) run_fixed W3 4 4 100 mixed ;;
     W4) run_w4 ;;
     baseline) run_baseline ;;
+    mqbase) run_mqbase ;;
     replay) run_replay ;;
     replay_spb) run_replay_spb ;;
     store) run_store ;;
