@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "tests/bench/arg.h"
 
 /* Registers of one float32 reading. */
 #define BASELINE_REGS_PER_READING 2
@@ -78,21 +79,6 @@ out:
     return NULL;
 }
 
-/* The integer in s within lo..hi, or -1 with a message naming what. */
-static long baseline_arg(const char *s, long lo, long hi, const char *what)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "baseline: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
-        return -1;
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     struct baseline_conn *conns = NULL;
@@ -108,13 +94,13 @@ int main(int argc, char **argv)
                 "usage: baseline HOST PORT CONNS SECONDS ADDRESS COUNT\n");
         return 2;
     }
-    if ((port = baseline_arg(argv[2], 1, 65535, "port")) < 0 ||
-        (nconns = baseline_arg(argv[3], 1, BASELINE_CONNS_MAX,
-                               "connection count")) < 0 ||
-        (secs = baseline_arg(argv[4], 1, 3600, "duration")) < 0 ||
-        (address = baseline_arg(argv[5], 0, 65535, "address")) < 0 ||
-        (count = baseline_arg(argv[6], 1, BASELINE_COUNT_MAX,
-                              "register count")) < 0)
+    if ((port = bench_arg("baseline", argv[2], 1, 65535, "port")) < 0 ||
+        (nconns = bench_arg("baseline", argv[3], 1, BASELINE_CONNS_MAX,
+                            "connection count")) < 0 ||
+        (secs = bench_arg("baseline", argv[4], 1, 3600, "duration")) < 0 ||
+        (address = bench_arg("baseline", argv[5], 0, 65535, "address")) < 0 ||
+        (count = bench_arg("baseline", argv[6], 1, BASELINE_COUNT_MAX,
+                           "register count")) < 0)
         return 2;
 
     conns = xcalloc((size_t)nconns, sizeof(*conns));

@@ -182,8 +182,8 @@ port_open() {
 # The programs
 
 # build_helper NAME PKG...: tests/bench/NAME.c (with common/util.c, fmt.c
-# and log.c) into $BUILD/bench/NAME; its path in the variable NAME (upper
-# case).
+# and log.c, and tests/bench/arg.c) into $BUILD/bench/NAME; its path in the
+# variable NAME (upper case).
 build_helper() {
     local name=$1 out var step= cflags= libs=
     shift
@@ -198,7 +198,7 @@ build_helper() {
     # shellcheck disable=SC2086
     (cd "$TOP" && ${CC:-cc} $WARN_FLAGS -D_XOPEN_SOURCE=700 \
         -D_DEFAULT_SOURCE -I. ${CPPFLAGS:-} ${CFLAGS:--O2 -g} \
-        $cflags "tests/bench/$name.c" $step common/util.c \
+        $cflags "tests/bench/$name.c" $step tests/bench/arg.c common/util.c \
         common/fmt.c common/log.c ${LDFLAGS:-} $libs -lpthread \
         -o "$out") || die "cannot build $out"
     var=${name^^}

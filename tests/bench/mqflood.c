@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "tests/bench/arg.h"
 #include "tests/bench/mqstep.h"
 
 #define MQFLOOD_KEEPALIVE_S 30
@@ -71,21 +72,6 @@ static void mqflood_on_publish(struct mosquitto *mosq, void *arg, int mid)
     f->acked++;
 }
 
-/* The integer in s within lo..hi, or -1 with a message naming what. */
-static long mqflood_arg(const char *s, long lo, long hi, const char *what)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mqflood: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
-        return -1;
-    }
-    return v;
-}
-
 /* One reading as tbdaqd publishes it (SPEC, MQTT), seq from 1. */
 static int mqflood_publish(struct mosquitto *mosq, struct mqflood *f,
                            const char *prefix)
@@ -122,9 +108,9 @@ int main(int argc, char **argv)
                 "usage: mqflood HOST PORT TOPIC_PREFIX SECONDS WINDOW\n");
         return 2;
     }
-    if ((port = mqflood_arg(argv[2], 1, 65535, "port")) < 0 ||
-        (secs = mqflood_arg(argv[4], 1, 3600, "duration")) < 0 ||
-        (window = mqflood_arg(argv[5], 1, 65535, "window")) < 0)
+    if ((port = bench_arg("mqflood", argv[2], 1, 65535, "port")) < 0 ||
+        (secs = bench_arg("mqflood", argv[4], 1, 3600, "duration")) < 0 ||
+        (window = bench_arg("mqflood", argv[5], 1, 65535, "window")) < 0)
         return 2;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "tests/bench/arg.h"
 
 /* tbdaqd's pollers' timer slack (daemon/poller.c). */
 #define WAKEPROBE_TIMER_SLACK_NS 1000
@@ -55,21 +56,6 @@ static int wakeprobe_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The integer in s within lo..hi, or -1 with a message naming what. */
-static long wakeprobe_arg(const char *s, long lo, long hi, const char *what)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "wakeprobe: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
-        return -1;
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     long period_ms, offset_us, secs, prio;
@@ -82,11 +68,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: wakeprobe PERIOD_MS OFFSET_US SECONDS PRIO\n");
         return 2;
     }
-    if ((period_ms = wakeprobe_arg(argv[1], 1, 60000, "period")) < 0 ||
-        (offset_us =
-             wakeprobe_arg(argv[2], 0, period_ms * 1000 - 1, "offset")) < 0 ||
-        (secs = wakeprobe_arg(argv[3], 1, 86400, "duration")) < 0 ||
-        (prio = wakeprobe_arg(argv[4], 0, 99, "priority")) < 0)
+    if ((period_ms = bench_arg("wakeprobe", argv[1], 1, 60000, "period")) < 0 ||
+        (offset_us = bench_arg("wakeprobe", argv[2], 0, period_ms * 1000 - 1,
+                               "offset")) < 0 ||
+        (secs = bench_arg("wakeprobe", argv[3], 1, 86400, "duration")) < 0 ||
+        (prio = bench_arg("wakeprobe", argv[4], 0, 99, "priority")) < 0)
         return 2;
 
     if (prio > 0) {
