@@ -98,6 +98,14 @@ int64_t time_real_us(void)
     return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
+int64_t time_real_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
 /* Floor division, so dates before 1970 parse correctly too. */
 static int64_t floor_div(int64_t a, int64_t b)
 {

@@ -26,6 +26,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int64_t time_mono_ns(void);
 int64_t time_real_us(void);
+/* CLOCK_REALTIME in ns: for measuring against other programs' stamps. */
+int64_t time_real_ns(void);
 
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)

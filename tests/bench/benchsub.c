@@ -70,14 +70,6 @@ static void benchsub_on_signal(int sig)
     benchsub_stop = 1;
 }
 
-static int64_t benchsub_real_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 static int benchsub_flush(struct benchsub *b)
 {
     size_t off = 0;
@@ -149,7 +141,7 @@ static void benchsub_on_message(struct mosquitto *mosq, void *arg,
                                 const struct mosquitto_message *m)
 {
     struct benchsub *b = arg;
-    int64_t arrival = benchsub_real_ns();
+    int64_t arrival = time_real_ns();
     char payload[BENCHSUB_PAYLOAD_MAX];
     int64_t seq, ts_us;
     size_t len;

@@ -41,14 +41,6 @@ static void wakeprobe_on_signal(int sig)
     wakeprobe_stop = 1;
 }
 
-static int64_t wakeprobe_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 static int wakeprobe_cmp(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -93,7 +85,7 @@ int main(int argc, char **argv)
     period = period_ms * 1000000;
     cap = (size_t)(secs * 1000 / period_ms) + 1;
     late = xcalloc(cap, sizeof(*late));
-    t = wakeprobe_now();
+    t = time_real_ns();
     end = t + secs * NS_PER_S;
     t = (t / period + 1) * period + offset_us * 1000;
     for (; t < end && n < cap && !wakeprobe_stop; t += period) {
@@ -111,7 +103,7 @@ int main(int argc, char **argv)
             free(late);
             return 1;
         }
-        late[n] = wakeprobe_now() - t;
+        late[n] = time_real_ns() - t;
         over_half += late[n] > 500000;
         over_ms += late[n] > 1000000;
         n++;
