@@ -90,11 +90,11 @@ BENCH_DRAIN_S=${BENCH_DRAIN_S:-15}
 # The baseline: its duration and connections (threads), by default as
 # many as W4's first step has buses.
 BENCH_BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-10}
+BENCH_BASELINE_CONNS=${BENCH_BASELINE_CONNS:-$BENCH_UNITS}
 # mqbase: how long the bare publisher is measured, and its in-flight
 # window (tbdaqd's PUBLISH_WINDOW, daemon/publish.h).
 BENCH_MQBASE_SECONDS=${BENCH_MQBASE_SECONDS:-20}
 BENCH_MQBASE_WINDOW=${BENCH_MQBASE_WINDOW:-1000}
-BENCH_BASELINE_CONNS=${BENCH_BASELINE_CONNS:-$BENCH_UNITS}
 # Keep the work directory (logs, database, records) even on success.
 KEEP=${BENCH_KEEP:-}
 # Profile tbdaqd during each window: "perf" (perf record -g, a report in
@@ -526,7 +526,7 @@ run_baseline() {
 # deliver here. Its CPU, the broker's and the subscriber's per message
 # say which of them limits W4's per-reading ceiling.
 run_mqbase() {
-    local t0 t1 w n b0 b1 m0 m1 c0 c1 s0 s1 f0 f1 lat
+    local t0 t1 w n b0 b1 m0 m1 c0 c1 s0 s1 f0 f1 p50 p99
     W=$WORK/mqbase
     mkdir -p "$W" || die "cannot make $W"
     say "== mqbase: bare libmosquitto publisher, QoS 1, window $BENCH_MQBASE_WINDOW," \
@@ -550,15 +550,20 @@ run_mqbase() {
     stop_all
     w=$(((t1 - t0) / 1000))
     # Arrivals in the window, and their latency (arrival - ts_us).
-    read -r n lat <<<"$(awk -v a="$t0" -v b="$t1" '
+    read -r n p50 p99 <<<"$(awk -v a="$t0" -v b="$t1" '
         $3 >= a * 1000 && $3 < b * 1000 { print ($3 / 1000 - $2) }' "$W/sub.rec" |
         sort -n | awk '{ v[NR] = $1 } END {
-            printf "%d %.1f/%.1f", NR, NR ? v[int(NR * 0.5) + 1] / 1000 : 0,
+            printf "%d %.1f %.1f", NR, NR ? v[int(NR * 0.5) + 1] / 1000 : 0,
                 NR ? v[int(NR * 0.99) + 1] / 1000 : 0 }')"
     MQBASE_RPS=$(per_s "$n" "$w")
-    say "   received      $n messages in $(ms "$w") s = $MQBASE_RPS messages/s (publish -> subscriber p50/p99 $lat ms)"
+    say "   received      $n messages in $(ms "$w") s = $MQBASE_RPS messages/s (publish -> subscriber p50 $p50 ms, p99 $p99 ms)"
     say "   CPU           (% of one core) publisher $(ticks_pct $((f1 - f0)) "$w")%  broker $(ticks_pct $((b1 - b0)) "$w")%  subscriber $(ticks_pct $((s1 - s0)) "$w")%; machine busy $(awk -v b=$((m1 - m0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.0f", c ? 100 * b / c : 0 }')% of $(nproc) cores"
     say "   per message   CPU us: publisher $(us_per $((f1 - f0)) "$n"), broker $(us_per $((b1 - b0)) "$n"), subscriber $(us_per $((s1 - s0)) "$n")"
+    # shellcheck disable=SC2059
+    ROWS+=("$(printf "$ROW_FMT" mqbase "1 msg/reading q1" - - \
+        "$(ticks_pct $((f1 - f0)) "$w")" - - "$MQBASE_RPS" - - "$p50" "$p99" \
+        - - - "$(cut -d' ' -f1 /proc/loadavg)" \
+        "(bare publisher, nothing polled or stored; core%: the publisher's)")")
 }
 
 # The store alone: its figures as store_rate prints them. It fails (and
