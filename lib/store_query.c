@@ -115,7 +115,16 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
 
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    /* The page's runs are read once its first row is: while that
+     * statement is active, the connection's read transaction is open, so
+     * both see the same state of the file although a daemon commits
+     * between pages. */
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && store_page_runs(s, after_seq, limit) < 0) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
             .sensor = store_column_text(st, 1),
@@ -126,13 +135,13 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
             .value = sqlite3_column_double(st, 5),
             .quality = store_column_text(st, 6),
             .error = store_column_text(st, 7),
-            .run = store_column_text(st, 8),
-            .bus = store_column_text(st, 9),
-            .unit_id = sqlite3_column_int(st, 10),
-            .type = store_column_text(st, 11),
-            .sensor_db_id = sqlite3_column_int64(st, 12),
+            .bus = store_column_text(st, 8),
+            .unit_id = sqlite3_column_int(st, 9),
+            .type = store_column_text(st, 10),
+            .sensor_db_id = sqlite3_column_int64(st, 11),
         };
 
+        row.run = store_page_run(s, row.seq, row.ts_us);
         n++;
         if (fn(&row, arg) != 0) {
             rc = SQLITE_DONE;
