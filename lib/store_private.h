@@ -60,6 +60,7 @@ enum store_stmt {
     STMT_SET_STATE,
     STMT_READINGS_AFTER,
     STMT_PAGE_RUNS,
+    STMT_SENSOR_SHOWN,
     STMT_LAST_SEQ,
     STMT_INSERT_BATCH,
     STMT_CHAIN_HEAD,
@@ -153,6 +154,19 @@ struct store_last {
  * of the small sensors table; this only bounds the array). */
 #define STORE_LAST_MAX_ID 100000
 
+/*
+ * A sensor's description as a reading read back shows it
+ * (store_readings_after()): one allocation, the strings after the
+ * struct. Cached by sensors.id, which from schema 4 on names one
+ * description for good: a changed description is a new row (a new id),
+ * and a row is never changed but for chain_seq, nor deleted.
+ */
+struct store_shown {
+    int unit_id;
+    const char *kind, *unit, *bus, *type;
+    char tag[]; /* then kind, unit, bus and type */
+};
+
 /* A run that can hold a reading of the page store_readings_after() reads,
  * and which readings it holds. */
 struct store_page_run {
@@ -200,6 +214,11 @@ struct store {
         int64_t value;
     } staged[STORE_STAGED_MAX];
     size_t nstaged;
+    /* Descriptions by sensor id (ids below TAG_CACHE_MAX, or NULL if not
+     * read yet), and the one of an id beyond them. */
+    struct store_shown **shown;
+    size_t nshown;
+    struct store_shown *shown_scratch;
     /* The runs that can hold the page being read back, newest start
      * first (store_page_runs()). */
     struct store_page_run *page_runs;
@@ -392,6 +411,9 @@ int store_insert_event(struct store *s, int64_t ts_us, const char *kind,
 int store_run_rows(struct store *s, sqlite3_stmt *st,
                    int (*fn)(const struct store_run *, void *), void *arg,
                    int *found);
+
+/* store_query.c: forgets every cached description (store_shown). */
+void store_shown_clear(struct store *s);
 
 /*
  * store_runs.c, for store_readings_after(): store_scope_holds() is

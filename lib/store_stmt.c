@@ -196,14 +196,15 @@ static const char *const store_sql[STMT_COUNT] = {
     [STMT_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
     [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    /* A page of the record in seq order: a range scan of the primary key
-     * joined to the (small) sensors table. The run of each reading is
-     * told in C (store_page_run()), among the page's STMT_PAGE_RUNS. */
+    /* A page of the record in seq order: a range scan of the primary key.
+     * Each reading's description is its sensor's STMT_SENSOR_SHOWN
+     * (cached by id), its run told in C (store_page_run()) among the
+     * page's STMT_PAGE_RUNS. */
     [STMT_READINGS_AFTER] =
-        "SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"
-        " r.error, s.bus, s.unit_id, s.type, r.sensor_id"
-        " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"
-        " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2",
+        "SELECT seq, sensor_id, ts_us, value, quality, error FROM readings"
+        " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [STMT_SENSOR_SHOWN] =
+        "SELECT tag, kind, unit, bus, unit_id, type FROM sensors WHERE id = ?1",
     [STMT_PAGE_RUNS] =
         STORE_PAGE_RUNS_OF(STORE_RUN_COLUMNS, STORE_RUN_CANDIDATES),
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
