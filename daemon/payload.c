@@ -39,15 +39,32 @@ static int out_end(struct out *o)
     return (int)o->pos;
 }
 
+/* Where n more bytes go, and the NUL after them, or NULL if they do not
+ * fit. The writers below write in place when their longest form fits,
+ * else through a buffer of their own: the same bytes either way, and
+ * the same refusal of what does not fit. */
+static char *out_room(struct out *o, size_t n)
+{
+    return o->over || n >= o->len - o->pos ? NULL : o->buf + o->pos;
+}
+
+/* Ends a piece written in place at out_room(), at end. */
+static void out_wrote(struct out *o, const char *end)
+{
+    o->pos = (size_t)(end - o->buf);
+    o->buf[o->pos] = '\0';
+}
+
 static void out_raw(struct out *o, const char *s, size_t n)
 {
-    if (o->over || n >= o->len - o->pos) {
+    char *p = out_room(o, n);
+
+    if (!p) {
         o->over = true;
         return;
     }
-    memcpy(o->buf + o->pos, s, n);
-    o->pos += n;
-    o->buf[o->pos] = '\0';
+    memcpy(p, s, n);
+    out_wrote(o, p + n);
 }
 
 static void out_str(struct out *o, const char *s)
@@ -55,15 +72,18 @@ static void out_str(struct out *o, const char *s)
     out_raw(o, s, strlen(s));
 }
 
+/* A string literal's bytes. */
+#define out_lit(o, lit) out_raw((o), (lit), sizeof(lit) - 1)
+
 /* A JSON string: quotes, backslashes and every control character escaped,
  * because error texts come from libmodbus and may hold anything. */
 static void out_json(struct out *o, const char *s)
 {
-    char tmp[JSONW_STRING_MAX(PAYLOAD_MAX)];
+    char tmp[JSONW_STRING_MAX(PAYLOAD_MAX)], *p;
     size_t n;
 
     if (!s) {
-        out_str(o, "null");
+        out_lit(o, "null");
         return;
     }
     n = strlen(s);
@@ -71,32 +91,45 @@ static void out_json(struct out *o, const char *s)
         o->over = true; /* could never fit a payload */
         return;
     }
-    out_raw(o, tmp, (size_t)(jsonw_string(tmp, s, n) - tmp));
+    if ((p = out_room(o, JSONW_STRING_MAX(n))))
+        out_wrote(o, jsonw_string(p, s, n));
+    else
+        out_raw(o, tmp, (size_t)(jsonw_string(tmp, s, n) - tmp));
 }
 
 static void out_int(struct out *o, int64_t v)
 {
-    char tmp[FMT_INT64_LEN];
+    char tmp[FMT_INT64_LEN], *p;
 
-    out_raw(o, tmp, fmt_int64(v, tmp));
+    if ((p = out_room(o, FMT_INT64_LEN)))
+        out_wrote(o, p + fmt_int64(v, p));
+    else
+        out_raw(o, tmp, fmt_int64(v, tmp));
 }
 
 /* The shortest of %.15g, %.16g and %.17g that reads back to the same bits;
  * %.17g always does. JSON has no NaN or infinity: those are null. */
 static void out_double(struct out *o, double v)
 {
-    char tmp[JSONW_DOUBLE_MAX];
+    char tmp[JSONW_DOUBLE_MAX], *p;
 
-    out_raw(o, tmp, (size_t)(jsonw_double(tmp, v) - tmp));
+    if ((p = out_room(o, JSONW_DOUBLE_MAX)))
+        out_wrote(o, jsonw_double(p, v));
+    else
+        out_raw(o, tmp, (size_t)(jsonw_double(tmp, v) - tmp));
 }
 
-/* "<ISO time>" as a JSON string. */
+/* "<ISO time>" as a JSON string: its characters (digits, '-', ':', 'T',
+ * '.', 'Z') need no escaping. */
 static void out_iso(struct out *o, int64_t us)
 {
-    char ts[TIME_ISO_LEN];
+    char ts[TIME_ISO_LEN + 2];
+    size_t n;
 
-    fmt_time_iso(us, ts);
-    out_json(o, ts);
+    ts[0] = '"';
+    n = fmt_time_iso(us, ts + 1);
+    ts[n + 1] = '"';
+    out_raw(o, ts, n + 2);
 }
 
 /* ,"key":"<ISO time>" or null when us is 0 */
@@ -104,7 +137,7 @@ static void out_time(struct out *o, const char *key, int64_t us)
 {
     out_str(o, key);
     if (us == 0)
-        out_str(o, "null");
+        out_lit(o, "null");
     else
         out_iso(o, us);
 }
@@ -121,43 +154,43 @@ static void out_json_or_null(struct out *o, const char *key, const char *s)
 static void out_reading(struct out *o, const char *site,
                         const struct reading_row *r)
 {
-    out_str(o, "{\"seq\":");
+    out_lit(o, "{\"seq\":");
     if (r->seq > 0)
         out_int(o, r->seq);
     else
-        out_str(o, "null");
+        out_lit(o, "null");
     if (site) {
-        out_str(o, ",\"site\":");
+        out_lit(o, ",\"site\":");
         out_json(o, site);
     }
-    out_str(o, ",\"sensor\":");
+    out_lit(o, ",\"sensor\":");
     out_json(o, r->sensor);
-    out_str(o, ",\"kind\":");
+    out_lit(o, ",\"kind\":");
     out_json(o, r->kind);
-    out_str(o, ",\"ts\":");
+    out_lit(o, ",\"ts\":");
     out_iso(o, r->ts_us);
-    out_str(o, ",\"ts_us\":");
+    out_lit(o, ",\"ts_us\":");
     out_int(o, r->ts_us);
-    out_str(o, ",\"value\":");
+    out_lit(o, ",\"value\":");
     if (r->has_value)
         out_double(o, r->value);
     else
-        out_str(o, "null");
-    out_str(o, ",\"unit\":");
+        out_lit(o, "null");
+    out_lit(o, ",\"unit\":");
     out_json(o, r->unit);
-    out_str(o, ",\"quality\":");
+    out_lit(o, ",\"quality\":");
     out_json(o, r->quality);
     if (r->error) {
-        out_str(o, ",\"error\":");
+        out_lit(o, ",\"error\":");
         out_json(o, r->error);
     }
     if (r->run) {
-        out_str(o, ",\"run\":");
+        out_lit(o, ",\"run\":");
         out_json(o, r->run);
     }
     if (r->seq <= 0)
-        out_str(o, ",\"recorded\":false");
-    out_str(o, "}");
+        out_lit(o, ",\"recorded\":false");
+    out_lit(o, "}");
 }
 
 int payload_reading(char *buf, size_t len, const char *site,
@@ -174,13 +207,13 @@ int payload_device_head(char *buf, size_t len, const char *site,
 {
     struct out o = out_begin(buf, len);
 
-    out_str(&o, "{\"site\":");
+    out_lit(&o, "{\"site\":");
     out_json(&o, site);
-    out_str(&o, ",\"bus\":");
+    out_lit(&o, ",\"bus\":");
     out_json(&o, bus);
-    out_str(&o, ",\"unit_id\":");
+    out_lit(&o, ",\"unit_id\":");
     out_int(&o, unit_id);
-    out_str(&o, ",\"readings\":[");
+    out_lit(&o, ",\"readings\":[");
     return out_end(&o);
 }
 
@@ -200,19 +233,19 @@ int payload_run(char *buf, size_t len, const struct pub_run *r)
         out_str(&o, PAYLOAD_IDLE);
         return out_end(&o);
     }
-    out_str(&o, "{\"name\":");
+    out_lit(&o, "{\"name\":");
     out_json(&o, r->name);
     out_time(&o, ",\"started\":", r->started_us);
     out_json_or_null(&o, ",\"operator\":", r->operator_name);
     if (r->sealed) {
         out_time(&o, ",\"ended\":", r->ended_us);
         out_json_or_null(&o, ",\"chain_head\":", r->chain_head);
-        out_str(&o, ",\"chain_seq\":");
+        out_lit(&o, ",\"chain_seq\":");
         out_int(&o, r->chain_seq);
-        out_str(&o, ",\"readings\":");
+        out_lit(&o, ",\"readings\":");
         out_int(&o, r->readings);
     }
-    out_str(&o, "}");
+    out_lit(&o, "}");
     return out_end(&o);
 }
 
@@ -221,12 +254,12 @@ int payload_witness(char *buf, size_t len, int64_t seq, const char *head,
 {
     struct out o = out_begin(buf, len);
 
-    out_str(&o, "{\"seq\":");
+    out_lit(&o, "{\"seq\":");
     out_int(&o, seq);
-    out_str(&o, ",\"head\":");
+    out_lit(&o, ",\"head\":");
     out_json(&o, head);
     out_time(&o, ",\"ts\":", ts_us);
-    out_str(&o, "}");
+    out_lit(&o, "}");
     return out_end(&o);
 }
 
@@ -235,11 +268,11 @@ int payload_online(char *buf, size_t len, const char *version, int64_t since_us)
     struct out o = out_begin(buf, len);
 
     /* The version is ours, but escaped all the same. */
-    out_str(&o, "{\"state\":\"online\",\"version\":");
+    out_lit(&o, "{\"state\":\"online\",\"version\":");
     out_json(&o, version);
-    out_str(&o, ",\"since\":");
+    out_lit(&o, ",\"since\":");
     out_iso(&o, since_us);
-    out_str(&o, "}");
+    out_lit(&o, "}");
     return out_end(&o);
 }
 

@@ -389,6 +389,11 @@ void store_close(struct store *s)
         free(s->tags[i]);
     free(s->tags);
     free(s->tag_scratch);
+    store_shown_clear(s);
+    free(s->shown);
+    for (size_t i = 0; i < s->page_runs_cap; i++)
+        free(s->page_runs[i].name);
+    free(s->page_runs);
     free(s->canon);
     free(s->digests);
     free(s->cover);

@@ -59,6 +59,8 @@ enum store_stmt {
     STMT_GET_STATE,
     STMT_SET_STATE,
     STMT_READINGS_AFTER,
+    STMT_PAGE_RUNS,
+    STMT_SENSOR_SHOWN,
     STMT_LAST_SEQ,
     STMT_INSERT_BATCH,
     STMT_CHAIN_HEAD,
@@ -152,6 +154,26 @@ struct store_last {
  * of the small sensors table; this only bounds the array). */
 #define STORE_LAST_MAX_ID 100000
 
+/*
+ * A sensor's description as a reading read back shows it
+ * (store_readings_after()): one allocation, the strings after the
+ * struct. Cached by sensors.id, which from schema 4 on names one
+ * description for good: a changed description is a new row (a new id),
+ * and a row is never changed but for chain_seq, nor deleted.
+ */
+struct store_shown {
+    int unit_id;
+    const char *kind, *unit, *bus, *type;
+    char tag[]; /* then kind, unit, bus and type */
+};
+
+/* A run that can hold a reading of the page store_readings_after() reads,
+ * and which readings it holds. */
+struct store_page_run {
+    char *name;
+    struct store_scope scope;
+};
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -192,6 +214,15 @@ struct store {
         int64_t value;
     } staged[STORE_STAGED_MAX];
     size_t nstaged;
+    /* Descriptions by sensor id (ids below TAG_CACHE_MAX, or NULL if not
+     * read yet), and the one of an id beyond them. */
+    struct store_shown **shown;
+    size_t nshown;
+    struct store_shown *shown_scratch;
+    /* The runs that can hold the page being read back, newest start
+     * first (store_page_runs()). */
+    struct store_page_run *page_runs;
+    size_t npage_runs, page_runs_cap;
     bool no_trigger; /* the file lacks the immutability trigger */
     bool busy;       /* the last failure: another connection's lock */
     bool snapshot;   /* a store_snapshot_begin() transaction is open */
@@ -380,6 +411,25 @@ int store_insert_event(struct store *s, int64_t ts_us, const char *kind,
 int store_run_rows(struct store *s, sqlite3_stmt *st,
                    int (*fn)(const struct store_run *, void *), void *arg,
                    int *found);
+
+/* store_query.c: forgets every cached description (store_shown). */
+void store_shown_clear(struct store *s);
+
+/*
+ * store_runs.c, for store_readings_after(): store_scope_holds() is
+ * whether the reading of seq taken at ts_us is in sp (STORE_IN_SCOPE's
+ * rule, in C). store_page_runs() reads the runs that can hold a reading
+ * of the page of limit readings after after_seq into s->page_runs (a
+ * superset of those that do: open, or ending after the page's first seq
+ * or earliest time), inside the page's read transaction; 0 or -1.
+ * store_page_run() is the name of the run holding a reading of that page
+ * (the latest started, if several do), or NULL: valid until the next
+ * store_page_runs().
+ */
+bool store_scope_holds(const struct store_scope *sp, int64_t seq,
+                       int64_t ts_us);
+int store_page_runs(struct store *s, int64_t after_seq, size_t limit);
+const char *store_page_run(const struct store *s, int64_t seq, int64_t ts_us);
 
 /*
  * store_verify.c, for blame and prune: store_verify_fail() records the

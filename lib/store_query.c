@@ -106,6 +106,91 @@ int store_status(struct store *s, int64_t since_us,
     return ret;
 }
 
+void store_shown_clear(struct store *s)
+{
+    for (size_t i = 0; i < s->nshown; i++) {
+        free(s->shown[i]);
+        s->shown[i] = NULL;
+    }
+    free(s->shown_scratch);
+    s->shown_scratch = NULL;
+}
+
+/* A copy of STMT_SENSOR_SHOWN's row, in one allocation. */
+static struct store_shown *store_shown_new(sqlite3_stmt *st)
+{
+    const char *text[5];
+    size_t len[5], total = 0;
+    struct store_shown *d;
+    char *p;
+
+    for (int i = 0; i < 5; i++) {
+        int col = i < 4 ? i : 5; /* tag, kind, unit, bus; type */
+
+        text[i] = store_column_text(st, col);
+        if (!text[i]) /* NOT NULL: cannot be */
+            text[i] = "";
+        len[i] = strlen(text[i]) + 1;
+        total += len[i];
+    }
+    d = xmalloc(sizeof(*d) + total);
+    p = d->tag;
+    for (int i = 0; i < 5; i++) {
+        memcpy(p, text[i], len[i]);
+        p += len[i];
+    }
+    d->kind = d->tag + len[0];
+    d->unit = d->kind + len[1];
+    d->bus = d->unit + len[2];
+    d->type = d->bus + len[3];
+    d->unit_id = sqlite3_column_int(st, 4);
+    return d;
+}
+
+/*
+ * Sets *out to the description of sensor id, from the cache or the file
+ * (NULL: no such sensor); valid until the store next reads one. Returns 0
+ * or -1. Before schema 4 a sensors row was updated in place: the caller
+ * empties the cache at every call then.
+ */
+static int store_shown(struct store *s, int64_t id,
+                       const struct store_shown **out)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (id >= 0 && (size_t)id < s->nshown && s->shown[id]) {
+        *out = s->shown[id];
+        return 0;
+    }
+    *out = NULL;
+    st = s->stmt[STMT_SENSOR_SHOWN];
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        struct store_shown *d = store_shown_new(st);
+
+        if (id >= 0 && id < TAG_CACHE_MAX) {
+            if ((size_t)id >= s->nshown) {
+                size_t old = s->nshown;
+
+                xgrow(&s->shown, &s->nshown, (size_t)id + 1, sizeof(*s->shown));
+                memset(s->shown + old, 0,
+                       (s->nshown - old) * sizeof(*s->shown));
+            }
+            s->shown[id] = d;
+        } else {
+            free(s->shown_scratch);
+            s->shown_scratch = d;
+        }
+        *out = d;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(s, "cannot read sensor %lld", (long long)id);
+    return 0;
+}
+
 int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
                          int (*fn)(const struct reading_row *, void *),
                          void *arg)
@@ -113,26 +198,44 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
     sqlite3_stmt *st = s->stmt[STMT_READINGS_AFTER];
     int rc, n = 0;
 
+    if (s->version < 4)
+        store_shown_clear(s);
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    /* The page's runs and descriptions are read once its first row is:
+     * while that statement is active, the connection's read transaction
+     * is open, so all see the same state of the file although a daemon
+     * commits between pages. */
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && store_page_runs(s, after_seq, limit) < 0) {
+        sqlite3_reset(st);
+        return -1;
+    }
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        const struct store_shown *d;
         struct reading_row row = {
             .seq = sqlite3_column_int64(st, 0),
-            .sensor = store_column_text(st, 1),
-            .kind = store_column_text(st, 2),
-            .unit = store_column_text(st, 3),
-            .ts_us = sqlite3_column_int64(st, 4),
-            .has_value = sqlite3_column_type(st, 5) != SQLITE_NULL,
-            .value = sqlite3_column_double(st, 5),
-            .quality = store_column_text(st, 6),
-            .error = store_column_text(st, 7),
-            .run = store_column_text(st, 8),
-            .bus = store_column_text(st, 9),
-            .unit_id = sqlite3_column_int(st, 10),
-            .type = store_column_text(st, 11),
-            .sensor_db_id = sqlite3_column_int64(st, 12),
+            .sensor_db_id = sqlite3_column_int64(st, 1),
+            .ts_us = sqlite3_column_int64(st, 2),
+            .has_value = sqlite3_column_type(st, 3) != SQLITE_NULL,
+            .value = sqlite3_column_double(st, 3),
+            .quality = store_column_text(st, 4),
+            .error = store_column_text(st, 5),
         };
 
+        if (store_shown(s, row.sensor_db_id, &d) < 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+        if (!d) /* no such sensor: a foreign key forbids it */
+            continue;
+        row.sensor = d->tag;
+        row.kind = d->kind;
+        row.unit = d->unit;
+        row.bus = d->bus;
+        row.unit_id = d->unit_id;
+        row.type = d->type;
+        row.run = store_page_run(s, row.seq, row.ts_us);
         n++;
         if (fn(&row, arg) != 0) {
             rc = SQLITE_DONE;

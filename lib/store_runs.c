@@ -14,6 +14,33 @@
 
 #include "common/util.h"
 
+/* The run at st's row (STORE_RUN_COLUMNS' columns); its strings are the
+ * statement's. */
+static struct store_run store_run_columns(sqlite3_stmt *st)
+{
+    return (struct store_run){
+        .id = sqlite3_column_int64(st, 0),
+        .name = store_column_text(st, 1),
+        .started_us = sqlite3_column_int64(st, 2),
+        .ended = sqlite3_column_type(st, 3) != SQLITE_NULL,
+        .ended_us = sqlite3_column_int64(st, 3),
+        .operator_name = store_column_text(st, 4),
+        .note = store_column_text(st, 5),
+        .config_sha256 = store_column_text(st, 6),
+        .chain_head = store_column_text(st, 7),
+        .chain_seq = sqlite3_column_int64(st, 8),
+        .first_seq = sqlite3_column_int64(st, 9),
+        .last_seq = sqlite3_column_type(st, 10) == SQLITE_NULL
+                        ? INT64_MAX
+                        : sqlite3_column_int64(st, 10),
+        .exact = sqlite3_column_type(st, 11) != SQLITE_NULL,
+        .start_edge_seq = sqlite3_column_type(st, 12) == SQLITE_NULL
+                              ? -1
+                              : sqlite3_column_int64(st, 12),
+        .stop_edge_seq = sqlite3_column_int64(st, 13),
+    };
+}
+
 /*
  * Calls fn for each row of st (a STORE_RUN_COLUMNS query, bound), with
  * its reading count. Runs inside the caller's read transaction. Returns
@@ -28,27 +55,7 @@ int store_run_rows(struct store *s, sqlite3_stmt *st,
 
     *found = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct store_run run = {
-            .id = sqlite3_column_int64(st, 0),
-            .name = store_column_text(st, 1),
-            .started_us = sqlite3_column_int64(st, 2),
-            .ended = sqlite3_column_type(st, 3) != SQLITE_NULL,
-            .ended_us = sqlite3_column_int64(st, 3),
-            .operator_name = store_column_text(st, 4),
-            .note = store_column_text(st, 5),
-            .config_sha256 = store_column_text(st, 6),
-            .chain_head = store_column_text(st, 7),
-            .chain_seq = sqlite3_column_int64(st, 8),
-            .first_seq = sqlite3_column_int64(st, 9),
-            .last_seq = sqlite3_column_type(st, 10) == SQLITE_NULL
-                            ? INT64_MAX
-                            : sqlite3_column_int64(st, 10),
-            .exact = sqlite3_column_type(st, 11) != SQLITE_NULL,
-            .start_edge_seq = sqlite3_column_type(st, 12) == SQLITE_NULL
-                                  ? -1
-                                  : sqlite3_column_int64(st, 12),
-            .stop_edge_seq = sqlite3_column_int64(st, 13),
-        };
+        struct store_run run = store_run_columns(st);
         struct store_scope scope;
 
         (*found)++;
@@ -169,6 +176,56 @@ void store_run_scope(const struct store_run *r, struct store_scope *sp)
     sp->from_seq =
         r->exact && r->start_edge_seq >= 0 ? r->start_edge_seq : INT64_MAX;
     sp->to_seq = r->exact && r->ended ? r->stop_edge_seq : -1;
+}
+
+bool store_scope_holds(const struct store_scope *sp, int64_t seq, int64_t ts_us)
+{
+    /* STORE_IN_SCOPE, in C */
+    return seq >= sp->first_seq && seq <= sp->last_seq &&
+           (ts_us >= sp->from_us || seq > sp->from_seq) &&
+           (ts_us < sp->to_us || seq <= sp->to_seq);
+}
+
+int store_page_runs(struct store *s, int64_t after_seq, size_t limit)
+{
+    sqlite3_stmt *st = s->stmt[STMT_PAGE_RUNS];
+    int rc;
+
+    s->npage_runs = 0;
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_run run = store_run_columns(st);
+        struct store_page_run *p;
+
+        if (s->npage_runs == s->page_runs_cap) {
+            size_t old = s->page_runs_cap;
+
+            xgrow(&s->page_runs, &s->page_runs_cap, old + 1,
+                  sizeof(*s->page_runs));
+            memset(s->page_runs + old, 0,
+                   (s->page_runs_cap - old) * sizeof(*s->page_runs));
+        }
+        p = &s->page_runs[s->npage_runs++];
+        free(p->name);
+        p->name = xstrdup(run.name ? run.name : "");
+        store_run_scope(&run, &p->scope);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        s->npage_runs = 0;
+        return store_fail(s, "cannot read the runs of readings after seq %lld",
+                          (long long)after_seq);
+    }
+    return 0;
+}
+
+const char *store_page_run(const struct store *s, int64_t seq, int64_t ts_us)
+{
+    for (size_t i = 0; i < s->npage_runs; i++)
+        if (store_scope_holds(&s->page_runs[i].scope, seq, ts_us))
+            return s->page_runs[i].name;
+    return NULL;
 }
 
 void store_window_scope(int64_t from_us, int64_t to_us, struct store_scope *sp)

@@ -47,18 +47,12 @@
 #define STORE_RUN_COLUMNS_V1                                                   \
     STORE_RUN_COLUMNS_OF("NULL, NULL, NULL, NULL, NULL")
 
-/* The run a reading belongs to (struct store_run: membership): by seq,
- * and by time at its edges, for an exact run; by seq for a run of schema
- * 4 with a seq range; else by time (among the page's candidates, above).
- * An edge not drawn yet (NULL) checks every reading's time. */
-#define STORE_READINGS_AFTER_OF(candidates, member)                            \
-    "WITH cand AS MATERIALIZED (SELECT * FROM runs WHERE " candidates ")"      \
-    " SELECT r.seq, s.tag, s.kind, s.unit, r.ts_us, r.value, r.quality,"       \
-    " r.error, (SELECT name FROM cand WHERE " member                           \
-    " ORDER BY started_us DESC LIMIT 1),"                                      \
-    " s.bus, s.unit_id, s.type, r.sensor_id"                                   \
-    " FROM readings AS r JOIN sensors AS s ON s.id = r.sensor_id"              \
-    " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2"
+/* The runs that can hold a reading of the page of ?2 readings after seq
+ * ?1 (cand: their columns, candidates: the rule), newest start first;
+ * store_readings_after() tells which holds each reading (struct
+ * store_run: membership). */
+#define STORE_PAGE_RUNS_OF(cols, candidates)                                   \
+    cols " WHERE " candidates " ORDER BY started_us DESC, id DESC"
 /* The earliest time of that page of readings. */
 #define STORE_PAGE_MIN_TS                                                      \
     "(SELECT min(ts_us) FROM (SELECT ts_us FROM readings WHERE seq > ?1"       \
@@ -74,17 +68,6 @@
     " OR last_seq > ?1 END"
 #define STORE_RUN_CANDIDATES_V1                                                \
     "ended_us IS NULL OR ended_us > " STORE_PAGE_MIN_TS
-#define STORE_BY_TIME                                                          \
-    "started_us <= r.ts_us AND (ended_us IS NULL OR r.ts_us < ended_us)"
-#define STORE_BY_SEQ                                                           \
-    "r.seq >= first_seq AND (ended_us IS NULL OR last_seq IS NULL OR"          \
-    " r.seq <= last_seq)"
-#define STORE_AT_EDGES                                                         \
-    "(r.ts_us >= started_us OR r.seq > start_edge_seq) AND (ended_us IS NULL"  \
-    " OR r.ts_us < ended_us OR r.seq <= stop_edge_seq)"
-#define STORE_MEMBER(at_edges)                                                 \
-    "CASE WHEN first_seq IS NULL THEN " STORE_BY_TIME " ELSE " STORE_BY_SEQ    \
-    " AND " at_edges " END"
 
 /* A range of seqs ?1..?2 whose times are ?3 <= ts (but past seq ?5) and
  * ts < ?4 (but up to seq ?6): struct store_scope. */
@@ -213,12 +196,17 @@ static const char *const store_sql[STMT_COUNT] = {
     [STMT_GET_STATE] = "SELECT value FROM state WHERE key = ?1",
     [STMT_SET_STATE] = "INSERT INTO state (key, value) VALUES (?1, ?2)"
                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    /* A page of the record in seq order: a range scan of the primary key
-     * joined to the (small) sensors table, with the run open at each
-     * reading's time (runs are few: the subquery scans them). */
-    [STMT_READINGS_AFTER] = STORE_READINGS_AFTER_OF(
-        STORE_RUN_CANDIDATES,
-        STORE_MEMBER("(exact IS NULL OR (" STORE_AT_EDGES "))")),
+    /* A page of the record in seq order: a range scan of the primary key.
+     * Each reading's description is its sensor's STMT_SENSOR_SHOWN
+     * (cached by id), its run told in C (store_page_run()) among the
+     * page's STMT_PAGE_RUNS. */
+    [STMT_READINGS_AFTER] =
+        "SELECT seq, sensor_id, ts_us, value, quality, error FROM readings"
+        " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [STMT_SENSOR_SHOWN] =
+        "SELECT tag, kind, unit, bus, unit_id, type FROM sensors WHERE id = ?1",
+    [STMT_PAGE_RUNS] =
+        STORE_PAGE_RUNS_OF(STORE_RUN_COLUMNS, STORE_RUN_CANDIDATES),
     [STMT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM readings",
     [STMT_INSERT_BATCH] =
         "INSERT INTO batches (first_seq, last_seq, n, ts_us, prev_hash, hash,"
@@ -354,9 +342,9 @@ static const char *store_sql_of(int i, int64_t version)
         case STMT_RUN_OPEN:
             return STORE_RUN_COLUMNS_V4 " WHERE ended_us IS NULL"
                                         " ORDER BY started_us DESC LIMIT 1";
-        case STMT_READINGS_AFTER:
-            return STORE_READINGS_AFTER_OF(STORE_RUN_CANDIDATES,
-                                           STORE_MEMBER("1"));
+        case STMT_PAGE_RUNS:
+            return STORE_PAGE_RUNS_OF(STORE_RUN_COLUMNS_V4,
+                                      STORE_RUN_CANDIDATES);
         case STMT_RUN_INSERT:
             return "INSERT INTO runs (name, started_us, operator, note,"
                    " config_sha256, first_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -399,8 +387,9 @@ static const char *store_sql_of(int i, int64_t version)
     case STMT_RUN_OPEN:
         return STORE_RUN_COLUMNS_V1 " WHERE ended_us IS NULL"
                                     " ORDER BY started_us DESC LIMIT 1";
-    case STMT_READINGS_AFTER:
-        return STORE_READINGS_AFTER_OF(STORE_RUN_CANDIDATES_V1, STORE_BY_TIME);
+    case STMT_PAGE_RUNS:
+        return STORE_PAGE_RUNS_OF(STORE_RUN_COLUMNS_V1,
+                                  STORE_RUN_CANDIDATES_V1);
     case STMT_RUN_INSERT:
         return "INSERT INTO runs (name, started_us, operator, note,"
                " config_sha256) SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?6 IS NULL";

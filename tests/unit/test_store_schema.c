@@ -332,6 +332,24 @@ static void test_schema_v1(void **state)
     assert_int_equal(raw_int(bad, "PRAGMA user_version"), 1);
 }
 
+/* The unit of the first row of sensor id 1 read back, into arg. */
+static int unit_of_1(const struct reading_row *r, void *arg)
+{
+    if (r->sensor_db_id != 1)
+        return 0;
+    snprintf(arg, TEST_ROW_MAX, "%s", r->unit);
+    return 1;
+}
+
+/* The unit s shows for sensor id 1's first reading read back. */
+static void expect_unit_of_1(struct store *s, const char *want)
+{
+    char unit[TEST_ROW_MAX] = "";
+
+    assert_true(store_readings_after(s, 0, 100, unit_of_1, unit) > 0);
+    assert_string_equal(unit, want);
+}
+
 /*
  * A version 3 file (one sensors row per tag, no description hashed) is
  * read as it is and upgraded in one transaction: each row becomes its
@@ -355,6 +373,13 @@ static void test_upgrade_v3(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM sensors"), 4);
     expect_verify_ok(path, 0, 4);
     reader = open_ro(path);
+    /* read as it is, a row of it is updated in place: a reading read
+     * back shows the description as it is now */
+    expect_unit_of_1(reader, "m3/h");
+    raw_exec(path, "UPDATE sensors SET unit = 'l/s' WHERE id = 1");
+    expect_unit_of_1(reader, "l/s");
+    raw_exec(path, "UPDATE sensors SET unit = 'm3/h' WHERE id = 1");
+    expect_unit_of_1(reader, "m3/h");
 
     s = open_rw("v3.db", path);
     assert_int_equal(raw_int(path, "PRAGMA user_version"),

@@ -637,6 +637,92 @@ static void test_readings_after(void **state)
     store_close(s);
 }
 
+/* Rows read back as "seq:tag:kind:unit:bus:unit_id:type:sensor id",
+ * space-separated. */
+static int shown_row(const struct reading_row *r, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+
+    snprintf(out + n, TEST_ROW_MAX - n, "%s%lld:%s:%s:%s:%s:%d:%s:%lld",
+             n ? " " : "", (long long)r->seq, r->sensor, r->kind, r->unit,
+             r->bus, r->unit_id, r->type, (long long)r->sensor_db_id);
+    return 0;
+}
+
+/* Both stores' rows after seq 0 are want. */
+static void expect_shown(struct store *a, struct store *b, int n,
+                         const char *want)
+{
+    struct store *both[] = {a, b};
+    char row[TEST_ROW_MAX];
+
+    for (int i = 0; i < 2; i++) {
+        row[0] = '\0';
+        assert_int_equal(store_readings_after(both[i], 0, 10, shown_row, row),
+                         n);
+        assert_string_equal(row, want);
+    }
+}
+
+/*
+ * A reading read back shows the description it was taken under, for the
+ * writer and for a reader opened beside it. The descriptions are cached
+ * by sensors.id, which names one description for good: FT-101 read back,
+ * then given another unit, bus and unit id (a new version, a new id),
+ * keeps the old description for its older reading and shows the new one
+ * for its newer. A sensor whose id lies beyond the cache's array is shown
+ * right, readings of it beside readings of others.
+ */
+static void test_readings_after_descriptions(void **state)
+{
+    char path[TEST_PATH_MAX], want[TEST_ROW_MAX];
+    struct fixture f;
+    struct store *s = open_synced("shown.db", path, &f);
+    struct store *reader = open_ro(path);
+    int64_t ft = f.sensors[SENSOR_FT].db_id, pt = f.sensors[SENSOR_PT].db_id;
+    struct reading r[4];
+
+    (void)state;
+    r[0] = mk_reading(ft, 1000, QUALITY_GOOD, 1.0, "", 0, NULL);
+    r[1] = mk_reading(pt, 1001, QUALITY_GOOD, 2.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 2, NULL, 0), 0);
+    snprintf(want, sizeof(want),
+             "1:FT-101:flow:m3/h:plant-a:1:float32:%lld"
+             " 2:PT-201:pressure:bar:plant-a:2:int16:%lld",
+             (long long)ft, (long long)pt);
+    expect_shown(s, reader, 2, want);
+
+    f.sensors[SENSOR_FT].unit = s_ls;
+    f.sensors[SENSOR_FT].bus = 1;
+    f.sensors[SENSOR_FT].unit_id = 7;
+    assert_int_equal(store_sync_sensors(s, &f.c), 0);
+    assert_true(f.sensors[SENSOR_FT].db_id != ft);
+    raw_exec(path, "INSERT INTO sensors (id, tag, version, kind, unit, bus,"
+                   " unit_id, reg_table, address, type, byte_order, scale,"
+                   " \"offset\", interval_ms) VALUES (100000, 'QT-501', 1,"
+                   " 'generic', 'ppm', 'far-away', 9, 'input', 40,"
+                   " 'uint16', 'AB', 1, 0, 1000)");
+    r[0] = mk_reading(f.sensors[SENSOR_FT].db_id, 2000, QUALITY_GOOD, 3.0, "",
+                      0, NULL);
+    r[1] = mk_reading(100000, 2001, QUALITY_GOOD, 4.0, "", 0, NULL);
+    r[2] = mk_reading(pt, 2002, QUALITY_GOOD, 5.0, "", 0, NULL);
+    r[3] = mk_reading(100000, 2003, QUALITY_GOOD, 6.0, "", 0, NULL);
+    assert_int_equal(store_commit_batch(s, r, 4, NULL, 0), 0);
+    snprintf(want, sizeof(want),
+             "1:FT-101:flow:m3/h:plant-a:1:float32:%lld"
+             " 2:PT-201:pressure:bar:plant-a:2:int16:%lld"
+             " 3:FT-101:flow:l/s:rs485-1:7:float32:%lld"
+             " 4:QT-501:generic:ppm:far-away:9:uint16:100000"
+             " 5:PT-201:pressure:bar:plant-a:2:int16:%lld"
+             " 6:QT-501:generic:ppm:far-away:9:uint16:100000",
+             (long long)ft, (long long)pt,
+             (long long)f.sensors[SENSOR_FT].db_id, (long long)pt);
+    expect_shown(s, reader, 6, want);
+    store_close(reader);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_state),
         cmocka_unit_test(test_state_staged),
         cmocka_unit_test(test_readings_after),
+        cmocka_unit_test(test_readings_after_descriptions),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
