@@ -227,8 +227,14 @@ int store_readings_after(struct store *s, int64_t after_seq, size_t limit,
             sqlite3_reset(st);
             return -1;
         }
-        if (!d) /* no such sensor: a foreign key forbids it */
-            continue;
+        if (!d) { /* a foreign key forbids it: never skipped unsaid */
+            sqlite3_reset(st);
+            return store_errorf(s,
+                                "reading %lld names sensor %lld, which "
+                                "the file does not have",
+                                (long long)row.seq,
+                                (long long)row.sensor_db_id);
+        }
         row.sensor = d->tag;
         row.kind = d->kind;
         row.unit = d->unit;
